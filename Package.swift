@@ -1,0 +1,66 @@
+// swift-tools-version:6.1
+import PackageDescription
+
+// The target graph follows the pipeline:
+// image -> tensor -> backbone -> patch features -> memory bank -> scores/maps -> metrics/report.
+let package = Package(
+    name: "PatchCoreSwift",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "patchcore", targets: ["patchcore"]),
+        .library(name: "PatchCore", targets: ["PatchCore"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/weichsel/ZIPFoundation", from: "0.9.20"),
+        .package(url: "https://github.com/x-sheep/swift-property-based", from: "2.0.1"),
+    ],
+    targets: [
+        // System C libraries (Debian -dev packages).
+        .systemLibrary(name: "COpenBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
+        .systemLibrary(name: "CPNG", pkgConfig: "libpng", providers: [.apt(["libpng-dev"])]),
+        .systemLibrary(name: "CJPEG", providers: [.apt(["libjpeg62-turbo-dev"])]),
+
+        // Tensor and numerical kernels.
+        .target(name: "TensorCore", dependencies: ["COpenBLAS"]),
+        // PNG/JPEG decode/encode, resizing and normalisation into tensors.
+        .target(name: "ImageIO", dependencies: ["TensorCore", "CPNG", "CJPEG"]),
+        // .pth (zip + legacy pickle) and .safetensors -> named tensors.
+        .target(name: "Checkpoints", dependencies: ["TensorCore", .product(name: "ZIPFoundation", package: "ZIPFoundation")]),
+        // torchvision-compatible CNNs with named feature taps.
+        .target(name: "Backbones", dependencies: ["TensorCore", "Checkpoints"]),
+        // Local aggregation and patch grids.
+        .target(name: "PatchFeatures", dependencies: ["TensorCore"]),
+        // Memory bank, coreset subsampling, nearest neighbours.
+        .target(name: "MemoryBank", dependencies: ["TensorCore"]),
+        // Image scores and anomaly maps.
+        .target(name: "Scoring", dependencies: ["TensorCore", "MemoryBank"]),
+        // AUROC, AUPRO, F1-max, AP, reports.
+        .target(name: "Evaluation", dependencies: ["TensorCore"]),
+        // Data set layouts (MVTec AD, KolektorSDD2, CSV manifest) and the demo generator.
+        .target(name: "Datasets", dependencies: ["TensorCore", "ImageIO"]),
+        // The fitted model: pipeline glue and model file format.
+        .target(name: "PatchCore", dependencies: [
+            "TensorCore", "ImageIO", "Checkpoints", "Backbones", "PatchFeatures",
+            "MemoryBank", "Scoring", "Evaluation", "Datasets",
+            .product(name: "Logging", package: "swift-log"),
+        ]),
+        .executableTarget(name: "patchcore", dependencies: [
+            "PatchCore",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            .product(name: "Logging", package: "swift-log"),
+        ]),
+
+        .testTarget(name: "TensorCoreTests", dependencies: ["TensorCore", "Checkpoints", .product(name: "PropertyBased", package: "swift-property-based")], resources: [.copy("Fixtures")]),
+        .testTarget(name: "ImageIOTests", dependencies: ["ImageIO", "Datasets"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "CheckpointsTests", dependencies: ["Checkpoints"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "BackbonesTests", dependencies: ["Backbones", "Checkpoints", "ImageIO"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "PatchCoreTests", dependencies: [
+            "PatchCore", "PatchFeatures", "MemoryBank", "Scoring", "Checkpoints",
+            .product(name: "PropertyBased", package: "swift-property-based"),
+        ], resources: [.copy("Fixtures")]),
+        .testTarget(name: "EvaluationTests", dependencies: ["Evaluation", .product(name: "PropertyBased", package: "swift-property-based")], resources: [.copy("Fixtures")]),
+        .testTarget(name: "CLITests", dependencies: ["patchcore", "PatchCore"]),
+    ]
+)

@@ -1,0 +1,2 @@
+import TensorCore
+// Backbones: see ARCHITECTURE.md

@@ -1,0 +1,27 @@
+/// Why a checkpoint could not be read. Every case names the file.
+public enum CheckpointError: Error, CustomStringConvertible, Equatable {
+    case unreadable(file: String, reason: String)
+    case truncated(file: String, expectedBytes: Int, actualBytes: Int)
+    case malformed(file: String, reason: String)
+    case unsupportedDType(file: String, tensor: String, dtype: String)
+    case forbiddenPickle(file: String, what: String)
+    case missingTensors(file: String, missing: [String], unexpected: [String])
+    case shapeMismatch(file: String, tensor: String, expected: [Int], actual: [Int])
+
+    public var description: String {
+        switch self {
+        case let .unreadable(file, reason): return "\(file): cannot read: \(reason)"
+        case let .truncated(file, e, a): return "\(file): truncated: expected \(e) bytes, found \(a)"
+        case let .malformed(file, reason): return "\(file): not a valid checkpoint: \(reason)"
+        case let .unsupportedDType(file, t, d): return "\(file): tensor '\(t)' has unsupported dtype \(d)"
+        case let .forbiddenPickle(file, what):
+            return "\(file): refused to unpickle \(what); only tensors, storages and (ordered) dicts are accepted"
+        case let .missingTensors(file, missing, unexpected):
+            var parts: [String] = []
+            if !missing.isEmpty { parts.append("missing \(missing.count) tensor(s): \(missing.prefix(8).joined(separator: ", "))\(missing.count > 8 ? ", ..." : "")") }
+            if !unexpected.isEmpty { parts.append("unexpected \(unexpected.count) tensor(s): \(unexpected.prefix(8).joined(separator: ", "))\(unexpected.count > 8 ? ", ..." : "")") }
+            return "\(file): " + parts.joined(separator: "; ")
+        case let .shapeMismatch(file, t, e, a): return "\(file): tensor '\(t)' has shape \(a), expected \(e)"
+        }
+    }
+}

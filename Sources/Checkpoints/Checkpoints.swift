@@ -1,0 +1,2 @@
+import TensorCore
+// Checkpoints: see ARCHITECTURE.md

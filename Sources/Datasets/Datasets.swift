@@ -1,0 +1,2 @@
+import TensorCore
+// Datasets: see ARCHITECTURE.md

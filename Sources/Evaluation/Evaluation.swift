@@ -1,0 +1,2 @@
+import TensorCore
+// Evaluation: see ARCHITECTURE.md

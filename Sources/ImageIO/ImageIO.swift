@@ -1,0 +1,2 @@
+import TensorCore
+// ImageIO: see ARCHITECTURE.md

@@ -1,0 +1,2 @@
+import TensorCore
+// MemoryBank: see ARCHITECTURE.md

@@ -1,0 +1,2 @@
+import TensorCore
+// PatchCore: see ARCHITECTURE.md

@@ -1,0 +1,2 @@
+import TensorCore
+// PatchFeatures: see ARCHITECTURE.md

@@ -1,0 +1,2 @@
+import TensorCore
+// Scoring: see ARCHITECTURE.md

@@ -1,0 +1,48 @@
+import COpenBLAS
+
+/// Thread count used by BLAS; set once per process (e.g. from `--threads`).
+public enum ComputeThreads {
+    public static func set(_ n: Int) { openblas_set_num_threads(Int32(max(1, n))) }
+    public static var current: Int { Int(openblas_get_num_threads()) }
+}
+
+/// C (M,N) = alpha * op(A) (M,K) * op(B) (K,N) + beta * C, row-major, through OpenBLAS sgemm.
+/// `lda`, `ldb`, `ldc` are row strides of the stored (untransposed) matrices.
+@inline(__always)
+public func sgemm(
+    transposeA: Bool = false, transposeB: Bool = false,
+    m: Int, n: Int, k: Int,
+    alpha: Float = 1,
+    a: UnsafePointer<Float>, lda: Int,
+    b: UnsafePointer<Float>, ldb: Int,
+    beta: Float = 0,
+    c: UnsafeMutablePointer<Float>, ldc: Int
+) {
+    cblas_sgemm(CblasRowMajor,
+                transposeA ? CblasTrans : CblasNoTrans,
+                transposeB ? CblasTrans : CblasNoTrans,
+                Int32(m), Int32(n), Int32(k), alpha,
+                a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
+}
+
+/// Matrix product of rank-2 tensors: (M,K) x (K,N) -> (M,N), with optional transposes of the operands.
+public func matmul(_ a: Tensor, _ b: Tensor, transposeA: Bool = false, transposeB: Bool = false) -> Tensor {
+    precondition(a.rank == 2 && b.rank == 2, "matmul needs rank-2 tensors, got \(a.shape) and \(b.shape)")
+    let m = transposeA ? a.shape[1] : a.shape[0]
+    let k = transposeA ? a.shape[0] : a.shape[1]
+    let kb = transposeB ? b.shape[1] : b.shape[0]
+    let n = transposeB ? b.shape[0] : b.shape[1]
+    precondition(k == kb, "matmul inner dimensions differ: \(a.shape) x \(b.shape)")
+    var out = Tensor(zeros: [m, n])
+    if m == 0 || n == 0 { return out }
+    a.withUnsafeBufferPointer { pa in
+        b.withUnsafeBufferPointer { pb in
+            out.withUnsafeMutableBufferPointer { pc in
+                sgemm(transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k,
+                      a: pa.baseAddress!, lda: a.shape[1], b: pb.baseAddress!, ldb: b.shape[1],
+                      c: pc.baseAddress!, ldc: n)
+            }
+        }
+    }
+    return out
+}
