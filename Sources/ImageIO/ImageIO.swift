@@ -1,2 +1,0 @@
-import TensorCore
-// ImageIO: see ARCHITECTURE.md
