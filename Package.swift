@@ -15,6 +15,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/weichsel/ZIPFoundation", from: "0.9.20"),
         .package(url: "https://github.com/x-sheep/swift-property-based", from: "2.0.1"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
     ],
     targets: [
         // System C libraries (Debian -dev packages).
@@ -45,6 +46,8 @@ let package = Package(
             "TensorCore", "ImageIO", "Checkpoints", "Backbones", "PatchFeatures",
             "MemoryBank", "Scoring", "Evaluation", "Datasets",
             .product(name: "Logging", package: "swift-log"),
+            .product(name: "Crypto", package: "swift-crypto"),
+            .product(name: "ZIPFoundation", package: "ZIPFoundation"),
         ]),
         .executableTarget(name: "patchcore", dependencies: [
             "PatchCore",

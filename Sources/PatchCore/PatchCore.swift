@@ -1,2 +1,0 @@
-import TensorCore
-// PatchCore: see ARCHITECTURE.md
