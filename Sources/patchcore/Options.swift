@@ -1,0 +1,72 @@
+import ArgumentParser
+import Foundation
+import PatchCore
+
+/// Options that define a model before fitting. Names are stable: scripts and docs rely on them.
+struct ModelOptions: ParsableArguments {
+    @Option(help: "Backbone (torchvision-style name): mobilenet_v2, resnet18/34/50/101, wide_resnet50_2, wide_resnet101_2, efficientnet_lite0/1/2.")
+    var backbone = "mobilenet_v2"
+
+    @Option(help: "Backbone weights (.pth or .safetensors). Default: the cached weights of a known backbone (`patchcore weights fetch`).")
+    var weights: String?
+
+    @Option(help: "Feature taps, comma-separated layer names (e.g. layer2,layer3). Default: the backbone's default taps.")
+    var taps: String?
+
+    @Option(help: "Resize to WxH (e.g. 512x256) instead of the default resize 256 + centre crop 224.")
+    var size: String?
+
+    @Option(help: "Fraction of training patches kept in the memory bank (greedy coreset).")
+    var coresetRatio: Double = 0.1
+
+    @Option(help: "Seed for the coreset's start point and projection.")
+    var seed: UInt64 = 0
+
+    @Option(help: "Compute threads (default: all cores).")
+    var threads: Int?
+
+    func validate() throws {
+        if let size, InputTransform.parseSize(size) == nil {
+            throw ValidationError("--size must look like 224x224 (width x height, 32..4096), got '\(size)'")
+        }
+        guard coresetRatio > 0, coresetRatio <= 1 else { throw ValidationError("--coreset-ratio must be in (0, 1], got \(coresetRatio)") }
+        if let threads, threads < 1 { throw ValidationError("--threads must be >= 1") }
+    }
+
+    func config() throws -> PatchCoreConfig {
+        var config = try PatchCorePipeline.defaultConfig(backbone: backbone)
+        if let taps { config.taps = taps.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) } }
+        if let size, let t = InputTransform.parseSize(size) { config.transform = t }
+        config.coresetRatio = coresetRatio
+        config.seed = seed
+        try config.validate()
+        return config
+    }
+
+    func weightsURL() throws -> URL {
+        if let weights { return URL(fileURLWithPath: weights) }
+        return try WeightsCatalog.locate(backbone)
+    }
+}
+
+/// Where labelled images come from.
+struct DataOptions: ParsableArguments {
+    @Option(help: "Data set folder: MVTec AD category or KolektorSDD2 (layout auto-detected).")
+    var data: String?
+
+    @Option(help: "CSV manifest with columns image,mask,label,split (paths relative to the CSV).")
+    var manifest: String?
+
+    @Flag(help: "Continue past unreadable images and list them at the end.")
+    var skipBad = false
+
+    func validate() throws {
+        if (data == nil) == (manifest == nil) { throw ValidationError("give exactly one of --data DIR or --manifest FILE.csv") }
+    }
+
+    var url: URL { URL(fileURLWithPath: data ?? manifest!) }
+}
+
+func applyThreads(_ n: Int?) {
+    PatchCorePipeline.setThreads(n ?? ProcessInfo.processInfo.activeProcessorCount)
+}
