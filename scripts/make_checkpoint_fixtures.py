@@ -44,6 +44,7 @@ def mixed_state():
     d["shared.rows"] = base[2:5]  # storage_offset 8
     d["shared.column"] = base[:, 1]  # offset 1, stride 4
     d["empty"] = torch.zeros(0, 3)
+    d["param.weight"] = torch.nn.Parameter(torch.randn(2, 3, generator=g))  # pickled via _rebuild_parameter
     return d
 
 
@@ -59,7 +60,7 @@ def module_state():
 
 
 def as_float32(d):
-    return {k: v.to(torch.float32).contiguous().clone() for k, v in d.items()}
+    return {k: v.detach().to(torch.float32).contiguous().clone() for k, v in d.items()}
 
 
 def save_zip_and_legacy(obj, stem):
@@ -173,6 +174,8 @@ def main():
     os.makedirs(OUT, exist_ok=True)
     mixed = mixed_state()
     save_zip_and_legacy(mixed, "mixed")
+    # protocol 4: FRAME, SHORT_BINUNICODE, MEMOIZE, STACK_GLOBAL instead of protocol 2's opcodes
+    torch.save(mixed, os.path.join(OUT, "mixed_p4_zip.pth"), pickle_protocol=4)
     save_file(as_float32(mixed), os.path.join(OUT, "expected_mixed.safetensors"))
 
     mod = module_state()

@@ -37,12 +37,12 @@ public enum SafeTensors {
         var end: Int
     }
 
-    /// Non-negative integers exactly (rejects 1.5, -1, booleans, strings).
+    /// Non-negative integers exactly (rejects 1.5, -1, strings).
     private static func exactInts(_ value: Any?) -> [Int]? {
         guard let array = value as? [Any] else { return nil }
         var out: [Int] = []
         for item in array {
-            guard let n = item as? NSNumber, !(item is Bool) else { return nil }
+            guard let n = item as? NSNumber else { return nil }
             let d = n.doubleValue
             guard d >= 0, d <= 9.0e15, d == d.rounded(), n.int64Value >= 0 else { return nil }
             out.append(Int(n.int64Value))

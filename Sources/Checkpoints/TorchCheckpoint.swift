@@ -272,17 +272,31 @@ public enum TorchCheckpoint {
     static func gatherStrided(_ source: [Float], shape: [Int], strides: [Int]) -> [Float] {
         let count = shape.reduce(1, *)
         guard count > 0 else { return [] }
-        if shape.isEmpty { return [source[0]] }
+        // Coalesce: drop size-1 dimensions and merge d, d+1 when stepping d equals a full sweep of d+1, so the
+        // inner loop runs as long as possible (a transposed 1x1 conv weight (O,I,1,1) becomes (O,I)).
+        var dims: [(size: Int, stride: Int)] = []
+        for (n, st) in zip(shape, strides) where n != 1 {
+            if let last = dims.last, last.stride == st * n {
+                dims[dims.count - 1] = (last.size * n, st)
+            } else {
+                dims.append((n, st))
+            }
+        }
+        if dims.isEmpty { return [source[0]] }
+        let shape = dims.map(\.size), strides = dims.map(\.stride)
         let rank = shape.count
         let inner = shape[rank - 1], innerStride = strides[rank - 1]
         return [Float](unsafeUninitializedCapacity: count) { out, initialized in
             source.withUnsafeBufferPointer { src in
+                // Raw pointers in the inner loop: no per-element bounds checks (the span was checked by the caller).
+                let s = src.baseAddress!, o = out.baseAddress!
                 var index = [Int](repeating: 0, count: rank)
                 var base = 0
-                var o = 0
-                while o < count {
-                    for j in 0..<inner { out[o + j] = src[base + j * innerStride] }
-                    o += inner
+                var written = 0
+                while written < count {
+                    let from = s + base, to = o + written
+                    for j in 0..<inner { to[j] = from[j * innerStride] }
+                    written += inner
                     // advance the odometer over dimensions rank-2 ... 0
                     var d = rank - 2
                     while d >= 0 {
