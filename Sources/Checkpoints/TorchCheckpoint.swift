@@ -67,8 +67,10 @@ public enum TorchCheckpoint {
             }
         }
         let pickle = try zip.contents(of: pickleName)
+        let arena = PickleArena()
+        defer { arena.dismantle() }
         let root = try pickle.withUnsafeBytes { raw in
-            var u = Unpickler(bytes: raw, file: file) { .storage(try storageRef($0, file: file)) }
+            var u = Unpickler(bytes: raw, file: file, arena: arena) { .storage(try storageRef($0, file: file)) }
             return try u.load()
         }
         var cache: [String: Data] = [:]
@@ -88,12 +90,14 @@ public enum TorchCheckpoint {
         guard data.first == 0x80 else {
             throw CheckpointError.malformed(file: file, reason: "neither a zip, a pickle nor a safetensors file")
         }
+        let arena = PickleArena()
+        defer { arena.dismantle() }
         return try data.withUnsafeBytes { raw -> StateDict in
             var position = 0
             func next(_ persistent: @escaping (PickleValue) throws -> PickleValue = { _ in
                 throw CheckpointError.malformed(file: file, reason: "unexpected persistent id in a header pickle")
             }) throws -> PickleValue {
-                var u = Unpickler(bytes: raw, position: position, file: file, persistentLoad: persistent)
+                var u = Unpickler(bytes: raw, position: position, file: file, arena: arena, persistentLoad: persistent)
                 let v = try u.load()
                 position = u.position
                 return v
@@ -166,7 +170,9 @@ public enum TorchCheckpoint {
         case let .list(l):
             guard visited.insert(ObjectIdentifier(l)).inserted else { return }
             for x in l.items { collectStorageTypes(x, into: &types, visited: &visited) }
-        case let .tuple(items): for x in items { collectStorageTypes(x, into: &types, visited: &visited) }
+        case let .tuple(t):
+            guard visited.insert(ObjectIdentifier(t)).inserted else { return }
+            for x in t { collectStorageTypes(x, into: &types, visited: &visited) }
         default: break
         }
     }

@@ -14,19 +14,69 @@ final class PickleList {
     var items: [PickleValue] = []
 }
 
+/// A Python tuple. A class (not an array inside the enum) so that `PickleArena.dismantle` can empty it and a
+/// deeply nested pickle is freed without recursion.
+final class PickleTuple: RandomAccessCollection {
+    fileprivate(set) var items: [PickleValue]
+    init(_ items: [PickleValue]) { self.items = items }
+    var startIndex: Int { 0 }
+    var endIndex: Int { items.count }
+    subscript(_ i: Int) -> PickleValue { items[i] }
+}
+
+/// Owns every value an unpickler made or dropped, and frees them iteratively.
+///
+/// Swift frees a nested value recursively, so a hostile 100 KB pickle of 100 000 nested TUPLE1s would overflow
+/// the stack when dropped. The unpickler therefore never drops a value: everything popped, and what is left on
+/// its stack and memo at the end (or on an error), goes here, and `dismantle()` empties containers breadth-first (each one once, since an emptied
+/// container has nothing left to expand), so every free is shallow.
+final class PickleArena {
+    private var values: [PickleValue] = []
+
+    func keep(_ v: PickleValue) { values.append(v) }
+    func keep(_ vs: some Sequence<PickleValue>) { values.append(contentsOf: vs) }
+
+    /// Empties every container reachable from the kept values. Call when done with the unpickled objects.
+    func dismantle() {
+        var work = values
+        values = []
+        while let v = work.popLast() {
+            switch v {
+            case let .tuple(t): work.append(contentsOf: t.items); t.items = []
+            case let .list(l): work.append(contentsOf: l.items); l.items = []
+            case let .dict(d): work.append(contentsOf: d.removeAll())
+            default: break
+            }
+        }
+    }
+}
+
 /// A Python dict (insertion ordered), a reference type because SETITEM(S) mutate the memoized object.
 final class PickleDict {
     private(set) var keys: [PickleValue] = []
     private(set) var values: [PickleValue] = []
     private var stringIndex: [String: Int] = [:]
 
-    func set(_ key: PickleValue, _ value: PickleValue) {
+    /// Sets `key` to `value`; returns the value it replaced.
+    @discardableResult
+    func set(_ key: PickleValue, _ value: PickleValue) -> PickleValue? {
         if case let .string(s) = key {
-            if let i = stringIndex[s] { values[i] = value; return }
+            if let i = stringIndex[s] {
+                let old = values[i]
+                values[i] = value
+                return old
+            }
             stringIndex[s] = keys.count
         }
         keys.append(key)
         values.append(value)
+        return nil
+    }
+
+    /// Removes and returns all keys and values.
+    func removeAll() -> [PickleValue] {
+        defer { keys = []; values = []; stringIndex = [:] }
+        return keys + values
     }
 
     subscript(_ key: String) -> PickleValue? {
@@ -75,7 +125,7 @@ indirect enum PickleValue {
     case float(Double)
     case string(String)
     case bytes([UInt8])
-    case tuple([PickleValue])
+    case tuple(PickleTuple)
     case list(PickleList)
     case dict(PickleDict)
     case global(PickleGlobal)
@@ -129,6 +179,8 @@ func resolveGlobal(module: String, name: String, file: String) throws -> PickleG
 struct Unpickler {
     let bytes: UnsafeRawBufferPointer
     let file: String
+    /// Receives every value made here; its owner calls `dismantle()` when done with the result.
+    let arena: PickleArena
     /// Resolves a BINPERSID id (the storage tuple) to a value, usually `.storage`.
     let persistentLoad: (PickleValue) throws -> PickleValue
     private(set) var position: Int
@@ -137,8 +189,9 @@ struct Unpickler {
     private var marks: [Int] = []
     private var memo: [Int: PickleValue] = [:]
 
-    init(bytes: UnsafeRawBufferPointer, position: Int = 0, file: String,
+    init(bytes: UnsafeRawBufferPointer, position: Int = 0, file: String, arena: PickleArena,
          persistentLoad: @escaping (PickleValue) throws -> PickleValue) {
+        self.arena = arena
         self.bytes = bytes
         self.position = position
         self.file = file
@@ -184,8 +237,10 @@ struct Unpickler {
 
     // MARK: the stack
 
+    /// Popped values are also kept by the arena (see `PickleArena`), so no container is ever freed here.
     private mutating func pop() throws -> PickleValue {
         guard let top = stack.popLast() else { throw malformed("stack underflow at byte \(position)") }
+        arena.keep(top)
         if let m = marks.last, stack.count < m { throw malformed("pop across a MARK at byte \(position)") }
         return top
     }
@@ -194,12 +249,18 @@ struct Unpickler {
         guard let m = marks.popLast() else { throw malformed("no MARK at byte \(position)") }
         let items = Array(stack[m...])
         stack.removeSubrange(m...)
+        arena.keep(items)
         return items
     }
 
     private func top() throws -> PickleValue {
         guard let t = stack.last else { throw malformed("empty stack at byte \(position)") }
         return t
+    }
+
+    private mutating func put(_ i: Int) throws {
+        // A replaced memo value was on the stack before, so popped into the arena or still on the stack.
+        memo[i] = try top()
     }
 
     private mutating func memoGet(_ i: Int) throws -> PickleValue {
@@ -219,8 +280,14 @@ struct Unpickler {
 
     // MARK: the machine
 
-    /// Executes opcodes until STOP and returns the pickled object.
+    /// Executes opcodes until STOP and returns the pickled object (which the arena also holds).
     mutating func load() throws -> PickleValue {
+        defer {
+            arena.keep(stack)
+            arena.keep(memo.values)
+            stack = []
+            memo = [:]
+        }
         while true {
             let op = try u8()
             switch op {
@@ -259,15 +326,15 @@ struct Unpickler {
             case 0x8E: stack.append(.bytes(Array(try take(try u64()))))        // BINBYTES8
             case 0x7D: stack.append(.dict(PickleDict()))              // EMPTY_DICT '}'
             case 0x5D: stack.append(.list(PickleList()))              // EMPTY_LIST ']'
-            case 0x29: stack.append(.tuple([]))                       // EMPTY_TUPLE ')'
-            case 0x85: stack.append(.tuple([try pop()]))              // TUPLE1
+            case 0x29: stack.append(.tuple(PickleTuple([])))          // EMPTY_TUPLE ')'
+            case 0x85: stack.append(.tuple(PickleTuple([try pop()]))) // TUPLE1
             case 0x86:                                                // TUPLE2
                 let b = try pop(), a = try pop()
-                stack.append(.tuple([a, b]))
+                stack.append(.tuple(PickleTuple([a, b])))
             case 0x87:                                                // TUPLE3
                 let c = try pop(), b = try pop(), a = try pop()
-                stack.append(.tuple([a, b, c]))
-            case 0x74: stack.append(.tuple(try popMark()))            // TUPLE 't'
+                stack.append(.tuple(PickleTuple([a, b, c])))
+            case 0x74: stack.append(.tuple(PickleTuple(try popMark())))  // TUPLE 't'
             case 0x6C:                                                // LIST 'l'
                 let l = PickleList()
                 l.items = try popMark()
@@ -292,9 +359,9 @@ struct Unpickler {
                 let items = try popMark()
                 guard case let .list(l) = try top() else { throw malformed("APPENDS on a \(try top().kind)") }
                 l.items.append(contentsOf: items)
-            case 0x71: memo[Int(try u8())] = try top()                // BINPUT 'q'
-            case 0x72: memo[try u32()] = try top()                    // LONG_BINPUT 'r'
-            case 0x94: memo[memo.count] = try top()                   // MEMOIZE
+            case 0x71: try put(Int(try u8()))                         // BINPUT 'q'
+            case 0x72: try put(try u32())                             // LONG_BINPUT 'r'
+            case 0x94: try put(memo.count)                            // MEMOIZE
             case 0x68: stack.append(try memoGet(Int(try u8())))       // BINGET 'h'
             case 0x6A: stack.append(try memoGet(try u32()))           // LONG_BINGET 'j'
             case 0x63:                                                // GLOBAL 'c'
@@ -324,7 +391,8 @@ struct Unpickler {
                 default: throw malformed("BUILD on a \(try top().kind) with \(state.kind) state")
                 }
             case 0x51:                                                // BINPERSID 'Q'
-                stack.append(try persistentLoad(try pop()))
+                let pid = try pop()
+                stack.append(try persistentLoad(pid))
             default:
                 throw malformed(String(format: "unsupported opcode 0x%02x at byte %d", op, position - 1))
             }
@@ -345,7 +413,7 @@ struct Unpickler {
         switch g {
         case .orderedDict:
             let d = PickleDict()
-            if let first = args.first {   // OrderedDict([(k, v), ...])
+            if let first = args.first {  // (duplicate keys in the list: the replaced values stay in `args`)   // OrderedDict([(k, v), ...])
                 guard case let .list(pairs) = first else { throw malformed("OrderedDict(\(first.kind))") }
                 for p in pairs.items {
                     guard case let .tuple(kv) = p, kv.count == 2 else { throw malformed("OrderedDict item is not a pair") }
@@ -372,7 +440,7 @@ struct Unpickler {
     private func ints(_ v: PickleValue) -> [Int]? {
         let items: [PickleValue]
         switch v {
-        case let .tuple(t): items = t
+        case let .tuple(t): items = t.items
         case let .list(l): items = l.items
         default: return nil
         }

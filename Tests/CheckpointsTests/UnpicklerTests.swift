@@ -5,9 +5,10 @@ import TensorCore
 
 /// Hand-assembled pickles for opcodes the torch fixtures do not exercise.
 @Suite struct UnpicklerTests {
+    let arena = PickleArena()
     func run(_ bytes: [UInt8]) throws -> PickleValue {
         try bytes.withUnsafeBytes { raw in
-            var u = Unpickler(bytes: raw, file: "t.pkl") { _ in .none }
+            var u = Unpickler(bytes: raw, file: "t.pkl", arena: arena) { _ in .none }
             return try u.load()
         }
     }
@@ -96,7 +97,7 @@ import TensorCore
         p += [0x28, 0x8C, 7] + s("storage") + [0x63] + s("torch\nHalfStorage\n") + [0x8C, 1] + s("0") + [0x8C, 3] + s("cpu") + [0x4B, 2, 0x74, 0x51]
         p += [0x4B, 0, 0x4B, 2, 0x85, 0x4B, 1, 0x85, 0x89, 0x63] + s("collections\nOrderedDict\n") + [0x29, 0x52, 0x74, 0x52, 0x73, 0x2E]
         let root = try p.withUnsafeBytes { raw in
-            var u = Unpickler(bytes: raw, file: "t.pkl") { .storage(try TorchCheckpoint.storageRef($0, file: "t.pkl")) }
+            var u = Unpickler(bytes: raw, file: "t.pkl", arena: arena) { .storage(try TorchCheckpoint.storageRef($0, file: "t.pkl")) }
             return try u.load()
         }
         let half: [UInt8] = [0x00, 0x3C, 0x00, 0xC0]  // 1.0, -2.0
@@ -105,5 +106,31 @@ import TensorCore
             return Data(half)
         }
         #expect(sd.tensors["w"] == Tensor(shape: [2], scalars: [1, -2]))
+    }
+
+    /// 100 000 nested tuples / lists: freeing them recursively would overflow the stack; the arena frees them
+    /// iteratively, on success and on errors.
+    @Test func deeplyNestedPicklesAreFreedWithoutRecursion() throws {
+        let depth = 100_000
+        let tuples: [UInt8] = [0x80, 2, 0x4E] + [UInt8](repeating: 0x85, count: depth) + [0x2E]
+        var lists: [UInt8] = [0x80, 2] + [UInt8](repeating: 0x28, count: depth) + [UInt8](repeating: 0x6C, count: depth)
+        lists += [0x2E]
+        for bytes in [tuples, lists] {
+            let arena = PickleArena()
+            let root = try bytes.withUnsafeBytes { raw in
+                var u = Unpickler(bytes: raw, file: "t.pkl", arena: arena) { _ in .none }
+                return try u.load()
+            }
+            #expect(root.kind == "tuple" || root.kind == "list")
+            arena.dismantle()
+        }
+        // Through the loader: a deep first pickle is not the legacy magic number -> an error, then a clean free.
+        let url = FileManager.default.temporaryDirectory.appendingPathComponent("deep-\(UUID().uuidString).pth")
+        defer { try? FileManager.default.removeItem(at: url) }
+        try Data(tuples).write(to: url)
+        if case .malformed = checkpointError({ _ = try CheckpointLoader.load(url) }) {} else { Issue.record("expected .malformed") }
+        // ... and a deep pickle cut off in the middle
+        try Data(lists.prefix(depth + depth / 2)).write(to: url)
+        if case .truncated = checkpointError({ _ = try CheckpointLoader.load(url) }) {} else { Issue.record("expected .truncated") }
     }
 }
