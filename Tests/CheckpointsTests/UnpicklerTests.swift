@@ -133,4 +133,29 @@ import TensorCore
         try Data(lists.prefix(depth + depth / 2)).write(to: url)
         if case .truncated = checkpointError({ _ = try CheckpointLoader.load(url) }) {} else { Issue.record("expected .truncated") }
     }
+
+    /// A legacy file assembled byte by byte, with a storage *view* (old torch versions saved these):
+    /// view 'v1' starts 2 elements into root storage 'root' (6 floats); the tensor starts 1 element into the view.
+    @Test func legacyStorageViewsResolveToTheirRoot() throws {
+        func u(_ text: String) -> [UInt8] { [0x8C, UInt8(text.utf8.count)] + s(text) }
+        var f: [UInt8] = [0x80, 2, 0x8A, 10] + TorchCheckpoint.legacyMagic + [0x2E]   // magic number
+        f += [0x80, 2, 0x4D, 0xE9, 0x03, 0x2E]                                          // protocol 1001
+        f += [0x80, 2, 0x7D] + u("little_endian") + [0x88, 0x73, 0x2E]                  // sys_info
+        f += [0x80, 2, 0x7D] + u("v") + [0x63] + s("torch._utils\n_rebuild_tensor_v2\n") + [0x28]
+        f += [0x28] + u("storage") + [0x63] + s("torch\nFloatStorage\n") + u("v1") + u("cpu") + [0x4B, 3]
+        f += [0x28] + u("root") + [0x4B, 2, 0x4B, 3, 0x74] + [0x74, 0x51]               // view tuple, BINPERSID
+        f += [0x4B, 1, 0x4B, 2, 0x85, 0x4B, 1, 0x85, 0x89, 0x63] + s("collections\nOrderedDict\n") + [0x29, 0x52, 0x74, 0x52]
+        f += [0x73, 0x2E]
+        f += [0x80, 2, 0x5D] + u("root") + [0x61, 0x2E]                                 // storage keys
+        f += [6, 0, 0, 0, 0, 0, 0, 0]
+        for x: Float in [0, 1, 2, 3, 4, 5] { withUnsafeBytes(of: x.bitPattern.littleEndian) { f += $0 } }
+        let url = FileManager.default.temporaryDirectory.appendingPathComponent("view-\(UUID().uuidString).pth")
+        defer { try? FileManager.default.removeItem(at: url) }
+        try Data(f).write(to: url)
+        let sd = try CheckpointLoader.load(url)
+        #expect(sd.tensors == ["v": Tensor(shape: [2], scalars: [3, 4])])
+        // one byte less: the storage no longer holds 6 floats
+        try Data(f.dropLast()).write(to: url)
+        if case .truncated = checkpointError({ _ = try CheckpointLoader.load(url) }) {} else { Issue.record("expected .truncated") }
+    }
 }
