@@ -34,7 +34,11 @@ public enum ScalarType: Sendable {
         return [Float](unsafeUninitializedCapacity: count) { out, initialized in
             switch self {
             case .float32:
+                #if _endian(little)
+                if count > 0 { UnsafeMutableRawPointer(out.baseAddress!).copyMemory(from: raw.baseAddress!, byteCount: count * 4) }
+                #else
                 for i in 0..<count { out[i] = Float(bitPattern: UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: i * 4, as: UInt32.self))) }
+                #endif
             case .float16:
                 for i in 0..<count { out[i] = Float(Float16(bitPattern: UInt16(littleEndian: raw.loadUnaligned(fromByteOffset: i * 2, as: UInt16.self)))) }
             case .bfloat16:
@@ -52,5 +56,61 @@ public enum ScalarType: Sendable {
             }
             initialized = count
         }
+    }
+
+    /// The safetensors dtype name ("F32", "F16", ...).
+    public var safetensorsName: String {
+        switch self {
+        case .float32: return "F32"
+        case .float16: return "F16"
+        case .bfloat16: return "BF16"
+        case .float64: return "F64"
+        case .int64: return "I64"
+        case .int32: return "I32"
+        case .uint8: return "U8"
+        case .int8: return "I8"
+        case .bool: return "BOOL"
+        }
+    }
+
+    /// Float32 scalars -> little-endian bytes of this type, rounding to nearest even as torch's `.to(dtype)` does
+    /// (NaN stays NaN). Only the floating types are encodable; returns nil for integer types.
+    public func encode(_ scalars: UnsafeBufferPointer<Float>) -> Data? {
+        switch self {
+        case .float32:
+            var out = Data(count: scalars.count * 4)
+            out.withUnsafeMutableBytes { o in
+                for (i, x) in scalars.enumerated() { o.storeBytes(of: x.bitPattern.littleEndian, toByteOffset: i * 4, as: UInt32.self) }
+            }
+            return out
+        case .float16:
+            var out = Data(count: scalars.count * 2)
+            out.withUnsafeMutableBytes { o in
+                for (i, x) in scalars.enumerated() { o.storeBytes(of: Float16(x).bitPattern.littleEndian, toByteOffset: i * 2, as: UInt16.self) }
+            }
+            return out
+        case .bfloat16:
+            var out = Data(count: scalars.count * 2)
+            out.withUnsafeMutableBytes { o in
+                for (i, x) in scalars.enumerated() { o.storeBytes(of: Self.bfloat16Bits(x).littleEndian, toByteOffset: i * 2, as: UInt16.self) }
+            }
+            return out
+        case .float64:
+            var out = Data(count: scalars.count * 8)
+            out.withUnsafeMutableBytes { o in
+                for (i, x) in scalars.enumerated() { o.storeBytes(of: Double(x).bitPattern.littleEndian, toByteOffset: i * 8, as: UInt64.self) }
+            }
+            return out
+        case .int64, .int32, .uint8, .int8, .bool:
+            return nil
+        }
+    }
+
+    /// Float32 -> bfloat16 bits, round to nearest even (c10/util/BFloat16.h `round_to_nearest_even`).
+    static func bfloat16Bits(_ x: Float) -> UInt16 {
+        if x.isNaN { return 0x7FC0 }
+        let bits = x.bitPattern
+        let rounding = UInt32(0x7FFF) + ((bits >> 16) & 1)
+        return UInt16(truncatingIfNeeded: (bits &+ rounding) >> 16)
     }
 }

@@ -34,11 +34,3 @@ public struct StateDict: Sendable {
         }
     }
 }
-
-/// Loads a state dict from `.safetensors` or PyTorch `.pth`/`.pt`/`.bin` (zip or legacy pickle).
-public enum CheckpointLoader {
-    public static func load(_ url: URL) throws -> StateDict {
-        let contents = try SafeTensors.read(url)
-        return StateDict(file: url.path, tensors: contents.tensors)
-    }
-}
