@@ -78,36 +78,38 @@ public struct PatchFeatureAggregator: Sendable, Codable, Equatable {
     public func aggregate(_ taps: [Tensor], inputHeight: Int, inputWidth: Int) throws -> PatchFeatureSet {
         let (n, h0, w0) = try validate(taps)
         let plane = h0 * w0
-        // 1-3. Pool, resize, stack channels: (N, Ctot, P).
-        var stacked = try stackedChannels(taps, n: n, h0: h0, w0: w0)
-        // 4. Channel reduction on whole planes.
         if let reduction {
-            var offset = 0
-            var perTap: [Tensor] = []
-            for tap in taps {
-                let c = tap.shape[1]
-                perTap.append(reducePlanes(stacked, n: n, channels: offset..<(offset + c), plane: plane,
-                                           outputSize: reduction.pretrainDimension))
-                offset += c
+            // 1-2 per tap, 4. channel reduction on whole planes (per tap, then across the concatenated taps).
+            let perTap = taps.enumerated().map { i, tap in
+                reducePlanes(pooledAndResized(tap, index: i, h0: h0, w0: w0), n: n, plane: plane,
+                             outputSize: reduction.pretrainDimension)
             }
-            let joined = concatenateChannels(perTap, n: n, plane: plane)
-            stacked = reducePlanes(joined, n: n, channels: 0..<joined.shape[1], plane: plane,
-                                   outputSize: reduction.targetDimension)
+            let reduced = reducePlanes(concatenateChannels(perTap, n: n, plane: plane), n: n, plane: plane,
+                                       outputSize: reduction.targetDimension)
+            var features = Tensor(zeros: [n * plane, reduction.targetDimension])
+            for b in 0..<n {
+                transposeIntoRows(reduced, image: b, plane: plane, rows: &features, rowOffset: b * plane, columnOffset: 0)
+            }
+            return PatchFeatureSet(features: features, grid: PatchGrid(batch: n, height: h0, width: w0,
+                                                                       inputHeight: inputHeight, inputWidth: inputWidth))
         }
-        // 5. (N, D, P) -> (N*P, D).
-        let d = stacked.shape[1]
+        // 1-3, 5 fused per (image, block of channels) so intermediates stay small and in cache:
+        // pool, resize, and write the block transposed into its columns of the output rows.
+        let d = taps.reduce(0) { $0 + $1.shape[1] }
         var features = Tensor(zeros: [n * plane, d])
-        stacked.withUnsafeBufferPointer { ps in
-            features.withUnsafeMutableBufferPointer { pf in
-                for b in 0..<n {
-                    let src = ps.baseAddress! + b * d * plane
-                    let dst = pf.baseAddress! + b * plane * d
-                    for ch in 0..<d {
-                        let s = src + ch * plane
-                        for p in 0..<plane { dst[p * d + ch] = s[p] }
-                    }
+        var offset = 0
+        for (i, tap) in taps.enumerated() {
+            let (c, h, w) = (tap.shape[1], tap.shape[2], tap.shape[3])
+            for b in 0..<n {
+                for c0 in stride(from: 0, to: c, by: Self.channelBlock) {
+                    let cb = min(Self.channelBlock, c - c0)
+                    let start = (b * c + c0) * h * w
+                    let block = Tensor(shape: [1, cb, h, w], scalars: Array(tap.scalars[start..<(start + cb * h * w)]))
+                    let map = pooledAndResized(block, index: i, h0: h0, w0: w0)
+                    transposeIntoRows(map, image: 0, plane: plane, rows: &features, rowOffset: b * plane, columnOffset: offset + c0)
                 }
             }
+            offset += c
         }
         let grid = PatchGrid(batch: n, height: h0, width: w0, inputHeight: inputHeight, inputWidth: inputWidth)
         return PatchFeatureSet(features: features, grid: grid)
@@ -156,18 +158,38 @@ public struct PatchFeatureAggregator: Sendable, Codable, Equatable {
         return (first.shape[0], first.shape[2], first.shape[3])
     }
 
-    /// Steps 1-3: (N, sum C_i, H0*W0).
-    private func stackedChannels(_ taps: [Tensor], n: Int, h0: Int, w0: Int) throws -> Tensor {
-        let maps: [Tensor] = taps.enumerated().map { i, tap in
-            var m = patchSize > 1 ? avgPool2d(tap, kernel: patchSize, stride: 1, padding: patchSize / 2) : tap
-            if i > 0 && (m.shape[2] != h0 || m.shape[3] != w0) { m = resizeBilinear(m, height: h0, width: w0) }
-            return m
-        }
-        return concatenateChannels(maps, n: n, plane: h0 * w0)
+    /// Channels per block of the fused fast path.
+    static let channelBlock = 32
+
+    /// Steps 1-2 for tap `index`: pooled, and resized to (H0, W0) unless it is the first tap.
+    private func pooledAndResized(_ tap: Tensor, index: Int, h0: Int, w0: Int) -> Tensor {
+        var m = patchSize > 1 ? avgPool2d(tap, kernel: patchSize, stride: 1, padding: patchSize / 2) : tap
+        if index > 0 && (m.shape[2] != h0 || m.shape[3] != w0) { m = resizeBilinear(m, height: h0, width: w0) }
+        return m
     }
 }
 
-/// Channel concatenation of (N, C_i, ...) tensors with `plane` scalars per channel -> (N, sum C_i, plane).
+/// rows[rowOffset + p, columnOffset + c] = x[image, c, p] for x (N, C, P), rows (R, D); blocked over p so
+/// that each source cache line and a few destination rows are reused.
+private func transposeIntoRows(_ x: Tensor, image: Int, plane: Int, rows: inout Tensor, rowOffset: Int, columnOffset: Int) {
+    let c = x.shape[1], d = rows.shape[1]
+    let block = 16
+    x.withUnsafeBufferPointer { px in
+        rows.withUnsafeMutableBufferPointer { pr in
+            let src = px.baseAddress! + image * c * plane
+            let dst = pr.baseAddress! + rowOffset * d + columnOffset
+            for p0 in stride(from: 0, to: plane, by: block) {
+                let p1 = min(p0 + block, plane)
+                for ch in 0..<c {
+                    let s = src + ch * plane
+                    for p in p0..<p1 { dst[p * d + ch] = s[p] }
+                }
+            }
+        }
+    }
+}
+
+/// Channel concatenation of (N, C_i, ...plane) tensors with `plane` scalars per channel -> (N, sum C_i, plane).
 private func concatenateChannels(_ parts: [Tensor], n: Int, plane: Int) -> Tensor {
     let channels = parts.map { $0.shape[1] }
     let total = channels.reduce(0, +)
@@ -187,10 +209,10 @@ private func concatenateChannels(_ parts: [Tensor], n: Int, plane: Int) -> Tenso
     return out
 }
 
-/// adaptive_avg_pool1d over channels `channels` of x (N, C, plane), applied to every position: (N, outputSize, plane).
-private func reducePlanes(_ x: Tensor, n: Int, channels: Range<Int>, plane: Int, outputSize: Int) -> Tensor {
+/// adaptive_avg_pool1d over the channels of x (N, C, ...plane), applied to every position: (N, outputSize, plane).
+private func reducePlanes(_ x: Tensor, n: Int, plane: Int, outputSize: Int) -> Tensor {
     let c = x.shape[1]
-    let bins = adaptiveAveragePoolingBins(length: channels.count, outputSize: outputSize)
+    let bins = adaptiveAveragePoolingBins(length: c, outputSize: outputSize)
     var out = Tensor(zeros: [n, outputSize, plane])
     x.withUnsafeBufferPointer { px in
         out.withUnsafeMutableBufferPointer { po in
@@ -198,7 +220,7 @@ private func reducePlanes(_ x: Tensor, n: Int, channels: Range<Int>, plane: Int,
                 for (i, bin) in bins.enumerated() {
                     let o = po.baseAddress! + (b * outputSize + i) * plane
                     for ch in bin {
-                        let s = px.baseAddress! + (b * c + channels.lowerBound + ch) * plane
+                        let s = px.baseAddress! + (b * c + ch) * plane
                         for p in 0..<plane { o[p] += s[p] }
                     }
                     let scale = 1 / Float(bin.count)

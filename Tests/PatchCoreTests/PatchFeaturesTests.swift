@@ -47,6 +47,19 @@ import TensorCore
         }
     }
 
+    @Test func channelBlocksAndBatchesMatchNaive() throws {
+        // More channels than one block of the fused path (32), two images, odd grid sizes.
+        var rng = ScoringRNG(seed: 8)
+        let taps = [rng.tensor([2, 70, 5, 6]), rng.tensor([2, 33, 3, 4])]
+        let aggregator = PatchFeatureAggregator()
+        let fast = try aggregator.aggregate(taps, inputHeight: 40, inputWidth: 48)
+        let naive = try aggregator.aggregateNaive(taps, inputHeight: 40, inputWidth: 48)
+        #expect(fast.features.shape == [60, 103])
+        let d = scoringMaxDifferences(fast.features.scalars, naive.features.scalars)
+        print("PatchFeatureAggregator fused vs naive, 70+33 channels, batch 2: max abs \(d.abs)")
+        #expect(d.abs < 1e-5)
+    }
+
     @Test func rowsAreOrderedImageRowColumn() throws {
         // One tap, no pooling: row (n*H + y)*W + x holds channel values x[n, :, y, x].
         var rng = ScoringRNG(seed: 2)
