@@ -4,7 +4,9 @@ import Foundation
 ///
 /// `normalise` maps raw scores to a comparable scale:
 /// - `.minMax`: (s - min) / (max - min) over the reference scores (1 as divisor when max == min);
-/// - `.meanStd`: (s - mean) / std (population std; 1 as divisor when std == 0).
+/// - `.meanStd`: (s - mean) / std (population std; 1 as divisor when std == 0);
+/// - `.thresholdCentred`: clamp((s - threshold) / (max - min) + 0.5, 0, 1), anomalib's min-max
+///   normalisation (`normalize` in anomalib's min_max module): the threshold maps to 0.5.
 /// The threshold is kept in raw units; `normalisedThreshold` is the same threshold normalised.
 ///
 /// ```swift
@@ -16,6 +18,7 @@ public struct ScoreCalibration: Sendable, Codable, Equatable {
     public enum Method: String, Sendable, Codable, Equatable {
         case minMax = "min_max"
         case meanStd = "mean_std"
+        case thresholdCentred = "threshold_centred"
     }
 
     /// How the threshold is chosen.
@@ -81,6 +84,9 @@ public struct ScoreCalibration: Sendable, Codable, Equatable {
             return (score - min) / (range > 0 ? range : 1)
         case .meanStd:
             return (score - mean) / (std > 0 ? std : 1)
+        case .thresholdCentred:
+            let range = max - min
+            return Swift.min(Swift.max((score - threshold) / (range > 0 ? range : 1) + 0.5, 0), 1)
         }
     }
 

@@ -96,6 +96,10 @@ import TensorCore
         #expect(try ScoreCalibration.fit(referenceScores: train, threshold: .quantile(0.1, of: [1, 2])).threshold == 1.1)
         #expect(throws: ScoringError.noScores(what: "reference scores")) { try ScoreCalibration.fit(referenceScores: []) }
         #expect(throws: ScoringError.self) { try ScoreCalibration.fit(referenceScores: train, threshold: .quantile(1.5, of: [1])) }
+        let centred = try ScoreCalibration.fit(referenceScores: train, method: .thresholdCentred, threshold: .fixed(3))
+        #expect(centred.normalisedThreshold == 0.5)
+        #expect(centred.normalise(4.5) == 1 && centred.normalise(-10) == 0)   // clamped
+        #expect(abs(centred.normalise(3.6) - 0.7) < 1e-6)                    // (3.6 - 3) / 3 + 0.5
         let constant = try ScoreCalibration.fit(referenceScores: [2, 2])
         #expect(constant.normalise(3) == 1)   // zero range: divisor 1
         let data = try JSONEncoder().encode(z)
