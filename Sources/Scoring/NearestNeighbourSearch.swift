@@ -27,11 +27,13 @@ public struct NearestNeighbours: Sendable, Equatable {
 
 /// Exact k-NN over a bank of patch features (the memory bank M of the paper).
 ///
-/// Scoring only needs this much of a memory bank; `MemoryBank` conforms at integration time.
+/// Scoring only needs this much of a memory bank; `MemoryBank` conforms at integration time through
+/// a small extension (the requirement names differ from `MemoryBank.nearest(to:k:)` on purpose, so
+/// the adapter can forward to it without overloading on the return type).
 ///
 /// ```swift
 /// let bank = NaiveNearestNeighbourSearch(bank: features /*(Mb, D)*/)
-/// let nn = try bank.nearest(to: queries /*(M, D)*/, k: 1)
+/// let nn = try bank.nearestNeighbours(of: queries /*(M, D)*/, k: 1)
 /// ```
 public protocol NearestNeighbourSearch: Sendable {
     /// Number of bank rows.
@@ -40,9 +42,9 @@ public protocol NearestNeighbourSearch: Sendable {
     var dimension: Int { get }
     /// k nearest bank rows of each query row. queries (M, D) -> distances (M, k), indices M*k.
     /// Requires 1 <= k <= count.
-    func nearest(to queries: Tensor, k: Int) throws -> NearestNeighbours
+    func nearestNeighbours(of queries: Tensor, k: Int) throws -> NearestNeighbours
     /// Bank rows at `indices`: (indices.count, D).
-    func rows(_ indices: [Int]) -> Tensor
+    func bankRows(_ indices: [Int]) -> Tensor
 }
 
 /// Brute-force exact k-NN: distances accumulated in Double as sqrt(sum (q - m)^2), ties broken by
@@ -59,7 +61,7 @@ public struct NaiveNearestNeighbourSearch: NearestNeighbourSearch {
     public var count: Int { bank.shape[0] }
     public var dimension: Int { bank.shape[1] }
 
-    public func nearest(to queries: Tensor, k: Int) throws -> NearestNeighbours {
+    public func nearestNeighbours(of queries: Tensor, k: Int) throws -> NearestNeighbours {
         guard count > 0 else { throw ScoringError.emptyBank }
         guard queries.rank == 2, queries.shape[1] == dimension else {
             throw ScoringError.shapeMismatch(what: "queries", expected: "(M, \(dimension))", actual: queries.shape)
@@ -90,7 +92,7 @@ public struct NaiveNearestNeighbourSearch: NearestNeighbourSearch {
         return NearestNeighbours(distances: Tensor(shape: [m, k], scalars: distances), indices: indices)
     }
 
-    public func rows(_ indices: [Int]) -> Tensor {
+    public func bankRows(_ indices: [Int]) -> Tensor {
         let d = dimension
         var out = [Float](); out.reserveCapacity(indices.count * d)
         for i in indices { out += bank.scalars[(i * d)..<((i + 1) * d)] }

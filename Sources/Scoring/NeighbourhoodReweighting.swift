@@ -24,7 +24,7 @@ import TensorCore
 ///
 /// ```swift
 /// let rule = NeighbourhoodReweighting(numNeighbours: 9)
-/// let nn = try bank.nearest(to: features /*(P, D), one image*/, k: 1)
+/// let nn = try bank.nearestNeighbours(of: features /*(P, D), one image*/, k: 1)
 /// let s = try rule.imageScore(features: features, nearest: nn, bank: bank)
 /// ```
 public struct NeighbourhoodReweighting: Sendable, Codable, Equatable {
@@ -75,9 +75,9 @@ public struct NeighbourhoodReweighting: Sendable, Codable, Equatable {
             // 2. m*: its nearest bank feature; 3. N_b(m*): the b nearest bank rows of m*.
             let mStar = nearest.indices[patch * k]
             let b = min(numNeighbours, bank.count)
-            let support = try bank.nearest(to: bank.rows([mStar]), k: b).indices
+            let support = try bank.nearestNeighbours(of: bank.bankRows([mStar]), k: b).indices
             // 4. d_j = ||m^test,* - N_b(m*)_j||.
-            let supportRows = bank.rows(support)
+            let supportRows = bank.bankRows(support)
             let query = features.scalars[(patch * d)..<((patch + 1) * d)]
             let distances: [Double] = (0..<b).map { j in
                 var acc = 0.0

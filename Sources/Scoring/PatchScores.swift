@@ -12,7 +12,7 @@ public enum PatchScoreRule: String, Sendable, Codable, Equatable {
 /// Patch scores (M) from k-NN results distances (M, k).
 ///
 /// ```swift
-/// let nn = try bank.nearest(to: features, k: 1)
+/// let nn = try bank.nearestNeighbours(of: features, k: 1)
 /// let scores = try patchScores(nn, rule: .nearest)   // [Float], one per patch row
 /// ```
 public func patchScores(_ nn: NearestNeighbours, rule: PatchScoreRule = .nearest) throws -> [Float] {

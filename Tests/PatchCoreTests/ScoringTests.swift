@@ -13,7 +13,7 @@ import TensorCore
             let b = c["num_neighbours"] as! Int, patches = c["patches_per_image"] as! Int
             let bank = NaiveNearestNeighbourSearch(bank: try fixture.tensor(name + "_bank"))
             let features = try fixture.tensor(name + "_features")
-            let nn = try bank.nearest(to: features, k: 1)
+            let nn = try bank.nearestNeighbours(of: features, k: 1)
             let patch = try patchScores(nn)
             let expectedPatch = try fixture.tensor(name + "_patch_scores").scalars
             let expected = try fixture.tensor(name + "_image_scores").scalars
@@ -34,7 +34,7 @@ import TensorCore
         var rng = ScoringRNG(seed: 4)
         let bankRows = rng.tensor([6, 3]), features = rng.tensor([10, 3])
         let bank = NaiveNearestNeighbourSearch(bank: bankRows)
-        let nn = try bank.nearest(to: features, k: 1)
+        let nn = try bank.nearestNeighbours(of: features, k: 1)
         let maxScore = try maxPatchScore(try patchScores(nn)).score
         // b = 1: plain max.
         #expect(try NeighbourhoodReweighting(numNeighbours: 1).imageScore(features: features, nearest: nn, bank: bank) == maxScore)
@@ -43,7 +43,7 @@ import TensorCore
         #expect(s > 0 && s < maxScore)
         // One-row bank: weight 1 - softmax([d]) = 0.
         let single = NaiveNearestNeighbourSearch(bank: rng.tensor([1, 3]))
-        #expect(try NeighbourhoodReweighting().imageScore(features: features, nearest: try single.nearest(to: features, k: 1), bank: single) == 0)
+        #expect(try NeighbourhoodReweighting().imageScore(features: features, nearest: try single.nearestNeighbours(of: features, k: 1), bank: single) == 0)
         // Mismatched shapes throw instead of trapping.
         #expect(throws: ScoringError.self) {
             try NeighbourhoodReweighting().imageScores(features: features, nearest: nn, patchesPerImage: 3, bank: bank)
@@ -58,7 +58,7 @@ import TensorCore
         #expect(throws: ScoringError.self) { try maxPatchScore([]) }
         let features = Tensor(zeros: [4, 1])
         let bank = NaiveNearestNeighbourSearch(bank: Tensor(shape: [2, 1], scalars: [1, -3]))
-        let knn = try bank.nearest(to: features, k: 2)
+        let knn = try bank.nearestNeighbours(of: features, k: 2)
         #expect(knn.indices == [0, 1, 0, 1, 0, 1, 0, 1])
         #expect(try ImageScoreRule.maxPatch.imageScores(features: features, nearest: knn, patchesPerImage: 2, bank: bank, patchRule: .meanOfNearest) == [2, 2])
         #expect(ImageScoreRule.default == .reweighted(numNeighbours: 9))
