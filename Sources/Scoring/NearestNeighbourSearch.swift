@@ -32,7 +32,7 @@ public struct NearestNeighbours: Sendable, Equatable {
 /// the adapter can forward to it without overloading on the return type).
 ///
 /// ```swift
-/// let bank = NaiveNearestNeighbourSearch(bank: features /*(Mb, D)*/)
+/// let bank = try NaiveNearestNeighbourSearch(bank: features /*(Mb, D)*/)
 /// let nn = try bank.nearestNeighbours(of: queries /*(M, D)*/, k: 1)
 /// ```
 public protocol NearestNeighbourSearch: Sendable {
@@ -53,8 +53,10 @@ public struct NaiveNearestNeighbourSearch: NearestNeighbourSearch {
     /// (Mb, D).
     public let bank: Tensor
 
-    public init(bank: Tensor) {
-        precondition(bank.rank == 2, "NaiveNearestNeighbourSearch bank must be (Mb, D), got \(bank.shape)")
+    public init(bank: Tensor) throws {
+        guard bank.rank == 2 else {
+            throw ScoringError.shapeMismatch(what: "memory bank", expected: "(Mb, D)", actual: bank.shape)
+        }
         self.bank = bank
     }
 

@@ -11,7 +11,7 @@ import TensorCore
         for c in cases {
             let name = c["name"] as! String
             let b = c["num_neighbours"] as! Int, patches = c["patches_per_image"] as! Int
-            let bank = NaiveNearestNeighbourSearch(bank: try fixture.tensor(name + "_bank"))
+            let bank = try NaiveNearestNeighbourSearch(bank: try fixture.tensor(name + "_bank"))
             let features = try fixture.tensor(name + "_features")
             let nn = try bank.nearestNeighbours(of: features, k: 1)
             let patch = try patchScores(nn)
@@ -33,7 +33,7 @@ import TensorCore
     @Test func reweightingEdgeCases() throws {
         var rng = ScoringRNG(seed: 4)
         let bankRows = rng.tensor([6, 3]), features = rng.tensor([10, 3])
-        let bank = NaiveNearestNeighbourSearch(bank: bankRows)
+        let bank = try NaiveNearestNeighbourSearch(bank: bankRows)
         let nn = try bank.nearestNeighbours(of: features, k: 1)
         let maxScore = try maxPatchScore(try patchScores(nn)).score
         // b = 1: plain max.
@@ -42,7 +42,7 @@ import TensorCore
         let s = try NeighbourhoodReweighting().imageScore(features: features, nearest: nn, bank: bank)
         #expect(s > 0 && s < maxScore)
         // One-row bank: weight 1 - softmax([d]) = 0.
-        let single = NaiveNearestNeighbourSearch(bank: rng.tensor([1, 3]))
+        let single = try NaiveNearestNeighbourSearch(bank: rng.tensor([1, 3]))
         #expect(try NeighbourhoodReweighting().imageScore(features: features, nearest: try single.nearestNeighbours(of: features, k: 1), bank: single) == 0)
         // Mismatched shapes throw instead of trapping.
         #expect(throws: ScoringError.self) {
@@ -57,11 +57,13 @@ import TensorCore
         #expect(try maxPatchScore([0.2, 0.9, 0.4, 0.9]) == (0.9, 1))
         #expect(throws: ScoringError.self) { try maxPatchScore([]) }
         let features = Tensor(zeros: [4, 1])
-        let bank = NaiveNearestNeighbourSearch(bank: Tensor(shape: [2, 1], scalars: [1, -3]))
+        let bank = try NaiveNearestNeighbourSearch(bank: Tensor(shape: [2, 1], scalars: [1, -3]))
         let knn = try bank.nearestNeighbours(of: features, k: 2)
         #expect(knn.indices == [0, 1, 0, 1, 0, 1, 0, 1])
         #expect(try ImageScoreRule.maxPatch.imageScores(features: features, nearest: knn, patchesPerImage: 2, bank: bank, patchRule: .meanOfNearest) == [2, 2])
         #expect(ImageScoreRule.default == .reweighted(numNeighbours: 9))
+        #expect(throws: ScoringError.self) { try NaiveNearestNeighbourSearch(bank: Tensor(zeros: [4])) }
+        #expect(throws: ScoringError.self) { try bank.nearestNeighbours(of: features, k: 3) }   // k > bank size
     }
 
     @Test func anomalyMapMatchesInspectionSegmentor() throws {
