@@ -169,20 +169,24 @@ public struct PatchFeatureAggregator: Sendable, Codable, Equatable {
     }
 }
 
-/// rows[rowOffset + p, columnOffset + c] = x[image, c, p] for x (N, C, P), rows (R, D); blocked over p so
-/// that each source cache line and a few destination rows are reused.
+/// rows[rowOffset + p, columnOffset + c] = x[image, c, p] for x (N, C, P), rows (R, D); tiled 16 x 16
+/// so each tile's source lines stay in L1 and each destination row segment is written contiguously
+/// (D is often a power of two, where untiled column writes would thrash one cache set).
 private func transposeIntoRows(_ x: Tensor, image: Int, plane: Int, rows: inout Tensor, rowOffset: Int, columnOffset: Int) {
     let c = x.shape[1], d = rows.shape[1]
-    let block = 16
+    let tile = 16
     x.withUnsafeBufferPointer { px in
         rows.withUnsafeMutableBufferPointer { pr in
             let src = px.baseAddress! + image * c * plane
             let dst = pr.baseAddress! + rowOffset * d + columnOffset
-            for p0 in stride(from: 0, to: plane, by: block) {
-                let p1 = min(p0 + block, plane)
-                for ch in 0..<c {
-                    let s = src + ch * plane
-                    for p in p0..<p1 { dst[p * d + ch] = s[p] }
+            for p0 in stride(from: 0, to: plane, by: tile) {
+                let p1 = min(p0 + tile, plane)
+                for c0 in stride(from: 0, to: c, by: tile) {
+                    let c1 = min(c0 + tile, c)
+                    for p in p0..<p1 {
+                        let out = dst + p * d
+                        for ch in c0..<c1 { out[ch] = src[ch * plane + p] }
+                    }
                 }
             }
         }
