@@ -1,2 +1,0 @@
-import TensorCore
-// PatchFeatures: see ARCHITECTURE.md

@@ -1,2 +1,0 @@
-import TensorCore
-// Scoring: see ARCHITECTURE.md
