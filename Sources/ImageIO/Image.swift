@@ -21,6 +21,10 @@ public enum ImageError: Error, CustomStringConvertible, Equatable {
     case corrupt(file: String, reason: String)
     case writeFailed(file: String, reason: String)
     case sizeMismatch(file: String, expected: String, actual: String)
+    /// A valid file in a variant this decoder does not handle (e.g. CMYK JPEG).
+    case unsupported(file: String, reason: String)
+    /// An in-memory argument (tensor, image list) with the wrong shape; `what` names it.
+    case shapeMismatch(what: String, expected: String, actual: String)
 
     public var description: String {
         switch self {
@@ -29,6 +33,8 @@ public enum ImageError: Error, CustomStringConvertible, Equatable {
         case let .corrupt(f, r): return "\(f): corrupt image: \(r)"
         case let .writeFailed(f, r): return "\(f): cannot write: \(r)"
         case let .sizeMismatch(f, e, a): return "\(f): size \(a) does not match \(e)"
+        case let .unsupported(f, r): return "\(f): unsupported image: \(r)"
+        case let .shapeMismatch(w, e, a): return "\(w): shape \(a), expected \(e)"
         }
     }
 }
