@@ -276,6 +276,13 @@ def make_resize_fixtures():
             save_bin(oname, out)
             manifest["nearest"].append({"source": name, "width": w, "height": h, "channels": 1,
                                         "out_width": ow, "out_height": oh, "expected": oname})
+    # ToTensor + Normalize(ImageNet) after Resize(20) + CenterCrop(17): float32 (3,17,17)
+    src = np.fromfile(path("resize_src_37x29x3.bin"), dtype=np.uint8).reshape(29, 37, 3)
+    t = T.Compose([T.Resize(20), T.CenterCrop(17), T.ToTensor(),
+                   T.Normalize([0.485, 0.456, 0.406], [0.229, 0.224, 0.225])])
+    x = t(Image.fromarray(src)).numpy().astype(np.float32)
+    with open(path("tv_normalize_37x29_resize20_crop17.f32"), "wb") as f:
+        f.write(x.tobytes())
     # convert('L')
     src = rng.integers(0, 256, (16, 16, 3)).astype(np.uint8)
     src[0, :8] = [[255, 255, 255], [0, 0, 0], [255, 0, 0], [0, 255, 0], [0, 0, 255], [1, 2, 3], [128, 128, 127], [254, 1, 77]]
