@@ -41,54 +41,72 @@ extension Image {
     func resampledHorizontally(_ k: PILResampleCoefficients, rows: Range<Int>) -> Image {
         let c = channels, inW = width, outW = k.outSize, ksize = k.ksize
         let outH = rows.count
+        let half: Int32 = 1 << (PILResampleCoefficients.precisionBits - 1)
         var out = [UInt8](repeating: 0, count: outH * outW * c)
-        pixels.withUnsafeBufferPointer { src in
-            out.withUnsafeMutableBufferPointer { dst in
-                k.weights.withUnsafeBufferPointer { kk in
-                    for yy in 0..<outH {
-                        let srow = (rows.lowerBound + yy) * inW * c
-                        let drow = yy * outW * c
-                        for xx in 0..<outW {
-                            let xmin = k.xmin[xx], n = k.count[xx], kb = xx * ksize
-                            for ch in 0..<c {
-                                var ss: Int32 = 1 << (PILResampleCoefficients.precisionBits - 1)
-                                var p = srow + xmin * c + ch
-                                for x in 0..<n {
-                                    ss &+= Int32(src[p]) &* kk[kb + x]
-                                    p += c
-                                }
-                                dst[drow + xx * c + ch] = PILResampleCoefficients.clip8(ss)
+        pixels.withUnsafeBufferPointer { srcBuf in
+        out.withUnsafeMutableBufferPointer { dstBuf in
+        k.weights.withUnsafeBufferPointer { kkBuf in
+        k.xmin.withUnsafeBufferPointer { xminBuf in
+        k.count.withUnsafeBufferPointer { countBuf in
+            let src = srcBuf.baseAddress!, dst = dstBuf.baseAddress!, kk = kkBuf.baseAddress!
+            for yy in 0..<outH {
+                let srow = src + (rows.lowerBound + yy) * inW * c
+                let drow = dst + yy * outW * c
+                for xx in 0..<outW {
+                    let n = countBuf[xx], w = kk + xx * ksize
+                    var p = srow + xminBuf[xx] * c
+                    if c == 3 {
+                        var s0 = half, s1 = half, s2 = half
+                        for x in 0..<n {
+                            let wx = w[x]
+                            s0 &+= Int32(p[0]) &* wx
+                            s1 &+= Int32(p[1]) &* wx
+                            s2 &+= Int32(p[2]) &* wx
+                            p += 3
+                        }
+                        drow[xx * 3] = PILResampleCoefficients.clip8(s0)
+                        drow[xx * 3 + 1] = PILResampleCoefficients.clip8(s1)
+                        drow[xx * 3 + 2] = PILResampleCoefficients.clip8(s2)
+                    } else {
+                        for ch in 0..<c {
+                            var ss = half
+                            var q = p + ch
+                            for x in 0..<n {
+                                ss &+= Int32(q[0]) &* w[x]
+                                q += c
                             }
+                            drow[xx * c + ch] = PILResampleCoefficients.clip8(ss)
                         }
                     }
                 }
             }
-        }
+        }}}}}
         return Image(width: outW, height: outH, channels: c, pixels: out)
     }
 
     // x (H,W,C) -> (outH, W, C); xmin are row bounds relative to this image.
     func resampledVertically(_ k: PILResampleCoefficients, xmin: [Int]) -> Image {
         let c = channels, rowLen = width * channels, outH = k.outSize, ksize = k.ksize
+        let half: Int32 = 1 << (PILResampleCoefficients.precisionBits - 1)
         var out = [UInt8](repeating: 0, count: outH * rowLen)
         var acc = [Int32](repeating: 0, count: rowLen)
-        pixels.withUnsafeBufferPointer { src in
-            out.withUnsafeMutableBufferPointer { dst in
-                acc.withUnsafeMutableBufferPointer { ss in
-                    for yy in 0..<outH {
-                        for i in 0..<rowLen { ss[i] = 1 << (PILResampleCoefficients.precisionBits - 1) }
-                        let ymin = xmin[yy], n = k.count[yy]
-                        for y in 0..<n {
-                            let w = k.weights[yy * ksize + y]
-                            let srow = (ymin + y) * rowLen
-                            for i in 0..<rowLen { ss[i] &+= Int32(src[srow + i]) &* w }
-                        }
-                        let drow = yy * rowLen
-                        for i in 0..<rowLen { dst[drow + i] = PILResampleCoefficients.clip8(ss[i]) }
-                    }
+        pixels.withUnsafeBufferPointer { srcBuf in
+        out.withUnsafeMutableBufferPointer { dstBuf in
+        acc.withUnsafeMutableBufferPointer { accBuf in
+        k.weights.withUnsafeBufferPointer { kkBuf in
+            let src = srcBuf.baseAddress!, dst = dstBuf.baseAddress!, ss = accBuf.baseAddress!
+            for yy in 0..<outH {
+                ss.update(repeating: half, count: rowLen)
+                let ymin = xmin[yy], n = k.count[yy]
+                for y in 0..<n {
+                    let w = kkBuf[yy * ksize + y]
+                    let srow = src + (ymin + y) * rowLen
+                    for i in 0..<rowLen { ss[i] &+= Int32(srow[i]) &* w }
                 }
+                let drow = dst + yy * rowLen
+                for i in 0..<rowLen { drow[i] = PILResampleCoefficients.clip8(ss[i]) }
             }
-        }
+        }}}}
         return Image(width: width, height: outH, channels: c, pixels: out)
     }
 }

@@ -23,25 +23,26 @@ enum PNGCodec {
     /// `data` without gAMA/sRGB/iCCP/cHRM chunks. Walks the chunk list with bounds checks; on anything
     /// malformed it stops and keeps the rest untouched, leaving the error to libpng.
     static func strippingColorSpaceChunks(_ data: Data) -> Data {
-        let bytes = [UInt8](data)
-        var pos = 8
         var drop: [Range<Int>] = []
-        while pos + 12 <= bytes.count {
-            let length = Int(bytes[pos]) << 24 | Int(bytes[pos + 1]) << 16 | Int(bytes[pos + 2]) << 8 | Int(bytes[pos + 3])
-            let end = pos + 12 + length
-            guard length >= 0, length <= Int(Int32.max), end <= bytes.count else { break }
-            let tag = String(decoding: bytes[(pos + 4)..<(pos + 8)], as: UTF8.self)
-            if colorSpaceChunks.contains(tag) { drop.append(pos..<end) }
-            if tag == "IDAT" || tag == "IEND" { break }  // colour-space chunks must precede IDAT
-            pos = end
+        data.withUnsafeBytes { (bytes: UnsafeRawBufferPointer) in
+            var pos = 8
+            while pos + 12 <= bytes.count {
+                let length = Int(bytes[pos]) << 24 | Int(bytes[pos + 1]) << 16 | Int(bytes[pos + 2]) << 8 | Int(bytes[pos + 3])
+                let end = pos + 12 + length
+                guard length <= Int(Int32.max), end <= bytes.count else { break }
+                let tag = String(decoding: bytes[(pos + 4)..<(pos + 8)], as: UTF8.self)
+                if colorSpaceChunks.contains(tag) { drop.append(pos..<end) }
+                if tag == "IDAT" || tag == "IEND" { break }  // colour-space chunks must precede IDAT
+                pos = end
+            }
         }
         if drop.isEmpty { return data }
-        var out = [UInt8]()
-        out.reserveCapacity(bytes.count)
+        let base = data.startIndex
+        var out = Data(capacity: data.count)
         var start = 0
-        for r in drop { out += bytes[start..<r.lowerBound]; start = r.upperBound }
-        out += bytes[start...]
-        return Data(out)
+        for r in drop { out.append(data[(base + start)..<(base + r.lowerBound)]); start = r.upperBound }
+        out.append(data[(base + start)...])
+        return out
     }
 
     static func decode(_ input: Data, file: String) throws -> Image {
