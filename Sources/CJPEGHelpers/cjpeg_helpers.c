@@ -7,6 +7,9 @@
 #include <jpeglib.h>
 #include <jerror.h>
 
+// Refuse images whose decoded size exceeds 2 GiB (decompression bombs), like ImageIO's PNG path.
+#define CJPEG_MAX_BYTES ((size_t)1 << 31)
+
 typedef struct {
     struct jpeg_error_mgr base;   // must be first: libjpeg hands us a jpeg_error_mgr*
     jmp_buf jump;
@@ -77,7 +80,7 @@ int cjpeg_decode(const unsigned char *data, size_t size, cjpeg_result *out) {
     const size_t width = cinfo.output_width, height = cinfo.output_height;
     const size_t channels = (size_t)cinfo.output_components;
     const size_t stride = width * channels;
-    if (height != 0 && stride > ((size_t)-1) / height) {
+    if (height != 0 && stride > CJPEG_MAX_BYTES / height) {
         snprintf(out->message, sizeof(out->message), "image too large (%zux%zu)", width, height);
         jpeg_destroy_decompress(&cinfo);
         return CJPEG_NO_MEMORY;

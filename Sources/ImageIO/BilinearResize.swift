@@ -7,7 +7,9 @@
 /// normalised to sum 1, then rounded to 22-bit fixed point. Horizontal pass first (rounded and clipped
 /// to 8 bits), then vertical.
 extension Image {
-    /// Resized copy, pixel-exact with PIL BILINEAR (and so torchvision `Resize` on PIL images).
+    /// Resized copy, pixel-exact with PIL BILINEAR (and so torchvision `Resize` on PIL images) for
+    /// gray and RGB. RGBA is resampled per channel without PIL's alpha premultiplication: call `toRGB()`
+    /// first for parity. A zero or negative target size gives an empty image.
     ///
     /// ```swift
     /// let small = image.resized(width: 256, height: 256)

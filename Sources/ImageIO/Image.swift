@@ -14,6 +14,11 @@ public struct Image: Sendable, Equatable {
     }
 }
 
+extension Image {
+    /// Largest decoded image accepted (2 GiB of pixels); bigger files throw `.unsupported`.
+    public static let maxDecodedBytes = 1 << 31
+}
+
 /// Why an image file could not be read or written. Every case names the file.
 public enum ImageError: Error, CustomStringConvertible, Equatable {
     case unreadable(file: String, reason: String)

@@ -34,7 +34,7 @@ public enum ImageFile {
         return try decode(data, file: url.path)
     }
 
-    /// Decodes PNG or JPEG bytes; `file` names the source in errors.
+    /// Decodes PNG or JPEG bytes held in memory (e.g. an HTTP upload); `file` names the source in errors.
     public static func decode(_ data: Data, file: String) throws -> Image {
         switch format(ofMagic: data) {
         case .png: return try PNGCodec.decode(data, file: file)

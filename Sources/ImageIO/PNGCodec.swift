@@ -72,7 +72,7 @@ enum PNGCodec {
         image.flags |= UInt32(PNG_IMAGE_FLAG_16BIT_sRGB)
         let width = Int(image.width), height = Int(image.height)
         let (count, overflow) = width.multipliedReportingOverflow(by: height * channels)
-        guard !overflow, count < Int(Int32.max) * 8 else {
+        guard !overflow, count <= Image.maxDecodedBytes else {
             png_image_free(&image)
             throw ImageError.unsupported(file: file, reason: "image too large (\(width)x\(height))")
         }
