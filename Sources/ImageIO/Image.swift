@@ -14,6 +14,11 @@ public struct Image: Sendable, Equatable {
     }
 }
 
+extension Image {
+    /// Largest decoded image accepted (2 GiB of pixels); bigger files throw `.unsupported`.
+    public static let maxDecodedBytes = 1 << 31
+}
+
 /// Why an image file could not be read or written. Every case names the file.
 public enum ImageError: Error, CustomStringConvertible, Equatable {
     case unreadable(file: String, reason: String)
@@ -21,6 +26,10 @@ public enum ImageError: Error, CustomStringConvertible, Equatable {
     case corrupt(file: String, reason: String)
     case writeFailed(file: String, reason: String)
     case sizeMismatch(file: String, expected: String, actual: String)
+    /// A valid file in a variant this decoder does not handle (e.g. CMYK JPEG).
+    case unsupported(file: String, reason: String)
+    /// An in-memory argument (tensor, image list) with the wrong shape; `what` names it.
+    case shapeMismatch(what: String, expected: String, actual: String)
 
     public var description: String {
         switch self {
@@ -29,6 +38,8 @@ public enum ImageError: Error, CustomStringConvertible, Equatable {
         case let .corrupt(f, r): return "\(f): corrupt image: \(r)"
         case let .writeFailed(f, r): return "\(f): cannot write: \(r)"
         case let .sizeMismatch(f, e, a): return "\(f): size \(a) does not match \(e)"
+        case let .unsupported(f, r): return "\(f): unsupported image: \(r)"
+        case let .shapeMismatch(w, e, a): return "\(w): shape \(a), expected \(e)"
         }
     }
 }

@@ -1,14 +1,51 @@
 import Foundation
 
-/// Reading and writing image files. (Placeholder signatures; implemented with libpng / libjpeg-turbo.)
+/// Reading and writing image files: PNG (libpng) and JPEG (libjpeg-turbo), detected by magic bytes.
+///
+/// ```swift
+/// let image = try ImageFile.read(URL(fileURLWithPath: "bottle/000.png"))   // 8-bit gray, RGB or RGBA
+/// try ImageFile.writePNG(image.toRGB(), to: URL(fileURLWithPath: "out.png"))
+/// ```
 public enum ImageFile {
-    /// Decodes a PNG or JPEG (detected by magic bytes) to 8-bit gray, RGB or RGBA.
-    public static func read(_ url: URL) throws -> Image {
-        throw ImageError.unreadable(file: url.path, reason: "decoder not implemented yet")
+    /// The container formats `read` understands.
+    public enum Format: Sendable, Equatable { case png, jpeg }
+
+    /// The format announced by the first bytes, or nil (PNG: 89 50 4E 47 0D 0A 1A 0A; JPEG: FF D8 FF).
+    public static func format(ofMagic bytes: some Collection<UInt8>) -> Format? {
+        let head = Array(bytes.prefix(8))
+        if head == [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A] { return .png }
+        if head.count >= 3, head[0] == 0xFF, head[1] == 0xD8, head[2] == 0xFF { return .jpeg }
+        return nil
     }
 
-    /// Encodes an 8-bit image as PNG, atomically.
+    /// Decodes a PNG or JPEG (detected by magic bytes, not the extension) to 8-bit gray, RGB or RGBA.
+    ///
+    /// PNG: every colour type and bit depth; palette becomes RGB (RGBA with tRNS), gray+alpha becomes RGBA,
+    /// 16-bit samples are scaled to 8 bits, gamma chunks are ignored as PIL ignores them.
+    /// JPEG: baseline and progressive, gray and YCbCr/RGB; CMYK throws `.unsupported`.
+    /// Missing file: `.unreadable`; empty or non-image file: `.notAnImage`; truncated or damaged data: `.corrupt`.
+    public static func read(_ url: URL) throws -> Image {
+        let data: Data
+        do {
+            data = try Data(contentsOf: url)
+        } catch {
+            throw ImageError.unreadable(file: url.path, reason: (error as NSError).localizedDescription)
+        }
+        return try decode(data, file: url.path)
+    }
+
+    /// Decodes PNG or JPEG bytes held in memory (e.g. an HTTP upload); `file` names the source in errors.
+    public static func decode(_ data: Data, file: String) throws -> Image {
+        switch format(ofMagic: data) {
+        case .png: return try PNGCodec.decode(data, file: file)
+        case .jpeg: return try JPEGDecoder.decode(data, file: file)
+        case nil: throw ImageError.notAnImage(file: file)
+        }
+    }
+
+    /// Encodes an 8-bit gray, RGB or RGBA image as PNG, atomically (temp file in the same folder, then rename).
     public static func writePNG(_ image: Image, to url: URL) throws {
-        throw ImageError.writeFailed(file: url.path, reason: "encoder not implemented yet")
+        let bytes = try PNGCodec.encode(image, file: url.path)
+        try AtomicWrite.write(bytes, to: url)
     }
 }

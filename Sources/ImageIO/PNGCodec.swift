@@ -1,0 +1,130 @@
+import CPNG
+import Foundation
+
+/// PNG through libpng's simplified API (`png_image_*`), which reports errors as return codes and a
+/// message instead of longjmp, so nothing unwinds through Swift frames.
+enum PNGCodec {
+    // png_image format flags (png.h PNG_FORMAT_FLAG_*).
+    private static let flagAlpha = UInt32(PNG_FORMAT_FLAG_ALPHA)
+    private static let flagColor = UInt32(PNG_FORMAT_FLAG_COLOR)
+    private static let flagColormap = UInt32(PNG_FORMAT_FLAG_COLORMAP)
+
+    private static func message(_ image: png_image) -> String {
+        var m = image.message
+        return withUnsafeBytes(of: &m) { raw in
+            String(decoding: raw.prefix(while: { $0 != 0 }), as: UTF8.self)
+        }
+    }
+
+    /// Colour-space chunks the simplified API would act on (gamma-correcting 8-bit samples);
+    /// PIL ignores them, so they are dropped before decoding.
+    private static let colorSpaceChunks: Set<String> = ["gAMA", "sRGB", "iCCP", "cHRM"]
+
+    /// `data` without gAMA/sRGB/iCCP/cHRM chunks. Walks the chunk list with bounds checks; on anything
+    /// malformed it stops and keeps the rest untouched, leaving the error to libpng.
+    static func strippingColorSpaceChunks(_ data: Data) -> Data {
+        var drop: [Range<Int>] = []
+        data.withUnsafeBytes { (bytes: UnsafeRawBufferPointer) in
+            var pos = 8
+            while pos + 12 <= bytes.count {
+                let length = Int(bytes[pos]) << 24 | Int(bytes[pos + 1]) << 16 | Int(bytes[pos + 2]) << 8 | Int(bytes[pos + 3])
+                let end = pos + 12 + length
+                guard length <= Int(Int32.max), end <= bytes.count else { break }
+                let tag = String(decoding: bytes[(pos + 4)..<(pos + 8)], as: UTF8.self)
+                if colorSpaceChunks.contains(tag) { drop.append(pos..<end) }
+                if tag == "IDAT" || tag == "IEND" { break }  // colour-space chunks must precede IDAT
+                pos = end
+            }
+        }
+        if drop.isEmpty { return data }
+        let base = data.startIndex
+        var out = Data(capacity: data.count)
+        var start = 0
+        for r in drop { out.append(data[(base + start)..<(base + r.lowerBound)]); start = r.upperBound }
+        out.append(data[(base + start)...])
+        return out
+    }
+
+    static func decode(_ input: Data, file: String) throws -> Image {
+        let data = strippingColorSpaceChunks(input)
+        var image = png_image()
+        image.version = UInt32(PNG_IMAGE_VERSION)
+        let ok = data.withUnsafeBytes { raw in
+            png_image_begin_read_from_memory(&image, raw.baseAddress, raw.count)
+        }
+        guard ok != 0 else {
+            let why = message(image)
+            png_image_free(&image)
+            throw ImageError.corrupt(file: file, reason: why)
+        }
+        let source = image.format
+        let color = source & (flagColor | flagColormap) != 0
+        let alpha = source & flagAlpha != 0
+        let channels: Int
+        switch (color, alpha) {
+        case (false, false): channels = 1; image.format = UInt32(PNG_FORMAT_GRAY)
+        case (true, false): channels = 3; image.format = UInt32(PNG_FORMAT_RGB)
+        case (_, true): channels = 4; image.format = UInt32(PNG_FORMAT_FLAG_COLOR | PNG_FORMAT_FLAG_ALPHA)  // gray+alpha -> RGBA
+        }
+        // With the colour-space chunks gone, treat 16-bit samples as sRGB-encoded (a plain rescale to
+        // round(v / 257); PIL keeps the high byte v >> 8, at most 1 level apart),
+        // not as linear light.
+        image.flags |= UInt32(PNG_IMAGE_FLAG_16BIT_sRGB)
+        let width = Int(image.width), height = Int(image.height)
+        let (count, overflow) = width.multipliedReportingOverflow(by: height * channels)
+        guard !overflow, count <= Image.maxDecodedBytes else {
+            png_image_free(&image)
+            throw ImageError.unsupported(file: file, reason: "image too large (\(width)x\(height))")
+        }
+        var pixels = [UInt8](repeating: 0, count: count)
+        let done = pixels.withUnsafeMutableBytes { out in
+            png_image_finish_read(&image, nil, out.baseAddress, Int32(width * channels), nil)
+        }
+        guard done != 0 else {
+            let why = message(image)
+            png_image_free(&image)
+            throw ImageError.corrupt(file: file, reason: why)
+        }
+        png_image_free(&image)
+        return Image(width: width, height: height, channels: channels, pixels: pixels)
+    }
+
+    static func encode(_ img: Image, file: String) throws -> Data {
+        var image = png_image()
+        image.version = UInt32(PNG_IMAGE_VERSION)
+        image.width = UInt32(img.width)
+        image.height = UInt32(img.height)
+        switch img.channels {
+        case 1: image.format = UInt32(PNG_FORMAT_GRAY)
+        case 3: image.format = UInt32(PNG_FORMAT_RGB)
+        default: image.format = UInt32(PNG_FORMAT_FLAG_COLOR | PNG_FORMAT_FLAG_ALPHA)
+        }
+        guard img.width > 0, img.height > 0 else {
+            throw ImageError.writeFailed(file: file, reason: "PNG needs a non-empty image, got \(img.width)x\(img.height)")
+        }
+        let stride = Int32(img.width * img.channels)
+        var size = 0
+        // First call measures, second writes.
+        let measured = img.pixels.withUnsafeBytes { px in
+            png_image_write_to_memory(&image, nil, &size, 0, px.baseAddress, stride, nil)
+        }
+        guard measured != 0, size > 0 else {
+            let why = message(image)
+            png_image_free(&image)
+            throw ImageError.writeFailed(file: file, reason: "PNG encoding failed: \(why)")
+        }
+        var out = Data(count: size)
+        let written = out.withUnsafeMutableBytes { dst in
+            img.pixels.withUnsafeBytes { px in
+                png_image_write_to_memory(&image, dst.baseAddress, &size, 0, px.baseAddress, stride, nil)
+            }
+        }
+        guard written != 0 else {
+            let why = message(image)
+            png_image_free(&image)
+            throw ImageError.writeFailed(file: file, reason: "PNG encoding failed: \(why)")
+        }
+        png_image_free(&image)
+        return out.prefix(size)
+    }
+}
