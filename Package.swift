@@ -22,11 +22,13 @@ let package = Package(
         .systemLibrary(name: "COpenBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
         .systemLibrary(name: "CPNG", pkgConfig: "libpng", providers: [.apt(["libpng-dev"])]),
         .systemLibrary(name: "CJPEG", providers: [.apt(["libjpeg62-turbo-dev"])]),
+        // setjmp-based libjpeg error handling, which Swift cannot express.
+        .target(name: "CJPEGHelpers", linkerSettings: [.linkedLibrary("jpeg")]),
 
         // Tensor and numerical kernels.
         .target(name: "TensorCore", dependencies: ["COpenBLAS"]),
         // PNG/JPEG decode/encode, resizing and normalisation into tensors.
-        .target(name: "ImageIO", dependencies: ["TensorCore", "CPNG", "CJPEG"]),
+        .target(name: "ImageIO", dependencies: ["TensorCore", "CPNG", "CJPEG", "CJPEGHelpers"]),
         // .pth (zip + legacy pickle) and .safetensors -> named tensors.
         .target(name: "Checkpoints", dependencies: ["TensorCore", .product(name: "ZIPFoundation", package: "ZIPFoundation")]),
         // torchvision-compatible CNNs with named feature taps.
