@@ -1,4 +1,5 @@
 import Foundation
+import TensorCore
 
 /// Reading and writing image files: PNG (libpng) and JPEG (libjpeg-turbo), detected by magic bytes.
 ///
@@ -46,6 +47,8 @@ public enum ImageFile {
     /// Encodes an 8-bit gray, RGB or RGBA image as PNG, atomically (temp file in the same folder, then rename).
     public static func writePNG(_ image: Image, to url: URL) throws {
         let bytes = try PNGCodec.encode(image, file: url.path)
-        try AtomicWrite.write(bytes, to: url)
+        do { try AtomicFile.write(bytes, to: url) } catch {
+            throw ImageError.writeFailed(file: url.path, reason: (error as NSError).localizedDescription)
+        }
     }
 }

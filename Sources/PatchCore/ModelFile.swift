@@ -1,5 +1,6 @@
 import Checkpoints
 import Foundation
+import Scoring
 import TensorCore
 
 /// What a fitted model records beside its configuration.
@@ -12,19 +13,17 @@ public struct ModelInfo: Sendable, Codable, Equatable {
     public var featureDimension: Int
     public var trainImageCount: Int
     public var trainPatchCount: Int
-    /// Statistics of image scores on the training images (leave-in; used for normalisation) and the decision threshold.
-    public var trainScoreMean: Float
-    public var trainScoreStd: Float
-    public var trainScoreMax: Float
-    public var threshold: Float
+    /// Statistics of image scores on the training images and the decision threshold (raw score units).
+    public var calibration: ScoreCalibration
+    /// How the threshold was chosen, in words.
     public var thresholdRule: String
     public var fitSeconds: Double
 
     enum CodingKeys: String, CodingKey {
         case weightsSHA256 = "weights_sha256", gridHeight = "grid_height", gridWidth = "grid_width"
         case featureDimension = "feature_dimension", trainImageCount = "train_image_count"
-        case trainPatchCount = "train_patch_count", trainScoreMean = "train_score_mean", trainScoreStd = "train_score_std"
-        case trainScoreMax = "train_score_max", threshold, thresholdRule = "threshold_rule", fitSeconds = "fit_seconds"
+        case trainPatchCount = "train_patch_count", calibration
+        case thresholdRule = "threshold_rule", fitSeconds = "fit_seconds"
     }
 }
 

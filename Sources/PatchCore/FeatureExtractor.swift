@@ -1,0 +1,78 @@
+import Backbones
+import Checkpoints
+import Foundation
+import ImageIO
+import PatchFeatures
+import TensorCore
+
+/// Images to patch features: preprocessing, backbone taps, 3x3 aggregation onto the finest tap grid.
+///
+/// ```swift
+/// let extractor = try FeatureExtractor(config: config, weights: url)
+/// let input = try extractor.prepare(image)             // RGB at the model input size
+/// let set = try extractor.patchFeatures([input])       // (h*w, D) rows in (y, x) order
+/// ```
+public final class FeatureExtractor: Sendable {
+    public let config: PatchCoreConfig
+    public let backbone: any Backbone
+    /// SHA-256 of the weights file, recorded in models so they are never scored with other weights.
+    public let weightsSHA256: String
+    private let aggregator: PatchFeatureAggregator
+    /// Taps ordered finest grid first (the aggregator resizes the others onto it).
+    private let orderedTaps: [String]
+
+    public init(config: PatchCoreConfig, weights: URL) throws {
+        try config.validate()
+        self.config = config
+        guard FileManager.default.fileExists(atPath: weights.path) else {
+            throw PatchCoreError.invalidConfiguration("weights file \(weights.path) does not exist")
+        }
+        weightsSHA256 = try WeightsCatalog.sha256Hex(of: weights)
+        let stateDict = try CheckpointLoader.load(weights)
+        backbone = try BackboneRegistry.make(config.backbone, weights: stateDict)
+        let unknown = config.taps.filter { !backbone.tapNames.contains($0) }
+        guard unknown.isEmpty else {
+            throw PatchCoreError.invalidConfiguration("unknown tap(s) \(unknown.joined(separator: ", ")) for \(config.backbone); valid taps: \(backbone.tapNames.joined(separator: ", "))")
+        }
+        aggregator = PatchFeatureAggregator(patchSize: 3, reduction: nil)
+        // Probe once with a small input to learn each tap's stride, so taps can be given in any order.
+        let probe = Tensor(zeros: [1, 3, 64, 64])
+        let maps = try backbone.features(probe, taps: config.taps)
+        orderedTaps = config.taps.enumerated().sorted { a, b in
+            let ha = maps[a.element]!.shape[2], hb = maps[b.element]!.shape[2]
+            return ha != hb ? ha > hb : a.offset < b.offset
+        }.map(\.element)
+    }
+
+    /// Input size (width, height) of the model.
+    public var inputSize: (width: Int, height: Int) { config.transform.inputSize }
+
+    /// Colour image at the model's input size (resize + centre crop, or plain resize).
+    public func prepare(_ image: Image) -> Image {
+        let rgb = image.channels == 3 ? image : image.toRGB()
+        switch config.transform {
+        case let .resizeCrop(resize, crop):
+            return rgb.resized(shorterSide: resize, nearest: false).centerCropped(width: crop, height: crop)
+        case let .resize(w, h):
+            return rgb.resized(width: w, height: h)
+        }
+    }
+
+    /// A ground-truth mask brought to the model input geometry (nearest-neighbour, like torchvision v2 masks).
+    public func prepareMask(_ mask: Image) -> Image {
+        let gray = mask.channels == 1 ? mask : mask.toGray()
+        switch config.transform {
+        case let .resizeCrop(resize, crop):
+            return gray.resized(shorterSide: resize, nearest: true).centerCropped(width: crop, height: crop)
+        case let .resize(w, h):
+            return gray.resizedNearest(width: w, height: h)
+        }
+    }
+
+    /// Patch features of prepared images (all at the input size): (N*h*w, D), rows (n, y, x).
+    public func patchFeatures(_ images: [Image]) throws -> PatchFeatureSet {
+        let batch = try Image.batchTensor(images, mean: config.mean, std: config.std)
+        let maps = try backbone.features(batch, taps: orderedTaps)
+        return try aggregator.aggregate(orderedTaps.map { maps[$0]! }, inputHeight: batch.shape[2], inputWidth: batch.shape[3])
+    }
+}

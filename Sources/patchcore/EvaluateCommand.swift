@@ -1,0 +1,77 @@
+import ArgumentParser
+import Datasets
+import Evaluation
+import Foundation
+import PatchCore
+import TensorCore
+
+struct Evaluate: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Evaluate on a labelled test set: image/pixel AUROC, AUPRO, F1-max, AP.",
+        discussion: "Without --model, fits on the data set's good training images first (fit time is reported).")
+
+    @OptionGroup var data: DataOptions
+    @OptionGroup var modelOptions: ModelOptions
+    @Option(help: "A fitted model file; when absent the model is fitted on the fly.") var model: String?
+    @Option(help: "Save the model fitted on the fly to this file.") var saveModel: String?
+    @Option(help: "Metrics JSON output.") var json: String?
+    @Option(help: "Folder for heatmap overlays, predictions.jsonl and report.md.") var out: String?
+
+    func run() throws {
+        applyThreads(modelOptions.threads)
+        let ds = try DatasetLoader.load(data.url)
+        log("data: \(ds.summary)")
+        let run = try EvaluationJob(dataset: ds, modelFile: model.map { URL(fileURLWithPath: $0) }, options: modelOptions,
+                                    saveModel: saveModel.map { URL(fileURLWithPath: $0) },
+                                    out: out.map { URL(fileURLWithPath: $0) }, skipBad: data.skipBad).run()
+        print(run.report.textTable())
+        if let json { try AtomicFile.write(try run.report.jsonData(), to: URL(fileURLWithPath: json)); log("wrote \(json)") }
+        reportSkipped(run.skipped)
+    }
+}
+
+/// Fit-or-load, evaluate, and write the outputs of an evaluation (shared by `evaluate` and `demo`).
+struct EvaluationJob {
+    var dataset: Dataset
+    var modelFile: URL?
+    var options: ModelOptions
+    var saveModel: URL?
+    var out: URL?
+    var skipBad: Bool
+
+    func run() throws -> PatchCoreEvaluator.Run {
+        let scorer: PatchCoreScorer
+        var fitSeconds = 0.0
+        var skipped: [SkippedImage] = []
+        if let modelFile {
+            let fitted = try ModelFile.read(modelFile)
+            let weights = try options.weights.map { URL(fileURLWithPath: $0) } ?? WeightsCatalog.locate(fitted.config.backbone)
+            scorer = try PatchCoreScorer(model: fitted, weights: weights)
+            fitSeconds = fitted.info.fitSeconds
+        } else {
+            let extractor = try FeatureExtractor(config: try options.config(), weights: try options.weightsURL())
+            let fit = try PatchCoreTrainer.fit(extractor: extractor, images: dataset.train.map(\.image), skipBad: skipBad)
+            skipped = fit.skipped
+            fitSeconds = fit.model.info.fitSeconds
+            log("fitted: bank \(fit.model.bank.shape[0]) x \(fit.model.bank.shape[1]) from \(fit.patchCount) patches in \(fmt(fitSeconds)) s")
+            if let saveModel { try ModelFile.write(fit.model, to: saveModel); log("wrote \(saveModel.path)") }
+            scorer = try PatchCoreScorer(model: fit.model, extractor: extractor)
+        }
+        var run = try PatchCoreEvaluator.evaluate(scorer: scorer, samples: dataset.test, fitSeconds: fitSeconds,
+                                                  datasetName: dataset.name,
+                                                  heatmaps: out?.appendingPathComponent("heatmaps"), skipBad: skipBad)
+        run.skipped = skipped + run.skipped
+        if let out {
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+            var lines = Data()
+            for r in run.records { lines.append(try encoder.encode(r)); lines.append(0x0A) }
+            try AtomicFile.write(lines, to: out.appendingPathComponent("predictions.jsonl"))
+            try AtomicFile.write(try run.report.jsonData(), to: out.appendingPathComponent("metrics.json"))
+            let markdown = "# \(dataset.name): PatchCore evaluation\n\n\(run.report.markdownTable())\n\nHeatmap overlays: `heatmaps/<defect type>/<image>.png`; per-image scores: `predictions.jsonl`.\n"
+            try AtomicFile.write(Data(markdown.utf8), to: out.appendingPathComponent("report.md"))
+            log("wrote \(out.path)/{metrics.json,report.md,predictions.jsonl,heatmaps/}")
+        }
+        return run
+    }
+}
