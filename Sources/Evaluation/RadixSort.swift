@@ -25,6 +25,8 @@ func scoreFromKey(_ k: UInt32) -> Float {
 /// ```swift
 /// var k: [UInt32] = [3, 1, 2]; radixSort(&k)   // [1, 2, 3]
 /// ```
+@_specialize(where T == UInt32)
+@_specialize(where T == UInt64)
 func radixSort<T: FixedWidthInteger & UnsignedInteger>(_ a: inout [T], keyShift shift: Int = 0) {
     let n = a.count
     if n < 2 { return }

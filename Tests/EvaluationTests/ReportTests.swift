@@ -35,3 +35,27 @@ struct ReportTests {
         #expect(Set(lines.map(\.count)).count == 1)
     }
 }
+
+@Suite("Metrics.evaluate")
+struct EvaluateTests {
+    @Test func combinesAllMetrics() throws {
+        let s: [Float] = [0.1, 0.2, 0.9, 0.3, 0.8, 0.15]
+        let y = [false, false, true, true, true, false]
+        let types = ["good", "good", "scratch", "spot", "scratch", "good"]
+        let m1 = try ScoredMask(width: 2, height: 2, scores: [0.1, 0.9, 0.2, 0.3], mask: [0, 255, 0, 0])
+        let m2 = try ScoredMask(width: 2, height: 2, scores: [0.1, 0.2, 0.4, 0.3], mask: nil)
+        let r = try Metrics.evaluate(imageScores: s, imageLabels: y, defectTypes: types, pixels: [m1, m2],
+                                     fitSeconds: 1.5, inferenceSecondsPerImage: 0.01)
+        #expect(r.imageAUROC == 1)
+        #expect(r.imageAUROCPerDefectType == ["scratch": 1, "spot": 1])
+        #expect(r.f1Max == 1 && r.f1Threshold == 0.3)
+        #expect(r.pixelAUROC == 1)
+        #expect(r.aupro == 1)
+        #expect(r.nTestImages == 6)
+        let noMasks = try Metrics.evaluate(imageScores: s, imageLabels: y, pixels: [m2], fitSeconds: 0, inferenceSecondsPerImage: 0)
+        #expect(noMasks.pixelAUROC == nil && noMasks.aupro == nil && noMasks.imageAUROCPerDefectType == nil)
+        #expect(throws: MetricError.self) {
+            try Metrics.evaluate(imageScores: s, imageLabels: y, defectTypes: ["good"], fitSeconds: 0, inferenceSecondsPerImage: 0)
+        }
+    }
+}
