@@ -1,2 +1,0 @@
-import TensorCore
-// Datasets: see ARCHITECTURE.md

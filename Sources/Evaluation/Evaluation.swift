@@ -1,2 +1,0 @@
-import TensorCore
-// Evaluation: see ARCHITECTURE.md
