@@ -129,6 +129,8 @@ SYNTHETIC = {
     "efficientnet_lite0": ["_blocks.4", "_blocks.5._expand_conv", "_blocks.10", "_blocks.15"],
     "efficientnet_lite1": ["_blocks.6", "_blocks.14"],
     "efficientnet_lite2": ["_blocks.6", "_blocks.7._expand_conv", "_blocks.14"],
+    "efficientnet_lite3": ["_blocks.6", "_blocks.16"],
+    "efficientnet_lite4": ["_blocks.8", "_blocks.20", "_blocks.29"],
 }
 
 

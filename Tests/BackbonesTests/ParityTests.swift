@@ -9,7 +9,7 @@ import TensorCore
 @Suite struct ParityTests {
     static let synthetic = [
         "mobilenet_v2", "resnet18", "resnet34", "resnet50", "resnet101", "wide_resnet50_2",
-        "efficientnet_lite0", "efficientnet_lite1", "efficientnet_lite2",
+        "efficientnet_lite0", "efficientnet_lite1", "efficientnet_lite2", "efficientnet_lite3", "efficientnet_lite4",
     ]
 
     @Test(arguments: synthetic)

@@ -26,7 +26,12 @@ import TensorCore
             "mobilenet_v2": [32, 96], "resnet18": [128, 256], "resnet50": [512, 1024],
             "efficientnet_lite0": [40, 112], "efficientnet_lite2": [48, 120],
         ]
+        // Block indices of the last 40-base-ch (stride 8) and 112-base-ch (stride 16) blocks, read off
+        // efficientnet_lite_pytorch's EfficientNet.from_name(...)._blocks.
+        #expect(BackboneRegistry.defaultTaps("efficientnet_lite0") == ["_blocks.4", "_blocks.10"])
         #expect(BackboneRegistry.defaultTaps("efficientnet_lite2") == ["_blocks.6", "_blocks.14"])
+        #expect(BackboneRegistry.defaultTaps("efficientnet_lite3") == ["_blocks.6", "_blocks.16"])
+        #expect(BackboneRegistry.defaultTaps("efficientnet_lite4") == ["_blocks.8", "_blocks.20"])
         for (name, channels) in expected {
             let net = try BackboneRegistry.make(name, weights: try SyntheticWeights.stateDict(for: name, seed: 1))
             let taps = BackboneRegistry.defaultTaps(name)
