@@ -81,7 +81,8 @@ final class FoldedConv: Sendable {
                 weight.withUnsafeBufferPointer { pw in
                     let src = px.baseAddress!, dst = po.baseAddress!, wt = pw.baseAddress!
                     if isDepthwise {
-                        depthwise(src, n: n, h: h, w: w, weights: wt, oh: oh, ow: ow, out: dst)
+                        depthwise(src, n: n, h: h, w: w, weights: wt, oh: oh, ow: ow, out: dst,
+                                  fuseActivation: residual == nil)
                     } else if isPointwise {
                         for b in 0..<n {
                             sgemm(m: o, n: plane, k: c, a: wt, lda: c, b: src + b * c * plane, ldb: plane,
@@ -92,7 +93,10 @@ final class FoldedConv: Sendable {
                     }
                 }
             }
-            epilogue(dst: po.baseAddress!, n: n, plane: plane, residual: residual)
+            // The depthwise kernel applies bias and activation itself unless a residual must go in first.
+            if !isDepthwise || residual != nil {
+                epilogue(dst: po.baseAddress!, n: n, plane: plane, residual: residual, addBias: !isDepthwise)
+            }
             initialized = total
         }
         return Tensor(shape: [n, o, oh, ow], scalars: out)
@@ -113,9 +117,9 @@ final class FoldedConv: Sendable {
     }
 
     // y[b,o,:] = act(y + bias[o] (+ r[b,o,:]))
-    private func epilogue(dst: UnsafeMutablePointer<Float>, n: Int, plane: Int, residual: Tensor?) {
+    private func epilogue(dst: UnsafeMutablePointer<Float>, n: Int, plane: Int, residual: Tensor?, addBias: Bool) {
         let act = activation
-        bias.withUnsafeBufferPointer { pb in
+        (addBias ? bias : [Float](repeating: 0, count: outChannels)).withUnsafeBufferPointer { pb in
             let rows = n * outChannels, o = outChannels
             if let residual {
                 residual.withUnsafeBufferPointer { pr in
@@ -142,10 +146,11 @@ final class FoldedConv: Sendable {
         }
     }
 
-    // Depthwise: x (N,C,H,W), w (C,1,k,k) -> out (N,C,oH,oW), bias/activation left to the epilogue.
+    // Depthwise: x (N,C,H,W), w (C,1,k,k) -> out (N,C,oH,oW) = conv + bias, then the activation when
+    // `fuseActivation` (otherwise the epilogue adds the residual and applies it).
     private func depthwise(_ x: UnsafePointer<Float>, n: Int, h: Int, w: Int, weights: UnsafePointer<Float>,
-                           oh: Int, ow: Int, out: UnsafeMutablePointer<Float>) {
-        let c = inChannels, k = kernel, s = stride, pt = padding.top, pl = padding.left
+                           oh: Int, ow: Int, out: UnsafeMutablePointer<Float>, fuseActivation: Bool) {
+        let c = inChannels, k = kernel, s = stride, pt = padding.top, pl = padding.left, act = activation
         // For tap column kj, the valid output columns are ox in [lo[kj], hi[kj]) (input column in range).
         var lo = [Int](repeating: 0, count: k), hi = [Int](repeating: 0, count: k)
         for kj in 0..<k {
@@ -155,11 +160,13 @@ final class FoldedConv: Sendable {
             if w - 1 + pl - kj < 0 { hi[kj] = 0 }
         }
         lo.withUnsafeBufferPointer { plo in
-            hi.withUnsafeBufferPointer { phi in
+          hi.withUnsafeBufferPointer { phi in
+            bias.withUnsafeBufferPointer { pb in
                 parallelFor(n * c, work: oh * ow * k * k) { bc in
                     let ch = bc % c
                     let xin = x + bc * h * w, o = out + bc * oh * ow, wk = weights + ch * k * k
-                    for i in 0..<(oh * ow) { o[i] = 0 }
+                    let b0 = pb[ch]
+                    for i in 0..<(oh * ow) { o[i] = b0 }
                     for oy in 0..<oh {
                         let orow = o + oy * ow
                         for ki in 0..<k {
@@ -178,9 +185,17 @@ final class FoldedConv: Sendable {
                                 }
                             }
                         }
+                        if fuseActivation {
+                            switch act {
+                            case .identity: break
+                            case .relu: for ox in 0..<ow { orow[ox] = max(orow[ox], 0) }
+                            case .relu6: for ox in 0..<ow { orow[ox] = min(max(orow[ox], 0), 6) }
+                            }
+                        }
                     }
                 }
             }
+          }
         }
     }
 
