@@ -27,7 +27,8 @@ struct Padding: Sendable, Equatable {
 /// Weights are immutable after load. The forward pass picks a kernel by shape:
 /// 1x1 stride-1 unpadded -> one sgemm per image straight on the input (no im2col);
 /// depthwise (groups == C == O) -> a direct loop over the k x k window;
-/// anything else -> im2col + sgemm. `referenceForward` is the naive path every fast path is tested against.
+/// anything else -> im2col + sgemm (Im2colConv.swift); depthwise in DepthwiseConv.swift.
+/// `referenceForward` is the naive path every fast path is tested against (FoldedConvTests).
 final class FoldedConv: Sendable {
     // weight (O, C/groups, kH, kW), bias (O)
     let weight: [Float]
@@ -140,103 +141,6 @@ final class FoldedConv: Sendable {
                     case .identity: for i in 0..<plane { d[i] = d[i] + v }
                     case .relu: for i in 0..<plane { d[i] = max(d[i] + v, 0) }
                     case .relu6: for i in 0..<plane { d[i] = min(max(d[i] + v, 0), 6) }
-                    }
-                }
-            }
-        }
-    }
-
-    // Depthwise: x (N,C,H,W), w (C,1,k,k) -> out (N,C,oH,oW) = conv + bias, then the activation when
-    // `fuseActivation` (otherwise the epilogue adds the residual and applies it).
-    private func depthwise(_ x: UnsafePointer<Float>, n: Int, h: Int, w: Int, weights: UnsafePointer<Float>,
-                           oh: Int, ow: Int, out: UnsafeMutablePointer<Float>, fuseActivation: Bool) {
-        let c = inChannels, k = kernel, s = stride, pt = padding.top, pl = padding.left, act = activation
-        // For tap column kj, the valid output columns are ox in [lo[kj], hi[kj]) (input column in range).
-        var lo = [Int](repeating: 0, count: k), hi = [Int](repeating: 0, count: k)
-        for kj in 0..<k {
-            // ix = ox*s - pl + kj in [0, w)
-            lo[kj] = max(0, (pl - kj + s - 1) / s)
-            hi[kj] = min(ow, max(0, (w - 1 + pl - kj) / s + 1))
-            if w - 1 + pl - kj < 0 { hi[kj] = 0 }
-        }
-        lo.withUnsafeBufferPointer { plo in
-          hi.withUnsafeBufferPointer { phi in
-            bias.withUnsafeBufferPointer { pb in
-                parallelFor(n * c, work: oh * ow * k * k) { bc in
-                    let ch = bc % c
-                    let xin = x + bc * h * w, o = out + bc * oh * ow, wk = weights + ch * k * k
-                    let b0 = pb[ch]
-                    for i in 0..<(oh * ow) { o[i] = b0 }
-                    for oy in 0..<oh {
-                        let orow = o + oy * ow
-                        for ki in 0..<k {
-                            let iy = oy * s - pt + ki
-                            if iy < 0 || iy >= h { continue }
-                            let irow = xin + iy * w
-                            for kj in 0..<k {
-                                let wv = wk[ki * k + kj]
-                                let a = plo[kj], e = phi[kj]
-                                if a >= e { continue }
-                                let base = irow - pl + kj
-                                if s == 1 {
-                                    for ox in a..<e { orow[ox] += wv * base[ox] }
-                                } else {
-                                    for ox in a..<e { orow[ox] += wv * base[ox * s] }
-                                }
-                            }
-                        }
-                        if fuseActivation {
-                            switch act {
-                            case .identity: break
-                            case .relu: for ox in 0..<ow { orow[ox] = max(orow[ox], 0) }
-                            case .relu6: for ox in 0..<ow { orow[ox] = min(max(orow[ox], 0), 6) }
-                            }
-                        }
-                    }
-                }
-            }
-          }
-        }
-    }
-
-    // General: per image and group, im2col (C/g*k*k, oH*oW) then sgemm (O/g, C/g*k*k) x cols.
-    private func im2colGemm(_ x: UnsafePointer<Float>, n: Int, h: Int, w: Int, weights: UnsafePointer<Float>,
-                            oh: Int, ow: Int, out: UnsafeMutablePointer<Float>) {
-        let c = inChannels, o = outChannels, g = groups, cg = c / g, og = o / g
-        let k = kernel, kdim = cg * k * k, plane = oh * ow
-        let cols = UnsafeMutablePointer<Float>.allocate(capacity: kdim * plane)
-        defer { cols.deallocate() }
-        for b in 0..<n {
-            for gi in 0..<g {
-                let xin = x + (b * c + gi * cg) * h * w
-                im2col(xin, channels: cg, h: h, w: w, oh: oh, ow: ow, cols: cols)
-                sgemm(m: og, n: plane, k: kdim, a: weights + gi * og * kdim, lda: kdim, b: cols, ldb: plane,
-                      c: out + (b * o + gi * og) * plane, ldc: plane)
-            }
-        }
-    }
-
-    // x (C,H,W) -> cols (C*k*k, oH*oW), zero outside the (possibly asymmetric) padding.
-    private func im2col(_ x: UnsafePointer<Float>, channels: Int, h: Int, w: Int, oh: Int, ow: Int,
-                        cols: UnsafeMutablePointer<Float>) {
-        let k = kernel, s = stride, pt = padding.top, pl = padding.left
-        parallelFor(channels, work: k * k * oh * ow) { ch in
-            let plane = x + ch * h * w
-            for ki in 0..<k {
-                for kj in 0..<k {
-                    let dst = cols + ((ch * k + ki) * k + kj) * oh * ow
-                    for oy in 0..<oh {
-                        let iy = oy * s - pt + ki
-                        let d = dst + oy * ow
-                        if iy < 0 || iy >= h {
-                            for ox in 0..<ow { d[ox] = 0 }
-                            continue
-                        }
-                        let src = plane + iy * w
-                        for ox in 0..<ow {
-                            let ix = ox * s - pl + kj
-                            d[ox] = (ix >= 0 && ix < w) ? src[ix] : 0
-                        }
                     }
                 }
             }
