@@ -1,2 +1,0 @@
-import TensorCore
-// Backbones: see ARCHITECTURE.md
