@@ -66,11 +66,13 @@ public func conv2d(_ x: Tensor, weight: Tensor, bias: Tensor? = nil, _ p: Conv2d
         precondition(residual.shape == [n, o, oh, ow], "conv2d residual shape \(residual.shape) != \([n, o, oh, ow])")
     }
     let s = ConvShape(n: n, c: c, h: h, w: w, o: o, cg: cg, kh: kh, kw: kw, g: g, og: o / g, oh: oh, ow: ow)
-    var out = Tensor(zeros: [n, o, oh, ow])
-    if n == 0 { return out }
-    x.withUnsafeBufferPointer { px in
-        weight.withUnsafeBufferPointer { pw in
-            out.withUnsafeMutableBufferPointer { po in
+    let count = n * o * oh * ow
+    // Every path writes each output element, so the buffer starts uninitialised (no zero-fill pass).
+    let scalars = [Float](unsafeUninitializedCapacity: count) { po, initialized in
+        defer { initialized = count }
+        if count == 0 { return }
+        x.withUnsafeBufferPointer { px in
+            weight.withUnsafeBufferPointer { pw in
                 withOptionalPointer(bias) { pb in
                     withOptionalPointer(residual) { pr in
                         if cg == 1 && g == c {
@@ -85,6 +87,7 @@ public func conv2d(_ x: Tensor, weight: Tensor, bias: Tensor? = nil, _ p: Conv2d
             }
         }
     }
+    let out = Tensor(shape: [n, o, oh, ow], scalars: scalars)
     return out
 }
 
@@ -101,6 +104,10 @@ func gemmConv2d(_ x: UnsafePointer<Float>, _ weight: UnsafePointer<Float>, _ s: 
                 _ out: UnsafeMutablePointer<Float>) {
     let pointwise = s.kh == 1 && s.kw == 1 && p.stride == (1, 1) && p.padding == (0, 0)
     let plane = s.plane, kdim = s.kdim
+    if kdim == 0 {
+        out.update(repeating: 0, count: s.n * s.o * plane)
+        return
+    }
     if pointwise {
         for b in 0..<s.n {
             for gi in 0..<s.g {
