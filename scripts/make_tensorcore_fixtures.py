@@ -63,6 +63,13 @@ conv_case("depthwise_multiplier2", (1, 3, 8, 8), (6, 1, 3, 3), padding=1, groups
 conv_case("grouped3x3", (1, 8, 9, 9), (12, 2, 3, 3), padding=1, groups=4)
 conv_case("dilated3x3", (1, 4, 15, 15), (5, 4, 3, 3), bias=False, padding=2, dilation=2)
 conv_case("asymmetric", (1, 3, 10, 9), (4, 3, 3, 2), stride=(2, 1), padding=(1, 0), dilation=(1, 2))
+# At least 16 input channels per group: these take the shifted-GEMM path instead of im2col.
+conv_case("wide3x3_s1", (2, 16, 9, 10), (8, 16, 3, 3), padding=1)
+conv_case("wide3x3_s2", (1, 20, 11, 13), (12, 20, 3, 3), stride=2, padding=1)
+conv_case("wide3x3_dilated", (1, 16, 12, 11), (6, 16, 3, 3), bias=False, padding=2, dilation=2)
+conv_case("wide_grouped", (1, 32, 8, 8), (8, 16, 3, 3), padding=1, groups=2)
+conv_case("wide_asymmetric", (1, 17, 13, 12), (5, 17, 5, 3), stride=(2, 3), padding=(2, 1), dilation=(1, 2))
+conv_case("wide_fused_residual_relu", (1, 16, 7, 7), (16, 16, 3, 3), padding=1, residual=True, activation="relu")
 conv_case("fused_residual_relu", (1, 6, 8, 8), (6, 6, 3, 3), padding=1, residual=True, activation="relu")
 conv_case("fused_1x1_residual", (2, 8, 6, 6), (8, 8, 1, 1), residual=True)
 conv_case("fused_depthwise_relu6", (1, 8, 10, 10), (8, 1, 3, 3), padding=1, groups=8, activation="relu6")

@@ -41,7 +41,9 @@ struct ConvShape {
 /// y = activation(conv(x, weight) + bias + residual).
 ///
 /// Paths: depthwise (groups == C, one input channel per group) runs a direct kernel parallel over channel planes;
-/// 1x1 stride-1 unpadded convs are one sgemm per image and group on x itself; everything else is im2col + sgemm.
+/// 1x1 stride-1 unpadded convs are one sgemm per image and group on x itself; kH x kW kernels with at least
+/// 16 input channels per group are kH*kW shifted sgemms over a padded copy (ShiftedGemmConv2d.swift);
+/// the rest (e.g. a 3-channel stem, strided 1x1) is im2col + sgemm.
 /// `conv2dReference` is the naive path the fast ones are tested against.
 ///
 /// ```swift
@@ -66,6 +68,7 @@ public func conv2d(_ x: Tensor, weight: Tensor, bias: Tensor? = nil, _ p: Conv2d
         precondition(residual.shape == [n, o, oh, ow], "conv2d residual shape \(residual.shape) != \([n, o, oh, ow])")
     }
     let s = ConvShape(n: n, c: c, h: h, w: w, o: o, cg: cg, kh: kh, kw: kw, g: g, og: o / g, oh: oh, ow: ow)
+    OpenBLASKernels.selectBest()
     let count = n * o * oh * ow
     // Every path writes each output element, so the buffer starts uninitialised (no zero-fill pass).
     let scalars = [Float](unsafeUninitializedCapacity: count) { po, initialized in
@@ -77,6 +80,8 @@ public func conv2d(_ x: Tensor, weight: Tensor, bias: Tensor? = nil, _ p: Conv2d
                     withOptionalPointer(residual) { pr in
                         if cg == 1 && g == c {
                             depthwiseConv2d(px.baseAddress!, pw.baseAddress!, pb, pr, activation, s, p, po.baseAddress!)
+                        } else if kh * kw > 1 && cg >= shiftedGemmMinChannels {
+                            shiftedGemmConv2d(px.baseAddress!, pw.baseAddress!, pb, pr, activation, s, p, po.baseAddress!)
                         } else {
                             gemmConv2d(px.baseAddress!, pw.baseAddress!, s, p, po.baseAddress!)
                             convEpilogue(po.baseAddress!, planes: n * o, plane: s.plane, channels: o,
@@ -90,6 +95,10 @@ public func conv2d(_ x: Tensor, weight: Tensor, bias: Tensor? = nil, _ p: Conv2d
     let out = Tensor(shape: [n, o, oh, ow], scalars: scalars)
     return out
 }
+
+/// Input channels per group from which a kH x kW conv runs as kH*kW shifted sgemms (K = C/g each) instead of
+/// im2col + one sgemm (K = C/g*kH*kW); below it the per-tap products are too thin for sgemm.
+let shiftedGemmMinChannels = 16
 
 @inline(__always)
 func withOptionalPointer<R>(_ t: Tensor?, _ body: (UnsafePointer<Float>?) -> R) -> R {
@@ -121,12 +130,25 @@ func gemmConv2d(_ x: UnsafePointer<Float>, _ weight: UnsafePointer<Float>, _ s: 
     }
     let cols = UnsafeMutablePointer<Float>.allocate(capacity: kdim * plane)
     defer { cols.deallocate() }
+    // Strided kernels gather through a phase-split copy so every im2col row is a contiguous copy.
+    let strided = p.stride.w > 1 && s.kh * s.kw > 1
+    let geo = PhaseGeometry(s, p)
+    let xq = UnsafeMutablePointer<Float>.allocate(capacity: strided ? geo.count(channels: s.cg, s, p) : 0)
+    defer { xq.deallocate() }
+    let chunk = Swift.max(1, 4096 / Swift.max(1, s.kh * s.kw * plane))
     for b in 0..<s.n {
         for gi in 0..<s.g {
             let xin = x + (b * s.c + gi * s.cg) * s.h * s.w
             // im2col is split over input channels (its rows) across workers, then sgemm threads by itself.
-            Parallel.chunks(count: s.cg, minChunk: Swift.max(1, 4096 / Swift.max(1, s.kh * s.kw * plane))) { chans in
-                im2col(xin, channels: chans, s, p, cols: cols)
+            if strided {
+                phaseSplit(xin, channels: s.cg, h: s.h, w: s.w, p, hq: geo.hq, wq: geo.wq, into: xq)
+                Parallel.chunks(count: s.cg, minChunk: chunk) { chans in
+                    im2colFromPhases(xq, channels: chans, groupChannels: s.cg, geo, s, p, cols: cols)
+                }
+            } else {
+                Parallel.chunks(count: s.cg, minChunk: chunk) { chans in
+                    im2col(xin, channels: chans, s, p, cols: cols)
+                }
             }
             sgemm(m: s.og, n: plane, k: kdim,
                   a: weight + gi * s.og * kdim, lda: kdim,

@@ -27,8 +27,11 @@ import Testing
             let wt = randomTensor([o, c / g, 1, 1], using: &rng)
             let b = Bool.random(using: &rng) ? randomTensor([o], using: &rng) : nil
             return (x, wt, b, Conv2dParameters(groups: g))
-        default: // general im2col path
+        case 2: // im2col path (few channels per group)
             g = Int.random(in: 1...3, using: &rng); c = g * Int.random(in: 1...4, using: &rng); o = g * Int.random(in: 1...4, using: &rng)
+            p = Conv2dParameters(stride: stride, padding: padding, dilation: dilation, groups: g)
+        default: // shifted-GEMM path (at least 16 channels per group; 1x1 strided kernels still use im2col)
+            g = Int.random(in: 1...2, using: &rng); c = g * Int.random(in: 16...20, using: &rng); o = g * Int.random(in: 1...5, using: &rng)
             p = Conv2dParameters(stride: stride, padding: padding, dilation: dilation, groups: g)
         }
         let x = randomTensor([n, c, h, w], using: &rng)
@@ -37,11 +40,11 @@ import Testing
         return (x, wt, b, p)
     }
 
-    @Test(arguments: [0, 1, 2])
+    @Test(arguments: [0, 1, 2, 3])
     func fastPathMatchesReference(kind: Int) {
         var rng = SeededGenerator(seed: UInt64(100 + kind))
         var worst: Float = 0
-        for _ in 0..<150 {
+        for _ in 0..<(kind == 3 ? 60 : 150) {
             let (x, w, b, p) = Self.randomCase(kind, &rng)
             let y = conv2d(x, weight: w, bias: b, p)
             let want = conv2dReference(x, weight: w, bias: b, p)
@@ -57,7 +60,7 @@ import Testing
     @Test(arguments: [Activation.none, .relu, .relu6, .silu, .sigmoid])
     func fusedEpilogueMatchesSeparatePasses(activation: Activation) {
         var rng = SeededGenerator(seed: 7)
-        for kind in 0..<3 {
+        for kind in 0..<4 {
             for _ in 0..<20 {
                 let (x, w, b, p) = Self.randomCase(kind, &rng)
                 var want = conv2dReference(x, weight: w, bias: b, p)
