@@ -75,11 +75,18 @@ func shiftedGemmConv2d(_ x: UnsafePointer<Float>, _ weight: UnsafePointer<Float>
     // Weights regrouped per tap: (O, C/g, kH, kW) -> (kH*kW, O, C/g), so each tap's (O/g, C/g) block is a matrix.
     let wt = UnsafeMutablePointer<Float>.allocate(capacity: taps * s.o * s.cg)
     defer { wt.deallocate() }
-    Parallel.chunks(count: s.o, minChunk: 64) { ocs in
+    let (o, cg) = (s.o, s.cg)
+    Parallel.chunks(count: o, minChunk: 64) { ocs in
         for oc in ocs {
-            for ch in 0..<s.cg {
-                let src = weight + (oc * s.cg + ch) * taps
-                for t in 0..<taps { wt[(t * s.o + oc) * s.cg + ch] = src[t] }
+            // One output channel's (C/g, taps) block is small and stays in L1; write each tap's row contiguously.
+            let block = weight + oc * cg * taps
+            for t in 0..<taps {
+                let dst = wt + (t * o + oc) * cg
+                var src = block + t
+                for ch in 0..<cg {
+                    dst[ch] = src.pointee
+                    src += taps
+                }
             }
         }
     }
@@ -109,11 +116,13 @@ func shiftedGemmConv2d(_ x: UnsafePointer<Float>, _ weight: UnsafePointer<Float>
                     if let residual {
                         let r = residual + (first + oc) * oh * ow
                         for oy in 0..<oh {
-                            for ox in 0..<ow { dst[oy * ow + ox] = src[oy * wq + ox] + bv + r[oy * ow + ox] }
+                            let (d, sr, rr) = (dst + oy * ow, src + oy * wq, r + oy * ow)
+                            for ox in 0..<ow { d[ox] = sr[ox] + bv + rr[ox] }
                         }
                     } else {
                         for oy in 0..<oh {
-                            for ox in 0..<ow { dst[oy * ow + ox] = src[oy * wq + ox] + bv }
+                            let (d, sr) = (dst + oy * ow, src + oy * wq)
+                            for ox in 0..<ow { d[ox] = sr[ox] + bv }
                         }
                     }
                     applyActivation(activation, dst, count: oh * ow)
