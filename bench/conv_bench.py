@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Times PyTorch (CPU, 2 threads) on the conv layers of MobileNetV2 up to features.13 and ResNet-50 through layer3.
+"""Times PyTorch (CPU, 2 threads by default) on the conv layers of MobileNetV2 up to features.13 and ResNet-50 through layer3.
 
 Writes bench/conv_shapes.json: every conv's input/weight shape, parameters, fused epilogue (BN folded into the
 conv's bias, then residual add and activation as in the network) and torch's best-of-N time for exactly that
@@ -70,13 +70,9 @@ def main():
     ap.add_argument("--out", default=str(pathlib.Path(__file__).resolve().parent / "conv_shapes.json"))
     ap.add_argument("--swift", help="ConvBench binary to alternate with (prints both side by side)")
     ap.add_argument("--rounds", type=int, default=1)
-    ap.add_argument("--cpu", action="store_true",
-                    help="1 thread, timed by the thread's CPU clock (comparable on a loaded machine)")
+    ap.add_argument("--threads", type=int, default=2, help="torch and ConvBench threads (default 2)")
     args = ap.parse_args()
-    torch.set_num_threads(1 if args.cpu else 2)
-    if args.cpu:
-        global CLOCK
-        CLOCK = time.thread_time
+    torch.set_num_threads(args.threads)
     torch.manual_seed(0)
     x = torch.randn(args.batch, 3, 224, 224)
 
@@ -113,7 +109,7 @@ def main():
         dump(nets, args)
         if args.swift:
             subprocess.run([args.swift, args.out, "--repeats", str(args.repeats), "--results", args.out + ".swift"]
-                           + (["--cpu"] if args.cpu else []), capture_output=True, text=True, check=True)
+                           + ["--threads", str(args.threads)], capture_output=True, text=True, check=True)
             got = json.loads(pathlib.Path(args.out + ".swift").read_text())
             for net, times in got.items():
                 best = swift.setdefault(net, times)
@@ -159,12 +155,13 @@ def time_torch(entry, x, repeats):
         L["gflop"] = 2 * y0.numel() * L["w"][1] * L["w"][2] * L["w"][3] / 1e9
     entry["torch_layers_ms"] = sum(L["torch_ms"] for L in entry["layers"])
     with torch.no_grad():
-        entry["torch_forward_ms"] = min(entry["torch_forward_ms"], best_ms(lambda: entry["prefix"](x), repeats))
+        entry["torch_forward_ms"] = min(entry["torch_forward_ms"],
+                                        best_ms(lambda: entry["prefix"](x), max(3, repeats // 3)))
 
 
 def dump(nets, args):
     out = {net: {k: v for k, v in e.items() if k != "prefix"} for net, e in nets.items()}
-    pathlib.Path(args.out).write_text(json.dumps({"batch": args.batch, "threads": 1 if args.cpu else 2, "nets": out}, indent=1) + "\n")
+    pathlib.Path(args.out).write_text(json.dumps({"batch": args.batch, "threads": args.threads, "nets": out}, indent=1) + "\n")
 
 
 if __name__ == "__main__":

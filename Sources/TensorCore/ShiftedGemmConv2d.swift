@@ -10,15 +10,19 @@
 /// Used where C/g is large enough for sgemm to be efficient with K = C/g.
 
 /// Padded, phase-split copy of one image's channels: x (C,H,W) -> xq (sH*sW, C, Hq, Wq); zero outside the input.
+/// Phase planes of channel ch start at xq + phase*phaseStride + ch*channelStride (defaults: packed).
 func phaseSplit(_ x: UnsafePointer<Float>, channels c: Int, h: Int, w: Int, _ p: Conv2dParameters,
-                hq: Int, wq: Int, into xq: UnsafeMutablePointer<Float>) {
+                hq: Int, wq: Int, into xq: UnsafeMutablePointer<Float>,
+                channelStride: Int? = nil, phaseStride: Int? = nil) {
+    let cs = channelStride ?? hq * wq
+    let ps = phaseStride ?? c * hq * wq
     let (sh, sw) = p.stride, (ph, pw) = p.padding
     Parallel.chunks(count: c, minChunk: Swift.max(1, 8192 / Swift.max(1, h * w))) { chans in
         for ch in chans {
             let src = x + ch * h * w
             for qy in 0..<sh {
                 for qx in 0..<sw {
-                    let dst = xq + ((qy * sw + qx) * c + ch) * hq * wq
+                    let dst = xq + (qy * sw + qx) * ps + ch * cs
                     let cols = validRange(count: wq, offset: qx - pw, stride: sw, limit: w)
                     for r in 0..<hq {
                         let iy = qy + sh * r - ph
@@ -54,24 +58,33 @@ struct PhaseGeometry {
         p.stride.h * p.stride.w * channels * hq * wq + wq + (s.kw - 1) * p.dilation.w + 16
     }
     /// Offset of tap (ki, kj) in xq: its phase plane (for channel 0) and its shift inside the plane.
-    func tapOffset(ki: Int, kj: Int, channels: Int, _ p: Conv2dParameters) -> Int {
+    func tapOffset(ki: Int, kj: Int, channels: Int, _ p: Conv2dParameters, phaseStride: Int? = nil) -> Int {
         let (sh, sw) = p.stride, (dh, dw) = p.dilation
         let phase = ((ki * dh) % sh) * sw + (kj * dw) % sw
-        return phase * channels * hq * wq + ((ki * dh) / sh) * wq + (kj * dw) / sw
+        return phase * (phaseStride ?? channels * hq * wq) + ((ki * dh) / sh) * wq + (kj * dw) / sw
     }
 }
 
 /// x (N,C,H,W), weight (O,C/g,kH,kW) -> out (N,O,oH,oW) with bias, residual and activation fused into the crop.
 func shiftedGemmConv2d(_ x: UnsafePointer<Float>, _ weight: UnsafePointer<Float>, _ bias: UnsafePointer<Float>?,
                        _ residual: UnsafePointer<Float>?, _ activation: Activation, _ s: ConvShape, _ p: Conv2dParameters,
-                       _ out: UnsafeMutablePointer<Float>) {
+                       _ out: UnsafeMutablePointer<Float>, passFloats: Int = 8 << 20) {
     let geo = PhaseGeometry(s, p)
     let taps = s.kh * s.kw
-    let xqCount = geo.count(channels: s.c, s, p)
+    let (hq, wq, oh, ow) = (geo.hq, geo.wq, s.oh, s.ow)
+    let planeQ = hq * wq
+    let phases = p.stride.h * p.stride.w
+    // Images of a pass are stacked as one tall image: channel ch holds its images' (Hq, Wq) planes back to back,
+    // so each tap is one sgemm over all of them; wide rows that straddle two images are discarded like the
+    // columns ox >= oW. Passes are sized so the wide output stays near `passFloats`.
+    let perPass = Swift.max(1, Swift.min(s.n, passFloats / Swift.max(1, s.og * planeQ)))
+    let channelStride = perPass * planeQ
+    let phaseStride = s.c * channelStride
+    let splitCount = phases * phaseStride
+    let xqCount = splitCount + wq + (s.kw - 1) * p.dilation.w + 16
     let xq = UnsafeMutablePointer<Float>.allocate(capacity: xqCount)
     defer { xq.deallocate() }
-    let split = p.stride.h * p.stride.w * s.c * geo.hq * geo.wq
-    (xq + split).update(repeating: 0, count: xqCount - split)
+    (xq + splitCount).update(repeating: 0, count: xqCount - splitCount)
     // Weights regrouped per tap: (O, C/g, kH, kW) -> (kH*kW, O, C/g), so each tap's (O/g, C/g) block is a matrix.
     let wt = UnsafeMutablePointer<Float>.allocate(capacity: taps * s.o * s.cg)
     defer { wt.deallocate() }
@@ -90,31 +103,35 @@ func shiftedGemmConv2d(_ x: UnsafePointer<Float>, _ weight: UnsafePointer<Float>
             }
         }
     }
-    let wide = s.oh * geo.wq
-    let tmp = UnsafeMutablePointer<Float>.allocate(capacity: s.og * wide)
+    let tmp = UnsafeMutablePointer<Float>.allocate(capacity: s.og * ((perPass - 1) * hq + oh) * wq)
     defer { tmp.deallocate() }
-    let planeQ = geo.hq * geo.wq
-    for b in 0..<s.n {
-        phaseSplit(x + b * s.c * s.h * s.w, channels: s.c, h: s.h, w: s.w, p, hq: geo.hq, wq: geo.wq, into: xq)
+    var b0 = 0
+    while b0 < s.n {
+        let nb = Swift.min(perPass, s.n - b0)
+        for i in 0..<nb {
+            phaseSplit(x + (b0 + i) * s.c * s.h * s.w, channels: s.c, h: s.h, w: s.w, p, hq: hq, wq: wq,
+                       into: xq + i * planeQ, channelStride: channelStride, phaseStride: phaseStride)
+        }
+        let wide = ((nb - 1) * hq + oh) * wq
         for gi in 0..<s.g {
             for t in 0..<taps {
-                let off = geo.tapOffset(ki: t / s.kw, kj: t % s.kw, channels: s.c, p)
+                let off = geo.tapOffset(ki: t / s.kw, kj: t % s.kw, channels: s.c, p, phaseStride: phaseStride)
                 sgemm(m: s.og, n: wide, k: s.cg,
                       a: wt + (t * s.o + gi * s.og) * s.cg, lda: s.cg,
-                      b: xq + off + gi * s.cg * planeQ, ldb: planeQ,
+                      b: xq + off + gi * s.cg * channelStride, ldb: channelStride,
                       beta: t == 0 ? 0 : 1,
                       c: tmp, ldc: wide)
             }
             // Crop the wide rows into the output, fusing bias, residual and activation.
-            let first = b * s.o + gi * s.og
-            let (oh, ow, wq) = (s.oh, s.ow, geo.wq)
-            Parallel.chunks(count: s.og, minChunk: Swift.max(1, 16384 / Swift.max(1, s.plane))) { ocs in
-                for oc in ocs {
-                    let dst = out + (first + oc) * oh * ow
-                    let src = tmp + oc * wide
+            Parallel.chunks(count: nb * s.og, minChunk: Swift.max(1, 16384 / Swift.max(1, s.plane))) { items in
+                for item in items {
+                    let (i, oc) = (item / s.og, item % s.og)
+                    let plane = ((b0 + i) * s.o + gi * s.og + oc) * oh * ow
+                    let dst = out + plane
+                    let src = tmp + oc * wide + i * hq * wq
                     let bv: Float = bias?[gi * s.og + oc] ?? 0
                     if let residual {
-                        let r = residual + (first + oc) * oh * ow
+                        let r = residual + plane
                         for oy in 0..<oh {
                             let (d, sr, rr) = (dst + oy * ow, src + oy * wq, r + oy * ow)
                             for ox in 0..<ow { d[ox] = sr[ox] + bv + rr[ox] }
@@ -129,6 +146,7 @@ func shiftedGemmConv2d(_ x: UnsafePointer<Float>, _ weight: UnsafePointer<Float>
                 }
             }
         }
+        b0 += nb
     }
 }
 

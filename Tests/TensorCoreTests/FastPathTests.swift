@@ -90,6 +90,28 @@ import Testing
         }
     }
 
+    @Test func shiftedGemmSplitsLargeBatchesIntoPasses() {
+        // passFloats 1 forces one image per pass; 300 floats two images per pass with a remainder.
+        var rng = SeededGenerator(seed: 13)
+        let x = randomTensor([5, 16, 6, 7], using: &rng), w = randomTensor([4, 16, 3, 3], using: &rng)
+        let b = randomTensor([4], using: &rng)
+        let p = Conv2dParameters(stride: (1, 2), padding: (1, 1))
+        let want = conv2dReference(x, weight: w, bias: b, p)
+        let s = ConvShape(n: 5, c: 16, h: 6, w: 7, o: 4, cg: 16, kh: 3, kw: 3, g: 1, og: 4, oh: want.shape[2], ow: want.shape[3])
+        for budget in [1, 300, 1 << 20] {
+            var y = Tensor(zeros: want.shape)
+            x.withUnsafeBufferPointer { px in w.withUnsafeBufferPointer { pw in b.withUnsafeBufferPointer { pb in
+                y.withUnsafeMutableBufferPointer { py in
+                    shiftedGemmConv2d(px.baseAddress!, pw.baseAddress!, pb.baseAddress!, nil, .none, s, p, py.baseAddress!,
+                                      passFloats: budget)
+                }
+            } } }
+            let d = differences(y, want)
+            print("shifted GEMM, pass budget \(budget): max rel diff \(d.rel)")
+            #expect(d.rel <= 1e-5, "budget \(budget)")
+        }
+    }
+
     @Test func foldBatchNormEqualsConvThenBatchNorm() {
         var rng = SeededGenerator(seed: 3)
         let x = randomTensor([2, 4, 6, 7], using: &rng), w = randomTensor([8, 2, 3, 3], using: &rng)

@@ -3,7 +3,6 @@
 // and prints each layer beside torch's time from the same file.
 //
 // Usage: swift run -c release ConvBench [bench/conv_shapes.json] [--repeats 15] [--threads 2] [--quiet]
-//        [--cpu]  (1 thread, timed by the thread's CPU clock: robust to a loaded machine)
 //        [--breakdown]  (also times the bare sgemm of each ungrouped conv)
 //        [--results FILE]  (writes {net: [ms per layer]} for bench/conv_bench.py --swift)
 import Foundation
@@ -23,7 +22,6 @@ struct File: Decodable { let batch: Int; let nets: [String: Net] }
 
 var path = "bench/conv_shapes.json", repeats = 15, threads = 2, quiet = false
 var resultsPath: String? = nil
-var cpuTime = false
 var breakdown = false
 var args = CommandLine.arguments.dropFirst().makeIterator()
 while let a = args.next() {
@@ -32,18 +30,15 @@ while let a = args.next() {
     case "--threads": threads = Int(args.next() ?? "") ?? threads
     case "--quiet": quiet = true
     case "--breakdown": breakdown = true
-    case "--cpu": cpuTime = true; threads = 1
     case "--results": resultsPath = args.next()
     default: path = a
     }
 }
 ComputeThreads.set(threads)
-if cpuTime { clockID = CLOCK_THREAD_CPUTIME_ID }
 
-nonisolated(unsafe) var clockID = CLOCK_MONOTONIC
 nonisolated func now() -> Double {
     var ts = timespec()
-    clock_gettime(clockID, &ts)
+    clock_gettime(CLOCK_MONOTONIC, &ts)
     return Double(ts.tv_sec) * 1e3 + Double(ts.tv_nsec) / 1e6
 }
 
@@ -66,7 +61,7 @@ do { data = try Data(contentsOf: URL(fileURLWithPath: path)) } catch {
     exit(1)
 }
 let file = try JSONDecoder().decode(File.self, from: data)
-print("ConvBench: batch \(file.batch), \(threads) threads, best of \(repeats)\(cpuTime ? ", thread CPU time" : "")")
+print("ConvBench: batch \(file.batch), \(threads) threads, best of \(repeats)")
 var results: [String: [Double]] = [:]
 for netName in file.nets.keys.sorted() {
     let net = file.nets[netName]!
