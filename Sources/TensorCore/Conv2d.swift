@@ -68,7 +68,7 @@ public func conv2d(_ x: Tensor, weight: Tensor, bias: Tensor? = nil, _ p: Conv2d
         precondition(residual.shape == [n, o, oh, ow], "conv2d residual shape \(residual.shape) != \([n, o, oh, ow])")
     }
     let s = ConvShape(n: n, c: c, h: h, w: w, o: o, cg: cg, kh: kh, kw: kw, g: g, og: o / g, oh: oh, ow: ow)
-    OpenBLASKernels.selectBest()
+    KernelRuntime.prepare()
     let count = n * o * oh * ow
     // Every path writes each output element, so the buffer starts uninitialised (no zero-fill pass).
     let scalars = [Float](unsafeUninitializedCapacity: count) { po, initialized in
