@@ -17,6 +17,7 @@ import argparse
 import json
 import pathlib
 import subprocess
+import tempfile
 import time
 
 import torch
@@ -108,9 +109,11 @@ def main():
             time_torch(entry, x, args.repeats)
         dump(nets, args)
         if args.swift:
-            subprocess.run([args.swift, args.out, "--repeats", str(args.repeats), "--results", args.out + ".swift"]
-                           + ["--threads", str(args.threads)], capture_output=True, text=True, check=True)
-            got = json.loads(pathlib.Path(args.out + ".swift").read_text())
+            with tempfile.TemporaryDirectory() as tmp:
+                results = pathlib.Path(tmp) / "swift.json"
+                subprocess.run([args.swift, args.out, "--repeats", str(args.repeats), "--results", str(results),
+                                "--threads", str(args.threads)], capture_output=True, text=True, check=True)
+                got = json.loads(results.read_text())
             for net, times in got.items():
                 best = swift.setdefault(net, times)
                 swift[net] = [min(a, b) for a, b in zip(best, times)]
