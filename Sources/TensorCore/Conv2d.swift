@@ -184,7 +184,7 @@ func im2col(_ x: UnsafePointer<Float>, channels: Range<Int>, _ s: ConvShape, _ p
                     if sw == 1 {
                         (d + valid.lowerBound).update(from: src + valid.lowerBound, count: valid.count)
                     } else {
-                        for ox in valid { d[ox] = src[ox * sw] }
+                        copyStrided(d + valid.lowerBound, src + valid.lowerBound * sw, count: valid.count, stride: sw)
                     }
                 }
             }

@@ -55,7 +55,7 @@ func depthwiseConv2d(_ x: UnsafePointer<Float>, _ weight: UnsafePointer<Float>, 
                             if sw == 1 {
                                 (d + v.lowerBound).update(from: src + v.lowerBound, count: v.count)
                             } else {
-                                for j in v { d[j] = src[j * sw] }
+                                copyStrided(d + v.lowerBound, src + v.lowerBound * sw, count: v.count, stride: sw)
                             }
                         }
                     }

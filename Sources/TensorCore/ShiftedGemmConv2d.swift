@@ -37,7 +37,7 @@ func phaseSplit(_ x: UnsafePointer<Float>, channels c: Int, h: Int, w: Int, _ p:
                         if sw == 1 {
                             (d + cols.lowerBound).update(from: row + cols.lowerBound, count: cols.count)
                         } else {
-                            for j in cols { d[j] = row[j * sw] }
+                            copyStrided(d + cols.lowerBound, row + cols.lowerBound * sw, count: cols.count, stride: sw)
                         }
                     }
                 }

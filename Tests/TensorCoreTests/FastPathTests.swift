@@ -163,3 +163,17 @@ import Testing
         }
     }
 }
+
+@Test(arguments: [1, 2, 3])
+func copyStridedGathersEveryStrideElement(stride: Int) {
+    let src = (0..<200).map(Float.init)
+    for count in [0, 1, 7, 8, 9, 16, 17, 33, 60] {
+        var dst = [Float](repeating: -1, count: count)
+        src.withUnsafeBufferPointer { s in
+            dst.withUnsafeMutableBufferPointer { d in
+                if count > 0 { copyStrided(d.baseAddress!, s.baseAddress!, count: count, stride: stride) }
+            }
+        }
+        #expect(dst == (0..<count).map { Float($0 * stride) }, "count \(count) stride \(stride)")
+    }
+}
