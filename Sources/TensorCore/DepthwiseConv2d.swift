@@ -32,25 +32,28 @@ func depthwiseConv2d(_ x: UnsafePointer<Float>, _ weight: UnsafePointer<Float>, 
     tapOffsets.withUnsafeBufferPointer { taps in
         Parallel.chunks(count: work, minChunk: Swift.max(1, 32768 / Swift.max(planeCost, 1))) { range in
             let scratch = UnsafeMutablePointer<Float>.allocate(capacity: rows * rowStride)
+            scratch.initialize(repeating: 0, count: rows * rowStride)
             defer { scratch.deallocate() }
+            // Stride 1: output pixel (oy, ox) reads scratch[oy*rowStride + ox + tap], linear in the "wide" index
+            // oy*rowStride + ox, so a 3x3 plane is one long vector loop (no short-row tails) and a crop.
+            let wideRun = sh == 1 && kh == 3 && kw == 3 && ow % 8 != 0
+            let wideCount = (oh - 1) * rowStride + ow
+            let wideBuf = UnsafeMutablePointer<Float>.allocate(capacity: wideRun ? wideCount : 0)
+            defer { wideBuf.deallocate() }
             var loaded = -1
             for t in range {
                 let b = t / s.o, oc = t % s.o
                 let plane = b * s.c + oc / m
                 if plane != loaded {
-                    // Fill the phase-split padded scratch from x[b, oc/m].
+                    // Fill the phase-split padded scratch from x[b, oc/m]. The padding cells are the same for
+                    // every plane and were zeroed once below, so only the input rows and columns are copied.
                     let xin = x + plane * h * w
-                    for r in 0..<rows {
+                    let firstRow = Swift.min(ph, rows)
+                    for r in firstRow..<Swift.max(firstRow, Swift.min(rows, h + ph)) {
                         let iy = r - ph
-                        for (q, ph_) in phases.enumerated() {
+                        for (q, ph_) in phases.enumerated() where !ph_.valid.isEmpty {
                             let d = scratch + r * rowStride + q * phaseLength
-                            if iy < 0 || iy >= h || ph_.valid.isEmpty {
-                                d.update(repeating: 0, count: phaseLength)
-                                continue
-                            }
                             let v = ph_.valid
-                            if v.lowerBound > 0 { d.update(repeating: 0, count: v.lowerBound) }
-                            if v.upperBound < phaseLength { (d + v.upperBound).update(repeating: 0, count: phaseLength - v.upperBound) }
                             let src = xin + iy * w + ph_.first
                             if sw == 1 {
                                 (d + v.lowerBound).update(from: src + v.lowerBound, count: v.count)
@@ -64,7 +67,10 @@ func depthwiseConv2d(_ x: UnsafePointer<Float>, _ weight: UnsafePointer<Float>, 
                 let wk = weight + oc * kh * kw
                 let b0: Float = bias?[oc] ?? 0
                 let o = out + t * oh * ow
-                if kh == 3 && kw == 3 {
+                if wideRun {
+                    depthwiseRows3x3(scratch, taps.baseAddress!, wk, b0, wideBuf, oh: 1, ow: wideCount, rowStep: 0)
+                    for oy in 0..<oh { (o + oy * ow).update(from: wideBuf + oy * rowStride, count: ow) }
+                } else if kh == 3 && kw == 3 {
                     depthwiseRows3x3(scratch, taps.baseAddress!, wk, b0, o, oh: oh, ow: ow, rowStep: sh * rowStride)
                 } else {
                     depthwiseRowsGeneric(scratch, taps, wk, b0, o, oh: oh, ow: ow, rowStep: sh * rowStride)
