@@ -48,10 +48,15 @@ public enum OpenBLASKernels {
               let initSym = dlsym(handle, "gotoblas_dynamic_init"),
               let quitSym = dlsym(handle, "gotoblas_dynamic_quit") else { return }  // not a DYNAMIC_ARCH build
         typealias Hook = @convention(c) () -> Void
+        let threads = openblas_get_num_threads()
         setenv("OPENBLAS_CORETYPE", target, 1)
         unsafeBitCast(quitSym, to: Hook.self)()
         unsafeBitCast(initSym, to: Hook.self)()
         unsetenv("OPENBLAS_CORETYPE")
+        // After re-running the dispatch, sgemm stays single-threaded until the thread count is set again
+        // (measured with 0.3.21 when ComputeThreads.set ran first); cycle it to restore the chosen count.
+        openblas_set_num_threads(1)
+        openblas_set_num_threads(threads)
     }()
 
     /// Pre-AVX kernel families OpenBLAS may fall back to.

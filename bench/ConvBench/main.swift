@@ -34,6 +34,7 @@ while let a = args.next() {
     default: path = a
     }
 }
+KernelRuntime.prepare()
 ComputeThreads.set(threads)
 
 nonisolated func now() -> Double {
@@ -61,7 +62,7 @@ do { data = try Data(contentsOf: URL(fileURLWithPath: path)) } catch {
     exit(1)
 }
 let file = try JSONDecoder().decode(File.self, from: data)
-print("ConvBench: batch \(file.batch), \(threads) threads, best of \(repeats)")
+print("ConvBench: batch \(file.batch), \(threads) threads (OpenBLAS \(OpenBLASKernels.coreName), \(ComputeThreads.current) threads), best of \(repeats)")
 var results: [String: [Double]] = [:]
 for netName in file.nets.keys.sorted() {
     let net = file.nets[netName]!
