@@ -43,13 +43,6 @@ extension Tensor {
     }
 }
 
-/// Elementwise sum of two tensors of the same shape.
-public func + (lhs: Tensor, rhs: Tensor) -> Tensor {
-    var out = lhs
-    out.add(rhs)
-    return out
-}
-
 /// Joins tensors along `axis` (negative counts from the end), as torch.cat.
 /// All other dimensions must match.
 ///
