@@ -25,80 +25,199 @@ public struct Conv2dParameters: Sendable, Equatable {
     }
 }
 
-/// x (N,C,H,W), weight (O,C/groups,kH,kW), bias (O) -> (N,O,oH,oW).
+
+/// Sizes of one conv call, checked once at the edge.
+struct ConvShape {
+    let n, c, h, w: Int          // input (N,C,H,W)
+    let o, cg, kh, kw: Int       // weight (O,C/g,kH,kW)
+    let g, og: Int               // groups, output channels per group
+    let oh, ow: Int              // output spatial size
+    var plane: Int { oh * ow }
+    var kdim: Int { cg * kh * kw }
+}
+
+/// x (N,C,H,W), weight (O,C/groups,kH,kW), bias (O), residual (N,O,oH,oW) -> (N,O,oH,oW), as torch.nn.Conv2d
+/// followed by an optional `+ residual` and `activation`, computed as one pass over the output:
+/// y = activation(conv(x, weight) + bias + residual).
 ///
-/// Lowered per image and group to im2col + sgemm: (O/g, C/g*kH*kW) x (C/g*kH*kW, oH*oW).
-public func conv2d(_ x: Tensor, weight: Tensor, bias: Tensor? = nil, _ p: Conv2dParameters = .init()) -> Tensor {
+/// Paths: depthwise (groups == C, one input channel per group) runs a direct kernel parallel over channel planes;
+/// 1x1 stride-1 unpadded convs are one sgemm per image and group on x itself; kH x kW kernels with at least
+/// 16 input channels per group are kH*kW shifted sgemms over a padded copy (ShiftedGemmConv2d.swift);
+/// the rest (e.g. a 3-channel stem, strided 1x1) is im2col + sgemm.
+/// `conv2dReference` is the naive path the fast ones are tested against.
+///
+/// ```swift
+/// // ResNet bottleneck tail with BN folded at load time: relu(conv3(x) + identity)
+/// let y = conv2d(h, weight: w3, bias: b3, residual: identity, activation: .relu)
+/// // MobileNetV2 depthwise 3x3 stride 2 + ReLU6
+/// let d = conv2d(e, weight: wd, bias: bd, .init(stride: 2, padding: 1, groups: 144), activation: .relu6)
+/// ```
+public func conv2d(_ x: Tensor, weight: Tensor, bias: Tensor? = nil, _ p: Conv2dParameters = .init(),
+                   residual: Tensor? = nil, activation: Activation = .none) -> Tensor {
     precondition(x.rank == 4 && weight.rank == 4, "conv2d expects x (N,C,H,W) and weight (O,C/g,kH,kW), got \(x.shape), \(weight.shape)")
     let (n, c, h, w) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3])
     let (o, cg, kh, kw) = (weight.shape[0], weight.shape[1], weight.shape[2], weight.shape[3])
     let g = p.groups
-    precondition(c == cg * g && o % g == 0, "conv2d channels: input \(c), weight \(weight.shape), groups \(g)")
+    precondition(g > 0 && c == cg * g && o % g == 0, "conv2d channels: input \(c), weight \(weight.shape), groups \(g)")
+    precondition(p.stride.h > 0 && p.stride.w > 0 && p.dilation.h > 0 && p.dilation.w > 0 && p.padding.h >= 0 && p.padding.w >= 0,
+                 "conv2d needs positive stride and dilation and non-negative padding, got \(p)")
     if let bias { precondition(bias.shape == [o], "conv2d bias shape \(bias.shape) != [\(o)]") }
     let (oh, ow) = p.outputSize(h: h, w: w, kh: kh, kw: kw)
     precondition(oh > 0 && ow > 0, "conv2d output would be empty for input \(x.shape), kernel \(weight.shape)")
-    let og = o / g
-    let kdim = cg * kh * kw
-    let plane = oh * ow
-    var out = Tensor(zeros: [n, o, oh, ow])
-    var cols = [Float](repeating: 0, count: kdim * plane)
-    x.withUnsafeBufferPointer { px in
-        weight.withUnsafeBufferPointer { pw in
-            out.withUnsafeMutableBufferPointer { po in
-                cols.withUnsafeMutableBufferPointer { pc in
-                    for b in 0..<n {
-                        for gi in 0..<g {
-                            let xin = px.baseAddress! + (b * c + gi * cg) * h * w
-                            im2col(xin, channels: cg, h: h, w: w, kh: kh, kw: kw, p: p, oh: oh, ow: ow, cols: pc.baseAddress!)
-                            sgemm(m: og, n: plane, k: kdim,
-                                  a: pw.baseAddress! + gi * og * kdim, lda: kdim,
-                                  b: pc.baseAddress!, ldb: plane,
-                                  c: po.baseAddress! + (b * o + gi * og) * plane, ldc: plane)
-                        }
-                    }
-                    if let bias {
-                        bias.withUnsafeBufferPointer { pb in
-                            for b in 0..<n {
-                                for oc in 0..<o {
-                                    let base = po.baseAddress! + (b * o + oc) * plane
-                                    let v = pb[oc]
-                                    for i in 0..<plane { base[i] += v }
-                                }
-                            }
+    if let residual {
+        precondition(residual.shape == [n, o, oh, ow], "conv2d residual shape \(residual.shape) != \([n, o, oh, ow])")
+    }
+    let s = ConvShape(n: n, c: c, h: h, w: w, o: o, cg: cg, kh: kh, kw: kw, g: g, og: o / g, oh: oh, ow: ow)
+    KernelRuntime.prepare()
+    let count = n * o * oh * ow
+    // Every path writes each output element, so the buffer starts uninitialised (no zero-fill pass).
+    let scalars = [Float](unsafeUninitializedCapacity: count) { po, initialized in
+        defer { initialized = count }
+        if count == 0 { return }
+        x.withUnsafeBufferPointer { px in
+            weight.withUnsafeBufferPointer { pw in
+                withOptionalPointer(bias) { pb in
+                    withOptionalPointer(residual) { pr in
+                        if cg == 1 && g == c {
+                            depthwiseConv2d(px.baseAddress!, pw.baseAddress!, pb, pr, activation, s, p, po.baseAddress!)
+                        } else if kh * kw > 1 && cg >= shiftedGemmMinChannels {
+                            shiftedGemmConv2d(px.baseAddress!, pw.baseAddress!, pb, pr, activation, s, p, po.baseAddress!)
+                        } else {
+                            gemmConv2d(px.baseAddress!, pw.baseAddress!, s, p, po.baseAddress!)
+                            convEpilogue(po.baseAddress!, planes: n * o, plane: s.plane, channels: o,
+                                         bias: pb, residual: pr, activation: activation)
                         }
                     }
                 }
             }
         }
     }
+    let out = Tensor(shape: [n, o, oh, ow], scalars: scalars)
     return out
 }
 
-/// x (C,H,W) -> cols (C*kH*kW, oH*oW); out-of-range taps read as zero.
+/// Input channels per group from which a kH x kW conv runs as kH*kW shifted sgemms (K = C/g each) instead of
+/// im2col + one sgemm (K = C/g*kH*kW); below it the per-tap products are too thin for sgemm.
+let shiftedGemmMinChannels = 16
+
 @inline(__always)
-func im2col(_ x: UnsafePointer<Float>, channels: Int, h: Int, w: Int, kh: Int, kw: Int,
-            p: Conv2dParameters, oh: Int, ow: Int, cols: UnsafeMutablePointer<Float>) {
-    var row = 0
-    for ch in 0..<channels {
-        let plane = x + ch * h * w
-        for ki in 0..<kh {
-            for kj in 0..<kw {
-                let dst = cols + row * oh * ow
+func withOptionalPointer<R>(_ t: Tensor?, _ body: (UnsafePointer<Float>?) -> R) -> R {
+    guard let t else { return body(nil) }
+    return t.withUnsafeBufferPointer { body($0.baseAddress!) }
+}
+
+/// x (N,C,H,W), weight (O,C/g,kH,kW) -> out (N,O,oH,oW) without bias, through sgemm per image and group:
+/// out[b, group] (O/g, oH*oW) = weight[group] (O/g, C/g*kH*kW) x cols (C/g*kH*kW, oH*oW).
+/// For 1x1 stride-1 unpadded kernels cols is x itself (no im2col).
+func gemmConv2d(_ x: UnsafePointer<Float>, _ weight: UnsafePointer<Float>, _ s: ConvShape, _ p: Conv2dParameters,
+                _ out: UnsafeMutablePointer<Float>) {
+    let pointwise = s.kh == 1 && s.kw == 1 && p.stride == (1, 1) && p.padding == (0, 0)
+    let plane = s.plane, kdim = s.kdim
+    if kdim == 0 {
+        out.update(repeating: 0, count: s.n * s.o * plane)
+        return
+    }
+    if pointwise {
+        for b in 0..<s.n {
+            for gi in 0..<s.g {
+                sgemm(m: s.og, n: plane, k: kdim,
+                      a: weight + gi * s.og * kdim, lda: kdim,
+                      b: x + (b * s.c + gi * s.cg) * plane, ldb: plane,
+                      c: out + (b * s.o + gi * s.og) * plane, ldc: plane)
+            }
+        }
+        return
+    }
+    let cols = UnsafeMutablePointer<Float>.allocate(capacity: kdim * plane)
+    defer { cols.deallocate() }
+    // Strided kernels gather through a phase-split copy so every im2col row is a contiguous copy.
+    let strided = p.stride.w > 1 && s.kh * s.kw > 1
+    let geo = PhaseGeometry(s, p)
+    let xq = UnsafeMutablePointer<Float>.allocate(capacity: strided ? geo.count(channels: s.cg, s, p) : 0)
+    defer { xq.deallocate() }
+    let chunk = Swift.max(1, 4096 / Swift.max(1, s.kh * s.kw * plane))
+    for b in 0..<s.n {
+        for gi in 0..<s.g {
+            let xin = x + (b * s.c + gi * s.cg) * s.h * s.w
+            // im2col is split over input channels (its rows) across workers, then sgemm threads by itself.
+            if strided {
+                phaseSplit(xin, channels: s.cg, h: s.h, w: s.w, p, hq: geo.hq, wq: geo.wq, into: xq)
+                Parallel.chunks(count: s.cg, minChunk: chunk) { chans in
+                    im2colFromPhases(xq, channels: chans, groupChannels: s.cg, geo, s, p, cols: cols)
+                }
+            } else {
+                Parallel.chunks(count: s.cg, minChunk: chunk) { chans in
+                    im2col(xin, channels: chans, s, p, cols: cols)
+                }
+            }
+            sgemm(m: s.og, n: plane, k: kdim,
+                  a: weight + gi * s.og * kdim, lda: kdim,
+                  b: cols, ldb: plane,
+                  c: out + (b * s.o + gi * s.og) * plane, ldc: plane)
+        }
+    }
+}
+
+/// x (C/g,H,W) for one image and group -> rows `channels` of cols (C/g*kH*kW, oH*oW); out-of-range taps are zero.
+/// Row (ch, ki, kj) column (oy, ox) holds x[ch, oy*sH - pH + ki*dH, ox*sW - pW + kj*dW].
+func im2col(_ x: UnsafePointer<Float>, channels: Range<Int>, _ s: ConvShape, _ p: Conv2dParameters,
+            cols: UnsafeMutablePointer<Float>) {
+    let (h, w, oh, ow) = (s.h, s.w, s.oh, s.ow)
+    let (sh, sw) = p.stride, (ph, pw) = p.padding, (dh, dw) = p.dilation
+    for ch in channels {
+        let xplane = x + ch * h * w
+        for ki in 0..<s.kh {
+            for kj in 0..<s.kw {
+                let dst = cols + ((ch * s.kh + ki) * s.kw + kj) * oh * ow
+                let xoff = kj * dw - pw
+                let valid = validRange(count: ow, offset: xoff, stride: sw, limit: w)
                 for oy in 0..<oh {
-                    let iy = oy * p.stride.h - p.padding.h + ki * p.dilation.h
+                    let iy = oy * sh - ph + ki * dh
                     let d = dst + oy * ow
-                    if iy < 0 || iy >= h {
-                        for ox in 0..<ow { d[ox] = 0 }
+                    if iy < 0 || iy >= h || valid.isEmpty {
+                        d.update(repeating: 0, count: ow)
                         continue
                     }
-                    let src = plane + iy * w
-                    for ox in 0..<ow {
-                        let ix = ox * p.stride.w - p.padding.w + kj * p.dilation.w
-                        d[ox] = (ix >= 0 && ix < w) ? src[ix] : 0
+                    if valid.lowerBound > 0 { d.update(repeating: 0, count: valid.lowerBound) }
+                    if valid.upperBound < ow { (d + valid.upperBound).update(repeating: 0, count: ow - valid.upperBound) }
+                    let src = xplane + iy * w + xoff
+                    if sw == 1 {
+                        (d + valid.lowerBound).update(from: src + valid.lowerBound, count: valid.count)
+                    } else {
+                        copyStrided(d + valid.lowerBound, src + valid.lowerBound * sw, count: valid.count, stride: sw)
                     }
                 }
-                row += 1
             }
+        }
+    }
+}
+
+/// The indices j in 0..<count with 0 <= offset + stride*j < limit (stride > 0), as one range.
+@inline(__always)
+func validRange(count: Int, offset: Int, stride: Int, limit: Int) -> Range<Int> {
+    let lo = offset >= 0 ? 0 : (-offset + stride - 1) / stride
+    let top = limit - 1 - offset
+    let hi = top < 0 ? 0 : top / stride + 1
+    let l = Swift.min(lo, count)
+    return l..<Swift.min(Swift.max(hi, l), count)
+}
+
+/// out (planes, plane) in place: += bias[plane % channels], += residual, then activation; one pass per plane.
+func convEpilogue(_ out: UnsafeMutablePointer<Float>, planes: Int, plane: Int, channels: Int,
+                  bias: UnsafePointer<Float>?, residual: UnsafePointer<Float>?, activation: Activation) {
+    if bias == nil && residual == nil && activation == .none { return }
+    Parallel.chunks(count: planes, minChunk: Swift.max(1, 16384 / Swift.max(plane, 1))) { range in
+        for pl in range {
+            let o = out + pl * plane
+            if let bias {
+                let v = bias[pl % channels]
+                for i in 0..<plane { o[i] += v }
+            }
+            if let residual {
+                let r = residual + pl * plane
+                for i in 0..<plane { o[i] += r[i] }
+            }
+            applyActivation(activation, o, count: plane)
         }
     }
 }
