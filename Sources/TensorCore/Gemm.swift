@@ -2,7 +2,10 @@ import COpenBLAS
 
 /// Thread count used by BLAS; set once per process (e.g. from `--threads`).
 public enum ComputeThreads {
-    public static func set(_ n: Int) { openblas_set_num_threads(Int32(max(1, n))) }
+    public static func set(_ n: Int) {
+        KernelRuntime.prepare()  // fastest OpenBLAS kernels for this CPU, allocator settings; before any BLAS work
+        openblas_set_num_threads(Int32(max(1, n)))
+    }
     public static var current: Int { Int(openblas_get_num_threads()) }
 }
 
