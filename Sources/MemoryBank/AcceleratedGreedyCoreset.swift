@@ -8,6 +8,8 @@ import TensorCore
 /// cluster j. When a new centre c is added, a point x_i of cluster j can only get closer to c than to c_j if
 /// ||c - c_j|| < 2 ||x_i - c_j|| (triangle inequality: ||x_i - c|| >= ||c - c_j|| - ||x_i - c_j||). So
 ///  * the whole cluster j is skipped when ||c - c_j||^2 > 4 r_j^2 (1 + slack),
+///  * before computing ||c - c_j|| at all, the pivot bound |d(c, p_j) - d(c_j, p_j)| (p_j = c_j's nearest of
+///    the first 256 centres, both distances stored) is tried in its place, widened by rounding slack,
 ///  * inside a visited cluster, a point is skipped when ||c - c_j||^2 > 4 delta_i (1 + slack),
 /// and only the remaining points get a distance. The relative `slack` (1e-3) covers float rounding, so a
 /// skipped point always has a computed distance >= its delta, i.e. the plain algorithm would not update it
@@ -18,6 +20,11 @@ import TensorCore
 enum AcceleratedGreedyCoreset {
     /// Factor (1 + slack) on the pruning tests (squared distances).
     static let pruneFactor: Float = 4 * 1.001
+    /// The first P centres are pivots: every centre stores its nearest pivot and the distance to it, so
+    /// |d(c, pivot_j) - d(c_j, pivot_j)| <= d(c, c_j) rules most clusters out without a D-dimensional distance.
+    static let pivotCount = 256
+    /// Relative error allowed on each computed distance in the pivot bound (float32, direct differences).
+    static let pivotSlack: Float = 2e-5
 
     static func select(_ x: Tensor, start: Int, count: Int, threads: Int,
                        progress: ((Int, Int) -> Void)?) throws -> [Int] {
@@ -65,6 +72,9 @@ enum AcceleratedGreedyCoreset {
         let radius2: UnsafeMutablePointer<Float>            // max delta in the cluster (-inf if empty)
         let far: UnsafeMutablePointer<Int32>                // argmax of delta, smallest index on ties
         let moved: UnsafeMutablePointer<Int32>              // (N) scratch: points moving to the new cluster
+        let pivotOf: UnsafeMutablePointer<Int32>            // per centre: nearest pivot (one of the first P centres)
+        let pivotDist: UnsafeMutablePointer<Float>          // per centre: distance to that pivot
+        let pivotDistNew: UnsafeMutablePointer<Float>       // (P) distances of the newest centre to the pivots
         var clusterCount = 0
 
         init(n: Int, d: Int, capacity: Int) {
@@ -79,12 +89,17 @@ enum AcceleratedGreedyCoreset {
             radius2 = .allocate(capacity: capacity)
             far = .allocate(capacity: capacity)
             moved = .allocate(capacity: n)
+            pivotOf = .allocate(capacity: capacity)
+            pivotDist = .allocate(capacity: capacity)
+            pivotDistNew = .allocate(capacity: AcceleratedGreedyCoreset.pivotCount)
+            pivotOf[0] = 0; pivotDist[0] = 0
         }
 
         func deallocate() {
             for j in 0..<clusterCount { members[j]?.deallocate() }
             delta.deallocate(); assign.deallocate(); centres.deallocate(); members.deallocate()
             sizes.deallocate(); capacities.deallocate(); radius2.deallocate(); far.deallocate(); moved.deallocate()
+            pivotOf.deallocate(); pivotDist.deallocate(); pivotDistNew.deallocate()
         }
 
         func copyCentre(_ row: UnsafePointer<Float>, slot: Int) {
@@ -127,6 +142,16 @@ enum AcceleratedGreedyCoreset {
         /// centre: its extent is stale (the centre's delta became -1), so it is always rescanned.
         func addCentre(slot: Int, forced: Int, x: UnsafePointer<Float>, threads: Int) -> (Float, Int32) {
             let t = slot
+            // Distances of the new centre to the pivots (the first P centres), and its own nearest pivot.
+            let pivots = min(t, AcceleratedGreedyCoreset.pivotCount)
+            let cNew = UnsafePointer(centres + t * d)
+            var nearestPivot = Int32(t), nearestPivotDist: Float = 0
+            if t >= AcceleratedGreedyCoreset.pivotCount { nearestPivotDist = .infinity }
+            for q in 0..<pivots {
+                let dq = squaredDistance(cNew, centres + q * d, d).squareRoot()
+                pivotDistNew[q] = dq
+                if t >= AcceleratedGreedyCoreset.pivotCount && dq < nearestPivotDist { nearestPivotDist = dq; nearestPivot = Int32(q) }
+            }
             // Split clusters 0..<t into chunks of similar work (members of clusters that may be visited).
             var total = 0
             for j in 0..<t where radius2[j] > 0 || j == forced { total += sizes[j] }
@@ -179,6 +204,7 @@ enum AcceleratedGreedyCoreset {
             }
             for k in 0..<newSize { assign[Int(buf[k])] = Int32(t) }
             members[t] = buf; sizes[t] = newSize; capacities[t] = max(1, newSize)
+            pivotOf[t] = nearestPivot; pivotDist[t] = nearestPivotDist
             clusterCount = t + 1
             var (r, f) = recomputeExtent(t)
             for chunk in 0..<chunks where bestR[chunk] > r || (bestR[chunk] == r && bestF[chunk] < f) {
@@ -193,8 +219,14 @@ enum AcceleratedGreedyCoreset {
                     moved: UnsafeMutablePointer<Int32>) -> UnsafeMutablePointer<Int32> {
             let d = self.d
             let c = UnsafePointer(centres + centreSlot * d)
-            let dcc2 = squaredDistance(c, centres + j * d, d)          // ||c - c_j||^2
             let factor = AcceleratedGreedyCoreset.pruneFactor
+            if !forced {
+                // Pivot lower bound on ||c - c_j||, widened by the rounding of both distances.
+                let a = pivotDistNew[Int(pivotOf[j])], b = pivotDist[j]
+                let lower = abs(a - b) - AcceleratedGreedyCoreset.pivotSlack * (a + b)
+                if lower > 0 && lower * lower > factor * radius2[j] { return moved }
+            }
+            let dcc2 = squaredDistance(c, centres + j * d, d)          // ||c - c_j||^2
             if !forced && dcc2 > factor * radius2[j] { return moved }  // whole cluster cannot improve
             guard let m = members[j] else { return moved }
             var out = moved

@@ -44,6 +44,8 @@ struct MemoryBankCoresetTests {
         let cases: [(Tensor, Int)] = [
             (MemoryBankTestData.clustered(1200, 24, clusters: 9, seed: UInt64(seed)), 150),
             (MemoryBankTestData.normal(800, 5, seed: UInt64(seed) + 10), 300),
+            // More picks than pivots (256), so the pivot bound is used for non-pivot centres.
+            (MemoryBankTestData.clustered(2500, 10, clusters: 30, seed: UInt64(seed) + 30), 700),
             // Large enough for the multi-threaded chunked path (>= 16384 members to visit).
             (MemoryBankTestData.clustered(17_000, 3, clusters: 6, seed: UInt64(seed) + 20), 40),
         ]
