@@ -13,6 +13,11 @@ public struct MemoryBank: Sendable, Equatable {
     public let features: Tensor
     /// ||b_n||^2 for every bank row n, (N).
     public let squaredNorms: [Float]
+    /// Rows partitioned into groups with centres and radii, for pruning in `nearest(to:k:)` (derived).
+    let groups: BankGroups
+
+    /// Banks are equal when their features are (everything else is derived from them).
+    public static func == (a: MemoryBank, b: MemoryBank) -> Bool { a.features == b.features }
 
     /// Number of rows N.
     public var count: Int { features.shape[0] }
@@ -27,6 +32,7 @@ public struct MemoryBank: Sendable, Equatable {
         }
         self.features = features
         self.squaredNorms = rowSquaredNorms(features)
+        self.groups = BankGroups(features: features, norms: squaredNorms)
     }
 
     /// The bank rows at `indices`, stacked into a (indices.count, D) tensor.

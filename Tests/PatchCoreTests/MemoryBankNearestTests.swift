@@ -9,7 +9,7 @@ struct MemoryBankNearestTests {
     /// Compares fast and naive results: distances within tolerance; indices equal wherever the naive
     /// neighbour list has a clear gap (ties at float32 rounding may be ordered either way).
     func compare(_ bank: MemoryBank, _ queries: Tensor, k: Int, tileBytes: Int, label: String) {
-        let fast = bank.nearest(to: queries, k: k, tileBytes: tileBytes)
+        let fast = tileBytes == 0 ? bank.nearest(to: queries, k: k) : bank.nearestLinear(to: queries, k: k, tileBytes: tileBytes)
         let naive = bank.nearestNaive(to: queries, k: k)
         #expect(fast.distances.shape == naive.distances.shape)
         var maxAbs: Float = 0, maxRel: Float = 0, indexMismatches = 0
@@ -33,6 +33,22 @@ struct MemoryBankNearestTests {
             compare(bank, queries, k: k, tileBytes: MemoryBank.defaultTileBytes, label: "random k=\(k)")
             compare(bank, queries, k: k, tileBytes: 4 * 45 * 48, label: "random k=\(k) small tiles") // ragged tiles
         }
+    }
+
+    @Test func groupedSearchMatchesNaive() throws {
+        // >= 1,024 rows: nearest(to:k:) prunes by groups.
+        let bank = try MemoryBank(features: MemoryBankTestData.clustered(3000, 24, clusters: 40, seed: 4))
+        let near = bank.rows(Array(stride(from: 5, to: 3000, by: 61)))                 // bank members
+        let far = MemoryBankTestData.clustered(60, 24, clusters: 40, seed: 5)       // same clusters, new points
+        let queries = Tensor(shape: [near.shape[0] + 60, 24], scalars: near.scalars + far.scalars)
+        for k in [1, 4] { compare(bank, queries, k: k, tileBytes: 0, label: "grouped k=\(k)") }
+        // Integer rows with duplicates: exact ties, order by index.
+        var rng = SplitMix64(seed: 6)
+        var rows = (0..<(1200 * 12)).map { _ in Float(Int(rng.next() % 3)) }
+        for i in 600..<1200 { for j in 0..<12 { rows[i * 12 + j] = rows[(i - 600) * 12 + j] } }
+        let tieBank = try MemoryBank(features: Tensor(shape: [1200, 12], scalars: rows))
+        let tieQueries = Tensor(shape: [70, 12], scalars: (0..<(70 * 12)).map { _ in Float(Int(rng.next() % 3)) })
+        for k in [1, 3] { compare(tieBank, tieQueries, k: k, tileBytes: 0, label: "grouped ties k=\(k)") }
     }
 
     @Test func tiesKeepTheSmallerIndex() throws {
