@@ -76,6 +76,7 @@ enum AcceleratedGreedyCoreset {
         let pivotDist: UnsafeMutablePointer<Float>          // per centre: distance to that pivot
         let pivotDistNew: UnsafeMutablePointer<Float>       // (P) distances of the newest centre to the pivots
         var clusterCount = 0
+        var lastVisited = Int.max                            // points scanned by the previous pick
 
         init(n: Int, d: Int, capacity: Int) {
             self.n = n; self.d = d
@@ -155,7 +156,9 @@ enum AcceleratedGreedyCoreset {
             // Split clusters 0..<t into chunks of similar work (members of clusters that may be visited).
             var total = 0
             for j in 0..<t where radius2[j] > 0 || j == forced { total += sizes[j] }
-            let parts = threads > 1 && total >= 16384 ? threads * 4 : 1
+            // Threads pay off only while picks visit many points (early picks); later ones are short and a
+            // fork/join per pick costs more than it saves, so go parallel only after a busy pick.
+            let parts = threads > 1 && total >= 16384 && lastVisited >= 65536 ? threads * 4 : 1
             var bounds = [0]
             var offsets = [0]                                  // start of each chunk's moved segment
             if parts > 1 {
@@ -174,14 +177,17 @@ enum AcceleratedGreedyCoreset {
             var movedCounts = [Int](repeating: 0, count: chunks)
             var bestR = [Float](repeating: -.infinity, count: chunks)
             var bestF = [Int32](repeating: Int32.max, count: chunks)
+            var visited = [Int](repeating: 0, count: chunks)
             movedCounts.withUnsafeMutableBufferPointer { mc in
                 bestR.withUnsafeMutableBufferPointer { br in
                     bestF.withUnsafeMutableBufferPointer { bf in
+                    visited.withUnsafeMutableBufferPointer { vis in
                         let body = { (chunk: Int) in
-                            var r: Float = -.infinity, f = Int32.max
+                            var r: Float = -.infinity, f = Int32.max, seen = 0
                             var out = self.moved + offsets[chunk]
                             for j in bounds[chunk]..<bounds[chunk + 1] {
                                 if self.radius2[j] > 0 || j == forced {
+                                    seen += self.sizes[j]
                                     out = self.update(cluster: j, centreSlot: t, forced: j == forced, x: x, moved: out)
                                 }
                                 let v = self.radius2[j], i = self.far[j]
@@ -189,11 +195,14 @@ enum AcceleratedGreedyCoreset {
                             }
                             mc[chunk] = out - (self.moved + offsets[chunk])
                             br[chunk] = r; bf[chunk] = f
+                            vis[chunk] = seen
                         }
                         parallelFor(iterations: chunks, body)
                     }
+                    }
                 }
             }
+            lastVisited = visited.reduce(0, +)
             // Build the new cluster from the moved segments, in chunk order.
             let newSize = movedCounts.reduce(0, +)
             let buf = UnsafeMutablePointer<Int32>.allocate(capacity: max(1, newSize))
