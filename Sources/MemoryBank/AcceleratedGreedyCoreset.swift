@@ -16,7 +16,8 @@ import TensorCore
 /// either; visited points use the same `squaredDistance` as the plain algorithm, so every delta_i is
 /// bit-identical and so is every argmax (max delta, smallest index on ties). Points that get closer to c move
 /// to the new cluster; each cluster keeps its radius and farthest point, so the next pick is an argmax over
-/// clusters, not over N. Clusters are split into chunks of similar size for `threads` workers.
+/// clusters, not over N. Clusters are split into chunks of similar size for `threads` workers. Where pruning
+/// fails (high intrinsic dimension, e.g. i.i.d. Gaussian data) a dense pass replaces the cluster walk.
 enum AcceleratedGreedyCoreset {
     /// Factor (1 + slack) on the pruning tests (squared distances).
     static let pruneFactor: Float = 4 * 1.001
@@ -76,7 +77,8 @@ enum AcceleratedGreedyCoreset {
         let pivotDist: UnsafeMutablePointer<Float>          // per centre: distance to that pivot
         let pivotDistNew: UnsafeMutablePointer<Float>       // (P) distances of the newest centre to the pivots
         var clusterCount = 0
-        var lastVisited = Int.max                            // points scanned by the previous pick
+        var lastVisited = Int.max                            // points scanned by the previous pruned pick
+        var lastComputed = 0                                 // distances computed by the previous pruned pick
 
         init(n: Int, d: Int, capacity: Int) {
             self.n = n; self.d = d
@@ -153,6 +155,12 @@ enum AcceleratedGreedyCoreset {
                 pivotDistNew[q] = dq
                 if t >= AcceleratedGreedyCoreset.pivotCount && dq < nearestPivotDist { nearestPivotDist = dq; nearestPivot = Int32(q) }
             }
+            // When pruning is not paying off (the last pruned pick computed over half the distances), a dense pass
+            // in index order is cheaper; every 16th pick takes the pruned route again to re-measure.
+            if lastComputed > n / 2 && t % 16 != 0 {
+                pivotOf[t] = nearestPivot; pivotDist[t] = nearestPivotDist
+                return addCentreDense(slot: t, x: x, threads: threads)
+            }
             // Split clusters 0..<t into chunks of similar work (members of clusters that may be visited).
             var total = 0
             for j in 0..<t where radius2[j] > 0 || j == forced { total += sizes[j] }
@@ -178,17 +186,20 @@ enum AcceleratedGreedyCoreset {
             var bestR = [Float](repeating: -.infinity, count: chunks)
             var bestF = [Int32](repeating: Int32.max, count: chunks)
             var visited = [Int](repeating: 0, count: chunks)
+            var computed = [Int](repeating: 0, count: chunks)
             movedCounts.withUnsafeMutableBufferPointer { mc in
                 bestR.withUnsafeMutableBufferPointer { br in
                     bestF.withUnsafeMutableBufferPointer { bf in
                     visited.withUnsafeMutableBufferPointer { vis in
+                    computed.withUnsafeMutableBufferPointer { comp in
                         let body = { (chunk: Int) in
-                            var r: Float = -.infinity, f = Int32.max, seen = 0
+                            var r: Float = -.infinity, f = Int32.max, seen = 0, work = 0
                             var out = self.moved + offsets[chunk]
                             for j in bounds[chunk]..<bounds[chunk + 1] {
                                 if self.radius2[j] > 0 || j == forced {
                                     seen += self.sizes[j]
-                                    out = self.update(cluster: j, centreSlot: t, forced: j == forced, x: x, moved: out)
+                                    out = self.update(cluster: j, centreSlot: t, forced: j == forced, x: x, moved: out,
+                                                      computed: &work)
                                 }
                                 let v = self.radius2[j], i = self.far[j]
                                 if v > r || (v == r && i < f) { r = v; f = i }
@@ -196,13 +207,16 @@ enum AcceleratedGreedyCoreset {
                             mc[chunk] = out - (self.moved + offsets[chunk])
                             br[chunk] = r; bf[chunk] = f
                             vis[chunk] = seen
+                            comp[chunk] = work
                         }
                         parallelFor(iterations: chunks, body)
+                    }
                     }
                     }
                 }
             }
             lastVisited = visited.reduce(0, +)
+            lastComputed = computed.reduce(0, +)
             // Build the new cluster from the moved segments, in chunk order.
             let newSize = movedCounts.reduce(0, +)
             let buf = UnsafeMutablePointer<Int32>.allocate(capacity: max(1, newSize))
@@ -222,10 +236,43 @@ enum AcceleratedGreedyCoreset {
             return (r, f)
         }
 
+        /// Dense variant of `addCentre`: every point gets its distance to the new centre (exactly as in the plain
+        /// algorithm), movers are marked in `assign`, then clusters are compacted and their extents recomputed.
+        func addCentreDense(slot t: Int, x: UnsafePointer<Float>, threads: Int) -> (Float, Int32) {
+            let c = UnsafePointer(centres + t * d)
+            let parts = threads > 1 && n >= 16384 ? threads * 4 : 1
+            let delta = self.delta, assign = self.assign, n = self.n, d = self.d
+            parallelFor(iterations: parts) { part in
+                for i in (n * part / parts)..<(n * (part + 1) / parts) {
+                    let s = squaredDistance(x + i * d, c, d)
+                    if s < delta[i] { delta[i] = s; assign[i] = Int32(t) }
+                }
+            }
+            var r: Float = -.infinity, f = Int32.max
+            for j in 0..<t {
+                if let m = members[j] {
+                    var w = 0
+                    for k in 0..<sizes[j] where assign[Int(m[k])] == Int32(j) { m[w] = m[k]; w += 1 }
+                    sizes[j] = w
+                }
+                let (v, i) = recomputeExtent(j)
+                if v > r || (v == r && i < f) { r = v; f = i }
+            }
+            var newSize = 0
+            for i in 0..<n where assign[i] == Int32(t) { moved[newSize] = Int32(i); newSize += 1 }
+            let buf = UnsafeMutablePointer<Int32>.allocate(capacity: max(1, newSize))
+            buf.update(from: moved, count: newSize)
+            members[t] = buf; sizes[t] = newSize; capacities[t] = max(1, newSize)
+            clusterCount = t + 1
+            let (v, i) = recomputeExtent(t)
+            if v > r || (v == r && i < f) { r = v; f = i }
+            return (r, f)
+        }
+
         /// Visits cluster j for the new centre in `centreSlot`; appends movers at `moved`, returns the new end.
         @inline(__always)
         func update(cluster j: Int, centreSlot: Int, forced: Bool, x: UnsafePointer<Float>,
-                    moved: UnsafeMutablePointer<Int32>) -> UnsafeMutablePointer<Int32> {
+                    moved: UnsafeMutablePointer<Int32>, computed: inout Int) -> UnsafeMutablePointer<Int32> {
             let d = self.d
             let c = UnsafePointer(centres + centreSlot * d)
             let factor = AcceleratedGreedyCoreset.pruneFactor
@@ -247,6 +294,7 @@ enum AcceleratedGreedyCoreset {
                 let di = delta[Int(i)]
                 if !(dcc2 > factor * di) {
                     let s = squaredDistance(x + Int(i) * d, c, d)
+                    computed += 1
                     if s < di {
                         delta[Int(i)] = s
                         out.pointee = i; out += 1

@@ -46,6 +46,8 @@ struct MemoryBankCoresetTests {
             (MemoryBankTestData.normal(800, 5, seed: UInt64(seed) + 10), 300),
             // More picks than pivots (256), so the pivot bound is used for non-pivot centres.
             (MemoryBankTestData.clustered(2500, 10, clusters: 30, seed: UInt64(seed) + 30), 700),
+            // High-dimensional i.i.d. data: pruning fails, so the dense pass runs (with pruned picks in between).
+            (MemoryBankTestData.normal(1500, 64, seed: UInt64(seed) + 40), 60),
             // Large enough for the multi-threaded chunked path (>= 16384 members to visit).
             (MemoryBankTestData.clustered(17_000, 3, clusters: 6, seed: UInt64(seed) + 20), 40),
         ]
