@@ -1,0 +1,318 @@
+import Dispatch
+import TensorCore
+
+/// Exact accelerated greedy k-centre selection: the same picks as `PlainGreedyCoreset`, far less work.
+///
+/// Notation: x_i (N,d); centres c_0..c_{t-1} selected so far; every point belongs to the cluster j of the
+/// centre that last lowered its delta_i = ||x_i - c_j||^2 (its current minimum). r_j = max sqrt(delta_i) over
+/// cluster j. When a new centre c is added, a point x_i of cluster j can only get closer to c than to c_j if
+/// ||c - c_j|| < 2 ||x_i - c_j|| (triangle inequality: ||x_i - c|| >= ||c - c_j|| - ||x_i - c_j||). So
+///  * the whole cluster j is skipped when ||c - c_j||^2 > 4 r_j^2 (1 + slack),
+///  * before computing ||c - c_j|| at all, the pivot bound |d(c, p_j) - d(c_j, p_j)| (p_j = c_j's nearest of
+///    the first 256 centres, both distances stored) is tried in its place, widened by rounding slack,
+///  * inside a visited cluster, a point is skipped when ||c - c_j||^2 > 4 delta_i (1 + slack),
+/// and only the remaining points get a distance. The relative `slack` (1e-3) covers float rounding, so a
+/// skipped point always has a computed distance >= its delta, i.e. the plain algorithm would not update it
+/// either; visited points use the same `squaredDistance` as the plain algorithm, so every delta_i is
+/// bit-identical and so is every argmax (max delta, smallest index on ties). Points that get closer to c move
+/// to the new cluster; each cluster keeps its radius and farthest point, so the next pick is an argmax over
+/// clusters, not over N. Clusters are split into chunks of similar size for `threads` workers. Where pruning
+/// fails (high intrinsic dimension, e.g. i.i.d. Gaussian data) a dense pass replaces the cluster walk.
+enum AcceleratedGreedyCoreset {
+    /// Factor (1 + slack) on the pruning tests (squared distances).
+    static let pruneFactor: Float = 4 * 1.001
+    /// The first P centres are pivots: every centre stores its nearest pivot and the distance to it, so
+    /// |d(c, pivot_j) - d(c_j, pivot_j)| <= d(c, c_j) rules most clusters out without a D-dimensional distance.
+    static let pivotCount = 256
+    /// Relative error allowed on each computed distance in the pivot bound (float32, direct differences).
+    static let pivotSlack: Float = 2e-5
+
+    static func select(_ x: Tensor, start: Int, count: Int, threads: Int,
+                       progress: ((Int, Int) -> Void)?) throws -> [Int] {
+        let n = x.shape[0], d = x.shape[1]
+        precondition(start >= 0 && start < n && count >= 1 && count <= n)
+        let s = State(n: n, d: d, capacity: count)
+        defer { s.deallocate() }
+        var picks = [start]
+        picks.reserveCapacity(count)
+        let progressStep = max(1, count / 100)
+
+        try x.withUnsafeBufferPointer { xb in
+            let base = xb.baseAddress!
+            // First centre: every point is in cluster 0.
+            s.copyCentre(base + start * d, slot: 0)
+            s.fillFirstCluster(base, start: start, threads: threads)
+            var (_, bestFar) = s.recomputeExtent(0)
+            s.clusterCount = 1
+            while picks.count < count {
+                if picks.count % 64 == 0, Task.isCancelled { throw CancellationError() }
+                let p = Int(bestFar)
+                picks.append(p)
+                s.delta[p] = -1
+                let slot = picks.count - 1
+                s.copyCentre(base + p * d, slot: slot)
+                (_, bestFar) = s.addCentre(slot: slot, forced: Int(s.assign[p]), x: base, threads: threads)
+                if let progress, picks.count % progressStep == 0 || picks.count == count {
+                    progress(picks.count, count)
+                }
+            }
+        }
+        if let progress, count == 1 { progress(1, 1) }
+        return picks
+    }
+
+    /// All mutable state in raw buffers, so workers can update disjoint clusters without copy-on-write.
+    final class State: @unchecked Sendable {
+        let n: Int, d: Int
+        let delta: UnsafeMutablePointer<Float>              // (N) current min squared distance; -1 once selected
+        let assign: UnsafeMutablePointer<Int32>             // (N) cluster of each point
+        let centres: UnsafeMutablePointer<Float>            // (count, d) copies of the selected rows
+        let members: UnsafeMutablePointer<UnsafeMutablePointer<Int32>?>  // per cluster: member indices
+        let sizes: UnsafeMutablePointer<Int>
+        let capacities: UnsafeMutablePointer<Int>
+        let radius2: UnsafeMutablePointer<Float>            // max delta in the cluster (-inf if empty)
+        let far: UnsafeMutablePointer<Int32>                // argmax of delta, smallest index on ties
+        let moved: UnsafeMutablePointer<Int32>              // (N) scratch: points moving to the new cluster
+        let pivotOf: UnsafeMutablePointer<Int32>            // per centre: nearest pivot (one of the first P centres)
+        let pivotDist: UnsafeMutablePointer<Float>          // per centre: distance to that pivot
+        let pivotDistNew: UnsafeMutablePointer<Float>       // (P) distances of the newest centre to the pivots
+        var clusterCount = 0
+        var lastVisited = Int.max                            // points scanned by the previous pruned pick
+        var lastComputed = 0                                 // distances computed by the previous pruned pick
+
+        init(n: Int, d: Int, capacity: Int) {
+            self.n = n; self.d = d
+            delta = .allocate(capacity: n)
+            assign = .allocate(capacity: n)
+            centres = .allocate(capacity: capacity * d)
+            members = .allocate(capacity: capacity)
+            members.initialize(repeating: nil, count: capacity)
+            sizes = .allocate(capacity: capacity)
+            capacities = .allocate(capacity: capacity)
+            radius2 = .allocate(capacity: capacity)
+            far = .allocate(capacity: capacity)
+            moved = .allocate(capacity: n)
+            pivotOf = .allocate(capacity: capacity)
+            pivotDist = .allocate(capacity: capacity)
+            pivotDistNew = .allocate(capacity: AcceleratedGreedyCoreset.pivotCount)
+            pivotOf[0] = 0; pivotDist[0] = 0
+        }
+
+        func deallocate() {
+            for j in 0..<clusterCount { members[j]?.deallocate() }
+            delta.deallocate(); assign.deallocate(); centres.deallocate(); members.deallocate()
+            sizes.deallocate(); capacities.deallocate(); radius2.deallocate(); far.deallocate(); moved.deallocate()
+            pivotOf.deallocate(); pivotDist.deallocate(); pivotDistNew.deallocate()
+        }
+
+        func copyCentre(_ row: UnsafePointer<Float>, slot: Int) {
+            (centres + slot * d).update(from: row, count: d)
+        }
+
+        func fillFirstCluster(_ x: UnsafePointer<Float>, start: Int, threads: Int) {
+            let c = UnsafePointer(centres)
+            let buf = UnsafeMutablePointer<Int32>.allocate(capacity: n)
+            let parts = threads > 1 && n >= 8192 ? threads * 4 : 1
+            let delta = self.delta, assign = self.assign, n = self.n, d = self.d
+            parallelFor(iterations: parts) { part in
+                let lo = n * part / parts, hi = n * (part + 1) / parts
+                for i in lo..<hi {
+                    delta[i] = squaredDistance(x + i * d, c, d)
+                    assign[i] = 0
+                    buf[i] = Int32(i)
+                }
+            }
+            delta[start] = -1
+            members[0] = buf; sizes[0] = n; capacities[0] = n
+        }
+
+        /// Recomputes radius2/far of cluster j from its members' delta.
+        @discardableResult
+        func recomputeExtent(_ j: Int) -> (Float, Int32) {
+            var r: Float = -.infinity, f = Int32.max
+            if let m = members[j] {
+                for k in 0..<sizes[j] {
+                    let i = m[k], v = delta[Int(i)]
+                    if v > r || (v == r && i < f) { r = v; f = i }
+                }
+            }
+            radius2[j] = r; far[j] = f
+            return (r, f)
+        }
+
+        /// Adds centre `slot` (already copied), updates clusters 0..<slot, builds cluster `slot`;
+        /// returns the global (max delta, its smallest index). `forced` is the cluster that held the new
+        /// centre: its extent is stale (the centre's delta became -1), so it is always rescanned.
+        func addCentre(slot: Int, forced: Int, x: UnsafePointer<Float>, threads: Int) -> (Float, Int32) {
+            let t = slot
+            // Distances of the new centre to the pivots (the first P centres), and its own nearest pivot.
+            let pivots = min(t, AcceleratedGreedyCoreset.pivotCount)
+            let cNew = UnsafePointer(centres + t * d)
+            var nearestPivot = Int32(t), nearestPivotDist: Float = 0
+            if t >= AcceleratedGreedyCoreset.pivotCount { nearestPivotDist = .infinity }
+            for q in 0..<pivots {
+                let dq = squaredDistance(cNew, centres + q * d, d).squareRoot()
+                pivotDistNew[q] = dq
+                if t >= AcceleratedGreedyCoreset.pivotCount && dq < nearestPivotDist { nearestPivotDist = dq; nearestPivot = Int32(q) }
+            }
+            // When pruning is not paying off (the last pruned pick computed over half the distances), a dense pass
+            // in index order is cheaper; every 16th pick takes the pruned route again to re-measure.
+            if lastComputed > n / 2 && t % 16 != 0 {
+                pivotOf[t] = nearestPivot; pivotDist[t] = nearestPivotDist
+                return addCentreDense(slot: t, x: x, threads: threads)
+            }
+            // Split clusters 0..<t into chunks of similar work (members of clusters that may be visited).
+            var total = 0
+            for j in 0..<t where radius2[j] > 0 || j == forced { total += sizes[j] }
+            // Threads pay off only while picks visit many points (early picks); later ones are short and a
+            // fork/join per pick costs more than it saves, so go parallel only after a busy pick.
+            let parts = threads > 1 && total >= 16384 && lastVisited >= 65536 ? threads * 4 : 1
+            var bounds = [0]
+            var offsets = [0]                                  // start of each chunk's moved segment
+            if parts > 1 {
+                let target = total / parts + 1
+                var acc = 0, memberAcc = 0
+                for j in 0..<t {
+                    if radius2[j] > 0 || j == forced { acc += sizes[j] }
+                    memberAcc += sizes[j]
+                    if acc >= target && bounds.count < parts {
+                        bounds.append(j + 1); offsets.append(memberAcc); acc = 0
+                    }
+                }
+            }
+            bounds.append(t)
+            let chunks = bounds.count - 1
+            var movedCounts = [Int](repeating: 0, count: chunks)
+            var bestR = [Float](repeating: -.infinity, count: chunks)
+            var bestF = [Int32](repeating: Int32.max, count: chunks)
+            var visited = [Int](repeating: 0, count: chunks)
+            var computed = [Int](repeating: 0, count: chunks)
+            movedCounts.withUnsafeMutableBufferPointer { mc in
+                bestR.withUnsafeMutableBufferPointer { br in
+                    bestF.withUnsafeMutableBufferPointer { bf in
+                    visited.withUnsafeMutableBufferPointer { vis in
+                    computed.withUnsafeMutableBufferPointer { comp in
+                        let body = { (chunk: Int) in
+                            var r: Float = -.infinity, f = Int32.max, seen = 0, work = 0
+                            var out = self.moved + offsets[chunk]
+                            for j in bounds[chunk]..<bounds[chunk + 1] {
+                                if self.radius2[j] > 0 || j == forced {
+                                    seen += self.sizes[j]
+                                    out = self.update(cluster: j, centreSlot: t, forced: j == forced, x: x, moved: out,
+                                                      computed: &work)
+                                }
+                                let v = self.radius2[j], i = self.far[j]
+                                if v > r || (v == r && i < f) { r = v; f = i }
+                            }
+                            mc[chunk] = out - (self.moved + offsets[chunk])
+                            br[chunk] = r; bf[chunk] = f
+                            vis[chunk] = seen
+                            comp[chunk] = work
+                        }
+                        parallelFor(iterations: chunks, body)
+                    }
+                    }
+                    }
+                }
+            }
+            lastVisited = visited.reduce(0, +)
+            lastComputed = computed.reduce(0, +)
+            // Build the new cluster from the moved segments, in chunk order.
+            let newSize = movedCounts.reduce(0, +)
+            let buf = UnsafeMutablePointer<Int32>.allocate(capacity: max(1, newSize))
+            var w = 0
+            for chunk in 0..<chunks {
+                (buf + w).update(from: moved + offsets[chunk], count: movedCounts[chunk])
+                w += movedCounts[chunk]
+            }
+            for k in 0..<newSize { assign[Int(buf[k])] = Int32(t) }
+            members[t] = buf; sizes[t] = newSize; capacities[t] = max(1, newSize)
+            pivotOf[t] = nearestPivot; pivotDist[t] = nearestPivotDist
+            clusterCount = t + 1
+            var (r, f) = recomputeExtent(t)
+            for chunk in 0..<chunks where bestR[chunk] > r || (bestR[chunk] == r && bestF[chunk] < f) {
+                r = bestR[chunk]; f = bestF[chunk]
+            }
+            return (r, f)
+        }
+
+        /// Dense variant of `addCentre`: every point gets its distance to the new centre (exactly as in the plain
+        /// algorithm), movers are marked in `assign`, then clusters are compacted and their extents recomputed.
+        func addCentreDense(slot t: Int, x: UnsafePointer<Float>, threads: Int) -> (Float, Int32) {
+            let c = UnsafePointer(centres + t * d)
+            let parts = threads > 1 && n >= 16384 ? threads * 4 : 1
+            let delta = self.delta, assign = self.assign, n = self.n, d = self.d
+            parallelFor(iterations: parts) { part in
+                for i in (n * part / parts)..<(n * (part + 1) / parts) {
+                    let s = squaredDistance(x + i * d, c, d)
+                    if s < delta[i] { delta[i] = s; assign[i] = Int32(t) }
+                }
+            }
+            var r: Float = -.infinity, f = Int32.max
+            for j in 0..<t {
+                if let m = members[j] {
+                    var w = 0
+                    for k in 0..<sizes[j] where assign[Int(m[k])] == Int32(j) { m[w] = m[k]; w += 1 }
+                    sizes[j] = w
+                }
+                let (v, i) = recomputeExtent(j)
+                if v > r || (v == r && i < f) { r = v; f = i }
+            }
+            var newSize = 0
+            for i in 0..<n where assign[i] == Int32(t) { moved[newSize] = Int32(i); newSize += 1 }
+            let buf = UnsafeMutablePointer<Int32>.allocate(capacity: max(1, newSize))
+            buf.update(from: moved, count: newSize)
+            members[t] = buf; sizes[t] = newSize; capacities[t] = max(1, newSize)
+            clusterCount = t + 1
+            let (v, i) = recomputeExtent(t)
+            if v > r || (v == r && i < f) { r = v; f = i }
+            return (r, f)
+        }
+
+        /// Visits cluster j for the new centre in `centreSlot`; appends movers at `moved`, returns the new end.
+        @inline(__always)
+        func update(cluster j: Int, centreSlot: Int, forced: Bool, x: UnsafePointer<Float>,
+                    moved: UnsafeMutablePointer<Int32>, computed: inout Int) -> UnsafeMutablePointer<Int32> {
+            let d = self.d
+            let c = UnsafePointer(centres + centreSlot * d)
+            let factor = AcceleratedGreedyCoreset.pruneFactor
+            if !forced {
+                // Pivot lower bound on ||c - c_j||, widened by the rounding of both distances.
+                let a = pivotDistNew[Int(pivotOf[j])], b = pivotDist[j]
+                let lower = abs(a - b) - AcceleratedGreedyCoreset.pivotSlack * (a + b)
+                if lower > 0 && lower * lower > factor * radius2[j] { return moved }
+            }
+            let dcc2 = squaredDistance(c, centres + j * d, d)          // ||c - c_j||^2
+            if !forced && dcc2 > factor * radius2[j] { return moved }  // whole cluster cannot improve
+            guard let m = members[j] else { return moved }
+            var out = moved
+            var w = 0
+            var r: Float = -.infinity, f = Int32.max
+            let size = sizes[j]
+            for k in 0..<size {
+                let i = m[k]
+                let di = delta[Int(i)]
+                if !(dcc2 > factor * di) {
+                    let s = squaredDistance(x + Int(i) * d, c, d)
+                    computed += 1
+                    if s < di {
+                        delta[Int(i)] = s
+                        out.pointee = i; out += 1
+                        continue
+                    }
+                }
+                m[w] = i; w += 1
+                if di > r || (di == r && i < f) { r = di; f = i }
+            }
+            sizes[j] = w; radius2[j] = r; far[j] = f
+            // Give memory back when a cluster has shrunk to a quarter of its buffer.
+            if w * 4 < capacities[j] && capacities[j] > 64 {
+                let smaller = UnsafeMutablePointer<Int32>.allocate(capacity: max(1, w))
+                smaller.update(from: m, count: w)
+                m.deallocate()
+                members[j] = smaller; capacities[j] = max(1, w)
+            }
+            return out
+        }
+    }
+}

@@ -1,0 +1,126 @@
+import Foundation
+import MemoryBank
+import PropertyBased
+import TensorCore
+import Testing
+
+@Suite("MemoryBank nearest neighbours")
+struct MemoryBankNearestTests {
+    /// Compares fast and naive results: distances within tolerance; indices equal wherever the naive
+    /// neighbour list has a clear gap (ties at float32 rounding may be ordered either way).
+    func compare(_ bank: MemoryBank, _ queries: Tensor, k: Int, tileBytes: Int, label: String) {
+        let fast = tileBytes == 0 ? bank.nearest(to: queries, k: k) : bank.nearestLinear(to: queries, k: k, tileBytes: tileBytes)
+        let naive = bank.nearestNaive(to: queries, k: k)
+        #expect(fast.distances.shape == naive.distances.shape)
+        var maxAbs: Float = 0, maxRel: Float = 0, indexMismatches = 0
+        let kk = naive.distances.shape[1]
+        for r in 0..<queries.shape[0] {
+            for j in 0..<kk {
+                let a = fast.distances.scalars[r * kk + j], b = naive.distances.scalars[r * kk + j]
+                maxAbs = max(maxAbs, abs(a - b)); maxRel = max(maxRel, abs(a - b) / max(b, 1e-6))
+                if fast.indices[r * kk + j] != naive.indices[r * kk + j] { indexMismatches += 1 }
+            }
+        }
+        print("\(label): max abs diff \(maxAbs), max rel diff \(maxRel), index mismatches \(indexMismatches)")
+        #expect(maxAbs < 1e-4)
+        #expect(indexMismatches == 0)
+    }
+
+    @Test func fastMatchesNaiveOnRandomData() throws {
+        let bank = try MemoryBank(features: MemoryBankTestData.normal(700, 37, seed: 1))
+        let queries = MemoryBankTestData.normal(45, 37, seed: 2)
+        for k in [1, 2, 5] {
+            compare(bank, queries, k: k, tileBytes: MemoryBank.defaultTileBytes, label: "random k=\(k)")
+            compare(bank, queries, k: k, tileBytes: 4 * 45 * 48, label: "random k=\(k) small tiles") // ragged tiles
+        }
+    }
+
+    @Test func groupedSearchMatchesNaive() throws {
+        // >= 1,024 rows: nearest(to:k:) prunes by groups.
+        let bank = try MemoryBank(features: MemoryBankTestData.clustered(3000, 24, clusters: 40, seed: 4))
+        let near = bank.rows(Array(stride(from: 5, to: 3000, by: 61)))                 // bank members
+        let far = MemoryBankTestData.clustered(60, 24, clusters: 40, seed: 5)       // same clusters, new points
+        let queries = Tensor(shape: [near.shape[0] + 60, 24], scalars: near.scalars + far.scalars)
+        for k in [1, 4] { compare(bank, queries, k: k, tileBytes: 0, label: "grouped k=\(k)") }
+        // Integer rows with duplicates: exact ties, order by index.
+        var rng = SplitMix64(seed: 6)
+        var rows = (0..<(1200 * 12)).map { _ in Float(Int(rng.next() % 3)) }
+        for i in 600..<1200 { for j in 0..<12 { rows[i * 12 + j] = rows[(i - 600) * 12 + j] } }
+        let tieBank = try MemoryBank(features: Tensor(shape: [1200, 12], scalars: rows))
+        let tieQueries = Tensor(shape: [70, 12], scalars: (0..<(70 * 12)).map { _ in Float(Int(rng.next() % 3)) })
+        for k in [1, 3] { compare(tieBank, tieQueries, k: k, tileBytes: 0, label: "grouped ties k=\(k)") }
+    }
+
+    @Test func tiesKeepTheSmallerIndex() throws {
+        // Small integers: the expansion is exact in float32, so ties are exact and order must match the naive one.
+        var rng = SplitMix64(seed: 5)
+        let n = 300, d = 20
+        var rows = (0..<(n * d)).map { _ in Float(Int(rng.next() % 3)) }
+        for i in stride(from: 150, to: n, by: 1) {           // second half duplicates the first half
+            for j in 0..<d { rows[i * d + j] = rows[(i - 150) * d + j] }
+        }
+        let bank = try MemoryBank(features: Tensor(shape: [n, d], scalars: rows))
+        let queries = Tensor(shape: [40, d], scalars: (0..<(40 * d)).map { _ in Float(Int(rng.next() % 3)) })
+        for k in [1, 3, 8] {
+            compare(bank, queries, k: k, tileBytes: 4 * 40 * 32, label: "ties k=\(k)")
+        }
+        // A bank member finds its first copy at distance 0.
+        let (dist, idx) = bank.nearestAmongBank(indices: [170], k: 2)
+        #expect(dist.scalars == [0, 0])
+        #expect(idx == [20, 170])
+    }
+
+    @Test func matchesTorchCdist() throws {
+        let (t, _) = try MemoryBankTestData.fixtures()
+        let bank = try MemoryBank(features: try #require(t["knn_bank"]))
+        let queries = try #require(t["knn_queries"])
+        let expectedD = try #require(t["knn_distances"]), expectedI = try #require(t["knn_indices"])
+        let (d, i) = bank.nearest(to: queries, k: 3)
+        let maxAbs = zip(d.scalars, expectedD.scalars).map { abs($0 - $1) }.max()!
+        print("torch.cdist parity: max abs diff \(maxAbs)")
+        #expect(maxAbs < 1e-5)
+        #expect(i.map { Float($0) } == expectedI.scalars)
+        #expect(d.scalars[0] == 0 && d.scalars[3] == 0)   // the first five queries are bank rows
+    }
+
+    @Test func kIsClampedToTheBankSize() throws {
+        let bank = try MemoryBank(features: MemoryBankTestData.normal(4, 8, seed: 3))
+        let (d, i) = bank.nearest(to: MemoryBankTestData.normal(2, 8, seed: 4), k: 9)
+        #expect(d.shape == [2, 4])
+        #expect(Set(i[0..<4]) == [0, 1, 2, 3])
+        #expect(zip(d.scalars, d.scalars.dropFirst()).enumerated().allSatisfy { $0.offset == 3 || $0.element.0 <= $0.element.1 })
+    }
+
+    @Test func supportDistancesMatchNaive() throws {
+        let bank = try MemoryBank(features: MemoryBankTestData.normal(50, 24, seed: 8))
+        let q = MemoryBankTestData.normal(1, 24, seed: 9)
+        let (_, support) = bank.nearestAmongBank(indices: [7], k: 4)
+        #expect(support[0] == 7)
+        let got = bank.distances(from: q.scalars, to: support)
+        let naive = bank.nearestNaive(to: q, k: 50)
+        for (s, g) in zip(support, got) {
+            let j = naive.indices.firstIndex(of: s)!
+            #expect(abs(naive.distances.scalars[j] - g) < 1e-5)
+        }
+    }
+
+    @Test func invalidInputThrows() throws {
+        #expect(throws: MemoryBankError.self) { try MemoryBank(features: Tensor(zeros: [0, 4])) }
+        #expect(throws: MemoryBankError.self) { try MemoryBank(features: Tensor(zeros: [4])) }
+        let bank = try MemoryBank(features: Tensor(zeros: [3, 4]))
+        #expect(throws: MemoryBankError.self) { try bank.validate(queries: Tensor(zeros: [2, 5]), k: 1) }
+        #expect(throws: MemoryBankError.self) { try bank.validate(queries: Tensor(zeros: [2, 4]), k: 0) }
+        try bank.validate(queries: Tensor(zeros: [2, 4]), k: 1)
+    }
+
+    @Test func bankMembersHaveZeroDistance() async throws {
+        await propertyCheck(count: 20, input: Gen.int(in: 1...300), Gen.int(in: 1...70), Gen.int(in: 0...1000)) { n, d, seed in
+            let features = MemoryBankTestData.normal(n, d, seed: UInt64(seed))
+            let bank = try MemoryBank(features: features)
+            let members = Array(Set([0, n / 2, n - 1]))
+            let (dist, idx) = bank.nearestAmongBank(indices: members, k: 1)
+            #expect(dist.scalars.allSatisfy { $0 == 0 })
+            #expect(idx.map(Int.init) == members)
+        }
+    }
+}

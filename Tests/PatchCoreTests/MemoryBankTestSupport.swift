@@ -1,0 +1,37 @@
+import Foundation
+import MemoryBank
+import TensorCore
+import Checkpoints
+
+/// Helpers shared by the MemoryBank*Tests suites.
+enum MemoryBankTestData {
+    /// (n,d) standard normal values from a seeded SplitMix64 (Box–Muller), as Float.
+    static func normal(_ n: Int, _ d: Int, seed: UInt64, scale: Float = 1) -> Tensor {
+        var rng = SplitMix64(seed: seed)
+        let p = RandomProjection.gaussian(inputDimension: n, outputDimension: d, rng: &rng)
+        let s = Float(Double(d).squareRoot()) * scale      // undo the 1/sqrt(d) projection scale
+        return Tensor(shape: [n, d], scalars: p.scalars.map { $0 * s })
+    }
+
+    /// Clustered data (like patch features): `clusters` blobs of different spread.
+    static func clustered(_ n: Int, _ d: Int, clusters: Int, seed: UInt64) -> Tensor {
+        var rng = SplitMix64(seed: seed)
+        let centres = normal(clusters, d, seed: seed &+ 1, scale: 4)
+        let noise = normal(n, d, seed: seed &+ 2)
+        var out = [Float](repeating: 0, count: n * d)
+        for i in 0..<n {
+            let c = Int(rng.next() % UInt64(clusters))
+            let spread = Float(0.2 + Double(c % 5) * 0.3)
+            for j in 0..<d { out[i * d + j] = centres.scalars[c * d + j] + spread * noise.scalars[i * d + j] }
+        }
+        return Tensor(shape: [n, d], scalars: out)
+    }
+
+    static func fixtures() throws -> (tensors: [String: Tensor], meta: [String: Any]) {
+        let dir = Bundle.module.resourceURL!.appendingPathComponent("Fixtures")
+        let tensors = try SafeTensors.read(dir.appendingPathComponent("memorybank_v1.safetensors")).tensors
+        let json = try Data(contentsOf: dir.appendingPathComponent("memorybank_v1.json"))
+        let meta = try JSONSerialization.jsonObject(with: json) as! [String: Any]
+        return (tensors, meta)
+    }
+}

@@ -1,0 +1,94 @@
+// Swift side of the memory-bank benchmark; bench/coreset_bench.py is the PyTorch side.
+//
+//   swift run -c release CoresetBench coreset /tmp/bank_bottle.f32 [ratio 0.1] [maxPicks] [threads 2] [start 0]
+//   swift run -c release CoresetBench plain   /tmp/bank_bottle.f32 [picks 200]
+//   swift run -c release CoresetBench knn     /tmp/bank_bottle.f32
+// Banks are raw little-endian float32 (N,128) files written by `coreset_bench.py make-bank`.
+// Not part of `swift test`; needs the CoresetBench executable target (see the report / ARCHITECTURE.md).
+import Foundation
+import MemoryBank
+import TensorCore
+
+func load(_ path: String) -> Tensor {
+    guard let data = FileManager.default.contents(atPath: path), data.count % (128 * 4) == 0 else {
+        print("cannot read \(path) as raw float32 (N,128)"); exit(1)
+    }
+    let n = data.count / (128 * 4)
+    var values = [Float](repeating: 0, count: n * 128)
+    _ = values.withUnsafeMutableBytes { data.copyBytes(to: $0) }
+    return Tensor(shape: [n, 128], scalars: values)
+}
+
+func now() -> Double { Double(DispatchTime.now().uptimeNanoseconds) * 1e-9 }
+
+let args = CommandLine.arguments
+guard args.count >= 3 else { print("usage: CoresetBench coreset|plain|knn BANK [options]"); exit(2) }
+let x = load(args[2])
+let n = x.shape[0]
+ComputeThreads.set(2)
+
+switch args[1] {
+case "coreset":
+    let ratio = args.count > 3 ? Double(args[3])! : 0.1
+    let total = max(1, Int(Double(n) * ratio))
+    let count = args.count > 4 ? min(total, Int(args[4])!) : total
+    let threads = args.count > 5 ? Int(args[5])! : 2
+    let start = args.count > 6 ? Int(args[6])! : 0
+    let t0 = now()
+    var marks: [(Int, Double)] = []
+    let picks = try GreedyCoresetSampler.selectReduced(x, start: start, count: count, threads: threads) { done, _ in
+        if done % 1000 == 0 || done == count { marks.append((done, now() - t0)) }
+    }
+    let dt = now() - t0
+    for (done, t) in marks where done % 2000 == 0 || done == count {
+        print(String(format: "  %6d picks: %.2f s", done, t))
+    }
+    print(String(format: "swift accelerated greedy (threads %d): N=%d, %d of %d picks in %.2f s, %.3f ms/pick",
+                 threads, n, count, total, dt, dt * 1e3 / Double(count)))
+    if count < total { print("  (partial run: later picks are cheaper, so scaling up over-estimates)") }
+    print("swift first picks:", Array(picks.prefix(20)))
+case "plain":
+    let count = args.count > 3 ? Int(args[3])! : 200
+    let t0 = now()
+    let picks = PlainGreedyCoreset.select(x, start: 0, count: count)
+    let dt = now() - t0
+    print(String(format: "swift plain greedy: N=%d first %d picks %.2f s, %.2f ms/pick, extrapolated 10%%: %.1f s",
+                 n, count, dt, dt * 1e3 / Double(count), dt / Double(count) * Double(n / 10)))
+    print("swift plain first picks:", Array(picks.prefix(20)))
+case "knn":
+    // Queries: the 784 patches of the last image (real, in raster order); banks exclude that image:
+    // every 10th row of the other images (a 10%-size bank) and all other rows.
+    let queries = Tensor(shape: [784, 128], scalars: Array(x.scalars[((n - 784) * 128)...]))
+    let others = n - 784
+    var tenth = [Float]()
+    for r in stride(from: 0, to: others, by: 10) { tenth += x.scalars[(r * 128)..<((r + 1) * 128)] }
+    let banks = [Tensor(shape: [tenth.count / 128, 128], scalars: tenth),
+                 Tensor(shape: [others, 128], scalars: Array(x.scalars[0..<(others * 128)]))]
+    for features in banks {
+        let rows = features.shape[0]
+        let tb = now()
+        let bank = try MemoryBank(features: features)
+        print(String(format: "bank of %d rows built (grouping) in %.2f s", rows, now() - tb))
+        for mode in ["grouped", "linear 2 MiB tiles", "linear 8 MiB tiles"] {
+            var times: [Double] = []
+            var mean: Float = 0
+            for _ in 0..<5 {
+                let t0 = now()
+                let (d, _) = mode == "grouped" ? bank.nearest(to: queries, k: 1)
+                    : bank.nearestLinear(to: queries, k: 1, tileBytes: mode.contains("8") ? 8 << 20 : 2 << 20)
+                times.append(now() - t0)
+                mean = d.scalars.reduce(0, +) / Float(784)
+            }
+            times.sort()
+            print(String(format: "swift nearest k=1 784 x %d (%@): median %.1f ms (min %.1f); mean 1-NN %.4f",
+                         rows, mode, times[2] * 1e3, times[0] * 1e3, mean))
+        }
+        var times: [Double] = []
+        for _ in 0..<3 {
+            let t0 = now(); _ = bank.nearest(to: queries, k: 9); times.append(now() - t0)
+        }
+        print(String(format: "swift nearest k=9 784 x %d: median %.1f ms", rows, times.sorted()[1] * 1e3))
+    }
+default:
+    print("unknown command \(args[1])"); exit(2)
+}

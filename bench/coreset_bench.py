@@ -1,0 +1,141 @@
+#!/usr/bin/env python3
+"""PyTorch side of the memory-bank benchmark (bench/CoresetBench/main.swift is the Swift side).
+
+  python3 bench/coreset_bench.py make-bank --kind {gauss,mixture,bottle} [--out /tmp/bank_<kind>.f32]
+      writes a raw little-endian float32 (N,128) file; gauss = iid N(0,1) (worst case for pruning),
+      mixture = 2,000 Gaussian blobs of varied spread, bottle = real MobileNetV2 "blocks" patch features of the
+      209 MVTec bottle train images (features.6 + features.13, AvgPool 3x3, bilinear to 28x28; D=128).
+  python3 bench/coreset_bench.py coreset --bank FILE [--picks 300] [--start S]
+      patchcore-inspection-style greedy iteration (||a||^2 - 2ab + ||b||^2, clamp, sqrt, cat + min) on the
+      bank; times the first --picks picks, extrapolates linearly to 10% of N (PyTorch's per-pick cost does not
+      depend on the pick number), prints the first picks for comparison with Swift.
+  python3 bench/coreset_bench.py knn --bank FILE
+      per-image 1-NN: the last image's 784 patches vs every 10th row of the other images and vs all other rows,
+      torch.cdist + min (median of 5).
+Runs on 2 threads (torch.set_num_threads(2)), like REFERENCE.md.
+"""
+import argparse
+import pathlib
+import sys
+import time
+
+import numpy as np
+import torch
+
+torch.set_num_threads(2)
+N_BOTTLE = 163_856
+
+
+def make_bank(kind, out):
+    rng = np.random.default_rng(0)
+    if kind == "gauss":
+        x = rng.standard_normal((N_BOTTLE, 128), dtype=np.float32)
+    elif kind == "mixture":
+        centres = rng.normal(0, 1.0, size=(2000, 128)).astype(np.float32)
+        labels = rng.integers(0, 2000, size=N_BOTTLE)
+        spread = rng.uniform(0.05, 0.4, size=2000).astype(np.float32)[labels][:, None]
+        x = centres[labels] + spread * rng.standard_normal((N_BOTTLE, 128), dtype=np.float32)
+    else:
+        x = bottle_features()
+    x = np.ascontiguousarray(x, dtype="<f4")
+    x.tofile(out)
+    print(f"wrote {out} shape {x.shape}")
+
+
+def bottle_features():
+    _lib = torch.library.Library("torchvision", "DEF")
+    _lib.define("nms(Tensor dets, Tensor scores, float iou_threshold) -> Tensor")
+    _lib.define("qnms(Tensor dets, Tensor scores, float iou_threshold) -> Tensor")
+    import torchvision
+    from PIL import Image
+    import torch.nn.functional as F
+
+    net = torchvision.models.mobilenet_v2()
+    net.load_state_dict(torch.load("/root/.cache/patchcore/weights/mobilenet_v2-b0353104.pth", map_location="cpu"))
+    net.eval()
+    tf = torchvision.transforms.Compose([
+        torchvision.transforms.Resize(256), torchvision.transforms.CenterCrop(224), torchvision.transforms.ToTensor(),
+        torchvision.transforms.Normalize([0.485, 0.456, 0.406], [0.229, 0.224, 0.225])])
+    files = sorted(pathlib.Path("/work/shared/datasets/mvtec_ad/bottle/train/good").glob("*.png"))
+    feats = []
+    with torch.no_grad():
+        for i in range(0, len(files), 8):
+            x = torch.stack([tf(Image.open(f).convert("RGB")) for f in files[i:i + 8]])
+            taps = {}
+            for j, layer in enumerate(net.features[:14]):
+                x = layer(x)
+                if j in (6, 13):
+                    taps[j] = F.avg_pool2d(x, 3, 1, 1)
+            a = taps[6]
+            b = F.interpolate(taps[13], size=a.shape[-2:], mode="bilinear", align_corners=False)
+            f = torch.cat([a, b], 1).permute(0, 2, 3, 1).reshape(-1, 128)
+            feats.append(f.numpy())
+    return np.concatenate(feats)
+
+
+def load(path):
+    x = np.fromfile(path, dtype="<f4")
+    return torch.from_numpy(x.reshape(-1, 128))
+
+
+def pairwise(a, b):
+    # patchcore-inspection GreedyCoresetSampler._compute_batchwise_differences
+    aa = a.unsqueeze(1).bmm(a.unsqueeze(2)).reshape(-1, 1)
+    bb = b.unsqueeze(1).bmm(b.unsqueeze(2)).reshape(1, -1)
+    return (-2 * a.mm(b.T) + aa + bb).clamp(0, None).sqrt()
+
+
+def coreset(path, picks, start):
+    x = load(path)
+    n = len(x)
+    total = int(n * 0.1)
+    with torch.no_grad():
+        t0 = time.perf_counter()
+        mind = pairwise(x, x[start:start + 1])
+        chosen = [start]
+        for _ in range(picks - 1):
+            idx = int(torch.argmax(mind).item())
+            chosen.append(idx)
+            d = pairwise(x, x[idx:idx + 1])
+            mind = torch.min(torch.cat([mind, d], dim=-1), dim=1).values.reshape(-1, 1)
+        dt = time.perf_counter() - t0
+    per = dt / picks
+    print(f"pytorch greedy: N={n} first {picks} picks {dt:.2f} s, {per * 1e3:.2f} ms/pick, "
+          f"extrapolated 10% ({total} picks): {per * total:.1f} s")
+    print("pytorch first picks:", chosen[:20])
+
+
+def knn(path):
+    """Queries: the last image's 784 patches; banks exclude that image: every 10th other row, all other rows."""
+    x = load(path)
+    q = x[-784:].contiguous()
+    others = x[:-784]
+    for b in (others[::10].contiguous(), others.contiguous()):
+        times = []
+        for _ in range(5):
+            t0 = time.perf_counter()
+            d = torch.cdist(q, b).min(dim=1)
+            times.append(time.perf_counter() - t0)
+        print(f"pytorch cdist+min 784 x {len(b)}: median {np.median(times) * 1e3:.1f} ms "
+              f"(min {min(times) * 1e3:.1f}); mean 1-NN distance {d.values.mean():.4f}")
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("cmd", choices=["make-bank", "coreset", "knn"])
+    ap.add_argument("--kind", default="mixture")
+    ap.add_argument("--out")
+    ap.add_argument("--bank")
+    ap.add_argument("--picks", type=int, default=300)
+    ap.add_argument("--start", type=int, default=0)
+    a = ap.parse_args()
+    if a.cmd == "make-bank":
+        make_bank(a.kind, a.out or f"/tmp/bank_{a.kind}.f32")
+    elif a.cmd == "coreset":
+        coreset(a.bank, a.picks, a.start)
+    else:
+        knn(a.bank)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
