@@ -3,6 +3,11 @@
 //   swift run -c release CoresetBench coreset /tmp/bank_bottle.f32 [ratio 0.1] [maxPicks] [threads 2] [start 0]
 //   swift run -c release CoresetBench plain   /tmp/bank_bottle.f32 [picks 200]
 //   swift run -c release CoresetBench knn     /tmp/bank_bottle.f32
+//   swift run -c release CoresetBench gemm    /tmp/bank_bottle.f32   (plain sgemm of the k-NN shape)
+// Target line for Package.swift (not in `swift test`):
+//   .executableTarget(name: "CoresetBench", dependencies: ["MemoryBank", "TensorCore"], path: "bench/CoresetBench"),
+// Debian's OpenBLAS 0.3.21 does not recognise this virtual CPU and picks its "Prescott" (SSE3) kernels
+// (see OPENBLAS_VERBOSE=2); OPENBLAS_CORETYPE=SkylakeX in the environment roughly doubles the sgemm parts.
 // Banks are raw little-endian float32 (N,128) files written by `coreset_bench.py make-bank`.
 // Not part of `swift test`; needs the CoresetBench executable target (see the report / ARCHITECTURE.md).
 import Foundation
@@ -88,6 +93,17 @@ case "knn":
             let t0 = now(); _ = bank.nearest(to: queries, k: 9); times.append(now() - t0)
         }
         print(String(format: "swift nearest k=9 784 x %d: median %.1f ms", rows, times.sorted()[1] * 1e3))
+    }
+case "gemm":
+    // Plain sgemm of the k-NN shape, to see how much of `nearest` is the BLAS product itself.
+    let q = Tensor(shape: [784, 128], scalars: Array(x.scalars[0..<(784 * 128)]))
+    for rows in [16_384, 2048] {
+        let b = Tensor(shape: [rows, 128], scalars: Array(x.scalars[0..<(rows * 128)]))
+        var times: [Double] = []
+        for _ in 0..<5 { let t0 = now(); _ = matmul(q, b, transposeB: true); times.append(now() - t0) }
+        let t = times.sorted()[2]
+        print(String(format: "sgemm 784 x 128 x %d: %.2f ms, %.1f GFLOP/s (BLAS threads %d)",
+                     rows, t * 1e3, 2.0 * 784 * 128 * Double(rows) / t * 1e-9, ComputeThreads.current))
     }
 default:
     print("unknown command \(args[1])"); exit(2)
