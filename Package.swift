@@ -59,6 +59,7 @@ let package = Package(
 
         // Benchmark harnesses (run from bench/, never by `swift test`).
         .executableTarget(name: "ConvBench", dependencies: ["TensorCore"], path: "bench/ConvBench"),
+        .executableTarget(name: "CoresetBench", dependencies: ["MemoryBank", "TensorCore"], path: "bench/CoresetBench"),
 
         .testTarget(name: "TensorCoreTests", dependencies: ["TensorCore", "Checkpoints", .product(name: "PropertyBased", package: "swift-property-based")], resources: [.copy("Fixtures")]),
         .testTarget(name: "ImageIOTests", dependencies: ["ImageIO", "Datasets"], resources: [.copy("Fixtures")]),

@@ -29,7 +29,8 @@ public final class FeatureExtractor: Sendable {
         }
         weightsSHA256 = try WeightsCatalog.sha256Hex(of: weights)
         let stateDict = try CheckpointLoader.load(weights)
-        backbone = try BackboneRegistry.make(config.backbone, weights: stateDict)
+        let backbone = try BackboneRegistry.make(config.backbone, weights: stateDict)
+        self.backbone = backbone
         let unknown = config.taps.filter { !backbone.tapNames.contains($0) }
         guard unknown.isEmpty else {
             throw PatchCoreError.invalidConfiguration("unknown tap(s) \(unknown.joined(separator: ", ")) for \(config.backbone); valid taps: \(backbone.tapNames.joined(separator: ", "))")

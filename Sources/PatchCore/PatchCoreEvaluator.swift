@@ -15,6 +15,12 @@ public struct PredictionRecord: Sendable, Codable, Equatable {
     public var defectType: String?
     public var heatmap: String?
 
+    public init(image: String, score: Float, normalizedScore: Float, threshold: Float, anomalous: Bool,
+                label: String?, defectType: String?, heatmap: String?) {
+        self.image = image; self.score = score; self.normalizedScore = normalizedScore; self.threshold = threshold
+        self.anomalous = anomalous; self.label = label; self.defectType = defectType; self.heatmap = heatmap
+    }
+
     enum CodingKeys: String, CodingKey {
         case image, score, threshold, anomalous, label, heatmap
         case normalizedScore = "normalized_score"

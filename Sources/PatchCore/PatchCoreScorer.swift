@@ -32,7 +32,7 @@ public final class PatchCoreScorer: Sendable {
     let scorer: ImageScorer
     let maps: AnomalyMapGenerator
 
-    public init(model: PatchCoreModel, weights: URL) throws {
+    public convenience init(model: PatchCoreModel, weights: URL) throws {
         try self.init(model: model, extractor: FeatureExtractor(config: model.config, weights: weights))
     }
 

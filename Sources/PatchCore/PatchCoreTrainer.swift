@@ -9,6 +9,8 @@ import TensorCore
 public struct SkippedImage: Sendable, Codable, Equatable {
     public var file: String
     public var reason: String
+
+    public init(file: String, reason: String) { self.file = file; self.reason = reason }
 }
 
 /// Fitting: features of every good image, greedy coreset, training-score statistics and threshold.
