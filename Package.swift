@@ -59,6 +59,7 @@ let package = Package(
 
         // Benchmark harnesses (run from bench/, never by `swift test`).
         .executableTarget(name: "ConvBench", dependencies: ["TensorCore"], path: "bench/ConvBench"),
+        .executableTarget(name: "BackboneBench", dependencies: ["Backbones", "TensorCore"], path: "bench/BackboneBench"),
         .executableTarget(name: "CoresetBench", dependencies: ["MemoryBank", "TensorCore"], path: "bench/CoresetBench"),
 
         .testTarget(name: "TensorCoreTests", dependencies: ["TensorCore", "Checkpoints", .product(name: "PropertyBased", package: "swift-property-based")], resources: [.copy("Fixtures")]),
@@ -70,6 +71,6 @@ let package = Package(
             .product(name: "PropertyBased", package: "swift-property-based"),
         ], resources: [.copy("Fixtures")]),
         .testTarget(name: "EvaluationTests", dependencies: ["Evaluation", .product(name: "PropertyBased", package: "swift-property-based")], resources: [.copy("Fixtures")]),
-        .testTarget(name: "CLITests", dependencies: ["patchcore", "PatchCore"]),
+        .testTarget(name: "CLITests", dependencies: ["patchcore", "PatchCore", "Datasets", "ImageIO", "TensorCore"]),
     ]
 )

@@ -42,7 +42,7 @@ _TV_LIB.define("qnms(Tensor dets, Tensor scores, float iou_threshold) -> Tensor"
 import torchvision  # noqa: E402
 from torchvision import transforms  # noqa: E402
 
-DATASETS = "/work/shared/datasets"
+DATASETS = os.environ.get("PATCHCORE_DATASETS", os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "shared", "datasets"))
 DEFAULT_WEIGHTS = {
     "mobilenet_v2": "/root/.cache/patchcore/weights/mobilenet_v2-b0353104.pth",
     "efficientnet_lite2": "/root/.cache/patchcore/weights/efficientnet-lite2-9656183e.pth",

@@ -53,7 +53,7 @@ struct EvaluationJob {
             let fit = try PatchCoreTrainer.fit(extractor: extractor, images: dataset.train.map(\.image), skipBad: skipBad)
             skipped = fit.skipped
             fitSeconds = fit.model.info.fitSeconds
-            log("fitted: bank \(fit.model.bank.shape[0]) x \(fit.model.bank.shape[1]) from \(fit.patchCount) patches in \(fmt(fitSeconds)) s")
+            log("fitted: bank \(fit.model.bank.shape[0]) x \(fit.model.bank.shape[1]) from \(fit.patchCount) patches in \(fmt(fitSeconds)) s (features \(fmt(fit.featureSeconds)) s, coreset \(fmt(fit.coresetSeconds)) s)")
             if let saveModel { try ModelFile.write(fit.model, to: saveModel); log("wrote \(saveModel.path)") }
             scorer = try PatchCoreScorer(model: fit.model, extractor: extractor)
         }

@@ -1,0 +1,135 @@
+import Datasets
+import Foundation
+import ImageIO
+import Testing
+
+/// The command-line tool on generated data, as a user runs it. Uses the cached MobileNetV2 weights
+/// (`make test` fetches them first).
+@Suite(.serialized) struct EndToEndTests {
+    let root: URL
+    let data: URL
+
+    init() throws {
+        root = FileManager.default.temporaryDirectory.appendingPathComponent("pc-e2e-\(UUID().uuidString)")
+        data = root.appendingPathComponent("data")
+        _ = try DemoDataset.generate(at: data, seed: 3, trainCount: 12, testGoodCount: 4, testDefectCount: 6, size: 224)
+    }
+
+    func cleanup() { try? FileManager.default.removeItem(at: root) }
+
+    @Test func fitPredictEvaluateOnAFolderOfGoodImages() throws {
+        defer { cleanup() }
+        let model = root.appendingPathComponent("m.safetensors").path
+        let fit = try CLIRunner.run(["fit", "--images", data.appendingPathComponent("train/good").path,
+                                     "--model", model, "--coreset-ratio", "0.25", "--seed", "1"])
+        #expect(fit.status == 0, "\(fit.stderr)")
+        #expect(fit.stdout.contains("bank:"))
+        #expect(FileManager.default.fileExists(atPath: model))
+
+        let out = root.appendingPathComponent("pred")
+        let predict = try CLIRunner.run(["predict", "--model", model, "--out", out.path, data.appendingPathComponent("test").path])
+        #expect(predict.status == 0, "\(predict.stderr)")
+        let lines = try String(contentsOf: out.appendingPathComponent("predictions.jsonl"), encoding: .utf8)
+            .split(separator: "\n")
+        #expect(lines.count == 10)
+        var good: [Double] = [], bad: [Double] = []
+        for line in lines {
+            let obj = try #require(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])
+            let image = try #require(obj["image"] as? String)
+            let score = try #require(obj["score"] as? Double)
+            let heatmap = try #require(obj["heatmap"] as? String)
+            #expect(FileManager.default.fileExists(atPath: heatmap))
+            if image.contains("/good/") { good.append(score) } else { bad.append(score) }
+        }
+        // Every generated defect scores above every good image on this easy demo set.
+        #expect(try #require(good.max()) < (try #require(bad.min())))
+        let overlay = try ImageFile.read(out.appendingPathComponent("heatmaps/000.png"))
+        #expect(overlay.width == 224 && overlay.height == 224)
+
+        let json = root.appendingPathComponent("metrics.json").path
+        let eval = try CLIRunner.run(["evaluate", "--model", model, "--data", data.path, "--json", json])
+        #expect(eval.status == 0, "\(eval.stderr)")
+        let metrics = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: json))) as? [String: Any])
+        for key in ["image_auroc", "pixel_auroc", "aupro", "f1_max", "average_precision", "n_test_images",
+                    "fit_seconds", "inference_seconds_per_image"] {
+            #expect(metrics[key] != nil, "missing \(key)")
+        }
+        #expect(metrics["n_test_images"] as? Int == 10)
+        #expect(try #require(metrics["image_auroc"] as? Double) == 1.0)
+        #expect(try #require(metrics["pixel_auroc"] as? Double) > 0.9)
+    }
+
+    @Test func evaluateFitsOnTheFlyAndWritesAReport() throws {
+        defer { cleanup() }
+        let out = root.appendingPathComponent("report")
+        let r = try CLIRunner.run(["evaluate", "--data", data.path, "--coreset-ratio", "0.1", "--out", out.path])
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(r.stdout.contains("image AUROC"))
+        for file in ["metrics.json", "report.md", "predictions.jsonl", "heatmaps/good/000.png"] {
+            #expect(FileManager.default.fileExists(atPath: out.appendingPathComponent(file).path), "missing \(file)")
+        }
+    }
+
+    @Test func corruptTrainingImageFailsNamingItOrIsSkipped() throws {
+        defer { cleanup() }
+        let train = data.appendingPathComponent("train/good")
+        let bad = train.appendingPathComponent("zz_corrupt.png")
+        var bytes = try Data(contentsOf: train.appendingPathComponent("000.png"))
+        bytes = bytes.prefix(bytes.count / 3)
+        try bytes.write(to: bad)
+        let model = root.appendingPathComponent("m.safetensors").path
+
+        let strict = try CLIRunner.run(["fit", "--images", train.path, "--model", model])
+        #expect(strict.status != 0)
+        #expect(strict.stderr.contains(bad.path))
+        #expect(!FileManager.default.fileExists(atPath: model), "a failed fit must not leave a model file")
+
+        let lenient = try CLIRunner.run(["fit", "--images", train.path, "--model", model, "--skip-bad", "--coreset-ratio", "0.2"])
+        #expect(lenient.status == 0, "\(lenient.stderr)")
+        #expect(lenient.stderr.contains("skipped 1 unreadable image"))
+        #expect(lenient.stderr.contains(bad.path))
+        #expect(lenient.stdout.contains("images:     12"))
+    }
+
+    @Test func truncatedModelFileIsAClearError() throws {
+        defer { cleanup() }
+        let model = root.appendingPathComponent("m.safetensors")
+        let fit = try CLIRunner.run(["fit", "--images", data.appendingPathComponent("train/good").path,
+                                     "--model", model.path, "--coreset-ratio", "0.2"])
+        #expect(fit.status == 0, "\(fit.stderr)")
+        let full = try Data(contentsOf: model)
+        let cut = root.appendingPathComponent("cut.safetensors")
+        try full.prefix(full.count - 1000).write(to: cut)
+        let r = try CLIRunner.run(["predict", "--model", cut.path, data.appendingPathComponent("test/good").path])
+        #expect(r.status != 0)
+        #expect(r.stderr.contains(cut.path) && r.stderr.contains("truncated"))
+    }
+
+    @Test func emptyFolderAndBadOptionsAreExplained() throws {
+        defer { cleanup() }
+        let empty = root.appendingPathComponent("empty")
+        try FileManager.default.createDirectory(at: empty, withIntermediateDirectories: true)
+        let r = try CLIRunner.run(["fit", "--images", empty.path, "--model", root.appendingPathComponent("x.safetensors").path])
+        #expect(r.status != 0)
+        #expect(r.stderr.contains(empty.path))
+
+        let ratio = try CLIRunner.run(["fit", "--images", empty.path, "--model", "x", "--coreset-ratio", "1.5"])
+        #expect(ratio.status != 0)
+        #expect(ratio.stderr.contains("--coreset-ratio"))
+
+        let size = try CLIRunner.run(["evaluate", "--data", data.path, "--size", "banana"])
+        #expect(size.status != 0)
+        #expect(size.stderr.contains("--size"))
+    }
+
+    @Test func maskOfTheWrongSizeNamesTheMask() throws {
+        defer { cleanup() }
+        let masks = data.appendingPathComponent("ground_truth")
+        let type = try #require(try FileManager.default.contentsOfDirectory(atPath: masks.path).sorted().first)
+        let maskFile = try #require(try FileManager.default.contentsOfDirectory(at: masks.appendingPathComponent(type), includingPropertiesForKeys: nil).sorted { $0.path < $1.path }.first)
+        try ImageFile.writePNG(Image(width: 10, height: 10, channels: 1, pixels: [UInt8](repeating: 255, count: 100)), to: maskFile)
+        let r = try CLIRunner.run(["evaluate", "--data", data.path, "--coreset-ratio", "0.2"])
+        #expect(r.status != 0)
+        #expect(r.stderr.contains(maskFile.path))
+    }
+}

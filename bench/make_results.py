@@ -1,0 +1,108 @@
+#!/usr/bin/env python3
+"""Turns the JSON files of bench/run_all.sh into bench/RESULTS.md (Swift beside PyTorch and REFERENCE.md)."""
+import json
+import os
+import re
+import sys
+
+out = sys.argv[1] if len(sys.argv) > 1 else "bench/out"
+
+
+def load(name):
+    path = os.path.join(out, name)
+    if not os.path.exists(path):
+        return None
+    with open(path) as f:
+        text = f.read().strip()
+    return json.loads(text) if text else None
+
+
+def fmt(x, digits=1):
+    return "-" if x is None else f"{x:.{digits}f}"
+
+
+machine = load("machine.json") or {}
+print("# Benchmark results\n")
+print("Produced by `bash bench/run_all.sh` (one invocation: Swift and PyTorch alternate on the same machine).\n")
+print(f"- Machine: {machine.get('cpu', '?')}, {machine.get('cores', '?')} cores, {machine.get('memory_gib', '?')} GiB; "
+      f"{machine.get('threads', '?')} compute threads on both sides.")
+print(f"- {machine.get('swift', '?')}; PyTorch {machine.get('torch', '?')} CPU; commit {machine.get('commit', '?')}; {machine.get('date', '?')}.")
+print("- REFERENCE.md: the figures measured for this machine kind with a faithful PyTorch PatchCore and anomalib 2.7.\n")
+
+print("## Backbone forward to the PatchCore taps, 224x224, ms per image (median)\n")
+print("| backbone | batch | Swift | PyTorch (this run) | REFERENCE.md | Swift OpenBLAS kernels |")
+print("|---|---|---|---|---|---|")
+reference_backbone = {("mobilenet_v2", 1): 9.7, ("mobilenet_v2", 8): 20.0, ("resnet50", 1): 44, ("resnet50", 8): 54,
+                      ("wide_resnet50_2", 1): 105, ("wide_resnet50_2", 8): 110, ("efficientnet_lite2", 1): 16.3}
+for arch in ["mobilenet_v2", "resnet50", "wide_resnet50_2", "efficientnet_lite2"]:
+    for b in [1, 8]:
+        s = load(f"swift_backbone_{arch}_b{b}.json")
+        t = load(f"torch_backbone_{arch}_b{b}.json")
+        if not s and not t:
+            continue
+        print(f"| {arch} | {b} | {fmt(s and s['median_ms_per_image'])} | {fmt(t and t['median_ms_per_image'])} | "
+              f"{fmt(reference_backbone.get((arch, b)))} | {s and s.get('openblas_core')} |")
+
+
+def swift_fit(name):
+    log = os.path.join(out, f"swift_{name}.log")
+    if not os.path.exists(log):
+        return None
+    m = re.search(r"fitted: bank (\d+) x (\d+) from (\d+) patches in ([\d.]+) s \(features ([\d.]+) s, coreset ([\d.]+) s\)",
+                  open(log).read())
+    if not m:
+        return None
+    return {"bank": int(m.group(1)), "dim": int(m.group(2)), "patches": int(m.group(3)), "fit": float(m.group(4)),
+            "features": float(m.group(5)), "coreset": float(m.group(6))}
+
+
+print("\n## Coreset selection (greedy k-centre, 128-d, same number of picks)\n")
+print("| bank | picks | Swift | PyTorch (this run) | REFERENCE.md | speed-up vs REFERENCE |")
+print("|---|---|---|---|---|---|")
+tc = load("torch_coreset_bottle.json")
+torch_total = tc and (tc.get("total_seconds") or tc.get("total_seconds_extrapolated"))
+for name, ref in [("bottle_blocks_10", 219.0)]:
+    f = swift_fit(name)
+    if f:
+        note = " (extrapolated from its first picks)" if tc and tc.get("total_seconds_is_extrapolated") else ""
+        print(f"| bottle, {f['patches']} x {f['dim']} | {f['bank']} | {fmt(f['coreset'])} s (real features) | "
+              f"{fmt(torch_total)} s{note} (Gaussian bank) | {ref:.0f} s | {ref / f['coreset']:.1f}x |")
+mt = swift_fit("mt_blocks_resize_1")
+if mt:
+    print(f"| magnetic tile, {mt['patches']} x {mt['dim']} | {mt['bank']} | {fmt(mt['coreset'])} s | - | 231 s | {231 / mt['coreset']:.1f}x |")
+
+print("\n## Per-image inference (features + 1-NN + map), bottle, ms per image\n")
+print("| bank | Swift (evaluate, incl. reweighting) | PyTorch (this run) | REFERENCE.md | anomalib 2.7 (REFERENCE.md) |")
+print("|---|---|---|---|---|")
+for name, m, ref, anomalib in [("bottle_blocks_10", 16385, 79, None), ("bottle_blocks_1", 1638, 16, 27)]:
+    s = load(f"swift_{name}.json")
+    t = load(f"torch_inference_{m}.json")
+    print(f"| {m} rows | {fmt(s and s['inference_seconds_per_image'] * 1000)} | {fmt(t and t['median_ms_per_image'])} | "
+          f"{ref} | {anomalib or '-'} |")
+
+print("\n## Accuracy on the real data (same backbone, taps, preprocessing and coreset ratio as the reference row)\n")
+print("| data | backbone, taps | preproc | coreset | Swift image AUROC | pixel AUROC | AUPRO@0.3 | F1-max | "
+      "REFERENCE image / pixel / AUPRO | fit s | peak RSS |")
+print("|---|---|---|---|---|---|---|---|---|---|---|")
+rows = [
+    ("bottle_blocks_10", "bottle", "mobilenet_v2, blocks", "crop", "10%", "1.000 / 0.976 / 0.905"),
+    ("bottle_blocks_1", "bottle", "mobilenet_v2, blocks", "crop", "1%", "1.000 / 0.975 / 0.903"),
+    ("bottle_expand_10", "bottle", "mobilenet_v2, expand", "crop", "10%", "1.000 / 0.979 / 0.921"),
+    ("bottle_lite2_10", "bottle", "efficientnet_lite2, blocks", "crop", "10%", "1.000 / 0.977 / 0.913"),
+    ("mt_blocks_resize_1", "magnetic tile", "mobilenet_v2, blocks", "resize 224x224", "1%", "0.963 / 0.841 / 0.724"),
+    ("mt_lite2_resize_1", "magnetic tile", "efficientnet_lite2, blocks", "resize 224x224", "1%", "0.966 / 0.862 / 0.733"),
+]
+for name, data, bb, pre, ratio, ref in rows:
+    s = load(f"swift_{name}.json")
+    if not s:
+        continue
+    rss_path = os.path.join(out, f"swift_{name}.rss")
+    rss = None
+    if os.path.exists(rss_path):
+        nums = re.findall(r"^\d+$", open(rss_path).read(), re.M)
+        rss = int(nums[-1]) / 1024 / 1024 if nums else None
+    print(f"| {data} | {bb} | {pre} | {ratio} | {fmt(s['image_auroc'], 3)} | {fmt(s.get('pixel_auroc'), 3)} | "
+          f"{fmt(s.get('aupro'), 3)} | {fmt(s['f1_max'], 3)} | {ref} | {fmt(s['fit_seconds'])} | "
+          f"{fmt(rss, 2) + ' GiB' if rss else '-'} |")
+print("\nCommands: `bash bench/run_all.sh` (all of the above); each Swift row is "
+      "`patchcore evaluate --threads 2 --json ... <args>` with the arguments in `bench/run_all.sh`.")
