@@ -70,7 +70,7 @@ let package = Package(
             "PatchCore", "PatchFeatures", "MemoryBank", "Scoring", "Checkpoints",
             .product(name: "PropertyBased", package: "swift-property-based"),
         ], resources: [.copy("Fixtures")]),
-        .testTarget(name: "EvaluationTests", dependencies: ["Evaluation", .product(name: "PropertyBased", package: "swift-property-based")], resources: [.copy("Fixtures")]),
+        .testTarget(name: "EvaluationTests", dependencies: ["Evaluation", "TensorCore", .product(name: "PropertyBased", package: "swift-property-based")], resources: [.copy("Fixtures")]),
         .testTarget(name: "CLITests", dependencies: ["patchcore", "PatchCore", "Datasets", "ImageIO", "TensorCore"]),
     ]
 )

@@ -1,4 +1,5 @@
 import Foundation
+import TensorCore
 
 /// xoshiro256** (Blackman & Vigna), seeded through splitmix64. Deterministic across runs and platforms
 /// for the integer stream; `uniform()` maps the top 53 bits to [0, 1).
@@ -11,15 +12,8 @@ public struct SeededRandom: RandomNumberGenerator, Sendable {
     private var s: (UInt64, UInt64, UInt64, UInt64)
 
     public init(seed: UInt64) {
-        var sm = seed
-        func splitmix() -> UInt64 {
-            sm &+= 0x9E37_79B9_7F4A_7C15
-            var z = sm
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
-        s = (splitmix(), splitmix(), splitmix(), splitmix())
+        var sm = SplitMix64(seed: seed)
+        s = (sm.next(), sm.next(), sm.next(), sm.next())
     }
 
     /// A generator for a derived stream, e.g. one per image: `SeededRandom(seed: base, stream: 7)`.

@@ -1,29 +1,6 @@
 import Foundation
 import TensorCore
 
-/// SplitMix64 (Steele, Lea & Flood 2014): a tiny seedable generator whose output is easy to reproduce
-/// bit for bit in Python (scripts/make_memorybank_fixtures.py does), so coreset picks can be compared.
-///
-/// ```swift
-/// var rng = SplitMix64(seed: 42)
-/// let start = Int(rng.next() % UInt64(n))
-/// ```
-public struct SplitMix64: RandomNumberGenerator, Sendable {
-    public var state: UInt64
-    public init(seed: UInt64) { state = seed }
-
-    public mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-
-    /// Uniform double in [0, 1): the top 53 bits.
-    public mutating func nextUnit() -> Double { Double(next() >> 11) * 0x1p-53 }
-}
-
 /// Dense Gaussian random projection (Johnson–Lindenstrauss) used before the greedy coreset.
 public enum RandomProjection {
     /// P (inputDimension, outputDimension), row-major, entries N(0, 1/outputDimension).

@@ -1,18 +1,14 @@
 import Foundation
 import PropertyBased
 import Testing
+import TensorCore
 @testable import Evaluation
 
 /// Deterministic score/label generator for property tests (splitmix64).
 struct CaseMaker {
-    var state: UInt64
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
+    var rng: SplitMix64
+    init(state: UInt64) { rng = SplitMix64(seed: state) }
+    mutating func next() -> UInt64 { rng.next() }
     /// n scores on `levels` distinct values (few levels = heavy ties), labels with both classes present.
     mutating func make(n: Int, levels: Int) -> ([Float], [Bool]) {
         var s: [Float] = [], y: [Bool] = []

@@ -30,18 +30,9 @@ func scoringMaxDifferences(_ actual: [Float], _ expected: [Float]) -> (abs: Floa
     return (a, r)
 }
 
-/// Deterministic generator for randomised tests (SplitMix64).
-struct ScoringRNG: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
+typealias ScoringRNG = SplitMix64
 
+extension SplitMix64 {
     mutating func tensor(_ shape: [Int]) -> Tensor {
         Tensor(shape: shape, scalars: (0..<shape.reduce(1, *)).map { _ in Float.random(in: -1...1, using: &self) })
     }

@@ -30,22 +30,6 @@ func maxDifferences(_ actual: Tensor, _ expected: Tensor) -> (abs: Float, rel: F
     return (a, r)
 }
 
-/// Deterministic generator for randomised tests (SplitMix64).
-struct SeededGenerator: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
-
-func randomTensor(_ shape: [Int], using rng: inout SeededGenerator) -> Tensor {
-    Tensor(shape: shape, scalars: (0..<shape.reduce(1, *)).map { _ in Float.random(in: -1...1, using: &rng) })
-}
 
 @Suite struct ResizeTests {
     @Test func matchesTorchInterpolateBilinear() throws {

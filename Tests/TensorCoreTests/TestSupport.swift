@@ -2,15 +2,8 @@ import Foundation
 import Testing
 @testable import TensorCore
 
-/// Deterministic xorshift generator so random-shape tests reproduce exactly.
-struct SeededGenerator: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed &* 0x9E37_79B9_7F4A_7C15 | 1 }
-    mutating func next() -> UInt64 {
-        state ^= state << 13; state ^= state >> 7; state ^= state << 17
-        return state
-    }
-}
+/// Random-shape tests reproduce exactly with the seeded generator.
+typealias SeededGenerator = SplitMix64
 
 func randomTensor(_ shape: [Int], using rng: inout SeededGenerator, scale: Float = 1) -> Tensor {
     Tensor(shape: shape, scalars: (0..<shape.reduce(1, *)).map { _ in Float.random(in: -scale...scale, using: &rng) })
