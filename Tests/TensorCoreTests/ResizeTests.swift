@@ -31,7 +31,7 @@ func maxDifferences(_ actual: Tensor, _ expected: Tensor) -> (abs: Float, rel: F
 }
 
 /// Deterministic generator for randomised tests (SplitMix64).
-struct SeededGenerator: RandomNumberGenerator {
+struct SplitMixGenerator: RandomNumberGenerator {
     var state: UInt64
     init(seed: UInt64) { state = seed }
     mutating func next() -> UInt64 {
@@ -43,7 +43,7 @@ struct SeededGenerator: RandomNumberGenerator {
     }
 }
 
-func randomTensor(_ shape: [Int], using rng: inout SeededGenerator) -> Tensor {
+func randomTensor(_ shape: [Int], using rng: inout SplitMixGenerator) -> Tensor {
     Tensor(shape: shape, scalars: (0..<shape.reduce(1, *)).map { _ in Float.random(in: -1...1, using: &rng) })
 }
 
@@ -66,7 +66,7 @@ func randomTensor(_ shape: [Int], using rng: inout SeededGenerator) -> Tensor {
     }
 
     @Test func fastMatchesNaiveOnRandomShapes() {
-        var rng = SeededGenerator(seed: 7)
+        var rng = SplitMixGenerator(seed: 7)
         for _ in 0..<25 {
             let shape = [Int.random(in: 1...2, using: &rng), Int.random(in: 1...3, using: &rng),
                          Int.random(in: 1...17, using: &rng), Int.random(in: 1...17, using: &rng)]
@@ -79,7 +79,7 @@ func randomTensor(_ shape: [Int], using rng: inout SeededGenerator) -> Tensor {
     }
 
     @Test func sameSizeIsIdentityAndConstantsStayConstant() {
-        var rng = SeededGenerator(seed: 3)
+        var rng = SplitMixGenerator(seed: 3)
         let x = randomTensor([1, 2, 5, 6], using: &rng)
         #expect(resizeBilinear(x, height: 5, width: 6) == x)
         let c = Tensor(repeating: 2.5, shape: [1, 1, 4, 7])
