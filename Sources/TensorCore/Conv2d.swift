@@ -135,9 +135,15 @@ func conv2dCore(_ x: Tensor, _ weight: UnsafePointer<Float>, _ bias: UnsafePoint
                     shiftedGemmConv2d(px.baseAddress!, weight, bias, pr, activation, s, p, po.baseAddress!,
                                       tapWeights: tapWeights)
                 case .gemm:
-                    gemmConv2d(px.baseAddress!, weight, s, p, po.baseAddress!)
+                    // bias (+ residual) go in first and sgemm accumulates onto them (beta 1): no zeroing pass
+                    // and no read-modify-write pass after; only the activation is left.
+                    let prefilled = bias != nil || pr != nil
+                    if prefilled {
+                        convPrefill(po.baseAddress!, planes: s.n * s.o, plane: s.plane, channels: s.o, bias: bias, residual: pr)
+                    }
+                    gemmConv2d(px.baseAddress!, weight, s, p, po.baseAddress!, accumulate: prefilled)
                     convEpilogue(po.baseAddress!, planes: s.n * s.o, plane: s.plane, channels: s.o,
-                                 bias: bias, residual: pr, activation: activation)
+                                 bias: nil, residual: nil, activation: activation)
                 }
             }
         }
@@ -169,14 +175,16 @@ func withOptionalPointer<R>(_ t: Tensor?, _ body: (UnsafePointer<Float>?) -> R) 
 }
 
 /// x (N,C,H,W), weight (O,C/g,kH,kW) -> out (N,O,oH,oW) without bias, through sgemm per image and group:
-/// out[b, group] (O/g, oH*oW) = weight[group] (O/g, C/g*kH*kW) x cols (C/g*kH*kW, oH*oW).
+/// out[b, group] (O/g, oH*oW) (+)= weight[group] (O/g, C/g*kH*kW) x cols (C/g*kH*kW, oH*oW); with `accumulate`
+/// the product is added to what `out` holds (sgemm beta 1), else it overwrites it.
 /// For 1x1 stride-1 unpadded kernels cols is x itself (no im2col).
 func gemmConv2d(_ x: UnsafePointer<Float>, _ weight: UnsafePointer<Float>, _ s: ConvShape, _ p: Conv2dParameters,
-                _ out: UnsafeMutablePointer<Float>) {
+                _ out: UnsafeMutablePointer<Float>, accumulate: Bool = false) {
     let pointwise = s.kh == 1 && s.kw == 1 && p.stride == (1, 1) && p.padding == (0, 0) && p.paddingEnd == (0, 0)
     let plane = s.plane, kdim = s.kdim
+    let beta: Float = accumulate ? 1 : 0
     if kdim == 0 {
-        out.update(repeating: 0, count: s.n * s.o * plane)
+        if !accumulate { out.update(repeating: 0, count: s.n * s.o * plane) }
         return
     }
     if pointwise {
@@ -185,6 +193,7 @@ func gemmConv2d(_ x: UnsafePointer<Float>, _ weight: UnsafePointer<Float>, _ s: 
                 sgemm(m: s.og, n: plane, k: kdim,
                       a: weight + gi * s.og * kdim, lda: kdim,
                       b: x + (b * s.c + gi * s.cg) * plane, ldb: plane,
+                      beta: beta,
                       c: out + (b * s.o + gi * s.og) * plane, ldc: plane)
             }
         }
@@ -215,6 +224,7 @@ func gemmConv2d(_ x: UnsafePointer<Float>, _ weight: UnsafePointer<Float>, _ s: 
             sgemm(m: s.og, n: plane, k: kdim,
                   a: weight + gi * s.og * kdim, lda: kdim,
                   b: cols, ldb: plane,
+                  beta: beta,
                   c: out + (b * s.o + gi * s.og) * plane, ldc: plane)
         }
     }
@@ -262,6 +272,24 @@ func validRange(count: Int, offset: Int, stride: Int, limit: Int) -> Range<Int> 
     let hi = top < 0 ? 0 : top / stride + 1
     let l = Swift.min(lo, count)
     return l..<Swift.min(Swift.max(hi, l), count)
+}
+
+/// out (planes, plane) = bias[plane % channels] (0 without bias) + residual (when given): the starting value of a
+/// conv whose sgemm then accumulates onto it.
+func convPrefill(_ out: UnsafeMutablePointer<Float>, planes: Int, plane: Int, channels: Int,
+                 bias: UnsafePointer<Float>?, residual: UnsafePointer<Float>?) {
+    Parallel.chunks(count: planes, minChunk: Swift.max(1, 16384 / Swift.max(plane, 1))) { range in
+        for pl in range {
+            let o = out + pl * plane
+            let v = bias?[pl % channels] ?? 0
+            if let residual {
+                let r = residual + pl * plane
+                for i in 0..<plane { o[i] = r[i] + v }
+            } else {
+                o.update(repeating: v, count: plane)
+            }
+        }
+    }
 }
 
 /// out (planes, plane) in place: += bias[plane % channels], += residual, then activation; one pass per plane.
