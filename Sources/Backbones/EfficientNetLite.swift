@@ -18,17 +18,18 @@ final class MBConvBlock: Stage {
 
     init(_ r: WeightReader, prefix p: String, inChannels: Int, outChannels: Int, kernel: Int, stride: Int,
          expandRatio: Int, imageSize: Int) throws {
-        let hidden = inChannels * expandRatio, eps = 1e-3
+        let hidden = inChannels * expandRatio, eps: Float = 1e-3
         expand = expandRatio != 1
             ? try .load(r, conv: "\(p)._expand_conv", bn: "\(p)._bn0", inChannels: inChannels, outChannels: hidden,
-                        kernel: 1, padding: .symmetric(0), eps: eps, activation: .relu6)
+                        kernel: 1, eps: eps, activation: .relu6)
             : nil
         depthwise = try .load(r, conv: "\(p)._depthwise_conv", bn: "\(p)._bn1", inChannels: hidden, outChannels: hidden,
-                              kernel: kernel, stride: stride, groups: hidden,
-                              padding: EfficientNetLite.samePadding(imageSize: imageSize, kernel: kernel, stride: stride),
+                              kernel: kernel,
+                              parameters: EfficientNetLite.sameParameters(imageSize: imageSize, kernel: kernel, stride: stride,
+                                                                          groups: hidden),
                               eps: eps, activation: .relu6)
         project = try .load(r, conv: "\(p)._project_conv", bn: "\(p)._bn2", inChannels: hidden, outChannels: outChannels,
-                            kernel: 1, padding: .symmetric(0), eps: eps, activation: .identity)
+                            kernel: 1, eps: eps, activation: .none)
         useResidual = stride == 1 && inChannels == outChannels
     }
 
@@ -73,11 +74,17 @@ enum EfficientNetLite {
     /// utils.round_repeats.
     static func roundRepeats(_ repeats: Int, depth: Double) -> Int { Int((depth * Double(repeats)).rounded(.up)) }
 
-    /// Conv2dStaticSamePadding: pad = max((ceil(i/s) - 1) * s + k - i, 0), split (pad/2, pad - pad/2).
-    static func samePadding(imageSize i: Int, kernel k: Int, stride s: Int) -> Padding {
+    /// Conv2dStaticSamePadding: pad = max((ceil(i/s) - 1) * s + k - i, 0), split (pad/2 before, pad - pad/2 after).
+    static func samePadding(imageSize i: Int, kernel k: Int, stride s: Int) -> (begin: Int, end: Int) {
         let o = (i + s - 1) / s
         let pad = max((o - 1) * s + k - i, 0)
-        return Padding(top: pad / 2, bottom: pad - pad / 2, left: pad / 2, right: pad - pad / 2)
+        return (pad / 2, pad - pad / 2)
+    }
+
+    /// Conv parameters of a k x k / s conv with TF "SAME" padding for the configured image size `i`.
+    static func sameParameters(imageSize i: Int, kernel k: Int, stride s: Int, groups: Int = 1) -> Conv2dParameters {
+        let (b, e) = samePadding(imageSize: i, kernel: k, stride: s)
+        return Conv2dParameters(stride: (s, s), padding: (b, b), paddingEnd: (e, e), groups: groups)
     }
 
     /// One entry per `_blocks.K`: (input, output, kernel, stride, expand ratio, stage index).
@@ -106,8 +113,8 @@ enum EfficientNetLite {
     static func build(_ name: String, _ r: WeightReader) throws -> SequentialBackbone {
         guard let p = params[name] else { throw BackboneError.unknownBackbone(name: name, valid: BackboneRegistry.names) }
         var size = p.imageSize
-        let stem = try FoldedConv.load(r, conv: "_conv_stem", bn: "_bn0", inChannels: 3, outChannels: 32, kernel: 3, stride: 2,
-                                       padding: samePadding(imageSize: size, kernel: 3, stride: 2), eps: 1e-3, activation: .relu6)
+        let stem = try FoldedConv.load(r, conv: "_conv_stem", bn: "_bn0", inChannels: 3, outChannels: 32, kernel: 3,
+                                       parameters: sameParameters(imageSize: size, kernel: 3, stride: 2), eps: 1e-3, activation: .relu6)
         size = (size + 1) / 2
         var stages: [(tapName: String?, path: String, stage: any Stage)] = [("_conv_stem", "_conv_stem", ConvStage(stem))]
         for (k, b) in blockList(name).enumerated() {

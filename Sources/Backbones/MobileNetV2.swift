@@ -15,19 +15,19 @@ final class InvertedResidual: Stage {
 
     init(_ r: WeightReader, prefix p: String, inChannels: Int, outChannels: Int, stride: Int, expandRatio: Int) throws {
         let hidden = inChannels * expandRatio
-        let eps = 1e-5
+        let eps: Float = 1e-5
         var i = 0
         if expandRatio != 1 {
             expand = try .load(r, conv: "\(p).conv.0.0", bn: "\(p).conv.0.1", inChannels: inChannels, outChannels: hidden,
-                               kernel: 1, padding: .symmetric(0), eps: eps, activation: .relu6)
+                               kernel: 1, eps: eps, activation: .relu6)
             i = 1
         } else {
             expand = nil
         }
         depthwise = try .load(r, conv: "\(p).conv.\(i).0", bn: "\(p).conv.\(i).1", inChannels: hidden, outChannels: hidden,
-                              kernel: 3, stride: stride, groups: hidden, padding: .symmetric(1), eps: eps, activation: .relu6)
+                              kernel: 3, parameters: .init(stride: stride, padding: 1, groups: hidden), eps: eps, activation: .relu6)
         project = try .load(r, conv: "\(p).conv.\(i + 1)", bn: "\(p).conv.\(i + 2)", inChannels: hidden, outChannels: outChannels,
-                            kernel: 1, padding: .symmetric(0), eps: eps, activation: .identity)
+                            kernel: 1, eps: eps, activation: .none)
         useResidual = stride == 1 && inChannels == outChannels
     }
 
@@ -61,7 +61,7 @@ enum MobileNetV2 {
     static func build(_ r: WeightReader) throws -> SequentialBackbone {
         var stages: [(tapName: String?, path: String, stage: any Stage)] = []
         let stem = try FoldedConv.load(r, conv: "features.0.0", bn: "features.0.1", inChannels: 3, outChannels: 32,
-                                       kernel: 3, stride: 2, padding: .symmetric(1), eps: 1e-5, activation: .relu6)
+                                       kernel: 3, parameters: .init(stride: 2, padding: 1), eps: 1e-5, activation: .relu6)
         stages.append(("features.0", "features.0", ConvStage(stem)))
         var inC = 32, index = 1
         for s in settings {
@@ -74,7 +74,7 @@ enum MobileNetV2 {
             }
         }
         let last = try FoldedConv.load(r, conv: "features.18.0", bn: "features.18.1", inChannels: 320, outChannels: 1280,
-                                       kernel: 1, padding: .symmetric(0), eps: 1e-5, activation: .relu6)
+                                       kernel: 1, eps: 1e-5, activation: .relu6)
         stages.append(("features.18", "features.18", ConvStage(last)))
         try r.finish(ignorable: { $0.hasPrefix("classifier.") })
         return SequentialBackbone(name: "mobilenet_v2", stages: stages)

@@ -11,12 +11,12 @@ final class BasicBlock: Sendable {
 
     init(_ r: WeightReader, prefix p: String, inChannels: Int, planes: Int, stride: Int) throws {
         conv1 = try .load(r, conv: "\(p).conv1", bn: "\(p).bn1", inChannels: inChannels, outChannels: planes, kernel: 3,
-                          stride: stride, padding: .symmetric(1), eps: 1e-5, activation: .relu)
+                          parameters: .init(stride: stride, padding: 1), eps: 1e-5, activation: .relu)
         conv2 = try .load(r, conv: "\(p).conv2", bn: "\(p).bn2", inChannels: planes, outChannels: planes, kernel: 3,
-                          padding: .symmetric(1), eps: 1e-5, activation: .relu)
+                          parameters: .init(padding: 1), eps: 1e-5, activation: .relu)
         downsample = stride != 1 || inChannels != planes
             ? try .load(r, conv: "\(p).downsample.0", bn: "\(p).downsample.1", inChannels: inChannels, outChannels: planes,
-                        kernel: 1, stride: stride, padding: .symmetric(0), eps: 1e-5, activation: .identity)
+                        kernel: 1, parameters: .init(stride: stride, padding: 0), eps: 1e-5, activation: .none)
             : nil
     }
 
@@ -35,14 +35,14 @@ final class Bottleneck: Sendable {
     init(_ r: WeightReader, prefix p: String, inChannels: Int, planes: Int, stride: Int, baseWidth: Int) throws {
         let width = planes * baseWidth / 64, out = planes * Self.expansion
         conv1 = try .load(r, conv: "\(p).conv1", bn: "\(p).bn1", inChannels: inChannels, outChannels: width, kernel: 1,
-                          padding: .symmetric(0), eps: 1e-5, activation: .relu)
+                          eps: 1e-5, activation: .relu)
         conv2 = try .load(r, conv: "\(p).conv2", bn: "\(p).bn2", inChannels: width, outChannels: width, kernel: 3,
-                          stride: stride, padding: .symmetric(1), eps: 1e-5, activation: .relu)
+                          parameters: .init(stride: stride, padding: 1), eps: 1e-5, activation: .relu)
         conv3 = try .load(r, conv: "\(p).conv3", bn: "\(p).bn3", inChannels: width, outChannels: out, kernel: 1,
-                          padding: .symmetric(0), eps: 1e-5, activation: .relu)
+                          eps: 1e-5, activation: .relu)
         downsample = stride != 1 || inChannels != out
             ? try .load(r, conv: "\(p).downsample.0", bn: "\(p).downsample.1", inChannels: inChannels, outChannels: out,
-                        kernel: 1, stride: stride, padding: .symmetric(0), eps: 1e-5, activation: .identity)
+                        kernel: 1, parameters: .init(stride: stride, padding: 0), eps: 1e-5, activation: .none)
             : nil
     }
 
@@ -56,12 +56,12 @@ final class Bottleneck: Sendable {
 final class ResNetStem: Stage {
     let conv: FoldedConv
     init(_ r: WeightReader) throws {
-        conv = try .load(r, conv: "conv1", bn: "bn1", inChannels: 3, outChannels: 64, kernel: 7, stride: 2,
-                         padding: .symmetric(3), eps: 1e-5, activation: .relu)
+        conv = try .load(r, conv: "conv1", bn: "bn1", inChannels: 3, outChannels: 64, kernel: 7,
+                         parameters: .init(stride: 2, padding: 3), eps: 1e-5, activation: .relu)
     }
     var innerTaps: [String] { [] }
     func forward(_ x: Tensor, wanted: Set<String>, capture: (String, Tensor) -> Void) throws -> Tensor {
-        localMaxPool3x3s2(try conv(x))
+        maxPool2d(try conv(x), kernel: 3, stride: 2, padding: 1)
     }
 }
 

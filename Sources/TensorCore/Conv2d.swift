@@ -1,7 +1,16 @@
 /// 2-D convolution with PyTorch `nn.Conv2d` semantics (zero padding, cross-correlation).
-public struct Conv2dParameters: Sendable, Equatable {
+///
+/// `padding` is the zero padding before the first row / column (top, left); `paddingEnd` the padding after the
+/// last (bottom, right). They are equal unless set apart, e.g. for TensorFlow "SAME" padding (EfficientNet-Lite's
+/// Conv2dStaticSamePadding pads (k - s) / 2 before and the rest after), which torch expresses as F.pad + conv.
+///
+/// ```swift
+/// let p = Conv2dParameters(stride: (2, 2), padding: (0, 0), paddingEnd: (1, 1), groups: 32)  // TF "SAME" 3x3/2, even input
+/// ```
+public struct Conv2dParameters: Sendable, Equatable, CustomStringConvertible {
     public var stride: (h: Int, w: Int)
     public var padding: (h: Int, w: Int)
+    public var paddingEnd: (h: Int, w: Int)
     public var dilation: (h: Int, w: Int)
     public var groups: Int
 
@@ -10,19 +19,35 @@ public struct Conv2dParameters: Sendable, Equatable {
     }
 
     public init(stride: (h: Int, w: Int), padding: (h: Int, w: Int), dilation: (h: Int, w: Int) = (1, 1), groups: Int = 1) {
-        self.stride = stride; self.padding = padding; self.dilation = dilation; self.groups = groups
+        self.init(stride: stride, padding: padding, paddingEnd: padding, dilation: dilation, groups: groups)
+    }
+
+    /// Asymmetric zero padding: `padding` before (top, left), `paddingEnd` after (bottom, right).
+    public init(stride: (h: Int, w: Int), padding: (h: Int, w: Int), paddingEnd: (h: Int, w: Int),
+                dilation: (h: Int, w: Int) = (1, 1), groups: Int = 1) {
+        self.stride = stride; self.padding = padding; self.paddingEnd = paddingEnd
+        self.dilation = dilation; self.groups = groups
     }
 
     public static func == (l: Self, r: Self) -> Bool {
-        l.stride == r.stride && l.padding == r.padding && l.dilation == r.dilation && l.groups == r.groups
+        l.stride == r.stride && l.padding == r.padding && l.paddingEnd == r.paddingEnd && l.dilation == r.dilation
+            && l.groups == r.groups
     }
 
-    /// Output spatial size for an input of `h` x `w` and a kernel of `kh` x `kw`.
-    public func outputSize(h: Int, w: Int, kh: Int, kw: Int) -> (h: Int, w: Int) {
-        let oh = (h + 2 * padding.h - dilation.h * (kh - 1) - 1) / stride.h + 1
-        let ow = (w + 2 * padding.w - dilation.w * (kw - 1) - 1) / stride.w + 1
-        return (oh, ow)
+    public var description: String {
+        "Conv2dParameters(stride: \(stride), padding: \(padding), paddingEnd: \(paddingEnd), dilation: \(dilation), groups: \(groups))"
     }
+
+    /// Output spatial size for an input of `h` x `w` and a kernel of `kh` x `kw`; 0 along an axis where the padded
+    /// input is shorter than the (dilated) kernel (torch's floor division, not Swift's truncation towards zero).
+    public func outputSize(h: Int, w: Int, kh: Int, kw: Int) -> (h: Int, w: Int) {
+        let spanH = h + padding.h + paddingEnd.h - dilation.h * (kh - 1) - 1
+        let spanW = w + padding.w + paddingEnd.w - dilation.w * (kw - 1) - 1
+        return (spanH < 0 ? 0 : spanH / stride.h + 1, spanW < 0 ? 0 : spanW / stride.w + 1)
+    }
+
+    /// Whether the padding is the same on both sides of each axis.
+    public var isSymmetric: Bool { padding == paddingEnd }
 }
 
 
@@ -54,46 +79,89 @@ struct ConvShape {
 /// ```
 public func conv2d(_ x: Tensor, weight: Tensor, bias: Tensor? = nil, _ p: Conv2dParameters = .init(),
                    residual: Tensor? = nil, activation: Activation = .none) -> Tensor {
-    precondition(x.rank == 4 && weight.rank == 4, "conv2d expects x (N,C,H,W) and weight (O,C/g,kH,kW), got \(x.shape), \(weight.shape)")
-    let (n, c, h, w) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3])
-    let (o, cg, kh, kw) = (weight.shape[0], weight.shape[1], weight.shape[2], weight.shape[3])
-    let g = p.groups
-    precondition(g > 0 && c == cg * g && o % g == 0, "conv2d channels: input \(c), weight \(weight.shape), groups \(g)")
-    precondition(p.stride.h > 0 && p.stride.w > 0 && p.dilation.h > 0 && p.dilation.w > 0 && p.padding.h >= 0 && p.padding.w >= 0,
+    precondition(weight.rank == 4, "conv2d expects weight (O,C/g,kH,kW), got \(weight.shape)")
+    checkConvParameters(weight: weight.shape, bias: bias, p)
+    let s = convShape(x, weight: weight.shape, p, residual: residual)
+    return weight.withUnsafeBufferPointer { pw in
+        withOptionalPointer(bias) { pb in
+            conv2dCore(x, pw.baseAddress!, pb, residual, activation, s, p, tapWeights: nil)
+        }
+    }
+}
+
+/// Checks a conv's weight (O,C/g,kH,kW), bias (O) and parameters (programmer errors: weights come from a loader that
+/// has validated their shapes).
+func checkConvParameters(weight: [Int], bias: Tensor?, _ p: Conv2dParameters) {
+    precondition(weight.count == 4, "conv2d expects weight (O,C/g,kH,kW), got \(weight)")
+    precondition(p.groups > 0 && weight[0] % p.groups == 0, "conv2d weight \(weight) does not split into \(p.groups) groups")
+    precondition(p.stride.h > 0 && p.stride.w > 0 && p.dilation.h > 0 && p.dilation.w > 0
+                 && p.padding.h >= 0 && p.padding.w >= 0 && p.paddingEnd.h >= 0 && p.paddingEnd.w >= 0,
                  "conv2d needs positive stride and dilation and non-negative padding, got \(p)")
-    if let bias { precondition(bias.shape == [o], "conv2d bias shape \(bias.shape) != [\(o)]") }
+    if let bias { precondition(bias.shape == [weight[0]], "conv2d bias shape \(bias.shape) != [\(weight[0])]") }
+}
+
+/// Sizes of conv(x, weight) after checking x (N,C,H,W) and residual (N,O,oH,oW) against the weight.
+func convShape(_ x: Tensor, weight: [Int], _ p: Conv2dParameters, residual: Tensor?) -> ConvShape {
+    precondition(x.rank == 4, "conv2d expects x (N,C,H,W), got \(x.shape)")
+    let (n, c, h, w) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3])
+    let (o, cg, kh, kw) = (weight[0], weight[1], weight[2], weight[3])
+    let g = p.groups
+    precondition(c == cg * g, "conv2d channels: input \(c), weight \(weight), groups \(g)")
     let (oh, ow) = p.outputSize(h: h, w: w, kh: kh, kw: kw)
-    precondition(oh > 0 && ow > 0, "conv2d output would be empty for input \(x.shape), kernel \(weight.shape)")
+    precondition(oh > 0 && ow > 0, "conv2d output would be empty for input \(x.shape), kernel \(weight)")
     if let residual {
         precondition(residual.shape == [n, o, oh, ow], "conv2d residual shape \(residual.shape) != \([n, o, oh, ow])")
     }
-    let s = ConvShape(n: n, c: c, h: h, w: w, o: o, cg: cg, kh: kh, kw: kw, g: g, og: o / g, oh: oh, ow: ow)
+    return ConvShape(n: n, c: c, h: h, w: w, o: o, cg: cg, kh: kh, kw: kw, g: g, og: o / g, oh: oh, ow: ow)
+}
+
+/// The path choice and the output buffer of a checked conv call; `tapWeights` is the weight already regrouped
+/// for the shifted-GEMM path (`regroupTapWeights`) when the caller prepared it, else nil.
+func conv2dCore(_ x: Tensor, _ weight: UnsafePointer<Float>, _ bias: UnsafePointer<Float>?, _ residual: Tensor?,
+                _ activation: Activation, _ s: ConvShape, _ p: Conv2dParameters,
+                tapWeights: UnsafePointer<Float>?) -> Tensor {
     KernelRuntime.prepare()
-    let count = n * o * oh * ow
+    let count = s.n * s.o * s.oh * s.ow
     // Every path writes each output element, so the buffer starts uninitialised (no zero-fill pass).
     let scalars = [Float](unsafeUninitializedCapacity: count) { po, initialized in
         defer { initialized = count }
         if count == 0 { return }
         x.withUnsafeBufferPointer { px in
-            weight.withUnsafeBufferPointer { pw in
-                withOptionalPointer(bias) { pb in
-                    withOptionalPointer(residual) { pr in
-                        if cg == 1 && g == c {
-                            depthwiseConv2d(px.baseAddress!, pw.baseAddress!, pb, pr, activation, s, p, po.baseAddress!)
-                        } else if kh * kw > 1 && cg >= shiftedGemmMinChannels {
-                            shiftedGemmConv2d(px.baseAddress!, pw.baseAddress!, pb, pr, activation, s, p, po.baseAddress!)
-                        } else {
-                            gemmConv2d(px.baseAddress!, pw.baseAddress!, s, p, po.baseAddress!)
-                            convEpilogue(po.baseAddress!, planes: n * o, plane: s.plane, channels: o,
-                                         bias: pb, residual: pr, activation: activation)
-                        }
+            withOptionalPointer(residual) { pr in
+                switch convPath(s) {
+                case .depthwise:
+                    depthwiseConv2d(px.baseAddress!, weight, bias, pr, activation, s, p, po.baseAddress!)
+                case .shiftedGemm:
+                    shiftedGemmConv2d(px.baseAddress!, weight, bias, pr, activation, s, p, po.baseAddress!,
+                                      tapWeights: tapWeights)
+                case .gemm:
+                    // bias (+ residual) go in first and sgemm accumulates onto them (beta 1): no zeroing pass
+                    // and no read-modify-write pass after; only the activation is left.
+                    let prefilled = bias != nil || pr != nil
+                    if prefilled {
+                        convPrefill(po.baseAddress!, planes: s.n * s.o, plane: s.plane, channels: s.o, bias: bias, residual: pr)
                     }
+                    gemmConv2d(px.baseAddress!, weight, s, p, po.baseAddress!, accumulate: prefilled)
+                    convEpilogue(po.baseAddress!, planes: s.n * s.o, plane: s.plane, channels: s.o,
+                                 bias: nil, residual: nil, activation: activation)
                 }
             }
         }
     }
-    let out = Tensor(shape: [n, o, oh, ow], scalars: scalars)
-    return out
+    return Tensor(shape: [s.n, s.o, s.oh, s.ow], scalars: scalars)
+}
+
+/// Which kernel runs a conv; it depends only on the weight's shape and the groups, so it is fixed per layer.
+enum ConvPath { case depthwise, shiftedGemm, gemm }
+
+@inline(__always)
+func convPath(_ s: ConvShape) -> ConvPath { convPath(cg: s.cg, groups: s.g, channels: s.c, taps: s.kh * s.kw) }
+
+@inline(__always)
+func convPath(cg: Int, groups: Int, channels: Int, taps: Int) -> ConvPath {
+    if cg == 1 && groups == channels { return .depthwise }
+    if taps > 1 && cg >= shiftedGemmMinChannels { return .shiftedGemm }
+    return .gemm
 }
 
 /// Input channels per group from which a kH x kW conv runs as kH*kW shifted sgemms (K = C/g each) instead of
@@ -107,14 +175,16 @@ func withOptionalPointer<R>(_ t: Tensor?, _ body: (UnsafePointer<Float>?) -> R) 
 }
 
 /// x (N,C,H,W), weight (O,C/g,kH,kW) -> out (N,O,oH,oW) without bias, through sgemm per image and group:
-/// out[b, group] (O/g, oH*oW) = weight[group] (O/g, C/g*kH*kW) x cols (C/g*kH*kW, oH*oW).
+/// out[b, group] (O/g, oH*oW) (+)= weight[group] (O/g, C/g*kH*kW) x cols (C/g*kH*kW, oH*oW); with `accumulate`
+/// the product is added to what `out` holds (sgemm beta 1), else it overwrites it.
 /// For 1x1 stride-1 unpadded kernels cols is x itself (no im2col).
 func gemmConv2d(_ x: UnsafePointer<Float>, _ weight: UnsafePointer<Float>, _ s: ConvShape, _ p: Conv2dParameters,
-                _ out: UnsafeMutablePointer<Float>) {
-    let pointwise = s.kh == 1 && s.kw == 1 && p.stride == (1, 1) && p.padding == (0, 0)
+                _ out: UnsafeMutablePointer<Float>, accumulate: Bool = false) {
+    let pointwise = s.kh == 1 && s.kw == 1 && p.stride == (1, 1) && p.padding == (0, 0) && p.paddingEnd == (0, 0)
     let plane = s.plane, kdim = s.kdim
+    let beta: Float = accumulate ? 1 : 0
     if kdim == 0 {
-        out.update(repeating: 0, count: s.n * s.o * plane)
+        if !accumulate { out.update(repeating: 0, count: s.n * s.o * plane) }
         return
     }
     if pointwise {
@@ -123,6 +193,7 @@ func gemmConv2d(_ x: UnsafePointer<Float>, _ weight: UnsafePointer<Float>, _ s: 
                 sgemm(m: s.og, n: plane, k: kdim,
                       a: weight + gi * s.og * kdim, lda: kdim,
                       b: x + (b * s.c + gi * s.cg) * plane, ldb: plane,
+                      beta: beta,
                       c: out + (b * s.o + gi * s.og) * plane, ldc: plane)
             }
         }
@@ -153,6 +224,7 @@ func gemmConv2d(_ x: UnsafePointer<Float>, _ weight: UnsafePointer<Float>, _ s: 
             sgemm(m: s.og, n: plane, k: kdim,
                   a: weight + gi * s.og * kdim, lda: kdim,
                   b: cols, ldb: plane,
+                  beta: beta,
                   c: out + (b * s.o + gi * s.og) * plane, ldc: plane)
         }
     }
@@ -200,6 +272,24 @@ func validRange(count: Int, offset: Int, stride: Int, limit: Int) -> Range<Int> 
     let hi = top < 0 ? 0 : top / stride + 1
     let l = Swift.min(lo, count)
     return l..<Swift.min(Swift.max(hi, l), count)
+}
+
+/// out (planes, plane) = bias[plane % channels] (0 without bias) + residual (when given): the starting value of a
+/// conv whose sgemm then accumulates onto it.
+func convPrefill(_ out: UnsafeMutablePointer<Float>, planes: Int, plane: Int, channels: Int,
+                 bias: UnsafePointer<Float>?, residual: UnsafePointer<Float>?) {
+    Parallel.chunks(count: planes, minChunk: Swift.max(1, 16384 / Swift.max(plane, 1))) { range in
+        for pl in range {
+            let o = out + pl * plane
+            let v = bias?[pl % channels] ?? 0
+            if let residual {
+                let r = residual + pl * plane
+                for i in 0..<plane { o[i] = r[i] + v }
+            } else {
+                o.update(repeating: v, count: plane)
+            }
+        }
+    }
 }
 
 /// out (planes, plane) in place: += bias[plane % channels], += residual, then activation; one pass per plane.

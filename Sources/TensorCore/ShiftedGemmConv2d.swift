@@ -50,8 +50,8 @@ func phaseSplit(_ x: UnsafePointer<Float>, channels c: Int, h: Int, w: Int, _ p:
 struct PhaseGeometry {
     let hq, wq: Int
     init(_ s: ConvShape, _ p: Conv2dParameters) {
-        hq = (s.h + 2 * p.padding.h + p.stride.h - 1) / p.stride.h
-        wq = (s.w + 2 * p.padding.w + p.stride.w - 1) / p.stride.w
+        hq = (s.h + p.padding.h + p.paddingEnd.h + p.stride.h - 1) / p.stride.h
+        wq = (s.w + p.padding.w + p.paddingEnd.w + p.stride.w - 1) / p.stride.w
     }
     /// Floats of the phase-split copy of C channels, plus slack for the wide rows' overrun past the last plane.
     func count(channels: Int, _ s: ConvShape, _ p: Conv2dParameters) -> Int {
@@ -68,7 +68,8 @@ struct PhaseGeometry {
 /// x (N,C,H,W), weight (O,C/g,kH,kW) -> out (N,O,oH,oW) with bias, residual and activation fused into the crop.
 func shiftedGemmConv2d(_ x: UnsafePointer<Float>, _ weight: UnsafePointer<Float>, _ bias: UnsafePointer<Float>?,
                        _ residual: UnsafePointer<Float>?, _ activation: Activation, _ s: ConvShape, _ p: Conv2dParameters,
-                       _ out: UnsafeMutablePointer<Float>, passFloats: Int = 8 << 20) {
+                       _ out: UnsafeMutablePointer<Float>, tapWeights: UnsafePointer<Float>? = nil,
+                       passFloats: Int = 8 << 20) {
     let geo = PhaseGeometry(s, p)
     let taps = s.kh * s.kw
     let (hq, wq, oh, ow) = (geo.hq, geo.wq, s.oh, s.ow)
@@ -85,24 +86,11 @@ func shiftedGemmConv2d(_ x: UnsafePointer<Float>, _ weight: UnsafePointer<Float>
     let xq = UnsafeMutablePointer<Float>.allocate(capacity: xqCount)
     defer { xq.deallocate() }
     (xq + splitCount).update(repeating: 0, count: xqCount - splitCount)
-    // Weights regrouped per tap: (O, C/g, kH, kW) -> (kH*kW, O, C/g), so each tap's (O/g, C/g) block is a matrix.
-    let wt = UnsafeMutablePointer<Float>.allocate(capacity: taps * s.o * s.cg)
-    defer { wt.deallocate() }
-    let (o, cg) = (s.o, s.cg)
-    Parallel.chunks(count: o, minChunk: 64) { ocs in
-        for oc in ocs {
-            // One output channel's (C/g, taps) block is small and stays in L1; write each tap's row contiguously.
-            let block = weight + oc * cg * taps
-            for t in 0..<taps {
-                let dst = wt + (t * o + oc) * cg
-                var src = block + t
-                for ch in 0..<cg {
-                    dst[ch] = src.pointee
-                    src += taps
-                }
-            }
-        }
-    }
+    // Weights regrouped per tap (see `regroupTapWeights`), unless the caller prepared them once for the layer.
+    let regrouped = UnsafeMutablePointer<Float>.allocate(capacity: tapWeights == nil ? taps * s.o * s.cg : 0)
+    defer { regrouped.deallocate() }
+    if tapWeights == nil { regroupTapWeights(weight, o: s.o, cg: s.cg, taps: taps, into: regrouped) }
+    let wt = tapWeights ?? UnsafePointer(regrouped)
     let tmp = UnsafeMutablePointer<Float>.allocate(capacity: s.og * ((perPass - 1) * hq + oh) * wq)
     defer { tmp.deallocate() }
     var b0 = 0
@@ -147,6 +135,25 @@ func shiftedGemmConv2d(_ x: UnsafePointer<Float>, _ weight: UnsafePointer<Float>
             }
         }
         b0 += nb
+    }
+}
+
+/// Weights regrouped per tap: weight (O, C/g, kH, kW) -> wt (kH*kW, O, C/g), so each tap's (O/g, C/g) block is a
+/// matrix for sgemm. `PreparedConv2d` does this once per layer; plain `conv2d` on every call.
+func regroupTapWeights(_ weight: UnsafePointer<Float>, o: Int, cg: Int, taps: Int, into wt: UnsafeMutablePointer<Float>) {
+    Parallel.chunks(count: o, minChunk: 64) { ocs in
+        for oc in ocs {
+            // One output channel's (C/g, taps) block is small and stays in L1; write each tap's row contiguously.
+            let block = weight + oc * cg * taps
+            for t in 0..<taps {
+                let dst = wt + (t * o + oc) * cg
+                var src = block + t
+                for ch in 0..<cg {
+                    dst[ch] = src.pointee
+                    src += taps
+                }
+            }
+        }
     }
 }
 

@@ -27,24 +27,13 @@ import TensorCore
         ("mobilenet_v2", "mobilenet_v2-b0353104"), ("efficientnet_lite2", "efficientnet-lite2-9656183e"),
     ]
 
-    /// Loads the cached ImageNet weights through `CheckpointLoader.load` (.pth).
-    /// INTERIM: while the .pth reader is not merged, falls back to the .safetensors copy that the fixture script writes
-    /// next to it. Remove the fallback at merge.
+    /// Loads the cached ImageNet weights (.pth) through `CheckpointLoader.load`.
     static func realWeights(_ stem: String) throws -> StateDict {
-        let dir = URL(fileURLWithPath: "/root/.cache/patchcore/weights")
-        let pth = dir.appendingPathComponent(stem + ".pth")
-        let fallback = dir.appendingPathComponent(stem + ".safetensors")
+        let pth = URL(fileURLWithPath: "/root/.cache/patchcore/weights").appendingPathComponent(stem + ".pth")
         guard FileManager.default.fileExists(atPath: pth.path) else {
             throw WeightsMissing(message: "\(pth.path) is missing; `make weights` (or the weights catalogue) must fetch it before the backbone tests")
         }
-        do {
-            return try CheckpointLoader.load(pth)
-        } catch {
-            guard FileManager.default.fileExists(atPath: fallback.path) else {
-                throw WeightsMissing(message: "cannot read \(pth.path) (\(error)) and no interim \(fallback.lastPathComponent); run python3 scripts/make_backbone_fixtures.py")
-            }
-            return try CheckpointLoader.load(fallback)
-        }
+        return try CheckpointLoader.load(pth)
     }
 
     struct WeightsMissing: Error, CustomStringConvertible { var message: String; var description: String { message } }

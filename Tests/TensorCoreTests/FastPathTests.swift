@@ -5,7 +5,8 @@ import Testing
 /// on seeded random shapes, and the small ops against their definitions.
 @Suite struct FastPathTests {
     /// One random conv configuration; `kind` steers it towards a given fast path.
-    static func randomCase(_ kind: Int, _ rng: inout SeededGenerator) -> (x: Tensor, w: Tensor, b: Tensor?, p: Conv2dParameters) {
+    static func randomCase(_ kind: Int, _ rng: inout SeededGenerator,
+                           asymmetric: Bool = false) -> (x: Tensor, w: Tensor, b: Tensor?, p: Conv2dParameters) {
         let n = Int.random(in: 1...3, using: &rng)
         let h = Int.random(in: 1...19, using: &rng), w = Int.random(in: 1...23, using: &rng)
         let kh = [1, 3, 5, 7].randomElement(using: &rng)!, kw = Bool.random(using: &rng) ? kh : [1, 2, 3].randomElement(using: &rng)!
@@ -15,12 +16,18 @@ import Testing
         // Keep the output non-empty.
         padding.0 = max(padding.0, (dilation.0 * (kh - 1) + 1 - h + 1) / 2)
         padding.1 = max(padding.1, (dilation.1 * (kw - 1) + 1 - w + 1) / 2)
+        // Asymmetric padding (TF "SAME") half the time: one side gets up to 2 more.
+        var paddingEnd = padding
+        if asymmetric && Bool.random(using: &rng) {
+            paddingEnd = (padding.0 + Int.random(in: 0...2, using: &rng), padding.1 + Int.random(in: 0...2, using: &rng))
+            if Bool.random(using: &rng) { swap(&padding, &paddingEnd) }
+        }
         var c: Int, o: Int, g: Int
         var p: Conv2dParameters
         switch kind {
         case 0: // depthwise, possibly with a channel multiplier
             c = Int.random(in: 1...9, using: &rng); g = c; o = c * Int.random(in: 1...2, using: &rng)
-            p = Conv2dParameters(stride: stride, padding: padding, dilation: dilation, groups: g)
+            p = Conv2dParameters(stride: stride, padding: padding, paddingEnd: paddingEnd, dilation: dilation, groups: g)
         case 1: // pointwise 1x1 stride 1, grouped or not
             g = Int.random(in: 1...3, using: &rng); c = g * Int.random(in: 1...6, using: &rng); o = g * Int.random(in: 1...6, using: &rng)
             let x = randomTensor([n, c, h, w], using: &rng)
@@ -29,10 +36,10 @@ import Testing
             return (x, wt, b, Conv2dParameters(groups: g))
         case 2: // im2col path (few channels per group)
             g = Int.random(in: 1...3, using: &rng); c = g * Int.random(in: 1...4, using: &rng); o = g * Int.random(in: 1...4, using: &rng)
-            p = Conv2dParameters(stride: stride, padding: padding, dilation: dilation, groups: g)
+            p = Conv2dParameters(stride: stride, padding: padding, paddingEnd: paddingEnd, dilation: dilation, groups: g)
         default: // shifted-GEMM path (at least 16 channels per group; 1x1 strided kernels still use im2col)
             g = Int.random(in: 1...2, using: &rng); c = g * Int.random(in: 16...20, using: &rng); o = g * Int.random(in: 1...5, using: &rng)
-            p = Conv2dParameters(stride: stride, padding: padding, dilation: dilation, groups: g)
+            p = Conv2dParameters(stride: stride, padding: padding, paddingEnd: paddingEnd, dilation: dilation, groups: g)
         }
         let x = randomTensor([n, c, h, w], using: &rng)
         let wt = randomTensor([o, c / g, kh, kw], using: &rng)
@@ -70,6 +77,83 @@ import Testing
                 let y = conv2d(x, weight: w, bias: b, p, residual: residual, activation: activation)
                 #expect(differences(y, want).rel <= 1e-5, "x \(x.shape) w \(w.shape) \(p) \(activation)")
             }
+        }
+    }
+
+    @Test(arguments: [0, 2, 3])
+    func asymmetricPaddingFastPathMatchesReference(kind: Int) {
+        var rng = SeededGenerator(seed: UInt64(200 + kind))
+        var worst: Float = 0
+        for _ in 0..<(kind == 3 ? 40 : 100) {
+            let (x, w, b, p) = Self.randomCase(kind, &rng, asymmetric: true)
+            let y = conv2d(x, weight: w, bias: b, p)
+            let want = conv2dReference(x, weight: w, bias: b, p)
+            #expect(y.shape == want.shape, "shape for x \(x.shape) w \(w.shape) \(p)")
+            guard y.shape == want.shape else { continue }
+            let d = differences(y, want)
+            worst = max(worst, d.rel)
+            #expect(d.rel <= 1e-5, "x \(x.shape) w \(w.shape) \(p): rel diff \(d.rel)")
+        }
+        print("asymmetric padding, fast path kind \(kind) vs conv2dReference: max rel diff \(worst)")
+    }
+
+    @Test func outputSizeIsZeroWhenKernelExceedsPaddedInput() {
+        // torch: floor((1 + 0 + 1 - 3) / 2) + 1 = 0; truncating division would give 1.
+        let p = Conv2dParameters(stride: (2, 2), padding: (0, 0), paddingEnd: (1, 1))
+        #expect(p.outputSize(h: 1, w: 1, kh: 3, kw: 3) == (0, 0))
+        #expect(p.outputSize(h: 2, w: 1, kh: 3, kw: 3) == (1, 0))
+        #expect(Conv2dParameters(stride: 3).outputSize(h: 2, w: 4, kh: 4, kw: 4) == (0, 1))
+    }
+
+    @Test(arguments: [0, 1, 2, 3])
+    func preparedConvMatchesConv2d(kind: Int) {
+        var rng = SeededGenerator(seed: UInt64(300 + kind))
+        let activations: [Activation] = [.none, .relu, .relu6, .silu]
+        var worst: Float = 0
+        for i in 0..<40 {
+            let (x, w, b, p) = Self.randomCase(kind, &rng, asymmetric: true)
+            let act = activations[i % activations.count]
+            let layer = PreparedConv2d(weight: w, bias: b, p, activation: act)
+            #expect(layer.tapWeights.isEmpty == (convPath(convShape(x, weight: w.shape, p, residual: nil)) != .shiftedGemm))
+            let residual = i % 2 == 0 ? randomTensor(conv2dReference(x, weight: w, bias: b, p).shape, using: &rng) : nil
+            let want = conv2d(x, weight: w, bias: b, p, residual: residual, activation: act)
+            let got = layer(x, residual: residual)
+            #expect(got.shape == want.shape)
+            guard got.shape == want.shape else { continue }
+            let d = differences(got, want)
+            worst = max(worst, d.rel)
+            #expect(d.rel <= 1e-6, "x \(x.shape) w \(w.shape) \(p) \(act): rel diff \(d.rel)")
+            #expect(layer.outputSize(h: x.shape[2], w: x.shape[3]) == (got.shape[2], got.shape[3]))
+        }
+        print("PreparedConv2d kind \(kind) vs conv2d: max rel diff \(worst)")
+    }
+
+    @Test func asymmetricPaddingEqualsExplicitZeroPadding() {
+        // conv with padding (top, left) / paddingEnd (bottom, right) == unpadded conv of x zero-padded by hand,
+        // the way torch runs EfficientNet-Lite's Conv2dStaticSamePadding (F.pad then conv).
+        var rng = SeededGenerator(seed: 17)
+        let cases: [([Int], [Int], (Int, Int), (Int, Int), (Int, Int), Int)] = [
+            ([1, 6, 10, 10], [6, 1, 3, 3], (2, 2), (0, 0), (1, 1), 6),     // depthwise 3x3/2, SAME on even input
+            ([2, 5, 9, 12], [5, 1, 5, 5], (2, 2), (1, 2), (2, 1), 5),      // depthwise 5x5/2
+            ([1, 3, 11, 10], [8, 3, 3, 3], (2, 2), (0, 1), (1, 0), 1),     // stem (im2col)
+            ([2, 18, 7, 9], [4, 18, 3, 3], (1, 2), (1, 0), (2, 1), 1),     // shifted GEMM
+            ([1, 32, 8, 8], [6, 16, 3, 3], (2, 1), (0, 1), (1, 2), 2),     // grouped shifted GEMM
+        ]
+        for (xs, ws, stride, begin, end, groups) in cases {
+            let x = randomTensor(xs, using: &rng), w = randomTensor(ws, using: &rng), b = randomTensor([ws[0]], using: &rng)
+            let p = Conv2dParameters(stride: stride, padding: begin, paddingEnd: end, groups: groups)
+            var padded = Tensor(zeros: [xs[0], xs[1], xs[2] + begin.0 + end.0, xs[3] + begin.1 + end.1])
+            for n in 0..<xs[0] { for c in 0..<xs[1] { for i in 0..<xs[2] { for j in 0..<xs[3] {
+                padded[n, c, i + begin.0, j + begin.1] = x[n, c, i, j]
+            } } } }
+            let want = conv2dReference(padded, weight: w, bias: b, Conv2dParameters(stride: stride, padding: (0, 0), groups: groups))
+            let ref = conv2dReference(x, weight: w, bias: b, p)
+            let fast = conv2d(x, weight: w, bias: b, p)
+            #expect(ref.shape == want.shape && fast.shape == want.shape, "\(p)")
+            guard ref.shape == want.shape && fast.shape == want.shape else { continue }
+            let (dr, df) = (differences(ref, want), differences(fast, want))
+            print("asymmetric padding \(xs) w \(ws): reference rel \(dr.rel), fast rel \(df.rel)")
+            #expect(dr.rel <= 1e-6 && df.rel <= 1e-5, "\(p)")
         }
     }
 

@@ -4,7 +4,7 @@ import Backbones
 import Foundation
 import TensorCore
 
-var args = Array(CommandLine.arguments.dropFirst())
+let args = Array(CommandLine.arguments.dropFirst())
 guard let name = args.first else {
     FileHandle.standardError.write(Data("usage: BackboneBench NAME [--batch B] [--repeats R] [--threads T] [--taps A,B]\n".utf8))
     exit(2)

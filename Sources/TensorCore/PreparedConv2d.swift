@@ -1,0 +1,67 @@
+/// A convolution layer whose weights are fixed (inference after load): weight, bias, parameters and activation
+/// held together, with every per-weight layout the fast paths need computed once at init instead of on each call.
+///
+/// `y = layer(x, residual: r)` is exactly `conv2d(x, weight:, bias:, parameters, residual: r, activation:)`;
+/// the kernel path is chosen once from the weight's shape, and for the shifted-GEMM path (kH x kW kernels with
+/// at least 16 input channels per group) the weight is regrouped per tap (kH*kW, O, C/g) here rather than per call.
+///
+/// ```swift
+/// // ResNet 3x3 with BN folded at load: relu(bn(conv(x)))
+/// let (w, b) = foldBatchNorm(convWeight: w0, convBias: nil, gamma: g, beta: bt, runningMean: m, runningVar: v)
+/// let conv2 = PreparedConv2d(weight: w, bias: b, .init(stride: 2, padding: 1), activation: .relu)
+/// let y = conv2(x)   // x (N,C,H,W) -> (N,O,oH,oW)
+/// ```
+public struct PreparedConv2d: Sendable {
+    /// weight (O,C/g,kH,kW)
+    public let weight: Tensor
+    /// bias (O), or nil
+    public let bias: Tensor?
+    public let parameters: Conv2dParameters
+    public let activation: Activation
+    /// weight regrouped per tap (kH*kW, O, C/g) for the shifted-GEMM path, else empty.
+    let tapWeights: [Float]
+
+    /// Checks the shapes (programmer errors: a loader validates checkpoint shapes first) and prepares the layouts.
+    public init(weight: Tensor, bias: Tensor? = nil, _ parameters: Conv2dParameters = .init(), activation: Activation = .none) {
+        checkConvParameters(weight: weight.shape, bias: bias, parameters)
+        self.weight = weight
+        self.bias = bias
+        self.parameters = parameters
+        self.activation = activation
+        let (o, cg, kh, kw) = (weight.shape[0], weight.shape[1], weight.shape[2], weight.shape[3])
+        let path = convPath(cg: cg, groups: parameters.groups, channels: cg * parameters.groups, taps: kh * kw)
+        if path == .shiftedGemm && weight.count > 0 {
+            tapWeights = [Float](unsafeUninitializedCapacity: weight.count) { buf, initialized in
+                weight.withUnsafeBufferPointer { pw in
+                    regroupTapWeights(pw.baseAddress!, o: o, cg: cg, taps: kh * kw, into: buf.baseAddress!)
+                }
+                initialized = weight.count
+            }
+        } else {
+            tapWeights = []
+        }
+    }
+
+    /// Input channels C (= C/g * groups).
+    public var inChannels: Int { weight.shape[1] * parameters.groups }
+    /// Output channels O.
+    public var outChannels: Int { weight.shape[0] }
+
+    /// Output spatial size for an h x w input; a side is <= 0 when the input is too small for the kernel.
+    public func outputSize(h: Int, w: Int) -> (h: Int, w: Int) {
+        parameters.outputSize(h: h, w: w, kh: weight.shape[2], kw: weight.shape[3])
+    }
+
+    /// x (N,C,H,W), residual (N,O,oH,oW)? -> activation(conv(x) + bias + residual) (N,O,oH,oW).
+    public func callAsFunction(_ x: Tensor, residual: Tensor? = nil) -> Tensor {
+        let s = convShape(x, weight: weight.shape, parameters, residual: residual)
+        return weight.withUnsafeBufferPointer { pw in
+            withOptionalPointer(bias) { pb in
+                tapWeights.withUnsafeBufferPointer { pt in
+                    conv2dCore(x, pw.baseAddress!, pb, residual, activation, s, parameters,
+                               tapWeights: tapWeights.isEmpty ? nil : pt.baseAddress!)
+                }
+            }
+        }
+    }
+}
