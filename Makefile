@@ -3,7 +3,8 @@
 
 SWIFT        ?= swift
 CONFIG       ?= release
-SWIFT_FLAGS  ?= -c $(CONFIG)
+# -enable-testing everywhere so `make test` reuses the build of `make weights` instead of rebuilding.
+SWIFT_FLAGS  ?= -c $(CONFIG) -Xswiftc -enable-testing
 BIN           = $(shell $(SWIFT) build $(SWIFT_FLAGS) --show-bin-path)/patchcore
 DEB_PACKAGES  = libopenblas-dev libpng-dev libjpeg62-turbo-dev
 TEST_WEIGHTS  = mobilenet_v2 efficientnet_lite0 efficientnet_lite2
@@ -31,7 +32,7 @@ demo: weights
 
 # Tests run optimised (the numerical kernels are 10-50x slower unoptimised) with testability enabled.
 test: weights
-	$(SWIFT) test $(SWIFT_FLAGS) -Xswiftc -enable-testing
+	$(SWIFT) test $(SWIFT_FLAGS)
 
 # Regenerates the committed parity fixtures (needs: pip install torch==2.13.0 torchvision scikit-learn scipy safetensors).
 fixtures:

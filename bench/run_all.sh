@@ -12,8 +12,9 @@ THREADS=${THREADS:-2}
 CACHE=${PATCHCORE_CACHE:-$HOME/.cache/patchcore}
 MNV2=$CACHE/weights/mobilenet_v2-b0353104.pth
 LITE2=$CACHE/weights/efficientnet-lite2-9656183e.pth
-for p in patchcore BackboneBench CoresetBench; do swift build -c release --product $p >/dev/null; done
-BIN=$(swift build -c release --show-bin-path)
+FLAGS="-c release -Xswiftc -enable-testing"   # the same build as `make test`
+for p in patchcore BackboneBench CoresetBench; do swift build $FLAGS --product $p >/dev/null; done
+BIN=$(swift build $FLAGS --show-bin-path)
 TORCH="python3 bench/torch_reference.py --threads $THREADS"
 log() { echo "[$(date +%H:%M:%S)] $*" >&2; }
 
@@ -55,6 +56,7 @@ if [ "${BENCH_QUICK:-0}" != 1 ]; then
   run_eval bottle_expand_10 --data "$DATA/mvtec_ad/bottle" --coreset-ratio 0.1 --taps features.7.conv.0,features.14.conv.0
   run_eval bottle_lite2_10  --data "$DATA/mvtec_ad/bottle" --coreset-ratio 0.1 --backbone efficientnet_lite2
   run_eval mt_blocks_resize_1 --manifest "$DATA/magnetic_tile/split.csv" --size 224x224 --coreset-ratio 0.01
+  run_eval mt_expand_resize_1 --manifest "$DATA/magnetic_tile/split.csv" --size 224x224 --coreset-ratio 0.01 --taps features.7.conv.0,features.14.conv.0
   run_eval mt_lite2_resize_1  --manifest "$DATA/magnetic_tile/split.csv" --size 224x224 --coreset-ratio 0.01 --backbone efficientnet_lite2
 fi
 

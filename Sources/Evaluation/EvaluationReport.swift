@@ -21,7 +21,10 @@ public struct EvaluationReport: Sendable, Codable, Equatable {
     public var averagePrecision: Double
     public var nTestImages: Int
     public var fitSeconds: Double
+    /// Model time per image: features, nearest neighbours, score and map, from the decoded image at input size.
     public var inferenceSecondsPerImage: Double
+    /// Resizing/cropping a decoded image to the input size (not part of `inferenceSecondsPerImage`).
+    public var preprocessSecondsPerImage: Double?
     /// Image-score threshold that reaches `f1Max` (scores `>=` it are defects).
     public var f1Threshold: Float?
     /// Image AUROC of each defect type against all good test images.
@@ -49,6 +52,7 @@ public struct EvaluationReport: Sendable, Codable, Equatable {
         case nTestImages = "n_test_images"
         case fitSeconds = "fit_seconds"
         case inferenceSecondsPerImage = "inference_seconds_per_image"
+        case preprocessSecondsPerImage = "preprocess_seconds_per_image"
         case f1Threshold = "f1_threshold"
         case imageAUROCPerDefectType = "image_auroc_per_defect_type"
         case dataset, model
@@ -64,6 +68,7 @@ public struct EvaluationReport: Sendable, Codable, Equatable {
         try c.encode(nTestImages, forKey: .nTestImages)
         try c.encode(fitSeconds, forKey: .fitSeconds)
         try c.encode(inferenceSecondsPerImage, forKey: .inferenceSecondsPerImage)
+        try c.encodeIfPresent(preprocessSecondsPerImage, forKey: .preprocessSecondsPerImage)
         try c.encodeIfPresent(f1Threshold, forKey: .f1Threshold)
         try c.encodeIfPresent(imageAUROCPerDefectType, forKey: .imageAUROCPerDefectType)
         try c.encodeIfPresent(dataset, forKey: .dataset)
@@ -91,6 +96,7 @@ public struct EvaluationReport: Sendable, Codable, Equatable {
         r.append(("test images", "\(nTestImages)"))
         r.append(("fit time", String(format: "%.2f s", fitSeconds)))
         r.append(("inference / image", String(format: "%.1f ms", inferenceSecondsPerImage * 1000)))
+        if let p = preprocessSecondsPerImage { r.append(("resize+crop / image", String(format: "%.1f ms", p * 1000))) }
         for (k, v) in (imageAUROCPerDefectType ?? [:]).sorted(by: { $0.key < $1.key }) {
             r.append(("image AUROC [\(k)]", m(v)))
         }

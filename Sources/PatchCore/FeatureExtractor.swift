@@ -35,7 +35,10 @@ public final class FeatureExtractor: Sendable {
         guard unknown.isEmpty else {
             throw PatchCoreError.invalidConfiguration("unknown tap(s) \(unknown.joined(separator: ", ")) for \(config.backbone); valid taps: \(backbone.tapNames.joined(separator: ", "))")
         }
-        aggregator = PatchFeatureAggregator(patchSize: 3, reduction: nil)
+        // Optional reduction as in the PatchCore paper: adaptive average pooling of each tap, then of the concatenation.
+        aggregator = PatchFeatureAggregator(patchSize: 3, reduction: config.featureDimension.map {
+            ChannelReduction(pretrainDimension: $0, targetDimension: $0)
+        })
         // Probe once with a small input to learn each tap's stride, so taps can be given in any order.
         let probe = Tensor(zeros: [1, 3, 64, 64])
         let maps = try backbone.features(probe, taps: config.taps)

@@ -50,7 +50,7 @@ public enum PatchCoreEvaluator {
         var pixels: [ScoredMask] = []
         var records: [PredictionRecord] = []
         var skipped: [SkippedImage] = []
-        var inferenceSeconds = 0.0
+        var inferenceSeconds = 0.0, preprocessSeconds = 0.0
         let anyMasks = samples.contains { $0.mask != nil }
         let progress = ProgressReporter("evaluate", total: samples.count, enabled: showProgress)
         for sample in samples {
@@ -73,8 +73,11 @@ public enum PatchCoreEvaluator {
                 continue
             }
             let t0 = Date()
-            let p = try scorer.predict(image)
-            inferenceSeconds += Date().timeIntervalSince(t0)
+            let input = scorer.extractor.prepare(image)
+            let t1 = Date()
+            let p = try scorer.predict(prepared: input)
+            preprocessSeconds += t1.timeIntervalSince(t0)
+            inferenceSeconds += Date().timeIntervalSince(t1)
             scores.append(p.score)
             labels.append(sample.label == .defect)
             types.append(sample.defectType)
@@ -94,9 +97,10 @@ public enum PatchCoreEvaluator {
         }
         progress.finish()
         guard !scores.isEmpty else { throw PatchCoreError.badImages(skipped.map { "\($0.file): \($0.reason)" }) }
-        let report = try Metrics.evaluate(imageScores: scores, imageLabels: labels, defectTypes: types, pixels: pixels,
+        var report = try Metrics.evaluate(imageScores: scores, imageLabels: labels, defectTypes: types, pixels: pixels,
                                           fitSeconds: fitSeconds, inferenceSecondsPerImage: inferenceSeconds / Double(scores.count),
                                           dataset: datasetName, model: scorer.model.config.backbone)
+        report.preprocessSecondsPerImage = preprocessSeconds / Double(scores.count)
         return Run(report: report, records: records, skipped: skipped)
     }
 }

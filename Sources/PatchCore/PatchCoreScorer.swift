@@ -50,7 +50,11 @@ public final class PatchCoreScorer: Sendable {
     }
 
     public func predict(_ image: Image) throws -> Prediction {
-        let input = extractor.prepare(image)
+        try predict(prepared: extractor.prepare(image))
+    }
+
+    /// Scores an image already at the model input size (`extractor.prepare`).
+    public func predict(prepared input: Image) throws -> Prediction {
         let set = try extractor.patchFeatures([input])
         let (patchScores, score) = try scorer.score(features: set.features)
         let map = try maps.maps(patchScores: patchScores, grid: (set.grid.height, set.grid.width))

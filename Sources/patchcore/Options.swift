@@ -19,6 +19,9 @@ struct ModelOptions: ParsableArguments {
     @Option(help: "Fraction of training patches kept in the memory bank (greedy coreset).")
     var coresetRatio: Double = 0.1
 
+    @Option(help: "Reduce patch features to this many channels by adaptive average pooling (default: keep all).")
+    var featureDimension: Int?
+
     @Option(help: "Seed for the coreset's start point and projection.")
     var seed: UInt64 = 0
 
@@ -38,6 +41,7 @@ struct ModelOptions: ParsableArguments {
         if let taps { config.taps = taps.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) } }
         if let size, let t = InputTransform.parseSize(size) { config.transform = t }
         config.coresetRatio = coresetRatio
+        config.featureDimension = featureDimension
         config.seed = seed
         try config.validate()
         return config

@@ -112,8 +112,21 @@ struct EncodeTests {
         #expect(try ImageFile.read(url) == original)
     }
 
-    @Test func writeIntoMissingFolderThrows() {
-        let url = URL(fileURLWithPath: "/nonexistent-dir-\(UUID().uuidString)/a.png")
+    @Test func writeCreatesMissingFolders() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("png-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let url = dir.appendingPathComponent("a/b/c.png")
+        let image = Image(width: 1, height: 1, channels: 1, pixels: [7])
+        try ImageFile.writePNG(image, to: url)
+        #expect(try ImageFile.read(url) == image)
+    }
+
+    @Test func writeWhereNoFolderCanBeThrowsNamingTheFile() throws {
+        // The "folder" is a regular file, so nothing can be created below it (even as root).
+        let blocker = FileManager.default.temporaryDirectory.appendingPathComponent("blocker-\(UUID().uuidString)")
+        try Data("x".utf8).write(to: blocker)
+        defer { try? FileManager.default.removeItem(at: blocker) }
+        let url = blocker.appendingPathComponent("a.png")
         do {
             try ImageFile.writePNG(Image(width: 1, height: 1, channels: 1, pixels: [7]), to: url)
             Issue.record("write succeeded")
