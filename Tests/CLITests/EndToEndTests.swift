@@ -1,6 +1,8 @@
+import Checkpoints
 import Datasets
 import Foundation
 import ImageIO
+import PatchCore
 import Testing
 
 /// The command-line tool on generated data, as a user runs it. Uses the cached MobileNetV2 weights
@@ -105,6 +107,22 @@ import Testing
         #expect(r.stderr.contains(cut.path) && r.stderr.contains("truncated"))
     }
 
+    @Test func scoringWithOtherWeightsIsRefused() throws {
+        defer { cleanup() }
+        let model = root.appendingPathComponent("m.safetensors")
+        let fit = try CLIRunner.run(["fit", "--images", data.appendingPathComponent("train/good").path,
+                                     "--model", model.path, "--coreset-ratio", "0.2"])
+        #expect(fit.status == 0, "\(fit.stderr)")
+        // The same tensors in another file (safetensors) load fine but are not the file the model was fitted with.
+        let original = try CheckpointLoader.load(try WeightsCatalog.locate("mobilenet_v2"))
+        let converted = root.appendingPathComponent("mobilenet_v2.safetensors")
+        try SafeTensors.write(original.tensors, to: converted)
+        let r = try CLIRunner.run(["predict", "--model", model.path, "--weights", converted.path,
+                                   data.appendingPathComponent("test/good").path])
+        #expect(r.status != 0)
+        #expect(r.stderr.contains("fitted with weights"))
+    }
+
     @Test func emptyFolderAndBadOptionsAreExplained() throws {
         defer { cleanup() }
         let empty = root.appendingPathComponent("empty")
@@ -133,3 +151,4 @@ import Testing
         #expect(r.stderr.contains(maskFile.path))
     }
 }
+

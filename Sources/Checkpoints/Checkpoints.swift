@@ -1,2 +1,0 @@
-import TensorCore
-// Checkpoints: see ARCHITECTURE.md
