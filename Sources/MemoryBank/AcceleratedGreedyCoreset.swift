@@ -168,8 +168,8 @@ enum AcceleratedGreedyCoreset {
                 pivotDistNew[q] = dq
                 if t >= AcceleratedGreedyCoreset.pivotCount && dq < nearestPivotDist { nearestPivotDist = dq; nearestPivot = Int32(q) }
             }
-            // When pruning is not paying off (the last pruned pick walked over 3/4 of the points or bounded over a
-            // quarter of them), a dense pass in index order is cheaper; the pruned route is tried again after
+            // When pruning is not paying off (the last pruned pick had to bound over a quarter of the points
+            // individually), a dense pass in index order is cheaper; the pruned route is tried again after
             // 16 picks, then after twice as many each time it fails again (at most 256).
             if t < nextPrunedTry {
                 pivotOf[t] = nearestPivot; pivotDist[t] = nearestPivotDist
@@ -231,7 +231,7 @@ enum AcceleratedGreedyCoreset {
             }
             lastVisited = visited.reduce(0, +)
             lastComputed = computed.reduce(0, +)
-            if lastComputed > n / 4 || lastVisited > n / 4 * 3 {
+            if lastComputed > n / 4 {
                 nextPrunedTry = t + retryInterval
                 retryInterval = min(256, retryInterval * 2)
             } else {
