@@ -53,6 +53,10 @@ case "coreset":
                  threads, n, count, total, dt, dt * 1e3 / Double(count)))
     if count < total { print("  (partial run: later picks are cheaper, so scaling up over-estimates)") }
     print("swift first picks:", Array(picks.prefix(20)))
+    // Order-sensitive FNV-1a of all picks, to compare whole runs of different builds.
+    var h: UInt64 = 0xcbf29ce484222325
+    for p in picks { h = (h ^ UInt64(p)) &* 0x100000001b3 }
+    print(String(format: "picks checksum %016llx", h))
 case "plain":
     let count = args.count > 3 ? Int(args[3])! : 200
     let t0 = now()
