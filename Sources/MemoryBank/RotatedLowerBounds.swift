@@ -2,11 +2,12 @@ import TensorCore
 
 /// Certified lower bounds on ||x_i - c||^2 from a PCA-rotated copy of the points, read 16 coordinates at a time.
 ///
-/// y_i = V^T (x_i - mu) with V (d, d') orthonormal (principal axes of a sample, largest variance first, d' = d
-/// rounded up to a multiple of 16, zero columns as padding). Rotation keeps distances, so the partial sum over
+/// y_i = V^T (x_i - mu) with V (d, d') orthonormal columns (principal axes of a sample, largest variance first,
+/// d' = d rounded up to a multiple of 16 with zero columns as padding, at most 64). Rotation keeps distances, so the partial sum over
 /// the first 16k rotated coordinates, L_k = sum_{l < 16k} (y_il - y_cl)^2, grows towards ||x_i - c||^2; on
 /// patch features the first 16-32 coordinates already hold most of it. The greedy update of point i only
-/// needs to know whether ||x_i - c||^2 < delta_i, so as soon as L_k exceeds
+/// needs to know whether ||x_i - c||^2 < delta_i, and L over any subset of rotated coordinates is at most
+/// ||x_i - c||^2, so as soon as L_k exceeds
 ///     T_i = (sqrt(delta_i) * 1.0001 + E)^2 * 1.0002
 /// the exact distance cannot be below delta_i and is not computed. E covers the float32 rounding of y
 /// (sgemm of the centred rows: per coordinate at most (d + 2) u ||x - mu||, so over d' coordinates of both
@@ -24,6 +25,9 @@ import TensorCore
 /// if !lb.canSkip(i) { /* compute the exact distance */ }
 /// ```
 final class RotatedLowerBounds: @unchecked Sendable {
+    /// At most 64 rotated coordinates are kept (N x 64 floats): on patch features the bound has decided ~99%
+    /// of the points by then, and the rest get the exact distance anyway.
+    static let maxBlocks = 4
     let n: Int, d: Int, blocks: Int
     let y: UnsafeMutablePointer<Float>                  // (blocks, N, 16)
     let threshold: UnsafeMutablePointer<Float>          // (N) T_i
@@ -32,7 +36,7 @@ final class RotatedLowerBounds: @unchecked Sendable {
 
     init(_ x: UnsafePointer<Float>, n: Int, d: Int, threads: Int) {
         self.n = n; self.d = d
-        blocks = (d + 15) / 16
+        blocks = min((d + 15) / 16, RotatedLowerBounds.maxBlocks)
         let dp = blocks * 16
         y = UnsafeMutableRawPointer.allocate(byteCount: blocks * n * 64, alignment: 64)
             .bindMemory(to: Float.self, capacity: blocks * n * 16)
@@ -55,7 +59,7 @@ final class RotatedLowerBounds: @unchecked Sendable {
         for a in 0..<d { for b in 0..<a { cov[a * d + b] = cov[b * d + a] } }
         let (_, vectors) = JacobiEigen.decompose(cov, n: d)
         var v = [Float](repeating: 0, count: d * dp)        // V (d, d'), padding columns zero
-        for a in 0..<d { for b in 0..<d { v[a * dp + b] = Float(vectors[a * d + b]) } }
+        for a in 0..<d { for b in 0..<min(d, dp) { v[a * dp + b] = Float(vectors[a * d + b]) } }
         let meanF = mean.map { Float($0) }
 
         // y = (x - mu) V, in row chunks through sgemm, scattered into the block layout; R = max ||x - mu||.
