@@ -38,7 +38,7 @@ enum AcceleratedGreedyCoreset {
         let s = try x.withUnsafeBufferPointer { xb in
             if Task.isCancelled { throw CancellationError() }
             return State(n: n, d: d, capacity: count,
-                         bounds: RotatedLowerBounds(xb.baseAddress!, n: n, d: d, threads: threads))
+                         bounds: RotatedLowerBounds(xb.baseAddress!, n: n, d: d))
         }
         defer { s.deallocate() }
         var picks = [start]

@@ -34,7 +34,7 @@ final class RotatedLowerBounds: @unchecked Sendable {
     let centre: UnsafeMutablePointer<Float>             // (blocks * 16) rotated coordinates of the current centre
     let absError: Float                                 // E
 
-    init(_ x: UnsafePointer<Float>, n: Int, d: Int, threads: Int) {
+    init(_ x: UnsafePointer<Float>, n: Int, d: Int) {
         self.n = n; self.d = d
         blocks = min((d + 15) / 16, RotatedLowerBounds.maxBlocks)
         let dp = blocks * 16
@@ -62,7 +62,7 @@ final class RotatedLowerBounds: @unchecked Sendable {
         for a in 0..<d { for b in 0..<min(d, dp) { v[a * dp + b] = Float(vectors[a * d + b]) } }
         let meanF = mean.map { Float($0) }
 
-        // y = (x - mu) V, in row chunks through sgemm, scattered into the block layout; R = max ||x - mu||.
+        // y = (x - mu) V, in row chunks of 4096 through sgemm, scattered into the block layout; R = max ||x - mu||.
         let chunk = 4096
         let chunks = (n + chunk - 1) / chunk
         var rmax = [Float](repeating: 0, count: chunks)
@@ -70,7 +70,8 @@ final class RotatedLowerBounds: @unchecked Sendable {
         rmax.withUnsafeMutableBufferPointer { rb in
             v.withUnsafeBufferPointer { vb in
                 meanF.withUnsafeBufferPointer { mb in
-                    parallelFor(iterations: chunks) { c in
+                    // Chunks run one after another: sgemm itself uses the BLAS threads (`ComputeThreads`).
+                    for c in 0..<chunks {
                         let lo = c * chunk, rows = min(chunk, n - lo)
                         let centred = UnsafeMutablePointer<Float>.allocate(capacity: rows * d)
                         let out = UnsafeMutablePointer<Float>.allocate(capacity: rows * dp)

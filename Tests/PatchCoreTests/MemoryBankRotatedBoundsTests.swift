@@ -36,7 +36,7 @@ struct MemoryBankRotatedBoundsTests {
         let x = MemoryBankTestData.anisotropic(n, d, clusters: 12, seed: UInt64(d), offset: offset)
         x.withUnsafeBufferPointer { xb in
             let base = xb.baseAddress!
-            let lb = RotatedLowerBounds(base, n: n, d: d, threads: 1)
+            let lb = RotatedLowerBounds(base, n: n, d: d)
             defer { lb.deallocate() }
             var wrongSkips = 0, farSkips = 0, farTotal = 0, selectedKept = 0
             for p in stride(from: 0, to: n, by: 97) {
