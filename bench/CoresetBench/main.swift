@@ -31,6 +31,7 @@ let args = CommandLine.arguments
 guard args.count >= 3 else { print("usage: CoresetBench coreset|plain|knn BANK [options]"); exit(2) }
 let x = load(args[2])
 let n = x.shape[0]
+KernelRuntime.prepare()   // OpenBLAS kernel family (AVX-512 on this CPU) before any BLAS work
 ComputeThreads.set(2)
 
 switch args[1] {
