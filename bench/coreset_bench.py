@@ -1,10 +1,12 @@
 #!/usr/bin/env python3
 """PyTorch side of the memory-bank benchmark (bench/CoresetBench/main.swift is the Swift side).
 
-  python3 bench/coreset_bench.py make-bank --kind {gauss,mixture,bottle} [--out /tmp/bank_<kind>.f32]
+  python3 bench/coreset_bench.py make-bank --kind {gauss,mixture,bottle,magnetic_tile} [--out /tmp/bank_<kind>.f32]
       writes a raw little-endian float32 (N,128) file; gauss = iid N(0,1) (worst case for pruning),
       mixture = 2,000 Gaussian blobs of varied spread, bottle = real MobileNetV2 "blocks" patch features of the
-      209 MVTec bottle train images (features.6 + features.13, AvgPool 3x3, bilinear to 28x28; D=128).
+      209 MVTec bottle train images (features.6 + features.13, AvgPool 3x3, bilinear to 28x28; D=128);
+      magnetic_tile = the same features of the 700 split=train,label=good Magnetic Tile images, Resize((224,224))
+      without crop as `patchcore evaluate --size 224x224` (N=548,800; the 1% coreset is 5,488 picks).
   python3 bench/coreset_bench.py coreset --bank FILE [--picks 300] [--start S]
       patchcore-inspection-style greedy iteration (||a||^2 - 2ab + ||b||^2, clamp, sqrt, cat + min) on the
       bank; times the first --picks picks, extrapolates linearly to 10% of N (PyTorch's per-pick cost does not
@@ -35,6 +37,8 @@ def make_bank(kind, out):
         labels = rng.integers(0, 2000, size=N_BOTTLE)
         spread = rng.uniform(0.05, 0.4, size=2000).astype(np.float32)[labels][:, None]
         x = centres[labels] + spread * rng.standard_normal((N_BOTTLE, 128), dtype=np.float32)
+    elif kind == "magnetic_tile":
+        x = bottle_features(magnetic_tile_files(), resize_only=True)
     else:
         x = bottle_features()
     x = np.ascontiguousarray(x, dtype="<f4")
@@ -42,7 +46,14 @@ def make_bank(kind, out):
     print(f"wrote {out} shape {x.shape}")
 
 
-def bottle_features():
+def magnetic_tile_files():
+    import csv
+    root = pathlib.Path("/work/shared/datasets/magnetic_tile")
+    with open(root / "split.csv", newline="") as fh:
+        return [root / r["image"] for r in csv.DictReader(fh) if r["split"] == "train" and r["label"] == "good"]
+
+
+def bottle_features(files=None, resize_only=False):
     _lib = torch.library.Library("torchvision", "DEF")
     _lib.define("nms(Tensor dets, Tensor scores, float iou_threshold) -> Tensor")
     _lib.define("qnms(Tensor dets, Tensor scores, float iou_threshold) -> Tensor")
@@ -53,10 +64,11 @@ def bottle_features():
     net = torchvision.models.mobilenet_v2()
     net.load_state_dict(torch.load("/root/.cache/patchcore/weights/mobilenet_v2-b0353104.pth", map_location="cpu"))
     net.eval()
-    tf = torchvision.transforms.Compose([
-        torchvision.transforms.Resize(256), torchvision.transforms.CenterCrop(224), torchvision.transforms.ToTensor(),
-        torchvision.transforms.Normalize([0.485, 0.456, 0.406], [0.229, 0.224, 0.225])])
-    files = sorted(pathlib.Path("/work/shared/datasets/mvtec_ad/bottle/train/good").glob("*.png"))
+    T = torchvision.transforms
+    geometry = [T.Resize((224, 224))] if resize_only else [T.Resize(256), T.CenterCrop(224)]
+    tf = T.Compose(geometry + [T.ToTensor(), T.Normalize([0.485, 0.456, 0.406], [0.229, 0.224, 0.225])])
+    if files is None:
+        files = sorted(pathlib.Path("/work/shared/datasets/mvtec_ad/bottle/train/good").glob("*.png"))
     feats = []
     with torch.no_grad():
         for i in range(0, len(files), 8):

@@ -12,8 +12,10 @@ import TensorCore
 ///  2. If D > `projectionDimension`, the next draws give a Gaussian projection P (D, d')
 ///     (`RandomProjection.gaussian`) and features are projected; if D <= `projectionDimension` the features
 ///     are used as they are (no projection is drawn), like patchcore-inspection when D == d'.
-///  3. Greedy picks, by the exact accelerated algorithm (`AcceleratedGreedyCoreset`); it returns the same
-///     indices as the plain dense algorithm (`PlainGreedyCoreset`, kept as reference) up to exact ties.
+///  3. Greedy picks, by the exact accelerated algorithm (`AcceleratedGreedyCoreset`: cluster/triangle pruning
+///     plus certified lower bounds from a PCA-rotated copy, `RotatedLowerBounds`); it returns the same indices
+///     as the plain dense algorithm (`PlainGreedyCoreset`, kept as reference). The rotated copy costs another
+///     N x D floats of memory while selecting.
 ///
 /// Coreset size: `Int(Double(N) * ratio)` (truncation, as `int(len(features) * percentage)` in
 /// patchcore-inspection and anomalib), at least 1; ratio >= 1 returns all indices `0..<N` in order.

@@ -50,6 +50,10 @@ struct MemoryBankCoresetTests {
             (MemoryBankTestData.normal(1500, 64, seed: UInt64(seed) + 40), 60),
             // Large enough for the multi-threaded chunked path (>= 16384 members to visit).
             (MemoryBankTestData.clustered(17_000, 3, clusters: 6, seed: UInt64(seed) + 20), 40),
+            // Patch-feature-like (decaying spectrum, many blobs), like a Magnetic Tile bank in small: the rotated
+            // lower bounds decide most points; N >= 16384 with weak triangle pruning takes the threaded dense pass.
+            (MemoryBankTestData.anisotropic(16_500, 32, clusters: 40, seed: UInt64(seed) + 50), 40),
+            (MemoryBankTestData.anisotropic(3000, 128, clusters: 60, seed: UInt64(seed) + 60, offset: 25), 90),
         ]
         for (x, count) in cases {
             let plain = PlainGreedyCoreset.select(x, start: seed * 7, count: count)

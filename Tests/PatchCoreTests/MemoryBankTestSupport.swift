@@ -27,6 +27,15 @@ enum MemoryBankTestData {
         return Tensor(shape: [n, d], scalars: out)
     }
 
+    /// Patch-feature-like bank: `clustered` data with a decaying spectrum (column k scaled by 1/(1 + k/8)), so
+    /// its principal axes matter and the first rotated coordinates hold most of each distance.
+    static func anisotropic(_ n: Int, _ d: Int, clusters: Int, seed: UInt64, offset: Float = 0) -> Tensor {
+        let x = clustered(n, d, clusters: clusters, seed: seed)
+        var out = x.scalars
+        for i in 0..<n { for k in 0..<d { out[i * d + k] = out[i * d + k] / (1 + Float(k) / 8) + offset } }
+        return Tensor(shape: [n, d], scalars: out)
+    }
+
     static func fixtures() throws -> (tensors: [String: Tensor], meta: [String: Any]) {
         let dir = Bundle.module.resourceURL!.appendingPathComponent("Fixtures")
         let tensors = try SafeTensors.read(dir.appendingPathComponent("memorybank_v1.safetensors")).tensors

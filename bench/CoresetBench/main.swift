@@ -2,6 +2,7 @@
 //
 //   swift run -c release CoresetBench coreset /tmp/bank_bottle.f32 [ratio 0.1] [maxPicks] [threads 2] [start 0]
 //   swift run -c release CoresetBench plain   /tmp/bank_bottle.f32 [picks 200]
+//   swift run -c release CoresetBench verify  /tmp/mt_bank.f32 [picks 300] [threads 2]  (accelerated == plain?)
 //   swift run -c release CoresetBench knn     /tmp/bank_bottle.f32
 //   swift run -c release CoresetBench gemm    /tmp/bank_bottle.f32   (plain sgemm of the k-NN shape)
 // Target line for Package.swift (not in `swift test`):
@@ -30,6 +31,7 @@ let args = CommandLine.arguments
 guard args.count >= 3 else { print("usage: CoresetBench coreset|plain|knn BANK [options]"); exit(2) }
 let x = load(args[2])
 let n = x.shape[0]
+KernelRuntime.prepare()   // OpenBLAS kernel family (AVX-512 on this CPU) before any BLAS work
 ComputeThreads.set(2)
 
 switch args[1] {
@@ -52,6 +54,10 @@ case "coreset":
                  threads, n, count, total, dt, dt * 1e3 / Double(count)))
     if count < total { print("  (partial run: later picks are cheaper, so scaling up over-estimates)") }
     print("swift first picks:", Array(picks.prefix(20)))
+    // Order-sensitive FNV-1a of all picks, to compare whole runs of different builds.
+    var h: UInt64 = 0xcbf29ce484222325
+    for p in picks { h = (h ^ UInt64(p)) &* 0x100000001b3 }
+    print(String(format: "picks checksum %016llx", h))
 case "plain":
     let count = args.count > 3 ? Int(args[3])! : 200
     let t0 = now()
@@ -60,6 +66,20 @@ case "plain":
     print(String(format: "swift plain greedy: N=%d first %d picks %.2f s, %.2f ms/pick, extrapolated 10%%: %.1f s",
                  n, count, dt, dt * 1e3 / Double(count), dt / Double(count) * Double(n / 10)))
     print("swift plain first picks:", Array(picks.prefix(20)))
+case "verify":
+    // The first `count` picks of the accelerated and the plain algorithm from start 0 must be identical.
+    let count = args.count > 3 ? Int(args[3])! : 300
+    let threads = args.count > 4 ? Int(args[4])! : 2
+    var t0 = now()
+    let fast = try GreedyCoresetSampler.selectReduced(x, start: 0, count: count, threads: threads)
+    let tFast = now() - t0
+    t0 = now()
+    let plain = PlainGreedyCoreset.select(x, start: 0, count: count)
+    let tPlain = now() - t0
+    let firstDiff = zip(fast, plain).enumerated().first { $0.element.0 != $0.element.1 }?.offset
+    print(String(format: "verify N=%d, %d picks: accelerated %.2f s, plain %.2f s; ", n, count, tFast, tPlain)
+          + (firstDiff.map { "FIRST MISMATCH at pick \($0)" } ?? "identical"))
+    if firstDiff != nil { exit(1) }
 case "knn":
     // Queries: the 784 patches of the last image (real, in raster order); banks exclude that image:
     // every 10th row of the other images (a 10%-size bank) and all other rows.

@@ -1,0 +1,67 @@
+import Foundation
+@testable import MemoryBank
+import TensorCore
+import Testing
+
+/// The rotated lower bounds used by the accelerated greedy coreset must never skip a point that the plain
+/// algorithm would update, and should skip most points that are clearly farther than their delta.
+@Suite("MemoryBank rotated lower bounds")
+struct MemoryBankRotatedBoundsTests {
+    @Test func jacobiEigenDecomposesSymmetricMatrix() {
+        let n = 24
+        let b = MemoryBankTestData.normal(n, n, seed: 5)
+        var a = [Double](repeating: 0, count: n * n)       // A = B^T B
+        for i in 0..<n { for j in 0..<n { for k in 0..<n {
+            a[i * n + j] += Double(b.scalars[k * n + i]) * Double(b.scalars[k * n + j])
+        } } }
+        let (values, v) = JacobiEigen.decompose(a, n: n)
+        var orthoErr = 0.0, eigenErr = 0.0
+        for i in 0..<n {
+            for j in 0..<n {
+                var dot = 0.0, av = 0.0
+                for k in 0..<n { dot += v[k * n + i] * v[k * n + j]; av += a[i * n + k] * v[k * n + j] }
+                orthoErr = max(orthoErr, abs(dot - (i == j ? 1 : 0)))
+                eigenErr = max(eigenErr, abs(av - values[j] * v[i * n + j]))
+            }
+        }
+        print("Jacobi: max |V^T V - I| \(orthoErr), max |A V - V L| \(eigenErr), largest eigenvalue \(values[0])")
+        #expect(orthoErr < 1e-12)
+        #expect(eigenErr < 1e-9 * values[0])
+        #expect(zip(values, values.dropFirst()).allSatisfy { $0 >= $1 })
+    }
+
+    @Test(arguments: [(Float(0), 40), (Float(30), 128), (Float(200), 7)])
+    func boundNeverSkipsAnUpdateAndPrunesFarPoints(offset: Float, d: Int) {
+        let n = 1500
+        let x = MemoryBankTestData.anisotropic(n, d, clusters: 12, seed: UInt64(d), offset: offset)
+        x.withUnsafeBufferPointer { xb in
+            let base = xb.baseAddress!
+            let lb = RotatedLowerBounds(base, n: n, d: d)
+            defer { lb.deallocate() }
+            var wrongSkips = 0, farSkips = 0, farTotal = 0, selectedKept = 0
+            for p in stride(from: 0, to: n, by: 97) {
+                lb.loadCentre(p)
+                for i in 0..<n {
+                    let s = squaredDistance(base + i * d, base + p * d, d)
+                    // delta just above s: the plain algorithm updates (s < delta), so the bound must not skip.
+                    for delta in [s.nextUp, s * (1 + 1e-6), s * 1.001] where delta > s {
+                        lb.setThreshold(i, delta: delta)
+                        if lb.canSkip(i) { wrongSkips += 1 }
+                    }
+                    // delta well below s: skippable.
+                    if s > 0 {
+                        lb.setThreshold(i, delta: s * 0.5)
+                        farTotal += 1
+                        if lb.canSkip(i) { farSkips += 1 }
+                    }
+                    lb.setThreshold(i, delta: -1)                  // selected points are always skipped
+                    if !lb.canSkip(i) { selectedKept += 1 }
+                }
+            }
+            print("rotated bounds d=\(d) offset \(offset): wrong skips \(wrongSkips), skipped \(farSkips) of \(farTotal) points at 2x delta")
+            #expect(wrongSkips == 0)
+            #expect(selectedKept == 0)
+            #expect(farSkips * 10 >= farTotal * 9)
+        }
+    }
+}
