@@ -72,18 +72,19 @@ struct WinogradTiles {
     }
 }
 
-/// Input transform of `nb` images: x (nb,C,H,W) -> V (16, C, T) with T = nb * tH * tW (column ldv), tiles of
-/// image i at columns i*tH*tW + ty*tW + tx.
+/// Input transform of `nb` images: x (nb,C,H,W) -> V (16, C, T) with T = nb * tH * tW (row stride ldv,
+/// position ξ at v + ξ*positionStride), tiles of image i at columns i*tH*tW + ty*tW + tx.
 ///
 /// Each channel is first copied into a zero-padded plane split into its even and odd columns,
 /// E[r][k] = xpad[r][2k] and D[r][k] = xpad[r][2k+1] (k in 0...tW), so tile tx's four columns are
 /// E[tx], D[tx], E[tx+1], D[tx+1] and every loop below runs over contiguous k.
 func winogradInputTransform(_ x: UnsafePointer<Float>, images nb: Int, _ s: ConvShape, _ p: Conv2dParameters,
-                            _ tiles: WinogradTiles, into v: UnsafeMutablePointer<Float>, ldv: Int) {
+                            _ tiles: WinogradTiles, into v: UnsafeMutablePointer<Float>, ldv: Int,
+                            positionStride: Int? = nil) {
     let (th, tw) = (tiles.th, tiles.tw)
     let hp = 2 * th + 2, half = tw + 1
     let (h, w, ph, pw) = (s.h, s.w, p.padding.h, p.padding.w)
-    let positionStride = s.c * ldv
+    let positionStride = positionStride ?? s.c * ldv
     // Padded rows that hold input rows; padded columns 2k (even) and 2k+1 (odd) that hold input columns.
     let rows = validRange(count: hp, offset: -ph, stride: 1, limit: h)
     let evens = validRange(count: half, offset: -pw, stride: 2, limit: w)
@@ -116,11 +117,19 @@ func winogradInputTransform(_ x: UnsafePointer<Float>, images nb: Int, _ s: Conv
                     let plane = part == 0 ? ev : od, base = 4 * part
                     let r0 = plane + 2 * ty * half, r1 = r0 + half, r2 = r1 + half, r3 = r2 + half
                     let c0 = comb + base * half, c1 = c0 + half, c2 = c1 + half, c3 = c2 + half
-                    for k in 0..<half {
+                    var k = 0
+                    while k + 8 <= half {
+                        let (a0, a1, a2, a3) = (load8(r0 + k), load8(r1 + k), load8(r2 + k), load8(r3 + k))
+                        store8(a0 - a2, c0 + k); store8(a1 + a2, c1 + k)
+                        store8(a2 - a1, c2 + k); store8(a1 - a3, c3 + k)
+                        k += 8
+                    }
+                    while k < half {
                         c0[k] = r0[k] - r2[k]
                         c1[k] = r1[k] + r2[k]
                         c2[k] = r2[k] - r1[k]
                         c3[k] = r1[k] - r3[k]
+                        k += 1
                     }
                 }
                 // (B^T d) B on columns (E[tx], D[tx], E[tx+1], D[tx+1]); position ξ = row*4 + col.
@@ -129,11 +138,19 @@ func winogradInputTransform(_ x: UnsafePointer<Float>, images nb: Int, _ s: Conv
                     let e = comb + ri * half, d = comb + (4 + ri) * half
                     let o0 = out + (ri * 4) * positionStride, o1 = o0 + positionStride
                     let o2 = o1 + positionStride, o3 = o2 + positionStride
-                    for tx in 0..<tw {
+                    var tx = 0
+                    while tx + 8 <= tw {  // reads up to e[tx + 8], d[tx + 8]: within the tW + 1 columns
+                        let (e0, e1, d0, d1) = (load8(e + tx), load8(e + tx + 1), load8(d + tx), load8(d + tx + 1))
+                        store8(e0 - e1, o0 + tx); store8(d0 + e1, o1 + tx)
+                        store8(e1 - d0, o2 + tx); store8(d0 - d1, o3 + tx)
+                        tx += 8
+                    }
+                    while tx < tw {
                         o0[tx] = e[tx] - e[tx + 1]
                         o1[tx] = d[tx] + e[tx + 1]
                         o2[tx] = e[tx + 1] - d[tx]
                         o3[tx] = d[tx] - d[tx + 1]
+                        tx += 1
                     }
                 }
             }
@@ -141,13 +158,14 @@ func winogradInputTransform(_ x: UnsafePointer<Float>, images nb: Int, _ s: Conv
     }
 }
 
-/// Output transform of `nb` images with the fused epilogue: M (16, O, T) (column ldm) ->
+/// Output transform of `nb` images with the fused epilogue: M (16, O, T) (row stride ldm, position ξ at
+/// m + ξ*positionStride) ->
 /// out (nb,O,oH,oW) = activation(A^T M A + bias + residual), tiles cropped to oH x oW.
-func winogradOutputTransform(_ m: UnsafePointer<Float>, ldm: Int, images nb: Int, _ s: ConvShape,
+func winogradOutputTransform(_ m: UnsafePointer<Float>, ldm: Int, positionStride: Int? = nil, images nb: Int, _ s: ConvShape,
                              _ tiles: WinogradTiles, bias: UnsafePointer<Float>?, residual: UnsafePointer<Float>?,
                              _ activation: Activation, _ out: UnsafeMutablePointer<Float>) {
     let (th, tw, oh, ow) = (tiles.th, tiles.tw, s.oh, s.ow)
-    let positionStride = s.o * ldm
+    let positionStride = positionStride ?? s.o * ldm
     Parallel.chunks(count: nb * s.o, minChunk: Swift.max(1, 4096 / Swift.max(1, s.plane))) { items in
         // A^T M per column j: u0[j] (tW) and u1[j] (tW); then the two output rows of the tile row (2*tW each).
         let buf = UnsafeMutablePointer<Float>.allocate(capacity: 8 * tw + 4 * tw)
@@ -167,18 +185,37 @@ func winogradOutputTransform(_ m: UnsafePointer<Float>, ldm: Int, images nb: Int
                     let m0 = mp + j * positionStride, m1 = m0 + 4 * positionStride
                     let m2 = m1 + 4 * positionStride, m3 = m2 + 4 * positionStride
                     let u0 = u + j * tw, u1 = u + (4 + j) * tw
-                    for tx in 0..<tw {
+                    var tx = 0
+                    while tx + 8 <= tw {
+                        let (a0, a1, a2, a3) = (load8(m0 + tx), load8(m1 + tx), load8(m2 + tx), load8(m3 + tx))
+                        store8(a0 + a1 + a2, u0 + tx)
+                        store8(a1 - a2 - a3, u1 + tx)
+                        tx += 8
+                    }
+                    while tx < tw {
                         u0[tx] = m0[tx] + m1[tx] + m2[tx]
                         u1[tx] = m1[tx] - m2[tx] - m3[tx]
+                        tx += 1
                     }
                 }
                 // (A^T M) A, plus bias.
                 for k in 0..<2 {
                     let a0 = u + 4 * k * tw, a1 = a0 + tw, a2 = a1 + tw, a3 = a2 + tw
                     let y = k == 0 ? y0 : y1
-                    for tx in 0..<tw {
+                    var tx = 0
+                    let bias8 = SIMD8<Float>(repeating: bv)
+                    while tx + 8 <= tw {
+                        let (b0, b1, b2, b3) = (load8(a0 + tx), load8(a1 + tx), load8(a2 + tx), load8(a3 + tx))
+                        var pair = SIMD16<Float>()
+                        pair.evenHalf = b0 + b1 + b2 + bias8
+                        pair.oddHalf = b1 - b2 - b3 + bias8
+                        UnsafeMutableRawPointer(y + 2 * tx).storeBytes(of: pair, as: SIMD16<Float>.self)
+                        tx += 8
+                    }
+                    while tx < tw {
                         y[2 * tx] = a0[tx] + a1[tx] + a2[tx] + bv
                         y[2 * tx + 1] = a1[tx] - a2[tx] - a3[tx] + bv
+                        tx += 1
                     }
                 }
                 for k in 0..<2 {
@@ -209,25 +246,44 @@ func winogradConv2d(_ x: UnsafePointer<Float>, _ u: UnsafePointer<Float>, _ bias
     let perImage = winogradPositions * (s.c + s.o) * tiles.perImage
     let perPass = Swift.max(1, Swift.min(s.n, passFloats / Swift.max(1, perImage)))
     let ldt = perPass * tiles.perImage
-    let v = UnsafeMutablePointer<Float>.allocate(capacity: winogradPositions * s.c * ldt)
+    // The 16 position blocks are skewed by 16 floats each: packed, their distance (C*T floats) is often a
+    // multiple of 4 KiB, and the transforms' 16 concurrent streams would then fall into the same cache sets.
+    let skew = 16
+    let v = UnsafeMutablePointer<Float>.allocate(capacity: winogradPositions * (s.c * ldt + skew))
     defer { v.deallocate() }
-    let m = UnsafeMutablePointer<Float>.allocate(capacity: winogradPositions * s.o * ldt)
+    let m = UnsafeMutablePointer<Float>.allocate(capacity: winogradPositions * (s.o * ldt + skew))
     defer { m.deallocate() }
     var b0 = 0
     while b0 < s.n {
         let nb = Swift.min(perPass, s.n - b0)
         let t = nb * tiles.perImage
+        let (vStride, mStride) = (s.c * t + skew, s.o * t + skew)
         // V columns of this pass are packed with row stride t so each sgemm reads a dense (C, t) matrix.
-        winogradInputTransform(x + b0 * s.c * s.h * s.w, images: nb, s, p, tiles, into: v, ldv: t)
+        winogradInputTransform(x + b0 * s.c * s.h * s.w, images: nb, s, p, tiles, into: v, ldv: t, positionStride: vStride)
         for xi in 0..<winogradPositions {
             sgemm(m: s.o, n: t, k: s.c,
                   a: u + xi * s.o * s.c, lda: s.c,
-                  b: v + xi * s.c * t, ldb: t,
-                  c: m + xi * s.o * t, ldc: t)
+                  b: v + xi * vStride, ldb: t,
+                  c: m + xi * mStride, ldc: t)
         }
         let plane = b0 * s.o * s.oh * s.ow
-        winogradOutputTransform(m, ldm: t, images: nb, s, tiles, bias: bias, residual: residual.map { $0 + plane },
-                                activation, out + plane)
+        winogradOutputTransform(m, ldm: t, positionStride: mStride, images: nb, s, tiles, bias: bias,
+                                residual: residual.map { $0 + plane }, activation, out + plane)
         b0 += nb
     }
+}
+
+@inline(__always)
+private func load8(_ p: UnsafePointer<Float>) -> SIMD8<Float> {
+    UnsafeRawPointer(p).loadUnaligned(as: SIMD8<Float>.self)
+}
+
+@inline(__always)
+private func load8(_ p: UnsafeMutablePointer<Float>) -> SIMD8<Float> {
+    UnsafeRawPointer(p).loadUnaligned(as: SIMD8<Float>.self)
+}
+
+@inline(__always)
+private func store8(_ v: SIMD8<Float>, _ p: UnsafeMutablePointer<Float>) {
+    UnsafeMutableRawPointer(p).storeBytes(of: v, as: SIMD8<Float>.self)
 }

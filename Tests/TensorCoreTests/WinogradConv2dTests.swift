@@ -65,7 +65,9 @@ import Testing
         // ResNet-50 / WRN-50 bottleneck 3x3s (padding 1) at reduced sizes, batch 2, residual + ReLU, with the
         // weights scaled like a trained layer's (He init) so outputs are O(1).
         var rng = SeededGenerator(seed: 421)
-        let shapes: [([Int], Int)] = [([2, 64, 15, 15], 64), ([2, 128, 7, 9], 128), ([1, 256, 14, 14], 256), ([2, 48, 1, 2], 40)]
+        // The last two are wide: 19 and 8 tiles per row, so the 8-wide SIMD loops run with and without a tail.
+        let shapes: [([Int], Int)] = [([2, 64, 15, 15], 64), ([2, 128, 7, 9], 128), ([1, 256, 14, 14], 256),
+                                      ([2, 48, 1, 2], 40), ([1, 32, 6, 37], 36), ([2, 40, 5, 16], 33)]
         for (xs, o) in shapes {
             let x = randomTensor(xs, using: &rng)
             let w = randomTensor([o, xs[1], 3, 3], using: &rng, scale: (6 / Float(xs[1] * 9)).squareRoot())
