@@ -43,20 +43,18 @@ func winogradWeightTransform(_ weight: UnsafePointer<Float>, o: Int, c: Int, int
         for oi in outs {
             for ci in 0..<c {
                 let g = weight + (oi * c + ci) * 9
-                // Gg (4x3): rows of G applied to g's rows; then (Gg) G^T (4x4), one row of Gg at a time.
+                // Gg (4x3): rows of G applied to g's columns; then each row of Gg times G^T gives a row of U.
                 let dst = u + oi * c + ci
-                for i in 0..<4 {
-                    var r = (Float(0), Float(0), Float(0))
-                    for j in 0..<3 {
-                        let (g0, g1, g2) = (g[j], g[3 + j], g[6 + j])
-                        let v: Float = i == 0 ? g0 : i == 1 ? 0.5 * (g0 + g1 + g2) : i == 2 ? 0.5 * (g0 - g1 + g2) : g2
-                        if j == 0 { r.0 = v } else if j == 1 { r.1 = v } else { r.2 = v }
-                    }
-                    dst[(i * 4 + 0) * oc] = r.0
-                    dst[(i * 4 + 1) * oc] = 0.5 * (r.0 + r.1 + r.2)
-                    dst[(i * 4 + 2) * oc] = 0.5 * (r.0 - r.1 + r.2)
-                    dst[(i * 4 + 3) * oc] = r.2
+                @inline(__always) func row(_ i: Int, _ r0: Float, _ r1: Float, _ r2: Float) {
+                    dst[(i * 4 + 0) * oc] = r0
+                    dst[(i * 4 + 1) * oc] = 0.5 * (r0 + r1 + r2)
+                    dst[(i * 4 + 2) * oc] = 0.5 * (r0 - r1 + r2)
+                    dst[(i * 4 + 3) * oc] = r2
                 }
+                row(0, g[0], g[1], g[2])
+                row(1, 0.5 * (g[0] + g[3] + g[6]), 0.5 * (g[1] + g[4] + g[7]), 0.5 * (g[2] + g[5] + g[8]))
+                row(2, 0.5 * (g[0] - g[3] + g[6]), 0.5 * (g[1] - g[4] + g[7]), 0.5 * (g[2] - g[5] + g[8]))
+                row(3, g[6], g[7], g[8])
             }
         }
     }
