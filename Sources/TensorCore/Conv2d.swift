@@ -66,8 +66,9 @@ struct ConvShape {
 /// y = activation(conv(x, weight) + bias + residual).
 ///
 /// Paths: depthwise (groups == C, one input channel per group) runs a direct kernel parallel over channel planes;
-/// 1x1 stride-1 unpadded convs are one sgemm per image and group on x itself; kH x kW kernels with at least
-/// 16 input channels per group are kH*kW shifted sgemms over a padded copy (ShiftedGemmConv2d.swift);
+/// 1x1 stride-1 unpadded convs are one sgemm per image and group on x itself; 3x3 stride-1 ungrouped convs with
+/// at least 32 input and output channels run as Winograd F(2x2, 3x3) (WinogradConv2d.swift); other kH x kW
+/// kernels with at least 16 input channels per group are kH*kW shifted sgemms over a padded copy (ShiftedGemmConv2d.swift);
 /// the rest (e.g. a 3-channel stem, strided 1x1) is im2col + sgemm.
 /// `conv2dReference` is the naive path the fast ones are tested against.
 ///
@@ -84,7 +85,7 @@ public func conv2d(_ x: Tensor, weight: Tensor, bias: Tensor? = nil, _ p: Conv2d
     let s = convShape(x, weight: weight.shape, p, residual: residual)
     return weight.withUnsafeBufferPointer { pw in
         withOptionalPointer(bias) { pb in
-            conv2dCore(x, pw.baseAddress!, pb, residual, activation, s, p, tapWeights: nil)
+            conv2dCore(x, pw.baseAddress!, pb, residual, activation, s, p, prepared: nil)
         }
     }
 }
@@ -115,11 +116,12 @@ func convShape(_ x: Tensor, weight: [Int], _ p: Conv2dParameters, residual: Tens
     return ConvShape(n: n, c: c, h: h, w: w, o: o, cg: cg, kh: kh, kw: kw, g: g, og: o / g, oh: oh, ow: ow)
 }
 
-/// The path choice and the output buffer of a checked conv call; `tapWeights` is the weight already regrouped
-/// for the shifted-GEMM path (`regroupTapWeights`) when the caller prepared it, else nil.
+/// The path choice and the output buffer of a checked conv call; `prepared` is the weight already laid out for
+/// the chosen path when the caller prepared it (`PreparedConv2d`), else nil: regrouped per tap
+/// (`regroupTapWeights`) for the shifted-GEMM path, transformed (`winogradWeightTransform`) for Winograd.
 func conv2dCore(_ x: Tensor, _ weight: UnsafePointer<Float>, _ bias: UnsafePointer<Float>?, _ residual: Tensor?,
                 _ activation: Activation, _ s: ConvShape, _ p: Conv2dParameters,
-                tapWeights: UnsafePointer<Float>?) -> Tensor {
+                prepared: UnsafePointer<Float>?) -> Tensor {
     KernelRuntime.prepare()
     let count = s.n * s.o * s.oh * s.ow
     // Every path writes each output element, so the buffer starts uninitialised (no zero-fill pass).
@@ -128,12 +130,21 @@ func conv2dCore(_ x: Tensor, _ weight: UnsafePointer<Float>, _ bias: UnsafePoint
         if count == 0 { return }
         x.withUnsafeBufferPointer { px in
             withOptionalPointer(residual) { pr in
-                switch convPath(s) {
+                switch convPath(s, p) {
                 case .depthwise:
                     depthwiseConv2d(px.baseAddress!, weight, bias, pr, activation, s, p, po.baseAddress!)
                 case .shiftedGemm:
                     shiftedGemmConv2d(px.baseAddress!, weight, bias, pr, activation, s, p, po.baseAddress!,
-                                      tapWeights: tapWeights)
+                                      tapWeights: prepared)
+                case .winograd:
+                    if let prepared {
+                        winogradConv2d(px.baseAddress!, prepared, bias, pr, activation, s, p, po.baseAddress!)
+                    } else {
+                        let u = UnsafeMutablePointer<Float>.allocate(capacity: winogradPositions * s.o * s.c)
+                        defer { u.deallocate() }
+                        winogradWeightTransform(weight, o: s.o, c: s.c, into: u)
+                        winogradConv2d(px.baseAddress!, u, bias, pr, activation, s, p, po.baseAddress!)
+                    }
                 case .gemm:
                     // bias (+ residual) go in first and sgemm accumulates onto them (beta 1): no zeroing pass
                     // and no read-modify-write pass after; only the activation is left.
@@ -151,16 +162,22 @@ func conv2dCore(_ x: Tensor, _ weight: UnsafePointer<Float>, _ bias: UnsafePoint
     return Tensor(shape: [s.n, s.o, s.oh, s.ow], scalars: scalars)
 }
 
-/// Which kernel runs a conv; it depends only on the weight's shape and the groups, so it is fixed per layer.
-enum ConvPath { case depthwise, shiftedGemm, gemm }
+/// Which kernel runs a conv; it depends only on the weight's shape and the parameters, so it is fixed per layer.
+enum ConvPath { case depthwise, winograd, shiftedGemm, gemm }
 
 @inline(__always)
-func convPath(_ s: ConvShape) -> ConvPath { convPath(cg: s.cg, groups: s.g, channels: s.c, taps: s.kh * s.kw) }
+func convPath(_ s: ConvShape, _ p: Conv2dParameters) -> ConvPath {
+    convPath(o: s.o, cg: s.cg, kh: s.kh, kw: s.kw, p)
+}
 
+/// Depthwise first; then Winograd F(2x2, 3x3) for 3x3 stride-1 dilation-1 ungrouped convs with at least
+/// `winogradMinChannels` input and output channels; then shifted GEMM; im2col + sgemm for the rest.
 @inline(__always)
-func convPath(cg: Int, groups: Int, channels: Int, taps: Int) -> ConvPath {
-    if cg == 1 && groups == channels { return .depthwise }
-    if taps > 1 && cg >= shiftedGemmMinChannels { return .shiftedGemm }
+func convPath(o: Int, cg: Int, kh: Int, kw: Int, _ p: Conv2dParameters) -> ConvPath {
+    let channels = cg * p.groups
+    if cg == 1 && p.groups == channels { return .depthwise }
+    if winogradApplies(o: o, cg: cg, groups: p.groups, kh: kh, kw: kw, p) { return .winograd }
+    if kh * kw > 1 && cg >= shiftedGemmMinChannels { return .shiftedGemm }
     return .gemm
 }
 

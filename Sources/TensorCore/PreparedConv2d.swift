@@ -2,8 +2,9 @@
 /// held together, with every per-weight layout the fast paths need computed once at init instead of on each call.
 ///
 /// `y = layer(x, residual: r)` is exactly `conv2d(x, weight:, bias:, parameters, residual: r, activation:)`;
-/// the kernel path is chosen once from the weight's shape, and for the shifted-GEMM path (kH x kW kernels with
-/// at least 16 input channels per group) the weight is regrouped per tap (kH*kW, O, C/g) here rather than per call.
+/// the kernel path is chosen once from the weight's shape and parameters, and the weight layout that path needs
+/// is computed here rather than per call: Winograd's U (16, O, C) for 3x3 stride-1 convs with enough channels
+/// (WinogradConv2d.swift), the per-tap regrouping (kH*kW, O, C/g) for the shifted-GEMM path.
 ///
 /// ```swift
 /// // ResNet 3x3 with BN folded at load: relu(bn(conv(x)))
@@ -18,8 +19,11 @@ public struct PreparedConv2d: Sendable {
     public let bias: Tensor?
     public let parameters: Conv2dParameters
     public let activation: Activation
-    /// weight regrouped per tap (kH*kW, O, C/g) for the shifted-GEMM path, else empty.
-    let tapWeights: [Float]
+    /// Kernel path of this layer.
+    let path: ConvPath
+    /// Weight laid out for `path`: U (16, O, C) for Winograd, regrouped per tap (kH*kW, O, C/g) for the
+    /// shifted-GEMM path, else empty.
+    let preparedWeights: [Float]
 
     /// Checks the shapes (programmer errors: a loader validates checkpoint shapes first) and prepares the layouts.
     public init(weight: Tensor, bias: Tensor? = nil, _ parameters: Conv2dParameters = .init(), activation: Activation = .none) {
@@ -29,16 +33,26 @@ public struct PreparedConv2d: Sendable {
         self.parameters = parameters
         self.activation = activation
         let (o, cg, kh, kw) = (weight.shape[0], weight.shape[1], weight.shape[2], weight.shape[3])
-        let path = convPath(cg: cg, groups: parameters.groups, channels: cg * parameters.groups, taps: kh * kw)
-        if path == .shiftedGemm && weight.count > 0 {
-            tapWeights = [Float](unsafeUninitializedCapacity: weight.count) { buf, initialized in
+        let path = convPath(o: o, cg: cg, kh: kh, kw: kw, parameters)
+        self.path = path
+        switch path {
+        case .winograd where weight.count > 0:
+            let count = winogradPositions * o * cg
+            preparedWeights = [Float](unsafeUninitializedCapacity: count) { buf, initialized in
+                weight.withUnsafeBufferPointer { pw in
+                    winogradWeightTransform(pw.baseAddress!, o: o, c: cg, into: buf.baseAddress!)
+                }
+                initialized = count
+            }
+        case .shiftedGemm where weight.count > 0:
+            preparedWeights = [Float](unsafeUninitializedCapacity: weight.count) { buf, initialized in
                 weight.withUnsafeBufferPointer { pw in
                     regroupTapWeights(pw.baseAddress!, o: o, cg: cg, taps: kh * kw, into: buf.baseAddress!)
                 }
                 initialized = weight.count
             }
-        } else {
-            tapWeights = []
+        default:
+            preparedWeights = []
         }
     }
 
@@ -57,9 +71,9 @@ public struct PreparedConv2d: Sendable {
         let s = convShape(x, weight: weight.shape, parameters, residual: residual)
         return weight.withUnsafeBufferPointer { pw in
             withOptionalPointer(bias) { pb in
-                tapWeights.withUnsafeBufferPointer { pt in
+                preparedWeights.withUnsafeBufferPointer { pt in
                     conv2dCore(x, pw.baseAddress!, pb, residual, activation, s, parameters,
-                               tapWeights: tapWeights.isEmpty ? nil : pt.baseAddress!)
+                               prepared: preparedWeights.isEmpty ? nil : pt.baseAddress!)
                 }
             }
         }

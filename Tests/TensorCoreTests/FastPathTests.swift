@@ -114,7 +114,9 @@ import Testing
             let (x, w, b, p) = Self.randomCase(kind, &rng, asymmetric: true)
             let act = activations[i % activations.count]
             let layer = PreparedConv2d(weight: w, bias: b, p, activation: act)
-            #expect(layer.tapWeights.isEmpty == (convPath(convShape(x, weight: w.shape, p, residual: nil)) != .shiftedGemm))
+            let path = convPath(convShape(x, weight: w.shape, p, residual: nil), p)
+            #expect(layer.path == path)
+            #expect(layer.preparedWeights.isEmpty == (path != .shiftedGemm && path != .winograd))
             let residual = i % 2 == 0 ? randomTensor(conv2dReference(x, weight: w, bias: b, p).shape, using: &rng) : nil
             let want = conv2d(x, weight: w, bias: b, p, residual: residual, activation: act)
             let got = layer(x, residual: residual)
