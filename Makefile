@@ -30,9 +30,10 @@ weights: build
 demo: weights
 	$(BIN) demo --out $(DEMO_OUT)
 
-# Tests run optimised (the numerical kernels are 10-50x slower unoptimised) with testability enabled.
+# Tests run optimised (the numerical kernels are 10-50x slower unoptimised) with testability enabled, one at a
+# time: several suites time their kernels, and serial runs keep BLAS threads from contending.
 test: weights
-	$(SWIFT) test $(SWIFT_FLAGS)
+	$(SWIFT) test $(SWIFT_FLAGS) --no-parallel
 
 # Regenerates the committed parity fixtures (needs: pip install torch==2.13.0 torchvision scikit-learn scipy safetensors).
 fixtures:

@@ -21,6 +21,9 @@ public func sgemm(
     beta: Float = 0,
     c: UnsafeMutablePointer<Float>, ldc: Int
 ) {
+    // The kernel switch must happen before any thread is inside OpenBLAS (swapping its dispatch table under a
+    // running sgemm hangs or corrupts results), so every BLAS call passes through the one-time setup first.
+    KernelRuntime.prepare()
     cblas_sgemm(CblasRowMajor,
                 transposeA ? CblasTrans : CblasNoTrans,
                 transposeB ? CblasTrans : CblasNoTrans,
