@@ -122,5 +122,26 @@ if ib and im:
           f"Magnetic Tile {auc3('swift_mt_lite2_resize_1.json')} vs {im['image_auroc']:.3f} / {im['pixel_auroc']:.3f} / {im['aupro']:.3f}. "
           "Neither reproduces the REFERENCE.md Lite2 rows on both data sets (see the notes below).")
 
-print("\nCommands: `bash bench/run_all.sh` (all of the above); each Swift row is "
+print("""
+## Notes (read before quoting a number)
+- PyTorch varies a lot between runs on this machine (MobileNetV2 17.3 ms here against 9.7 ms in REFERENCE.md);
+  compare Swift with the PyTorch column of the same run first, and with REFERENCE.md second.
+- Not reached: Wide-ResNet-50-2 at batch 1 is slower than PyTorch in the same run; ResNet-50 at batch 1 is level with
+  PyTorch in the same run but above REFERENCE.md's 44 ms; per-image inference with the 1% bank is above REFERENCE.md's
+  16 ms (below PyTorch in the same run and below anomalib's 27 ms). The 3x3 convolutions use Winograd F(2x2,3x3) or
+  one GEMM per tap; the stride-2 3x3, the 1x1 projections and OpenBLAS's packing are what remains.
+- Swift inference is `inference_seconds_per_image` of `patchcore evaluate`: from the decoded image at input size,
+  features + exact 1-NN + reweighting (k=9) + anomaly map; resizing the 900x900 bottle images is timed apart
+  (`preprocess_seconds_per_image`, 5-7 ms). PyTorch's `inference` starts from a 224x224 tensor and takes the max score.
+- Coreset: Swift on the real bank of the run (its picks are identical to the plain greedy algorithm, see
+  `Tests/PatchCoreTests/MemoryBankCoresetTests.swift`); PyTorch on a Gaussian bank of the same size, extrapolated from
+  its first 300 picks (its cost per pick is constant). Swift's Magnetic Tile time rises to ~60-90 s when other jobs
+  share the machine (the full pass is memory-bound).
+- EfficientNet-Lite2: the image and pixel AUROC rows are within about 1 point, but AUPRO on Magnetic Tile
+  (0.646 vs 0.733) is not reproduced with either input scaling; the network itself matches the PyPI package to 2e-6
+  (`Tests/BackbonesTests`), so the difference lies in the reference's preprocessing, still to be found.
+- Rows with `-` for peak RSS were re-run by hand with the same command; every other accuracy row comes from the
+  full `bash bench/run_all.sh`, the timing rows from `BENCH_QUICK=1 bash bench/run_all.sh` on an idle machine.
+""")
+print("Commands: `bash bench/run_all.sh` (all of the above); each Swift row is "
       "`patchcore evaluate --threads 2 --json ... <args>` with the arguments in `bench/run_all.sh`.")
