@@ -129,7 +129,7 @@ enum AcceleratedGreedyCoreset {
             let buf = UnsafeMutablePointer<Int32>.allocate(capacity: n)
             let parts = threads > 1 && n >= 8192 ? threads * 4 : 1
             let delta = self.delta, assign = self.assign, n = self.n, d = self.d, bounds = self.bounds
-            parallelFor(iterations: parts) { part in
+            Parallel.forEach(iterations: parts) { part in
                 let lo = n * part / parts, hi = n * (part + 1) / parts
                 for i in lo..<hi {
                     delta[i] = squaredDistance(x + i * d, c, d)
@@ -227,7 +227,7 @@ enum AcceleratedGreedyCoreset {
                             vis[chunk] = seen
                             comp[chunk] = work
                         }
-                        parallelFor(iterations: chunks, body)
+                        Parallel.forEach(iterations: chunks, body)
                     }
                     }
                     }
@@ -269,7 +269,7 @@ enum AcceleratedGreedyCoreset {
             let delta = self.delta, n = self.n, d = self.d, bounds = self.bounds, moved = self.moved
             var counts = [Int](repeating: 0, count: parts)
             counts.withUnsafeMutableBufferPointer { cb in
-                parallelFor(iterations: parts) { part in
+                Parallel.forEach(iterations: parts) { part in
                     let lo = n * part / parts
                     var w = lo
                     for i in lo..<(n * (part + 1) / parts) where !bounds.canSkip(i) {

@@ -27,6 +27,16 @@ public enum Parallel {
             }
         }
     }
+
+    /// Runs `body(i)` for every i in `0..<iterations` on Dispatch's workers (inline for one) and waits; for loops
+    /// that already split their work into per-worker parts (the coreset's passes).
+    public static func forEach(iterations: Int, _ body: (Int) -> Void) {
+        if iterations <= 1 { if iterations == 1 { body(0) }; return }
+        withoutActuallyEscaping(body) { escapable in
+            let box = UncheckedSendableBox(escapable)
+            DispatchQueue.concurrentPerform(iterations: iterations) { i in box.value(i) }
+        }
+    }
 }
 
 /// Carries a non-Sendable value (a kernel closure over unsafe pointers) into concurrentPerform's workers.
