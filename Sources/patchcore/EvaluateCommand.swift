@@ -62,11 +62,7 @@ struct EvaluationJob {
                                                   heatmaps: out?.appendingPathComponent("heatmaps"), skipBad: skipBad)
         run.skipped = skipped + run.skipped
         if let out {
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-            var lines = Data()
-            for r in run.records { lines.append(try encoder.encode(r)); lines.append(0x0A) }
-            try AtomicFile.write(lines, to: out.appendingPathComponent("predictions.jsonl"))
+            try PredictionRecord.writeJSONLines(run.records, to: out.appendingPathComponent("predictions.jsonl"))
             try AtomicFile.write(try run.report.jsonData(), to: out.appendingPathComponent("metrics.json"))
             let markdown = "# \(dataset.name): PatchCore evaluation\n\n\(run.report.markdownTable())\n\nHeatmap overlays: `heatmaps/<defect type>/<image>.png`; per-image scores: `predictions.jsonl`.\n"
             try AtomicFile.write(Data(markdown.utf8), to: out.appendingPathComponent("report.md"))

@@ -3,7 +3,6 @@ import Datasets
 import Foundation
 import ImageIO
 import PatchCore
-import TensorCore
 
 struct Predict: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -44,8 +43,7 @@ struct Predict: ParsableCommand {
         let jsonURL = json.map { URL(fileURLWithPath: $0) } ?? outDir?.appendingPathComponent("predictions.jsonl")
         var records: [PredictionRecord] = []
         var skipped: [SkippedImage] = []
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        var heatmapNames: [String: Int] = [:]  // images with the same name in different folders keep apart
         for url in files {
             let p: Prediction
             do { p = try scorer.predict(contentsOf: url) } catch {
@@ -56,7 +54,10 @@ struct Predict: ParsableCommand {
             let t = threshold ?? p.threshold
             var heatmap: String?
             if let outDir {
-                let h = outDir.appendingPathComponent("heatmaps").appendingPathComponent(url.deletingPathExtension().lastPathComponent + ".png")
+                let stem = url.deletingPathExtension().lastPathComponent
+                let seen = heatmapNames[stem, default: 0]
+                heatmapNames[stem] = seen + 1
+                let h = outDir.appendingPathComponent("heatmaps").appendingPathComponent(seen == 0 ? "\(stem).png" : "\(stem)-\(seen + 1).png")
                 try HeatmapWriter.write(p, model: fitted, to: h)
                 heatmap = h.path
             }
@@ -66,9 +67,7 @@ struct Predict: ParsableCommand {
             print("\(record.anomalous ? "ANOMALOUS" : "ok       ")  \(String(format: "%10.4f", p.score))  \(url.path)")
         }
         if let jsonURL {
-            var data = Data()
-            for r in records { data.append(try encoder.encode(r)); data.append(0x0A) }
-            try AtomicFile.write(data, to: jsonURL)
+            try PredictionRecord.writeJSONLines(records, to: jsonURL)
             log("wrote \(jsonURL.path)")
         }
         reportSkipped(skipped)

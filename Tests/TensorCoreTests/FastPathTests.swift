@@ -49,10 +49,16 @@ import Testing
 
     @Test(arguments: [0, 1, 2, 3])
     func fastPathMatchesReference(kind: Int) {
-        var rng = SeededGenerator(seed: UInt64(100 + kind))
+        Self.expectFastPathMatchesReference(kind: kind, seed: UInt64(100 + kind), cases: kind == 3 ? 60 : 150,
+                                            asymmetric: false, label: "fast path kind \(kind)")
+    }
+
+    /// Random cases of one kind through `conv2d` and `conv2dReference`: same shape, relative error <= 1e-5.
+    static func expectFastPathMatchesReference(kind: Int, seed: UInt64, cases: Int, asymmetric: Bool, label: String) {
+        var rng = SeededGenerator(seed: seed)
         var worst: Float = 0
-        for _ in 0..<(kind == 3 ? 60 : 150) {
-            let (x, w, b, p) = Self.randomCase(kind, &rng)
+        for _ in 0..<cases {
+            let (x, w, b, p) = randomCase(kind, &rng, asymmetric: asymmetric)
             let y = conv2d(x, weight: w, bias: b, p)
             let want = conv2dReference(x, weight: w, bias: b, p)
             #expect(y.shape == want.shape, "shape for x \(x.shape) w \(w.shape) \(p)")
@@ -61,7 +67,7 @@ import Testing
             worst = max(worst, d.rel)
             #expect(d.rel <= 1e-5, "x \(x.shape) w \(w.shape) \(p): rel diff \(d.rel)")
         }
-        print("fast path kind \(kind) vs conv2dReference: max rel diff \(worst)")
+        print("\(label) vs conv2dReference: max rel diff \(worst)")
     }
 
     @Test(arguments: [Activation.none, .relu, .relu6, .silu, .sigmoid])
@@ -82,19 +88,8 @@ import Testing
 
     @Test(arguments: [0, 2, 3])
     func asymmetricPaddingFastPathMatchesReference(kind: Int) {
-        var rng = SeededGenerator(seed: UInt64(200 + kind))
-        var worst: Float = 0
-        for _ in 0..<(kind == 3 ? 40 : 100) {
-            let (x, w, b, p) = Self.randomCase(kind, &rng, asymmetric: true)
-            let y = conv2d(x, weight: w, bias: b, p)
-            let want = conv2dReference(x, weight: w, bias: b, p)
-            #expect(y.shape == want.shape, "shape for x \(x.shape) w \(w.shape) \(p)")
-            guard y.shape == want.shape else { continue }
-            let d = differences(y, want)
-            worst = max(worst, d.rel)
-            #expect(d.rel <= 1e-5, "x \(x.shape) w \(w.shape) \(p): rel diff \(d.rel)")
-        }
-        print("asymmetric padding, fast path kind \(kind) vs conv2dReference: max rel diff \(worst)")
+        Self.expectFastPathMatchesReference(kind: kind, seed: UInt64(200 + kind), cases: kind == 3 ? 40 : 100,
+                                            asymmetric: true, label: "asymmetric padding, fast path kind \(kind)")
     }
 
     @Test func outputSizeIsZeroWhenKernelExceedsPaddedInput() {
