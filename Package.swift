@@ -43,16 +43,26 @@ let package = Package(
         .target(name: "Evaluation", dependencies: ["TensorCore"]),
         // Data set layouts (MVTec AD, KolektorSDD2, CSV manifest) and the demo generator.
         .target(name: "Datasets", dependencies: ["TensorCore", "ImageIO"]),
+        // Defect regions of masks, the synthetic-defect set layout and the classical (non-diffusion) generator.
+        .target(name: "Defects", dependencies: ["TensorCore", "ImageIO", "Datasets"]),
+        // Latent-diffusion networks: CLIP tokenizer and text encoders, UNet2DConditionModel, AutoencoderKL.
+        .target(name: "DiffusionModels", dependencies: ["TensorCore", "Checkpoints"]),
+        // Noise schedulers configured from diffusers' scheduler_config.json (one file per scheduler).
+        .target(name: "DiffusionSchedulers", dependencies: ["TensorCore"]),
+        // Mask + prompt -> defect image: diffusers folders, the SD / SDXL inpainting loop, `synthesize` jobs.
+        .target(name: "Inpainting", dependencies: [
+            "TensorCore", "ImageIO", "Checkpoints", "DiffusionModels", "DiffusionSchedulers", "Defects", "Datasets",
+        ]),
         // The fitted model: pipeline glue and model file format.
         .target(name: "PatchCore", dependencies: [
             "TensorCore", "ImageIO", "Checkpoints", "Backbones", "PatchFeatures",
-            "MemoryBank", "Scoring", "Evaluation", "Datasets",
+            "MemoryBank", "Scoring", "Evaluation", "Datasets", "Defects",
             .product(name: "Logging", package: "swift-log"),
             .product(name: "Crypto", package: "swift-crypto"),
             .product(name: "ZIPFoundation", package: "ZIPFoundation"),
         ]),
         .executableTarget(name: "patchcore", dependencies: [
-            "PatchCore",
+            "PatchCore", "Inpainting", "Defects",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ]),
@@ -61,6 +71,7 @@ let package = Package(
         .executableTarget(name: "ConvBench", dependencies: ["TensorCore"], path: "bench/ConvBench"),
         .executableTarget(name: "BackboneBench", dependencies: ["Backbones", "TensorCore"], path: "bench/BackboneBench"),
         .executableTarget(name: "CoresetBench", dependencies: ["MemoryBank", "TensorCore"], path: "bench/CoresetBench"),
+        .executableTarget(name: "DiffusionBench", dependencies: ["DiffusionModels", "TensorCore", "Checkpoints"], path: "bench/DiffusionBench"),
 
         .testTarget(name: "TensorCoreTests", dependencies: ["TensorCore", "Checkpoints", .product(name: "PropertyBased", package: "swift-property-based")], resources: [.copy("Fixtures")]),
         .testTarget(name: "ImageIOTests", dependencies: ["ImageIO", "Datasets"], resources: [.copy("Fixtures")]),
@@ -71,6 +82,10 @@ let package = Package(
             .product(name: "PropertyBased", package: "swift-property-based"),
         ], resources: [.copy("Fixtures")]),
         .testTarget(name: "EvaluationTests", dependencies: ["Evaluation", "TensorCore", .product(name: "PropertyBased", package: "swift-property-based")], resources: [.copy("Fixtures")]),
+        .testTarget(name: "DefectsTests", dependencies: ["Defects", "ImageIO", "Datasets", "TensorCore"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "DiffusionModelsTests", dependencies: ["DiffusionModels", "TensorCore", "Checkpoints"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "DiffusionSchedulersTests", dependencies: ["DiffusionSchedulers", "TensorCore", "Checkpoints"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "InpaintingTests", dependencies: ["Inpainting", "DiffusionModels", "DiffusionSchedulers", "Defects", "ImageIO", "TensorCore", "Checkpoints"], resources: [.copy("Fixtures")]),
         .testTarget(name: "CLITests", dependencies: ["patchcore", "PatchCore", "Datasets", "ImageIO", "TensorCore", "Checkpoints"]),
     ]
 )

@@ -1,0 +1,2 @@
+// Placeholder so the target compiles before the diffusion schedulers land.
+enum DiffusionSchedulersPlaceholder {}

@@ -1,0 +1,2 @@
+// Placeholder so the target compiles before its first module lands.
+enum InpaintingPlaceholder {}

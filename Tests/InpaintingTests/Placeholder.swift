@@ -1,0 +1,4 @@
+import Testing
+@testable import Inpainting
+
+@Suite struct InpaintingTargetBuilds { @Test func placeholder() { #expect(Bool(true)) } }

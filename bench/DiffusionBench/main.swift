@@ -1,0 +1,1 @@
+print("DiffusionBench: not built yet")
