@@ -1,20 +1,20 @@
 import Foundation
 
 /// Directory helpers shared by the loaders.
-enum FileListing {
-    static let imageExtensions: Set<String> = ["png", "jpg", "jpeg"]
+public enum FileListing {
+    public static let imageExtensions: Set<String> = ["png", "jpg", "jpeg"]
 
-    static func isDirectory(_ url: URL) -> Bool {
+    public static func isDirectory(_ url: URL) -> Bool {
         var isDir: ObjCBool = false
         return FileManager.default.fileExists(atPath: url.path, isDirectory: &isDir) && isDir.boolValue
     }
 
-    static func exists(_ url: URL) -> Bool { FileManager.default.fileExists(atPath: url.path) }
+    public static func exists(_ url: URL) -> Bool { FileManager.default.fileExists(atPath: url.path) }
 
-    static func isImage(_ url: URL) -> Bool { imageExtensions.contains(url.pathExtension.lowercased()) }
+    public static func isImage(_ url: URL) -> Bool { imageExtensions.contains(url.pathExtension.lowercased()) }
 
     /// Non-hidden entries of a folder, sorted by name.
-    static func contents(of dir: URL) throws -> [URL] {
+    public static func contents(of dir: URL) throws -> [URL] {
         do {
             return try FileManager.default.contentsOfDirectory(at: dir, includingPropertiesForKeys: nil)
                 .filter { !$0.lastPathComponent.hasPrefix(".") }
@@ -24,8 +24,8 @@ enum FileListing {
         }
     }
 
-    static func subfolders(of dir: URL) throws -> [URL] { try contents(of: dir).filter(isDirectory) }
+    public static func subfolders(of dir: URL) throws -> [URL] { try contents(of: dir).filter(isDirectory) }
 
     /// Image files directly in a folder, sorted by name.
-    static func images(in dir: URL) throws -> [URL] { try contents(of: dir).filter { isImage($0) && !isDirectory($0) } }
+    public static func images(in dir: URL) throws -> [URL] { try contents(of: dir).filter { isImage($0) && !isDirectory($0) } }
 }
