@@ -12,6 +12,12 @@ public enum Activation: Sendable, Equatable {
     case silu
     /// torch.nn.Sigmoid: 1 / (1 + exp(-x)).
     case sigmoid
+    /// torch.nn.GELU() (exact): x * Phi(x) = 0.5 x (1 + erf(x / sqrt 2)).
+    case gelu
+    /// torch.nn.GELU(approximate="tanh"): 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))).
+    case geluTanh
+    /// CLIP's quick_gelu: x * sigmoid(1.702 x).
+    case quickGELU
 }
 
 /// Applies `activation` to `count` floats at `p` in place.
@@ -28,5 +34,14 @@ func applyActivation(_ activation: Activation, _ p: UnsafeMutablePointer<Float>,
         for i in 0..<count { let v = p[i]; p[i] = v / (1 + Foundation.exp(-v)) }
     case .sigmoid:
         for i in 0..<count { p[i] = 1 / (1 + Foundation.exp(-p[i])) }
+    case .gelu:
+        for i in 0..<count { let v = p[i]; p[i] = 0.5 * v * (1 + Foundation.erf(v * 0.70710678118654752)) }
+    case .geluTanh:
+        for i in 0..<count {
+            let v = p[i]
+            p[i] = 0.5 * v * (1 + Foundation.tanh(0.79788456080286536 * (v + 0.044715 * v * v * v)))
+        }
+    case .quickGELU:
+        for i in 0..<count { let v = p[i]; p[i] = v / (1 + Foundation.exp(-1.702 * v)) }
     }
 }
