@@ -115,6 +115,25 @@ import TensorCore
         }
     }
 
+    @Test func parametersAreAskedForUnderTransformersNames() throws {
+        for (folder, variant) in [("text_encoder", nil), ("text_encoder_2", "fp16")] as [(String, String?)] {
+            let weights = try ComponentWeights.open(folder: Self.tiny.appendingPathComponent(folder), variant: variant)
+            let config = try weights.config(CLIPTextConfig.self)
+            var asked: [String] = []
+            let source = { (name: String, shape: [Int]) throws -> Tensor in
+                asked.append(name)
+                return try weights.tensor(name, shape: shape)
+            }
+            if folder == "text_encoder" {
+                _ = try CLIPTextModel(config: config, parameters: source)
+            } else {
+                _ = try CLIPTextModelWithProjection(config: config, parameters: source)
+            }
+            #expect(asked.sorted() == weights.names, "\(folder)")
+            #expect(asked.contains("text_model.encoder.layers.2.self_attn.q_proj.weight"))
+        }
+    }
+
     @Test func unsupportedConfigNamesTheField() throws {
         let source = Self.tiny.appendingPathComponent("text_encoder")
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("clip-cfg-\(UUID().uuidString)")

@@ -54,21 +54,35 @@ public final class CLIPTextModel: Sendable {
         let file = weights.folder.appendingPathComponent("config.json").path
         let config = try config ?? weights.config(CLIPTextConfig.self)
         try config.validate(file: file)
-        try self.init(weights: weights, config: config, prefix: CLIPTextModel.prefix(of: weights))
+        try self.init(config: config, prefix: CLIPTextModel.prefix(of: weights)) { try weights.tensor($0, shape: $1) }
     }
 
-    init(weights: ComponentWeights, config: CLIPTextConfig, prefix: String) throws {
+    /// Builds the model from any parameter source called with transformers' names (`text_model.` prefixed) and
+    /// shapes, e.g. random weights of a real config for benchmarks.
+    ///
+    /// ```swift
+    /// var rng = SplitMix64(seed: 0)
+    /// let clipL = try CLIPTextModel(config: CLIPTextConfig(hiddenSize: 768, intermediateSize: 3072,
+    ///                                                      numAttentionHeads: 12)) { _, shape in
+    ///     Tensor.random(shape, in: -0.02...0.02, using: &rng)
+    /// }
+    /// ```
+    public convenience init(config: CLIPTextConfig, parameters: (_ name: String, _ shape: [Int]) throws -> Tensor) throws {
+        try config.validate(file: "CLIPTextConfig")
+        try self.init(config: config, prefix: "text_model.", parameter: parameters)
+    }
+
+    init(config: CLIPTextConfig, prefix: String, parameter: (_ name: String, _ shape: [Int]) throws -> Tensor) throws {
         self.config = config
         activation = config.activation!
         let d = config.hiddenSize, f = config.intermediateSize
-        tokenEmbedding = try weights.tensor(prefix + "embeddings.token_embedding.weight", shape: [config.vocabSize, d])
-        positionEmbedding = try weights.tensor(prefix + "embeddings.position_embedding.weight",
-                                               shape: [config.maxPositionEmbeddings, d])
+        tokenEmbedding = try parameter(prefix + "embeddings.token_embedding.weight", [config.vocabSize, d])
+        positionEmbedding = try parameter(prefix + "embeddings.position_embedding.weight", [config.maxPositionEmbeddings, d])
         layers = try (0..<config.numHiddenLayers).map { i in
-            try CLIPEncoderLayer(weights: weights, prefix: "\(prefix)encoder.layers.\(i).", width: d, intermediate: f)
+            try CLIPEncoderLayer(prefix: "\(prefix)encoder.layers.\(i).", width: d, intermediate: f, parameter: parameter)
         }
-        finalNormWeight = try weights.tensor(prefix + "final_layer_norm.weight", shape: [d])
-        finalNormBias = try weights.tensor(prefix + "final_layer_norm.bias", shape: [d])
+        finalNormWeight = try parameter(prefix + "final_layer_norm.weight", [d])
+        finalNormBias = try parameter(prefix + "final_layer_norm.bias", [d])
     }
 
     /// Tensors older checkpoints carry that the model does not use (the `position_ids` buffer).
@@ -153,8 +167,20 @@ public final class CLIPTextModelWithProjection: Sendable {
         guard let p = config.projectionDim else {
             throw DiffusionModelError.unsupportedConfig(file: file, field: "projection_dim", value: "null (CLIPTextModelWithProjection needs one)")
         }
-        textModel = try CLIPTextModel(weights: weights, config: config, prefix: CLIPTextModel.prefix(of: weights))
+        textModel = try CLIPTextModel(config: config, prefix: CLIPTextModel.prefix(of: weights)) {
+            try weights.tensor($0, shape: $1)
+        }
         projection = try weights.tensor("text_projection.weight", shape: [p, config.hiddenSize])
+    }
+
+    /// Builds the model from any parameter source (transformers' names: `text_model.` ..., `text_projection.weight`).
+    public init(config: CLIPTextConfig, parameters: (_ name: String, _ shape: [Int]) throws -> Tensor) throws {
+        try config.validate(file: "CLIPTextConfig")
+        guard let p = config.projectionDim else {
+            throw DiffusionModelError.unsupportedConfig(file: "CLIPTextConfig", field: "projection_dim", value: "null (CLIPTextModelWithProjection needs one)")
+        }
+        textModel = try CLIPTextModel(config: config, prefix: "text_model.", parameter: parameters)
+        projection = try parameters("text_projection.weight", [p, config.hiddenSize])
     }
 
     public func callAsFunction(_ ids: [[Int]], outputHiddenStates: Bool = true) throws -> CLIPTextOutput {
@@ -183,8 +209,9 @@ struct CLIPEncoderLayer: Sendable {
     let outWeight: Tensor, outBias: Tensor
     let fc1Weight: Tensor, fc1Bias: Tensor, fc2Weight: Tensor, fc2Bias: Tensor
 
-    init(weights: ComponentWeights, prefix: String, width d: Int, intermediate f: Int) throws {
-        func t(_ name: String, _ shape: [Int]) throws -> Tensor { try weights.tensor(prefix + name, shape: shape) }
+    init(prefix: String, width d: Int, intermediate f: Int,
+         parameter: (_ name: String, _ shape: [Int]) throws -> Tensor) throws {
+        func t(_ name: String, _ shape: [Int]) throws -> Tensor { try parameter(prefix + name, shape) }
         norm1Weight = try t("layer_norm1.weight", [d]); norm1Bias = try t("layer_norm1.bias", [d])
         norm2Weight = try t("layer_norm2.weight", [d]); norm2Bias = try t("layer_norm2.bias", [d])
         qWeight = try t("self_attn.q_proj.weight", [d, d]); qBias = try t("self_attn.q_proj.bias", [d])
