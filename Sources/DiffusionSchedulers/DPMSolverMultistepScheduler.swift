@@ -11,8 +11,8 @@ import TensorCore
 /// `- 0.5 * alpha_next * (exp(-h) - 1) * (m_0 - m_1) / r0`. The first step is first order, and so is the last one
 /// when `final_sigmas_type` is "zero", `euler_at_final` is set, or `lower_order_final` with fewer than 15 steps.
 /// Supported config: `prediction_type` epsilon/v_prediction/sample, `timestep_spacing`, `steps_offset`,
-/// `final_sigmas_type` zero/sigma_min, `lower_order_final`, `euler_at_final`; other algorithms, solver types,
-/// order 3, Karras/exponential/beta/Lu/flow sigmas, thresholding, learned variance and a finite
+/// `final_sigmas_type` zero/sigma_min, `lower_order_final`, `euler_at_final`, `use_karras_sigmas`; other
+/// algorithms, solver types, order 3, exponential/beta/Lu/flow sigmas, thresholding, learned variance and a finite
 /// `lambda_min_clipped` throw `unsupportedConfig`.
 ///
 /// ```swift
@@ -30,6 +30,8 @@ public struct DPMSolverMultistepScheduler: DiffusionScheduler {
     public let lowerOrderFinal: Bool
     public let eulerAtFinal: Bool
     public let finalSigmaIsZero: Bool
+    /// `use_karras_sigmas`: Karras noise levels between the smallest and largest training sigma ("DPM++ 2M Karras").
+    public let useKarrasSigmas: Bool
     public var order: Int { 1 }
     public var initNoiseSigma: Float { 1 }
 
@@ -55,8 +57,9 @@ public struct DPMSolverMultistepScheduler: DiffusionScheduler {
         try config.require(.algorithmType, config.algorithmType ?? "dpmsolver++", in: ["dpmsolver++"])
         try config.require(.solverType, config.solverType ?? "midpoint", in: ["midpoint"])
         try config.require(.thresholding, config.thresholding ?? false, in: [false])
-        for (key, value) in [(SchedulerConfig.CodingKeys.useKarrasSigmas, config.useKarrasSigmas),
-                             (.useExponentialSigmas, config.useExponentialSigmas), (.useBetaSigmas, config.useBetaSigmas),
+        useKarrasSigmas = config.useKarrasSigmas ?? false
+        for (key, value) in [(SchedulerConfig.CodingKeys.useExponentialSigmas, config.useExponentialSigmas),
+                             (.useBetaSigmas, config.useBetaSigmas),
                              (.useLuLambdas, config.useLuLambdas), (.useFlowSigmas, config.useFlowSigmas)] {
             try config.require(key, value ?? false, in: [false])
         }
@@ -82,7 +85,7 @@ public struct DPMSolverMultistepScheduler: DiffusionScheduler {
         let trainSteps = schedule.count
         try checkInferenceSteps(steps, trainSteps: trainSteps, scheduler: Self.className)
         let last = trainSteps  // lambda_min_clipped = -inf clips nothing
-        let ts: [Int]
+        var ts: [Int]
         switch spacing {
         case .linspace:
             ts = NumPy.linspace(0, Double(last - 1), steps + 1).map { Int(NumPy.round($0)) }.reversed().dropLast()
@@ -98,6 +101,18 @@ public struct DPMSolverMultistepScheduler: DiffusionScheduler {
             throw SchedulerError.invalidArgument("\(Self.className): steps_offset \(stepsOffset) moves timesteps out of 0..<\(trainSteps)")
         }
         var newSigmas = ts.map { trainSigmas[$0] }  // np.interp at integer points
+        if useKarrasSigmas {
+            // diffusers reads sigma_min/max from the DPM config, which has no such fields: the table's ends.
+            let karras = KarrasSigmas.sigmas(count: steps, sigmaMin: Double(trainSigmas[0]),
+                                             sigmaMax: Double(trainSigmas[trainSteps - 1]))
+            let logSigmas = trainSigmas.map { log($0) }
+            let fractional = karras.map { KarrasSigmas.timestep(for: $0, logSigmas: logSigmas) }
+            // Rounded to integers except for the cosine schedule (diffusers keeps those fractional, then casts
+            // them to int64, i.e. truncates).
+            let cosine = config.betaSchedule == "squaredcos_cap_v2"
+            ts = fractional.map { Int(cosine ? $0.rounded(.towardZero) : NumPy.round($0)) }
+            newSigmas = karras.map { Float($0) }
+        }
         newSigmas.append(finalSigmaIsZero ? 0 : trainSigmas[0])
         numInferenceSteps = steps
         timesteps = ts.map { Float($0) }

@@ -9,7 +9,8 @@ import TensorCore
 /// `x0_hat = x - sigma * eps_hat`, `d = (x - x0_hat) / sigma`, `x_next = x + d * (sigma_next - sigma)`.
 /// Supported config: `beta_schedule` linear/scaled_linear/squaredcos_cap_v2 or `trained_betas`,
 /// `prediction_type` epsilon/v_prediction/sample, `timestep_spacing` leading/trailing/linspace,
-/// `interpolation_type` linear, `final_sigmas_type` zero/sigma_min; Karras, exponential and beta sigmas,
+/// `interpolation_type` linear, `final_sigmas_type` zero/sigma_min, `use_karras_sigmas` (with optional
+/// `sigma_min`/`sigma_max`; timesteps then become fractional); exponential and beta sigmas,
 /// continuous v-prediction timesteps and zero-SNR rescaling throw `unsupportedConfig`.
 ///
 /// ```swift
@@ -25,6 +26,8 @@ public struct EulerDiscreteScheduler: DiffusionScheduler {
     public let spacing: TimestepSpacing
     public let stepsOffset: Int
     public let finalSigmaIsMin: Bool
+    /// `use_karras_sigmas`: Karras noise levels between the schedule's (or the config's) sigma_min and sigma_max.
+    public let useKarrasSigmas: Bool
     public var order: Int { 1 }
 
     public private(set) var numInferenceSteps: Int?
@@ -43,7 +46,7 @@ public struct EulerDiscreteScheduler: DiffusionScheduler {
         spacing = try config.timestepSpacing(default: .linspace)
         stepsOffset = config.stepsOffset ?? 0
         try config.require(.interpolationType, config.interpolationType ?? "linear", in: ["linear"])
-        try config.require(.useKarrasSigmas, config.useKarrasSigmas ?? false, in: [false])
+        useKarrasSigmas = config.useKarrasSigmas ?? false
         try config.require(.useExponentialSigmas, config.useExponentialSigmas ?? false, in: [false])
         try config.require(.useBetaSigmas, config.useBetaSigmas ?? false, in: [false])
         let timestepType = config.timestepType ?? "discrete"
@@ -81,7 +84,14 @@ public struct EulerDiscreteScheduler: DiffusionScheduler {
         }
         // np.interp over the training sigmas in float64, then float32.
         let trainSigmas = schedule.sigmas
-        var newSigmas = ts.map { Float(NumPy.interpolate(Double($0), trainSigmas)) }
+        var sigmas64 = ts.map { NumPy.interpolate(Double($0), trainSigmas) }
+        if useKarrasSigmas {
+            sigmas64 = KarrasSigmas.sigmas(count: steps, sigmaMin: config.sigmaMin ?? sigmas64[steps - 1],
+                                           sigmaMax: config.sigmaMax ?? sigmas64[0])
+            let logSigmas = trainSigmas.map { log($0) }
+            ts = sigmas64.map { Float(KarrasSigmas.timestep(for: $0, logSigmas: logSigmas)) }
+        }
+        var newSigmas = sigmas64.map { Float($0) }
         newSigmas.append(finalSigmaIsMin ? trainSigmas[0] : 0)
         numInferenceSteps = steps
         timesteps = ts

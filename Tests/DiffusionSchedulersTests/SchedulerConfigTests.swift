@@ -37,7 +37,7 @@ import TensorCore
 
     /// Each unsupported value throws an error naming the field, the value and the file.
     @Test(arguments: [
-        ("EulerDiscreteScheduler", #""use_karras_sigmas": true"#, "use_karras_sigmas", "true"),
+        ("EulerDiscreteScheduler", #""use_exponential_sigmas": true"#, "use_exponential_sigmas", "true"),
         ("EulerDiscreteScheduler", #""interpolation_type": "log_linear""#, "interpolation_type", "log_linear"),
         ("EulerDiscreteScheduler", #""beta_schedule": "sigmoid""#, "beta_schedule", "sigmoid"),
         ("EulerDiscreteScheduler", #""timestep_spacing": "uniform""#, "timestep_spacing", "uniform"),
@@ -51,6 +51,7 @@ import TensorCore
         ("DPMSolverMultistepScheduler", #""solver_order": 3"#, "solver_order", "3"),
         ("DPMSolverMultistepScheduler", #""solver_type": "heun""#, "solver_type", "heun"),
         ("DPMSolverMultistepScheduler", #""use_lu_lambdas": true"#, "use_lu_lambdas", "true"),
+        ("DPMSolverMultistepScheduler", #""use_beta_sigmas": true"#, "use_beta_sigmas", "true"),
         ("DPMSolverMultistepScheduler", #""lambda_min_clipped": -5.1"#, "lambda_min_clipped", "-5.1"),
         ("DPMSolverMultistepScheduler", #""variance_type": "learned_range""#, "variance_type", "learned_range"),
     ])
