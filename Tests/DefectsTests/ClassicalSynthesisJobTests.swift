@@ -33,6 +33,7 @@ import ImageIO
         #expect(fa.count == 13)
         #expect(fa == (try files(b)))
 
+        #expect(try SyntheticDefectSet.pairs(in: a).count == 6)
         let records = try SyntheticDefectSet.records(in: a)
         #expect(records.map(\.id) == (0..<6).map { String(format: "classical_%06d", $0) })
         let k = 4
