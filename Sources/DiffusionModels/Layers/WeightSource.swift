@@ -1,0 +1,104 @@
+import Checkpoints
+import Foundation
+import TensorCore
+
+/// Where a model's named parameters come from: a diffusers component folder (`ComponentWeights`), a `StateDict`
+/// read from one file, or generated weights for benchmarks (`RandomWeights`).
+public protocol WeightSource {
+    /// Every parameter name the source holds (checked against what the model asks for).
+    var names: [String] { get }
+    /// The parameter `name` as fp32, which must have `shape`.
+    func tensor(_ name: String, shape: [Int]) throws -> Tensor
+    /// The file or folder the weights come from, for error messages.
+    var sourceDescription: String { get }
+    /// Whether `names` lists everything (false for generated weights: no missing / unexpected check).
+    var enumeratesNames: Bool { get }
+}
+
+extension WeightSource {
+    public var enumeratesNames: Bool { true }
+}
+
+extension StateDict: WeightSource {
+    public var names: [String] { Array(tensors.keys) }
+    public var sourceDescription: String { file }
+}
+
+/// Seeded random weights of any requested name and shape, for benchmarks with the real configs: weights
+/// uniform in +-1/sqrt(fan_in) (PyTorch's default init bound), norm scales 1 and biases small.
+///
+/// ```swift
+/// let unet = try UNet2DConditionModel(config: config, weights: RandomWeights(seed: 0))
+/// ```
+public struct RandomWeights: WeightSource {
+    public let seed: UInt64
+    public init(seed: UInt64) { self.seed = seed }
+    public var names: [String] { [] }
+    public var sourceDescription: String { "random weights (seed \(seed))" }
+    public var enumeratesNames: Bool { false }
+
+    public func tensor(_ name: String, shape: [Int]) throws -> Tensor {
+        // A per-name stream, so the weights do not depend on load order.
+        var h: UInt64 = 0xcbf2_9ce4_8422_2325
+        for b in name.utf8 { h = (h ^ UInt64(b)) &* 0x100_0000_01b3 }
+        var rng = SplitMix64(seed: seed ^ h)
+        let count = shape.reduce(1, *)
+        if shape.count == 1 && (name.contains("norm") ) && name.hasSuffix(".weight") {
+            return Tensor(repeating: 1, shape: shape)
+        }
+        let fanIn = shape.count > 1 ? shape.dropFirst().reduce(1, *) : shape[0]
+        let bound = Float(1 / Double(max(1, fanIn)).squareRoot())
+        var scalars = [Float](repeating: 0, count: count)
+        for i in 0..<count { scalars[i] = Float(rng.nextUnit() * 2 - 1) * bound }
+        return Tensor(shape: shape, scalars: scalars)
+    }
+}
+
+/// Reads a model's parameters by name from a `WeightSource`, remembering every name asked for, so that all
+/// missing and unexpected names are reported together in one error at the end (`finish()`).
+final class WeightLoader {
+    let source: WeightSource
+    private let available: Set<String>
+    private(set) var requested: Set<String> = []
+    private var missing: [String] = []
+
+    init(_ source: WeightSource) {
+        self.source = source
+        self.available = Set(source.names)
+    }
+
+    /// The parameter `prefix + name` with `shape`; a missing one is recorded (zeros stand in until `finish`).
+    func tensor(_ name: String, shape: [Int]) throws -> Tensor {
+        requested.insert(name)
+        if source.enumeratesNames && !available.contains(name) {
+            missing.append(name)
+            return Tensor(zeros: shape)
+        }
+        return try source.tensor(name, shape: shape)
+    }
+
+    /// Throws `CheckpointError.missingTensors` listing every missing and unexpected name.
+    func finish() throws {
+        guard source.enumeratesNames else { return }
+        let unexpected = available.subtracting(requested).sorted()
+        if !missing.isEmpty || !unexpected.isEmpty {
+            throw CheckpointError.missingTensors(file: source.sourceDescription, missing: missing.sorted(),
+                                                 unexpected: unexpected)
+        }
+    }
+
+    /// A view of this loader under `prefix` ("down_blocks.0." ...).
+    func scope(_ prefix: String) -> WeightScope { WeightScope(loader: self, prefix: prefix) }
+}
+
+/// A `WeightLoader` with a key prefix, handed down the module tree so each layer names its own parameters.
+struct WeightScope {
+    let loader: WeightLoader
+    let prefix: String
+
+    func tensor(_ name: String, shape: [Int]) throws -> Tensor {
+        try loader.tensor(prefix + name, shape: shape)
+    }
+
+    func scope(_ name: String) -> WeightScope { WeightScope(loader: loader, prefix: prefix + name + ".") }
+}
