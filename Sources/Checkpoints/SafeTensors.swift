@@ -29,7 +29,7 @@ public enum SafeTensors {
         return try decode(data, file: file)
     }
 
-    private struct Entry {
+    struct Entry {
         var name: String
         var type: ScalarType
         var shape: [Int]
@@ -50,7 +50,9 @@ public enum SafeTensors {
         return out
     }
 
-    public static func decode(_ data: Data, file: String) throws -> Contents {
+    /// Parses and validates the header of a safetensors file held in `data`: entries, metadata and where the data
+    /// section starts. Nothing is decoded, so this is cheap on a memory-mapped multi-GiB file.
+    static func index(_ data: Data, file: String) throws -> (entries: [Entry], metadata: [String: String], dataStart: Int) {
         guard data.count >= 8 else { throw CheckpointError.truncated(file: file, expectedBytes: 8, actualBytes: data.count) }
         let rawLength = data.withUnsafeBytes { UInt64(littleEndian: $0.loadUnaligned(as: UInt64.self)) }
         guard rawLength >= 2, rawLength <= UInt64(maxHeaderLength) else {
@@ -105,6 +107,11 @@ public enum SafeTensors {
         for (a, b) in zip(ordered, ordered.dropFirst()) where b.begin < a.end {
             throw CheckpointError.malformed(file: file, reason: "tensors '\(a.name)' and '\(b.name)' overlap (bytes \(a.begin)..<\(a.end) and \(b.begin)..<\(b.end))")
         }
+        return (entries, metadata, dataStart)
+    }
+
+    public static func decode(_ data: Data, file: String) throws -> Contents {
+        let (entries, metadata, dataStart) = try index(data, file: file)
         var tensors: [String: Tensor] = [:]
         data.withUnsafeBytes { raw in
             for e in entries {

@@ -1,0 +1,54 @@
+import Foundation
+import TensorCore
+
+/// A memory-mapped .safetensors file whose tensors are decoded one at a time, on request.
+///
+/// Multi-GiB diffusion checkpoints stay in their stored precision (fp16/bf16 pages of the file mapping) and only the
+/// tensor being used is widened to Float32, so a half-precision model costs half the memory of an fp32 copy.
+///
+/// ```swift
+/// let file = try SafeTensorsArchive(url: unetURL)
+/// let w = try file.tensor("conv_in.weight", shape: [320, 9, 3, 3])
+/// ```
+public final class SafeTensorsArchive: @unchecked Sendable {
+    // @unchecked: immutable after init; `Data` from a read-only mapping is safe to read from any thread.
+    public let url: URL
+    public let metadata: [String: String]
+    private let data: Data
+    private let dataStart: Int
+    private let entries: [String: SafeTensors.Entry]
+
+    public init(url: URL) throws {
+        self.url = url
+        do { data = try Data(contentsOf: url, options: .alwaysMapped) } catch {
+            throw CheckpointError.unreadable(file: url.path, reason: error.localizedDescription)
+        }
+        let (list, metadata, dataStart) = try SafeTensors.index(data, file: url.path)
+        self.metadata = metadata
+        self.dataStart = dataStart
+        entries = Dictionary(list.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
+    }
+
+    /// Tensor names, sorted.
+    public var names: [String] { entries.keys.sorted() }
+
+    public func contains(_ name: String) -> Bool { entries[name] != nil }
+
+    /// Stored shape and element type of `name`, nil when absent.
+    public func info(_ name: String) -> (shape: [Int], type: ScalarType)? {
+        entries[name].map { ($0.shape, $0.type) }
+    }
+
+    /// Decodes `name` to Float32; `shape`, when given, must match the stored one.
+    public func tensor(_ name: String, shape: [Int]? = nil) throws -> Tensor {
+        guard let e = entries[name] else { throw CheckpointError.missingTensors(file: url.path, missing: [name], unexpected: []) }
+        if let shape, shape != e.shape {
+            throw CheckpointError.shapeMismatch(file: url.path, tensor: name, expected: shape, actual: e.shape)
+        }
+        let scalars = data.withUnsafeBytes { raw in
+            e.type.decode(UnsafeRawBufferPointer(rebasing: raw[(dataStart + e.begin)..<(dataStart + e.end)]),
+                          count: e.shape.reduce(1, *))
+        }
+        return Tensor(shape: e.shape, scalars: scalars)
+    }
+}
