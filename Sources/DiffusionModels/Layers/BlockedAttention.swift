@@ -11,7 +11,8 @@ import TensorCore
 /// ```swift
 /// let o = blockedAttention(query: q, key: k, value: v, heads: 8)   // (2, 4096, 320)
 /// ```
-func blockedAttention(query: Tensor, key: Tensor, value: Tensor, heads: Int) -> Tensor {
+/// `blockRows` overrides the query block size (tests).
+func blockedAttention(query: Tensor, key: Tensor, value: Tensor, heads: Int, blockRows: Int? = nil) -> Tensor {
     let b = query.shape[0], lq = query.shape[1], width = query.shape[2]
     let lk = key.shape[1]
     precondition(key.shape == [b, lk, width] && value.shape == [b, lk, width] && width % heads == 0,
@@ -21,7 +22,7 @@ func blockedAttention(query: Tensor, key: Tensor, value: Tensor, heads: Int) -> 
     let count = b * lq * width
     if count == 0 { return Tensor(zeros: [b, lq, width]) }
     // Rows per block: about 512K scores (2 MiB), at least 32 rows (or all of them).
-    let block = Swift.min(lq, Swift.max(32, (1 << 19) / Swift.max(1, lk)))
+    let block = Swift.min(lq, blockRows ?? Swift.max(32, (1 << 19) / Swift.max(1, lk)))
     let scores = UnsafeMutablePointer<Float>.allocate(capacity: block * lk)
     defer { scores.deallocate() }
     let out = [Float](unsafeUninitializedCapacity: count) { po, initialized in

@@ -80,12 +80,17 @@ struct ConfigReader {
     let file: String
     let raw: [String: JSONValue]
 
+    init(raw: [String: JSONValue], file: String) {
+        self.file = file
+        self.raw = raw
+    }
+
     init(data: Data, file: String) throws {
         self.file = file
         do {
             raw = try JSONDecoder().decode([String: JSONValue].self, from: data)
         } catch {
-            throw DiffusionModelError.invalidConfig(file: file, reason: "not a JSON object: \(error)")
+            throw DiffusionModelError.badConfig(file: file, reason: "not a JSON object: \(error)")
         }
     }
 
@@ -102,7 +107,7 @@ struct ConfigReader {
 
     func required<T: Decodable>(_ key: String, _ type: T.Type) throws -> T {
         guard let v = raw[key], v != .null else {
-            throw DiffusionModelError.invalidConfig(file: file, reason: "missing field \"\(key)\"")
+            throw DiffusionModelError.badConfig(file: file, reason: "missing field \"\(key)\"")
         }
         return try decode(key, v)
     }
@@ -111,7 +116,7 @@ struct ConfigReader {
         do {
             return try JSONDecoder().decode(T.self, from: JSONEncoder().encode(v))
         } catch {
-            throw DiffusionModelError.invalidConfig(file: file, reason: "field \"\(key)\" has unexpected value \(v)")
+            throw DiffusionModelError.badConfig(file: file, reason: "field \"\(key)\" has unexpected value \(v)")
         }
     }
 
@@ -125,4 +130,18 @@ struct ConfigReader {
     func unsupported(_ key: String) -> DiffusionModelError {
         .unsupportedConfig(file: file, field: key, value: (raw[key] ?? .null).description)
     }
+}
+
+/// A call argument of the wrong shape.
+func inputError(argument: String, expected: String, actual: [Int]) -> DiffusionModelError {
+    .badInput("\(argument) has shape \(actual), expected \(expected)")
+}
+
+/// Writes config fields under their snake_case names (the Encodable side of the config structs).
+struct SnakeCaseKey: CodingKey {
+    var stringValue: String
+    var intValue: Int? { nil }
+    init(_ s: String) { stringValue = s }
+    init?(stringValue: String) { self.stringValue = stringValue }
+    init?(intValue: Int) { nil }
 }

@@ -102,3 +102,7 @@ struct WeightScope {
 
     func scope(_ name: String) -> WeightScope { WeightScope(loader: loader, prefix: prefix + name + ".") }
 }
+
+extension ComponentWeights: WeightSource {
+    public var sourceDescription: String { files.count == 1 ? files[0].path : folder.path }
+}

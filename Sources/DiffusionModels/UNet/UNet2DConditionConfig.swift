@@ -41,14 +41,48 @@ public struct UNet2DConditionConfig: Codable, Sendable, Equatable {
     public init(contentsOf url: URL) throws {
         let data: Data
         do { data = try Data(contentsOf: url) } catch {
-            throw DiffusionModelError.invalidConfig(file: url.path, reason: "cannot read: \(error.localizedDescription)")
+            throw DiffusionModelError.badConfig(file: url.path, reason: "cannot read: \(error.localizedDescription)")
         }
         try self.init(json: data, file: url.path)
     }
 
     /// Parses and validates a config.json's bytes; `file` names it in errors.
     public init(json data: Data, file: String = "unet/config.json") throws {
-        let r = try ConfigReader(data: data, file: file)
+        try self.init(reader: ConfigReader(data: data, file: file))
+    }
+
+    /// Decodes the snake_case config.json object (e.g. through `ComponentWeights.config`).
+    public init(from decoder: Decoder) throws {
+        try self.init(reader: ConfigReader(raw: [String: JSONValue](from: decoder), file: "unet/config.json"))
+    }
+
+    public func encode(to encoder: Encoder) throws {
+        var c = encoder.container(keyedBy: SnakeCaseKey.self)
+        try c.encode("UNet2DConditionModel", forKey: .init("_class_name"))
+        try c.encode(inChannels, forKey: .init("in_channels"))
+        try c.encode(outChannels, forKey: .init("out_channels"))
+        try c.encode(centerInputSample, forKey: .init("center_input_sample"))
+        try c.encode(flipSinToCos, forKey: .init("flip_sin_to_cos"))
+        try c.encode(freqShift, forKey: .init("freq_shift"))
+        try c.encode(downBlockTypes, forKey: .init("down_block_types"))
+        try c.encode(upBlockTypes, forKey: .init("up_block_types"))
+        try c.encode(blockOutChannels, forKey: .init("block_out_channels"))
+        try c.encode(layersPerBlock, forKey: .init("layers_per_block"))
+        try c.encode(normNumGroups, forKey: .init("norm_num_groups"))
+        try c.encode(normEps, forKey: .init("norm_eps"))
+        try c.encode(crossAttentionDim, forKey: .init("cross_attention_dim"))
+        try c.encode(transformerLayersPerBlock, forKey: .init("transformer_layers_per_block"))
+        try c.encode(attentionHeads, forKey: .init("attention_head_dim"))
+        try c.encode(useLinearProjection, forKey: .init("use_linear_projection"))
+        try c.encode(upcastAttention, forKey: .init("upcast_attention"))
+        try c.encodeIfPresent(additionEmbedType, forKey: .init("addition_embed_type"))
+        try c.encodeIfPresent(additionTimeEmbedDim, forKey: .init("addition_time_embed_dim"))
+        try c.encodeIfPresent(projectionClassEmbeddingsInputDim, forKey: .init("projection_class_embeddings_input_dim"))
+        try c.encodeIfPresent(sampleSize, forKey: .init("sample_size"))
+    }
+
+    init(reader r: ConfigReader) throws {
+        let file = r.file
         inChannels = try r.value("in_channels", 4)
         outChannels = try r.value("out_channels", 4)
         centerInputSample = try r.value("center_input_sample", false)
@@ -62,7 +96,7 @@ public struct UNet2DConditionConfig: Codable, Sendable, Equatable {
         let n = blockOutChannels.count
         func perBlock(_ key: String, _ fallback: IntOrList) throws -> [Int] {
             guard let v = try r.value(key, fallback).perBlock(n) else {
-                throw DiffusionModelError.invalidConfig(
+                throw DiffusionModelError.badConfig(
                     file: file, reason: "\"\(key)\" must be one integer or \(n) of them (one per block), got \(r.raw[key]!)")
             }
             return v
@@ -122,7 +156,7 @@ public struct UNet2DConditionConfig: Codable, Sendable, Equatable {
             return false
         })
         if downBlockTypes.count != n || upBlockTypes.count != n {
-            throw DiffusionModelError.invalidConfig(
+            throw DiffusionModelError.badConfig(
                 file: file, reason: "\(n) block_out_channels but \(downBlockTypes.count) down and \(upBlockTypes.count) up block types")
         }
         if additionEmbedType == "text_time" {
@@ -131,10 +165,10 @@ public struct UNet2DConditionConfig: Codable, Sendable, Equatable {
         }
         for (i, c) in blockOutChannels.enumerated() {
             if c % normNumGroups != 0 {
-                throw DiffusionModelError.invalidConfig(file: file, reason: "block_out_channels[\(i)] = \(c) is not divisible by norm_num_groups \(normNumGroups)")
+                throw DiffusionModelError.badConfig(file: file, reason: "block_out_channels[\(i)] = \(c) is not divisible by norm_num_groups \(normNumGroups)")
             }
             if c % attentionHeads[i] != 0 {
-                throw DiffusionModelError.invalidConfig(file: file, reason: "block_out_channels[\(i)] = \(c) is not divisible by \(attentionHeads[i]) attention heads")
+                throw DiffusionModelError.badConfig(file: file, reason: "block_out_channels[\(i)] = \(c) is not divisible by \(attentionHeads[i]) attention heads")
             }
         }
     }

@@ -101,36 +101,45 @@ public final class UNet2DConditionModel: Sendable {
     /// Returns (B, out_channels, h, w).
     public func callAsFunction(sample: Tensor, timestep: Float, encoderHiddenStates: Tensor,
                                textEmbeds: Tensor? = nil, timeIds: Tensor? = nil) throws -> Tensor {
+        try forward(sample: sample, timestep: timestep, encoderHiddenStates: encoderHiddenStates,
+                    textEmbeds: textEmbeds, timeIds: timeIds, trace: nil)
+    }
+
+    /// The forward pass; `trace` receives block outputs under diffusers' module names ("time_embedding",
+    /// "conv_in", "down_blocks.0", ..., "mid_block", "up_blocks.0", ...) for parity tests.
+    func forward(sample: Tensor, timestep: Float, encoderHiddenStates: Tensor, textEmbeds: Tensor?, timeIds: Tensor?,
+                 trace: ((String, Tensor) -> Void)?) throws -> Tensor {
         let c = config
         guard sample.rank == 4, sample.shape[1] == c.inChannels, sample.shape[2] > 0, sample.shape[3] > 0 else {
-            throw DiffusionModelError.invalidInput(argument: "sample", expected: "(B, \(c.inChannels), h, w)", actual: sample.shape)
+            throw inputError(argument: "sample", expected: "(B, \(c.inChannels), h, w)", actual: sample.shape)
         }
         let b = sample.shape[0]
         let contextDim = c.crossAttentionDim[0]
         guard encoderHiddenStates.rank == 3, encoderHiddenStates.shape[0] == b,
               c.crossAttentionDim.allSatisfy({ $0 == encoderHiddenStates.shape[2] }) else {
-            throw DiffusionModelError.invalidInput(argument: "encoderHiddenStates", expected: "(\(b), L, \(contextDim))",
+            throw inputError(argument: "encoderHiddenStates", expected: "(\(b), L, \(contextDim))",
                                                    actual: encoderHiddenStates.shape)
         }
 
         // 1. time embedding (+ SDXL's added text/time embedding), then silu once for every resnet's projection.
         var emb = timeEmbedding(timestepEmbedding(Array(repeating: timestep, count: b), dim: c.blockOutChannels[0],
                                                   flipSinToCos: c.flipSinToCos, shift: c.freqShift))
+        trace?("time_embedding", emb)
         if let addEmbedding {
             let a = c.additionTimeEmbedDim!, p = c.projectionClassEmbeddingsInputDim!
             guard let timeIds, timeIds.rank == 2, timeIds.shape[0] == b else {
-                throw DiffusionModelError.invalidInput(argument: "timeIds", expected: "(\(b), 6)", actual: timeIds?.shape ?? [])
+                throw inputError(argument: "timeIds", expected: "(\(b), 6)", actual: timeIds?.shape ?? [])
             }
             let textDim = p - timeIds.shape[1] * a
             guard let textEmbeds, textEmbeds.shape == [b, textDim] else {
-                throw DiffusionModelError.invalidInput(argument: "textEmbeds", expected: "(\(b), \(textDim))",
+                throw inputError(argument: "textEmbeds", expected: "(\(b), \(textDim))",
                                                        actual: textEmbeds?.shape ?? [])
             }
             let timeEmbeds = timestepEmbedding(timeIds.scalars, dim: a, flipSinToCos: c.flipSinToCos, shift: c.freqShift)
                 .reshaped([b, -1])
             emb.add(addEmbedding(concatenate([textEmbeds, timeEmbeds], axis: 1)))
         } else if textEmbeds != nil || timeIds != nil {
-            throw DiffusionModelError.invalidInput(argument: "textEmbeds/timeIds",
+            throw inputError(argument: "textEmbeds/timeIds",
                                                    expected: "nil (the config has no text_time embedding)",
                                                    actual: textEmbeds?.shape ?? timeIds?.shape ?? [])
         }
@@ -143,25 +152,29 @@ public final class UNet2DConditionModel: Sendable {
             x.add(Tensor(repeating: -1, shape: x.shape))
         }
         x = convIn(x)
+        trace?("conv_in", x)
 
         // 3. down
         var skips: [Tensor] = [x]
-        for block in downBlocks {
+        for (i, block) in downBlocks.enumerated() {
             let (h, res) = block(x, temb: emb, context: encoderHiddenStates)
             x = h
             skips += res
+            trace?("down_blocks.\(i)", x)
         }
 
         // 4. mid
         x = midBlock(x, temb: emb, context: encoderHiddenStates)
+        trace?("mid_block", x)
 
         // 5. up: each block takes its resnets' count of skips from the end; the upsampler targets the size of
         // the skips the next block consumes (plain 2x unless h, w are not multiples of the total stride).
-        for block in upBlocks {
+        for (i, block) in upBlocks.enumerated() {
             let remaining = skips.count - block.resnets.count
             let size = block.upsampler != nil && remaining > 0
                 ? (h: skips[remaining - 1].shape[2], w: skips[remaining - 1].shape[3]) : nil
             x = block(x, skips: &skips, temb: emb, context: encoderHiddenStates, upsampleSize: size)
+            trace?("up_blocks.\(i)", x)
         }
 
         // 6. post-process

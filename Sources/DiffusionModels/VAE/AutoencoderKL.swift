@@ -38,13 +38,17 @@ public final class AutoencoderKL: Sendable {
     /// x (B, 3, H, W) in [-1, 1], H and W multiples of `downsamplingFactor` -> mean and log-variance
     /// (B, latent, H/f, W/f), unscaled (multiply samples by `config.scalingFactor` for the UNet).
     public func encode(_ x: Tensor) throws -> (mean: Tensor, logVariance: Tensor) {
+        try encode(x, trace: nil)
+    }
+
+    func encode(_ x: Tensor, trace: ((String, Tensor) -> Void)?) throws -> (mean: Tensor, logVariance: Tensor) {
         let f = downsamplingFactor
         guard x.rank == 4, x.shape[1] == config.inChannels, x.shape[2] > 0, x.shape[3] > 0,
               x.shape[2] % f == 0, x.shape[3] % f == 0 else {
-            throw DiffusionModelError.invalidInput(
+            throw inputError(
                 argument: "image", expected: "(B, \(config.inChannels), H, W) with H, W multiples of \(f)", actual: x.shape)
         }
-        var moments = encoder(x)
+        var moments = encoder(x, trace: trace)
         if let quantConv { moments = quantConv(moments) }
         let (b, l) = (moments.shape[0], config.latentChannels)
         let plane = moments.shape[2] * moments.shape[3]
@@ -71,11 +75,13 @@ public final class AutoencoderKL: Sendable {
     }
 
     /// z (B, latent, h, w), already divided by `config.scalingFactor` -> image (B, 3, h f, w f), about [-1, 1].
-    public func decode(_ z: Tensor) throws -> Tensor {
+    public func decode(_ z: Tensor) throws -> Tensor { try decode(z, trace: nil) }
+
+    func decode(_ z: Tensor, trace: ((String, Tensor) -> Void)?) throws -> Tensor {
         guard z.rank == 4, z.shape[1] == config.latentChannels, z.shape[2] > 0, z.shape[3] > 0 else {
-            throw DiffusionModelError.invalidInput(argument: "latents", expected: "(B, \(config.latentChannels), h, w)",
+            throw inputError(argument: "latents", expected: "(B, \(config.latentChannels), h, w)",
                                                    actual: z.shape)
         }
-        return decoder(postQuantConv.map { $0(z) } ?? z)
+        return decoder(postQuantConv.map { $0(z) } ?? z, trace: trace)
     }
 }

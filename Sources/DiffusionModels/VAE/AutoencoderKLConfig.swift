@@ -25,13 +25,41 @@ public struct AutoencoderKLConfig: Codable, Sendable, Equatable {
     public init(contentsOf url: URL) throws {
         let data: Data
         do { data = try Data(contentsOf: url) } catch {
-            throw DiffusionModelError.invalidConfig(file: url.path, reason: "cannot read: \(error.localizedDescription)")
+            throw DiffusionModelError.badConfig(file: url.path, reason: "cannot read: \(error.localizedDescription)")
         }
         try self.init(json: data, file: url.path)
     }
 
     public init(json data: Data, file: String = "vae/config.json") throws {
-        let r = try ConfigReader(data: data, file: file)
+        try self.init(reader: ConfigReader(data: data, file: file))
+    }
+
+    /// Decodes the snake_case config.json object (e.g. through `ComponentWeights.config`).
+    public init(from decoder: Decoder) throws {
+        try self.init(reader: ConfigReader(raw: [String: JSONValue](from: decoder), file: "vae/config.json"))
+    }
+
+    public func encode(to encoder: Encoder) throws {
+        var c = encoder.container(keyedBy: SnakeCaseKey.self)
+        try c.encode("AutoencoderKL", forKey: .init("_class_name"))
+        try c.encode(inChannels, forKey: .init("in_channels"))
+        try c.encode(outChannels, forKey: .init("out_channels"))
+        try c.encode(Array(repeating: "DownEncoderBlock2D", count: blockOutChannels.count), forKey: .init("down_block_types"))
+        try c.encode(Array(repeating: "UpDecoderBlock2D", count: blockOutChannels.count), forKey: .init("up_block_types"))
+        try c.encode(blockOutChannels, forKey: .init("block_out_channels"))
+        try c.encode(layersPerBlock, forKey: .init("layers_per_block"))
+        try c.encode(latentChannels, forKey: .init("latent_channels"))
+        try c.encode(normNumGroups, forKey: .init("norm_num_groups"))
+        try c.encode(scalingFactor, forKey: .init("scaling_factor"))
+        try c.encode(forceUpcast, forKey: .init("force_upcast"))
+        try c.encode(useQuantConv, forKey: .init("use_quant_conv"))
+        try c.encode(usePostQuantConv, forKey: .init("use_post_quant_conv"))
+        try c.encode(midBlockAddAttention, forKey: .init("mid_block_add_attention"))
+        try c.encodeIfPresent(sampleSize, forKey: .init("sample_size"))
+    }
+
+    init(reader r: ConfigReader) throws {
+        let file = r.file
         inChannels = try r.value("in_channels", 3)
         outChannels = try r.value("out_channels", 3)
         blockOutChannels = try r.value("block_out_channels", [64])
@@ -58,7 +86,7 @@ public struct AutoencoderKLConfig: Codable, Sendable, Equatable {
             return false
         })
         for (i, c) in blockOutChannels.enumerated() where c % normNumGroups != 0 {
-            throw DiffusionModelError.invalidConfig(file: file, reason: "block_out_channels[\(i)] = \(c) is not divisible by norm_num_groups \(normNumGroups)")
+            throw DiffusionModelError.badConfig(file: file, reason: "block_out_channels[\(i)] = \(c) is not divisible by norm_num_groups \(normNumGroups)")
         }
     }
 }

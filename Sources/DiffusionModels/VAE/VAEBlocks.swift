@@ -58,13 +58,16 @@ struct VAEEncoder: Sendable {
     }
 
     /// x (B,3,H,W) -> moments (B, 2 latent, H/f, W/f)
-    func callAsFunction(_ x: Tensor) -> Tensor {
+    func callAsFunction(_ x: Tensor, trace: ((String, Tensor) -> Void)? = nil) -> Tensor {
         var h = convIn(x)
-        for (resnets, down) in zip(downResnets, downsamplers) {
+        trace?("encoder.conv_in", h)
+        for (i, (resnets, down)) in zip(downResnets, downsamplers).enumerated() {
             for r in resnets { h = r(h, activatedTemb: nil) }
             if let down { h = down(h) }
+            trace?("encoder.down_blocks.\(i)", h)
         }
         h = mid(h)
+        trace?("encoder.mid_block", h)
         return convOut(normOut(h, activation: .silu))
     }
 }
@@ -103,11 +106,15 @@ struct VAEDecoder: Sendable {
     }
 
     /// z (B, latent, h, w) -> (B, 3, h f, w f)
-    func callAsFunction(_ z: Tensor) -> Tensor {
-        var h = mid(convIn(z))
-        for (resnets, up) in zip(upResnets, upsamplers) {
+    func callAsFunction(_ z: Tensor, trace: ((String, Tensor) -> Void)? = nil) -> Tensor {
+        var h = convIn(z)
+        trace?("decoder.conv_in", h)
+        h = mid(h)
+        trace?("decoder.mid_block", h)
+        for (i, (resnets, up)) in zip(upResnets, upsamplers).enumerated() {
             for r in resnets { h = r(h, activatedTemb: nil) }
             if let up { h = up(h) }
+            trace?("decoder.up_blocks.\(i)", h)
         }
         return convOut(normOut(h, activation: .silu))
     }
