@@ -123,3 +123,23 @@ struct LayersTests {
 private extension Double {
     var float: Float { Float(self) }
 }
+
+@Suite("Diffusion layers: chunked feed-forward")
+struct LayersFeedForwardTests {
+    @Test func chunkedFeedForwardEqualsWholeProjection() throws {
+        let weights = try ComponentWeights.open(folder: fixtureRoot.appendingPathComponent("unet/sd_inpaint"))
+        let loader = WeightLoader(weights)
+        let block = try BasicTransformerBlock(loader.scope("down_blocks.0.attentions.0.transformer_blocks.0."),
+                                              dim: 16, contextDim: 24, heads: 4, headDim: 4)
+        var rng = SplitMix64(seed: 4)
+        let h = Tensor.random([2, 13, 16], using: &rng)
+        let x0 = Tensor.random([2, 13, 16], using: &rng)
+        var whole = x0
+        block.ffOut.accumulate(geglu(block.ffProj(h)), into: &whole)
+        for chunk in [1, 5, 26, 100] {
+            var chunked = x0
+            block.feedForward(h, into: &chunked, chunkRows: chunk)
+            expectClose(chunked, whole, "feed-forward in chunks of \(chunk) rows", tolerance: 1e-6)
+        }
+    }
+}

@@ -18,6 +18,38 @@ struct LinearLayer: Sendable {
         linear(x, weight: weight, bias: bias, activation: activation)
     }
 
+    /// out (rows, out) = x (rows, in) W^T + b, on raw rows (chunked feed-forward).
+    func apply(rows: Int, _ x: UnsafePointer<Float>, into out: UnsafeMutablePointer<Float>) {
+        let (o, k) = (outFeatures, inFeatures)
+        if let bias {
+            bias.withUnsafeBufferPointer { pb in
+                for r in 0..<rows { (out + r * o).update(from: pb.baseAddress!, count: o) }
+            }
+        }
+        weight.withUnsafeBufferPointer { pw in
+            sgemm(transposeB: true, m: rows, n: o, k: k, a: x, lda: k, b: pw.baseAddress!, ldb: k,
+                  beta: bias == nil ? 0 : 1, c: out, ldc: o)
+        }
+    }
+
+    /// residual (rows, out) += x (rows, in) W^T + b, on raw rows.
+    func accumulate(rows: Int, _ x: UnsafePointer<Float>, into residual: UnsafeMutablePointer<Float>) {
+        let (o, k) = (outFeatures, inFeatures)
+        if let bias {
+            bias.withUnsafeBufferPointer { pb in
+                let b = pb.baseAddress!
+                for r in 0..<rows {
+                    let dst = residual + r * o
+                    for j in 0..<o { dst[j] += b[j] }
+                }
+            }
+        }
+        weight.withUnsafeBufferPointer { pw in
+            sgemm(transposeB: true, m: rows, n: o, k: k, a: x, lda: k, b: pw.baseAddress!, ldb: k,
+                  beta: 1, c: residual, ldc: o)
+        }
+    }
+
     /// residual (..., out) += x W^T + b, as one sgemm accumulating onto the residual (beta 1).
     func accumulate(_ x: Tensor, into residual: inout Tensor) {
         let rows = x.count / max(1, inFeatures)

@@ -23,7 +23,35 @@ struct BasicTransformerBlock: Sendable {
     func callAsFunction(_ x: inout Tensor, context: Tensor) {
         attn1.accumulate(norm1(x), into: &x)
         attn2.accumulate(norm2(x), context: context, into: &x)
-        ffOut.accumulate(geglu(ffProj(norm3(x))), into: &x)
+        feedForward(norm3(x), into: &x)
+    }
+
+    /// x (B,L,dim) += ff(h), in row chunks so the (rows, 8 dim) projection stays a few MiB (at SD's 8192 tokens
+    /// it would be 84 MiB: fresh pages on every call and no cache reuse).
+    /// `chunkRows` overrides the chunk size (tests).
+    func feedForward(_ h: Tensor, into x: inout Tensor, chunkRows: Int? = nil) {
+        let dim = ffOut.outFeatures, inner = ffOut.inFeatures
+        let rows = h.count / max(1, dim)
+        let chunk = max(1, min(rows, chunkRows ?? max(16, (1 << 20) / max(1, 2 * inner))))
+        let proj = UnsafeMutablePointer<Float>.allocate(capacity: chunk * 2 * inner)
+        let gated = UnsafeMutablePointer<Float>.allocate(capacity: chunk * inner)
+        defer { proj.deallocate(); gated.deallocate() }
+        h.withUnsafeBufferPointer { ph in
+            x.withUnsafeMutableBufferPointer { px in
+                var r0 = 0
+                while r0 < rows {
+                    let n = min(chunk, rows - r0)
+                    ffProj.apply(rows: n, ph.baseAddress! + r0 * dim, into: proj)
+                    Parallel.chunks(count: n, minChunk: max(1, 16384 / max(1, inner))) { range in
+                        for r in range {
+                            gatedGELU(proj + r * 2 * inner, proj + r * 2 * inner + inner, gated + r * inner, count: inner)
+                        }
+                    }
+                    ffOut.accumulate(rows: n, gated, into: px.baseAddress! + r0 * dim)
+                    r0 += n
+                }
+            }
+        }
     }
 }
 

@@ -38,18 +38,30 @@ public struct RandomWeights: WeightSource {
     public var enumeratesNames: Bool { false }
 
     public func tensor(_ name: String, shape: [Int]) throws -> Tensor {
-        // A per-name stream, so the weights do not depend on load order.
-        var h: UInt64 = 0xcbf2_9ce4_8422_2325
-        for b in name.utf8 { h = (h ^ UInt64(b)) &* 0x100_0000_01b3 }
-        var rng = SplitMix64(seed: seed ^ h)
         let count = shape.reduce(1, *)
-        if shape.count == 1 && (name.contains("norm") ) && name.hasSuffix(".weight") {
+        if shape.count == 1 && name.contains("norm") && name.hasSuffix(".weight") {
             return Tensor(repeating: 1, shape: shape)
         }
+        // Per-name streams in fixed 64K blocks, so the weights depend on neither load order nor thread count.
+        var h: UInt64 = 0xcbf2_9ce4_8422_2325
+        for b in name.utf8 { h = (h ^ UInt64(b)) &* 0x100_0000_01b3 }
         let fanIn = shape.count > 1 ? shape.dropFirst().reduce(1, *) : shape[0]
-        let bound = Float(1 / Double(max(1, fanIn)).squareRoot())
-        var scalars = [Float](repeating: 0, count: count)
-        for i in 0..<count { scalars[i] = Float(rng.nextUnit() * 2 - 1) * bound }
+        let scale = Float(1 / Double(max(1, fanIn)).squareRoot()) * 0x1p-23
+        let blockSize = 1 << 16
+        let base = seed ^ h
+        let scalars = [Float](unsafeUninitializedCapacity: count) { p, initialized in
+            let out = p.baseAddress!
+            Parallel.chunks(count: (count + blockSize - 1) / blockSize) { blocks in
+                for blk in blocks {
+                    var rng = SplitMix64(seed: base &+ UInt64(blk) &* 0x9E37_79B9_7F4A_7C15)
+                    for i in (blk * blockSize)..<min(count, (blk + 1) * blockSize) {
+                        // uniform in [-bound, bound): top 24 bits of the draw, centred.
+                        out[i] = Float(Int32(truncatingIfNeeded: rng.next() >> 40) - (1 << 23)) * scale
+                    }
+                }
+            }
+            initialized = count
+        }
         return Tensor(shape: shape, scalars: scalars)
     }
 }

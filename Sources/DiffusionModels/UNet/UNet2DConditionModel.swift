@@ -106,8 +106,9 @@ public final class UNet2DConditionModel: Sendable {
     }
 
     /// The forward pass; `trace` receives block outputs under diffusers' module names ("time_embedding",
-    /// "conv_in", "down_blocks.0", ..., "mid_block", "up_blocks.0", ...) for parity tests.
-    func forward(sample: Tensor, timestep: Float, encoderHiddenStates: Tensor, textEmbeds: Tensor?, timeIds: Tensor?,
+    /// "conv_in", "down_blocks.0", ..., "mid_block", "up_blocks.0", ...) as they are computed (parity tests,
+    /// per-block timing).
+    public func forward(sample: Tensor, timestep: Float, encoderHiddenStates: Tensor, textEmbeds: Tensor?, timeIds: Tensor?,
                  trace: ((String, Tensor) -> Void)?) throws -> Tensor {
         let c = config
         guard sample.rank == 4, sample.shape[1] == c.inChannels, sample.shape[2] > 0, sample.shape[3] > 0 else {

@@ -41,7 +41,8 @@ public final class AutoencoderKL: Sendable {
         try encode(x, trace: nil)
     }
 
-    func encode(_ x: Tensor, trace: ((String, Tensor) -> Void)?) throws -> (mean: Tensor, logVariance: Tensor) {
+    /// `encode` with block outputs passed to `trace` ("encoder.down_blocks.0", ...) as they are computed.
+    public func encode(_ x: Tensor, trace: ((String, Tensor) -> Void)?) throws -> (mean: Tensor, logVariance: Tensor) {
         let f = downsamplingFactor
         guard x.rank == 4, x.shape[1] == config.inChannels, x.shape[2] > 0, x.shape[3] > 0,
               x.shape[2] % f == 0, x.shape[3] % f == 0 else {
@@ -77,7 +78,8 @@ public final class AutoencoderKL: Sendable {
     /// z (B, latent, h, w), already divided by `config.scalingFactor` -> image (B, 3, h f, w f), about [-1, 1].
     public func decode(_ z: Tensor) throws -> Tensor { try decode(z, trace: nil) }
 
-    func decode(_ z: Tensor, trace: ((String, Tensor) -> Void)?) throws -> Tensor {
+    /// `decode` with block outputs passed to `trace` ("decoder.mid_block", ...) as they are computed.
+    public func decode(_ z: Tensor, trace: ((String, Tensor) -> Void)?) throws -> Tensor {
         guard z.rank == 4, z.shape[1] == config.latentChannels, z.shape[2] > 0, z.shape[3] > 0 else {
             throw inputError(argument: "latents", expected: "(B, \(config.latentChannels), h, w)",
                                                    actual: z.shape)
