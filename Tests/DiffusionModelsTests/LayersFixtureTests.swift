@@ -143,3 +143,26 @@ struct LayersFeedForwardTests {
         }
     }
 }
+
+@Suite("Diffusion layers: half-precision weights")
+struct LayersHalfWeightTests {
+    @Test func halfToFloatIsExactForEveryPattern() {
+        var mismatches = 0
+        for bits in 0...UInt16.max {
+            let want = Float(Float16(bitPattern: bits))
+            let got = halfToFloat(bits)
+            if want.isNaN ? !got.isNaN : got.bitPattern != want.bitPattern { mismatches += 1 }
+        }
+        #expect(mismatches == 0)
+    }
+
+    @Test func storedMatrixKeepsHalfValuesExactly() {
+        var rng = SplitMix64(seed: 8)
+        let base = Tensor.random([5, 7], in: -3...3, using: &rng)
+        let asHalf = Tensor(shape: base.shape, scalars: base.scalars.map { Float(Float16($0)) })
+        let asBF16 = Tensor(shape: base.shape, scalars: base.scalars.map { Float(bitPattern: $0.bitPattern & 0xFFFF_0000) })
+        #expect(StoredMatrix(asHalf, keeping: .float16).float32 == asHalf)
+        #expect(StoredMatrix(asBF16, keeping: .bfloat16).float32 == asBF16)
+        #expect(StoredMatrix(base, keeping: .float32).float32 == base)
+    }
+}

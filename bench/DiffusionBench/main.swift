@@ -1,7 +1,8 @@
 // Times the diffusion networks of the real Stable Diffusion 1.5 inpainting and SDXL inpainting configs (written
 // here, never downloaded) with seeded random weights generated in Swift: same shapes, same work as real weights.
 // usage: DiffusionBench [--model sd15|sdxl] [--component unet|vae-decode|vae-encode|all] [--batch B]
-//                       [--repeats R] [--threads T] [--profile]
+//                       [--repeats R] [--threads T] [--profile] [--half]
+// --half behaves as a half-precision (fp16) file: linear-layer weights stay 16-bit in memory, widened per call.
 // One JSON line per component on stdout; --profile adds one line per UNet/VAE block with its time.
 import DiffusionModels
 import Foundation
@@ -18,6 +19,7 @@ let repeats = Int(option("--repeats") ?? "1")!
 let threads = Int(option("--threads") ?? "2")!
 let batch = Int(option("--batch") ?? "2")!
 let profile = args.contains("--profile")
+let precision: StoredPrecision = args.contains("--half") ? .float16 : .float32
 guard ["sd15", "sdxl"].contains(model), ["unet", "vae-decode", "vae-encode", "all"].contains(component) else {
     FileHandle.standardError.write(Data("usage: DiffusionBench [--model sd15|sdxl] [--component unet|vae-decode|vae-encode|all] [--batch B] [--repeats R] [--threads T] [--profile]\n".utf8))
     exit(2)
@@ -100,7 +102,7 @@ func time(_ label: String, _ body: (((String, Tensor) -> Void)?) throws -> Void)
 if component == "unet" || component == "all" {
     let t0 = now()
     let config = try UNet2DConditionConfig(json: Data((model == "sdxl" ? sdxlUNet : sd15UNet).utf8))
-    let unet = try UNet2DConditionModel(config: config, weights: RandomWeights(seed: 1))
+    let unet = try UNet2DConditionModel(config: config, weights: RandomWeights(seed: 1, precision: precision))
     let loadSeconds = now() - t0
     let sample = randomTensor([batch, 9, latentSize, latentSize], seed: 2)
     let context = randomTensor([batch, 77, config.crossAttentionDim[0]], seed: 3)
@@ -112,14 +114,14 @@ if component == "unet" || component == "all" {
                              timeIds: timeIds, trace: trace)
     }
     report([("component", str("unet")), ("model", str(model)), ("batch", "\(batch)"), ("latent", "\(latentSize)"),
-            ("threads", "\(threads)"), ("repeats", "\(repeats)"), ("median_s", num(median)), ("best_s", num(best)),
+            ("threads", "\(threads)"), ("repeats", "\(repeats)"), ("weights", str(precision.rawValue)), ("median_s", num(median)), ("best_s", num(best)),
             ("load_s", num(loadSeconds)), ("peak_rss_gib", num(peakRSSGiB())), ("loadavg", str(loadAverage())),
             ("openblas_core", str(OpenBLASKernels.coreName))])
 }
 
 if component != "unet" {
     let t0 = now()
-    let vae = try AutoencoderKL(config: AutoencoderKLConfig(json: Data(vaeConfig.utf8)), weights: RandomWeights(seed: 5))
+    let vae = try AutoencoderKL(config: AutoencoderKLConfig(json: Data(vaeConfig.utf8)), weights: RandomWeights(seed: 5, precision: precision))
     let loadSeconds = now() - t0
     if component == "vae-decode" || component == "all" {
         let z = randomTensor([1, 4, latentSize, latentSize], seed: 6)

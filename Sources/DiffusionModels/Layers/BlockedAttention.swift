@@ -21,10 +21,12 @@ func blockedAttention(query: Tensor, key: Tensor, value: Tensor, heads: Int, blo
     let alpha = 1 / Float(d).squareRoot()
     let count = b * lq * width
     if count == 0 { return Tensor(zeros: [b, lq, width]) }
-    // Rows per block: about 512K scores (2 MiB), at least 32 rows (or all of them).
-    let block = Swift.min(lq, blockRows ?? Swift.max(32, (1 << 19) / Swift.max(1, lk)))
+    // Rows per block: about 1M scores (4 MiB, half per core), at least 32 rows (or all of them). Larger blocks
+    // repack K and V less often; smaller ones keep the softmax passes in cache.
+    let block = Swift.min(lq, blockRows ?? Swift.max(32, (1 << 20) / Swift.max(1, lk)))
     let scores = UnsafeMutablePointer<Float>.allocate(capacity: block * lk)
-    defer { scores.deallocate() }
+    let inverseSums = UnsafeMutablePointer<Float>.allocate(capacity: block)
+    defer { scores.deallocate(); inverseSums.deallocate() }
     let out = [Float](unsafeUninitializedCapacity: count) { po, initialized in
         query.withUnsafeBufferPointer { pq in
             key.withUnsafeBufferPointer { pk in
@@ -41,12 +43,17 @@ func blockedAttention(query: Tensor, key: Tensor, value: Tensor, heads: Int, blo
                                 // S (rows, Lk) = alpha * Q_h K_h^T
                                 sgemm(transposeB: true, m: rows, n: lk, k: d, alpha: alpha,
                                       a: q + q0 * width, lda: width, b: k, ldb: width, c: scores, ldc: lk)
+                                // P~ = exp(S - rowmax), 1 / rowsum kept aside
                                 Parallel.chunks(count: rows, minChunk: Swift.max(1, 8192 / lk)) { r in
-                                    for i in r { fastSoftmaxRow(scores + i * lk, count: lk) }
+                                    for i in r { inverseSums[i] = fastExpShiftedRow(scores + i * lk, count: lk) }
                                 }
-                                // O_h (rows, D) = P V_h
-                                sgemm(m: rows, n: d, k: lk, a: scores, lda: lk, b: v, ldb: width,
-                                      c: o + q0 * width, ldc: width)
+                                // O_h (rows, D) = diag(1 / rowsum) P~ V_h
+                                let oBlock = o + q0 * width
+                                sgemm(m: rows, n: d, k: lk, a: scores, lda: lk, b: v, ldb: width, c: oBlock, ldc: width)
+                                for i in 0..<rows {
+                                    let row = oBlock + i * width, f = inverseSums[i]
+                                    for t in 0..<d { row[t] *= f }
+                                }
                                 q0 += rows
                             }
                         }

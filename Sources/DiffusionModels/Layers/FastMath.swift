@@ -41,6 +41,13 @@ func fastErf(_ x: Float) -> Float {
 
 /// Softmax of `count` floats at `p` in place: exp(x - max) / sum; a row of -inf becomes zeros.
 func fastSoftmaxRow(_ p: UnsafeMutablePointer<Float>, count: Int) {
+    let inv = fastExpShiftedRow(p, count: count)
+    for j in 0..<count { p[j] *= inv }
+}
+
+/// The unnormalised half of a softmax: p[j] = exp(p[j] - max) in place; returns 1 / sum (0 for a row of -inf),
+/// so the caller can apply the normalisation to a smaller product (attention scales P V's rows instead of P).
+func fastExpShiftedRow(_ p: UnsafeMutablePointer<Float>, count: Int) -> Float {
     let vec = count / 8 * 8
     var m8 = SIMD8<Float>(repeating: -.infinity)
     var i = 0
@@ -52,15 +59,14 @@ func fastSoftmaxRow(_ p: UnsafeMutablePointer<Float>, count: Int) {
     var m = -Float.infinity
     for lane in 0..<8 { m = Swift.max(m, m8[lane]) }
     while i < count { m = Swift.max(m, p[i]); i += 1 }
-    if m == -.infinity { p.update(repeating: 0, count: count); return }
+    if m == -.infinity { p.update(repeating: 0, count: count); return 0 }
     for j in 0..<count { p[j] = fastExp(p[j] - m) }
     var s8 = SIMD8<Float>(repeating: 0)
     i = 0
     while i < vec { s8 += load8(p + i); i += 8 }
     var sum = s8.sum()
     while i < count { sum += p[i]; i += 1 }
-    let inv = 1 / sum
-    for j in 0..<count { p[j] *= inv }
+    return 1 / sum
 }
 
 /// out[i] = a[i] * gelu(g[i]) for `count` floats, exact GELU 0.5 g (1 + erf(g / sqrt 2)) through fastErf

@@ -1,33 +1,48 @@
 import TensorCore
 
-/// torch.nn.Linear with its diffusers parameter names (`<prefix>.weight` (out, in), `<prefix>.bias` (out)).
+/// torch.nn.Linear with its diffusers parameter names (`<prefix>.weight` (out, in), `<prefix>.bias` (out)); the
+/// weight stays in the file's half precision when it has one (`StoredMatrix`).
 struct LinearLayer: Sendable {
-    let weight: Tensor
+    let weight: StoredMatrix
     let bias: Tensor?
 
     init(_ w: WeightScope, inFeatures: Int, outFeatures: Int, bias hasBias: Bool = true) throws {
-        weight = try w.tensor("weight", shape: [outFeatures, inFeatures])
+        weight = StoredMatrix(try w.tensor("weight", shape: [outFeatures, inFeatures]), keeping: w.compactPrecision)
         bias = hasBias ? try w.tensor("bias", shape: [outFeatures]) : nil
     }
 
-    var inFeatures: Int { weight.shape[1] }
-    var outFeatures: Int { weight.shape[0] }
+    var inFeatures: Int { weight.cols }
+    var outFeatures: Int { weight.rows }
 
-    /// x (..., in) -> (..., out)
+    /// x (..., in) -> activation(x W^T + b) (..., out)
     func callAsFunction(_ x: Tensor, activation: Activation = .none) -> Tensor {
-        linear(x, weight: weight, bias: bias, activation: activation)
+        precondition(x.shape.last == inFeatures, "linear: input \(x.shape) does not end in \(inFeatures) features")
+        let rows = x.count / max(1, inFeatures)
+        var shape = x.shape
+        shape[shape.count - 1] = outFeatures
+        let count = rows * outFeatures
+        let scalars = [Float](unsafeUninitializedCapacity: count) { po, initialized in
+            x.withUnsafeBufferPointer { px in apply(rows: rows, px.baseAddress!, into: po.baseAddress!) }
+            initialized = count
+        }
+        var out = Tensor(shape: shape, scalars: scalars)
+        out.apply(activation)
+        return out
     }
 
-    /// out (rows, out) = x (rows, in) W^T + b, on raw rows (chunked feed-forward).
+    /// out (rows, out) = x (rows, in) W^T + b, on raw rows.
     func apply(rows: Int, _ x: UnsafePointer<Float>, into out: UnsafeMutablePointer<Float>) {
         let (o, k) = (outFeatures, inFeatures)
+        if rows == 0 || o == 0 { return }
         if let bias {
             bias.withUnsafeBufferPointer { pb in
                 for r in 0..<rows { (out + r * o).update(from: pb.baseAddress!, count: o) }
             }
+        } else if k == 0 {
+            out.update(repeating: 0, count: rows * o)
         }
-        weight.withUnsafeBufferPointer { pw in
-            sgemm(transposeB: true, m: rows, n: o, k: k, a: x, lda: k, b: pw.baseAddress!, ldb: k,
+        weight.withFloat32 { w in
+            sgemm(transposeB: true, m: rows, n: o, k: k, a: x, lda: k, b: w, ldb: k,
                   beta: bias == nil ? 0 : 1, c: out, ldc: o)
         }
     }
@@ -35,18 +50,20 @@ struct LinearLayer: Sendable {
     /// residual (rows, out) += x (rows, in) W^T + b, on raw rows.
     func accumulate(rows: Int, _ x: UnsafePointer<Float>, into residual: UnsafeMutablePointer<Float>) {
         let (o, k) = (outFeatures, inFeatures)
+        if rows == 0 || o == 0 { return }
         if let bias {
             bias.withUnsafeBufferPointer { pb in
                 let b = pb.baseAddress!
-                for r in 0..<rows {
-                    let dst = residual + r * o
-                    for j in 0..<o { dst[j] += b[j] }
+                Parallel.chunks(count: rows, minChunk: max(1, 16384 / max(1, o))) { range in
+                    for r in range {
+                        let dst = residual + r * o
+                        for j in 0..<o { dst[j] += b[j] }
+                    }
                 }
             }
         }
-        weight.withUnsafeBufferPointer { pw in
-            sgemm(transposeB: true, m: rows, n: o, k: k, a: x, lda: k, b: pw.baseAddress!, ldb: k,
-                  beta: 1, c: residual, ldc: o)
+        weight.withFloat32 { w in
+            sgemm(transposeB: true, m: rows, n: o, k: k, a: x, lda: k, b: w, ldb: k, beta: 1, c: residual, ldc: o)
         }
     }
 
@@ -54,28 +71,9 @@ struct LinearLayer: Sendable {
     func accumulate(_ x: Tensor, into residual: inout Tensor) {
         let rows = x.count / max(1, inFeatures)
         precondition(x.shape.last == inFeatures && residual.count == rows * outFeatures,
-                     "linear accumulate: input \(x.shape), residual \(residual.shape), weight \(weight.shape)")
-        if rows == 0 { return }
-        let out = outFeatures, k = inFeatures
-        residual.withUnsafeMutableBufferPointer { pr in
-            let r = pr.baseAddress!
-            if let bias {
-                bias.withUnsafeBufferPointer { pb in
-                    let b = pb.baseAddress!
-                    Parallel.chunks(count: rows, minChunk: max(1, 16384 / max(1, out))) { range in
-                        for row in range {
-                            let dst = r + row * out
-                            for j in 0..<out { dst[j] += b[j] }
-                        }
-                    }
-                }
-            }
-            x.withUnsafeBufferPointer { px in
-                weight.withUnsafeBufferPointer { pw in
-                    sgemm(transposeB: true, m: rows, n: out, k: k, a: px.baseAddress!, lda: k,
-                          b: pw.baseAddress!, ldb: k, beta: 1, c: r, ldc: out)
-                }
-            }
+                     "linear accumulate: input \(x.shape), residual \(residual.shape), weight \([outFeatures, inFeatures])")
+        x.withUnsafeBufferPointer { px in
+            residual.withUnsafeMutableBufferPointer { pr in accumulate(rows: rows, px.baseAddress!, into: pr.baseAddress!) }
         }
     }
 }

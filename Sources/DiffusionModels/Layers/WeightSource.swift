@@ -13,10 +13,14 @@ public protocol WeightSource {
     var sourceDescription: String { get }
     /// Whether `names` lists everything (false for generated weights: no missing / unexpected check).
     var enumeratesNames: Bool { get }
+    /// The precision the parameters are stored in; linear-layer weights of half-precision sources stay half in
+    /// memory and are widened per call.
+    var storedPrecisionHint: StoredPrecision { get }
 }
 
 extension WeightSource {
     public var enumeratesNames: Bool { true }
+    public var storedPrecisionHint: StoredPrecision { .float32 }
 }
 
 extension StateDict: WeightSource {
@@ -32,7 +36,13 @@ extension StateDict: WeightSource {
 /// ```
 public struct RandomWeights: WeightSource {
     public let seed: UInt64
-    public init(seed: UInt64) { self.seed = seed }
+    /// The precision to behave as if stored in (`.float16` makes layers keep linear weights compact, as for a
+    /// half-precision file; the values are then rounded to fp16).
+    public let storedPrecisionHint: StoredPrecision
+    public init(seed: UInt64, precision: StoredPrecision = .float32) {
+        self.seed = seed
+        self.storedPrecisionHint = precision
+    }
     public var names: [String] { [] }
     public var sourceDescription: String { "random weights (seed \(seed))" }
     public var enumeratesNames: Bool { false }
@@ -74,9 +84,13 @@ final class WeightLoader {
     private(set) var requested: Set<String> = []
     private var missing: [String] = []
 
+    /// Precision linear weights are kept in (float16 / bfloat16 when the source stores them so).
+    let compactPrecision: StoredPrecision
+
     init(_ source: WeightSource) {
         self.source = source
         self.available = Set(source.names)
+        self.compactPrecision = source.storedPrecisionHint
     }
 
     /// The parameter `prefix + name` with `shape`; a missing one is recorded (zeros stand in until `finish`).
@@ -113,8 +127,11 @@ struct WeightScope {
     }
 
     func scope(_ name: String) -> WeightScope { WeightScope(loader: loader, prefix: prefix + name + ".") }
+
+    var compactPrecision: StoredPrecision { loader.compactPrecision }
 }
 
 extension ComponentWeights: WeightSource {
     public var sourceDescription: String { files.count == 1 ? files[0].path : folder.path }
+    public var storedPrecisionHint: StoredPrecision { storedPrecision }
 }
