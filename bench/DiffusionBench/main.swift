@@ -65,6 +65,13 @@ let imageSize = model == "sdxl" ? 1024 : 512
 let latentSize = imageSize / 8
 
 func now() -> Double { Double(DispatchTime.now().uptimeNanoseconds) / 1e9 }
+/// CPU seconds of the whole process (all threads): with other load on the machine, wall time / CPU time shows how
+/// much of the machine the run had.
+func cpuSeconds() -> Double {
+    var ts = timespec()
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts)
+    return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
+}
 func peakRSSGiB() -> Double {
     guard let s = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8),
           let line = s.split(separator: "\n").first(where: { $0.hasPrefix("VmHWM:") }),
@@ -84,9 +91,10 @@ func report(_ fields: [(String, String)]) {
 func str(_ s: String) -> String { "\"\(s)\"" }
 func num(_ x: Double) -> String { String(format: "%.3f", x) }
 
-/// Runs `body` `repeats` times; returns (median, best) seconds; with --profile also the time between trace calls.
-func time(_ label: String, _ body: (((String, Tensor) -> Void)?) throws -> Void) rethrows -> (Double, Double) {
+/// Runs `body` `repeats` times; returns (median, best, CPU seconds per run).
+func time(_ label: String, _ body: (((String, Tensor) -> Void)?) throws -> Void) rethrows -> (Double, Double, Double) {
     var times: [Double] = []
+    let c0 = cpuSeconds()
     for r in 0..<repeats {
         var last = now()
         var blocks: [(String, Double)] = []
@@ -96,7 +104,7 @@ func time(_ label: String, _ body: (((String, Tensor) -> Void)?) throws -> Void)
         for (name, s) in blocks { report([("profile", str(label)), ("block", str(name)), ("seconds", num(s))]) }
     }
     times.sort()
-    return (times[times.count / 2], times[0])
+    return (times[times.count / 2], times[0], (cpuSeconds() - c0) / Double(repeats))
 }
 
 if component == "unet" || component == "all" {
@@ -109,12 +117,12 @@ if component == "unet" || component == "all" {
     let textEmbeds = model == "sdxl" ? randomTensor([batch, 1280], seed: 4) : nil
     let timeIds = model == "sdxl"
         ? Tensor(shape: [batch, 6], scalars: (0..<batch).flatMap { _ in [1024, 1024, 0, 0, 1024, 1024] as [Float] }) : nil
-    let (median, best) = try time("unet") { trace in
+    let (median, best, cpu) = try time("unet") { trace in
         _ = try unet.forward(sample: sample, timestep: 981, encoderHiddenStates: context, textEmbeds: textEmbeds,
                              timeIds: timeIds, trace: trace)
     }
     report([("component", str("unet")), ("model", str(model)), ("batch", "\(batch)"), ("latent", "\(latentSize)"),
-            ("threads", "\(threads)"), ("repeats", "\(repeats)"), ("weights", str(precision.rawValue)), ("median_s", num(median)), ("best_s", num(best)),
+            ("threads", "\(threads)"), ("repeats", "\(repeats)"), ("weights", str(precision.rawValue)), ("median_s", num(median)), ("best_s", num(best)), ("cpu_s_per_run", num(cpu)),
             ("load_s", num(loadSeconds)), ("peak_rss_gib", num(peakRSSGiB())), ("loadavg", str(loadAverage())),
             ("openblas_core", str(OpenBLASKernels.coreName))])
 }
@@ -125,16 +133,16 @@ if component != "unet" {
     let loadSeconds = now() - t0
     if component == "vae-decode" || component == "all" {
         let z = randomTensor([1, 4, latentSize, latentSize], seed: 6)
-        let (median, best) = try time("vae-decode") { trace in _ = try vae.decode(z, trace: trace) }
+        let (median, best, cpu) = try time("vae-decode") { trace in _ = try vae.decode(z, trace: trace) }
         report([("component", str("vae-decode")), ("model", str(model)), ("batch", "1"), ("image", "\(imageSize)"),
-                ("threads", "\(threads)"), ("median_s", num(median)), ("best_s", num(best)), ("load_s", num(loadSeconds)),
+                ("threads", "\(threads)"), ("median_s", num(median)), ("best_s", num(best)), ("cpu_s_per_run", num(cpu)), ("load_s", num(loadSeconds)),
                 ("peak_rss_gib", num(peakRSSGiB())), ("loadavg", str(loadAverage()))])
     }
     if component == "vae-encode" || component == "all" {
         let x = randomTensor([1, 3, imageSize, imageSize], seed: 7)
-        let (median, best) = try time("vae-encode") { trace in _ = try vae.encode(x, trace: trace) }
+        let (median, best, cpu) = try time("vae-encode") { trace in _ = try vae.encode(x, trace: trace) }
         report([("component", str("vae-encode")), ("model", str(model)), ("batch", "1"), ("image", "\(imageSize)"),
-                ("threads", "\(threads)"), ("median_s", num(median)), ("best_s", num(best)), ("load_s", num(loadSeconds)),
+                ("threads", "\(threads)"), ("median_s", num(median)), ("best_s", num(best)), ("cpu_s_per_run", num(cpu)), ("load_s", num(loadSeconds)),
                 ("peak_rss_gib", num(peakRSSGiB())), ("loadavg", str(loadAverage()))])
     }
 }
