@@ -1,7 +1,8 @@
 // Times the diffusion networks of the real Stable Diffusion 1.5 inpainting and SDXL inpainting configs (written
 // here, never downloaded) with seeded random weights generated in Swift: same shapes, same work as real weights.
 // usage: DiffusionBench [--model sd15|sdxl] [--component unet|vae-decode|vae-encode|all] [--batch B]
-//                       [--repeats R] [--threads T] [--profile] [--half]
+//                       [--repeats R] [--threads T] [--profile] [--half] [--latent N]
+// --latent overrides the latent size (64 for sd15, 128 for sdxl; images are 8x that).
 // --half behaves as a half-precision (fp16) file: linear-layer weights stay 16-bit in memory, widened per call.
 // One JSON line per component on stdout; --profile adds one line per UNet/VAE block with its time.
 import DiffusionModels
@@ -61,8 +62,8 @@ let vaeConfig = """
 
 KernelRuntime.prepare()
 ComputeThreads.set(threads)
-let imageSize = model == "sdxl" ? 1024 : 512
-let latentSize = imageSize / 8
+let latentSize = Int(option("--latent") ?? (model == "sdxl" ? "128" : "64"))!
+let imageSize = latentSize * 8
 
 func now() -> Double { Double(DispatchTime.now().uptimeNanoseconds) / 1e9 }
 /// CPU seconds of the whole process (all threads): with other load on the machine, wall time / CPU time shows how
