@@ -48,7 +48,14 @@ struct LayersTests {
             let x = Float(i) * 0.01
             maxErf = max(maxErf, abs(fastErf(x) - Foundation.erf(x)))
         }
-        print("fastExp max rel \(maxExp), fastErf max abs \(maxErf)")
+        var maxNonPositive: Float = 0
+        for i in 0..<8700 {
+            let x = -Float(i) * 0.01
+            maxNonPositive = max(maxNonPositive, abs(fastExpNonPositive(x) - Foundation.exp(x)) / Foundation.exp(x))
+        }
+        print("fastExp max rel \(maxExp), fastExpNonPositive max rel \(maxNonPositive), fastErf max abs \(maxErf)")
+        #expect(maxNonPositive < 5e-7)
+        #expect(fastExpNonPositive(-.infinity) < 1e-37)
         #expect(maxExp < 5e-7)
         #expect(maxErf < 5e-7)
         #expect(fastExp(-100) == 0)

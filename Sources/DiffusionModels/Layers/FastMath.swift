@@ -25,6 +25,26 @@ func fastExp(_ x: Float) -> Float {
     return x < -87.33 ? 0 : v
 }
 
+/// e^x for x <= 0 (softmax after subtracting the row maximum): fastExp without the upper clamp and the flush to
+/// zero; inputs below -87.33 (and -inf) give about 1.2e-38 instead of 0, which no softmax sum can notice.
+@inline(__always)
+func fastExpNonPositive(_ x: Float) -> Float {
+    let c = Swift.max(x, -87.33)
+    let shifted = c * 1.44269504088896341 + 12582912
+    let n = shifted - 12582912
+    var r = c - n * 0.693359375
+    r = r - n * -2.12194440e-4
+    var p: Float = 1.9875691500e-4
+    p = p * r + 1.3981999507e-3
+    p = p * r + 8.3334519073e-3
+    p = p * r + 4.1665795894e-2
+    p = p * r + 1.6666665459e-1
+    p = p * r + 5.0000001201e-1
+    let y = p * (r * r) + r + 1
+    let bits = (Int32(bitPattern: shifted.bitPattern) &- 0x4B40_0000 &+ 127) &<< 23
+    return y * Float(bitPattern: UInt32(bitPattern: bits))
+}
+
 /// erf(x): Abramowitz & Stegun 7.1.26 (|error| <= 1.5e-7) with fastExp.
 @inline(__always)
 func fastErf(_ x: Float) -> Float {
@@ -60,7 +80,7 @@ func fastExpShiftedRow(_ p: UnsafeMutablePointer<Float>, count: Int) -> Float {
     for lane in 0..<8 { m = Swift.max(m, m8[lane]) }
     while i < count { m = Swift.max(m, p[i]); i += 1 }
     if m == -.infinity { p.update(repeating: 0, count: count); return 0 }
-    for j in 0..<count { p[j] = fastExp(p[j] - m) }
+    for j in 0..<count { p[j] = fastExpNonPositive(p[j] - m) }
     var s8 = SIMD8<Float>(repeating: 0)
     i = 0
     while i < vec { s8 += load8(p + i); i += 8 }
