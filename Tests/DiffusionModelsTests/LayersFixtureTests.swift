@@ -1,0 +1,175 @@
+import Checkpoints
+import Foundation
+import Testing
+import TensorCore
+@testable import DiffusionModels
+
+// Shared fixture helpers for the UNet / VAE / layer tests, and the layer-level tests.
+
+let fixtureRoot = Bundle.module.resourceURL!.appendingPathComponent("Fixtures")
+
+func reference(_ path: String) throws -> [String: Tensor] {
+    try SafeTensors.read(fixtureRoot.appendingPathComponent(path)).tensors
+}
+
+/// Largest |a - b| and that divided by the reference's largest |b| (the relative error the tolerances bound).
+func relativeError(_ a: Tensor, _ b: Tensor) -> (abs: Float, rel: Float) {
+    precondition(a.shape == b.shape, "shapes differ: \(a.shape) vs \(b.shape)")
+    var maxAbs: Float = 0, scale: Float = 0
+    for i in 0..<a.count {
+        let d = abs(a.scalars[i] - b.scalars[i])
+        if d.isNaN { return (.nan, .nan) }
+        maxAbs = max(maxAbs, d)
+        scale = max(scale, abs(b.scalars[i]))
+    }
+    return (maxAbs, maxAbs / max(scale, 1e-12))
+}
+
+/// Compares and prints; returns the relative error.
+@discardableResult
+func expectClose(_ a: Tensor, _ b: Tensor, _ what: String, tolerance: Float) -> Float {
+    #expect(a.shape == b.shape, "\(what): shape \(a.shape) vs \(b.shape)")
+    guard a.shape == b.shape else { return .infinity }
+    let (absErr, rel) = relativeError(a, b)
+    print("\(what): max abs \(absErr), rel \(rel)")
+    #expect(rel <= tolerance, "\(what): relative error \(rel) > \(tolerance)")
+    return rel
+}
+
+@Suite("Diffusion layers")
+struct LayersTests {
+    @Test func fastExpAndErfMatchLibm() {
+        var maxExp: Float = 0, maxErf: Float = 0
+        for i in -8700..<8800 {
+            let x = Float(i) * 0.01
+            maxExp = max(maxExp, abs(fastExp(x) - Foundation.exp(x)) / Foundation.exp(x))
+        }
+        for i in -600..<600 {
+            let x = Float(i) * 0.01
+            maxErf = max(maxErf, abs(fastErf(x) - Foundation.erf(x)))
+        }
+        var maxNonPositive: Float = 0
+        for i in 0..<8700 {
+            let x = -Float(i) * 0.01
+            maxNonPositive = max(maxNonPositive, abs(fastExpNonPositive(x) - Foundation.exp(x)) / Foundation.exp(x))
+        }
+        print("fastExp max rel \(maxExp), fastExpNonPositive max rel \(maxNonPositive), fastErf max abs \(maxErf)")
+        #expect(maxNonPositive < 5e-7)
+        #expect(fastExpNonPositive(-.infinity) < 1e-37)
+        #expect(maxExp < 5e-7)
+        #expect(maxErf < 5e-7)
+        #expect(fastExp(-100) == 0)
+    }
+
+    @Test func softmaxAndGEGLUMatchScalarDefinitions() {
+        var rng = SplitMix64(seed: 3)
+        for count in [1, 7, 8, 77, 4096] {
+            var row = (0..<count).map { _ in Float.random(in: -20...20, using: &rng) }
+            let m = row.max()!
+            let e = row.map { Foundation.exp(Double($0 - m)) }
+            let z = e.reduce(0, +)
+            row.withUnsafeMutableBufferPointer { fastSoftmaxRow($0.baseAddress!, count: count) }
+            let err = zip(row, e).map { abs(Double($0) - $1 / z) }.max()!
+            #expect(err < 1e-6, "softmax of \(count): \(err)")
+        }
+        let h = Tensor.random([3, 2 * 37], in: -4...4, using: &rng)
+        let y = geglu(h)
+        var maxErr: Float = 0
+        for r in 0..<3 {
+            for j in 0..<37 {
+                let a = h[r, j], g = h[r, 37 + j]
+                let want = a * 0.5 * g * (1 + Foundation.erf(g / 2.0.squareRoot().float))
+                maxErr = max(maxErr, abs(y[r, j] - want))
+            }
+        }
+        print("geglu max abs \(maxErr)")
+        #expect(y.shape == [3, 37] && maxErr < 1e-5)
+    }
+
+    @Test func blockedAttentionMatchesReference() {
+        var rng = SplitMix64(seed: 5)
+        for (lq, lk, heads, d, blockRows) in [(37, 19, 2, 8, 8), (64, 77, 4, 5, 32), (10, 10, 1, 16, nil)] as [(Int, Int, Int, Int, Int?)] {
+            let q = Tensor.random([2, lq, heads * d], in: -2...2, using: &rng)
+            let k = Tensor.random([2, lk, heads * d], in: -2...2, using: &rng)
+            let v = Tensor.random([2, lk, heads * d], using: &rng)
+            let got = blockedAttention(query: q, key: k, value: v, heads: heads, blockRows: blockRows)
+            let want = scaledDotProductAttentionReference(query: q, key: k, value: v, heads: heads)
+            expectClose(got, want, "attention lq \(lq) lk \(lk) heads \(heads)", tolerance: 1e-5)
+        }
+    }
+
+    @Test func timestepEmbeddingFollowsDiffusersFormula() {
+        let e = timestepEmbedding([981, 0.5], dim: 10, flipSinToCos: true, shift: 1)
+        for (n, t) in [981.0, 0.5].enumerated() {
+            for i in 0..<5 {
+                let f = Foundation.exp(-Foundation.log(10000.0) * Double(i) / (5 - 1))
+                #expect(abs(Double(e[n, i]) - Foundation.cos(t * f)) < 2e-3)
+                #expect(abs(Double(e[n, 5 + i]) - Foundation.sin(t * f)) < 2e-3)
+            }
+        }
+        let plain = timestepEmbedding([3], dim: 4, flipSinToCos: false, shift: 0)
+        #expect(abs(plain[0, 0] - Foundation.sin(3)) < 1e-6 && abs(plain[0, 2] - Foundation.cos(3)) < 1e-6)
+    }
+
+    @Test func nearestUpsampleToAnySize() {
+        var rng = SplitMix64(seed: 9)
+        let x = Tensor.random([1, 2, 3, 4], using: &rng)
+        for (oh, ow) in [(6, 8), (5, 7)] {
+            let y = upsampleNearest(x, height: oh, width: ow)
+            for c in 0..<2 {
+                for i in 0..<oh {
+                    for j in 0..<ow {
+                        #expect(y[0, c, i, j] == x[0, c, i * 3 / oh, j * 4 / ow])
+                    }
+                }
+            }
+        }
+    }
+}
+
+private extension Double {
+    var float: Float { Float(self) }
+}
+
+@Suite("Diffusion layers: chunked feed-forward")
+struct LayersFeedForwardTests {
+    @Test func chunkedFeedForwardEqualsWholeProjection() throws {
+        let weights = try ComponentWeights.open(folder: fixtureRoot.appendingPathComponent("unet/sd_inpaint"))
+        let loader = WeightLoader(weights)
+        let block = try BasicTransformerBlock(loader.scope("down_blocks.0.attentions.0.transformer_blocks.0."),
+                                              dim: 16, contextDim: 24, heads: 4, headDim: 4)
+        var rng = SplitMix64(seed: 4)
+        let h = Tensor.random([2, 13, 16], using: &rng)
+        let x0 = Tensor.random([2, 13, 16], using: &rng)
+        var whole = x0
+        block.ffOut.accumulate(geglu(block.ffProj(h)), into: &whole)
+        for chunk in [1, 5, 26, 100] {
+            var chunked = x0
+            block.feedForward(h, into: &chunked, chunkRows: chunk)
+            expectClose(chunked, whole, "feed-forward in chunks of \(chunk) rows", tolerance: 1e-6)
+        }
+    }
+}
+
+@Suite("Diffusion layers: half-precision weights")
+struct LayersHalfWeightTests {
+    @Test func halfToFloatIsExactForEveryPattern() {
+        var mismatches = 0
+        for bits in 0...UInt16.max {
+            let want = Float(Float16(bitPattern: bits))
+            let got = halfToFloat(bits)
+            if want.isNaN ? !got.isNaN : got.bitPattern != want.bitPattern { mismatches += 1 }
+        }
+        #expect(mismatches == 0)
+    }
+
+    @Test func storedMatrixKeepsHalfValuesExactly() {
+        var rng = SplitMix64(seed: 8)
+        let base = Tensor.random([5, 7], in: -3...3, using: &rng)
+        let asHalf = Tensor(shape: base.shape, scalars: base.scalars.map { Float(Float16($0)) })
+        let asBF16 = Tensor(shape: base.shape, scalars: base.scalars.map { Float(bitPattern: $0.bitPattern & 0xFFFF_0000) })
+        #expect(StoredMatrix(asHalf, keeping: .float16).float32 == asHalf)
+        #expect(StoredMatrix(asBF16, keeping: .bfloat16).float32 == asBF16)
+        #expect(StoredMatrix(base, keeping: .float32).float32 == base)
+    }
+}
