@@ -274,7 +274,7 @@ def run_case(name, pipe, rec, noises, kwargs, meta):
     kwargs["image"].save(OUT / f"{name}_image.png")
     kwargs["mask_image"].save(OUT / f"{name}_mask.png")
     save_file(rec.tensors, str(OUT / f"{name}.safetensors"))
-    meta.update(dict(noise_order=list(rec.noise_order), steps=len(steps), unet_calls=rec.counts.get("unet_output", 0),
+    meta.update(dict(noise_order=list(rec.noise_order), callbacks=len(steps), unet_calls=rec.counts.get("unet_output", 0),
                      image=f"{name}_image.png", mask=f"{name}_mask.png", output=f"{name}_output.png"))
     if kwargs.get("padding_mask_crop") is not None:
         w, h = kwargs["width"], kwargs["height"]
