@@ -198,7 +198,7 @@ public struct InpaintingPipeline: Sendable {
     /// Runs the inpainting loop. Throws `InpaintingError.emptyMask` when the mask has nothing to paint, and the
     /// components' or scheduler's errors unchanged.
     public func run(_ request: InpaintingRequest, noise: inout some NoiseSource,
-                    onStep: ((InpaintingStep) -> Void)? = nil) throws -> InpaintingResult {
+                    onStep: (InpaintingStep) -> Void = { _ in }) throws -> InpaintingResult {
         var warnings: [String] = []
         let vae = model.vae, unet = model.unet
         let f = vae.downscaleFactor
@@ -316,7 +316,7 @@ public struct InpaintingPipeline: Sendable {
             // 7.4 scheduler step x_t -> x_t-1
             latents = try scheduler.step(modelOutput: eps, timestep: t, sample: latents)
             let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
-            onStep?(InpaintingStep(index: i, count: timesteps.count, timestep: t, seconds: seconds, latents: latents))
+            onStep(InpaintingStep(index: i, count: timesteps.count, timestep: t, seconds: seconds, latents: latents))
         }
 
         // 8. Decode and convert to 8 bits.
