@@ -1,2 +1,0 @@
-// Placeholder so the target compiles before the diffusion schedulers land.
-enum DiffusionSchedulersPlaceholder {}

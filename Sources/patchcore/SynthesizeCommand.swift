@@ -1,0 +1,204 @@
+import ArgumentParser
+import Datasets
+import Defects
+import Foundation
+
+/// `patchcore synthesize`: image + mask pairs in the layout `--positives DIR` reads (images/, masks/, manifest.jsonl).
+struct Synthesize: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Make synthetic defects (image + mask pairs and manifest.jsonl) for the positive memory bank.",
+        discussion: """
+        Generators: classical (no model needed: cut_paste pastes real defect crops, perlin_texture and \
+        perlin_intensity paint inside Perlin-noise or given masks) and diffusion (an inpainting latent-diffusion model \
+        folder, --model). Good images come from --good DIR or the good training images of --data; masks from \
+        --masks DIR (expert-drawn files) or --defect-masks-from DATASET (its training defects; add \
+        --include-test-defects to use test masks too, which leaks them into evaluation). Rerunning with the same \
+        arguments skips the samples already in --out.
+        """)
+
+    @Option(help: "classical or diffusion (default: diffusion when --model is given, else classical).") var generator: String?
+    @Option(help: "Folder of good images (PNG/JPEG, sub-folders included).") var good: String?
+    @Option(help: "Data set whose good training images are used (MVTec AD, KolektorSDD2, CSV manifest).") var data: String?
+    @Option(help: "Folder of mask files (PNG/JPEG, > 127 = defect).") var masks: String?
+    @Option(help: "Data set whose real defect masks (and, for cut_paste, defect images) are used.") var defectMasksFrom: String?
+    @Flag(help: "With --defect-masks-from: use the test split's defects too (they then leak into evaluation).")
+    var includeTestDefects = false
+    @Flag(help: "Use given masks as they are (no random flip, scale and shift).") var noMaskAugmentation = false
+    @Option(help: "Number of samples (classical); an alias of --per-prompt.") var count: Int?
+    @Option(help: "Samples per prompt (diffusion); for classical the number of samples.") var perPrompt: Int?
+    @Option(help: "Base seed; sample k uses its own seed derived from it.") var seed: UInt64 = 0
+    @Option(help: "Output folder (images/, masks/, manifest.jsonl).") var out: String
+    @Option(help: "Classical methods, comma-separated: cut_paste, perlin_texture, perlin_intensity (default: all that the inputs allow).")
+    var methods: String?
+    @Option(help: "Classical: chance that a procedural method paints inside a given mask instead of a Perlin mask (default 0.5).")
+    var givenMaskProbability: Double?
+
+    @Option(help: "Diffusion: diffusers-format inpainting model folder (model_index.json, unet/, vae/, text_encoder/, tokenizer/ ...).")
+    var model: String?
+    @Option(name: .customLong("prompt"), help: "Diffusion: a defect description; repeat for several prompts.") var prompts: [String] = []
+    @Option(help: "Diffusion: negative prompt.") var negativePrompt: String?
+    @Option(help: "Diffusion: denoising steps (default 30).") var steps: Int?
+    @Option(help: "Diffusion: classifier-free guidance scale (default 20).") var guidance: Double?
+    @Option(help: "Diffusion: strength in (0, 1] (default 0.99).") var strength: Double?
+    @Option(help: "Diffusion: crop around the mask with this padding, generate at working size, paste back.") var paddingMaskCrop: Int?
+    @Option(help: "Diffusion: Gaussian blur of the mask, in pixels.") var maskBlur: Double?
+
+    enum Generator: String { case classical, diffusion }
+
+    var resolvedGenerator: Generator { generator.flatMap(Generator.init(rawValue:)) ?? (model != nil ? .diffusion : .classical) }
+    /// `--count` and `--per-prompt` are one number.
+    var sampleCount: Int? { count ?? perPrompt }
+
+    func validate() throws {
+        if let generator, Generator(rawValue: generator) == nil {
+            throw ValidationError("--generator must be classical or diffusion, got '\(generator)'")
+        }
+        guard (good == nil) != (data == nil) else {
+            throw ValidationError("give exactly one source of good images: --good DIR or --data DATASET")
+        }
+        if masks != nil && defectMasksFrom != nil {
+            throw ValidationError("give at most one mask source: --masks DIR or --defect-masks-from DATASET")
+        }
+        if includeTestDefects && defectMasksFrom == nil {
+            throw ValidationError("--include-test-defects applies to --defect-masks-from DATASET")
+        }
+        if let count, let perPrompt, count != perPrompt {
+            throw ValidationError("--count (\(count)) and --per-prompt (\(perPrompt)) are the same number; give one of them")
+        }
+        guard let n = sampleCount else {
+            throw ValidationError("give the number of samples: --count N (classical) or --per-prompt N (diffusion)")
+        }
+        guard (1...1_000_000).contains(n) else { throw ValidationError("the number of samples must be in 1...1000000, got \(n)") }
+        if let p = givenMaskProbability, !(0...1).contains(p) {
+            throw ValidationError("--given-mask-probability must be in [0, 1], got \(p)")
+        }
+        switch resolvedGenerator {
+        case .classical:
+            let diffusionOnly: [(String, Bool)] = [
+                ("--model", model != nil), ("--prompt", !prompts.isEmpty), ("--negative-prompt", negativePrompt != nil),
+                ("--steps", steps != nil), ("--guidance", guidance != nil), ("--strength", strength != nil),
+                ("--padding-mask-crop", paddingMaskCrop != nil), ("--mask-blur", maskBlur != nil)]
+            let given = diffusionOnly.filter(\.1).map(\.0)
+            if !given.isEmpty {
+                throw ValidationError("\(given.joined(separator: ", ")) apply to --generator diffusion only")
+            }
+            if let methods {
+                do { _ = try ClassicalMethod.parseList(methods) } catch { throw ValidationError("--methods: \(error)") }
+            }
+        case .diffusion:
+            if methods != nil || givenMaskProbability != nil {
+                throw ValidationError("--methods and --given-mask-probability apply to --generator classical only")
+            }
+            guard model != nil else {
+                throw ValidationError("--generator diffusion needs --model DIR (a diffusers inpainting model folder); without weights use --generator classical")
+            }
+            guard !prompts.isEmpty, prompts.allSatisfy({ !$0.trimmingCharacters(in: .whitespaces).isEmpty }) else {
+                throw ValidationError("--generator diffusion needs at least one non-empty --prompt \"...\"")
+            }
+            guard masks != nil || defectMasksFrom != nil else {
+                throw ValidationError("--generator diffusion paints inside masks: give --masks DIR or --defect-masks-from DATASET")
+            }
+            if let steps, !(1...1000).contains(steps) { throw ValidationError("--steps must be in 1...1000, got \(steps)") }
+            if let guidance, !(guidance >= 0 && guidance <= 100) { throw ValidationError("--guidance must be in [0, 100], got \(guidance)") }
+            if let strength, !(strength > 0 && strength <= 1) { throw ValidationError("--strength must be in (0, 1], got \(strength)") }
+            if let paddingMaskCrop, paddingMaskCrop < 0 { throw ValidationError("--padding-mask-crop must be >= 0, got \(paddingMaskCrop)") }
+            if let maskBlur, !(maskBlur >= 0 && maskBlur <= 100) { throw ValidationError("--mask-blur must be in [0, 100], got \(maskBlur)") }
+        }
+    }
+
+    func run() throws {
+        let goodImages = try loadGoodImages()
+        log("good images: \(goodImages.count)")
+        let sampler = try loadMasks()
+        if let sampler {
+            log("masks: \(sampler.entries.count) from \(sampler.source)")
+            if !sampler.skipped.isEmpty {
+                log("warning: skipped \(sampler.skipped.count) mask(s):")
+                for s in sampler.skipped { log("  \(s)") }
+            }
+        }
+        let outURL = URL(fileURLWithPath: out)
+        switch resolvedGenerator {
+        case .classical:
+            var options = ClassicalGeneratorOptions()
+            if let methods { options.methods = try ClassicalMethod.parseList(methods) }
+            if let givenMaskProbability { options.givenMaskProbability = givenMaskProbability }
+            let generator = try ClassicalDefectGenerator(goodImages: goodImages, masks: sampler, options: options)
+            log("methods: \(generator.methods.map(\.rawValue).joined(separator: ", "))")
+            let writer = try SyntheticDefectSet.Writer(folder: outURL)
+            let summary = try ClassicalSynthesisJob.run(generator: generator, count: sampleCount!, baseSeed: seed,
+                                                        writer: writer) { p in
+                if !p.skipped { log("[\(p.done)/\(p.total)] \(p.id) \(p.method ?? "") \(fmt(p.seconds)) s") }
+            }
+            let methodCounts = summary.countsByMethod.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }
+            print("wrote \(summary.written) sample(s) to \(outURL.path)" +
+                  (summary.skipped > 0 ? " (\(summary.skipped) already there, skipped)" : "") +
+                  (methodCounts.isEmpty ? "" : ": " + methodCounts.joined(separator: ", ")))
+        case .diffusion:
+            try runDiffusionSynthesis(DiffusionSynthesisRequest(
+                model: URL(fileURLWithPath: model!), goodImages: goodImages, masks: sampler!, prompts: prompts,
+                perPrompt: sampleCount!, negativePrompt: negativePrompt, steps: steps ?? 30, guidance: guidance ?? 20,
+                strength: strength ?? 0.99, paddingMaskCrop: paddingMaskCrop, maskBlur: maskBlur ?? 0, seed: seed, out: outURL))
+        }
+    }
+
+    func loadGoodImages() throws -> [URL] {
+        if let good {
+            return try DatasetLoader.imageFiles(in: URL(fileURLWithPath: good), recursive: true)
+        }
+        let ds = try DatasetLoader.load(URL(fileURLWithPath: data!))
+        log("data: \(ds.summary)")
+        guard !ds.train.isEmpty else { throw DefectSynthesisError.noGoodImages(source: ds.root.path) }
+        return ds.train.map(\.image)
+    }
+
+    func loadMasks() throws -> DefectMaskSampler? {
+        let augmentation: MaskAugmentation = noMaskAugmentation ? .none : .init()
+        if let masks { return try DefectMaskSampler(maskFolder: URL(fileURLWithPath: masks), augmentation: augmentation) }
+        if let defectMasksFrom {
+            let ds = try DatasetLoader.load(URL(fileURLWithPath: defectMasksFrom))
+            return try DefectMaskSampler(dataset: ds, includeTest: includeTestDefects, augmentation: augmentation)
+        }
+        return nil
+    }
+}
+
+// MARK: - Diffusion path (to be wired to the Inpainting pipeline)
+
+/// Everything `patchcore synthesize --generator diffusion` parsed, for the Inpainting pipeline's synthesis job.
+struct DiffusionSynthesisRequest {
+    var model: URL
+    var goodImages: [URL]
+    var masks: DefectMaskSampler
+    var prompts: [String]
+    var perPrompt: Int
+    var negativePrompt: String?
+    var steps: Int
+    var guidance: Double
+    var strength: Double
+    var paddingMaskCrop: Int?
+    var maskBlur: Double
+    var seed: UInt64
+    var out: URL
+}
+
+struct DiffusionNotWired: Error, CustomStringConvertible {
+    var description: String {
+        "diffusion generator not wired yet: use --generator classical for now"
+    }
+}
+
+/// THE diffusion call of `patchcore synthesize`: one function, to be replaced by the Inpainting pipeline's job
+/// (load the diffusers folder, sample good image x mask pairs per prompt, write into a `SyntheticDefectSet.Writer`).
+func runDiffusionSynthesis(_ request: DiffusionSynthesisRequest) throws {
+    let index = request.model.appendingPathComponent("model_index.json")
+    guard FileListing.exists(index) else {
+        throw ValidationError("""
+            --model \(request.model.path): no model_index.json; expected a diffusers-format inpainting model folder \
+            (model_index.json, unet/, vae/, text_encoder/, tokenizer/, scheduler/), e.g. downloaded from \
+            diffusers/stable-diffusion-xl-1.0-inpainting-0.1 or stable-diffusion-v1-5/stable-diffusion-inpainting. \
+            Without weights, use --generator classical.
+            """)
+    }
+    throw DiffusionNotWired()
+}

@@ -1,0 +1,91 @@
+import Datasets
+import Foundation
+import ImageIO
+import Testing
+
+/// `patchcore synthesize` on a generated data set: the classical generator end to end, resume, and argument errors.
+@Suite(.serialized) struct SynthesizeCLITests {
+    let root: URL
+    let data: URL
+
+    init() throws {
+        root = FileManager.default.temporaryDirectory.appendingPathComponent("pc-synth-\(UUID().uuidString)")
+        data = root.appendingPathComponent("data")
+        _ = try DemoDataset.generate(at: data, seed: 4, trainCount: 4, testGoodCount: 0, testDefectCount: 3, size: 64)
+    }
+
+    func cleanup() { try? FileManager.default.removeItem(at: root) }
+
+    @Test func classicalWritesPairsAndAManifestAndResumes() throws {
+        defer { cleanup() }
+        let out = root.appendingPathComponent("syn")
+        let args = ["synthesize", "--generator", "classical", "--data", data.path, "--defect-masks-from", data.path,
+                    "--include-test-defects", "--seed", "3", "--out", out.path]
+        let first = try CLIRunner.run(args + ["--count", "4"])
+        #expect(first.status == 0, "\(first.stderr)")
+        #expect(first.stdout.contains("wrote 4 sample(s)"))
+        #expect(first.stderr.contains("methods: cut_paste, perlin_texture, perlin_intensity"))
+        let lines = try String(contentsOf: out.appendingPathComponent("manifest.jsonl"), encoding: .utf8).split(separator: "\n")
+        #expect(lines.count == 4)
+        for k in 0..<4 {
+            let id = String(format: "classical_%06d", k)
+            let image = try ImageFile.read(out.appendingPathComponent("images/\(id).png"))
+            let mask = try ImageFile.read(out.appendingPathComponent("masks/\(id).png"))
+            #expect(image.width == 64 && mask.width == 64 && mask.channels == 1 && mask.pixels.contains(255))
+        }
+        let firstImages = try Data(contentsOf: out.appendingPathComponent("images/classical_000002.png"))
+        let second = try CLIRunner.run(args + ["--per-prompt", "6"])
+        #expect(second.status == 0, "\(second.stderr)")
+        #expect(second.stdout.contains("wrote 2 sample(s)") && second.stdout.contains("4 already there"))
+        #expect(try Data(contentsOf: out.appendingPathComponent("images/classical_000002.png")) == firstImages)
+        #expect(try String(contentsOf: out.appendingPathComponent("manifest.jsonl"), encoding: .utf8).split(separator: "\n").count == 6)
+    }
+
+    @Test func proceduralOnlyFromAFolderOfGoodImages() throws {
+        defer { cleanup() }
+        let out = root.appendingPathComponent("syn")
+        let r = try CLIRunner.run(["synthesize", "--good", data.appendingPathComponent("train/good").path, "--count", "3",
+                                   "--methods", "perlin_intensity", "--out", out.path])
+        #expect(r.status == 0, "\(r.stderr)")
+        let manifest = try String(contentsOf: out.appendingPathComponent("manifest.jsonl"), encoding: .utf8)
+        #expect(manifest.split(separator: "\n").count == 3)
+        #expect(manifest.split(separator: "\n").allSatisfy { $0.contains("\"method\":\"perlin_intensity\"") })
+    }
+
+    @Test func badArgumentsGetClearMessages() throws {
+        defer { cleanup() }
+        let out = root.appendingPathComponent("syn").path
+        let emptyGood = root.appendingPathComponent("empty")
+        try FileManager.default.createDirectory(at: emptyGood, withIntermediateDirectories: true)
+        let fakeModel = root.appendingPathComponent("model")
+        try FileManager.default.createDirectory(at: fakeModel, withIntermediateDirectories: true)
+        let good = data.appendingPathComponent("train/good").path
+        let cases: [([String], String)] = [
+            (["--good", emptyGood.path, "--count", "2", "--out", out], "no .png/.jpg/.jpeg images"),
+            (["--good", good, "--count", "0", "--out", out], "number of samples"),
+            (["--good", good, "--out", out], "--count N"),
+            (["--good", good, "--count", "2", "--per-prompt", "3", "--out", out], "same number"),
+            (["--good", good, "--data", data.path, "--count", "2", "--out", out], "exactly one source of good images"),
+            (["--good", good, "--count", "2", "--methods", "cut_paste", "--out", out], "cut_paste"),
+            (["--good", good, "--count", "2", "--methods", "sparkles", "--out", out], "unknown method 'sparkles'"),
+            (["--good", good, "--count", "2", "--defect-masks-from", data.path, "--out", out], "--include-test-defects"),
+            (["--good", good, "--count", "2", "--prompt", "scratch", "--out", out], "--prompt apply to --generator diffusion only"),
+            (["--generator", "diffusion", "--good", good, "--count", "2", "--out", out], "needs --model"),
+            (["--model", fakeModel.path, "--good", good, "--count", "2", "--masks", good, "--out", out], "--prompt"),
+            (["--model", fakeModel.path, "--good", good, "--count", "2", "--prompt", "x", "--out", out], "--masks DIR"),
+            (["--model", fakeModel.path, "--good", good, "--count", "2", "--prompt", "x", "--masks", good,
+              "--strength", "1.5", "--out", out], "--strength must be in (0, 1]"),
+            (["--model", fakeModel.path, "--good", good, "--count", "2", "--prompt", "x", "--masks", good, "--out", out],
+             "no model_index.json"),
+        ]
+        for (args, message) in cases {
+            let r = try CLIRunner.run(["synthesize"] + args)
+            #expect(r.status != 0, "\(args) succeeded")
+            #expect(r.stderr.contains(message) || r.stdout.contains(message), "\(args): expected '\(message)' in \(r.stderr)")
+        }
+        try Data("{}".utf8).write(to: fakeModel.appendingPathComponent("model_index.json"))
+        let r = try CLIRunner.run(["synthesize", "--model", fakeModel.path, "--good", good, "--per-prompt", "2", "--prompt", "x",
+                                   "--masks", good, "--out", out])
+        #expect(r.status != 0 && r.stderr.contains("diffusion generator not wired yet"), "\(r.stderr)")
+    }
+}
