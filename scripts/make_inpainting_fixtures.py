@@ -103,8 +103,11 @@ def write_tokenizer(folder: Path, vocab, merges, pad):
     special = {"bos_token": "<|startoftext|>", "eos_token": "<|endoftext|>", "unk_token": "<|endoftext|>",
                "pad_token": pad}
     (folder / "special_tokens_map.json").write_text(json.dumps(special, indent=2) + "\n")
-    return CLIPTokenizer(vocab_file=str(folder / "vocab.json"), merges_file=str(folder / "merges.txt"),
-                         pad_token=pad, model_max_length=MAX_LENGTH)
+    tok = CLIPTokenizer(vocab=str(folder / "vocab.json"), merges=str(folder / "merges.txt"), pad_token=pad,
+                        model_max_length=MAX_LENGTH)
+    ids = tok(PROMPTS[1], padding="max_length", max_length=MAX_LENGTH, truncation=True).input_ids
+    assert ids[0] == vocab["<|startoftext|>"] and vocab["<|endoftext|>"] in ids and len(set(ids)) > 4, ids
+    return tok
 
 
 # ---------------------------------------------------------------- tiny components
@@ -407,6 +410,9 @@ def main():
                  strength=0.99, padding_mask_crop=crop, width=64, height=64)
         meta["cases"][name] = run_case(name, pipe, rec, noises, kwargs, m)
 
+    # transformers also writes tokenizer.json (a copy of vocab + merges); hub SD folders ship without it.
+    for p in OUT.glob("*/tokenizer*/tokenizer.json"):
+        p.unlink()
     meta["crop_regions"] = crop_region_cases()
     (OUT / "cases.json").write_text(json.dumps(meta, indent=1) + "\n")
     (OUT / "lanczos.json").write_text(json.dumps(lanczos_cases(), separators=(",", ":")) + "\n")
