@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 import ImageIO
+import Defects
 import TensorCore
 @testable import Inpainting
 
@@ -64,5 +65,48 @@ import TensorCore
         #expect(worstStep <= 1e-3)
         #expect(decoded.rel <= 1e-3)
         #expect(pixels <= 1)
+    }
+
+    @Test func longPromptIsTruncatedLikeCLIPWithAWarning() throws {
+        let c = try #require(Fixtures.meta.cases["sd_case0"])
+        let t = try Fixtures.tensors("sd_case0")
+        var model = try InpaintingModel.load(try DiffusersModelFolder.open(Fixtures.url("sd_tiny")))
+        let long = Array(repeating: "copper metal scratches", count: 40).joined(separator: " ")
+        let tok = try model.tokenizers[0].tokenize(long)
+        #expect(tok.ids.count == 77 && tok.droppedTokens > 0)
+        model.unet = CheckedUNet(model.unet, t)
+        var r = try request(for: c)
+        r.prompt = long
+        var noise = ReplayNoise(t: t)
+        let result = try InpaintingPipeline(model: model).run(r, noise: &noise)
+        #expect(result.warnings.count == 1)
+        #expect(result.warnings[0].contains("\(tok.droppedTokens) token"))
+    }
+
+    @Test func synthesisJobWithTheTinyModel() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("synth-e2e-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let folder = try DiffusersModelFolder.open(Fixtures.url("sdxl_tiny"), variant: "fp16")
+        let pipeline = InpaintingPipeline(model: try InpaintingModel.load(folder))
+        let settings = DiffusionSynthesisSettings(
+            model: folder.root.path, prompts: ["white marks on the wall"], negativePrompt: "smooth, plain, black, dark, shadow",
+            perPrompt: 2, steps: 3, guidanceScale: 20, strength: 0.99, paddingMaskCrop: 2, width: 64, height: 64,
+            scheduler: "EulerDiscreteScheduler", seed: 1)
+        let job = DiffusionSynthesisJob(settings: settings, goodImages: [Fixtures.url("sdxl_case0_image.png")],
+                                        masks: MaskFiles(files: [Fixtures.url("sdxl_case0_mask.png")]))
+        var steps: [Double] = []
+        let summary = try job.run(pipeline: pipeline, writer: try SyntheticDefectSet.Writer(folder: dir)) { e in
+            if case let .step(_, s) = e { steps.append(s.seconds) }
+        }
+        #expect(summary.written == 2 && steps.count == 2 * 2)  // strength 0.99 of 3 steps: 2 run
+        let records = try SyntheticDefectSet.records(in: dir)
+        let good = try Fixtures.image("sdxl_case0_image.png")
+        let a = try ImageFile.read(dir.appendingPathComponent(records[0].image))
+        let b = try ImageFile.read(dir.appendingPathComponent(records[1].image))
+        let mask = try ImageFile.read(dir.appendingPathComponent(records[0].mask))
+        #expect(a != b)  // different seeds
+        for i in 0..<(mask.width * mask.height) where mask.pixels[i] == 0 {
+            #expect(Array(a.pixels[(3 * i)..<(3 * i + 3)]) == Array(good.pixels[(3 * i)..<(3 * i + 3)]))
+        }
     }
 }
