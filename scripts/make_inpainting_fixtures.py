@@ -319,6 +319,18 @@ def lanczos_cases():
     return out
 
 
+def blur_cases():
+    """VaeImageProcessor.blur (Pillow GaussianBlur) of a small mask at several radii, one larger than the image."""
+    from diffusers.image_processor import VaeImageProcessor
+    m = np.zeros((17, 23), np.uint8)
+    m[4:11, 6:15] = 255
+    m[12, 2:20] = 180
+    m[0:3, 20:23] = 90
+    img = PIL.Image.fromarray(m, "L")
+    return {"mask": m.tolist(), "blurred": [dict(radius=r, pixels=np.array(VaeImageProcessor.blur(img, r)).tolist())
+                                            for r in (1, 2.5, 4, 33)]}
+
+
 def main():
     assert diffusers.__version__ == "0.42.1", diffusers.__version__
     OUT.mkdir(parents=True, exist_ok=True)
@@ -415,7 +427,8 @@ def main():
         p.unlink()
     meta["crop_regions"] = crop_region_cases()
     (OUT / "cases.json").write_text(json.dumps(meta, indent=1) + "\n")
-    (OUT / "lanczos.json").write_text(json.dumps(lanczos_cases(), separators=(",", ":")) + "\n")
+    (OUT / "pillow.json").write_text(json.dumps({"lanczos": lanczos_cases(), "blur": blur_cases()},
+                                                separators=(",", ":")) + "\n")
     total = sum(p.stat().st_size for p in OUT.rglob("*") if p.is_file())
     print(f"fixtures: {total / 2**20:.2f} MiB in {OUT}")
 

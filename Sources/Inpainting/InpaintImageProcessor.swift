@@ -114,16 +114,11 @@ public enum InpaintImageProcessor {
         return Image(width: w, height: h, channels: 3, pixels: out)
     }
 
-    /// Soft mask for `mask_blur`: a Gaussian blur of standard deviation `radius` pixels (diffusers' `blur` uses
-    /// Pillow's `GaussianBlur(radius)`, an iterated box blur; this is the exact Gaussian, so edge values can differ by
-    /// a few levels).
+    /// Soft mask for `mask_blur`: port of `VaeImageProcessor.blur(mask, blur_factor)`, Pillow's
+    /// `GaussianBlur(radius)` (three extended box passes per axis), pixel-exact on gray masks.
     public static func blurred(_ mask: Image, radius: Double) -> Image {
-        let g = mask.channels == 1 ? mask : mask.toGray()
-        guard radius > 0 else { return g }
-        let t = Tensor(shape: [1, 1, g.height, g.width], scalars: g.pixels.map { Float($0) })
-        let b = gaussianBlur(t, sigma: radius)
-        return Image(width: g.width, height: g.height, channels: 1,
-                     pixels: b.scalars.map { UInt8(min(max($0.rounded(), 0), 255)) })
+        guard radius > 0 else { return mask.channels == 1 ? mask : mask.toGray() }
+        return PillowGaussianBlur.blur(mask, radius: radius)
     }
 
     /// torch `interpolate(mask, size=(h, w))` (mode "nearest"): `src = min(floor(dst * in / out), in - 1)`.

@@ -59,6 +59,20 @@ enum Fixtures {
     }
 
     static func image(_ name: String) throws -> Image { try ImageFile.read(url(name)) }
+
+    /// Pillow references: LANCZOS resizes and GaussianBlur of a mask.
+    struct Pillow: Decodable {
+        struct Resized: Decodable { var size: [Int]; var rgb: [[[Int]]]; var gray: [[Int]] }
+        struct Lanczos: Decodable { var source: [[[Int]]]; var resized: [Resized] }
+        struct Blurred: Decodable { var radius: Double; var pixels: [[Int]] }
+        struct Blur: Decodable { var mask: [[Int]]; var blurred: [Blurred] }
+        var lanczos: Lanczos
+        var blur: Blur
+    }
+
+    static func pillow() throws -> Pillow {
+        try JSONDecoder().decode(Pillow.self, from: Data(contentsOf: url("pillow.json")))
+    }
 }
 
 /// max |a - b| and max |a - b| / max(|b|) over all elements.

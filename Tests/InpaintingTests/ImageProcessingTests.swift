@@ -22,9 +22,7 @@ import TensorCore
     }
 
     @Test func lanczosMatchesPillow() throws {
-        struct Resized: Decodable { var size: [Int]; var rgb: [[[Int]]]; var gray: [[Int]] }
-        struct File: Decodable { var source: [[[Int]]]; var resized: [Resized] }
-        let f = try JSONDecoder().decode(File.self, from: Data(contentsOf: Fixtures.url("lanczos.json")))
+        let f = try Fixtures.pillow().lanczos
         let h = f.source.count, w = f.source[0].count
         let src = Image(width: w, height: h, channels: 3, pixels: f.source.flatMap { $0.flatMap { $0.map { UInt8($0) } } })
         for r in f.resized {
@@ -33,6 +31,19 @@ import TensorCore
             let gray = src.toGray().resizedLanczos(width: r.size[0], height: r.size[1])
             #expect(gray.pixels == r.gray.flatMap { $0.map { UInt8($0) } }, "L \(r.size)")
         }
+    }
+
+    @Test func maskBlurMatchesPillow() throws {
+        let b = try Fixtures.pillow().blur
+        let mask = Image(width: b.mask[0].count, height: b.mask.count, channels: 1, pixels: b.mask.flatMap { $0.map { UInt8($0) } })
+        for r in b.blurred {
+            let out = InpaintImageProcessor.blurred(mask, radius: r.radius)
+            let ref = Image(width: mask.width, height: mask.height, channels: 1, pixels: r.pixels.flatMap { $0.map { UInt8($0) } })
+            let d = maxPixelDifference(out, ref)
+            print("blur radius \(r.radius): max pixel diff \(d)")
+            #expect(d == 0, "radius \(r.radius)")
+        }
+        #expect(InpaintImageProcessor.blurred(mask, radius: 0) == mask)
     }
 
     /// Image and mask preprocessing (crop, fill resize, normalisation, binarisation, masking) reproduce the tensors
