@@ -128,7 +128,8 @@ public struct DiffusionSynthesisJob<Masks: DefectMaskProvider> {
     }
 
     /// Runs the samples not yet in `writer`'s folder. Sample-level problems (empty mask, unreadable image) skip that
-    /// sample with an event; model and writer errors stop the run (what was written stays valid).
+    /// sample with an event; model and writer errors and task cancellation stop the run (what was written stays
+    /// valid, and a rerun resumes).
     public func run(pipeline: InpaintingPipeline, writer: SyntheticDefectSet.Writer,
                     onEvent: (DiffusionSynthesisEvent) -> Void = { _ in }) throws -> DiffusionSynthesisSummary {
         guard !goodImages.isEmpty else { throw InpaintingError.invalidArgument("no good images to paint defects into") }
@@ -139,6 +140,7 @@ public struct DiffusionSynthesisJob<Masks: DefectMaskProvider> {
         var summary = DiffusionSynthesisSummary()
         let samples = plan()
         for (n, s) in samples.enumerated() {
+            if Task.isCancelled { throw CancellationError() }
             if writer.existingIDs.contains(s.id) {
                 summary.alreadyPresent += 1
                 onEvent(.skippedExisting(id: s.id))

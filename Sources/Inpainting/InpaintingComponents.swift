@@ -68,6 +68,9 @@ public struct LatentDistribution: Sendable {
         guard noise.shape == mean.shape else {
             throw InpaintingError.shapeMismatch(what: "VAE sampling noise", expected: mean.shape, actual: noise.shape)
         }
+        guard logVariance.shape == mean.shape else {
+            throw InpaintingError.shapeMismatch(what: "VAE log-variance", expected: mean.shape, actual: logVariance.shape)
+        }
         var out = mean.scalars
         for i in out.indices {
             let std = Float(exp(0.5 * Double(min(max(logVariance.scalars[i], -30), 20))))

@@ -195,8 +195,9 @@ public struct InpaintingPipeline: Sendable {
 
     // MARK: - the call
 
-    /// Runs the inpainting loop. Throws `InpaintingError.emptyMask` when the mask has nothing to paint, and the
-    /// components' or scheduler's errors unchanged.
+    /// Runs the inpainting loop. Throws `InpaintingError.emptyMask` when the mask has nothing to paint,
+    /// `CancellationError` when the surrounding task is cancelled (checked before each step), and the components' or
+    /// scheduler's errors unchanged.
     public func run(_ request: InpaintingRequest, noise: inout some NoiseSource,
                     onStep: (InpaintingStep) -> Void = { _ in }) throws -> InpaintingResult {
         var warnings: [String] = []
@@ -295,6 +296,7 @@ public struct InpaintingPipeline: Sendable {
         // 7. Denoising loop.
         let g = Float(request.guidanceScale)
         for (i, t) in timesteps.enumerated() {
+            if Task.isCancelled { throw CancellationError() }
             let start = DispatchTime.now().uptimeNanoseconds
             // 7.1 expand for guidance, scale, and concatenate [latents, mask, masked_image_latents] on channels
             var input = guidance ? concatenate([latents, latents], axis: 0) : latents

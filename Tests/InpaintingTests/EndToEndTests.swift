@@ -61,8 +61,8 @@ import TensorCore
               + "(abs \(decoded.abs)), final max pixel diff \(pixels)")
         #expect(unet.calls == c.unetCalls)
         #expect(unet.worstConditioning <= 1e-4)
-        #expect(unet.worstOutput <= 1e-3)
-        #expect(worstStep <= 1e-3)
+        #expect(unet.worstOutput <= 1e-4)
+        #expect(worstStep <= 1e-4)
         #expect(decoded.rel <= 1e-3)
         #expect(pixels <= 1)
     }

@@ -104,6 +104,20 @@ import TensorCore
         #expect(throws: InpaintingError.self) { try InpaintingPipeline(model: model).run(try request(for: c), noise: &noise) }
     }
 
+    @Test func cancellationStopsBeforeTheNextStep() async throws {
+        let c = try #require(Fixtures.meta.cases["sd_case0"])
+        let t = try Fixtures.tensors("sd_case0")
+        let (model, unet, _) = try replayModel(c, tensors: t)
+        let r = try request(for: c)
+        let task = Task {
+            withUnsafeCurrentTask { $0?.cancel() }
+            var noise = ReplayNoise(t: t)
+            return try InpaintingPipeline(model: model).run(r, noise: &noise)
+        }
+        await #expect(throws: CancellationError.self) { try await task.value }
+        #expect(unet.calls == 0)
+    }
+
     @Test func sdxlTimeIDs() throws {
         let c = try #require(Fixtures.meta.cases["sdxl_case0"])
         let t = try Fixtures.tensors("sdxl_case0")
