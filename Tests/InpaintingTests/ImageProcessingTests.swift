@@ -55,8 +55,9 @@ import TensorCore
         let image = try Fixtures.image(c.image), mask = try Fixtures.image(c.mask)
         var crop: CropBox?
         if let pad = c.paddingMaskCrop {
-            crop = try #require(cropRegion(ofMask: mask, workingWidth: c.width, workingHeight: c.height, pad: pad))
-            #expect([crop!.x0, crop!.y0, crop!.x1, crop!.y1] == c.cropRegion!)
+            let box: CropBox = try #require(cropRegion(ofMask: mask, workingWidth: c.width, workingHeight: c.height, pad: pad))
+            #expect([box.x0, box.y0, box.x1, box.y1] == c.cropRegion!)
+            crop = box
         }
         let mode: VAEResizeMode = crop == nil ? .stretch : .fill
         let x = InpaintImageProcessor.imageTensor(image, width: c.width, height: c.height, crop: crop, mode: mode)
