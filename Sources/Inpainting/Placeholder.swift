@@ -1,2 +1,0 @@
-// Placeholder so the target compiles before its first module lands.
-enum InpaintingPlaceholder {}
