@@ -120,12 +120,34 @@ import Testing
         let region = PixelBox(x0: 0, y0: 0, x1: 64, y1: 64)
         var crop = DefectCrop(image: Image(width: 64, height: 64, channels: 3, pixels: [UInt8](repeating: 0, count: 64 * 64 * 3)),
                               mask: mask(64, 64, PixelBox(x0: 8, y0: 8, x1: 24, y1: 16)), box: region, region: region, regionArea: 128)
-        #expect(DefectIsolation(mode: .crop).keptPatches(of: crop, grid: grid).count == 64)
-        #expect(DefectIsolation(mode: .maskOverlap).keptPatches(of: crop, grid: grid) == [9, 10])
+        #expect(DefectIsolation(mode: .crop, scale: .resizedCrop).keptPatches(of: crop, grid: grid).count == 64)
+        #expect(DefectIsolation(mode: .maskOverlap, scale: .resizedCrop).keptPatches(of: crop, grid: grid) == [9, 10])
         // The region's pixels vanished in a downscaled crop: the cell under the region's centre is kept.
         crop.mask = mask(64, 64, PixelBox(x0: 0, y0: 0, x1: 0, y1: 0))
         crop.region = PixelBox(x0: 40, y0: 0, x1: 42, y1: 2)
-        #expect(DefectIsolation(mode: .maskOverlap).keptPatches(of: crop, grid: grid) == [5])
+        #expect(DefectIsolation(mode: .maskOverlap, scale: .resizedCrop).keptPatches(of: crop, grid: grid) == [5])
+    }
+
+    @Test func imageScaleKeepsThePatchesAroundEachRegion() throws {
+        let input = Image(width: 64, height: 64, channels: 3, pixels: [UInt8](repeating: 0, count: 64 * 64 * 3))
+        let grid = PatchGrid(batch: 1, height: 8, width: 8, inputHeight: 64, inputWidth: 64)
+        var m = mask(64, 64, PixelBox(x0: 8, y0: 8, x1: 16, y1: 16))
+        m.pixels[60 * 64 + 60] = 255  // a second, 1-pixel region
+        let iso = DefectIsolation(mode: .crop, scale: .imageScale, padding: 0.125)  // 8 px
+        let (crops, notes) = iso.imageScaleRegions(input: input, mask: m, file: "x.png")
+        #expect(crops.count == 2 && notes.isEmpty)
+        #expect(crops[0].box == PixelBox(x0: 0, y0: 0, x1: 24, y1: 24))
+        // crop: the 3x3 cells of the padded box; mask_overlap: the one cell under the mask.
+        #expect(iso.keptPatches(of: crops[0], grid: grid) == [0, 1, 2, 8, 9, 10, 16, 17, 18])
+        var overlap = iso
+        overlap.mode = .maskOverlap
+        #expect(overlap.keptPatches(of: crops[0], grid: grid) == [9])
+        #expect(overlap.keptPatches(of: crops[1], grid: grid) == [63], "a 1-pixel region keeps the patch covering it")
+        let none = iso.imageScaleRegions(input: input, mask: mask(64, 64, PixelBox(x0: 0, y0: 0, x1: 0, y1: 0)), file: "e.png")
+        #expect(none.crops.isEmpty && none.warnings.first?.contains("e.png") == true)
+        // Older dual model files without `scale` decode as the thesis' resized crops.
+        let old = try JSONDecoder().decode(DefectIsolation.self, from: Data(#"{"mode":"crop","padding":0.07,"min_region_pixels":1}"#.utf8))
+        #expect(old.scale == .resizedCrop)
     }
 
     @Test func positiveExamplesFromADataset() {
