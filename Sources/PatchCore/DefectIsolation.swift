@@ -57,6 +57,9 @@ public struct DefectCrop: Sendable, Equatable {
 /// for c in crops { let set = try extractor.patchFeatures([c.image]); let rows = isolation.keptPatches(of: c, grid: set.grid) }
 /// ```
 public struct DefectIsolation: Sendable, Codable, Equatable {
+    /// Default `mask_overlap`: on the Magnetic Tile subset (see `DualScoreRule.default`, `image_scale`, `log_ratio`)
+    /// it gave image / pixel AUROC / AUPRO 0.881 / 0.944 / 0.885 against 0.877 / 0.919 / 0.813 for `crop`
+    /// (single-bank PatchCore: 0.857 / 0.838 / 0.722), with a smaller positive bank.
     public var mode: DefectIsolationMode
     /// Magnified crops (thesis) or the image's own scale. Default `image_scale`: on the Magnetic Tile split
     /// (see `DualScoreRule.default`) the thesis' resized crops gave pixel AUROC 0.77 (below single-bank 0.84) and
@@ -68,7 +71,7 @@ public struct DefectIsolation: Sendable, Codable, Equatable {
     /// Regions with fewer mask pixels are skipped with a warning.
     public var minRegionPixels: Int
 
-    public init(mode: DefectIsolationMode = .crop, scale: DefectScale = .imageScale, padding: Double = 0.07,
+    public init(mode: DefectIsolationMode = .maskOverlap, scale: DefectScale = .imageScale, padding: Double = 0.07,
                 minRegionPixels: Int = 1) {
         self.mode = mode; self.scale = scale; self.padding = padding; self.minRegionPixels = minRegionPixels
     }

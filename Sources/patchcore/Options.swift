@@ -95,7 +95,7 @@ struct DualOptions: ParsableArguments {
     var dualScore: String = DualScoreRule.default.rawValue
 
     @Option(help: "Dual mode defect isolation: crop (every patch of the crop around a defect region) or mask_overlap (only patches over the mask).")
-    var isolation: String = DefectIsolationMode.crop.rawValue
+    var isolation: String = DefectIsolation().mode.rawValue
 
     @Option(help: "Dual mode: scale at which defects are seen: resized_crop (the crop around a region resized to the input size, as the thesis) or image_scale (the whole image at the model input, as test images).")
     var defectScale: String = DefectIsolation().scale.rawValue
@@ -125,7 +125,7 @@ struct DualOptions: ParsableArguments {
 
     func fitOptions() -> DualFitOptions {
         DualFitOptions(negativeCoresetRatio: negativeCoresetRatio, positiveCoresetRatio: positiveCoresetRatio,
-                       isolation: DefectIsolation(mode: DefectIsolationMode(rawValue: isolation) ?? .crop,
+                       isolation: DefectIsolation(mode: DefectIsolationMode(rawValue: isolation) ?? .maskOverlap,
                                                   scale: DefectScale(rawValue: defectScale) ?? .resizedCrop, padding: defectPadding),
                        scoring: DualScoring(rule: DualScoreRule(rawValue: dualScore) ?? .default))
     }

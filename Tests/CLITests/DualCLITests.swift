@@ -48,7 +48,7 @@ import Testing
         #expect(fitted.dual?.sources.first?.images == 6)
         #expect(fitted.dual?.files.count == 6)
         #expect(fitted.dual?.scoring.rule == .logRatio)
-        #expect(fitted.dual?.isolation.scale == .imageScale)
+        #expect(fitted.dual?.isolation.scale == .imageScale && fitted.dual?.isolation.mode == .maskOverlap)
         #expect(fitted.dual?.mapCalibration != nil)
         #expect((fitted.positiveBank?.shape[0] ?? 0) > 0)
         let header = try SafeTensors.read(model).metadata
