@@ -159,26 +159,31 @@ public struct DefectIsolation: Sendable, Codable, Equatable {
         return (crops, warnings)
     }
 
-    /// `image_scale`: the regions of an image already at the model input (`FeatureExtractor.prepare`), with its mask
-    /// brought to the same geometry (`prepareMask`). Each `DefectCrop` holds the whole input, the region's mask and
-    /// its padded box in input pixels. A region that the input transform removed (cropped away or shrunk below a
-    /// pixel) is simply absent; an image left without regions gets a warning.
-    public func imageScaleRegions(input: Image, mask: Image, file: String = "image") -> (crops: [DefectCrop], warnings: [String]) {
+    /// `image_scale`: the regions of a defect image seen at the model input. Regions are found on the source-size
+    /// `mask` (so a region smaller than one input pixel is not lost), their boxes mapped through `transform` into
+    /// input pixels; `input` is the prepared image (`FeatureExtractor.prepare`) and `prepareMask` brings a mask to
+    /// the input geometry (`FeatureExtractor.prepareMask`). Each `DefectCrop` holds the whole input, the region's
+    /// mask at the input size (possibly empty for a tiny region: `keptPatches` then keeps the patch under its
+    /// centre) and its padded box in input pixels. A region the transform crops away is skipped with a warning.
+    public func imageScaleRegions(input: Image, mask: Image, transform: InputTransform, prepareMask: (Image) -> Image,
+                                  file: String = "image") -> (crops: [DefectCrop], warnings: [String]) {
         let regions = DefectRegionMap(mask: mask)
-        if regions.isEmpty {
-            return ([], ["\(file): empty mask at the model input size (no defect pixel, or the defect was cropped or shrunk away); skipped"])
-        }
+        if regions.isEmpty { return ([], ["\(file): empty mask (no defect pixel); skipped"]) }
         var warnings: [String] = []
         var crops: [DefectCrop] = []
         let pad = Int((padding * Double(min(input.width, input.height))).rounded())
         for region in regions.regions {
             guard region.area >= minRegionPixels else {
-                warnings.append("\(file): defect region at \(region.box.x0),\(region.box.y0) (input pixels) has \(region.area) pixel(s) < \(minRegionPixels); skipped")
+                warnings.append("\(file): defect region at \(region.box.x0),\(region.box.y0) has \(region.area) pixel(s) < \(minRegionPixels); skipped")
                 continue
             }
-            crops.append(DefectCrop(image: input, mask: regions.mask(of: region),
-                                    box: region.box.padded(by: pad, width: input.width, height: input.height),
-                                    region: region.box, regionArea: region.area))
+            guard let box = transform.inputBox(of: region.box, imageWidth: mask.width, imageHeight: mask.height) else {
+                warnings.append("\(file): defect region at \(region.box.x0),\(region.box.y0) lies outside the model input (\(transform)); skipped")
+                continue
+            }
+            crops.append(DefectCrop(image: input, mask: prepareMask(regions.mask(of: region)),
+                                    box: box.padded(by: pad, width: input.width, height: input.height),
+                                    region: box, regionArea: region.area))
         }
         return (crops, warnings)
     }
@@ -220,5 +225,33 @@ public struct DefectIsolation: Sendable, Codable, Equatable {
             kept = [gy * grid.width + gx]
         }
         return kept
+    }
+}
+
+extension InputTransform {
+    /// A source-image box in model-input pixels (`resize`: scaled; `resize + centre crop`: scaled, shifted by the
+    /// crop origin and clipped), at least one pixel wide and high; nil when the crop removes it entirely.
+    ///
+    /// ```swift
+    /// InputTransform.resize(width: 100, height: 100).inputBox(of: PixelBox(x0: 10, y0: 10, x1: 11, y1: 11),
+    ///                                                         imageWidth: 1000, imageHeight: 1000)   // (1,1)-(2,2)
+    /// ```
+    public func inputBox(of box: PixelBox, imageWidth w: Int, imageHeight h: Int) -> PixelBox? {
+        guard w > 0, h > 0 else { return nil }
+        let (scaledW, scaledH, originX, originY, outW, outH): (Int, Int, Int, Int, Int, Int)
+        switch self {
+        case let .resize(tw, th):
+            (scaledW, scaledH, originX, originY, outW, outH) = (tw, th, 0, 0, tw, th)
+        case let .resizeCrop(resize, crop):
+            let size = Image.resizedSize(width: w, height: h, shorterSide: resize)
+            let origin = Image.centerCropOrigin(width: size.width, height: size.height, cropWidth: crop, cropHeight: crop)
+            (scaledW, scaledH, originX, originY, outW, outH) = (size.width, size.height, origin.x, origin.y, crop, crop)
+        }
+        let sx = Double(scaledW) / Double(w), sy = Double(scaledH) / Double(h)
+        var x0 = Int((Double(box.x0) * sx).rounded(.down)) - originX, x1 = Int((Double(box.x1) * sx).rounded(.up)) - originX
+        var y0 = Int((Double(box.y0) * sy).rounded(.down)) - originY, y1 = Int((Double(box.y1) * sy).rounded(.up)) - originY
+        x0 = max(0, x0); y0 = max(0, y0); x1 = min(outW, x1); y1 = min(outH, y1)
+        guard x1 > x0, y1 > y0 else { return nil }
+        return PixelBox(x0: x0, y0: y0, x1: x1, y1: y1)
     }
 }
