@@ -3,13 +3,36 @@ import Defects
 import ImageIO
 import TensorCore
 
-/// Supplies the defect mask of a sample. `MaskFiles` picks from mask image files; a data set's real defect masks
-/// (with flips / shifts) plug in through the same protocol.
+/// A sample's defect mask as a provider drew it for one image.
+public struct ProvidedMask: Sendable {
+    /// Where to paint (>= 128), ideally at the image's size (the pipeline resizes it, with a warning, otherwise).
+    public var mask: Image
+    /// The record's `source_mask`: the mask file, or a description.
+    public var source: String
+    /// How the mask was drawn (flips, scale, shift ...), merged into the record's parameters.
+    public var parameters: [String: String]
+    public init(mask: Image, source: String, parameters: [String: String] = [:]) {
+        self.mask = mask; self.source = source; self.parameters = parameters
+    }
+}
+
+/// Supplies the defect mask of a sample. `MaskFiles` picks from mask image files; `SampledDefectMasks` draws
+/// expert-drawn or a data set's real defect masks with flips / scales / shifts through the same protocol.
 public protocol DefectMaskProvider {
     /// How many masks there are to choose from (the job draws an index below this with the sample's generator).
     var count: Int { get }
     /// Mask `index`, and a name for the record (a path relative to something stable, or a description).
     func mask(at index: Int, using rng: inout SplitMix64) throws -> (mask: Image, source: String)
+    /// Mask `index` for an image of `width` x `height`; random choices come from `rng` (the sample's own generator),
+    /// so the draw is reproducible. Default: `mask(at:using:)` as it is, with no parameters.
+    func mask(at index: Int, width: Int, height: Int, using rng: inout SplitMix64) throws -> ProvidedMask
+}
+
+extension DefectMaskProvider {
+    public func mask(at index: Int, width: Int, height: Int, using rng: inout SplitMix64) throws -> ProvidedMask {
+        let (mask, source) = try mask(at: index, using: &rng)
+        return ProvidedMask(mask: mask, source: source)
+    }
 }
 
 /// Masks read from image files (foreground >= 128).
@@ -150,15 +173,16 @@ public struct DiffusionSynthesisJob<Masks: DefectMaskProvider> {
             let imageURL = goodImages[s.imageIndex]
             // The mask provider gets its own generator (flips / shifts), independent of the noise.
             var maskRNG = SplitMix64(seed: s.seed ^ 0x5851_F42D_4C95_7F2D)
-            let image: Image, mask: Image, maskSource: String
+            let image: Image, drawn: ProvidedMask
             do {
                 image = try ImageFile.read(imageURL)
-                (mask, maskSource) = try masks.mask(at: s.maskIndex, using: &maskRNG)
+                drawn = try masks.mask(at: s.maskIndex, width: image.width, height: image.height, using: &maskRNG)
             } catch {
                 summary.skipped += 1
                 onEvent(.skipped(id: s.id, reason: "\(error)"))
                 continue
             }
+            let mask = drawn.mask, maskSource = drawn.source
             onEvent(.started(id: s.id, number: n + 1, total: samples.count, image: imageURL.path, mask: maskSource))
             let prompt = settings.prompts[s.promptIndex]
             let request = InpaintingRequest(
@@ -182,7 +206,8 @@ public struct DiffusionSynthesisJob<Masks: DefectMaskProvider> {
             let record = SyntheticDefectRecord(
                 id: s.id, image: "", mask: "", generator: "diffusion", seed: s.seed, sourceImage: imageURL.path,
                 sourceMask: maskSource, prompt: prompt, negativePrompt: settings.negativePrompt,
-                parameters: parameters(result: result, sample: s, family: pipeline.model.family))
+                parameters: parameters(result: result, sample: s, family: pipeline.model.family)
+                    .merging(drawn.parameters) { own, _ in own })
             try writer.write(id: s.id, image: result.image, mask: written, record: record)
             summary.written += 1
             onEvent(.wrote(id: s.id, seconds: Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9))

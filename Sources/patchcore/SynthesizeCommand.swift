@@ -2,6 +2,8 @@ import ArgumentParser
 import Datasets
 import Defects
 import Foundation
+import Inpainting
+import PatchCore
 
 /// `patchcore synthesize`: image + mask pairs in the layout `--positives DIR` reads (images/, masks/, manifest.jsonl).
 struct Synthesize: ParsableCommand {
@@ -42,6 +44,13 @@ struct Synthesize: ParsableCommand {
     @Option(help: "Diffusion: strength in (0, 1] (default 0.99).") var strength: Double?
     @Option(help: "Diffusion: crop around the mask with this padding, generate at working size, paste back.") var paddingMaskCrop: Int?
     @Option(help: "Diffusion: Gaussian blur of the mask, in pixels.") var maskBlur: Double?
+    @Option(help: "Diffusion: working size WxH, multiples of 8 (default: the model's native size, unet sample_size x 8: 512 for SD, 1024 for SDXL).")
+    var size: String?
+    @Option(help: "Diffusion: weight-file variant, e.g. fp16 for *.fp16.safetensors (default: plain files, else the variant present).")
+    var variant: String?
+    @Option(help: "Diffusion: scheduler instead of the model's: euler, ddim, pndm, dpm++2m or a diffusers class name.")
+    var scheduler: String?
+    @Option(help: "Compute threads (default: all cores).") var threads: Int?
 
     enum Generator: String { case classical, diffusion }
 
@@ -77,7 +86,8 @@ struct Synthesize: ParsableCommand {
             let diffusionOnly: [(String, Bool)] = [
                 ("--model", model != nil), ("--prompt", !prompts.isEmpty), ("--negative-prompt", negativePrompt != nil),
                 ("--steps", steps != nil), ("--guidance", guidance != nil), ("--strength", strength != nil),
-                ("--padding-mask-crop", paddingMaskCrop != nil), ("--mask-blur", maskBlur != nil)]
+                ("--padding-mask-crop", paddingMaskCrop != nil), ("--mask-blur", maskBlur != nil), ("--size", size != nil),
+                ("--variant", variant != nil), ("--scheduler", scheduler != nil)]
             let given = diffusionOnly.filter(\.1).map(\.0)
             if !given.isEmpty {
                 throw ValidationError("\(given.joined(separator: ", ")) apply to --generator diffusion only")
@@ -103,10 +113,27 @@ struct Synthesize: ParsableCommand {
             if let strength, !(strength > 0 && strength <= 1) { throw ValidationError("--strength must be in (0, 1], got \(strength)") }
             if let paddingMaskCrop, paddingMaskCrop < 0 { throw ValidationError("--padding-mask-crop must be >= 0, got \(paddingMaskCrop)") }
             if let maskBlur, !(maskBlur >= 0 && maskBlur <= 100) { throw ValidationError("--mask-blur must be in [0, 100], got \(maskBlur)") }
+            if let size, workingSize == nil {
+                throw ValidationError("--size must look like 512x512 (width x height, multiples of 8, 32..4096), got '\(size)'")
+            }
         }
+        if let threads, threads < 1 { throw ValidationError("--threads must be >= 1, got \(threads)") }
+    }
+
+    /// `--size WxH` parsed (multiples of 8: the VAE's downscale factor).
+    var workingSize: (width: Int, height: Int)? {
+        guard let size, let t = InputTransform.parseSize(size), case let .resize(w, h) = t, w % 8 == 0, h % 8 == 0 else {
+            return nil
+        }
+        return (w, h)
     }
 
     func run() throws {
+        applyThreads(threads)
+        // A missing or incomplete model folder is the likeliest mistake: say what to download before reading data.
+        let modelFolder = resolvedGenerator == .diffusion
+            ? try DiffusersModelFolder.open(URL(fileURLWithPath: model!), variant: variant) : nil
+        try modelFolder?.checkWeights()
         let goodImages = try loadGoodImages()
         log("good images: \(goodImages.count)")
         let sampler = try loadMasks()
@@ -136,9 +163,10 @@ struct Synthesize: ParsableCommand {
                   (methodCounts.isEmpty ? "" : ": " + methodCounts.joined(separator: ", ")))
         case .diffusion:
             try runDiffusionSynthesis(DiffusionSynthesisRequest(
-                model: URL(fileURLWithPath: model!), goodImages: goodImages, masks: sampler!, prompts: prompts,
+                folder: modelFolder!, scheduler: scheduler, goodImages: goodImages, masks: sampler!, prompts: prompts,
                 perPrompt: sampleCount!, negativePrompt: negativePrompt, steps: steps ?? 30, guidance: guidance ?? 20,
-                strength: strength ?? 0.99, paddingMaskCrop: paddingMaskCrop, maskBlur: maskBlur ?? 0, seed: seed, out: outURL))
+                strength: strength ?? 0.99, paddingMaskCrop: paddingMaskCrop, maskBlur: maskBlur, size: workingSize,
+                seed: seed, out: outURL))
         }
     }
 
@@ -163,11 +191,13 @@ struct Synthesize: ParsableCommand {
     }
 }
 
-// MARK: - Diffusion path (to be wired to the Inpainting pipeline)
+// MARK: - Diffusion path
 
-/// Everything `patchcore synthesize --generator diffusion` parsed, for the Inpainting pipeline's synthesis job.
+/// Everything `patchcore synthesize --generator diffusion` parsed, for the Inpainting library's synthesis job.
 struct DiffusionSynthesisRequest {
-    var model: URL
+    var folder: DiffusersModelFolder
+    /// `--scheduler` (nil: the folder's scheduler_config.json class).
+    var scheduler: String?
     var goodImages: [URL]
     var masks: DefectMaskSampler
     var prompts: [String]
@@ -177,28 +207,79 @@ struct DiffusionSynthesisRequest {
     var guidance: Double
     var strength: Double
     var paddingMaskCrop: Int?
-    var maskBlur: Double
+    var maskBlur: Double?
+    /// nil: the model's native size.
+    var size: (width: Int, height: Int)?
     var seed: UInt64
     var out: URL
 }
 
-struct DiffusionNotWired: Error, CustomStringConvertible {
-    var description: String {
-        "diffusion generator not wired yet: use --generator classical for now"
-    }
+/// THE diffusion call of `patchcore synthesize`: loads the model, runs `DiffusionSynthesisJob` (each sample pairs a
+/// random good image with a random mask, placed by `SampledDefectMasks`) into a `SyntheticDefectSet.Writer` (which
+/// skips the samples already there), and prints progress on stderr and a summary on stdout.
+func runDiffusionSynthesis(_ request: DiffusionSynthesisRequest) throws {
+    let size = try request.size ?? request.folder.nativeSize()
+    log("loading \(request.folder.family.rawValue) inpainting model from \(request.folder.root.path)"
+        + (request.folder.variant.map { " (variant \($0))" } ?? ""))
+    let loadStart = Date()
+    let model = try InpaintingModel.load(request.folder, schedulerOverride: request.scheduler)
+    let schedulerName = type(of: model.scheduler).className
+    log("loaded in \(fmt(Date().timeIntervalSince(loadStart))) s; scheduler \(schedulerName), working size \(size.width)x\(size.height)")
+    let settings = DiffusionSynthesisSettings(
+        model: request.folder.root.path, prompts: request.prompts, negativePrompt: request.negativePrompt,
+        perPrompt: request.perPrompt, steps: request.steps, guidanceScale: request.guidance, strength: request.strength,
+        paddingMaskCrop: request.paddingMaskCrop, width: size.width, height: size.height, maskBlur: request.maskBlur,
+        scheduler: schedulerName, seed: request.seed)
+    let job = DiffusionSynthesisJob(settings: settings, goodImages: request.goodImages,
+                                    masks: SampledDefectMasks(request.masks))
+    let writer = try SyntheticDefectSet.Writer(folder: request.out)
+    let toMake = job.plan().filter { !writer.existingIDs.contains($0.id) }.count
+    log("\(request.prompts.count) prompt(s) x \(request.perPrompt) = \(request.prompts.count * request.perPrompt) sample(s), "
+        + "\(toMake) to make")
+    var progress = DiffusionProgress(toMake: toMake)
+    let summary = try job.run(pipeline: InpaintingPipeline(model: model), writer: writer) { progress.handle($0) }
+    var line = "wrote \(summary.written) sample(s) to \(request.out.path)"
+    if summary.alreadyPresent > 0 { line += " (\(summary.alreadyPresent) already there, skipped)" }
+    if summary.skipped > 0 { line += "; \(summary.skipped) not made (see the warnings above)" }
+    print(line)
 }
 
-/// THE diffusion call of `patchcore synthesize`: one function, to be replaced by the Inpainting pipeline's job
-/// (load the diffusers folder, sample good image x mask pairs per prompt, write into a `SyntheticDefectSet.Writer`).
-func runDiffusionSynthesis(_ request: DiffusionSynthesisRequest) throws {
-    let index = request.model.appendingPathComponent("model_index.json")
-    guard FileListing.exists(index) else {
-        throw ValidationError("""
-            --model \(request.model.path): no model_index.json; expected a diffusers-format inpainting model folder \
-            (model_index.json, unet/, vae/, text_encoder/, tokenizer/, scheduler/), e.g. downloaded from \
-            diffusers/stable-diffusion-xl-1.0-inpainting-0.1 or stable-diffusion-v1-5/stable-diffusion-inpainting. \
-            Without weights, use --generator classical.
-            """)
+/// Progress lines on stderr: one per denoising step (step i/n, seconds per step, ETA of the run) and one per sample;
+/// each distinct warning once.
+struct DiffusionProgress {
+    let toMake: Int
+    var made = 0
+    var stepSeconds: [Double] = []
+    var sampleSeconds: [Double] = []
+    var warned: Set<String> = []
+
+    mutating func handle(_ event: DiffusionSynthesisEvent) {
+        switch event {
+        case .skippedExisting:
+            break
+        case let .started(id, number, total, image, mask):
+            log("[\(number)/\(total)] \(id): \(URL(fileURLWithPath: image).lastPathComponent) + \(URL(fileURLWithPath: mask).lastPathComponent)")
+        case let .step(id, step):
+            stepSeconds.append(step.seconds)
+            let perStep = stepSeconds.reduce(0, +) / Double(stepSeconds.count)
+            let stepsLeft = step.count - step.index - 1
+            let samplesAfter = max(0, toMake - made - 1)
+            let perSample = sampleSeconds.isEmpty ? perStep * Double(step.count) : sampleSeconds.reduce(0, +) / Double(sampleSeconds.count)
+            let eta = Double(stepsLeft) * perStep + Double(samplesAfter) * perSample
+            log("  \(id) step \(step.index + 1)/\(step.count)  \(fmt(step.seconds)) s/step  ETA \(duration(eta))")
+        case let .wrote(id, seconds):
+            made += 1
+            sampleSeconds.append(seconds)
+            log("  \(id) written in \(fmt(seconds)) s (\(made)/\(toMake))")
+        case let .skipped(id, reason):
+            made += 1
+            log("warning: \(id) not made: \(reason)")
+        case let .warning(_, message):
+            if warned.insert(message).inserted { log("warning: \(message)") }
+        }
     }
-    throw DiffusionNotWired()
+
+    func duration(_ seconds: Double) -> String {
+        seconds < 120 ? "\(fmt(seconds, 0)) s" : seconds < 7200 ? "\(fmt(seconds / 60, 1)) min" : "\(fmt(seconds / 3600, 1)) h"
+    }
 }
