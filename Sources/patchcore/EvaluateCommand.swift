@@ -57,7 +57,8 @@ struct EvaluationJob {
             fitSeconds = fitted.info.fitSeconds
         } else if let dual {
             let extractor = try FeatureExtractor(config: try options.config(), weights: try options.weightsURL())
-            let examples = try dual.examples(dataset: dataset) + extraPositives
+            let examples = try dual.examples(dataset: dataset, defaultSyntheticFolder: out?.appendingPathComponent("synthetic"))
+                + extraPositives
             let fit = try PatchCoreTrainer.fitDual(extractor: extractor, goodImages: dataset.train.map(\.image), positives: examples,
                                                    options: dual.fitOptions(), skipBad: skipBad)
             skipped = fit.skipped

@@ -58,7 +58,8 @@ struct Fit: ParsableCommand {
 
 extension Fit {
     func runDual(config: PatchCoreConfig, goodImages: [URL], dataset: Dataset?) throws {
-        let examples = try dual.examples(dataset: dataset)
+        let examples = try dual.examples(dataset: dataset,
+                                         defaultSyntheticFolder: URL(fileURLWithPath: output + ".synthetic"))
         let extractor = try FeatureExtractor(config: config, weights: try model.weightsURL())
         let result = try PatchCoreTrainer.fitDual(extractor: extractor, goodImages: goodImages, positives: examples,
                                                   options: dual.fitOptions(), skipBad: data.skipBad)

@@ -85,6 +85,18 @@ struct DualOptions: ParsableArguments {
     @Option(help: "Folder of defect image + mask pairs (DIR/images/<id>.png, DIR/masks/<id>.png, optional manifest.jsonl); repeatable. Needs --dual.")
     var positives: [String] = []
 
+    @Option(help: "Dual mode: add N synthetic positives made on the fly from the training good images (and the training defects' masks).")
+    var synthetic: Int = 0
+
+    @Option(help: "Generator of --synthetic positives: classical. (Diffusion-made defects: run `patchcore synthesize --model ...` and pass its folder with --positives.)")
+    var generator: String = "classical"
+
+    @Option(help: "Folder for --synthetic samples (reused on rerun); default: next to the model file or under --out.")
+    var syntheticDir: String?
+
+    @Option(help: "Seed of --synthetic samples.")
+    var syntheticSeed: UInt64 = 0
+
     @Option(help: "Dual mode: fraction of normal patches kept in the negative bank.")
     var negativeCoresetRatio: Double = 0.02
 
@@ -106,6 +118,7 @@ struct DualOptions: ParsableArguments {
     func validate() throws {
         if !dual {
             if !positives.isEmpty { throw ValidationError("--positives needs --dual") }
+            if synthetic != 0 { throw ValidationError("--synthetic needs --dual") }
             return
         }
         for (name, r) in [("--negative-coreset-ratio", negativeCoresetRatio), ("--positive-coreset-ratio", positiveCoresetRatio)] {
@@ -120,6 +133,10 @@ struct DualOptions: ParsableArguments {
         guard DefectScale(rawValue: defectScale) != nil else {
             throw ValidationError("--defect-scale must be one of \(DefectScale.choices), got '\(defectScale)'")
         }
+        guard synthetic >= 0 else { throw ValidationError("--synthetic must be >= 0, got \(synthetic)") }
+        guard SyntheticPositives.onTheFlyGenerators.contains(generator) else {
+            throw ValidationError("--generator \(generator) cannot make positives on the fly (choices: \(SyntheticPositives.onTheFlyGenerators.joined(separator: ", "))); for diffusion-made defects run `patchcore synthesize --model DIR ... --out DIR` and pass that folder with --positives")
+        }
         guard defectPadding >= 0, defectPadding <= 1 else { throw ValidationError("--defect-padding must be in [0, 1], got \(defectPadding)") }
     }
 
@@ -130,8 +147,9 @@ struct DualOptions: ParsableArguments {
                        scoring: DualScoring(rule: DualScoreRule(rawValue: dualScore) ?? .default))
     }
 
-    /// The positive examples: the data set's training defects (when a data set is given) and every --positives folder.
-    func examples(dataset: Dataset?) throws -> [PositiveExample] {
+    /// The positive examples: the data set's training defects (when a data set is given), every --positives folder,
+    /// and --synthetic N classical samples written to --synthetic-dir (else `defaultSyntheticFolder`).
+    func examples(dataset: Dataset?, defaultSyntheticFolder: URL? = nil) throws -> [PositiveExample] {
         var out: [PositiveExample] = []
         if let dataset {
             let real = PositiveExample.trainDefects(of: dataset)
@@ -143,6 +161,17 @@ struct DualOptions: ParsableArguments {
             let pairs = try PositiveExample.folder(url)
             log("positives: \(pairs.count) image + mask pair(s) in \(url.path)")
             out += pairs
+        }
+        if synthetic > 0 {
+            guard let dataset else {
+                throw ValidationError("--synthetic needs a data set (--data or --manifest) to draw training good images and masks from")
+            }
+            guard let folder = syntheticDir.map({ URL(fileURLWithPath: $0) }) ?? defaultSyntheticFolder else {
+                throw ValidationError("--synthetic needs --synthetic-dir DIR (where the samples are written)")
+            }
+            let made = try SyntheticPositives.classical(dataset: dataset, count: synthetic, seed: syntheticSeed, folder: folder)
+            log("positives: \(made.examples.count) synthetic classical pair(s) in \(folder.path) (\(made.written) new, \(made.reused) reused; \(made.methods.joined(separator: ", ")))")
+            out += made.examples
         }
         if out.isEmpty {
             throw ValidationError("--dual needs defect images with masks: the data set has no training defects (split=train,label=defect); give --positives DIR")

@@ -1,5 +1,6 @@
 import Checkpoints
 import Datasets
+import Defects
 import Foundation
 import ImageIO
 import PatchCore
@@ -147,5 +148,33 @@ import Testing
         #expect(rule.status != 0 && rule.stderr.contains("thesis|at_negative_argmax"), "\(rule.stderr)")
         let orphan = try CLIRunner.run(["fit", "--data", root.appendingPathComponent("data").path, "--positives", folder.path, "--model", model.path])
         #expect(orphan.status != 0 && orphan.stderr.contains("--positives needs --dual"), "\(orphan.stderr)")
+    }
+
+    /// `--synthetic N` adds N classical samples made from the training images (cut-paste from the training defects'
+    /// masks), recorded as a synthetic source; a rerun reuses the folder; without --dual or with diffusion it is refused.
+    @Test func syntheticPositivesOnTheFly() throws {
+        defer { cleanup() }
+        let model = root.appendingPathComponent("syn.safetensors")
+        let args = ["fit", "--manifest", manifest.path, "--dual", "--model", model.path, "--synthetic", "5",
+                    "--negative-coreset-ratio", "0.1", "--positive-coreset-ratio", "0.5"] + common
+        let fit = try CLIRunner.run(args)
+        #expect(fit.status == 0, "\(fit.stderr)")
+        let folder = URL(fileURLWithPath: model.path + ".synthetic")
+        let pairs = try SyntheticDefectSet.pairs(in: folder)
+        #expect(pairs.count == 5)
+        let fitted = try ModelFile.read(model)
+        let synthetic = try #require(fitted.dual?.sources.first { $0.source.kind == .synthetic })
+        #expect(synthetic.images == 5 && synthetic.source.count == 5 && synthetic.source.generator == "classical")
+        #expect(fitted.dual?.sources.contains { $0.source.kind == .trainDefects } == true)
+        let before = try Data(contentsOf: pairs[0].image)
+        let again = try CLIRunner.run(args)
+        #expect(again.status == 0 && again.stderr.contains("0 new, 5 reused"), "\(again.stderr)")
+        #expect(try Data(contentsOf: pairs[0].image) == before)
+
+        let plain = try CLIRunner.run(["fit", "--manifest", manifest.path, "--synthetic", "5", "--model", model.path])
+        #expect(plain.status != 0 && plain.stderr.contains("--synthetic needs --dual"), "\(plain.stderr)")
+        let diffusion = try CLIRunner.run(["fit", "--manifest", manifest.path, "--dual", "--synthetic", "5",
+                                           "--generator", "diffusion", "--model", model.path])
+        #expect(diffusion.status != 0 && diffusion.stderr.contains("patchcore synthesize --model"), "\(diffusion.stderr)")
     }
 }
