@@ -29,21 +29,35 @@ public struct ModelInfo: Sendable, Codable, Equatable {
 
 /// The model file: one `.safetensors` file holding the memory bank (`memory_bank`, N x D, float32) and, in its
 /// string metadata, the format name and version, the configuration and `ModelInfo` as JSON.
+/// A PatchCoreDual model adds the tensor `positive_bank` (Np x D) and the metadata `dual` (JSON of
+/// `DualBankInfo`) and is written as format version 2, so builds that cannot score it refuse it; plain models are
+/// still written as version 1 and read unchanged.
 /// Written atomically (temporary file + rename).
 public enum ModelFile {
     public static let formatName = "patchcore-swift"
-    public static let formatVersion = 1
+    /// The newest version this build reads (and writes, for dual models).
+    public static let formatVersion = 2
+    /// The version of plain single-bank model files.
+    public static let plainFormatVersion = 1
 
     public static func write(_ model: PatchCoreModel, to url: URL) throws {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
-        let metadata = [
+        var metadata = [
             "format": formatName,
-            "format_version": String(formatVersion),
+            "format_version": String(plainFormatVersion),
             "config": String(decoding: try encoder.encode(model.config), as: UTF8.self),
             "model": String(decoding: try encoder.encode(model.info), as: UTF8.self),
         ]
-        try SafeTensors.write(["memory_bank": model.bank], metadata: metadata, to: url)
+        var tensors = ["memory_bank": model.bank]
+        if let positive = model.positiveBank, let dual = model.dual {
+            metadata["format_version"] = String(formatVersion)
+            metadata["dual"] = String(decoding: try encoder.encode(dual), as: UTF8.self)
+            tensors["positive_bank"] = positive
+        } else if model.positiveBank != nil || model.dual != nil {
+            throw PatchCoreError.modelFile(file: url.path, reason: "a dual model needs both the positive bank and its dual record")
+        }
+        try SafeTensors.write(tensors, metadata: metadata, to: url)
     }
 
     public static func read(_ url: URL) throws -> PatchCoreModel {
@@ -78,6 +92,22 @@ public enum ModelFile {
         guard bank.shape[1] == info.featureDimension else {
             throw PatchCoreError.modelFile(file: file, reason: "memory_bank has \(bank.shape[1]) columns, metadata says \(info.featureDimension)")
         }
-        return PatchCoreModel(config: config, info: info, bank: bank)
+        var positiveBank: Tensor?
+        var dual: DualBankInfo?
+        if let dualText = meta["dual"] {
+            do { dual = try decoder.decode(DualBankInfo.self, from: Data(dualText.utf8)) } catch {
+                throw PatchCoreError.modelFile(file: file, reason: "dual metadata does not decode: \(error)")
+            }
+            guard let positive = contents.tensors["positive_bank"], positive.rank == 2, positive.shape[0] > 0 else {
+                throw PatchCoreError.modelFile(file: file, reason: "dual model without a non-empty positive_bank tensor")
+            }
+            guard positive.shape[1] == info.featureDimension else {
+                throw PatchCoreError.modelFile(file: file, reason: "positive_bank has \(positive.shape[1]) columns, metadata says \(info.featureDimension)")
+            }
+            positiveBank = positive
+        } else if contents.tensors["positive_bank"] != nil {
+            throw PatchCoreError.modelFile(file: file, reason: "positive_bank tensor without dual metadata")
+        }
+        return PatchCoreModel(config: config, info: info, bank: bank, positiveBank: positiveBank, dual: dual)
     }
 }

@@ -19,6 +19,8 @@ public struct Prediction: Sendable {
 }
 
 /// Scores images with a fitted model. Loads the backbone once; immutable, so one scorer serves many callers.
+/// A dual model (with a positive bank) is scored with its `DualScoring` rule from the same single backbone pass;
+/// maps, calibration and threshold work as for a single-bank model.
 ///
 /// ```swift
 /// let model = try ModelFile.read(URL(fileURLWithPath: "bottle.safetensors"))
@@ -44,7 +46,8 @@ public final class PatchCoreScorer: Sendable {
         }
         self.model = model
         self.extractor = extractor
-        scorer = ImageScorer(config: model.config, bank: try MemoryBank(features: model.bank))
+        scorer = ImageScorer(config: model.config, bank: try MemoryBank(features: model.bank),
+                             positive: try model.positiveBank.map { try MemoryBank(features: $0) }, dual: model.dual?.scoring)
         let size = model.config.transform.inputSize
         maps = AnomalyMapGenerator(height: size.height, width: size.width, sigma: Double(model.config.blurSigma))
     }

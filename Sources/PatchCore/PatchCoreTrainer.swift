@@ -38,10 +38,58 @@ public enum PatchCoreTrainer {
     public static func fit(extractor: FeatureExtractor, images: [URL], skipBad: Bool = false,
                            showProgress: Bool = true) throws -> Result {
         let config = extractor.config
-        guard !images.isEmpty else { throw PatchCoreError.emptyTrainingSet("the training set lists no images") }
         let start = Date()
 
         // 1. Patch features of every training image, appended into one (P, D) buffer.
+        let training = try trainingFeatures(extractor: extractor, images: images, skipBad: skipBad, showProgress: showProgress)
+        let all = training.features, grid = training.grid, used = training.imageCount, skipped = training.skipped
+        let dimension = all.shape[1]
+        let featureSeconds = Date().timeIntervalSince(start)
+
+        // 2. Greedy coreset of the patch features.
+        let coresetStart = Date()
+        let bank = try DualBankBuilder.coreset(all, ratio: config.coresetRatio, projectionDimension: config.projectionDimension,
+                                               seed: config.seed, label: "coreset", showProgress: showProgress)
+        let coresetSeconds = Date().timeIntervalSince(coresetStart)
+
+        // 3. Scores of the training images against the bank: normalisation statistics and threshold.
+        let perImage = grid.patchesPerImage
+        var trainScores: [Float] = []
+        for i in 0..<used {
+            let features = all.sliceRows(i * perImage, perImage)
+            trainScores.append(try ImageScorer(config: config, bank: bank).imageScore(features: features))
+        }
+        let calibration = try ScoreCalibration.fit(referenceScores: trainScores, method: .minMax, threshold: .maxOfReference)
+        let info = ModelInfo(weightsSHA256: extractor.weightsSHA256, gridHeight: grid.height, gridWidth: grid.width,
+                             featureDimension: dimension, trainImageCount: used, trainPatchCount: all.shape[0],
+                             calibration: calibration,
+                             thresholdRule: "largest training-image score (accepts every training image)",
+                             fitSeconds: Date().timeIntervalSince(start))
+        let model = PatchCoreModel(config: config, info: info, bank: bank.features)
+        return Result(model: model, skipped: skipped, patchCount: all.shape[0],
+                      featureSeconds: featureSeconds, coresetSeconds: coresetSeconds)
+    }
+}
+
+/// Patch features of a set of training images, all rows in one tensor.
+public struct TrainingFeatures: Sendable {
+    /// (imageCount * grid.patchesPerImage, D), rows (n, y, x).
+    public var features: Tensor
+    public var grid: PatchGrid
+    /// Images read (unreadable ones are in `skipped`).
+    public var imageCount: Int
+    public var skipped: [SkippedImage]
+
+    /// The (P, D) rows of image `i`.
+    public func image(_ i: Int) -> Tensor { features.sliceRows(i * grid.patchesPerImage, grid.patchesPerImage) }
+}
+
+extension PatchCoreTrainer {
+    /// Patch features of every image (one backbone pass each), for fitting or for an ablation that builds several
+    /// banks from them (`DualBankBuilder`).
+    public static func trainingFeatures(extractor: FeatureExtractor, images: [URL], skipBad: Bool = false,
+                                        showProgress: Bool = true) throws -> TrainingFeatures {
+        guard !images.isEmpty else { throw PatchCoreError.emptyTrainingSet("the training set lists no images") }
         var rows: [Float] = []
         var grid: PatchGrid?
         var skipped: [SkippedImage] = []
@@ -67,41 +115,8 @@ public enum PatchCoreTrainer {
             throw PatchCoreError.emptyTrainingSet("all \(images.count) training image(s) were unreadable")
         }
         let dimension = rows.count / (used * grid.patchesPerImage)
-        let all = Tensor(shape: [used * grid.patchesPerImage, dimension], scalars: rows)
-        rows = []
-        let featureSeconds = Date().timeIntervalSince(start)
-
-        // 2. Greedy coreset of the patch features.
-        let coresetStart = Date()
-        let sampler = GreedyCoresetSampler(ratio: config.coresetRatio, projectionDimension: config.projectionDimension,
-                                           seed: config.seed, threads: ComputeThreads.current)
-        let selection: [Int]
-        if config.coresetRatio >= 1 {
-            selection = Array(0..<all.shape[0])
-        } else {
-            let picks = ProgressReporter("coreset", total: sampler.coresetSize(rows: all.shape[0]), enabled: showProgress)
-            selection = try sampler.select(from: all) { done, _ in picks.update(done) }
-            picks.finish()
-        }
-        let bank = try MemoryBank(features: all.gatherRows(selection))
-        let coresetSeconds = Date().timeIntervalSince(coresetStart)
-
-        // 3. Scores of the training images against the bank: normalisation statistics and threshold.
-        let perImage = grid.patchesPerImage
-        var trainScores: [Float] = []
-        for i in 0..<used {
-            let features = all.sliceRows(i * perImage, perImage)
-            trainScores.append(try ImageScorer(config: config, bank: bank).imageScore(features: features))
-        }
-        let calibration = try ScoreCalibration.fit(referenceScores: trainScores, method: .minMax, threshold: .maxOfReference)
-        let info = ModelInfo(weightsSHA256: extractor.weightsSHA256, gridHeight: grid.height, gridWidth: grid.width,
-                             featureDimension: dimension, trainImageCount: used, trainPatchCount: all.shape[0],
-                             calibration: calibration,
-                             thresholdRule: "largest training-image score (accepts every training image)",
-                             fitSeconds: Date().timeIntervalSince(start))
-        let model = PatchCoreModel(config: config, info: info, bank: bank.features)
-        return Result(model: model, skipped: skipped, patchCount: all.shape[0],
-                      featureSeconds: featureSeconds, coresetSeconds: coresetSeconds)
+        return TrainingFeatures(features: Tensor(shape: [used * grid.patchesPerImage, dimension], scalars: rows),
+                                grid: grid, imageCount: used, skipped: skipped)
     }
 }
 

@@ -1,6 +1,8 @@
 import ArgumentParser
 import Foundation
+import Datasets
 import PatchCore
+import Scoring
 
 /// Options that define a model before fitting. Names are stable: scripts and docs rely on them.
 struct ModelOptions: ParsableArguments {
@@ -73,4 +75,71 @@ struct DataOptions: ParsableArguments {
 
 func applyThreads(_ n: Int?) {
     PatchCorePipeline.setThreads(n ?? ProcessInfo.processInfo.activeProcessorCount)
+}
+
+/// PatchCoreDual: a positive bank of defect patches beside the normal one (`fit --dual`, `evaluate --dual`).
+struct DualOptions: ParsableArguments {
+    @Flag(help: "PatchCoreDual: add a positive memory bank of defect patches (the data set's training defects and --positives folders).")
+    var dual = false
+
+    @Option(help: "Folder of defect image + mask pairs (DIR/images/<id>.png, DIR/masks/<id>.png, optional manifest.jsonl); repeatable. Needs --dual.")
+    var positives: [String] = []
+
+    @Option(help: "Dual mode: fraction of normal patches kept in the negative bank.")
+    var negativeCoresetRatio: Double = 0.02
+
+    @Option(help: "Dual mode: fraction of defect patches kept in the positive bank.")
+    var positiveCoresetRatio: Double = 0.10
+
+    @Option(help: "Dual mode image score: \(DualScoreRule.choices).")
+    var dualScore: String = DualScoreRule.default.rawValue
+
+    @Option(help: "Dual mode defect isolation: crop (every patch of the crop around a defect region) or mask_overlap (only patches over the mask).")
+    var isolation: String = DefectIsolationMode.crop.rawValue
+
+    @Option(help: "Dual mode: padding around a defect region's box, as a fraction of the image's shorter side.")
+    var defectPadding: Double = DefectIsolation().padding
+
+    func validate() throws {
+        if !dual {
+            if !positives.isEmpty { throw ValidationError("--positives needs --dual") }
+            return
+        }
+        for (name, r) in [("--negative-coreset-ratio", negativeCoresetRatio), ("--positive-coreset-ratio", positiveCoresetRatio)] {
+            guard r > 0, r <= 1 else { throw ValidationError("\(name) must be in (0, 1], got \(r)") }
+        }
+        guard DualScoreRule(rawValue: dualScore) != nil else {
+            throw ValidationError("--dual-score must be one of \(DualScoreRule.choices), got '\(dualScore)'")
+        }
+        guard DefectIsolationMode(rawValue: isolation) != nil else {
+            throw ValidationError("--isolation must be one of \(DefectIsolationMode.choices), got '\(isolation)'")
+        }
+        guard defectPadding >= 0, defectPadding <= 1 else { throw ValidationError("--defect-padding must be in [0, 1], got \(defectPadding)") }
+    }
+
+    func fitOptions() -> DualFitOptions {
+        DualFitOptions(negativeCoresetRatio: negativeCoresetRatio, positiveCoresetRatio: positiveCoresetRatio,
+                       isolation: DefectIsolation(mode: DefectIsolationMode(rawValue: isolation) ?? .crop, padding: defectPadding),
+                       scoring: DualScoring(rule: DualScoreRule(rawValue: dualScore) ?? .default))
+    }
+
+    /// The positive examples: the data set's training defects (when a data set is given) and every --positives folder.
+    func examples(dataset: Dataset?) throws -> [PositiveExample] {
+        var out: [PositiveExample] = []
+        if let dataset {
+            let real = PositiveExample.trainDefects(of: dataset)
+            log("positives: \(real.count) training defect image(s) with masks in \(dataset.name)")
+            out += real
+        }
+        for dir in positives {
+            let url = URL(fileURLWithPath: dir)
+            let pairs = try PositiveExample.folder(url)
+            log("positives: \(pairs.count) image + mask pair(s) in \(url.path)")
+            out += pairs
+        }
+        if out.isEmpty {
+            throw ValidationError("--dual needs defect images with masks: the data set has no training defects (split=train,label=defect); give --positives DIR")
+        }
+        return out
+    }
 }

@@ -1,0 +1,148 @@
+import Checkpoints
+import Datasets
+import Foundation
+import ImageIO
+import PatchCore
+import Testing
+
+/// `fit --dual` / `evaluate --dual` / `predict` on a dual model, on generated data: demo training images, and the
+/// defective test images of a second demo set (another seed) listed as training defects in a CSV manifest.
+@Suite(.serialized) struct DualCLITests {
+    let root: URL
+    let manifest: URL
+    let size = 128
+
+    init() throws {
+        root = FileManager.default.temporaryDirectory.appendingPathComponent("pc-dual-\(UUID().uuidString)")
+        let main = try DemoDataset.generate(at: root.appendingPathComponent("data"), seed: 3, trainCount: 10,
+                                            testGoodCount: 4, testDefectCount: 6, size: size)
+        let extra = try DemoDataset.generate(at: root.appendingPathComponent("defects"), seed: 21, trainCount: 1,
+                                             testGoodCount: 0, testDefectCount: 6, size: size)
+        var lines = ["image,mask,label,split,defect_type"]
+        for s in main.samples { lines.append("\(s.image.path),\(s.mask?.path ?? ""),\(s.label.rawValue),\(s.split.rawValue),\(s.defectType)") }
+        for s in extra.samples where s.label == .defect {
+            lines.append("\(s.image.path),\(s.mask!.path),defect,train,\(s.defectType)")
+        }
+        manifest = root.appendingPathComponent("split.csv")
+        try lines.joined(separator: "\n").write(to: manifest, atomically: true, encoding: .utf8)
+    }
+
+    func cleanup() { try? FileManager.default.removeItem(at: root) }
+
+    func metrics(_ url: URL) throws -> [String: Any] {
+        try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: url)) as? [String: Any])
+    }
+
+    var common: [String] { ["--size", "\(size)x\(size)", "--seed", "1"] }
+
+    @Test func fitPredictEvaluateDual() throws {
+        defer { cleanup() }
+        let model = root.appendingPathComponent("dual.safetensors")
+        let fit = try CLIRunner.run(["fit", "--manifest", manifest.path, "--dual", "--model", model.path,
+                                     "--negative-coreset-ratio", "0.1", "--positive-coreset-ratio", "0.5"] + common)
+        #expect(fit.status == 0, "\(fit.stderr)")
+        #expect(fit.stdout.contains("PatchCoreDual"))
+        #expect(fit.stdout.contains("train_defects"))
+        let fitted = try ModelFile.read(model)
+        #expect(fitted.isDual)
+        #expect(fitted.dual?.sources.first?.images == 6)
+        #expect(fitted.dual?.files.count == 6)
+        #expect(fitted.dual?.scoring.rule == .thesis)
+        #expect((fitted.positiveBank?.shape[0] ?? 0) > 0)
+        let header = try SafeTensors.read(model).metadata
+        #expect(header["format_version"] == "2")
+
+        // predict works on the dual model file unchanged.
+        let out = root.appendingPathComponent("pred")
+        let predict = try CLIRunner.run(["predict", "--model", model.path, "--out", out.path,
+                                         root.appendingPathComponent("data/test").path])
+        #expect(predict.status == 0, "\(predict.stderr)")
+        let lines = try String(contentsOf: out.appendingPathComponent("predictions.jsonl"), encoding: .utf8).split(separator: "\n")
+        #expect(lines.count == 10)
+
+        // evaluate --dual (fits on the fly) and evaluate of the saved dual model: the plain report's JSON keys.
+        let plainJSON = root.appendingPathComponent("plain.json"), dualJSON = root.appendingPathComponent("dual.json")
+        let plain = try CLIRunner.run(["evaluate", "--manifest", manifest.path, "--coreset-ratio", "0.1", "--json", plainJSON.path] + common)
+        #expect(plain.status == 0, "\(plain.stderr)")
+        let dual = try CLIRunner.run(["evaluate", "--manifest", manifest.path, "--dual", "--dual-score", "at_negative_argmax",
+                                      "--negative-coreset-ratio", "0.1", "--positive-coreset-ratio", "0.5",
+                                      "--json", dualJSON.path, "--out", root.appendingPathComponent("report").path] + common)
+        #expect(dual.status == 0, "\(dual.stderr)")
+        #expect(dual.stderr.contains("fitted PatchCoreDual (at_negative_argmax)"))
+        let p = try metrics(plainJSON), d = try metrics(dualJSON)
+        #expect(Set(p.keys) == Set(d.keys))
+        for key in ["image_auroc", "pixel_auroc", "aupro", "f1_max"] {
+            let v = try #require(d[key] as? Double, "\(key)")
+            #expect(v >= 0 && v <= 1, "\(key) = \(v)")
+        }
+        // The demo defects are easy: the dual model separates them too.
+        #expect(try #require(d["image_auroc"] as? Double) >= 0.9)
+        #expect(try #require(d["pixel_auroc"] as? Double) > 0.8)
+        print("demo, plain vs dual (at_negative_argmax): image AUROC \(p["image_auroc"]!) vs \(d["image_auroc"]!), pixel AUROC \(p["pixel_auroc"]!) vs \(d["pixel_auroc"]!), s/image \(p["inference_seconds_per_image"]!) vs \(d["inference_seconds_per_image"]!)")
+
+        let saved = try CLIRunner.run(["evaluate", "--manifest", manifest.path, "--model", model.path] + common.prefix(2))
+        #expect(saved.status == 0, "\(saved.stderr)")
+    }
+
+    @Test func positivesFolderAndBadDefects() throws {
+        defer { cleanup() }
+        // A --positives folder: one good pair, one empty mask, one mask of another size, one 1-pixel region.
+        let folder = root.appendingPathComponent("positives")
+        let images = folder.appendingPathComponent("images"), masks = folder.appendingPathComponent("masks")
+        try FileManager.default.createDirectory(at: images, withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(at: masks, withIntermediateDirectories: true)
+        let defectImage = try ImageFile.read(root.appendingPathComponent("defects/test").appendingPathComponent(
+            try #require(FileManager.default.subpathsOfDirectory(atPath: root.appendingPathComponent("defects/test").path)
+                .filter { $0.hasSuffix(".png") }.sorted().first)))
+        func mask(_ w: Int, _ h: Int, _ on: [(Int, Int)]) -> Image {
+            var px = [UInt8](repeating: 0, count: w * h)
+            for (x, y) in on { px[y * w + x] = 255 }
+            return Image(width: w, height: h, channels: 1, pixels: px)
+        }
+        let block = (40..<60).flatMap { y in (50..<70).map { x in (x, y) } }
+        try ImageFile.writePNG(defectImage, to: images.appendingPathComponent("a.png"))
+        try ImageFile.writePNG(mask(size, size, block), to: masks.appendingPathComponent("a.png"))
+        try ImageFile.writePNG(defectImage, to: images.appendingPathComponent("b.png"))
+        try ImageFile.writePNG(mask(size, size, []), to: masks.appendingPathComponent("b.png"))
+        try ImageFile.writePNG(defectImage, to: images.appendingPathComponent("c.png"))
+        try ImageFile.writePNG(mask(size / 2, size / 2, [(10, 10), (11, 10), (10, 11), (11, 11)]), to: masks.appendingPathComponent("c.png"))
+        try ImageFile.writePNG(defectImage, to: images.appendingPathComponent("d.png"))
+        try ImageFile.writePNG(mask(size, size, [(5, 100)]), to: masks.appendingPathComponent("d.png"))
+
+        let model = root.appendingPathComponent("m.safetensors")
+        let fit = try CLIRunner.run(["fit", "--images", root.appendingPathComponent("data/train/good").path, "--dual",
+                                     "--positives", folder.path, "--isolation", "mask_overlap", "--dual-score", "log_ratio",
+                                     "--negative-coreset-ratio", "0.1", "--model", model.path] + common)
+        #expect(fit.status == 0, "\(fit.stderr)")
+        #expect(fit.stderr.contains("b.png: empty mask"), "\(fit.stderr)")
+        #expect(fit.stderr.contains("c.png: mask is 64x64"), "\(fit.stderr)")
+        let fitted = try ModelFile.read(model)
+        #expect(fitted.dual?.sources.first?.source.kind == .folder)
+        #expect(fitted.dual?.sources.first?.images == 3, "a, c (resized mask) and d (1-pixel region) are kept")
+        #expect(fitted.dual?.isolation.mode == .maskOverlap)
+        #expect(fitted.dual?.scoring.logRatioCalibration != nil)
+
+        // Only empty masks: nothing usable is an error, not a crash.
+        let empty = root.appendingPathComponent("empty")
+        try FileManager.default.createDirectory(at: empty.appendingPathComponent("images"), withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(at: empty.appendingPathComponent("masks"), withIntermediateDirectories: true)
+        let noPairs = try CLIRunner.run(["fit", "--images", root.appendingPathComponent("data/train/good").path, "--dual",
+                                         "--positives", empty.path, "--model", model.path] + common)
+        #expect(noPairs.status != 0)
+        #expect(noPairs.stderr.contains(empty.path) && noPairs.stderr.contains("no image + mask pairs"), "\(noPairs.stderr)")
+        try FileManager.default.copyItem(at: images.appendingPathComponent("b.png"), to: empty.appendingPathComponent("images/b.png"))
+        try FileManager.default.copyItem(at: masks.appendingPathComponent("b.png"), to: empty.appendingPathComponent("masks/b.png"))
+        let allEmpty = try CLIRunner.run(["fit", "--images", root.appendingPathComponent("data/train/good").path, "--dual",
+                                          "--positives", empty.path, "--model", root.appendingPathComponent("x.safetensors").path] + common)
+        #expect(allEmpty.status != 0)
+        #expect(allEmpty.stderr.contains("no usable defect region"), "\(allEmpty.stderr)")
+
+        // No positives at all, and bad option values.
+        let none = try CLIRunner.run(["fit", "--data", root.appendingPathComponent("data").path, "--dual", "--model", model.path] + common)
+        #expect(none.status != 0 && none.stderr.contains("--positives"), "\(none.stderr)")
+        let rule = try CLIRunner.run(["fit", "--data", root.appendingPathComponent("data").path, "--dual", "--dual-score", "banana", "--model", model.path])
+        #expect(rule.status != 0 && rule.stderr.contains("thesis|at_negative_argmax"), "\(rule.stderr)")
+        let orphan = try CLIRunner.run(["fit", "--data", root.appendingPathComponent("data").path, "--positives", folder.path, "--model", model.path])
+        #expect(orphan.status != 0 && orphan.stderr.contains("--positives needs --dual"), "\(orphan.stderr)")
+    }
+}
