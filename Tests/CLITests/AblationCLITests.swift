@@ -1,6 +1,7 @@
 import Datasets
 import Foundation
 import PatchCore
+import Scoring
 import Testing
 
 /// `patchcore ablation` on generated data: demo training images, and the defective test images of a second demo
