@@ -28,8 +28,8 @@ run() {  # name, args...
 
 ONLY=${ABLATION_ONLY:-all}
 if [ "$ONLY" = all ] || [ "$ONLY" = mt ]; then
-  run mt --manifest "$DATA/magnetic_tile/split.csv" --size 224x224 --synthetic-counts 0,50,100,150 "$@"
+  run mt --manifest "$DATA/magnetic_tile/split.csv" --size 224x224 --synthetic-counts 0,50,100,150 --timing-images 16 "$@"
 fi
 if [ "$ONLY" = all ] || [ "$ONLY" = bottle ]; then
-  run bottle --data "$DATA/mvtec_ad/bottle" --synthetic-counts 50,100,150 "$@"
+  run bottle --data "$DATA/mvtec_ad/bottle" --synthetic-counts 50,100,150 --timing-images 16 "$@"
 fi

@@ -1,6 +1,22 @@
+import Defects
 import Foundation
 import ImageIO
 import TensorCore
+
+/// How the ablation isolates defect patches: the two `DefectIsolationMode`s of `fit --dual`, and `full_image`,
+/// which keeps the patches over the mask of the WHOLE defect image prepared like a test image (resize to the input
+/// size, no crop): the defect is then seen at the scale of the test images, where a crop around a 10-pixel region
+/// blows it up 4-5 times before the backbone sees it.
+public enum AblationIsolation: String, Sendable, Codable, CaseIterable, Hashable {
+    case crop
+    case maskOverlap = "mask_overlap"
+    case fullImage = "full_image"
+
+    /// The `fit --dual` mode, nil for `full_image` (ablation only).
+    public var dualMode: DefectIsolationMode? { DefectIsolationMode(rawValue: rawValue) }
+
+    public static var choices: String { allCases.map(\.rawValue).joined(separator: "|") }
+}
 
 /// Isolated defect patches of many positive examples for several isolation modes from ONE backbone pass per defect
 /// region: the crops (`DefectIsolation.crops`) do not depend on the mode, only the kept rows do
@@ -13,17 +29,22 @@ import TensorCore
 /// let cropRows = p.patches[.crop]!.rows { real.contains($0) }
 /// ```
 public struct AblationPositives: Sendable {
-    /// Per isolation mode: the kept patches of every example (examples without a usable region are left out).
-    public var patches: [DefectIsolationMode: PositivePatches]
+    /// Per isolation: the kept patches of every example (examples without a usable region are left out).
+    public var patches: [AblationIsolation: PositivePatches]
     /// Backbone seconds (read + crop + features) per used example, for the fit time of a subset.
     public var seconds: [PositiveExample: Double]
     public var warnings: [SkippedImage]
 
     public static func extract(extractor: FeatureExtractor, examples: [PositiveExample], padding: Double,
-                               modes: [DefectIsolationMode] = DefectIsolationMode.allCases, skipBad: Bool = false,
+                               isolations wanted: [AblationIsolation] = AblationIsolation.allCases, skipBad: Bool = false,
                                showProgress: Bool = true) throws -> AblationPositives {
+        let modes = wanted.compactMap(\.dualMode)
+        let fullImage = wanted.contains(.fullImage)
         let isolations = modes.map { DefectIsolation(mode: $0, padding: padding) }
-        for i in isolations { try i.validate() }
+        let cropper = DefectIsolation(mode: .crop, padding: padding)
+        try cropper.validate()
+        var fullRows: [Float] = [], fullCount = 0
+        var fullUsed: [(example: PositiveExample, rows: Range<Int>, regions: Int)] = []
         var rows = [[Float]](repeating: [], count: modes.count)
         var counts = [Int](repeating: 0, count: modes.count)
         var used = [[(example: PositiveExample, rows: Range<Int>, regions: Int)]](repeating: [], count: modes.count)
@@ -44,7 +65,7 @@ public struct AblationPositives: Sendable {
                 continue
             }
             // The crops are the same for every mode (only `keptPatches` reads the mode).
-            let (crops, notes) = isolations[0].crops(image: image, mask: mask, inputSize: extractor.inputSize, file: example.image.path)
+            let (crops, notes) = cropper.crops(image: image, mask: mask, inputSize: extractor.inputSize, file: example.image.path)
             warnings += notes.map { SkippedImage(file: example.image.path, reason: $0) }
             let starts = counts
             for crop in crops {
@@ -59,14 +80,50 @@ public struct AblationPositives: Sendable {
             for m in modes.indices where counts[m] > starts[m] {
                 used[m].append((example, starts[m]..<counts[m], crops.count))
             }
+            if fullImage, !crops.isEmpty {
+                let kept = try fullImagePatches(extractor: extractor, image: image, mask: mask)
+                if kept.rows.isEmpty {
+                    warnings.append(SkippedImage(file: example.image.path, reason: "full_image: the mask vanishes at the input size; skipped"))
+                } else {
+                    fullRows += kept.rows
+                    fullUsed.append((example, fullCount..<(fullCount + kept.count), crops.count))
+                    fullCount += kept.count
+                }
+            }
             if !crops.isEmpty { seconds[example] = Date().timeIntervalSince(start) }
         }
         progress.finish()
-        var patches: [DefectIsolationMode: PositivePatches] = [:]
+        var patches: [AblationIsolation: PositivePatches] = [:]
         for (m, mode) in modes.enumerated() {
-            patches[mode] = PositivePatches(features: Tensor(shape: [counts[m], dimension], scalars: rows[m]),
-                                            examples: used[m], warnings: warnings)
+            patches[AblationIsolation(rawValue: mode.rawValue)!] = PositivePatches(
+                features: Tensor(shape: [counts[m], dimension], scalars: rows[m]), examples: used[m], warnings: warnings)
+        }
+        if fullImage {
+            let d = fullCount > 0 ? fullRows.count / fullCount : dimension
+            patches[.fullImage] = PositivePatches(features: Tensor(shape: [fullCount, d], scalars: fullRows),
+                                                  examples: fullUsed, warnings: warnings)
         }
         return AblationPositives(patches: patches, seconds: seconds, warnings: warnings)
+    }
+
+    /// `full_image`: the defect image and its mask prepared like a test image (`prepare`, `prepareMask`), one
+    /// backbone pass, and the rows of the grid cells that overlap the mask (`DefectIsolation.keptPatches`).
+    static func fullImagePatches(extractor: FeatureExtractor, image: Image, mask rawMask: Image) throws -> (rows: [Float], count: Int) {
+        var mask = rawMask.channels == 1 ? rawMask : rawMask.toGray()
+        if mask.width != image.width || mask.height != image.height {
+            mask = mask.resizedNearest(width: image.width, height: image.height)
+        }
+        let input = extractor.prepare(image), inputMask = extractor.prepareMask(mask)
+        let regions = DefectRegionMap(mask: inputMask)
+        guard let first = regions.regions.first else { return ([], 0) }
+        var box = first.box
+        for r in regions.regions.dropFirst() {
+            box = PixelBox(x0: min(box.x0, r.box.x0), y0: min(box.y0, r.box.y0), x1: max(box.x1, r.box.x1), y1: max(box.y1, r.box.y1))
+        }
+        let whole = DefectCrop(image: input, mask: inputMask, box: PixelBox(x0: 0, y0: 0, x1: input.width, y1: input.height),
+                               region: box, regionArea: regions.regions.reduce(0) { $0 + $1.area })
+        let set = try extractor.patchFeatures([input])   // (h*w, D)
+        let keep = DefectIsolation(mode: .maskOverlap).keptPatches(of: whole, grid: set.grid)
+        return (set.features.gatherRows(keep).scalars, keep.count)
     }
 }

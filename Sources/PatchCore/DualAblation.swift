@@ -26,7 +26,7 @@ public struct DualAblationOptions: Sendable {
     public var syntheticCounts: [Int]
     public var synthetic: SyntheticPositivesSource
     public var rules: [DualScoreRule]
-    public var isolations: [DefectIsolationMode]
+    public var isolations: [AblationIsolation]
     public var defectPadding: Double
     /// b and eps of `DualScoring`.
     public var numNeighbours: Int
@@ -35,19 +35,22 @@ public struct DualAblationOptions: Sendable {
     public var seed: UInt64
     /// Test images on which scoring is timed (the first ones).
     public var timingImages: Int
+    /// Training images (evenly spaced) whose s_N, s_P calibrate `log_ratio` (`fit --dual` uses all of them; the
+    /// statistics are a mean and a standard deviation, and all 700 Magnetic Tile images cost minutes per bank).
+    public var calibrationImages: Int
     public var skipBad: Bool
     public var showProgress: Bool
 
     public init(negativeCoresetRatio: Double = 0.02, positiveCoresetRatio: Double = 0.10,
                 syntheticCounts: [Int] = [0, 50, 100, 150], synthetic: SyntheticPositivesSource = .classical,
-                rules: [DualScoreRule] = DualScoreRule.allCases, isolations: [DefectIsolationMode] = DefectIsolationMode.allCases,
+                rules: [DualScoreRule] = DualScoreRule.allCases, isolations: [AblationIsolation] = AblationIsolation.allCases,
                 defectPadding: Double = DefectIsolation().padding, numNeighbours: Int = DualScoring().numNeighbours,
-                epsilon: Float = DualScoring().epsilon, seed: UInt64 = 0, timingImages: Int = 64,
+                epsilon: Float = DualScoring().epsilon, seed: UInt64 = 0, timingImages: Int = 64, calibrationImages: Int = 100,
                 skipBad: Bool = false, showProgress: Bool = true) {
         self.negativeCoresetRatio = negativeCoresetRatio; self.positiveCoresetRatio = positiveCoresetRatio
         self.syntheticCounts = syntheticCounts; self.synthetic = synthetic; self.rules = rules; self.isolations = isolations
         self.defectPadding = defectPadding; self.numNeighbours = numNeighbours; self.epsilon = epsilon; self.seed = seed
-        self.timingImages = timingImages; self.skipBad = skipBad; self.showProgress = showProgress
+        self.timingImages = timingImages; self.calibrationImages = calibrationImages; self.skipBad = skipBad; self.showProgress = showProgress
     }
 
     public func validate() throws {
@@ -59,8 +62,8 @@ public struct DualAblationOptions: Sendable {
         guard !rules.isEmpty, !isolations.isEmpty else {
             throw PatchCoreError.invalidConfiguration("the ablation needs at least one dual score rule and one isolation mode")
         }
-        guard numNeighbours >= 1, epsilon >= 0, timingImages >= 1 else {
-            throw PatchCoreError.invalidConfiguration("b >= 1, eps >= 0 and timing images >= 1 are needed")
+        guard numNeighbours >= 1, epsilon >= 0, timingImages >= 1, calibrationImages >= 1 else {
+            throw PatchCoreError.invalidConfiguration("b >= 1, eps >= 0, timing and calibration images >= 1 are needed")
         }
     }
 }
@@ -126,7 +129,7 @@ public enum DualAblation {
         let examples = real + pool
         let positives = examples.isEmpty ? nil
             : try AblationPositives.extract(extractor: extractor, examples: examples, padding: options.defectPadding,
-                                            modes: options.isolations, skipBad: options.skipBad, showProgress: options.showProgress)
+                                            isolations: options.isolations, skipBad: options.skipBad, showProgress: options.showProgress)
         warnings += (positives?.warnings ?? []).map { "\($0.file): \($0.reason)" }
         log("features: \(good.imageCount) training images, \(test.features.count) test images, \(examples.count) defect images")
 
@@ -141,6 +144,7 @@ public enum DualAblation {
         let mapper = AnomalyMapGenerator(height: config.transform.inputSize.height, width: config.transform.inputSize.width,
                                          sigma: Double(config.blurSigma))
         let timing = Array(0..<min(options.timingImages, test.features.count))
+        let calibration = evenlySpaced(good, count: options.calibrationImages)
 
         // 4. PatchCore row: `ImageScorer`, exactly as `patchcore evaluate` scores a plain model.
         let single = ImageScorer(config: config, bank: negative)
@@ -197,11 +201,13 @@ public enum DualAblation {
                                                            label: "positive coreset", showProgress: options.showProgress)
                 let bankFitSeconds = negativeFitSeconds + positiveFeatureSeconds + Date().timeIntervalSince(start)
                 let pp = try test.features.map { try positive.nearestNeighbours(of: $0, k: 1) }
+                // thesis, at_negative_argmax and min_positive share the map n_i / (p_i + eps): pixel metrics once.
+                var pixelCache: [String: (Double?, Double?)] = [:]
                 for rule in options.rules {
                     let calibrationStart = Date()
                     let scoring = try PatchCoreTrainer.calibratedScoring(
                         DualScoring(rule: rule, numNeighbours: options.numNeighbours, epsilon: options.epsilon),
-                        negative: negative, positive: positive, training: good, config: config)
+                        negative: negative, positive: positive, training: calibration, config: config)
                     let fitSeconds = bankFitSeconds + (rule == .logRatio ? Date().timeIntervalSince(calibrationStart) : 0)
                     var scores: [Float] = [], maps: [[Float]] = [], sN: [Float] = [], sP: [Float] = []
                     for (i, f) in test.features.enumerated() {
@@ -213,9 +219,18 @@ public enum DualAblation {
                     let dual = ImageScorer(config: config, bank: negative, positive: positive, dual: scoring)
                     let (dualMs, singleMsNow) = try timePair(dual: dual, single: single, test: test, images: timing)
                     let ratio = (backboneMs + dualMs + mapMs) / (backboneMs + singleMsNow + mapMs)
-                    let m = try metrics(scores: scores, patchScores: maps, test: test, mapper: mapper, fitSeconds: fitSeconds,
-                                        msPerImage: backboneMs + dualMs + mapMs, dataset: dataset.name, model: config.backbone)
-                    let isDefault = rule == DualScoreRule.default && mode == DefectIsolation().mode
+                    let mapKey = "\(rule.combination)"
+                    var m = try metrics(scores: scores, patchScores: pixelCache[mapKey] == nil ? maps : nil, test: test,
+                                        mapper: mapper, fitSeconds: fitSeconds, msPerImage: backboneMs + dualMs + mapMs,
+                                        dataset: dataset.name, model: config.backbone)
+                    if rule.combination == .calibratedLogRatio {
+                        // Its map depends on the calibration: never shared.
+                    } else if let cached = pixelCache[mapKey] {
+                        (m.pixelAUROC, m.aupro) = cached
+                    } else {
+                        pixelCache[mapKey] = (m.pixelAUROC, m.aupro)
+                    }
+                    let isDefault = rule == DualScoreRule.default && mode.dualMode == DefectIsolation().mode
                     report.rows.append(DualAblationRow(
                         method: "PatchCoreDual", positives: set.name, realPositives: set.real, syntheticPositives: set.synthetic,
                         rule: rule.rawValue, isolation: mode.rawValue, isDefault: isDefault,
@@ -328,12 +343,13 @@ public enum DualAblation {
         return split
     }
 
-    /// `Metrics.evaluate` on image scores and patch values (maps made as `PatchCoreScorer` makes them).
-    static func metrics(scores: [Float], patchScores: [[Float]], test: TestSplit, mapper: AnomalyMapGenerator,
+    /// `Metrics.evaluate` on image scores and patch values (maps made as `PatchCoreScorer` makes them); nil patch
+    /// values skip the pixel metrics (the caller has them already).
+    static func metrics(scores: [Float], patchScores: [[Float]]?, test: TestSplit, mapper: AnomalyMapGenerator,
                         fitSeconds: Double, msPerImage: Double, dataset: String, model: String) throws -> EvaluationReport {
         let anyMasks = test.masks.contains { $0 != nil }
         var pixels: [ScoredMask] = []
-        if anyMasks {
+        if anyMasks, let patchScores {
             pixels.reserveCapacity(scores.count)
             for (i, p) in patchScores.enumerated() {
                 let map = try mapper.maps(patchScores: p, grid: (test.grid.height, test.grid.width))
@@ -362,6 +378,17 @@ public enum DualAblation {
             t = Date(); _ = try dual.score(features: test.features[i]); d += Date().timeIntervalSince(t)
         }
         return (1000 * d / Double(images.count), 1000 * s / Double(images.count))
+    }
+
+    /// `count` training images, evenly spaced (all when there are fewer).
+    static func evenlySpaced(_ good: TrainingFeatures, count: Int) -> TrainingFeatures {
+        guard count < good.imageCount else { return good }
+        let picks = (0..<count).map { $0 * good.imageCount / count }
+        var rows: [Float] = []
+        rows.reserveCapacity(count * good.grid.patchesPerImage * good.features.shape[1])
+        for i in picks { rows += good.image(i).scalars }
+        return TrainingFeatures(features: Tensor(shape: [count * good.grid.patchesPerImage, good.features.shape[1]], scalars: rows),
+                                grid: good.grid, imageCount: count, skipped: [])
     }
 
     static func diagnostics(sN: [Float], sP: [Float], labels: [Bool]) throws -> DualAblationDiagnostics {

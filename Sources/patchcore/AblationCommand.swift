@@ -32,7 +32,7 @@ struct Ablation: ParsableCommand {
     var positiveCoresetRatio: Double = 0.10
     @Option(help: "Dual score rules to run, comma-separated (default: all of \(DualScoreRule.choices)).")
     var rules: String?
-    @Option(help: "Isolation modes to run, comma-separated (default: all of \(DefectIsolationMode.choices)).")
+    @Option(help: "Isolations to run, comma-separated (default: all of \(AblationIsolation.choices); full_image = the patches over the mask of the whole defect image at the input size).")
     var isolations: String?
     @Option(help: "Padding around a defect region's box, as a fraction of the image's shorter side.")
     var defectPadding: Double = DefectIsolation().padding
@@ -42,6 +42,8 @@ struct Ablation: ParsableCommand {
     var dualEpsilon: Float = DualScoring().epsilon
     @Option(help: "Test images on which scoring is timed.")
     var timingImages: Int = 64
+    @Option(help: "Training images (evenly spaced) that calibrate the log_ratio rule.")
+    var calibrationImages: Int = 100
     @Option(help: "Output folder (ablation.json, ablation.md, synthetic/).")
     var out: String
 
@@ -68,9 +70,10 @@ struct Ablation: ParsableCommand {
             syntheticCounts: try parsedCounts(),
             synthetic: positives.isEmpty ? .classical : .folders(positives.map { URL(fileURLWithPath: $0) }),
             rules: try parsedList(rules, name: "--rules", all: DualScoreRule.allCases, choices: DualScoreRule.choices),
-            isolations: try parsedList(isolations, name: "--isolations", all: DefectIsolationMode.allCases,
-                                       choices: DefectIsolationMode.choices),
-            defectPadding: defectPadding, numNeighbours: dualNeighbours, epsilon: dualEpsilon, seed: modelOptions.seed, timingImages: timingImages, skipBad: data.skipBad)
+            isolations: try parsedList(isolations, name: "--isolations", all: AblationIsolation.allCases,
+                                       choices: AblationIsolation.choices),
+            defectPadding: defectPadding, numNeighbours: dualNeighbours, epsilon: dualEpsilon, seed: modelOptions.seed, timingImages: timingImages,
+            calibrationImages: calibrationImages, skipBad: data.skipBad)
     }
 
     func validate() throws {
@@ -82,7 +85,7 @@ struct Ablation: ParsableCommand {
         }
         guard defectPadding >= 0, defectPadding <= 1 else { throw ValidationError("--defect-padding must be in [0, 1], got \(defectPadding)") }
         guard dualNeighbours >= 1, dualEpsilon >= 0 else { throw ValidationError("--dual-neighbours must be >= 1 and --dual-epsilon >= 0") }
-        guard timingImages >= 1 else { throw ValidationError("--timing-images must be >= 1") }
+        guard timingImages >= 1, calibrationImages >= 1 else { throw ValidationError("--timing-images and --calibration-images must be >= 1") }
         _ = try options()
     }
 

@@ -43,13 +43,13 @@ import Testing
         let run = try CLIRunner.run(args)
         #expect(run.status == 0, "\(run.stderr)")
         let report = try JSONDecoder().decode(DualAblationReport.self, from: Data(contentsOf: out.appendingPathComponent("ablation.json")))
-        let rules = DualScoreRule.allCases.count, modes = DefectIsolationMode.allCases.count
+        let rules = DualScoreRule.allCases.count, modes = AblationIsolation.allCases.count
         // PatchCore + (real, real + 2, real + 4) x isolation x rule.
         #expect(report.rows.count == 1 + 3 * modes * rules)
         #expect(report.realDefectImages == 5)
         #expect(report.rows[0].method == "PatchCore")
         for name in ["real", "real + 2 synthetic", "real + 4 synthetic"] {
-            for mode in DefectIsolationMode.allCases {
+            for mode in AblationIsolation.allCases {
                 let rows = report.rows.filter { $0.positives == name && $0.isolation == mode.rawValue }
                 #expect(Set(rows.compactMap(\.rule)) == Set(DualScoreRule.allCases.map(\.rawValue)), "\(name) \(mode)")
             }
@@ -65,7 +65,7 @@ import Testing
             #expect(r.fitSeconds > 0 && r.scoreMsPerImage > 0 && r.inferenceRatio > 0)
         }
         // Positive banks grow with the synthetic count; mask_overlap keeps a subset of the crop's patches.
-        for mode in DefectIsolationMode.allCases {
+        for mode in AblationIsolation.allCases {
             let patches = ["real", "real + 2 synthetic", "real + 4 synthetic"].map { name in
                 report.rows.first { $0.positives == name && $0.isolation == mode.rawValue }?.positivePatches ?? 0
             }
@@ -73,7 +73,8 @@ import Testing
         }
         let crop = report.rows.first { $0.positives == "real" && $0.isolation == "crop" }!.positivePatches!
         let overlap = report.rows.first { $0.positives == "real" && $0.isolation == "mask_overlap" }!.positivePatches!
-        #expect(overlap < crop)
+        let full = report.rows.first { $0.positives == "real" && $0.isolation == "full_image" }!.positivePatches!
+        #expect(overlap < crop && full < crop)
         let markdown = try String(contentsOf: out.appendingPathComponent("ablation.md"), encoding: .utf8)
         #expect(markdown.contains("| method | positives | rule | isolation | image AUROC | pixel AUROC | AUPRO | F1-max |"))
         #expect(markdown.contains("real + 4 synthetic"))
