@@ -7,7 +7,7 @@ Written from the issue text (issue 3, "The method"), not from the Swift code:
   s_P* = the same against the positive bank (thesis: max over test patches); w_P = exp(s_P*/sqrt(d)) / sum ...;
   s_P = w_P * s_P*. s_ratio = s_N / (s_P + eps). Map = n_i / (p_i + eps).
 Alternatives: positive patch at the negative argmax, or argmin of p_i; difference s_N - s_P; calibrated log-ratio
-(z-scored log(s + eps) with given statistics).
+(z-scored log(s + eps) with given statistics). The map is the thesis ratio for every rule.
 
 Run from the repository root: python3 scripts/make_dual_scoring_fixtures.py
 Writes Tests/PatchCoreTests/Fixtures/dual_scoring.safetensors (tensors + a JSON case list in the metadata).
@@ -80,7 +80,7 @@ def dual(features, neg, pos, rule, cal):
         return zn - zp
 
     score = combine(s_n, s_p)
-    patch_map = combine(n, p)
+    patch_map = n / (p + EPS)  # the thesis map, for every rule
     return dict(score=float(score), s_n_star=float(s_n_star), w_n=float(w_n), s_n=float(s_n),
                 s_p_star=float(s_p_star), w_p=float(w_p), s_p=float(s_p), negative_patch=i_n, positive_patch=i_p,
                 negative_row=int(n_idx[i_n]), positive_row=int(p_idx[i_p])), patch_map

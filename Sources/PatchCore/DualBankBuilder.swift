@@ -6,6 +6,18 @@ import TensorCore
 /// and an ablation can extract training-good and defect features once (`PatchCoreTrainer.trainingFeatures`,
 /// `PositivePatchExtractor.extract`) and build many banks from them (other ratios, subsets of positives).
 ///
+/// The ablation flow, one backbone pass per image in total:
+/// 1. `PatchCoreTrainer.trainingFeatures(extractor:images:)` for the good training images;
+/// 2. `PositivePatchExtractor.extract(extractor:examples:isolation:)` once over all positives (real + synthetic);
+///    `PositivePatches.rows(where:)` picks a subset (e.g. real only, or real + the first N synthetic) without
+///    re-extracting;
+/// 3. test features once per test image: `extractor.patchFeatures([extractor.prepare(image)])`;
+/// 4. per bank configuration: `DualBankBuilder.build`, `PatchCoreTrainer.calibratedScoring` (log_ratio), then
+///    per test image one k-NN per bank (`bank.nearestNeighbours(of:k: 1)`) and every rule from those results
+///    (`DualScoring(rule:).imageScore` / `.patchScores`), or `ImageScorer(config:bank:positive:dual:)`;
+///    `AnomalyMapGenerator` makes the maps and `Metrics.evaluate` the table. A single-bank baseline is
+///    `ImageScorer(config:bank:)` on a `DualBankBuilder.coreset` of the same good features.
+///
 /// ```swift
 /// let good = try PatchCoreTrainer.trainingFeatures(extractor: extractor, images: goodURLs)
 /// let defects = try PositivePatchExtractor.extract(extractor: extractor, examples: examples, isolation: .init())

@@ -20,9 +20,14 @@ public struct DualBankInfo: Sendable, Codable, Equatable {
     public var warnings: [SkippedImage]
     /// Positive patches before the coreset.
     public var positivePatchCount: Int
+    /// Statistics of the training images' largest patch-map value (n_i / (p_i + eps)), for heatmap colour scales
+    /// (the image score of a dual rule is not in map units).
+    public var mapCalibration: ScoreCalibration?
 
     public init(scoring: DualScoring, isolation: DefectIsolation, negativeCoresetRatio: Double, positiveCoresetRatio: Double,
-                sources: [PositiveSourceSummary], files: [String], warnings: [SkippedImage], positivePatchCount: Int) {
+                sources: [PositiveSourceSummary], files: [String], warnings: [SkippedImage], positivePatchCount: Int,
+                mapCalibration: ScoreCalibration? = nil) {
+        self.mapCalibration = mapCalibration
         self.scoring = scoring; self.isolation = isolation
         self.negativeCoresetRatio = negativeCoresetRatio; self.positiveCoresetRatio = positiveCoresetRatio
         self.sources = sources; self.files = files; self.warnings = warnings; self.positivePatchCount = positivePatchCount
@@ -33,5 +38,6 @@ public struct DualBankInfo: Sendable, Codable, Equatable {
         case negativeCoresetRatio = "negative_coreset_ratio"
         case positiveCoresetRatio = "positive_coreset_ratio"
         case positivePatchCount = "positive_patch_count"
+        case mapCalibration = "map_calibration"
     }
 }

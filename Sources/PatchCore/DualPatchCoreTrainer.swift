@@ -70,13 +70,19 @@ extension PatchCoreTrainer {
         let scoring = try calibratedScoring(options.scoring, negative: banks.negative, positive: banks.positive,
                                             training: good, config: config)
         let scorer = ImageScorer(config: config, bank: banks.negative, positive: banks.positive, dual: scoring)
-        let trainScores = try (0..<good.imageCount).map { try scorer.imageScore(features: good.image($0)) }
+        var trainScores: [Float] = [], mapMaxima: [Float] = []
+        for i in 0..<good.imageCount {
+            let s = try scorer.score(features: good.image(i))
+            trainScores.append(s.imageScore)
+            mapMaxima.append(finiteForCalibration(s.patchScores.max() ?? 0))
+        }
         let calibration = try ScoreCalibration.fit(referenceScores: trainScores.map(finiteForCalibration), method: .minMax,
                                                    threshold: .maxOfReference)
         let dual = DualBankInfo(scoring: scoring, isolation: options.isolation,
                                 negativeCoresetRatio: options.negativeCoresetRatio, positiveCoresetRatio: options.positiveCoresetRatio,
                                 sources: defects.sourceSummaries, files: defects.examples.map(\.example.image.path),
-                                warnings: defects.warnings, positivePatchCount: defects.features.shape[0])
+                                warnings: defects.warnings, positivePatchCount: defects.features.shape[0],
+                                mapCalibration: try ScoreCalibration.fit(referenceScores: mapMaxima))
         let info = ModelInfo(weightsSHA256: extractor.weightsSHA256, gridHeight: good.grid.height, gridWidth: good.grid.width,
                              featureDimension: good.features.shape[1], trainImageCount: good.imageCount,
                              trainPatchCount: good.features.shape[0], calibration: calibration,

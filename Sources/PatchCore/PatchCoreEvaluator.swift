@@ -117,10 +117,11 @@ public enum PatchCoreEvaluator {
 }
 
 /// Heatmap overlays with one colour scale per model, so maps of different images compare by eye:
-/// blue at the median training score level, red at twice the threshold.
+/// blue at the median training score level, red at twice the threshold. Dual models use the statistics of their
+/// training maps' maxima (`DualBankInfo.mapCalibration`), since their image scores are not in map units.
 public enum HeatmapWriter {
     public static func write(_ p: Prediction, model: PatchCoreModel, to url: URL) throws {
-        let cal = model.info.calibration
+        let cal = model.dual?.mapCalibration ?? model.info.calibration
         let lo = cal.min * 0.5
         let hi = Swift.max(cal.threshold * 1.5, lo + 1e-6)
         try Heatmap.writeOverlay(p.map, on: p.input, min: lo, max: hi, to: url)

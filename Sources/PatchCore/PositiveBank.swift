@@ -150,17 +150,43 @@ public enum PositivePatchExtractor {
                 warnings.append(SkippedImage(file: example.image.path, reason: "\(error)"))
                 continue
             }
-            let (crops, notes) = isolation.crops(image: image, mask: mask, inputSize: extractor.inputSize, file: example.image.path)
-            warnings += notes.map { SkippedImage(file: example.image.path, reason: $0) }
             let start = count
-            for crop in crops {
-                let set = try extractor.patchFeatures([crop.image])
-                dimension = set.dimension
-                let keep = isolation.keptPatches(of: crop, grid: set.grid)
-                rows += set.features.gatherRows(keep).scalars
-                count += keep.count
+            var regionCount = 0
+            switch isolation.scale {
+            case .resizedCrop:
+                // One backbone pass per region crop.
+                let (crops, notes) = isolation.crops(image: image, mask: mask, inputSize: extractor.inputSize, file: example.image.path)
+                warnings += notes.map { SkippedImage(file: example.image.path, reason: $0) }
+                for crop in crops {
+                    let set = try extractor.patchFeatures([crop.image])
+                    dimension = set.dimension
+                    let keep = isolation.keptPatches(of: crop, grid: set.grid)
+                    rows += set.features.gatherRows(keep).scalars
+                    count += keep.count
+                }
+                regionCount = crops.count
+            case .imageScale:
+                // One backbone pass per image; the union of the regions' kept patches.
+                var fixed = mask
+                if mask.width != image.width || mask.height != image.height {
+                    warnings.append(SkippedImage(file: example.image.path, reason: "\(example.image.path): mask is \(mask.width)x\(mask.height), image \(image.width)x\(image.height); mask resized (nearest)"))
+                    fixed = (mask.channels == 1 ? mask : mask.toGray()).resizedNearest(width: image.width, height: image.height)
+                }
+                let input = extractor.prepare(image)
+                let (crops, notes) = isolation.imageScaleRegions(input: input, mask: fixed, transform: extractor.config.transform,
+                                                                 prepareMask: extractor.prepareMask, file: example.image.path)
+                warnings += notes.map { SkippedImage(file: example.image.path, reason: $0) }
+                if !crops.isEmpty {
+                    let set = try extractor.patchFeatures([input])
+                    dimension = set.dimension
+                    var keep = Set<Int>()
+                    for crop in crops { keep.formUnion(isolation.keptPatches(of: crop, grid: set.grid)) }
+                    rows += set.features.gatherRows(keep.sorted()).scalars
+                    count += keep.count
+                }
+                regionCount = crops.count
             }
-            if count > start { used.append((example, start..<count, crops.count)) }
+            if count > start { used.append((example, start..<count, regionCount)) }
         }
         progress.finish()
         guard count > 0 else {

@@ -14,8 +14,9 @@ import TensorCore
 ///   positive row, w_P = exp(s_P*/sqrt(d)) / sum_{m in N_b(m+)} exp(||m^test,+ - m||/sqrt(d)),  s_P = w_P * s_P*;
 /// - image score (`rule.combination`): ratio s_N / (s_P + eps), difference s_N - s_P, or the calibrated log-ratio
 ///   z_N(log(s_N + eps)) - z_P(log(s_P + eps)) with z from `logRatioCalibration` (identity when nil);
-/// - patch map value of patch i: the same combination of n_i and p_i (ratio n_i / (p_i + eps) for the
-///   ratio rules, as the thesis), upsampled and blurred by `AnomalyMapGenerator` like PatchCore's.
+/// - patch map value of patch i, for every rule: the thesis ratio n_i / (p_i + eps), upsampled and blurred by
+///   `AnomalyMapGenerator` like PatchCore's (the image-level calibration of `log_ratio` does not apply to single
+///   patches, and on the Magnetic Tile split the ratio map localises better than a difference or z-scored map).
 ///
 /// Defined edge cases: a bank of one row has an empty N_b, and the weight is then 1 (no reweighting); if m* has
 /// exact duplicates in the bank and m* itself is not among its b + 1 nearest, the first (distance-0) neighbour is
@@ -106,17 +107,17 @@ public struct DualScoring: Sendable, Codable, Equatable {
                           negative: negativeSide, positive: positiveSide)
     }
 
-    /// Map values of one image's patches: `combine(n_i, p_i)` (for the ratio rules n_i / (p_i + eps)).
+    /// Map values of one image's patches: n_i / (p_i + eps), whatever the image rule.
     public func patchScores(negative: NearestNeighbours, positive: NearestNeighbours) throws -> [Float] {
         let n = try Scoring.patchScores(negative, rule: .nearest), p = try Scoring.patchScores(positive, rule: .nearest)
         guard n.count == p.count else {
             throw ScoringError.shapeMismatch(what: "positive k-NN result", expected: "\(n.count) rows like the negative one",
                                              actual: positive.distances.shape)
         }
-        return zip(n, p).map { combine(negative: $0, positive: $1) }
+        return zip(n, p).map { $0 / ($1 + epsilon) }
     }
 
-    /// The rule's combination of a negative and a positive score (image: s_N, s_P; patch: n_i, p_i).
+    /// The rule's combination of the image's negative and positive scores s_N, s_P.
     public func combine(negative sN: Float, positive sP: Float) -> Float {
         switch rule.combination {
         case .ratio:

@@ -67,7 +67,7 @@ extension Fit {
         let info = result.model.info, record = result.model.dual!
         let sources = record.sources.map { "\($0.source.description): \($0.images) image(s), \($0.regions) region(s), \($0.patches) patches" }
         print("""
-        model:      \(out.path) (PatchCoreDual, score \(record.scoring.rule.rawValue), isolation \(record.isolation.mode.rawValue))
+        model:      \(out.path) (PatchCoreDual, score \(record.scoring.rule.rawValue), isolation \(record.isolation.mode.rawValue) at \(record.isolation.scale.rawValue))
         backbone:   \(config.backbone) taps \(config.taps.joined(separator: ",")), input \(config.transform)
         images:     \(info.trainImageCount) (\(result.patchCount) patches of dimension \(info.featureDimension))
         bank:       \(result.model.bank.shape[0]) normal patches (coreset ratio \(record.negativeCoresetRatio))

@@ -95,7 +95,10 @@ struct DualOptions: ParsableArguments {
     var dualScore: String = DualScoreRule.default.rawValue
 
     @Option(help: "Dual mode defect isolation: crop (every patch of the crop around a defect region) or mask_overlap (only patches over the mask).")
-    var isolation: String = DefectIsolationMode.crop.rawValue
+    var isolation: String = DefectIsolation().mode.rawValue
+
+    @Option(help: "Dual mode: scale at which defects are seen: resized_crop (the crop around a region resized to the input size, as the thesis) or image_scale (the whole image at the model input, as test images).")
+    var defectScale: String = DefectIsolation().scale.rawValue
 
     @Option(help: "Dual mode: padding around a defect region's box, as a fraction of the image's shorter side.")
     var defectPadding: Double = DefectIsolation().padding
@@ -114,12 +117,16 @@ struct DualOptions: ParsableArguments {
         guard DefectIsolationMode(rawValue: isolation) != nil else {
             throw ValidationError("--isolation must be one of \(DefectIsolationMode.choices), got '\(isolation)'")
         }
+        guard DefectScale(rawValue: defectScale) != nil else {
+            throw ValidationError("--defect-scale must be one of \(DefectScale.choices), got '\(defectScale)'")
+        }
         guard defectPadding >= 0, defectPadding <= 1 else { throw ValidationError("--defect-padding must be in [0, 1], got \(defectPadding)") }
     }
 
     func fitOptions() -> DualFitOptions {
         DualFitOptions(negativeCoresetRatio: negativeCoresetRatio, positiveCoresetRatio: positiveCoresetRatio,
-                       isolation: DefectIsolation(mode: DefectIsolationMode(rawValue: isolation) ?? .crop, padding: defectPadding),
+                       isolation: DefectIsolation(mode: DefectIsolationMode(rawValue: isolation) ?? .maskOverlap,
+                                                  scale: DefectScale(rawValue: defectScale) ?? .resizedCrop, padding: defectPadding),
                        scoring: DualScoring(rule: DualScoreRule(rawValue: dualScore) ?? .default))
     }
 

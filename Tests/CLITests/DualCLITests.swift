@@ -47,7 +47,9 @@ import Testing
         #expect(fitted.isDual)
         #expect(fitted.dual?.sources.first?.images == 6)
         #expect(fitted.dual?.files.count == 6)
-        #expect(fitted.dual?.scoring.rule == .thesis)
+        #expect(fitted.dual?.scoring.rule == .logRatio)
+        #expect(fitted.dual?.isolation.scale == .imageScale && fitted.dual?.isolation.mode == .maskOverlap)
+        #expect(fitted.dual?.mapCalibration != nil)
         #expect((fitted.positiveBank?.shape[0] ?? 0) > 0)
         let header = try SafeTensors.read(model).metadata
         #expect(header["format_version"] == "2")
@@ -111,7 +113,8 @@ import Testing
 
         let model = root.appendingPathComponent("m.safetensors")
         let fit = try CLIRunner.run(["fit", "--images", root.appendingPathComponent("data/train/good").path, "--dual",
-                                     "--positives", folder.path, "--isolation", "mask_overlap", "--dual-score", "log_ratio",
+                                     "--positives", folder.path, "--isolation", "mask_overlap", "--dual-score", "thesis",
+                                     "--defect-scale", "resized_crop",
                                      "--negative-coreset-ratio", "0.1", "--model", model.path] + common)
         #expect(fit.status == 0, "\(fit.stderr)")
         #expect(fit.stderr.contains("b.png: empty mask"), "\(fit.stderr)")
@@ -120,7 +123,7 @@ import Testing
         #expect(fitted.dual?.sources.first?.source.kind == .folder)
         #expect(fitted.dual?.sources.first?.images == 3, "a, c (resized mask) and d (1-pixel region) are kept")
         #expect(fitted.dual?.isolation.mode == .maskOverlap)
-        #expect(fitted.dual?.scoring.logRatioCalibration != nil)
+        #expect(fitted.dual?.scoring.rule == .thesis && fitted.dual?.isolation.scale == .resizedCrop)
 
         // Only empty masks: nothing usable is an error, not a crash.
         let empty = root.appendingPathComponent("empty")
