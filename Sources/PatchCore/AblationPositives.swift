@@ -3,7 +3,8 @@ import Foundation
 import ImageIO
 import TensorCore
 
-/// How the ablation isolates defect patches: the two `DefectIsolationMode`s of `fit --dual`, and `full_image`,
+/// How the ablation isolates defect patches: `crop` and `mask_overlap` are `fit --dual`'s modes at the thesis'
+/// `resized_crop` scale (`DefectScale`), and `full_image`,
 /// which keeps the patches over the mask of the WHOLE defect image prepared like a test image (resize to the input
 /// size, no crop): the defect is then seen at the scale of the test images, where a crop around a 10-pixel region
 /// blows it up 4-5 times before the backbone sees it.
@@ -12,8 +13,18 @@ public enum AblationIsolation: String, Sendable, Codable, CaseIterable, Hashable
     case maskOverlap = "mask_overlap"
     case fullImage = "full_image"
 
-    /// The `fit --dual` mode, nil for `full_image` (ablation only).
-    public var dualMode: DefectIsolationMode? { DefectIsolationMode(rawValue: rawValue) }
+    /// The `fit --dual` isolation closest to this one (`full_image` ~ `mask_overlap` at `image_scale`, which keeps
+    /// the mask cells per region instead of for the whole mask at once).
+    public var dualIsolation: (mode: DefectIsolationMode, scale: DefectScale) {
+        switch self {
+        case .crop: return (.crop, .resizedCrop)
+        case .maskOverlap: return (.maskOverlap, .resizedCrop)
+        case .fullImage: return (.maskOverlap, .imageScale)
+        }
+    }
+
+    /// The `fit --dual` mode run at `resized_crop` here, nil for `full_image`.
+    public var dualMode: DefectIsolationMode? { self == .fullImage ? nil : DefectIsolationMode(rawValue: rawValue) }
 
     public static var choices: String { allCases.map(\.rawValue).joined(separator: "|") }
 }
@@ -40,8 +51,8 @@ public struct AblationPositives: Sendable {
                                showProgress: Bool = true) throws -> AblationPositives {
         let modes = wanted.compactMap(\.dualMode)
         let fullImage = wanted.contains(.fullImage)
-        let isolations = modes.map { DefectIsolation(mode: $0, padding: padding) }
-        let cropper = DefectIsolation(mode: .crop, padding: padding)
+        let isolations = modes.map { DefectIsolation(mode: $0, scale: .resizedCrop, padding: padding) }
+        let cropper = DefectIsolation(mode: .crop, scale: .resizedCrop, padding: padding)
         try cropper.validate()
         var fullRows: [Float] = [], fullCount = 0
         var fullUsed: [(example: PositiveExample, rows: Range<Int>, regions: Int)] = []
@@ -123,7 +134,7 @@ public struct AblationPositives: Sendable {
         let whole = DefectCrop(image: input, mask: inputMask, box: PixelBox(x0: 0, y0: 0, x1: input.width, y1: input.height),
                                region: box, regionArea: regions.regions.reduce(0) { $0 + $1.area })
         let set = try extractor.patchFeatures([input])   // (h*w, D)
-        let keep = DefectIsolation(mode: .maskOverlap).keptPatches(of: whole, grid: set.grid)
+        let keep = DefectIsolation(mode: .maskOverlap, scale: .resizedCrop).keptPatches(of: whole, grid: set.grid)
         return (set.features.gatherRows(keep).scalars, keep.count)
     }
 }

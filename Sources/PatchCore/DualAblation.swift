@@ -164,7 +164,7 @@ public enum DualAblation {
             syntheticSource: syntheticSource, negativeCoresetRatio: options.negativeCoresetRatio,
             positiveCoresetRatio: options.positiveCoresetRatio, defectPadding: options.defectPadding,
             numNeighbours: options.numNeighbours, epsilon: options.epsilon, seed: options.seed,
-            defaultRule: DualScoreRule.default.rawValue, defaultIsolation: DefectIsolation().mode.rawValue,
+            defaultRule: DualScoreRule.default.rawValue, defaultIsolation: "\(DefectIsolation().mode.rawValue) at \(DefectIsolation().scale.rawValue)",
             backboneMsPerImage: backboneMs, mapMsPerImage: mapMs, timingImages: timing.count, rows: [], warnings: warnings)
         let singleMetrics = try metrics(scores: singleScores, patchScores: singleMaps, test: test, mapper: mapper,
                                         fitSeconds: negativeFitSeconds, msPerImage: backboneMs + singleMs + mapMs,
@@ -230,7 +230,7 @@ public enum DualAblation {
                     } else {
                         pixelCache[mapKey] = (m.pixelAUROC, m.aupro)
                     }
-                    let isDefault = rule == DualScoreRule.default && mode.dualMode == DefectIsolation().mode
+                    let isDefault = rule == DualScoreRule.default && mode.dualIsolation == (DefectIsolation().mode, DefectIsolation().scale)
                     report.rows.append(DualAblationRow(
                         method: "PatchCoreDual", positives: set.name, realPositives: set.real, syntheticPositives: set.synthetic,
                         rule: rule.rawValue, isolation: mode.rawValue, isDefault: isDefault,
