@@ -118,7 +118,7 @@ public enum DualAblation {
         }
         log("positives: \(real.count) real training defect(s), \(pool.count) synthetic")
 
-        // 2. Features, once: training good images, test images, positives (both isolation modes from one pass).
+        // 2. Features, once: training good images, test images, positives (one extraction per isolation).
         let fitStart = Date()
         let good = try PatchCoreTrainer.trainingFeatures(extractor: extractor, images: dataset.train.map(\.image),
                                                          skipBad: options.skipBad, showProgress: options.showProgress)
@@ -194,7 +194,7 @@ public enum DualAblation {
                     report.warnings.append("\(set.name), \(mode.rawValue): no usable defect region; rows skipped")
                     continue
                 }
-                let positiveFeatureSeconds = set.examples.reduce(0.0) { $0 + (positives.seconds[$1] ?? 0) }
+                let positiveFeatureSeconds = Double(set.examples.count) * (positives.seconds[mode] ?? 0)
                 let start = Date()
                 let positive = try DualBankBuilder.coreset(rows, ratio: options.positiveCoresetRatio,
                                                            projectionDimension: config.projectionDimension, seed: config.seed,
@@ -230,7 +230,7 @@ public enum DualAblation {
                     } else {
                         pixelCache[mapKey] = (m.pixelAUROC, m.aupro)
                     }
-                    let isDefault = rule == DualScoreRule.default && mode.dualIsolation == (DefectIsolation().mode, DefectIsolation().scale)
+                    let isDefault = rule == DualScoreRule.default && mode == AblationIsolation.fitDefault
                     report.rows.append(DualAblationRow(
                         method: "PatchCoreDual", positives: set.name, realPositives: set.real, syntheticPositives: set.synthetic,
                         rule: rule.rawValue, isolation: mode.rawValue, isDefault: isDefault,
@@ -285,22 +285,9 @@ public enum DualAblation {
             return (Array(pool.prefix(count)), "folders " + urls.map(\.path).joined(separator: ", "))
         case .classical:
             let folder = out.appendingPathComponent("synthetic")
-            let masks: DefectMaskSampler?
-            do { masks = try DefectMaskSampler(dataset: dataset, includeTest: false) } catch DefectSynthesisError.noMasks {
-                masks = nil   // no training defects (MVTec AD): the Perlin methods only
-            }
-            let generator = try ClassicalDefectGenerator(goodImages: dataset.train.map(\.image), masks: masks)
-            let writer = try SyntheticDefectSet.Writer(folder: folder)
-            let summary = try ClassicalSynthesisJob.run(generator: generator, count: count, baseSeed: options.seed, writer: writer)
-            log("synthetic: \(summary.written) written, \(summary.skipped) already in \(folder.path); methods \(generator.methods.map(\.rawValue).joined(separator: ", "))")
-            // The first `count` samples by id (classical_000000, ...): nested prefixes whatever was written before.
-            let ids = Set((0..<count).map { ClassicalSynthesisJob.id(index: $0) })
-            let pairs = try SyntheticDefectSet.pairs(in: folder)
-                .filter { ids.contains($0.image.deletingPathExtension().lastPathComponent) }
-                .sorted { $0.image.lastPathComponent < $1.image.lastPathComponent }
-            let source = PositiveSource(kind: .synthetic, path: folder.path, generator: "classical", count: count, seed: options.seed)
-            return (PositiveExample.pairs(pairs, source: source),
-                    "classical (\(generator.methods.map(\.rawValue).joined(separator: ", ")); \(folder.path), seed \(options.seed))")
+            let made = try SyntheticPositives.classical(dataset: dataset, count: count, seed: options.seed, folder: folder)
+            log("synthetic: \(made.written) written, \(made.reused) already in \(folder.path); methods \(made.methods.joined(separator: ", "))")
+            return (made.examples, "classical (\(made.methods.joined(separator: ", ")); \(folder.path), seed \(options.seed))")
         }
     }
 

@@ -32,7 +32,7 @@ struct Ablation: ParsableCommand {
     var positiveCoresetRatio: Double = 0.10
     @Option(help: "Dual score rules to run, comma-separated (default: all of \(DualScoreRule.choices)).")
     var rules: String?
-    @Option(help: "Isolations to run, comma-separated (default: all of \(AblationIsolation.choices); full_image = the patches over the mask of the whole defect image at the input size).")
+    @Option(help: "Isolations to run, comma-separated (default: all of \(AblationIsolation.choices); crop / mask_overlap at the thesis' resized-crop scale, image_scale_* with defects at the test images' scale).")
     var isolations: String?
     @Option(help: "Padding around a defect region's box, as a fraction of the image's shorter side.")
     var defectPadding: Double = DefectIsolation().padding

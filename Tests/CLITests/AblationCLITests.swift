@@ -55,7 +55,7 @@ import Testing
             }
         }
         // One default row per positive set: the default rule with the isolation closest to `fit --dual`'s default.
-        let closest = AblationIsolation.allCases.first { $0.dualIsolation == (DefectIsolation().mode, DefectIsolation().scale) }
+        let closest = AblationIsolation.fitDefault
         let defaults = report.rows.filter(\.isDefault)
         #expect(defaults.count == (closest == nil ? 0 : 3))
         #expect(defaults.allSatisfy { $0.rule == DualScoreRule.default.rawValue && $0.isolation == closest?.rawValue })
@@ -74,7 +74,7 @@ import Testing
         }
         let crop = report.rows.first { $0.positives == "real" && $0.isolation == "crop" }!.positivePatches!
         let overlap = report.rows.first { $0.positives == "real" && $0.isolation == "mask_overlap" }!.positivePatches!
-        let full = report.rows.first { $0.positives == "real" && $0.isolation == "full_image" }!.positivePatches!
+        let full = report.rows.first { $0.positives == "real" && $0.isolation == "image_scale_mask_overlap" }!.positivePatches!
         #expect(overlap < crop && full < crop)
         let markdown = try String(contentsOf: out.appendingPathComponent("ablation.md"), encoding: .utf8)
         #expect(markdown.contains("| method | positives | rule | isolation | image AUROC | pixel AUROC | AUPRO | F1-max |"))
