@@ -156,9 +156,9 @@ if component == "text" || component == "all" {
                          numAttentionHeads: 20, maxPositionEmbeddings: 77, hiddenAct: "gelu", projectionDim: 1280)
         : CLIPTextConfig(vocabSize: 49408, hiddenSize: 768, intermediateSize: 3072, numHiddenLayers: 12,
                          numAttentionHeads: 12, maxPositionEmbeddings: 77, hiddenAct: "quick_gelu", projectionDim: 768)
-    var rng = SplitMix64(seed: 8)
     let t0 = now()
-    let parameters: (String, [Int]) throws -> Tensor = { _, shape in Tensor.random(shape, in: -0.02...0.02, using: &rng) }
+    let source = RandomWeights(seed: 8)
+    let parameters: (String, [Int]) throws -> Tensor = { try source.tensor($0, shape: $1) }
     let encode: ([[Int]]) throws -> Void
     if model == "sdxl" {
         let encoder = try CLIPTextModelWithProjection(config: config, keeping: precision, parameters: parameters)
