@@ -10,9 +10,34 @@ import argparse
 import json
 import resource
 import statistics
+import sys
 import time
 
 import torch
+
+
+def hide_broken_torchvision():
+    """transformers imports torchvision when it is installed; a torchvision whose C ops do not match torch (as
+    installed on this machine: 'operator torchvision::nms does not exist') breaks every diffusers import. Nothing
+    here uses torchvision, so a broken one is made to look absent."""
+    import importlib.util
+    try:
+        import torchvision  # noqa: F401
+        return
+    except Exception:
+        pass
+    for name in [m for m in sys.modules if m == "torchvision" or m.startswith("torchvision.")]:
+        del sys.modules[name]
+    real_find_spec = importlib.util.find_spec
+
+    def find_spec(name, *args, **kwargs):
+        if name == "torchvision" or name.startswith("torchvision."):
+            return None
+        return real_find_spec(name, *args, **kwargs)
+    importlib.util.find_spec = find_spec
+
+
+hide_broken_torchvision()
 
 SD15_UNET = dict(sample_size=64, in_channels=9, out_channels=4, layers_per_block=2,
                  block_out_channels=(320, 640, 1280, 1280),

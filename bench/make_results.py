@@ -122,6 +122,64 @@ if ib and im:
           f"Magnetic Tile {auc3('swift_mt_lite2_resize_1.json')} vs {im['image_auroc']:.3f} / {im['pixel_auroc']:.3f} / {im['aupro']:.3f}. "
           "Neither reproduces the REFERENCE.md Lite2 rows on both data sets (see the notes below).")
 
+
+# Diffusion components: bench/run_diffusion.sh writes diffusion_{swift,torch}_<model>_<component>.json.
+diffusion_rows = [("sd15", "unet", "SD 1.5 inpainting UNet, latent 64x64 (512x512)", 2, 9.94),
+                  ("sd15", "vae_decode", "SD VAE decode to 512x512", 1, 15.96),
+                  ("sd15", "vae_encode", "SD VAE encode 512x512", 1, 7.83),
+                  ("sd15", "text", "CLIP ViT-L text encoder, 77 tokens", 2, 0.23),
+                  ("sdxl", "unet", "SDXL inpainting UNet, latent 128x128 (1024x1024)", 2, 76.6),
+                  ("sdxl", "vae_decode", "VAE decode to 1024x1024", 1, 68.7),
+                  ("sdxl", "vae_encode", "VAE encode 1024x1024", 1, 31.9),
+                  ("sdxl", "text", "OpenCLIP bigG text encoder (SDXL encoder 2), 77 tokens", 2, 1.41)]
+diffusion = {}
+for model, comp, _, _, ref in diffusion_rows:
+    diffusion[(model, comp)] = (load(f"diffusion_swift_{model}_{comp}.json"), load(f"diffusion_torch_{model}_{comp}.json"), ref)
+
+
+def rss_gib(d):
+    if not d:
+        return None
+    if "max_rss_kib" in d:
+        return d["max_rss_kib"] / 2**20
+    return d.get("peak_rss_gib")
+
+
+def seconds(d):
+    return d.get("median_s") if d else None
+
+
+if any(s or t for s, t, _ in diffusion.values()):
+    print("\n## Diffusion components (random weights of the real configs, fp32 compute, median seconds)\n")
+    print("| component | batch | Swift | PyTorch (this run) | REFERENCE.md | peak RSS Swift / PyTorch (GiB) | load at start (Swift) |")
+    print("|---|---|---|---|---|---|---|")
+    for model, comp, label, batch, ref in diffusion_rows:
+        s, t, _ = diffusion[(model, comp)]
+        if not s and not t:
+            continue
+        weights = f" ({s.get('weights')})" if s and s.get("weights") not in (None, "float32") else ""
+        print(f"| {label} | {batch} | {fmt(seconds(s), 2)}{weights} | {fmt(seconds(t), 2)} | {ref} | "
+              f"{fmt(rss_gib(s))} / {fmt(rss_gib(t))} | {(s or {}).get('loadavg_start', '-')} |")
+
+    def per_image(model, side):
+        """Minutes per synthesized image from the component medians; side 0 Swift, 1 PyTorch, 2 REFERENCE.md."""
+        def sec(comp, m=model):
+            entry = diffusion[(m, comp)]
+            return entry[2] if side == 2 else seconds(entry[side])
+        parts = ([sec("unet")] * 30 + [sec("vae_encode"), sec("vae_decode"), sec("text")] if model == "sd15" else
+                 [sec("unet")] * 29 + [sec("vae_encode")] * 2 + [sec("vae_decode"), sec("text"), sec("text", "sd15")])
+        return None if any(p is None for p in parts) else sum(parts) / 60
+
+    print("\nEstimated minutes per synthesized image (UNet batch 2 = classifier-free guidance):\n")
+    print("| pipeline | Swift | PyTorch (this run) | REFERENCE.md |")
+    print("|---|---|---|---|")
+    print(f"| SD 1.5 inpainting at 512, 30 steps + guidance, VAE encode (masked image) + decode, CLIP-L | "
+          f"{fmt(per_image('sd15', 0))} | {fmt(per_image('sd15', 1))} | {fmt(per_image('sd15', 2))} |")
+    print(f"| SDXL inpainting at 1024, strength 0.99 -> 29 steps + guidance, VAE encode x2 + decode, bigG + CLIP-L | "
+          f"{fmt(per_image('sdxl', 0))} | {fmt(per_image('sdxl', 1))} | {fmt(per_image('sdxl', 2))} |")
+    print("\nRows from `bash bench/run_diffusion.sh` (`DIFFUSION_SKIP_SDXL=1` for the SD 1.5 rows only); peak RSS from "
+          "`/usr/bin/time -f %M`, one process per component.")
+
 print("""
 ## Notes (read before quoting a number)
 - PyTorch varies a lot between runs on this machine (MobileNetV2 17.3 ms here against 9.7 ms in REFERENCE.md);

@@ -40,7 +40,7 @@ struct FoldedConv: Sendable {
         }
         let (oh, ow) = conv.outputSize(h: x.shape[2], w: x.shape[3])
         guard oh > 0, ow > 0 else {
-            let k = conv.weight.shape[2]
+            let k = conv.weightShape[2]
             throw BackboneError.inputTooSmall(shape: x.shape,
                                               reason: "a \(k)x\(k)/\(conv.parameters.stride.h) convolution would give an empty output")
         }

@@ -20,7 +20,8 @@ public enum Activation: Sendable, Equatable {
     case quickGELU
 }
 
-/// Applies `activation` to `count` floats at `p` in place.
+/// Applies `activation` to `count` floats at `p` in place (exp / erf through FastMath.swift's vectorisable
+/// fastExp / fastErf).
 @inline(__always)
 func applyActivation(_ activation: Activation, _ p: UnsafeMutablePointer<Float>, count: Int) {
     switch activation {
@@ -31,17 +32,17 @@ func applyActivation(_ activation: Activation, _ p: UnsafeMutablePointer<Float>,
     case .relu6:
         for i in 0..<count { p[i] = Swift.min(Swift.max(p[i], 0), 6) }
     case .silu:
-        for i in 0..<count { let v = p[i]; p[i] = v / (1 + Foundation.exp(-v)) }
+        for i in 0..<count { let v = p[i]; p[i] = v / (1 + fastExp(-v)) }
     case .sigmoid:
-        for i in 0..<count { p[i] = 1 / (1 + Foundation.exp(-p[i])) }
+        for i in 0..<count { p[i] = 1 / (1 + fastExp(-p[i])) }
     case .gelu:
-        for i in 0..<count { let v = p[i]; p[i] = 0.5 * v * (1 + Foundation.erf(v * 0.70710678118654752)) }
+        for i in 0..<count { let v = p[i]; p[i] = 0.5 * v * (1 + fastErf(v * 0.70710678118654752)) }
     case .geluTanh:
         for i in 0..<count {
             let v = p[i]
             p[i] = 0.5 * v * (1 + Foundation.tanh(0.79788456080286536 * (v + 0.044715 * v * v * v)))
         }
     case .quickGELU:
-        for i in 0..<count { let v = p[i]; p[i] = v / (1 + Foundation.exp(-1.702 * v)) }
+        for i in 0..<count { let v = p[i]; p[i] = v / (1 + fastExp(-1.702 * v)) }
     }
 }

@@ -7,13 +7,19 @@ import Foundation
 /// `query` (B, Lq, H*D), `key` and `value` (B, Lk, H*D) -> (B, Lq, H*D); head h owns features [h*D, (h+1)*D).
 /// Heads are read and written in place through GEMM leading dimensions, so no transpose is materialised.
 /// `causal` masks key j > query i (CLIP's text encoder). `scale` defaults to 1/sqrt(D).
-/// Queries are processed in blocks so the score matrix stays bounded (Lq x Lk floats per block and head).
+///
+/// Queries run in blocks small enough that each block's score matrix stays in cache (about 1M scores; a full
+/// 4096 x 4096 map per head would be 64 MiB and make the softmax passes memory-bound, as in SD's UNet and VAE
+/// self-attention): S = scale Q K^T (sgemm), P~ = exp(S - rowmax) with the vectorised `fastExpShiftedRow`,
+/// O = P~ V (sgemm), then O's rows are divided by the row sums (D per row instead of Lk). With `causal`, a block
+/// of queries [q0, q0 + rows) only multiplies the first q0 + rows keys. `blockRows` overrides the block (tests).
+/// The Double reference is `scaledDotProductAttentionReference` below.
 ///
 /// ```swift
 /// let o = scaledDotProductAttention(query: q, key: k, value: v, heads: 8)   // (2, 4096, 320)
 /// ```
 public func scaledDotProductAttention(query: Tensor, key: Tensor, value: Tensor, heads: Int,
-                                      causal: Bool = false, scale: Float? = nil) -> Tensor {
+                                      causal: Bool = false, scale: Float? = nil, blockRows: Int? = nil) -> Tensor {
     precondition(query.rank == 3 && key.rank == 3 && value.rank == 3,
                  "attention: query/key/value must be (B, L, H*D), got \(query.shape) \(key.shape) \(value.shape)")
     let b = query.shape[0], lq = query.shape[1], width = query.shape[2]
@@ -23,53 +29,61 @@ public func scaledDotProductAttention(query: Tensor, key: Tensor, value: Tensor,
     precondition(heads > 0 && width % heads == 0, "attention: width \(width) not divisible by \(heads) heads")
     let d = width / heads
     let alpha = scale ?? 1 / Float(d).squareRoot()
-    var out = Tensor(zeros: [b, lq, width])
-    if b == 0 || lq == 0 || lk == 0 { return out }
-    // Query block: keep the score block near 16M floats (64 MiB) at most.
-    let block = Swift.max(1, Swift.min(lq, (1 << 24) / lk))
-    var scores = [Float](repeating: 0, count: block * lk)
-    query.withUnsafeBufferPointer { pq in
-        key.withUnsafeBufferPointer { pk in
-            value.withUnsafeBufferPointer { pv in
-                out.withUnsafeMutableBufferPointer { po in
-                    scores.withUnsafeMutableBufferPointer { ps in
-                        let s = ps.baseAddress!
-                        for batch in 0..<b {
-                            for h in 0..<heads {
-                                let q = pq.baseAddress! + batch * lq * width + h * d
-                                let k = pk.baseAddress! + batch * lk * width + h * d
-                                let v = pv.baseAddress! + batch * lk * width + h * d
-                                let o = po.baseAddress! + batch * lq * width + h * d
-                                var q0 = 0
-                                while q0 < lq {
-                                    let rows = Swift.min(block, lq - q0)
-                                    // S (rows, Lk) = alpha * Q_h K_h^T
-                                    sgemm(transposeB: true, m: rows, n: lk, k: d, alpha: alpha,
-                                          a: q + q0 * width, lda: width, b: k, ldb: width, c: s, ldc: lk)
-                                    let first = q0
-                                    Parallel.chunks(count: rows, minChunk: Swift.max(1, 8192 / lk)) { r in
-                                        for i in r {
-                                            let row = s + i * lk
-                                            if causal {
-                                                let visible = Swift.min(lk, first + i + 1)
-                                                for j in visible..<lk { row[j] = -.infinity }
-                                            }
-                                            softmaxRow(row, count: lk)
+    let count = b * lq * width
+    if count == 0 || lk == 0 { return Tensor(zeros: [b, lq, width]) }
+    // Rows per block: about 1M scores (4 MiB, half per core), at least 32 rows (or all of them). Larger blocks
+    // repack K and V less often; smaller ones keep the softmax passes in cache.
+    let block = Swift.max(1, Swift.min(lq, blockRows ?? Swift.max(32, (1 << 20) / lk)))
+    let scores = UnsafeMutablePointer<Float>.allocate(capacity: block * lk)
+    let inverseSums = UnsafeMutablePointer<Float>.allocate(capacity: block)
+    defer { scores.deallocate(); inverseSums.deallocate() }
+    let out = [Float](unsafeUninitializedCapacity: count) { po, initialized in
+        query.withUnsafeBufferPointer { pq in
+            key.withUnsafeBufferPointer { pk in
+                value.withUnsafeBufferPointer { pv in
+                    for batch in 0..<b {
+                        for h in 0..<heads {
+                            let q = pq.baseAddress! + batch * lq * width + h * d
+                            let k = pk.baseAddress! + batch * lk * width + h * d
+                            let v = pv.baseAddress! + batch * lk * width + h * d
+                            let o = po.baseAddress! + batch * lq * width + h * d
+                            var q0 = 0
+                            while q0 < lq {
+                                let rows = Swift.min(block, lq - q0)
+                                // Keys this block can see: all, or the first q0 + rows when causal.
+                                let keys = causal ? Swift.min(lk, q0 + rows) : lk
+                                // S (rows, keys) = alpha * Q_h K_h^T
+                                sgemm(transposeB: true, m: rows, n: keys, k: d, alpha: alpha,
+                                      a: q + q0 * width, lda: width, b: k, ldb: width, c: scores, ldc: keys)
+                                // P~ = exp(S - rowmax), 1 / rowsum kept aside
+                                let first = q0
+                                Parallel.chunks(count: rows, minChunk: Swift.max(1, 8192 / keys)) { r in
+                                    for i in r {
+                                        let row = scores + i * keys
+                                        if causal {
+                                            let visible = Swift.min(keys, first + i + 1)
+                                            for j in visible..<keys { row[j] = -.infinity }
                                         }
+                                        inverseSums[i] = fastExpShiftedRow(row, count: keys)
                                     }
-                                    // O_h (rows, D) = P V_h
-                                    sgemm(m: rows, n: d, k: lk, a: s, lda: lk, b: v, ldb: width,
-                                          c: o + q0 * width, ldc: width)
-                                    q0 += rows
                                 }
+                                // O_h (rows, D) = diag(1 / rowsum) P~ V_h
+                                let oBlock = o + q0 * width
+                                sgemm(m: rows, n: d, k: keys, a: scores, lda: keys, b: v, ldb: width, c: oBlock, ldc: width)
+                                for i in 0..<rows {
+                                    let row = oBlock + i * width, f = inverseSums[i]
+                                    for t in 0..<d { row[t] *= f }
+                                }
+                                q0 += rows
                             }
                         }
                     }
                 }
             }
         }
+        initialized = count
     }
-    return out
+    return Tensor(shape: [b, lq, width], scalars: out)
 }
 
 /// Plain triple-loop attention in Double, the reference the GEMM version is tested against.

@@ -1,14 +1,10 @@
 import Foundation
 
-/// Numerically stable softmax over rows of `count` floats at `p` (in place): exp(x - max) / sum.
+/// Numerically stable softmax of `count` floats at `p` (in place): exp(x - max) / sum, vectorised through
+/// `fastExpShiftedRow` (FastMath.swift); a fully masked row (all -inf) becomes zeros.
 @inline(__always)
 func softmaxRow(_ p: UnsafeMutablePointer<Float>, count: Int) {
-    var m = -Float.infinity
-    for i in 0..<count { m = Swift.max(m, p[i]) }
-    if m == -Float.infinity { for i in 0..<count { p[i] = 0 }; return }  // fully masked row
-    var sum: Float = 0
-    for i in 0..<count { let e = Foundation.exp(p[i] - m); p[i] = e; sum += e }
-    let inv = 1 / sum
+    let inv = fastExpShiftedRow(p, count: count)
     for i in 0..<count { p[i] *= inv }
 }
 

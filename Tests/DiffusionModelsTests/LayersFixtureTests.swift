@@ -38,40 +38,8 @@ func expectClose(_ a: Tensor, _ b: Tensor, _ what: String, tolerance: Float) -> 
 
 @Suite("Diffusion layers")
 struct LayersTests {
-    @Test func fastExpAndErfMatchLibm() {
-        var maxExp: Float = 0, maxErf: Float = 0
-        for i in -8700..<8800 {
-            let x = Float(i) * 0.01
-            maxExp = max(maxExp, abs(fastExp(x) - Foundation.exp(x)) / Foundation.exp(x))
-        }
-        for i in -600..<600 {
-            let x = Float(i) * 0.01
-            maxErf = max(maxErf, abs(fastErf(x) - Foundation.erf(x)))
-        }
-        var maxNonPositive: Float = 0
-        for i in 0..<8700 {
-            let x = -Float(i) * 0.01
-            maxNonPositive = max(maxNonPositive, abs(fastExpNonPositive(x) - Foundation.exp(x)) / Foundation.exp(x))
-        }
-        print("fastExp max rel \(maxExp), fastExpNonPositive max rel \(maxNonPositive), fastErf max abs \(maxErf)")
-        #expect(maxNonPositive < 5e-7)
-        #expect(fastExpNonPositive(-.infinity) < 1e-37)
-        #expect(maxExp < 5e-7)
-        #expect(maxErf < 5e-7)
-        #expect(fastExp(-100) == 0)
-    }
-
-    @Test func softmaxAndGEGLUMatchScalarDefinitions() {
+    @Test func gegluMatchesScalarDefinition() {
         var rng = SplitMix64(seed: 3)
-        for count in [1, 7, 8, 77, 4096] {
-            var row = (0..<count).map { _ in Float.random(in: -20...20, using: &rng) }
-            let m = row.max()!
-            let e = row.map { Foundation.exp(Double($0 - m)) }
-            let z = e.reduce(0, +)
-            row.withUnsafeMutableBufferPointer { fastSoftmaxRow($0.baseAddress!, count: count) }
-            let err = zip(row, e).map { abs(Double($0) - $1 / z) }.max()!
-            #expect(err < 1e-6, "softmax of \(count): \(err)")
-        }
         let h = Tensor.random([3, 2 * 37], in: -4...4, using: &rng)
         let y = geglu(h)
         var maxErr: Float = 0
@@ -84,18 +52,6 @@ struct LayersTests {
         }
         print("geglu max abs \(maxErr)")
         #expect(y.shape == [3, 37] && maxErr < 1e-5)
-    }
-
-    @Test func blockedAttentionMatchesReference() {
-        var rng = SplitMix64(seed: 5)
-        for (lq, lk, heads, d, blockRows) in [(37, 19, 2, 8, 8), (64, 77, 4, 5, 32), (10, 10, 1, 16, nil)] as [(Int, Int, Int, Int, Int?)] {
-            let q = Tensor.random([2, lq, heads * d], in: -2...2, using: &rng)
-            let k = Tensor.random([2, lk, heads * d], in: -2...2, using: &rng)
-            let v = Tensor.random([2, lk, heads * d], using: &rng)
-            let got = blockedAttention(query: q, key: k, value: v, heads: heads, blockRows: blockRows)
-            let want = scaledDotProductAttentionReference(query: q, key: k, value: v, heads: heads)
-            expectClose(got, want, "attention lq \(lq) lk \(lk) heads \(heads)", tolerance: 1e-5)
-        }
     }
 
     @Test func timestepEmbeddingFollowsDiffusersFormula() {

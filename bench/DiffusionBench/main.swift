@@ -1,8 +1,9 @@
 // Times the diffusion networks of the real Stable Diffusion 1.5 inpainting and SDXL inpainting configs (written
 // here, never downloaded) with seeded random weights generated in Swift: same shapes, same work as real weights.
-// usage: DiffusionBench [--model sd15|sdxl] [--component unet|vae-decode|vae-encode|all] [--batch B]
+// usage: DiffusionBench [--model sd15|sdxl] [--component unet|vae-decode|vae-encode|text|all] [--batch B]
 //                       [--repeats R] [--threads T] [--profile] [--half] [--latent N]
 // --latent overrides the latent size (64 for sd15, 128 for sdxl; images are 8x that).
+// text: CLIP-L (sd15) or OpenCLIP bigG with projection (sdxl), batch 2 x 77 tokens, all hidden states kept.
 // --half behaves as a half-precision (fp16) file: linear-layer weights stay 16-bit in memory, widened per call.
 // One JSON line per component on stdout; --profile adds one line per UNet/VAE block with its time.
 import DiffusionModels
@@ -21,8 +22,8 @@ let threads = Int(option("--threads") ?? "2")!
 let batch = Int(option("--batch") ?? "2")!
 let profile = args.contains("--profile")
 let precision: StoredPrecision = args.contains("--half") ? .float16 : .float32
-guard ["sd15", "sdxl"].contains(model), ["unet", "vae-decode", "vae-encode", "all"].contains(component) else {
-    FileHandle.standardError.write(Data("usage: DiffusionBench [--model sd15|sdxl] [--component unet|vae-decode|vae-encode|all] [--batch B] [--repeats R] [--threads T] [--profile]\n".utf8))
+guard ["sd15", "sdxl"].contains(model), ["unet", "vae-decode", "vae-encode", "text", "all"].contains(component) else {
+    FileHandle.standardError.write(Data("usage: DiffusionBench [--model sd15|sdxl] [--component unet|vae-decode|vae-encode|text|all] [--batch B] [--repeats R] [--threads T] [--profile]\n".utf8))
     exit(2)
 }
 
@@ -128,7 +129,7 @@ if component == "unet" || component == "all" {
             ("openblas_core", str(OpenBLASKernels.coreName))])
 }
 
-if component != "unet" {
+if component != "unet" && component != "text" {
     let t0 = now()
     let vae = try AutoencoderKL(config: AutoencoderKLConfig(json: Data(vaeConfig.utf8)), weights: RandomWeights(seed: 5, precision: precision))
     let loadSeconds = now() - t0
@@ -146,4 +147,32 @@ if component != "unet" {
                 ("threads", "\(threads)"), ("median_s", num(median)), ("best_s", num(best)), ("cpu_s_per_run", num(cpu)), ("load_s", num(loadSeconds)),
                 ("peak_rss_gib", num(peakRSSGiB())), ("loadavg", str(loadAverage()))])
     }
+}
+
+if component == "text" || component == "all" {
+    // text_encoder/config.json of SD 1.5 (CLIP ViT-L/14) and text_encoder_2 of SDXL (OpenCLIP ViT-bigG/14).
+    let config = model == "sdxl"
+        ? CLIPTextConfig(vocabSize: 49408, hiddenSize: 1280, intermediateSize: 5120, numHiddenLayers: 32,
+                         numAttentionHeads: 20, maxPositionEmbeddings: 77, hiddenAct: "gelu", projectionDim: 1280)
+        : CLIPTextConfig(vocabSize: 49408, hiddenSize: 768, intermediateSize: 3072, numHiddenLayers: 12,
+                         numAttentionHeads: 12, maxPositionEmbeddings: 77, hiddenAct: "quick_gelu", projectionDim: 768)
+    let t0 = now()
+    let source = RandomWeights(seed: 8)
+    let parameters: (String, [Int]) throws -> Tensor = { try source.tensor($0, shape: $1) }
+    let encode: ([[Int]]) throws -> Void
+    if model == "sdxl" {
+        let encoder = try CLIPTextModelWithProjection(config: config, keeping: precision, parameters: parameters)
+        encode = { _ = try encoder($0) }
+    } else {
+        let encoder = try CLIPTextModel(config: config, keeping: precision, parameters: parameters)
+        encode = { _ = try encoder($0) }
+    }
+    let loadSeconds = now() - t0
+    var idRng = SplitMix64(seed: 9)
+    let ids = (0..<batch).map { _ in (0..<77).map { _ in Int(idRng.next() % 49407) } }
+    let (median, best, cpu) = try time("text") { _ in try encode(ids) }
+    report([("component", str("text")), ("model", str(model)), ("batch", "\(batch)"), ("threads", "\(threads)"),
+            ("repeats", "\(repeats)"), ("weights", str(precision.rawValue)), ("median_s", num(median)), ("best_s", num(best)),
+            ("cpu_s_per_run", num(cpu)), ("load_s", num(loadSeconds)), ("peak_rss_gib", num(peakRSSGiB())),
+            ("loadavg", str(loadAverage()))])
 }

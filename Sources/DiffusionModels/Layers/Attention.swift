@@ -33,7 +33,7 @@ struct Attention: Sendable {
     /// self-attention -> (B,L,H*D).
     private func attend(_ x: Tensor, context: Tensor?) -> Tensor {
         let c = context ?? x
-        return blockedAttention(query: toQ(x), key: toK(c), value: toV(c), heads: heads)
+        return scaledDotProductAttention(query: toQ(x), key: toK(c), value: toV(c), heads: heads)
     }
 
     /// residual (B,L,C) += to_out(attention(x, context)).

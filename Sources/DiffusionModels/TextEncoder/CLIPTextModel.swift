@@ -54,7 +54,9 @@ public final class CLIPTextModel: Sendable {
         let file = weights.folder.appendingPathComponent("config.json").path
         let config = try config ?? weights.config(CLIPTextConfig.self)
         try config.validate(file: file)
-        try self.init(config: config, prefix: CLIPTextModel.prefix(of: weights)) { try weights.tensor($0, shape: $1) }
+        try self.init(config: config, prefix: CLIPTextModel.prefix(of: weights), keeping: weights.storedPrecision) {
+            try weights.tensor($0, shape: $1)
+        }
     }
 
     /// Builds the model from any parameter source called with transformers' names (`text_model.` prefixed) and
@@ -67,19 +69,25 @@ public final class CLIPTextModel: Sendable {
     ///     Tensor.random(shape, in: -0.02...0.02, using: &rng)
     /// }
     /// ```
-    public convenience init(config: CLIPTextConfig, parameters: (_ name: String, _ shape: [Int]) throws -> Tensor) throws {
+    /// `precision` `.float16` keeps the linear-layer weights 16-bit as a half-precision file would (values rounded).
+    public convenience init(config: CLIPTextConfig, keeping precision: StoredPrecision = .float32,
+                            parameters: (_ name: String, _ shape: [Int]) throws -> Tensor) throws {
         try config.validate(file: "CLIPTextConfig")
-        try self.init(config: config, prefix: "text_model.", parameter: parameters)
+        try self.init(config: config, prefix: "text_model.", keeping: precision, parameter: parameters)
     }
 
-    init(config: CLIPTextConfig, prefix: String, parameter: (_ name: String, _ shape: [Int]) throws -> Tensor) throws {
+    /// `precision`: what the linear-layer weights are kept in (the file's half precision, as the UNet does:
+    /// bigG's 694M linear parameters take 1.4 GB instead of 2.8).
+    init(config: CLIPTextConfig, prefix: String, keeping precision: StoredPrecision,
+         parameter: (_ name: String, _ shape: [Int]) throws -> Tensor) throws {
         self.config = config
         activation = config.activation!
         let d = config.hiddenSize, f = config.intermediateSize
         tokenEmbedding = try parameter(prefix + "embeddings.token_embedding.weight", [config.vocabSize, d])
         positionEmbedding = try parameter(prefix + "embeddings.position_embedding.weight", [config.maxPositionEmbeddings, d])
         layers = try (0..<config.numHiddenLayers).map { i in
-            try CLIPEncoderLayer(prefix: "\(prefix)encoder.layers.\(i).", width: d, intermediate: f, parameter: parameter)
+            try CLIPEncoderLayer(prefix: "\(prefix)encoder.layers.\(i).", width: d, intermediate: f, keeping: precision,
+                                 parameter: parameter)
         }
         finalNormWeight = try parameter(prefix + "final_layer_norm.weight", [d])
         finalNormBias = try parameter(prefix + "final_layer_norm.bias", [d])
@@ -167,19 +175,19 @@ public final class CLIPTextModelWithProjection: Sendable {
         guard let p = config.projectionDim else {
             throw DiffusionModelError.unsupportedConfig(file: file, field: "projection_dim", value: "null (CLIPTextModelWithProjection needs one)")
         }
-        textModel = try CLIPTextModel(config: config, prefix: CLIPTextModel.prefix(of: weights)) {
-            try weights.tensor($0, shape: $1)
-        }
+        textModel = try CLIPTextModel(config: config, prefix: CLIPTextModel.prefix(of: weights),
+                                      keeping: weights.storedPrecision) { try weights.tensor($0, shape: $1) }
         projection = try weights.tensor("text_projection.weight", shape: [p, config.hiddenSize])
     }
 
     /// Builds the model from any parameter source (transformers' names: `text_model.` ..., `text_projection.weight`).
-    public init(config: CLIPTextConfig, parameters: (_ name: String, _ shape: [Int]) throws -> Tensor) throws {
+    public init(config: CLIPTextConfig, keeping precision: StoredPrecision = .float32,
+                parameters: (_ name: String, _ shape: [Int]) throws -> Tensor) throws {
         try config.validate(file: "CLIPTextConfig")
         guard let p = config.projectionDim else {
             throw DiffusionModelError.unsupportedConfig(file: "CLIPTextConfig", field: "projection_dim", value: "null (CLIPTextModelWithProjection needs one)")
         }
-        textModel = try CLIPTextModel(config: config, prefix: "text_model.", parameter: parameters)
+        textModel = try CLIPTextModel(config: config, prefix: "text_model.", keeping: precision, parameter: parameters)
         projection = try parameters("text_projection.weight", [p, config.hiddenSize])
     }
 
@@ -203,38 +211,45 @@ extension ComponentWeights {
 
 /// One pre-LN transformer layer of CLIP's encoder (transformers' CLIPEncoderLayer):
 /// h = h + out_proj(attn(LN1(h))) with causal attention, then h = h + fc2(act(fc1(LN2(h)))).
+/// The six projections are `LinearLayer`s, so their weights stay 16-bit when the file is (`StoredMatrix`).
 struct CLIPEncoderLayer: Sendable {
     let norm1Weight: Tensor, norm1Bias: Tensor, norm2Weight: Tensor, norm2Bias: Tensor
-    let qWeight: Tensor, qBias: Tensor, kWeight: Tensor, kBias: Tensor, vWeight: Tensor, vBias: Tensor
-    let outWeight: Tensor, outBias: Tensor
-    let fc1Weight: Tensor, fc1Bias: Tensor, fc2Weight: Tensor, fc2Bias: Tensor
+    let q, k, v, out, fc1, fc2: LinearLayer
 
-    init(prefix: String, width d: Int, intermediate f: Int,
+    init(prefix: String, width d: Int, intermediate f: Int, keeping precision: StoredPrecision,
          parameter: (_ name: String, _ shape: [Int]) throws -> Tensor) throws {
         func t(_ name: String, _ shape: [Int]) throws -> Tensor { try parameter(prefix + name, shape) }
+        func projection(_ name: String, _ rows: Int, _ cols: Int) throws -> LinearLayer {
+            LinearLayer(weight: StoredMatrix(try t(name + ".weight", [rows, cols]), keeping: precision),
+                        bias: try t(name + ".bias", [rows]))
+        }
         norm1Weight = try t("layer_norm1.weight", [d]); norm1Bias = try t("layer_norm1.bias", [d])
         norm2Weight = try t("layer_norm2.weight", [d]); norm2Bias = try t("layer_norm2.bias", [d])
-        qWeight = try t("self_attn.q_proj.weight", [d, d]); qBias = try t("self_attn.q_proj.bias", [d])
-        kWeight = try t("self_attn.k_proj.weight", [d, d]); kBias = try t("self_attn.k_proj.bias", [d])
-        vWeight = try t("self_attn.v_proj.weight", [d, d]); vBias = try t("self_attn.v_proj.bias", [d])
-        outWeight = try t("self_attn.out_proj.weight", [d, d]); outBias = try t("self_attn.out_proj.bias", [d])
-        fc1Weight = try t("mlp.fc1.weight", [f, d]); fc1Bias = try t("mlp.fc1.bias", [f])
-        fc2Weight = try t("mlp.fc2.weight", [d, f]); fc2Bias = try t("mlp.fc2.bias", [d])
+        q = try projection("self_attn.q_proj", d, d)
+        k = try projection("self_attn.k_proj", d, d)
+        v = try projection("self_attn.v_proj", d, d)
+        out = try projection("self_attn.out_proj", d, d)
+        fc1 = try projection("mlp.fc1", f, d)
+        fc2 = try projection("mlp.fc2", d, f)
     }
 
     // h (B, L, D) -> (B, L, D)
     func callAsFunction(_ h: Tensor, heads: Int, eps: Float, activation: Activation) -> Tensor {
         var h = h
         let x = layerNorm(h, weight: norm1Weight, bias: norm1Bias, eps: eps)
-        let q = linear(x, weight: qWeight, bias: qBias)
-        let k = linear(x, weight: kWeight, bias: kBias)
-        let v = linear(x, weight: vWeight, bias: vBias)
-        let a = scaledDotProductAttention(query: q, key: k, value: v, heads: heads, causal: true)
-        h.add(linear(a, weight: outWeight, bias: outBias))
+        let a = scaledDotProductAttention(query: q(x), key: k(x), value: v(x), heads: heads, causal: true)
+        out.accumulate(a, into: &h)
         let y = layerNorm(h, weight: norm2Weight, bias: norm2Bias, eps: eps)
-        let m = linear(y, weight: fc1Weight, bias: fc1Bias, activation: activation)   // (B, L, F)
-        h.add(linear(m, weight: fc2Weight, bias: fc2Bias))
+        fc2.accumulate(fc1(y, activation: activation), into: &h)   // fc1 (B, L, F)
         return h
+    }
+}
+
+extension LinearLayer {
+    /// A layer from an already loaded weight (out, in) and bias (out).
+    init(weight: StoredMatrix, bias: Tensor?) {
+        self.weight = weight
+        self.bias = bias
     }
 }
 

@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# Diffusion components, Swift (bench/DiffusionBench) and diffusers on PyTorch (bench/diffusion_bench.py) alternating,
+# same thread count, each component in its own process so /usr/bin/time's peak RSS (%M, KiB) is that component's.
+# Writes bench/out/diffusion_{swift,torch}_<model>_<component>.json (the JSON line plus "max_rss_kib" from time);
+# bench/make_results.py turns them into the "Diffusion components" section of RESULTS.md.
+# Random weights of the real configs on both sides (nothing downloaded). Run on an idle machine.
+# DIFFUSION_SKIP_SDXL=1 skips the SDXL rows (minutes each and ~10 GiB per side).
+# THREADS (default 2), REPEATS (default 1), SWIFT_HALF=1 runs Swift with fp16-stored linear weights (--half),
+# as a half-precision model folder would load.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+OUT=bench/out
+mkdir -p "$OUT"
+THREADS=${THREADS:-2}
+REPEATS=${REPEATS:-1}
+FLAGS="-c release -Xswiftc -enable-testing"   # the same build as `make test` and run_all.sh
+swift build $FLAGS --product DiffusionBench >/dev/null
+BIN=$(swift build $FLAGS --show-bin-path)
+HALF=""; [ "${SWIFT_HALF:-0}" = 1 ] && HALF="--half"
+log() { echo "[$(date +%H:%M:%S)] $*" >&2; }
+
+# Appends "max_rss_kib" (from /usr/bin/time) and the load average at the start to the last JSON line of $1.
+finish() {  # json-file rss-file load
+  python3 - "$1" "$2" "$3" <<'PY'
+import json, sys
+path, rss, load = sys.argv[1:]
+lines = [l for l in open(path).read().splitlines() if l.startswith("{") and '"profile"' not in l]
+d = json.loads(lines[-1]) if lines else {"error": "no output"}
+try:
+    d["max_rss_kib"] = int(open(rss).read().split()[-1])
+except (OSError, ValueError, IndexError):
+    pass
+d["loadavg_start"] = load
+json.dump(d, open(path, "w"))
+PY
+}
+
+run() {  # model swift-component torch-component
+  local model=$1 sc=$2 tc=$3 load
+  local s="$OUT/diffusion_swift_${model}_${tc}" t="$OUT/diffusion_torch_${model}_${tc}"
+  load=$(cut -d' ' -f1-3 /proc/loadavg)
+  log "swift $model $sc (load $load)"
+  /usr/bin/time -f '%M' -o "$s.rss" "$BIN/DiffusionBench" --model "$model" --component "$sc" --threads "$THREADS" \
+    --repeats "$REPEATS" $HALF > "$s.json" 2> "$s.log" || log "swift $model $sc failed (see $s.log)"
+  finish "$s.json" "$s.rss" "$load"
+  load=$(cut -d' ' -f1-3 /proc/loadavg)
+  log "torch $model $tc (load $load)"
+  /usr/bin/time -f '%M' -o "$t.rss" python3 bench/diffusion_bench.py --model "$model" --component "$tc" \
+    --threads "$THREADS" --repeats "$REPEATS" > "$t.json" 2> "$t.log" || log "torch $model $tc failed (see $t.log)"
+  finish "$t.json" "$t.rss" "$load"
+}
+
+models="sd15"
+[ "${DIFFUSION_SKIP_SDXL:-0}" = 1 ] || models="sd15 sdxl"
+for model in $models; do
+  run "$model" unet unet
+  run "$model" vae-decode vae_decode
+  run "$model" vae-encode vae_encode
+  run "$model" text text
+done
+log "done; python3 bench/make_results.py writes RESULTS.md"
