@@ -180,6 +180,36 @@ if any(s or t for s, t, _ in diffusion.values()):
     print("\nRows from `bash bench/run_diffusion.sh` (`DIFFUSION_SKIP_SDXL=1` for the SD 1.5 rows only); peak RSS from "
           "`/usr/bin/time -f %M`, one process per component.")
 
+# PatchCoreDual ablation: bench/run_ablation.sh writes ablation_{mt,bottle}/ablation.json (full analysis: ABLATION.md).
+def ablation_rows(name):
+    d = load(os.path.join(f"ablation_{name}", "ablation.json"))
+    if not d:
+        return None, []
+    rows = d["rows"]
+    single = [r for r in rows if r["method"] == "PatchCore"]
+    defaults = [r for r in rows if r.get("is_default")]
+    thesis = [r for r in rows if r.get("rule") == "thesis" and r.get("isolation") == "crop"]
+    return d, single + defaults + thesis
+
+
+mt, mt_rows = ablation_rows("mt")
+bottle, bottle_rows = ablation_rows("bottle")
+if mt or bottle:
+    print("\n## PatchCoreDual ablation (MobileNetV2, negative coreset 0.02, positive 0.10; metrics in %)\n")
+    print("Default rows (`*`: `fit --dual` defaults, rule `log_ratio`, isolation `mask_overlap` at `image_scale`) beside "
+          "single-bank PatchCore on the same negative bank and the thesis formula as written (`thesis`, `crop` at the "
+          "resized-crop scale). Every rule x isolation row and the analysis: `bench/ABLATION.md`.\n")
+    print("| data | method | positives | rule | isolation | image AUROC | pixel AUROC | AUPRO | F1-max | positive bank | inference ratio |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
+    for label, rows in (("Magnetic Tile", mt_rows), ("MVTec AD bottle", bottle_rows)):
+        for r in rows:
+            pct = lambda x: "-" if x is None else f"{100 * x:.1f}"
+            print(f"| {label} | {r['method']}{' *' if r.get('is_default') else ''} | {r['positives']} | {r.get('rule') or '-'} | "
+                  f"{r.get('isolation') or '-'} | {pct(r['image_auroc'])} | {pct(r.get('pixel_auroc'))} | {pct(r.get('aupro'))} | "
+                  f"{pct(r['f1_max'])} | {r.get('positive_bank_rows') or '-'} | {r['inference_ratio']:.2f} |")
+    print("\nInference ratio: per-image time (backbone + k-NN + score + map) over single-bank PatchCore's, timed in "
+          "alternation on 16 test images. Command: `bash bench/run_ablation.sh`.")
+
 print("""
 ## Notes (read before quoting a number)
 - PyTorch varies a lot between runs on this machine (MobileNetV2 17.3 ms here against 9.7 ms in REFERENCE.md);

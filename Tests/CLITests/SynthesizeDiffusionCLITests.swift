@@ -62,8 +62,8 @@ import Testing
     func redrawnMask(_ r: SyntheticDefectRecord, width: Int, height: Int) throws -> Image {
         let p = r.parameters
         let placement = MaskPlacement(
-            flipHorizontal: try #require(p["mask_flip_h"].flatMap(Bool.init)),
-            flipVertical: try #require(p["mask_flip_v"].flatMap(Bool.init)),
+            flipHorizontal: try #require(p["mask_flip_h"].flatMap { Bool($0) }),
+            flipVertical: try #require(p["mask_flip_v"].flatMap { Bool($0) }),
             scale: try #require(p["mask_scale"].flatMap(Double.init)),
             shiftX: try #require(p["mask_shift_x"].flatMap(Int.init)), shiftY: try #require(p["mask_shift_y"].flatMap(Int.init)))
         let source = try ImageFile.read(URL(fileURLWithPath: try #require(r.sourceMask)))
