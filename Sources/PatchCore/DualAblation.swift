@@ -303,15 +303,7 @@ public enum DualAblation {
             let image: Image
             var mask: Image?
             do {
-                image = try ImageFile.read(sample.image)
-                if let m = sample.mask {
-                    let raw = try ImageFile.read(m)
-                    guard raw.width == image.width, raw.height == image.height else {
-                        throw ImageError.sizeMismatch(file: m.path, expected: "its image \(image.width)x\(image.height)",
-                                                      actual: "\(raw.width)x\(raw.height)")
-                    }
-                    mask = extractor.prepareMask(raw)
-                }
+                (image, mask) = try extractor.readTestSample(sample)
             } catch {
                 guard skipBad else { throw error }
                 warnings.append("\(sample.image.path): \(error)")

@@ -1,5 +1,6 @@
 import Backbones
 import Checkpoints
+import Datasets
 import Foundation
 import ImageIO
 import PatchFeatures
@@ -78,5 +79,20 @@ public final class FeatureExtractor: Sendable {
         let batch = try Image.batchTensor(images, mean: config.mean, std: config.std)
         let maps = try backbone.features(batch, taps: orderedTaps)
         return try aggregator.aggregate(orderedTaps.map { maps[$0]! }, inputHeight: batch.shape[2], inputWidth: batch.shape[3])
+    }
+}
+
+extension FeatureExtractor {
+    /// A test sample's image and, when it has one, its mask prepared like the image (`prepareMask`); the mask must
+    /// have the image's size. Shared by `PatchCoreEvaluator` and the ablation so both read test data identically.
+    public func readTestSample(_ sample: Sample) throws -> (image: Image, mask: Image?) {
+        let image = try ImageFile.read(sample.image)
+        guard let m = sample.mask else { return (image, nil) }
+        let raw = try ImageFile.read(m)
+        guard raw.width == image.width, raw.height == image.height else {
+            throw ImageError.sizeMismatch(file: m.path, expected: "its image \(image.width)x\(image.height)",
+                                          actual: "\(raw.width)x\(raw.height)")
+        }
+        return (image, prepareMask(raw))
     }
 }

@@ -69,15 +69,7 @@ public enum PatchCoreEvaluator {
             let image: Image
             var mask: Image?
             do {
-                image = try ImageFile.read(sample.image)
-                if let m = sample.mask {
-                    let raw = try ImageFile.read(m)
-                    guard raw.width == image.width, raw.height == image.height else {
-                        throw ImageError.sizeMismatch(file: m.path, expected: "its image \(image.width)x\(image.height)",
-                                                      actual: "\(raw.width)x\(raw.height)")
-                    }
-                    mask = scorer.extractor.prepareMask(raw)
-                }
+                (image, mask) = try scorer.extractor.readTestSample(sample)
             } catch {
                 guard skipBad else { throw error }
                 skipped.append(SkippedImage(file: sample.image.path, reason: "\(error)"))

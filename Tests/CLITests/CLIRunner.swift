@@ -1,4 +1,5 @@
 import Foundation
+import Datasets
 
 /// Runs the built `patchcore` executable, which SwiftPM places beside the test bundle.
 struct CLIRunner {
@@ -32,5 +33,28 @@ struct CLIRunner {
         p.waitUntilExit()
         return Result(status: p.terminationStatus, stdout: String(decoding: outData, as: UTF8.self),
                       stderr: String(decoding: errData, as: UTF8.self))
+    }
+}
+
+/// A demo data set (`DemoDataset`) plus the defective images of a second demo set listed as TRAINING defects, in one CSV
+/// manifest: the smallest data with real training defects for the dual-bank and ablation tests.
+struct DemoWithTrainingDefects {
+    let root: URL
+    let demo: URL
+    let manifest: URL
+
+    init(prefix: String, seed: UInt64, defectSeed: UInt64, trainDefects: Int, size: Int) throws {
+        root = FileManager.default.temporaryDirectory.appendingPathComponent("\(prefix)-\(UUID().uuidString)")
+        demo = root.appendingPathComponent("data")
+        let main = try DemoDataset.generate(at: demo, seed: seed, trainCount: 10, testGoodCount: 4, testDefectCount: 6, size: size)
+        let extra = try DemoDataset.generate(at: root.appendingPathComponent("defects"), seed: defectSeed, trainCount: 1,
+                                             testGoodCount: 0, testDefectCount: trainDefects, size: size)
+        var lines = ["image,mask,label,split,defect_type"]
+        for s in main.samples { lines.append("\(s.image.path),\(s.mask?.path ?? ""),\(s.label.rawValue),\(s.split.rawValue),\(s.defectType)") }
+        for s in extra.samples where s.label == .defect {
+            lines.append("\(s.image.path),\(s.mask!.path),defect,train,\(s.defectType)")
+        }
+        manifest = root.appendingPathComponent("split.csv")
+        try lines.joined(separator: "\n").write(to: manifest, atomically: true, encoding: .utf8)
     }
 }

@@ -14,18 +14,9 @@ import Testing
     let size = 128
 
     init() throws {
-        root = FileManager.default.temporaryDirectory.appendingPathComponent("pc-dual-\(UUID().uuidString)")
-        let main = try DemoDataset.generate(at: root.appendingPathComponent("data"), seed: 3, trainCount: 10,
-                                            testGoodCount: 4, testDefectCount: 6, size: size)
-        let extra = try DemoDataset.generate(at: root.appendingPathComponent("defects"), seed: 21, trainCount: 1,
-                                             testGoodCount: 0, testDefectCount: 6, size: size)
-        var lines = ["image,mask,label,split,defect_type"]
-        for s in main.samples { lines.append("\(s.image.path),\(s.mask?.path ?? ""),\(s.label.rawValue),\(s.split.rawValue),\(s.defectType)") }
-        for s in extra.samples where s.label == .defect {
-            lines.append("\(s.image.path),\(s.mask!.path),defect,train,\(s.defectType)")
-        }
-        manifest = root.appendingPathComponent("split.csv")
-        try lines.joined(separator: "\n").write(to: manifest, atomically: true, encoding: .utf8)
+        let data = try DemoWithTrainingDefects(prefix: "pc-dual", seed: 3, defectSeed: 21, trainDefects: 6, size: size)
+        root = data.root
+        manifest = data.manifest
     }
 
     func cleanup() { try? FileManager.default.removeItem(at: root) }
