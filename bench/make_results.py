@@ -179,6 +179,10 @@ if any(s or t for s, t, _ in diffusion.values()):
           f"{fmt(per_image('sdxl', 0))} | {fmt(per_image('sdxl', 1))} | {fmt(per_image('sdxl', 2))} |")
     print("\nRows from `bash bench/run_diffusion.sh` (`DIFFUSION_SKIP_SDXL=1` for the SD 1.5 rows only); peak RSS from "
           "`/usr/bin/time -f %M`, one process per component.")
+    print("\nNot reached: the SD 1.5 UNet is 14% slower than PyTorch in the same run and the SDXL UNet about 2x slower "
+          "(the SDXL Swift run shared the machine with a debug build for about a minute; it used 164 CPU-s in 117 s, so "
+          "the Swift loops between the GEMMs do not keep both cores busy at this size). Peak RSS of the VAE decode at "
+          "1024 (10.8 GiB) is above PyTorch's 4.5 GiB: full-resolution activations are copied between layers.")
 
 # PatchCoreDual ablation: bench/run_ablation.sh writes ablation_{mt,bottle}/ablation.json (full analysis: ABLATION.md).
 def ablation_rows(name):
