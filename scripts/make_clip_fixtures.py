@@ -12,10 +12,7 @@ CPU only, seeded, nothing from a model hub:
     pip install torch==2.13.0 transformers safetensors
     python3 scripts/make_clip_fixtures.py
 """
-import gzip
 import json
-import os
-import subprocess
 import sys
 import tempfile
 import zipfile
@@ -28,54 +25,18 @@ from safetensors.torch import save_file
 sys.modules.setdefault("torchvision", None)
 from transformers import CLIPTextConfig, CLIPTextModel, CLIPTextModelWithProjection, CLIPTokenizer  # noqa: E402
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from clip_vocab import BPE_MEMBER, clip_vocab, open_clip_wheel, write_vocab_files  # noqa: E402
+
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "Tests/DiffusionModelsTests/Fixtures/clip"
-WHEEL_NAME = "open_clip_torch-3.3.0-py3-none-any.whl"
-WHEEL_CACHE = Path("/tmp/openclip") / WHEEL_NAME
-BPE_MEMBER = "open_clip/bpe_simple_vocab_16e6.txt.gz"
 MAX_LENGTH = 77
-
-
-def open_clip_wheel() -> Path:
-    if WHEEL_CACHE.exists():
-        return WHEEL_CACHE
-    tmp = Path(tempfile.mkdtemp())
-    subprocess.run([sys.executable, "-m", "pip", "download", "--no-deps", "open-clip-torch==3.3.0", "-d", str(tmp)],
-                   check=True)
-    return tmp / WHEEL_NAME
-
-
-def byte_unicode_chars():
-    """CLIP's bytes_to_unicode: printable bytes map to themselves, the rest to 256+n, in CLIP's order."""
-    bs = list(range(ord("!"), ord("~") + 1)) + list(range(ord("¡"), ord("¬") + 1)) + list(range(ord("®"), ord("ÿ") + 1))
-    cs = bs[:]
-    n = 0
-    for b in range(256):
-        if b not in bs:
-            bs.append(b)
-            cs.append(256 + n)
-            n += 1
-    return [chr(c) for c in cs]
-
-
-def clip_vocab(merge_count: int):
-    """CLIP's vocabulary: byte chars, the same + '</w>', the first `merge_count` merges joined, then the specials."""
-    with zipfile.ZipFile(open_clip_wheel()) as z:
-        lines = gzip.decompress(z.read(BPE_MEMBER)).decode("utf-8").split("\n")
-    merges = [tuple(line.split()) for line in lines[1:1 + merge_count]]
-    assert all(len(m) == 2 for m in merges)
-    chars = byte_unicode_chars()
-    tokens = chars + [c + "</w>" for c in chars] + ["".join(m) for m in merges] + ["<|startoftext|>", "<|endoftext|>"]
-    assert len(set(tokens)) == len(tokens)
-    return {t: i for i, t in enumerate(tokens)}, merges
 
 
 def write_tokenizer(folder: Path, vocab, merges, pad: str, write_vocab=True):
     folder.mkdir(parents=True, exist_ok=True)
     if write_vocab:
-        (folder / "vocab.json").write_text(json.dumps(vocab, ensure_ascii=False, separators=(",", ":")), encoding="utf-8")
-        (folder / "merges.txt").write_text("#version: 0.2\n" + "\n".join(" ".join(m) for m in merges) + "\n",
-                                           encoding="utf-8")
+        write_vocab_files(folder, vocab, merges)
     special = {"bos_token": "<|startoftext|>", "eos_token": "<|endoftext|>", "unk_token": "<|endoftext|>", "pad_token": pad}
     # The layout of the files a diffusers SD / SDXL tokenizer folder ships.
     config = {"add_prefix_space": False, "do_lower_case": True, "errors": "replace", "model_max_length": MAX_LENGTH,

@@ -18,12 +18,8 @@ replaced by a queue of saved tensors, consumed in the order the pipeline asks (n
 the text encoder calls, every UNet call (inputs and output), the VAE encode moments and decode, and the latents after
 each scheduler step (callback_on_step_end). Every tensor goes to <case>.safetensors; metadata to cases.json.
 """
-import gzip
 import json
-import subprocess
 import sys
-import tempfile
-import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -43,8 +39,10 @@ from diffusers.pipelines.stable_diffusion import pipeline_stable_diffusion_inpai
 from diffusers.pipelines.stable_diffusion_xl import pipeline_stable_diffusion_xl_inpaint as sdxl_module
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "scripts"))
+from clip_vocab import clip_vocab, write_vocab_files  # noqa: E402
+
 OUT = ROOT / "Tests/InpaintingTests/Fixtures"
-WHEEL = Path("/tmp/openclip/open_clip_torch-3.3.0-py3-none-any.whl")
 MAX_LENGTH = 77
 PROMPTS = ["white marks on the wall", "copper metal scratches"]
 NEGATIVE = "smooth, plain, black, dark, shadow"
@@ -60,42 +58,8 @@ SDXL_INPAINT_SCHEDULER = dict(beta_end=0.012, beta_schedule="scaled_linear", bet
 
 # ---------------------------------------------------------------- tokenizer (real CLIP merges, truncated vocab)
 
-def wheel() -> Path:
-    if WHEEL.exists():
-        return WHEEL
-    tmp = Path(tempfile.mkdtemp())
-    subprocess.run([sys.executable, "-m", "pip", "download", "--no-deps", "open-clip-torch==3.3.0", "-d", str(tmp)],
-                   check=True)
-    return tmp / WHEEL.name
-
-
-def byte_chars():
-    """CLIP's bytes_to_unicode order."""
-    bs = list(range(ord("!"), ord("~") + 1)) + list(range(ord("¡"), ord("¬") + 1)) + list(range(ord("®"), ord("ÿ") + 1))
-    cs = bs[:]
-    n = 0
-    for b in range(256):
-        if b not in bs:
-            bs.append(b)
-            cs.append(256 + n)
-            n += 1
-    return [chr(c) for c in cs]
-
-
-def clip_vocab(merge_count):
-    with zipfile.ZipFile(wheel()) as z:
-        lines = gzip.decompress(z.read("open_clip/bpe_simple_vocab_16e6.txt.gz")).decode("utf-8").split("\n")
-    merges = [tuple(line.split()) for line in lines[1:1 + merge_count]]
-    chars = byte_chars()
-    tokens = chars + [c + "</w>" for c in chars] + ["".join(m) for m in merges] + ["<|startoftext|>", "<|endoftext|>"]
-    return {t: i for i, t in enumerate(tokens)}, merges
-
-
 def write_tokenizer(folder: Path, vocab, merges, pad):
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / "vocab.json").write_text(json.dumps(vocab, ensure_ascii=False, separators=(",", ":")), encoding="utf-8")
-    (folder / "merges.txt").write_text("#version: 0.2\n" + "\n".join(" ".join(m) for m in merges) + "\n",
-                                       encoding="utf-8")
+    write_vocab_files(folder, vocab, merges)
     config = {"add_prefix_space": False, "do_lower_case": True, "errors": "replace", "model_max_length": MAX_LENGTH,
               "tokenizer_class": "CLIPTokenizer", "bos_token": "<|startoftext|>", "eos_token": "<|endoftext|>",
               "unk_token": "<|endoftext|>", "pad_token": pad}
