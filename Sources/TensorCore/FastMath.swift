@@ -11,7 +11,13 @@ import Foundation
 /// ```
 @inline(__always)
 public func fastExp(_ x: Float) -> Float {
-    let c = Swift.min(Swift.max(x, -87.33), 88.7)
+    let v = expOfClamped(Swift.min(Swift.max(x, -87.33), 88.7))
+    return x < -87.33 ? 0 : v
+}
+
+/// e^c for c in [-87.33, 88.7], the caller having clamped it: Cephes' range reduction and polynomial.
+@inline(__always)
+func expOfClamped(_ c: Float) -> Float {
     // Adding 1.5 * 2^23 rounds c / ln 2 to the nearest integer n and leaves n in the low mantissa bits.
     let shifted = c * 1.44269504088896341 + 12582912
     let n = shifted - 12582912
@@ -25,28 +31,14 @@ public func fastExp(_ x: Float) -> Float {
     p = p * r + 5.0000001201e-1
     let y = p * (r * r) + r + 1
     let bits = (Int32(bitPattern: shifted.bitPattern) &- 0x4B40_0000 &+ 127) &<< 23   // 2^n
-    let v = y * Float(bitPattern: UInt32(bitPattern: bits))
-    return x < -87.33 ? 0 : v
+    return y * Float(bitPattern: UInt32(bitPattern: bits))
 }
 
 /// e^x for x <= 0 (softmax after subtracting the row maximum): fastExp without the upper clamp and the flush to
 /// zero; inputs below -87.33 (and -inf) give about 1.2e-38 instead of 0, which no softmax sum can notice.
 @inline(__always)
 func fastExpNonPositive(_ x: Float) -> Float {
-    let c = Swift.max(x, -87.33)
-    let shifted = c * 1.44269504088896341 + 12582912
-    let n = shifted - 12582912
-    var r = c - n * 0.693359375
-    r = r - n * -2.12194440e-4
-    var p: Float = 1.9875691500e-4
-    p = p * r + 1.3981999507e-3
-    p = p * r + 8.3334519073e-3
-    p = p * r + 4.1665795894e-2
-    p = p * r + 1.6666665459e-1
-    p = p * r + 5.0000001201e-1
-    let y = p * (r * r) + r + 1
-    let bits = (Int32(bitPattern: shifted.bitPattern) &- 0x4B40_0000 &+ 127) &<< 23
-    return y * Float(bitPattern: UInt32(bitPattern: bits))
+    expOfClamped(Swift.max(x, -87.33))
 }
 
 /// erf(x): Abramowitz & Stegun 7.1.26 (|error| <= 1.5e-7) with fastExp.

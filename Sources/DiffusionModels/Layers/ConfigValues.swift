@@ -85,6 +85,15 @@ struct ConfigReader {
         self.raw = raw
     }
 
+    /// Reads `url`'s JSON object; an unreadable file or bad JSON is a `.badConfig` naming the file.
+    init(contentsOf url: URL) throws {
+        let data: Data
+        do { data = try Data(contentsOf: url) } catch {
+            throw DiffusionModelError.badConfig(file: url.path, reason: "cannot read: \(error.localizedDescription)")
+        }
+        try self.init(data: data, file: url.path)
+    }
+
     init(data: Data, file: String) throws {
         self.file = file
         do {

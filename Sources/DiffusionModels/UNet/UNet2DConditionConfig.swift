@@ -39,11 +39,7 @@ public struct UNet2DConditionConfig: Codable, Sendable, Equatable {
 
     /// Reads and validates unet/config.json.
     public init(contentsOf url: URL) throws {
-        let data: Data
-        do { data = try Data(contentsOf: url) } catch {
-            throw DiffusionModelError.badConfig(file: url.path, reason: "cannot read: \(error.localizedDescription)")
-        }
-        try self.init(json: data, file: url.path)
+        try self.init(reader: ConfigReader(contentsOf: url))
     }
 
     /// Parses and validates a config.json's bytes; `file` names it in errors.

@@ -23,11 +23,7 @@ public struct AutoencoderKLConfig: Codable, Sendable, Equatable {
     public var sampleSize: Int?
 
     public init(contentsOf url: URL) throws {
-        let data: Data
-        do { data = try Data(contentsOf: url) } catch {
-            throw DiffusionModelError.badConfig(file: url.path, reason: "cannot read: \(error.localizedDescription)")
-        }
-        try self.init(json: data, file: url.path)
+        try self.init(reader: ConfigReader(contentsOf: url))
     }
 
     public init(json data: Data, file: String = "vae/config.json") throws {
