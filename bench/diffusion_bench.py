@@ -83,11 +83,12 @@ def main():
     ap.add_argument("--component", choices=["unet", "vae_decode", "vae_encode", "text"], required=True)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--repeats", type=int, default=1)
+    ap.add_argument("--latent", type=int, help="latent side (default: the model's native 64 / 128)")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
-    size = 512 if args.model == "sd15" else 1024
-    lat = size // 8
+    lat = args.latent or (64 if args.model == "sd15" else 128)
+    size = lat * 8
     if args.component == "unet":
         from diffusers import UNet2DConditionModel
         unet = UNet2DConditionModel(**(SD15_UNET if args.model == "sd15" else SDXL_UNET)).eval()

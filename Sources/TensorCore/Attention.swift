@@ -8,11 +8,14 @@ import Foundation
 /// Heads are read and written in place through GEMM leading dimensions, so no transpose is materialised.
 /// `causal` masks key j > query i (CLIP's text encoder). `scale` defaults to 1/sqrt(D).
 ///
-/// Queries run in blocks small enough that each block's score matrix stays in cache (about 1M scores; a full
-/// 4096 x 4096 map per head would be 64 MiB and make the softmax passes memory-bound, as in SD's UNet and VAE
-/// self-attention): S = scale Q K^T (sgemm), P~ = exp(S - rowmax) with the vectorised `fastExpShiftedRow`,
-/// O = P~ V (sgemm), then O's rows are divided by the row sums (D per row instead of Lk). With `causal`, a block
-/// of queries [q0, q0 + rows) only multiplies the first q0 + rows keys. `blockRows` overrides the block (tests).
+/// Work is split into items of (batch, head, block of query rows); each worker of `Parallel` takes a contiguous
+/// run of items and does all of an item's work itself with single-threaded GEMMs, so a block's scores stay in
+/// that core's cache from the first GEMM to the second and no GEMM pays OpenBLAS's fork/join (the K = 40..64
+/// GEMMs of a head are too small to split well). Per item:
+/// S = scale Q K^T (sgemm), P~ = exp(S - rowmax) with the vectorised `fastExpShiftedRow`, O = P~ V (sgemm),
+/// then O's rows are divided by the row sums (D per row instead of Lk). A block holds about 256k scores (1 MiB,
+/// within one core's L2), at least 32 rows. With `causal`, a block of queries [q0, q0 + rows) only multiplies
+/// the first q0 + rows keys. `blockRows` overrides the block (tests).
 /// The Double reference is `scaledDotProductAttentionReference` below.
 ///
 /// ```swift
@@ -31,50 +34,47 @@ public func scaledDotProductAttention(query: Tensor, key: Tensor, value: Tensor,
     let alpha = scale ?? 1 / Float(d).squareRoot()
     let count = b * lq * width
     if count == 0 || lk == 0 { return Tensor(zeros: [b, lq, width]) }
-    // Rows per block: about 1M scores (4 MiB, half per core), at least 32 rows (or all of them). Larger blocks
-    // repack K and V less often; smaller ones keep the softmax passes in cache.
-    let block = Swift.max(1, Swift.min(lq, blockRows ?? Swift.max(32, (1 << 20) / lk)))
-    let scores = UnsafeMutablePointer<Float>.allocate(capacity: block * lk)
-    let inverseSums = UnsafeMutablePointer<Float>.allocate(capacity: block)
-    defer { scores.deallocate(); inverseSums.deallocate() }
+    let block = Swift.max(1, Swift.min(lq, blockRows ?? Swift.max(32, (1 << 18) / lk)))
+    let blocksPerHead = (lq + block - 1) / block
+    let items = b * heads * blocksPerHead
+    let workers = Swift.min(Parallel.workers, items)
     let out = [Float](unsafeUninitializedCapacity: count) { po, initialized in
         query.withUnsafeBufferPointer { pq in
             key.withUnsafeBufferPointer { pk in
                 value.withUnsafeBufferPointer { pv in
-                    for batch in 0..<b {
-                        for h in 0..<heads {
-                            let q = pq.baseAddress! + batch * lq * width + h * d
-                            let k = pk.baseAddress! + batch * lk * width + h * d
-                            let v = pv.baseAddress! + batch * lk * width + h * d
-                            let o = po.baseAddress! + batch * lq * width + h * d
-                            var q0 = 0
-                            while q0 < lq {
-                                let rows = Swift.min(block, lq - q0)
+                    let (q, k, v, o) = (pq.baseAddress!, pk.baseAddress!, pv.baseAddress!, po.baseAddress!)
+                    ComputeThreads.withSingleThreadedBLAS {
+                        Parallel.forEach(iterations: workers) { worker in
+                            let scores = UnsafeMutablePointer<Float>.allocate(capacity: block * lk)
+                            let inverseSums = UnsafeMutablePointer<Float>.allocate(capacity: block)
+                            defer { scores.deallocate(); inverseSums.deallocate() }
+                            for item in (items * worker / workers)..<(items * (worker + 1) / workers) {
+                                let unit = item / blocksPerHead, batch = unit / heads, h = unit % heads
+                                let q0 = (item % blocksPerHead) * block, rows = Swift.min(block, lq - q0)
+                                let head = batch * lk * width + h * d   // K_h, V_h start
+                                let queries = batch * lq * width + q0 * width + h * d
                                 // Keys this block can see: all, or the first q0 + rows when causal.
                                 let keys = causal ? Swift.min(lk, q0 + rows) : lk
                                 // S (rows, keys) = alpha * Q_h K_h^T
                                 sgemm(transposeB: true, m: rows, n: keys, k: d, alpha: alpha,
-                                      a: q + q0 * width, lda: width, b: k, ldb: width, c: scores, ldc: keys)
+                                      a: q + queries, lda: width, b: k + head, ldb: width, c: scores, ldc: keys)
                                 // P~ = exp(S - rowmax), 1 / rowsum kept aside
-                                let first = q0
-                                Parallel.chunks(count: rows, minChunk: Swift.max(1, 8192 / keys)) { r in
-                                    for i in r {
-                                        let row = scores + i * keys
-                                        if causal {
-                                            let visible = Swift.min(keys, first + i + 1)
-                                            for j in visible..<keys { row[j] = -.infinity }
-                                        }
-                                        inverseSums[i] = fastExpShiftedRow(row, count: keys)
+                                for i in 0..<rows {
+                                    let row = scores + i * keys
+                                    if causal {
+                                        let visible = Swift.min(keys, q0 + i + 1)
+                                        for j in visible..<keys { row[j] = -.infinity }
                                     }
+                                    inverseSums[i] = fastExpShiftedRow(row, count: keys)
                                 }
                                 // O_h (rows, D) = diag(1 / rowsum) P~ V_h
-                                let oBlock = o + q0 * width
-                                sgemm(m: rows, n: d, k: keys, a: scores, lda: keys, b: v, ldb: width, c: oBlock, ldc: width)
+                                let oBlock = o + queries
+                                sgemm(m: rows, n: d, k: keys, a: scores, lda: keys, b: v + head, ldb: width,
+                                      c: oBlock, ldc: width)
                                 for i in 0..<rows {
                                     let row = oBlock + i * width, f = inverseSums[i]
                                     for t in 0..<d { row[t] *= f }
                                 }
-                                q0 += rows
                             }
                         }
                     }

@@ -1,12 +1,46 @@
 import COpenBLAS
+import Synchronization
 
-/// Thread count used by BLAS; set once per process (e.g. from `--threads`).
+/// Thread count used by BLAS and by `Parallel`; set once per process (e.g. from `--threads`).
 public enum ComputeThreads {
+    private struct State {
+        var configured: Int?            // from `set`, else OpenBLAS's own count when first read
+        var singleThreadedRegions = 0   // `withSingleThreadedBLAS` calls in flight
+    }
+    private static let state = Mutex(State())
+
     public static func set(_ n: Int) {
         KernelRuntime.prepare()  // fastest OpenBLAS kernels for this CPU, allocator settings; before any BLAS work
-        openblas_set_num_threads(Int32(max(1, n)))
+        state.withLock { s in
+            s.configured = max(1, n)
+            if s.singleThreadedRegions == 0 { openblas_set_num_threads(Int32(max(1, n))) }
+        }
     }
-    public static var current: Int { Int(openblas_get_num_threads()) }
+
+    /// The configured count (unchanged inside `withSingleThreadedBLAS`).
+    public static var current: Int {
+        state.withLock { s in s.configured ?? Int(openblas_get_num_threads()) }
+    }
+
+    /// Runs `body` with every sgemm single-threaded, for loops that hand each of `Parallel.workers` its own
+    /// GEMMs (attention heads): one thread per GEMM keeps its operands in that core's cache and avoids OpenBLAS's
+    /// fork/join per call, which costs most on the small GEMMs of a head. Nested and concurrent calls are safe;
+    /// the configured count comes back when the last one ends.
+    public static func withSingleThreadedBLAS<R>(_ body: () throws -> R) rethrows -> R {
+        KernelRuntime.prepare()
+        state.withLock { s in
+            if s.configured == nil { s.configured = Int(openblas_get_num_threads()) }
+            if s.singleThreadedRegions == 0 { openblas_set_num_threads(1) }
+            s.singleThreadedRegions += 1
+        }
+        defer {
+            state.withLock { s in
+                s.singleThreadedRegions -= 1
+                if s.singleThreadedRegions == 0 { openblas_set_num_threads(Int32(s.configured ?? 1)) }
+            }
+        }
+        return try body()
+    }
 }
 
 /// C (M,N) = alpha * op(A) (M,K) * op(B) (K,N) + beta * C, row-major, through OpenBLAS sgemm.
