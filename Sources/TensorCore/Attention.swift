@@ -34,7 +34,7 @@ public func scaledDotProductAttention(query: Tensor, key: Tensor, value: Tensor,
     let alpha = scale ?? 1 / Float(d).squareRoot()
     let count = b * lq * width
     if count == 0 || lk == 0 { return Tensor(zeros: [b, lq, width]) }
-    let block = Swift.max(1, Swift.min(lq, blockRows ?? Swift.max(32, (1 << 18) / lk)))
+    let block = Swift.max(1, Swift.min(lq, blockRows ?? Swift.max(128, (1 << 19) / lk)))
     let blocksPerHead = (lq + block - 1) / block
     let items = b * heads * blocksPerHead
     let workers = Swift.min(Parallel.workers, items)
