@@ -70,21 +70,26 @@ struct WinogradTiles {
     }
 }
 
-/// Input transform of `nb` images: x (nb,C,H,W) -> V (16, C, T) with T = nb * tH * tW (row stride ldv,
-/// position ξ at v + ξ*positionStride), tiles of image i at columns i*tH*tW + ty*tW + tx.
+/// Input transform of `nb` images: x (nb,C,H,W) -> V (16, C, T) with T = nb * bandRows * tW (row stride ldv,
+/// position ξ at v + ξ*positionStride), tile (i, ty, tx) at column i*bandRows*tW + (ty - band.lowerBound)*tW + tx.
+/// `band` (default: all tile rows) limits the transform to a range of tile rows, so a large image can go through
+/// in bands instead of needing V for all of it at once.
 ///
 /// Each channel is first copied into a zero-padded plane split into its even and odd columns,
 /// E[r][k] = xpad[r][2k] and D[r][k] = xpad[r][2k+1] (k in 0...tW), so tile tx's four columns are
 /// E[tx], D[tx], E[tx+1], D[tx+1] and every loop below runs over contiguous k.
 func winogradInputTransform(_ x: UnsafePointer<Float>, images nb: Int, _ s: ConvShape, _ p: Conv2dParameters,
                             _ tiles: WinogradTiles, into v: UnsafeMutablePointer<Float>, ldv: Int,
-                            positionStride: Int? = nil) {
+                            positionStride: Int? = nil, band: Range<Int>? = nil) {
     let (th, tw) = (tiles.th, tiles.tw)
+    let band = band ?? 0..<th
     let hp = 2 * th + 2, half = tw + 1
     let (h, w, ph, pw) = (s.h, s.w, p.padding.h, p.padding.w)
     let positionStride = positionStride ?? s.c * ldv
     // Padded rows that hold input rows; padded columns 2k (even) and 2k+1 (odd) that hold input columns.
+    // Only the padded rows the band's tiles read (2 ty ..< 2 ty + 4).
     let rows = validRange(count: hp, offset: -ph, stride: 1, limit: h)
+        .clamped(to: 2 * band.lowerBound..<(2 * band.upperBound + 2))
     let evens = validRange(count: half, offset: -pw, stride: 2, limit: w)
     let odds = validRange(count: half, offset: 1 - pw, stride: 2, limit: w)
     Parallel.chunks(count: nb * s.c, minChunk: Swift.max(1, 4096 / Swift.max(1, h * w))) { items in
@@ -108,8 +113,8 @@ func winogradInputTransform(_ x: UnsafePointer<Float>, images nb: Int, _ s: Conv
                                 count: odds.count, stride: 2)
                 }
             }
-            let dst = v + ch * ldv + i * th * tw
-            for ty in 0..<th {
+            let dst = v + ch * ldv + i * band.count * tw - band.lowerBound * tw
+            for ty in band {
                 // B^T d: rows 2ty..2ty+3 combined as (r0 - r2, r1 + r2, r2 - r1, r1 - r3), for E and D.
                 for part in 0..<2 {
                     let plane = part == 0 ? ev : od, base = 4 * part
@@ -157,12 +162,14 @@ func winogradInputTransform(_ x: UnsafePointer<Float>, images nb: Int, _ s: Conv
 }
 
 /// Output transform of `nb` images with the fused epilogue: M (16, O, T) (row stride ldm, position ξ at
-/// m + ξ*positionStride) ->
-/// out (nb,O,oH,oW) = activation(A^T M A + bias + residual), tiles cropped to oH x oW.
+/// m + ξ*positionStride, tile columns as in `winogradInputTransform` for the same `band`) ->
+/// out (nb,O,oH,oW) = activation(A^T M A + bias + residual), tiles cropped to oH x oW; only the band's output
+/// rows are written.
 func winogradOutputTransform(_ m: UnsafePointer<Float>, ldm: Int, positionStride: Int? = nil, images nb: Int, _ s: ConvShape,
                              _ tiles: WinogradTiles, bias: UnsafePointer<Float>?, residual: UnsafePointer<Float>?,
-                             _ activation: Activation, _ out: UnsafeMutablePointer<Float>) {
+                             _ activation: Activation, _ out: UnsafeMutablePointer<Float>, band: Range<Int>? = nil) {
     let (th, tw, oh, ow) = (tiles.th, tiles.tw, s.oh, s.ow)
+    let band = band ?? 0..<th
     let positionStride = positionStride ?? s.o * ldm
     Parallel.chunks(count: nb * s.o, minChunk: Swift.max(1, 4096 / Swift.max(1, s.plane))) { items in
         // A^T M per column j: u0[j] (tW) and u1[j] (tW); then the two output rows of the tile row (2*tW each).
@@ -175,8 +182,8 @@ func winogradOutputTransform(_ m: UnsafePointer<Float>, ldm: Int, positionStride
             let dst = out + plane
             let res = residual.map { $0 + plane }
             let bv: Float = bias?[oc] ?? 0
-            let src = m + oc * ldm + i * th * tw
-            for ty in 0..<th {
+            let src = m + oc * ldm + i * band.count * tw - band.lowerBound * tw
+            for ty in band {
                 let mp = src + ty * tw
                 // A^T M: u0 = m0 + m1 + m2, u1 = m1 - m2 - m3 over the rows of the 4x4 M, per column j.
                 for j in 0..<4 {
@@ -229,21 +236,27 @@ func winogradOutputTransform(_ m: UnsafePointer<Float>, ldm: Int, positionStride
                     }
                 }
             }
-            applyActivation(activation, dst, count: oh * ow)
+            let firstRow = 2 * band.lowerBound, endRow = Swift.min(oh, 2 * band.upperBound)
+            applyActivation(activation, dst + firstRow * ow, count: (endRow - firstRow) * ow)
         }
     }
 }
 
 /// x (N,C,H,W), U (16,O,C) from `winogradWeightTransform` -> out (N,O,oH,oW) =
 /// activation(conv3x3(x) + bias + residual), stride 1, dilation 1, groups 1, any zero padding.
-/// Images go through in passes sized so V (16,C,T) and M (16,O,T) stay near `passFloats` floats together.
+/// Images go through in passes sized so V (16,C,T) and M (16,O,T) stay near `passFloats` floats together; an
+/// image larger than that goes through alone, in bands of tile rows of about `passFloats` (at least one row).
+/// Without bands a 1024 x 1024 conv with 256 -> 128 channels (SDXL's VAE decoder) needed 6.4 GB for V and M.
 func winogradConv2d(_ x: UnsafePointer<Float>, _ u: UnsafePointer<Float>, _ bias: UnsafePointer<Float>?,
                     _ residual: UnsafePointer<Float>?, _ activation: Activation, _ s: ConvShape, _ p: Conv2dParameters,
                     _ out: UnsafeMutablePointer<Float>, passFloats: Int = 8 << 20) {
     let tiles = WinogradTiles(s)
-    let perImage = winogradPositions * (s.c + s.o) * tiles.perImage
+    let perTileRow = winogradPositions * (s.c + s.o) * tiles.tw
+    let perImage = perTileRow * tiles.th
     let perPass = Swift.max(1, Swift.min(s.n, passFloats / Swift.max(1, perImage)))
-    let ldt = perPass * tiles.perImage
+    let bandRows = perPass > 1 || perImage <= passFloats
+        ? tiles.th : Swift.max(1, Swift.min(tiles.th, passFloats / Swift.max(1, perTileRow)))
+    let ldt = perPass * bandRows * tiles.tw
     // The 16 position blocks are skewed by 16 floats each: packed, their distance (C*T floats) is often a
     // multiple of 4 KiB, and the transforms' 16 concurrent streams would then fall into the same cache sets.
     let skew = 16
@@ -254,19 +267,25 @@ func winogradConv2d(_ x: UnsafePointer<Float>, _ u: UnsafePointer<Float>, _ bias
     var b0 = 0
     while b0 < s.n {
         let nb = Swift.min(perPass, s.n - b0)
-        let t = nb * tiles.perImage
-        let (vStride, mStride) = (s.c * t + skew, s.o * t + skew)
-        // V columns of this pass are packed with row stride t so each sgemm reads a dense (C, t) matrix.
-        winogradInputTransform(x + b0 * s.c * s.h * s.w, images: nb, s, p, tiles, into: v, ldv: t, positionStride: vStride)
-        for xi in 0..<winogradPositions {
-            sgemm(m: s.o, n: t, k: s.c,
-                  a: u + xi * s.o * s.c, lda: s.c,
-                  b: v + xi * vStride, ldb: t,
-                  c: m + xi * mStride, ldc: t)
+        var ty0 = 0
+        while ty0 < tiles.th {
+            let band = ty0..<Swift.min(tiles.th, ty0 + bandRows)
+            let t = nb * band.count * tiles.tw
+            let (vStride, mStride) = (s.c * t + skew, s.o * t + skew)
+            // V columns of this pass are packed with row stride t so each sgemm reads a dense (C, t) matrix.
+            winogradInputTransform(x + b0 * s.c * s.h * s.w, images: nb, s, p, tiles, into: v, ldv: t,
+                                   positionStride: vStride, band: band)
+            for xi in 0..<winogradPositions {
+                sgemm(m: s.o, n: t, k: s.c,
+                      a: u + xi * s.o * s.c, lda: s.c,
+                      b: v + xi * vStride, ldb: t,
+                      c: m + xi * mStride, ldc: t)
+            }
+            let plane = b0 * s.o * s.oh * s.ow
+            winogradOutputTransform(m, ldm: t, positionStride: mStride, images: nb, s, tiles, bias: bias,
+                                    residual: residual.map { $0 + plane }, activation, out + plane, band: band)
+            ty0 = band.upperBound
         }
-        let plane = b0 * s.o * s.oh * s.ow
-        winogradOutputTransform(m, ldm: t, positionStride: mStride, images: nb, s, tiles, bias: bias,
-                                residual: residual.map { $0 + plane }, activation, out + plane)
         b0 += nb
     }
 }

@@ -115,6 +115,40 @@ import Testing
         }
     }
 
+    @Test func largeImagesGoThroughInBandsOfTileRows() {
+        // One image whose V + M exceed the budget runs in bands of tile rows: 1 row, 3 rows (7 tile rows leave a
+        // short last band), and all rows. SiLU is not idempotent, so a band that re-applied the activation to
+        // rows already written (or to rows not yet written) would show.
+        var rng = SeededGenerator(seed: 97)
+        let x = randomTensor([2, 32, 13, 11], using: &rng), w = randomTensor([40, 32, 3, 3], using: &rng)
+        let b = randomTensor([40], using: &rng)
+        let p = Conv2dParameters(padding: 1)
+        let plain = conv2dReference(x, weight: w, bias: b, p)
+        let residual = randomTensor(plain.shape, using: &rng)
+        var want = plain
+        want.add(residual)
+        want.apply(.silu)
+        let s = convShape(x, weight: w.shape, p, residual: residual)
+        let tiles = WinogradTiles(s)
+        #expect(tiles.th == 7)
+        let u = UnsafeMutablePointer<Float>.allocate(capacity: 16 * 40 * 32)
+        defer { u.deallocate() }
+        w.withUnsafeBufferPointer { winogradWeightTransform($0.baseAddress!, o: 40, c: 32, into: u) }
+        let tileRow = 16 * (32 + 40) * tiles.tw
+        for budget in [1, 3 * tileRow, 7 * tileRow] {
+            var y = Tensor(zeros: want.shape)
+            x.withUnsafeBufferPointer { px in b.withUnsafeBufferPointer { pb in residual.withUnsafeBufferPointer { pr in
+                y.withUnsafeMutableBufferPointer { py in
+                    winogradConv2d(px.baseAddress!, u, pb.baseAddress!, pr.baseAddress!, .silu, s, p, py.baseAddress!,
+                                   passFloats: budget)
+                }
+            } } }
+            let d = differences(y, want)
+            print("Winograd in bands, budget \(budget): max abs diff \(d.abs), rel \(d.rel)")
+            #expect(d.rel <= 1e-5, "budget \(budget)")
+        }
+    }
+
     @Test func pathChoiceFollowsShapeAndParameters() {
         let p1 = Conv2dParameters(padding: 1)
         #expect(convPath(o: 64, cg: 64, kh: 3, kw: 3, p1) == .winograd)
