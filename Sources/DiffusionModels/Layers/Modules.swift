@@ -41,15 +41,12 @@ struct LinearLayer: Sendable {
         } else if k == 0 {
             out.update(repeating: 0, count: rows * o)
         }
-        weight.withFloat32 { w in
-            sgemm(transposeB: true, m: rows, n: o, k: k, a: x, lda: k, b: w, ldb: k,
-                  beta: bias == nil ? 0 : 1, c: out, ldc: o)
-        }
+        weight.multiplyTransposed(m: rows, x, beta: bias == nil ? 0 : 1, into: out, ldc: o)
     }
 
     /// residual (rows, out) += x (rows, in) W^T + b, on raw rows.
     func accumulate(rows: Int, _ x: UnsafePointer<Float>, into residual: UnsafeMutablePointer<Float>) {
-        let (o, k) = (outFeatures, inFeatures)
+        let o = outFeatures
         if rows == 0 || o == 0 { return }
         if let bias {
             bias.withUnsafeBufferPointer { pb in
@@ -62,9 +59,7 @@ struct LinearLayer: Sendable {
                 }
             }
         }
-        weight.withFloat32 { w in
-            sgemm(transposeB: true, m: rows, n: o, k: k, a: x, lda: k, b: w, ldb: k, beta: 1, c: residual, ldc: o)
-        }
+        weight.multiplyTransposed(m: rows, x, beta: 1, into: residual, ldc: o)
     }
 
     /// residual (..., out) += x W^T + b, as one sgemm accumulating onto the residual (beta 1).
