@@ -49,6 +49,45 @@ public final class SafeTensorsArchive: @unchecked Sendable {
             e.type.decode(UnsafeRawBufferPointer(rebasing: raw[(dataStart + e.begin)..<(dataStart + e.end)]),
                           count: e.shape.reduce(1, *))
         }
+        releasePages(of: e)
         return Tensor(shape: e.shape, scalars: scalars)
+    }
+
+    /// Drops the mapping's pages under `e` once its values have been copied out: they would otherwise stay in the
+    /// process's RSS beside the copy until the file is closed (loading SDXL's 4.8 GB fp16 UNet peaked at 13.5 GB
+    /// with them). The pages stay in the page cache; reading the tensor again simply faults them back in.
+    private func releasePages(of e: SafeTensors.Entry) {
+        #if canImport(Glibc)
+        let page = Int(sysconf(Int32(_SC_PAGESIZE)))
+        guard page > 0 else { return }
+        data.withUnsafeBytes { raw in
+            guard let base = raw.baseAddress else { return }
+            let start = Int(bitPattern: base) + dataStart + e.begin
+            let end = Int(bitPattern: base) + dataStart + e.end
+            let first = (start + page - 1) / page * page, last = end / page * page   // whole pages inside only
+            guard last > first else { return }
+            _ = madvise(UnsafeMutableRawPointer(bitPattern: first), last - first, MADV_DONTNEED)
+        }
+        #endif
+    }
+
+    /// The stored 16-bit values of `name` and their type when it is stored as F16 or BF16 (nil otherwise), for
+    /// callers that keep half weights as they are instead of widening and re-encoding them.
+    public func halfBits(_ name: String, shape: [Int]? = nil) throws -> (bits: [UInt16], type: ScalarType)? {
+        guard let e = entries[name] else { throw CheckpointError.missingTensors(file: url.path, missing: [name], unexpected: []) }
+        if let shape, shape != e.shape {
+            throw CheckpointError.shapeMismatch(file: url.path, tensor: name, expected: shape, actual: e.shape)
+        }
+        guard e.type == .float16 || e.type == .bfloat16 else { return nil }
+        let count = e.shape.reduce(1, *)
+        let bits = data.withUnsafeBytes { raw in
+            [UInt16](unsafeUninitializedCapacity: count) { out, initialized in
+                let src = UnsafeRawBufferPointer(rebasing: raw[(dataStart + e.begin)..<(dataStart + e.end)])
+                for i in 0..<count { out[i] = UInt16(littleEndian: src.loadUnaligned(fromByteOffset: i * 2, as: UInt16.self)) }
+                initialized = count
+            }
+        }
+        releasePages(of: e)
+        return (bits, e.type)
     }
 }

@@ -42,6 +42,29 @@ import TensorCore
         #expect(checkpointError { _ = try SafeTensors.encode(t, metadata: [:], dtype: .int64) } != nil)
     }
 
+    /// The archive drops a tensor's pages from its mapping once read: reading it (and its neighbours) again must
+    /// give the same values, in fp32 and as raw half bits.
+    @Test(arguments: [ScalarType.float32, .float16, .bfloat16])
+    func archiveReadsTheSameValuesTwice(_ dtype: ScalarType) throws {
+        var rng = SplitMix64(seed: 5)
+        let t = ["a": Tensor.random([3, 5000], in: -2...2, using: &rng), "b": Tensor.random([7, 4099], in: -2...2, using: &rng),
+                 "c": Tensor.random([11], in: -2...2, using: &rng)]
+        let url = FileManager.default.temporaryDirectory.appendingPathComponent("archive-\(UUID().uuidString).safetensors")
+        defer { try? FileManager.default.removeItem(at: url) }
+        try SafeTensors.write(t, metadata: [:], dtype: dtype, to: url)
+        let want = try SafeTensors.read(url).tensors
+        let archive = try SafeTensorsArchive(url: url)
+        let bitsFirst = try archive.halfBits("b")
+        for name in ["b", "a", "c", "b", "a"] { #expect(try archive.tensor(name) == want[name], "\(name)") }
+        let bitsAgain = try archive.halfBits("b")
+        #expect((bitsFirst == nil) == (dtype == .float32))
+        #expect(bitsFirst?.bits == bitsAgain?.bits && bitsFirst?.type == bitsAgain?.type)
+        if let bits = bitsAgain?.bits {
+            let widened = bits.map { dtype == .float16 ? halfToFloat($0) : bfloat16ToFloat($0) }
+            #expect(widened == want["b"]!.scalars)
+        }
+    }
+
     /// A file with `header` as its JSON header followed by `dataBytes` zero bytes.
     func file(_ header: String, dataBytes: Int = 16, length: UInt64? = nil) -> Data {
         var d = Data()

@@ -7,7 +7,7 @@ struct LinearLayer: Sendable {
     let bias: Tensor?
 
     init(_ w: WeightScope, inFeatures: Int, outFeatures: Int, bias hasBias: Bool = true) throws {
-        weight = StoredMatrix(try w.tensor("weight", shape: [outFeatures, inFeatures]), keeping: w.compactPrecision)
+        weight = try w.matrix("weight", rows: outFeatures, cols: inFeatures)
         bias = hasBias ? try w.tensor("bias", shape: [outFeatures]) : nil
     }
 

@@ -16,6 +16,27 @@ struct StoredMatrix: Sendable {
     private let bits: [UInt16]
     private let precision: StoredPrecision
 
+    /// The file's own 16-bit values `bits` (rows, cols) in `precision` (.float16 or .bfloat16), kept as they are.
+    init(rows: Int, cols: Int, bits: [UInt16], precision: StoredPrecision) {
+        precondition(precision != .float32 && bits.count == rows * cols, "StoredMatrix: \(bits.count) half values for \(rows)x\(cols)")
+        self.rows = rows
+        self.cols = cols
+        self.full = nil
+        self.bits = bits
+        self.precision = precision
+    }
+
+    /// Reads `name` (rows, cols) from `source` and keeps it in `precision`: a source's own 16-bit values are kept
+    /// as they are when they are in that precision; otherwise the fp32 values are read (and re-encoded).
+    static func read(_ name: String, rows: Int, cols: Int, keeping precision: StoredPrecision,
+                     from source: WeightSource) throws -> StoredMatrix {
+        if precision != .float32, let (bits, stored) = try source.storedHalf(name, shape: [rows, cols]),
+           stored == precision {
+            return StoredMatrix(rows: rows, cols: cols, bits: bits, precision: stored)
+        }
+        return StoredMatrix(try source.tensor(name, shape: [rows, cols]), keeping: precision)
+    }
+
     /// `tensor` (rows, cols) as read (fp32); with a half `precision` its values are re-encoded losslessly (they
     /// came from that precision).
     init(_ tensor: Tensor, keeping precision: StoredPrecision) {
@@ -52,7 +73,7 @@ struct StoredMatrix: Sendable {
             let src = pb.baseAddress!
             Parallel.chunks(count: count, minChunk: 1 << 16) { r in
                 if bf16 {
-                    for i in r { buffer[i] = Float(bitPattern: UInt32(src[i]) << 16) }
+                    for i in r { buffer[i] = bfloat16ToFloat(src[i]) }
                 } else {
                     for i in r { buffer[i] = halfToFloat(src[i]) }
                 }
@@ -94,7 +115,7 @@ extension StoredMatrix {
                         let n = Swift.min(piece, hi - r0)
                         let from = src + r0 * cols
                         if bf16 {
-                            for i in 0..<(n * cols) { buffer[i] = Float(bitPattern: UInt32(from[i]) << 16) }
+                            for i in 0..<(n * cols) { buffer[i] = bfloat16ToFloat(from[i]) }
                         } else {
                             for i in 0..<(n * cols) { buffer[i] = halfToFloat(from[i]) }
                         }
@@ -106,17 +127,4 @@ extension StoredMatrix {
             }
         }
     }
-}
-
-/// IEEE binary16 bits -> Float, branch-free so the loop vectorises: the exponent/mantissa field shifted into
-/// place and scaled by 2^112 gives normals and subnormals exactly; all-ones exponents become inf / NaN.
-@inline(__always)
-func halfToFloat(_ h: UInt16) -> Float {
-    let x = UInt32(h)
-    let magnitude = x & 0x7FFF
-    let sign = (x & 0x8000) << 16
-    let scaled = Float(bitPattern: magnitude << 13) * 0x1p112
-    let special = Float(bitPattern: (magnitude << 13) | 0x7F80_0000)
-    let value = magnitude >= 0x7C00 ? special : scaled
-    return Float(bitPattern: value.bitPattern | sign)
 }

@@ -16,11 +16,15 @@ public protocol WeightSource {
     /// The precision the parameters are stored in; linear-layer weights of half-precision sources stay half in
     /// memory and are widened per call.
     var storedPrecisionHint: StoredPrecision { get }
+    /// `name`'s stored 16-bit values when the source holds it in half precision, else nil (then `tensor` is
+    /// used); lets half weights be kept without a round trip through fp32.
+    func storedHalf(_ name: String, shape: [Int]) throws -> (bits: [UInt16], precision: StoredPrecision)?
 }
 
 extension WeightSource {
     public var enumeratesNames: Bool { true }
     public var storedPrecisionHint: StoredPrecision { .float32 }
+    public func storedHalf(_ name: String, shape: [Int]) throws -> (bits: [UInt16], precision: StoredPrecision)? { nil }
 }
 
 extension StateDict: WeightSource {
@@ -103,6 +107,16 @@ final class WeightLoader {
         return try source.tensor(name, shape: shape)
     }
 
+    /// The weight matrix `name` (rows, cols), kept in `compactPrecision`: the file's 16-bit values as they are when
+    /// it stores them so, else read as fp32 (and re-encoded when the model is kept half).
+    func matrix(_ name: String, rows: Int, cols: Int) throws -> StoredMatrix {
+        if source.enumeratesNames && !available.contains(name) {
+            return StoredMatrix(try tensor(name, shape: [rows, cols]), keeping: compactPrecision)  // records it
+        }
+        requested.insert(name)
+        return try StoredMatrix.read(name, rows: rows, cols: cols, keeping: compactPrecision, from: source)
+    }
+
     /// Throws `CheckpointError.missingTensors` listing every missing and unexpected name.
     func finish() throws {
         guard source.enumeratesNames else { return }
@@ -129,9 +143,18 @@ struct WeightScope {
     func scope(_ name: String) -> WeightScope { WeightScope(loader: loader, prefix: prefix + name + ".") }
 
     var compactPrecision: StoredPrecision { loader.compactPrecision }
+
+    /// The weight matrix `prefix + name` (rows, cols) in the loader's compact precision.
+    func matrix(_ name: String, rows: Int, cols: Int) throws -> StoredMatrix {
+        try loader.matrix(prefix + name, rows: rows, cols: cols)
+    }
 }
 
 extension ComponentWeights: WeightSource {
     public var sourceDescription: String { files.count == 1 ? files[0].path : folder.path }
     public var storedPrecisionHint: StoredPrecision { storedPrecision }
+    public func storedHalf(_ name: String, shape: [Int]) throws -> (bits: [UInt16], precision: StoredPrecision)? {
+        guard let (bits, type) = try halfBits(name, shape: shape) else { return nil }
+        return (bits, type == .bfloat16 ? .bfloat16 : .float16)
+    }
 }

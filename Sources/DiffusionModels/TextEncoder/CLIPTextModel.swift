@@ -54,9 +54,10 @@ public final class CLIPTextModel: Sendable {
         let file = weights.folder.appendingPathComponent("config.json").path
         let config = try config ?? weights.config(CLIPTextConfig.self)
         try config.validate(file: file)
-        try self.init(config: config, prefix: CLIPTextModel.prefix(of: weights), keeping: weights.storedPrecision) {
-            try weights.tensor($0, shape: $1)
-        }
+        let precision = weights.storedPrecision
+        try self.init(config: config, prefix: CLIPTextModel.prefix(of: weights), keeping: precision,
+                      parameter: { try weights.tensor($0, shape: $1) },
+                      matrix: { try StoredMatrix.read($0, rows: $1, cols: $2, keeping: precision, from: weights) })
     }
 
     /// Builds the model from any parameter source called with transformers' names (`text_model.` prefixed) and
@@ -78,8 +79,10 @@ public final class CLIPTextModel: Sendable {
 
     /// `precision`: what the linear-layer weights are kept in (the file's half precision, as the UNet does:
     /// bigG's 694M linear parameters take 1.4 GB instead of 2.8).
+    /// `matrix`, when given, reads the projection weights (so a file's half values are kept without widening).
     init(config: CLIPTextConfig, prefix: String, keeping precision: StoredPrecision,
-         parameter: (_ name: String, _ shape: [Int]) throws -> Tensor) throws {
+         parameter: (_ name: String, _ shape: [Int]) throws -> Tensor,
+         matrix: ((_ name: String, _ rows: Int, _ cols: Int) throws -> StoredMatrix)? = nil) throws {
         self.config = config
         activation = config.activation!
         let d = config.hiddenSize, f = config.intermediateSize
@@ -87,7 +90,7 @@ public final class CLIPTextModel: Sendable {
         positionEmbedding = try parameter(prefix + "embeddings.position_embedding.weight", [config.maxPositionEmbeddings, d])
         layers = try (0..<config.numHiddenLayers).map { i in
             try CLIPEncoderLayer(prefix: "\(prefix)encoder.layers.\(i).", width: d, intermediate: f, keeping: precision,
-                                 parameter: parameter)
+                                 parameter: parameter, matrix: matrix)
         }
         finalNormWeight = try parameter(prefix + "final_layer_norm.weight", [d])
         finalNormBias = try parameter(prefix + "final_layer_norm.bias", [d])
@@ -175,8 +178,10 @@ public final class CLIPTextModelWithProjection: Sendable {
         guard let p = config.projectionDim else {
             throw DiffusionModelError.unsupportedConfig(file: file, field: "projection_dim", value: "null (CLIPTextModelWithProjection needs one)")
         }
-        textModel = try CLIPTextModel(config: config, prefix: CLIPTextModel.prefix(of: weights),
-                                      keeping: weights.storedPrecision) { try weights.tensor($0, shape: $1) }
+        let precision = weights.storedPrecision
+        textModel = try CLIPTextModel(config: config, prefix: CLIPTextModel.prefix(of: weights), keeping: precision,
+                                      parameter: { try weights.tensor($0, shape: $1) },
+                                      matrix: { try StoredMatrix.read($0, rows: $1, cols: $2, keeping: precision, from: weights) })
         projection = try weights.tensor("text_projection.weight", shape: [p, config.hiddenSize])
     }
 
@@ -217,11 +222,13 @@ struct CLIPEncoderLayer: Sendable {
     let q, k, v, out, fc1, fc2: LinearLayer
 
     init(prefix: String, width d: Int, intermediate f: Int, keeping precision: StoredPrecision,
-         parameter: (_ name: String, _ shape: [Int]) throws -> Tensor) throws {
+         parameter: (_ name: String, _ shape: [Int]) throws -> Tensor,
+         matrix: ((_ name: String, _ rows: Int, _ cols: Int) throws -> StoredMatrix)?) throws {
         func t(_ name: String, _ shape: [Int]) throws -> Tensor { try parameter(prefix + name, shape) }
         func projection(_ name: String, _ rows: Int, _ cols: Int) throws -> LinearLayer {
-            LinearLayer(weight: StoredMatrix(try t(name + ".weight", [rows, cols]), keeping: precision),
-                        bias: try t(name + ".bias", [rows]))
+            let weight = try matrix?(prefix + name + ".weight", rows, cols)
+                ?? StoredMatrix(try t(name + ".weight", [rows, cols]), keeping: precision)
+            return LinearLayer(weight: weight, bias: try t(name + ".bias", [rows]))
         }
         norm1Weight = try t("layer_norm1.weight", [d]); norm1Bias = try t("layer_norm1.bias", [d])
         norm2Weight = try t("layer_norm2.weight", [d]); norm2Bias = try t("layer_norm2.bias", [d])

@@ -147,6 +147,16 @@ public final class ComponentWeights: @unchecked Sendable {
         return try archives[i].tensor(name, shape: shape)
     }
 
+    /// `name`'s stored 16-bit values when it is stored as F16 / BF16 (nil otherwise); it must have `shape`.
+    /// Marks the name used.
+    public func halfBits(_ name: String, shape: [Int]) throws -> (bits: [UInt16], type: ScalarType)? {
+        guard let i = owner[name] else {
+            throw CheckpointError.missingTensors(file: files.count == 1 ? files[0].path : folder.path, missing: [name], unexpected: [])
+        }
+        lock.lock(); used.insert(name); lock.unlock()
+        return try archives[i].halfBits(name, shape: shape)
+    }
+
     /// `name` if present (optional parameters such as a bias), else nil.
     public func optionalTensor(_ name: String, shape: [Int]) throws -> Tensor? {
         contains(name) ? try tensor(name, shape: shape) : nil
