@@ -128,4 +128,35 @@ struct LayersHalfWeightTests {
         #expect(StoredMatrix(asBF16, keeping: .bfloat16).float32 == asBF16)
         #expect(StoredMatrix(base, keeping: .float32).float32 == base)
     }
+
+    /// Both half paths of `multiplyTransposed` (few rows: per-worker pieces; many rows: shared pieces) against
+    /// one sgemm on the widened matrix, with beta 0 and 1 and a row stride wider than the output.
+    @Test(arguments: [StoredPrecision.float16, .bfloat16])
+    func halfProductsMatchTheWidenedMatrix(_ precision: StoredPrecision) {
+        var rng = SplitMix64(seed: 21)
+        let w = Tensor.random([300, 40], in: -1...1, using: &rng)
+        let stored = StoredMatrix(w, keeping: precision)
+        let wide = stored.float32
+        for m in [3, 300] {
+            let x = Tensor.random([m, 40], in: -1...1, using: &rng)
+            let ldc = 310
+            let start = Tensor.random([m, ldc], in: -1...1, using: &rng)
+            for beta: Float in [0, 1] {
+                var got = start, want = start
+                x.withUnsafeBufferPointer { px in
+                    got.withUnsafeMutableBufferPointer { pc in
+                        stored.multiplyTransposed(m: m, px.baseAddress!, beta: beta, into: pc.baseAddress!, ldc: ldc)
+                    }
+                    wide.withUnsafeBufferPointer { pw in
+                        want.withUnsafeMutableBufferPointer { pc in
+                            sgemm(transposeB: true, m: m, n: 300, k: 40, a: px.baseAddress!, lda: 40, b: pw.baseAddress!,
+                                  ldb: 40, beta: beta, c: pc.baseAddress!, ldc: ldc)
+                        }
+                    }
+                }
+                let worst = zip(got.scalars, want.scalars).map { abs($0 - $1) }.max() ?? 0
+                #expect(worst <= 1e-5, "m \(m) beta \(beta): max abs diff \(worst)")
+            }
+        }
+    }
 }

@@ -7,7 +7,7 @@ import TensorCore
 ///
 /// ```swift
 /// let m = StoredMatrix(w, keeping: .float16)
-/// m.withFloat32 { p in sgemm(..., b: p, ...) }
+/// m.multiplyTransposed(m: tokens, x, beta: 0, into: y, ldc: m.rows)   // y = x W^T
 /// ```
 struct StoredMatrix: Sendable {
     let rows: Int
@@ -59,37 +59,28 @@ struct StoredMatrix: Sendable {
     /// The matrix as fp32 (a copy for half storage).
     var float32: Tensor {
         if let full { return full }
-        return withFloat32 { p in Tensor(shape: [rows, cols], scalars: Array(UnsafeBufferPointer(start: p, count: rows * cols))) }
-    }
-
-    /// Calls `body` with the matrix as contiguous fp32 (rows, cols).
-    func withFloat32<R>(_ body: (UnsafePointer<Float>) -> R) -> R {
-        if let full { return full.withUnsafeBufferPointer { body($0.baseAddress!) } }
-        let count = rows * cols
-        let buffer = UnsafeMutablePointer<Float>.allocate(capacity: count)
-        defer { buffer.deallocate() }
-        let bf16 = precision == .bfloat16
-        bits.withUnsafeBufferPointer { pb in
-            let src = pb.baseAddress!
-            Parallel.chunks(count: count, minChunk: 1 << 16) { r in
-                if bf16 {
-                    for i in r { buffer[i] = bfloat16ToFloat(src[i]) }
-                } else {
-                    for i in r { buffer[i] = halfToFloat(src[i]) }
-                }
-            }
+        let scalars = [Float](unsafeUninitializedCapacity: rows * cols) { out, initialized in
+            bits.withUnsafeBufferPointer { widen($0.baseAddress!, count: rows * cols, into: out.baseAddress!) }
+            initialized = rows * cols
         }
-        return body(buffer)
+        return Tensor(shape: [rows, cols], scalars: scalars)
     }
 }
 
 extension StoredMatrix {
     /// c (m, rows) = x (m, cols) W^T + beta c, with row stride `ldc` for c.
     ///
-    /// fp32: one sgemm. Half storage: the workers take equal ranges of W's rows and go through them in pieces of
-    /// about 2M weights, each widened into the worker's own scratch (8 MiB: it stays in cache until the GEMM
-    /// reads it) and multiplied there with a single-threaded sgemm. Widening all of W up front instead needed a
-    /// fresh 50 MB buffer per call for SDXL's feed-forward layers and made the half model 25 % slower than fp32.
+    /// fp32: one sgemm. Half storage goes through W in pieces of rows, each widened to fp32 in a scratch buffer
+    /// and multiplied right away, so no call needs a full fp32 copy of W (SDXL's feed-forward weights would need a
+    /// fresh 52 MB buffer, page-faulted in on every call):
+    /// - many rows of x (m >= 256, the UNet's tokens): pieces of up to 4M weights (16 MiB: glibc reuses them
+    ///   without new pages), each widened on the calling thread (about 2 % of the piece's GEMM time at SDXL's
+    ///   sizes), then one multithreaded sgemm. Widening on all workers between the GEMMs cost more than it saved:
+    ///   OpenBLAS's idle thread spins for a while after each GEMM and took a core from them (15 % of the
+    ///   samples in scheduler calls);
+    /// - few rows (text encoders, embeddings): each worker takes its own range of W's rows in pieces of about
+    ///   256k weights, widened into its own cache-sized scratch and multiplied with single-threaded sgemms, so
+    ///   the widening, which costs as much as these small GEMMs, runs in parallel with them.
     func multiplyTransposed(m: Int, _ x: UnsafePointer<Float>, beta: Float,
                             into c: UnsafeMutablePointer<Float>, ldc: Int) {
         if m == 0 || rows == 0 { return }
@@ -100,11 +91,24 @@ extension StoredMatrix {
             }
             return
         }
-        let piece = Swift.max(64, (1 << 21) / Swift.max(1, cols))
-        let workers = Swift.max(1, Swift.min(Parallel.workers, rows / 64))
-        let bf16 = precision == .bfloat16
         bits.withUnsafeBufferPointer { pb in
             let src = pb.baseAddress!
+            if m >= 256 {
+                let piece = Swift.min(rows, Swift.max(64, (4 << 20) / Swift.max(1, cols)))
+                let buffer = UnsafeMutablePointer<Float>.allocate(capacity: piece * cols)
+                defer { buffer.deallocate() }
+                var r0 = 0
+                while r0 < rows {
+                    let n = Swift.min(piece, rows - r0)
+                    widenSerially(src + r0 * cols, count: n * cols, into: buffer)
+                    sgemm(transposeB: true, m: m, n: n, k: cols, a: x, lda: cols, b: buffer, ldb: cols,
+                          beta: beta, c: c + r0, ldc: ldc)
+                    r0 += n
+                }
+                return
+            }
+            let piece = Swift.max(16, (1 << 18) / Swift.max(1, cols))
+            let workers = Swift.max(1, Swift.min(Parallel.workers, rows / 16))
             ComputeThreads.withSingleThreadedBLAS {
                 Parallel.forEach(iterations: workers) { worker in
                     let lo = rows * worker / workers, hi = rows * (worker + 1) / workers
@@ -113,18 +117,28 @@ extension StoredMatrix {
                     var r0 = lo
                     while r0 < hi {
                         let n = Swift.min(piece, hi - r0)
-                        let from = src + r0 * cols
-                        if bf16 {
-                            for i in 0..<(n * cols) { buffer[i] = bfloat16ToFloat(from[i]) }
-                        } else {
-                            for i in 0..<(n * cols) { buffer[i] = halfToFloat(from[i]) }
-                        }
+                        widenSerially(src + r0 * cols, count: n * cols, into: buffer)
                         sgemm(transposeB: true, m: m, n: n, k: cols, a: x, lda: cols, b: buffer, ldb: cols,
                               beta: beta, c: c + r0, ldc: ldc)
                         r0 += n
                     }
                 }
             }
+        }
+    }
+
+    /// fp32 values of `count` stored 16-bit values, split across the workers.
+    private func widen(_ src: UnsafePointer<UInt16>, count: Int, into dst: UnsafeMutablePointer<Float>) {
+        Parallel.chunks(count: count, minChunk: 1 << 16) { r in
+            widenSerially(src + r.lowerBound, count: r.count, into: dst + r.lowerBound)
+        }
+    }
+
+    private func widenSerially(_ src: UnsafePointer<UInt16>, count: Int, into dst: UnsafeMutablePointer<Float>) {
+        if precision == .bfloat16 {
+            for i in 0..<count { dst[i] = bfloat16ToFloat(src[i]) }
+        } else {
+            for i in 0..<count { dst[i] = halfToFloat(src[i]) }
         }
     }
 }
