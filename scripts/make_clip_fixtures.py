@@ -206,6 +206,10 @@ def tiny_models(vocab_full, merges_full):
             ref[f"{key}_last_hidden_state"] = out.last_hidden_state
             ref[f"{key}_hidden_state_m2"] = out.hidden_states[-2]
             ref[f"{key}_hidden_state_0"] = out.hidden_states[0]
+            # diffusers' clip_skip=1: SD takes final_layer_norm(hidden_states[-2]), SDXL hidden_states[-3].
+            final_norm = model.text_model.final_layer_norm if hasattr(model, "text_model") else model.final_layer_norm
+            ref[f"{key}_clip_skip_1_sd"] = final_norm(out.hidden_states[-2])
+            ref[f"{key}_clip_skip_1_sdxl"] = out.hidden_states[-3]
             if key == "a":
                 ref["a_pooled"] = out.pooler_output
             else:

@@ -23,15 +23,24 @@ public struct CLIPPromptEncoder: PromptTextEncoder {
     public init(_ model: Model) { self.model = model }
 
     public func encode(tokenIDs: [Int]) throws -> TextEncoderOutput {
+        try encode(tokenIDs: tokenIDs, clipSkip: 0)
+    }
+
+    public func encode(tokenIDs: [Int], clipSkip: Int) throws -> TextEncoderOutput {
         let out: CLIPTextOutput
+        let textModel: CLIPTextModel
         switch model {
-        case let .plain(m): out = try m([tokenIDs], outputHiddenStates: true)
-        case let .projection(m): out = try m([tokenIDs], outputHiddenStates: true)
+        case let .plain(m): out = try m([tokenIDs], outputHiddenStates: true); textModel = m
+        case let .projection(m): out = try m([tokenIDs], outputHiddenStates: true); textModel = m.textModel
         }
-        guard let penultimate = out.hiddenState(-2) else {
-            throw InpaintingError.invalidArgument("the text encoder returned no hidden states")
+        let layers = out.hiddenStates.count - 1
+        guard clipSkip >= 0, clipSkip + 2 <= layers + 1,
+              let last = clipSkip == 0 ? out.lastHiddenState : textModel.clipSkipped(out, skip: clipSkip),
+              let penultimate = out.hiddenState(-(clipSkip + 2)) else {
+            throw InpaintingError.invalidArgument(
+                "clip skip \(clipSkip) is out of range: the text encoder has \(layers) layers (use 0 to \(max(0, layers - 1)))")
         }
-        return TextEncoderOutput(lastHiddenState: out.lastHiddenState, penultimateHiddenState: penultimate,
+        return TextEncoderOutput(lastHiddenState: last, penultimateHiddenState: penultimate,
                                  pooled: out.textEmbeds ?? out.pooled)
     }
 }

@@ -61,17 +61,19 @@ public struct DiffusionSynthesisSettings: Sendable, Codable, Equatable {
     public var width: Int?
     public var height: Int?
     public var maskBlur: Double?
+    /// diffusers' `clip_skip` (nil: none).
+    public var clipSkip: Int?
     /// Scheduler class name (recorded; the caller builds the model with it).
     public var scheduler: String
     public var seed: UInt64
 
     public init(model: String, prompts: [String], negativePrompt: String? = nil, perPrompt: Int, steps: Int = 30,
                 guidanceScale: Double = 7.5, strength: Double = 1.0, paddingMaskCrop: Int? = nil, width: Int? = nil,
-                height: Int? = nil, maskBlur: Double? = nil, scheduler: String, seed: UInt64 = 0) {
+                height: Int? = nil, maskBlur: Double? = nil, clipSkip: Int? = nil, scheduler: String, seed: UInt64 = 0) {
         self.model = model; self.prompts = prompts; self.negativePrompt = negativePrompt; self.perPrompt = perPrompt
         self.steps = steps; self.guidanceScale = guidanceScale; self.strength = strength
         self.paddingMaskCrop = paddingMaskCrop; self.width = width; self.height = height; self.maskBlur = maskBlur
-        self.scheduler = scheduler; self.seed = seed
+        self.clipSkip = clipSkip; self.scheduler = scheduler; self.seed = seed
     }
 }
 
@@ -189,7 +191,8 @@ public struct DiffusionSynthesisJob<Masks: DefectMaskProvider> {
                 image: image, mask: mask, prompt: prompt, negativePrompt: settings.negativePrompt, steps: settings.steps,
                 guidanceScale: settings.guidanceScale, strength: settings.strength,
                 paddingMaskCrop: settings.paddingMaskCrop, width: settings.width, height: settings.height,
-                maskBlur: settings.maskBlur, source: "\(imageURL.lastPathComponent) + \(maskSource)")
+                maskBlur: settings.maskBlur, source: "\(imageURL.lastPathComponent) + \(maskSource)",
+                clipSkip: settings.clipSkip)
             var noise = SeededGaussianNoise(seed: s.seed)
             let result: InpaintingResult
             do {
@@ -224,6 +227,7 @@ public struct DiffusionSynthesisJob<Masks: DefectMaskProvider> {
             "padding_mask_crop": settings.paddingMaskCrop.map(String.init) ?? "none",
             "width": String(result.width), "height": String(result.height),
             "mask_blur": settings.maskBlur.map { String($0) } ?? "none",
+            "clip_skip": settings.clipSkip.map(String.init) ?? "none",
             "base_seed": String(settings.seed), "prompt_index": String(sample.promptIndex),
             "noise": "splitmix64-box-muller",
         ]

@@ -35,6 +35,17 @@ public struct TextEncoderOutput: Sendable {
 /// A CLIP text encoder (`CLIPTextModel` or `CLIPTextModelWithProjection`).
 public protocol PromptTextEncoder: Sendable {
     func encode(tokenIDs: [Int]) throws -> TextEncoderOutput
+    /// diffusers' `clip_skip` k: `lastHiddenState` = final_layer_norm(hidden_states[-(k + 1)]) (what SD
+    /// conditions on), `penultimateHiddenState` = hidden_states[-(k + 2)] (SDXL); k = 0 is `encode(tokenIDs:)`.
+    func encode(tokenIDs: [Int], clipSkip: Int) throws -> TextEncoderOutput
+}
+
+extension PromptTextEncoder {
+    /// Encoders without hidden-state access support only k = 0.
+    public func encode(tokenIDs: [Int], clipSkip: Int) throws -> TextEncoderOutput {
+        guard clipSkip == 0 else { throw InpaintingError.invalidArgument("this text encoder does not support clip skip") }
+        return try encode(tokenIDs: tokenIDs)
+    }
 }
 
 /// SDXL's added conditioning (`added_cond_kwargs`): pooled text embeddings and micro-conditioning time ids.

@@ -57,16 +57,20 @@ public struct InpaintingRequest: Sendable {
     public var pasteOverOriginal: Bool
     /// Names the image in warnings and errors.
     public var source: String
+    /// diffusers' `clip_skip`: condition the prompt (not the negative prompt, as diffusers) on the text encoder's
+    /// layer k from the end (SD: normed hidden_states[-(k + 1)]; SDXL: hidden_states[-(k + 2)]); nil or 0: default.
+    public var clipSkip: Int?
 
     public init(image: Image, mask: Image, prompt: String, negativePrompt: String? = nil, steps: Int = 30,
                 guidanceScale: Double = 7.5, strength: Double = 1.0, paddingMaskCrop: Int? = nil,
                 width: Int? = nil, height: Int? = nil, maskBlur: Double? = nil, aestheticScore: Double = 6.0,
-                negativeAestheticScore: Double = 2.5, pasteOverOriginal: Bool = true, source: String = "image") {
+                negativeAestheticScore: Double = 2.5, pasteOverOriginal: Bool = true, source: String = "image",
+                clipSkip: Int? = nil) {
         self.image = image; self.mask = mask; self.prompt = prompt; self.negativePrompt = negativePrompt
         self.steps = steps; self.guidanceScale = guidanceScale; self.strength = strength
         self.paddingMaskCrop = paddingMaskCrop; self.width = width; self.height = height; self.maskBlur = maskBlur
         self.aestheticScore = aestheticScore; self.negativeAestheticScore = negativeAestheticScore
-        self.pasteOverOriginal = pasteOverOriginal; self.source = source
+        self.pasteOverOriginal = pasteOverOriginal; self.source = source; self.clipSkip = clipSkip
     }
 }
 
@@ -133,8 +137,9 @@ public struct InpaintingPipeline: Sendable {
 
     /// SD: `last_hidden_state` of the text encoder. SDXL: `hidden_states[-2]` of both encoders concatenated on the
     /// feature axis, and the projected pooled output of encoder 2; the negative side is zeros when there is no
-    /// negative prompt and the model sets `force_zeros_for_empty_prompt`.
-    public func encodePrompt(_ prompt: String, negativePrompt: String?, guidance: Bool,
+    /// negative prompt and the model sets `force_zeros_for_empty_prompt`. `clipSkip` applies to the prompt only
+    /// (diffusers encodes the negative prompt without it).
+    public func encodePrompt(_ prompt: String, negativePrompt: String?, guidance: Bool, clipSkip: Int? = nil,
                              warnings: inout [String]) throws -> PromptEmbeddings {
         let expected = model.family == .stableDiffusion ? 1 : 2
         guard model.tokenizers.count == expected, model.textEncoders.count == expected else {
@@ -142,7 +147,7 @@ public struct InpaintingPipeline: Sendable {
                 "\(model.family.rawValue) needs \(expected) tokenizer(s) and text encoder(s), got "
                 + "\(model.tokenizers.count) and \(model.textEncoders.count)")
         }
-        func encodeOne(_ text: String, side: String) throws -> (Tensor, Tensor?) {
+        func encodeOne(_ text: String, side: String, clipSkip: Int = 0) throws -> (Tensor, Tensor?) {
             var states: [Tensor] = []
             var pooled: Tensor?
             for (i, (tok, enc)) in zip(model.tokenizers, model.textEncoders).enumerated() {
@@ -151,7 +156,7 @@ public struct InpaintingPipeline: Sendable {
                     warnings.append("\(side) prompt is longer than \(Self.maxTokens) tokens; the last \(t.droppedTokens) "
                                     + "token(s) were dropped (as CLIP truncates): \"\(text)\"")
                 }
-                let out = try enc.encode(tokenIDs: t.ids)
+                let out = try enc.encode(tokenIDs: t.ids, clipSkip: clipSkip)
                 states.append(model.family == .stableDiffusion ? out.lastHiddenState : out.penultimateHiddenState)
                 pooled = out.pooled  // the last encoder's pooled output
             }
@@ -162,7 +167,7 @@ public struct InpaintingPipeline: Sendable {
             let hidden = states.count == 1 ? states[0] : concatenate(states, axis: 2)
             return (hidden, model.family == .stableDiffusionXL ? pooled : nil)
         }
-        let (pos, posPooled) = try encodeOne(prompt, side: "the")
+        let (pos, posPooled) = try encodeOne(prompt, side: "the", clipSkip: clipSkip ?? 0)
         guard guidance else { return PromptEmbeddings(hiddenStates: pos, pooled: posPooled) }
         var neg: Tensor, negPooled: Tensor?
         if model.family == .stableDiffusionXL && negativePrompt == nil && model.forceZerosForEmptyPrompt {
@@ -230,7 +235,7 @@ public struct InpaintingPipeline: Sendable {
 
         // 1. Encode the prompt and the negative prompt.
         let embeds = try encodePrompt(request.prompt, negativePrompt: request.negativePrompt, guidance: guidance,
-                                      warnings: &warnings)
+                                      clipSkip: request.clipSkip, warnings: &warnings)
 
         // 2. Timesteps, cut by strength (`get_timesteps`).
         var scheduler = model.scheduler

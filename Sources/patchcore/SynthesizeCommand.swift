@@ -44,6 +44,8 @@ struct Synthesize: ParsableCommand {
     @Option(help: "Diffusion: strength in (0, 1] (default 0.99).") var strength: Double?
     @Option(help: "Diffusion: crop around the mask with this padding, generate at working size, paste back.") var paddingMaskCrop: Int?
     @Option(help: "Diffusion: Gaussian blur of the mask, in pixels.") var maskBlur: Double?
+    @Option(help: "Diffusion: condition the prompt on the text encoder's layer N from the end, as diffusers' clip_skip (default: none).")
+    var clipSkip: Int?
     @Option(help: "Diffusion: working size WxH, multiples of 8 (default: the model's native size, unet sample_size x 8: 512 for SD, 1024 for SDXL).")
     var size: String?
     @Option(help: "Diffusion: weight-file variant, e.g. fp16 for *.fp16.safetensors (default: plain files, else the variant present).")
@@ -87,6 +89,7 @@ struct Synthesize: ParsableCommand {
                 ("--model", model != nil), ("--prompt", !prompts.isEmpty), ("--negative-prompt", negativePrompt != nil),
                 ("--steps", steps != nil), ("--guidance", guidance != nil), ("--strength", strength != nil),
                 ("--padding-mask-crop", paddingMaskCrop != nil), ("--mask-blur", maskBlur != nil), ("--size", size != nil),
+                ("--clip-skip", clipSkip != nil),
                 ("--variant", variant != nil), ("--scheduler", scheduler != nil)]
             let given = diffusionOnly.filter(\.1).map(\.0)
             if !given.isEmpty {
@@ -113,6 +116,7 @@ struct Synthesize: ParsableCommand {
             if let strength, !(strength > 0 && strength <= 1) { throw ValidationError("--strength must be in (0, 1], got \(strength)") }
             if let paddingMaskCrop, paddingMaskCrop < 0 { throw ValidationError("--padding-mask-crop must be >= 0, got \(paddingMaskCrop)") }
             if let maskBlur, !(maskBlur >= 0 && maskBlur <= 100) { throw ValidationError("--mask-blur must be in [0, 100], got \(maskBlur)") }
+            if let clipSkip, clipSkip < 0 { throw ValidationError("--clip-skip must be >= 0, got \(clipSkip)") }
             if let size, workingSize == nil {
                 throw ValidationError("--size must look like 512x512 (width x height, multiples of 8, 32..4096), got '\(size)'")
             }
@@ -165,7 +169,8 @@ struct Synthesize: ParsableCommand {
             try runDiffusionSynthesis(DiffusionSynthesisRequest(
                 folder: modelFolder!, scheduler: scheduler, goodImages: goodImages, masks: sampler!, prompts: prompts,
                 perPrompt: sampleCount!, negativePrompt: negativePrompt, steps: steps ?? 30, guidance: guidance ?? 20,
-                strength: strength ?? 0.99, paddingMaskCrop: paddingMaskCrop, maskBlur: maskBlur, size: workingSize,
+                strength: strength ?? 0.99, paddingMaskCrop: paddingMaskCrop, maskBlur: maskBlur, clipSkip: clipSkip,
+                size: workingSize,
                 seed: seed, out: outURL))
         }
     }
@@ -208,6 +213,7 @@ struct DiffusionSynthesisRequest {
     var strength: Double
     var paddingMaskCrop: Int?
     var maskBlur: Double?
+    var clipSkip: Int?
     /// nil: the model's native size.
     var size: (width: Int, height: Int)?
     var seed: UInt64
@@ -229,7 +235,7 @@ func runDiffusionSynthesis(_ request: DiffusionSynthesisRequest) throws {
         model: request.folder.root.path, prompts: request.prompts, negativePrompt: request.negativePrompt,
         perPrompt: request.perPrompt, steps: request.steps, guidanceScale: request.guidance, strength: request.strength,
         paddingMaskCrop: request.paddingMaskCrop, width: size.width, height: size.height, maskBlur: request.maskBlur,
-        scheduler: schedulerName, seed: request.seed)
+        clipSkip: request.clipSkip, scheduler: schedulerName, seed: request.seed)
     let job = DiffusionSynthesisJob(settings: settings, goodImages: request.goodImages,
                                     masks: SampledDefectMasks(request.masks))
     let writer = try SyntheticDefectSet.Writer(folder: request.out)

@@ -40,6 +40,10 @@ import TensorCore
         Self.expectClose(out.lastHiddenState, ref["a_last_hidden_state"], "a last_hidden_state")
         Self.expectClose(out.hiddenState(-2), ref["a_hidden_state_m2"], "a hidden_states[-2]")
         Self.expectClose(out.hiddenState(0), ref["a_hidden_state_0"], "a hidden_states[0]")
+        Self.expectClose(model.clipSkipped(out, skip: 1), ref["a_clip_skip_1_sd"], "a clip_skip 1 (SD)")
+        Self.expectClose(out.hiddenState(-3), ref["a_clip_skip_1_sdxl"], "a clip_skip 1 (SDXL)")
+        #expect(model.clipSkipped(out, skip: 0)?.scalars == out.lastHiddenState.scalars)
+        #expect(model.clipSkipped(out, skip: 4) == nil && model.clipSkipped(out, skip: -1) == nil)
         Self.expectClose(out.pooled, ref["a_pooled"], "a pooled")
         #expect(out.textEmbeds == nil)
         for extra in ["no_eos", "short"] {
@@ -107,6 +111,8 @@ import TensorCore
         Self.expectClose(out.lastHiddenState, ref["b_last_hidden_state"], "b last_hidden_state")
         Self.expectClose(out.hiddenState(-2), ref["b_hidden_state_m2"], "b hidden_states[-2]")
         Self.expectClose(out.hiddenState(0), ref["b_hidden_state_0"], "b hidden_states[0]")
+        Self.expectClose(model.textModel.clipSkipped(out, skip: 1), ref["b_clip_skip_1_sd"], "b clip_skip 1 (SD)")
+        Self.expectClose(out.hiddenState(-3), ref["b_clip_skip_1_sdxl"], "b clip_skip 1 (SDXL)")
         Self.expectClose(out.textEmbeds, ref["b_text_embeds"], "b text_embeds")
         for extra in ["no_eos", "short"] {
             let o = try model(Self.ids(ref["\(extra)_ids"]!))

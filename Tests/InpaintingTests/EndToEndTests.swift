@@ -83,6 +83,29 @@ import TensorCore
         #expect(result.warnings[0].contains("\(tok.droppedTokens) token"))
     }
 
+    /// diffusers' clip_skip conditions the prompt on an earlier layer and leaves the negative prompt alone; the
+    /// layer choice itself is checked against transformers in CLIPTextModelTests.
+    @Test(arguments: ["sd_tiny", "sdxl_tiny"])
+    func clipSkipChangesThePromptOnly(_ name: String) throws {
+        let folder = try DiffusersModelFolder.open(Fixtures.url(name), variant: name == "sdxl_tiny" ? "fp16" : nil)
+        let pipeline = InpaintingPipeline(model: try InpaintingModel.load(folder))
+        var warnings: [String] = []
+        let plain = try pipeline.encodePrompt("copper metal scratches", negativePrompt: "smooth, plain", guidance: true,
+                                              warnings: &warnings)
+        let skipped = try pipeline.encodePrompt("copper metal scratches", negativePrompt: "smooth, plain", guidance: true,
+                                                clipSkip: 1, warnings: &warnings)
+        let half = plain.hiddenStates.count / 2
+        #expect(Array(skipped.hiddenStates.scalars[..<half]) == Array(plain.hiddenStates.scalars[..<half]))  // negative
+        #expect(Array(skipped.hiddenStates.scalars[half...]) != Array(plain.hiddenStates.scalars[half...]))  // prompt
+        #expect(skipped.pooled?.scalars == plain.pooled?.scalars)  // pooled output: unchanged, as in diffusers
+        let zero = try pipeline.encodePrompt("copper metal scratches", negativePrompt: "smooth, plain", guidance: true,
+                                             clipSkip: 0, warnings: &warnings)
+        #expect(zero.hiddenStates.scalars == plain.hiddenStates.scalars)
+        #expect(throws: InpaintingError.self) {
+            _ = try pipeline.encodePrompt("x", negativePrompt: nil, guidance: false, clipSkip: 50, warnings: &warnings)
+        }
+    }
+
     @Test func synthesisJobWithTheTinyModel() throws {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("synth-e2e-\(UUID().uuidString)")
         defer { try? FileManager.default.removeItem(at: dir) }

@@ -122,6 +122,14 @@ public final class CLIPTextModel: Sendable {
         return CLIPTextOutput(lastHiddenState: last, hiddenStates: hidden, pooled: pooled, textEmbeds: nil)
     }
 
+    /// diffusers' `clip_skip` k for SD pipelines: final_layer_norm(hidden_states[-(k + 1)]) of an output computed
+    /// with `outputHiddenStates` (k = 0 is `last_hidden_state`); nil when k is negative or beyond the layers.
+    /// (SDXL pipelines use `hiddenState(-(k + 2))` without the norm.)
+    public func clipSkipped(_ out: CLIPTextOutput, skip: Int) -> Tensor? {
+        guard skip >= 0, let h = out.hiddenState(-(skip + 1)) else { return nil }
+        return layerNorm(h, weight: finalNormWeight, bias: finalNormBias, eps: Float(config.layerNormEps))
+    }
+
     /// The position of each sequence the pooled output is read from, as transformers' CLIPTextModel picks it:
     /// with the legacy `eos_token_id == 2`, the (first) largest id; otherwise the first position holding
     /// `eos_token_id`, and 0 when there is none (torch argmax of an all-false mask).
