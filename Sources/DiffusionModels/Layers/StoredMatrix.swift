@@ -70,14 +70,10 @@ struct StoredMatrix: Sendable {
 extension StoredMatrix {
     /// c (m, rows) = x (m, cols) W^T + beta c, with row stride `ldc` for c.
     ///
-    /// fp32: one sgemm. Half storage goes through W in pieces of rows, each widened to fp32 in a scratch buffer
-    /// and multiplied right away, so no call needs a full fp32 copy of W (SDXL's feed-forward weights would need a
-    /// fresh 52 MB buffer, page-faulted in on every call):
-    /// - many rows of x (m >= 256, the UNet's tokens): pieces of up to 4M weights (16 MiB: glibc reuses them
-    ///   without new pages), each widened on the calling thread (about 2 % of the piece's GEMM time at SDXL's
-    ///   sizes), then one multithreaded sgemm. Widening on all workers between the GEMMs cost more than it saved:
-    ///   OpenBLAS's idle thread spins for a while after each GEMM and took a core from them (15 % of the
-    ///   samples in scheduler calls);
+    /// fp32: one sgemm. Half storage:
+    /// - many rows of x (m >= 256, the UNet's tokens): W widened by all workers into a scratch copy, then one
+    ///   multithreaded sgemm. Measured on SDXL at 1024 (seconds per denoising step, fp32 weights 66): this 69,
+    ///   widening in 16 MiB pieces with a sgemm per piece 79, per-worker pieces with single-threaded sgemms 78-80;
     /// - few rows (text encoders, embeddings): each worker takes its own range of W's rows in pieces of about
     ///   256k weights, widened into its own cache-sized scratch and multiplied with single-threaded sgemms, so
     ///   the widening, which costs as much as these small GEMMs, runs in parallel with them.
@@ -94,17 +90,12 @@ extension StoredMatrix {
         bits.withUnsafeBufferPointer { pb in
             let src = pb.baseAddress!
             if m >= 256 {
-                let piece = Swift.min(rows, Swift.max(64, (4 << 20) / Swift.max(1, cols)))
-                let buffer = UnsafeMutablePointer<Float>.allocate(capacity: piece * cols)
+                let count = rows * cols
+                let buffer = UnsafeMutablePointer<Float>.allocate(capacity: count)
                 defer { buffer.deallocate() }
-                var r0 = 0
-                while r0 < rows {
-                    let n = Swift.min(piece, rows - r0)
-                    widenSerially(src + r0 * cols, count: n * cols, into: buffer)
-                    sgemm(transposeB: true, m: m, n: n, k: cols, a: x, lda: cols, b: buffer, ldb: cols,
-                          beta: beta, c: c + r0, ldc: ldc)
-                    r0 += n
-                }
+                widen(src, count: count, into: buffer)
+                sgemm(transposeB: true, m: m, n: rows, k: cols, a: x, lda: cols, b: buffer, ldb: cols,
+                      beta: beta, c: c, ldc: ldc)
                 return
             }
             let piece = Swift.max(16, (1 << 18) / Swift.max(1, cols))
