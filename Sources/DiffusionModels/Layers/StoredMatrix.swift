@@ -72,8 +72,9 @@ extension StoredMatrix {
     ///
     /// fp32: one sgemm. Half storage:
     /// - many rows of x (m >= 256, the UNet's tokens): W widened by all workers into a scratch copy, then one
-    ///   multithreaded sgemm. Measured on SDXL at 1024 (seconds per denoising step, fp32 weights 66): this 69,
-    ///   widening in 16 MiB pieces with a sgemm per piece 79, per-worker pieces with single-threaded sgemms 78-80;
+    ///   multithreaded sgemm. Seconds per SDXL denoising step at 1024 in the end-to-end run: this 72-76,
+    ///   widening in 16 MiB pieces with a sgemm per piece 79, per-worker pieces with single-threaded sgemms
+    ///   78-80 (the fp32-weight UNet takes 60-66 s in the component benchmark);
     /// - few rows (text encoders, embeddings): each worker takes its own range of W's rows in pieces of about
     ///   256k weights, widened into its own cache-sized scratch and multiplied with single-threaded sgemms, so
     ///   the widening, which costs as much as these small GEMMs, runs in parallel with them.
