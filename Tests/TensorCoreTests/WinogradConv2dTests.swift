@@ -86,6 +86,23 @@ import Testing
         }
     }
 
+    /// `winogradConv2d` on tensors (weights transformed here) with an explicit pass budget.
+    func winograd(_ x: Tensor, _ w: Tensor, _ b: Tensor, residual: Tensor, _ activation: Activation,
+                  _ p: Conv2dParameters, passFloats: Int) -> Tensor {
+        let s = convShape(x, weight: w.shape, p, residual: residual)
+        let u = UnsafeMutablePointer<Float>.allocate(capacity: 16 * s.o * s.c)
+        defer { u.deallocate() }
+        w.withUnsafeBufferPointer { winogradWeightTransform($0.baseAddress!, o: s.o, c: s.c, into: u) }
+        var y = Tensor(zeros: residual.shape)
+        x.withUnsafeBufferPointer { px in b.withUnsafeBufferPointer { pb in residual.withUnsafeBufferPointer { pr in
+            y.withUnsafeMutableBufferPointer { py in
+                winogradConv2d(px.baseAddress!, u, pb.baseAddress!, pr.baseAddress!, activation, s, p, py.baseAddress!,
+                               passFloats: passFloats)
+            }
+        } } }
+        return y
+    }
+
     @Test func largeBatchesSplitIntoPasses() {
         // passFloats 1 forces one image per pass; a middle budget two images per pass with a remainder.
         var rng = SeededGenerator(seed: 431)
@@ -94,19 +111,9 @@ import Testing
         let p = Conv2dParameters(padding: 1)
         let want = conv2dReference(x, weight: w, bias: b, p)
         let residual = randomTensor(want.shape, using: &rng)
-        let s = convShape(x, weight: w.shape, p, residual: residual)
-        let tiles = WinogradTiles(s)
-        let u = UnsafeMutablePointer<Float>.allocate(capacity: 16 * 33 * 32)
-        defer { u.deallocate() }
-        w.withUnsafeBufferPointer { winogradWeightTransform($0.baseAddress!, o: 33, c: 32, into: u) }
+        let tiles = WinogradTiles(convShape(x, weight: w.shape, p, residual: residual))
         for budget in [1, 2 * 16 * (32 + 33) * tiles.perImage, 1 << 22] {
-            var y = Tensor(zeros: want.shape)
-            x.withUnsafeBufferPointer { px in b.withUnsafeBufferPointer { pb in residual.withUnsafeBufferPointer { pr in
-                y.withUnsafeMutableBufferPointer { py in
-                    winogradConv2d(px.baseAddress!, u, pb.baseAddress!, pr.baseAddress!, .none, s, p, py.baseAddress!,
-                                   passFloats: budget)
-                }
-            } } }
+            let y = winograd(x, w, b, residual: residual, .none, p, passFloats: budget)
             var expected = want
             expected.add(residual)
             let d = differences(y, expected)
@@ -128,21 +135,11 @@ import Testing
         var want = plain
         want.add(residual)
         want.apply(.silu)
-        let s = convShape(x, weight: w.shape, p, residual: residual)
-        let tiles = WinogradTiles(s)
+        let tiles = WinogradTiles(convShape(x, weight: w.shape, p, residual: residual))
         #expect(tiles.th == 7)
-        let u = UnsafeMutablePointer<Float>.allocate(capacity: 16 * 40 * 32)
-        defer { u.deallocate() }
-        w.withUnsafeBufferPointer { winogradWeightTransform($0.baseAddress!, o: 40, c: 32, into: u) }
         let tileRow = 16 * (32 + 40) * tiles.tw
         for budget in [1, 3 * tileRow, 7 * tileRow] {
-            var y = Tensor(zeros: want.shape)
-            x.withUnsafeBufferPointer { px in b.withUnsafeBufferPointer { pb in residual.withUnsafeBufferPointer { pr in
-                y.withUnsafeMutableBufferPointer { py in
-                    winogradConv2d(px.baseAddress!, u, pb.baseAddress!, pr.baseAddress!, .silu, s, p, py.baseAddress!,
-                                   passFloats: budget)
-                }
-            } } }
+            let y = winograd(x, w, b, residual: residual, .silu, p, passFloats: budget)
             let d = differences(y, want)
             print("Winograd in bands, budget \(budget): max abs diff \(d.abs), rel \(d.rel)")
             #expect(d.rel <= 1e-5, "budget \(budget)")
