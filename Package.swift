@@ -25,8 +25,10 @@ let package = Package(
         // setjmp-based libjpeg error handling, which Swift cannot express.
         .target(name: "CJPEGHelpers", linkerSettings: [.linkedLibrary("jpeg")]),
 
+        // Elementwise exp / erf kernels (softmax, SiLU / GELU, GEGLU) built per x86 SIMD level, picked at run time.
+        .target(name: "CVectorMath"),
         // Tensor and numerical kernels.
-        .target(name: "TensorCore", dependencies: ["COpenBLAS"]),
+        .target(name: "TensorCore", dependencies: ["COpenBLAS", "CVectorMath"]),
         // PNG/JPEG decode/encode, resizing and normalisation into tensors.
         .target(name: "ImageIO", dependencies: ["TensorCore", "CPNG", "CJPEG", "CJPEGHelpers"]),
         // .pth (zip + legacy pickle) and .safetensors -> named tensors.

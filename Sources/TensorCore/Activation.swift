@@ -1,3 +1,4 @@
+import CVectorMath
 import Foundation
 
 /// Pointwise nonlinearity fused into kernel epilogues (`conv2d(..., activation:)`) or applied in place.
@@ -20,8 +21,8 @@ public enum Activation: Sendable, Equatable {
     case quickGELU
 }
 
-/// Applies `activation` to `count` floats at `p` in place (exp / erf through FastMath.swift's vectorisable
-/// fastExp / fastErf).
+/// Applies `activation` to `count` floats at `p` in place (the exp / erf ones in CVectorMath, with FastMath.swift's
+/// fastExp / fastErf formulas at the CPU's widest vector width).
 @inline(__always)
 func applyActivation(_ activation: Activation, _ p: UnsafeMutablePointer<Float>, count: Int) {
     switch activation {
@@ -32,17 +33,17 @@ func applyActivation(_ activation: Activation, _ p: UnsafeMutablePointer<Float>,
     case .relu6:
         for i in 0..<count { p[i] = Swift.min(Swift.max(p[i], 0), 6) }
     case .silu:
-        for i in 0..<count { let v = p[i]; p[i] = v / (1 + fastExp(-v)) }
+        pc_swish(p, count, 1)
     case .sigmoid:
-        for i in 0..<count { p[i] = 1 / (1 + fastExp(-p[i])) }
+        pc_sigmoid(p, count)
     case .gelu:
-        for i in 0..<count { let v = p[i]; p[i] = 0.5 * v * (1 + fastErf(v * 0.70710678118654752)) }
+        pc_gelu(p, count)
     case .geluTanh:
         for i in 0..<count {
             let v = p[i]
             p[i] = 0.5 * v * (1 + Foundation.tanh(0.79788456080286536 * (v + 0.044715 * v * v * v)))
         }
     case .quickGELU:
-        for i in 0..<count { let v = p[i]; p[i] = v / (1 + fastExp(-1.702 * v)) }
+        pc_swish(p, count, 1.702)
     }
 }

@@ -1,3 +1,4 @@
+import CVectorMath
 import Foundation
 
 // Vectorised exp / erf for the elementwise work around the GEMMs (softmax, SiLU / GELU epilogues, GEGLU): glibc's scalar expf / erff
@@ -61,39 +62,34 @@ public func fastErf(_ x: Float) -> Float {
 
 /// The unnormalised half of a softmax: p[j] = exp(p[j] - max) in place; returns 1 / sum (0 for a row of -inf),
 /// so the caller can apply the normalisation to a smaller product (attention scales P V's rows instead of P).
+/// Runs CVectorMath's kernel at the CPU's widest vector width (fastExp's polynomial).
+@inline(__always)
 func fastExpShiftedRow(_ p: UnsafeMutablePointer<Float>, count: Int) -> Float {
-    let vec = count / 8 * 8
-    var m8 = SIMD8<Float>(repeating: -.infinity)
-    var i = 0
-    while i < vec {
-        let v = load8(p + i)
-        m8 = m8.replacing(with: v, where: v .> m8)
-        i += 8
-    }
-    var m = -Float.infinity
-    for lane in 0..<8 { m = Swift.max(m, m8[lane]) }
-    while i < count { m = Swift.max(m, p[i]); i += 1 }
-    if m == -.infinity { p.update(repeating: 0, count: count); return 0 }
-    for j in 0..<count { p[j] = fastExpNonPositive(p[j] - m) }
-    var s8 = SIMD8<Float>(repeating: 0)
-    i = 0
-    while i < vec { s8 += load8(p + i); i += 8 }
-    var sum = s8.sum()
-    while i < count { sum += p[i]; i += 1 }
-    return 1 / sum
+    pc_exp_shifted_row(p, count)
 }
 
-/// out[i] = a[i] * gelu(g[i]) for `count` floats, exact GELU 0.5 g (1 + erf(g / sqrt 2)) through fastErf
-/// (diffusers' GEGLU: hidden * F.gelu(gate)).
+/// out[i] = a[i] * gelu(g[i]) for `count` floats, exact GELU 0.5 g (1 + erf(g / sqrt 2)) with fastErf's formula
+/// (diffusers' GEGLU: hidden * F.gelu(gate)), in CVectorMath at the CPU's widest vector width.
 ///
 /// ```swift
 /// gatedGELU(hidden, gate, out, count: 1280)   // out = hidden * gelu(gate)
 /// ```
+@inline(__always)
 public func gatedGELU(_ a: UnsafePointer<Float>, _ g: UnsafePointer<Float>, _ out: UnsafeMutablePointer<Float>, count: Int) {
-    for i in 0..<count {
-        let gv = g[i]
-        out[i] = a[i] * (0.5 * gv * (1 + fastErf(gv * 0.70710678118654752)))
-    }
+    pc_gated_gelu(a, g, out, count)
+}
+
+/// The SIMD level CVectorMath's kernels run at on this CPU: "avx512", "avx2" or "baseline" (benchmarks record it).
+public var vectorMathLevel: String { ["baseline", "avx2", "avx512"][Int(pc_vector_level())] }
+
+/// Runs `body` with CVectorMath capped at `level` (0 baseline, 1 AVX2 + FMA, 2 AVX-512; clamped to the CPU), so
+/// tests can check every instantiation; returns the level that was in effect. Not for use while other threads compute.
+@discardableResult
+func withVectorMathLevel(_ level: Int, _ body: () throws -> Void) rethrows -> Int {
+    let effective = Int(pc_limit_vector_level(Int32(level)))
+    defer { pc_limit_vector_level(-1) }
+    try body()
+    return effective
 }
 
 @inline(__always)

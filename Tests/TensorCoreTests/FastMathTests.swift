@@ -45,6 +45,54 @@ import Testing
         #expect(masked == [Float](repeating: 0, count: 9))
     }
 
+    /// CVectorMath's kernels at every SIMD level this CPU has, on lengths that end in a partial vector.
+    @Test func vectorKernelsMatchDoubleAtEveryLevel() {
+        let counts = [1, 3, 4, 5, 7, 8, 9, 15, 16, 17, 33, 77, 4099]
+        var levels: Set<Int> = []
+        for cap in 0...2 {
+            let level = withVectorMathLevel(cap) {
+                var rng = SplitMix64(seed: UInt64(cap))
+                for count in counts {
+                    let x = (0..<count).map { _ in Float.random(in: -9...9, using: &rng) }
+                    let g = (0..<count).map { _ in Float.random(in: -6...6, using: &rng) }
+                    func gelu(_ v: Double) -> Double { 0.5 * v * (1 + Foundation.erf(v / 2.0.squareRoot())) }
+                    func check(_ name: String, _ got: [Float], _ want: [Double], tolerance: Double) {
+                        let err = zip(got, want).map { abs(Double($0) - $1) / max(1, abs($1)) }.max()!
+                        #expect(err < tolerance, "\(name) at level cap \(cap), \(count) floats: \(err)")
+                    }
+                    var row = x
+                    let inv = row.withUnsafeMutableBufferPointer { fastExpShiftedRow($0.baseAddress!, count: count) }
+                    let m = Double(x.max()!)
+                    let e = x.map { Foundation.exp(Double($0) - m) }
+                    check("exp shifted", row, e, tolerance: 1e-6)
+                    #expect(abs(Double(inv) * e.reduce(0, +) - 1) < 1e-5)
+                    var gated = [Float](repeating: .nan, count: count)
+                    gatedGELU(x, g, &gated, count: count)
+                    // erf is good to 1.5e-7 absolute, scaled here by |a g| / 2 up to 27.
+                    check("gated GELU", gated, zip(x, g).map { Double($0) * gelu(Double($1)) }, tolerance: 5e-6)
+                    let activations: [(Activation, (Double) -> Double)] = [
+                        (.silu, { $0 / (1 + Foundation.exp(-$0)) }), (.sigmoid, { 1 / (1 + Foundation.exp(-$0)) }),
+                        (.gelu, gelu), (.quickGELU, { $0 / (1 + Foundation.exp(-1.702 * $0)) }),
+                    ]
+                    for (activation, reference) in activations {
+                        var y = x
+                        y.withUnsafeMutableBufferPointer { applyActivation(activation, $0.baseAddress!, count: count) }
+                        check("\(activation)", y, x.map { reference(Double($0)) }, tolerance: 1e-6)
+                    }
+                }
+                var masked: [Float] = [-.infinity, 2, -.infinity, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1]
+                _ = masked.withUnsafeMutableBufferPointer { fastExpShiftedRow($0.baseAddress!, count: $0.count) }
+                #expect(masked[0] < 1e-37 && masked[2] < 1e-37 && masked[1] == 1)
+                var allMasked = [Float](repeating: -.infinity, count: 21)
+                let inv = allMasked.withUnsafeMutableBufferPointer { fastExpShiftedRow($0.baseAddress!, count: 21) }
+                #expect(inv == 0 && allMasked == [Float](repeating: 0, count: 21))
+            }
+            levels.insert(level)
+        }
+        print("vector kernels checked at levels \(levels.sorted()) (this CPU: \(vectorMathLevel))")
+        #expect(levels.contains(0))
+    }
+
     @Test func blockedAttentionMatchesReference() {
         var rng = SplitMix64(seed: 5)
         let cases: [(Int, Int, Int, Int, Int?, Bool)] = [
