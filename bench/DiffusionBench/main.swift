@@ -1,7 +1,7 @@
 // Times the diffusion networks of the real Stable Diffusion 1.5 inpainting and SDXL inpainting configs (written
 // here, never downloaded) with seeded random weights generated in Swift: same shapes, same work as real weights.
 // usage: DiffusionBench [--model sd15|sdxl] [--component unet|vae-decode|vae-encode|text|all] [--batch B]
-//                       [--repeats R] [--threads T] [--profile] [--half] [--latent N]
+//                       [--repeats R] [--threads T] [--profile] [--half] [--latent N] [--no-warmup]
 // --latent overrides the latent size (64 for sd15, 128 for sdxl; images are 8x that).
 // text: CLIP-L (sd15) or OpenCLIP bigG with projection (sdxl), batch 2 x 77 tokens, all hidden states kept.
 // --half behaves as a half-precision (fp16) file: linear-layer weights stay 16-bit in memory, widened per call.
@@ -93,8 +93,11 @@ func report(_ fields: [(String, String)]) {
 func str(_ s: String) -> String { "\"\(s)\"" }
 func num(_ x: Double) -> String { String(format: "%.3f", x) }
 
-/// Runs `body` `repeats` times; returns (median, best, CPU seconds per run).
+/// Runs `body` once untimed (as bench/diffusion_bench.py warms PyTorch up: first-touch page faults and allocator
+/// growth are paid there, as in every step after the first of a real run), then `repeats` times;
+/// returns (median, best, CPU seconds per timed run).
 func time(_ label: String, _ body: (((String, Tensor) -> Void)?) throws -> Void) rethrows -> (Double, Double, Double) {
+    if !args.contains("--no-warmup") { try body(nil) }
     var times: [Double] = []
     let c0 = cpuSeconds()
     for r in 0..<repeats {
@@ -126,7 +129,7 @@ if component == "unet" || component == "all" {
     report([("component", str("unet")), ("model", str(model)), ("batch", "\(batch)"), ("latent", "\(latentSize)"),
             ("threads", "\(threads)"), ("repeats", "\(repeats)"), ("weights", str(precision.rawValue)), ("median_s", num(median)), ("best_s", num(best)), ("cpu_s_per_run", num(cpu)),
             ("load_s", num(loadSeconds)), ("peak_rss_gib", num(peakRSSGiB())), ("loadavg", str(loadAverage())),
-            ("openblas_core", str(OpenBLASKernels.coreName))])
+            ("openblas_core", str(OpenBLASKernels.coreName)), ("vector_math", str(vectorMathLevel))])
 }
 
 if component != "unet" && component != "text" {
