@@ -1,5 +1,6 @@
 import COpenBLAS
 import Foundation
+import Synchronization
 
 /// Picks OpenBLAS's fastest kernel set for this CPU when its own detection falls short.
 ///
@@ -58,6 +59,48 @@ public enum OpenBLASKernels {
         openblas_set_num_threads(1)
         openblas_set_num_threads(threads)
     }()
+
+    /// How OpenBLAS's worker threads wait for the next call.
+    public enum IdleWait: Sendable {
+        /// OpenBLAS's default: spin on sched_yield for about 2^28 cycles (~0.1 s) before sleeping, so the next call
+        /// starts at once. Best when sgemm calls follow each other closely (the PatchCore backbones).
+        case spin
+        /// Sleep almost at once (OPENBLAS_THREAD_TIMEOUT=4). Best when Dispatch loops run between sgemm calls, as in
+        /// the diffusion models' attention and norms: a spinning worker takes a core's time slices from them
+        /// (measured: 8% of an SD 1.5 UNet evaluation's samples in the worker's yield loop; the UNet 5-8% faster
+        /// with `.sleep`).
+        case sleep
+    }
+
+    /// Sets how OpenBLAS's workers wait between calls by restarting its thread pool with the matching timeout
+    /// (OpenBLAS reads OPENBLAS_THREAD_TIMEOUT when it creates the pool). Call it where no BLAS call is in flight.
+    /// An OPENBLAS_THREAD_TIMEOUT set by the user wins and nothing is changed; returns whether the pool was
+    /// restarted.
+    @discardableResult
+    public static func setIdleWait(_ wait: IdleWait) -> Bool {
+        KernelRuntime.prepare()
+        return idleWaitLock.withLock { current in
+            guard current != wait, getenv("OPENBLAS_THREAD_TIMEOUT") == nil || current != nil else { return false }
+            guard let handle = dlopen(nil, RTLD_NOW),
+                  let readEnv = dlsym(handle, "openblas_read_env"),
+                  let shutdown = dlsym(handle, "blas_thread_shutdown_") else { return false }
+            typealias Hook = @convention(c) () -> Void
+            typealias Shutdown = @convention(c) () -> Int32
+            // 28 is OpenBLAS's built-in default; 4 its minimum (2^4 cycles, i.e. sleep at once).
+            setenv("OPENBLAS_THREAD_TIMEOUT", wait == .sleep ? "4" : "28", 1)
+            unsafeBitCast(readEnv, to: Hook.self)()
+            unsetenv("OPENBLAS_THREAD_TIMEOUT")
+            let threads = openblas_get_num_threads()
+            _ = unsafeBitCast(shutdown, to: Shutdown.self)()   // the next threaded call starts a new pool
+            openblas_set_num_threads(1)
+            openblas_set_num_threads(threads)
+            current = wait
+            return true
+        }
+    }
+
+    /// The wait set by `setIdleWait` (nil: OpenBLAS's own, from its environment at load time).
+    private static let idleWaitLock = Mutex<IdleWait?>(nil)
 
     /// Pre-AVX kernel families OpenBLAS may fall back to.
     private static let sseFamilies: Set<String> = [

@@ -4,6 +4,7 @@ import Defects
 import Foundation
 import Inpainting
 import PatchCore
+import TensorCore
 
 /// `patchcore synthesize`: image + mask pairs in the layout `--positives DIR` reads (images/, masks/, manifest.jsonl).
 struct Synthesize: ParsableCommand {
@@ -134,6 +135,9 @@ struct Synthesize: ParsableCommand {
 
     func run() throws {
         applyThreads(threads)
+        // The diffusion models run Dispatch loops (attention, norms) between sgemm calls: OpenBLAS workers that
+        // spin while they wait would take those loops' cores.
+        if resolvedGenerator == .diffusion { OpenBLASKernels.setIdleWait(.sleep) }
         // A missing or incomplete model folder is the likeliest mistake: say what to download before reading data.
         let modelFolder = resolvedGenerator == .diffusion
             ? try DiffusersModelFolder.open(URL(fileURLWithPath: model!), variant: variant) : nil

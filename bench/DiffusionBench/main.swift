@@ -63,6 +63,8 @@ let vaeConfig = """
 
 KernelRuntime.prepare()
 ComputeThreads.set(threads)
+// As `patchcore synthesize` does (OPENBLAS_THREAD_TIMEOUT in the environment overrides it).
+let idleWait = OpenBLASKernels.setIdleWait(.sleep) ? "sleep" : "openblas default or environment"
 let latentSize = Int(option("--latent") ?? (model == "sdxl" ? "128" : "64"))!
 let imageSize = latentSize * 8
 
@@ -129,7 +131,8 @@ if component == "unet" || component == "all" {
     report([("component", str("unet")), ("model", str(model)), ("batch", "\(batch)"), ("latent", "\(latentSize)"),
             ("threads", "\(threads)"), ("repeats", "\(repeats)"), ("weights", str(precision.rawValue)), ("median_s", num(median)), ("best_s", num(best)), ("cpu_s_per_run", num(cpu)),
             ("load_s", num(loadSeconds)), ("peak_rss_gib", num(peakRSSGiB())), ("loadavg", str(loadAverage())),
-            ("openblas_core", str(OpenBLASKernels.coreName)), ("vector_math", str(vectorMathLevel))])
+            ("openblas_core", str(OpenBLASKernels.coreName)), ("vector_math", str(vectorMathLevel)),
+            ("blas_idle_wait", str(idleWait))])
 }
 
 if component != "unet" && component != "text" {
