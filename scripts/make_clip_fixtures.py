@@ -5,7 +5,7 @@ CPU only, seeded, nothing from a model hub:
   (a) the real CLIP BPE vocabulary, taken from PyPI's open-clip-torch wheel (open_clip/bpe_simple_vocab_16e6.txt.gz)
       and converted to vocab.json + merges.txt the way CLIP builds its vocabulary; token ids from
       transformers.CLIPTokenizer for a varied prompt list, with both pad conventions (SD 1.x "<|endoftext|>",
-      SDXL tokenizer_2 "!");
+      SDXL tokenizer_2 "!"). Only merges.txt is kept: the Swift tests rebuild vocab.json from it by the same rule;
   (b) tiny randomly initialised CLIPTextModel (quick_gelu, fp32) and CLIPTextModelWithProjection (gelu, fp16 variant
       files, pad "!") saved as diffusers-style component folders, with reference outputs.
 
@@ -128,6 +128,8 @@ def tokenizer_fixtures(vocab, merges):
         records.append({"prompt": p, "ids_pad_eos": ids_eos, "ids_pad_bang": ids_bang,
                         "untruncated_length": len(untruncated), "truncated": truncated, "removed_text": removed})
     (OUT / "tokenizer_ids.json").write_text(json.dumps(records, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
+    # vocab.json follows from merges.txt (clip_vocab's rule); the Swift tests rebuild it, so the 0.9 MB file is not kept.
+    (folder / "vocab.json").unlink()
     print(f"{len(records)} prompts, truncated: {sum(r['truncated'] for r in records)}")
 
 

@@ -19,22 +19,41 @@ import Testing
         try JSONDecoder().decode([Record].self, from: Data(contentsOf: fixtures.appendingPathComponent("tokenizer_ids.json")))
     }
 
-    /// A tokenizer folder with the real vocabulary and `pad` as pad token, laid out as SDXL's tokenizer_2.
-    static func folder(pad: String) throws -> URL {
+    /// The real vocabulary's vocab.json, rebuilt from the fixture's merges.txt the way CLIP builds it (as
+    /// scripts/clip_vocab.py does): the 256 byte characters, the same with "</w>", every merge joined, then
+    /// <|startoftext|> and <|endoftext|>. Committing the 0.9 MB file would only repeat merges.txt.
+    static func vocabularyJSON() throws -> Data {
+        let text = try String(contentsOf: fixtures.appendingPathComponent("vocab/merges.txt"), encoding: .utf8)
+        let merges = text.split(separator: "\n").dropFirst().map { $0.split(separator: " ").joined() }   // after "#version"
+        let chars = ByteLevelAlphabet.vocabularyOrder.map { String(Character($0.character)) }
+        let tokens = chars + chars.map { $0 + "</w>" } + merges + ["<|startoftext|>", "<|endoftext|>"]
+        let vocabulary = Dictionary(uniqueKeysWithValues: tokens.enumerated().map { ($1, $0) })
+        return try JSONSerialization.data(withJSONObject: vocabulary)
+    }
+
+    /// A tokenizer folder with the real vocabulary: the fixture's merges.txt and tokenizer settings (as a diffusers
+    /// SD folder ships them) plus the rebuilt vocab.json; `pad` replaces the settings, laid out as SDXL's tokenizer_2.
+    static func folder(pad: String? = nil) throws -> URL {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("clip-tok-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-        for name in ["vocab.json", "merges.txt"] {
+        let names = pad == nil ? ["merges.txt", "tokenizer_config.json", "special_tokens_map.json"] : ["merges.txt"]
+        for name in names {
             try FileManager.default.copyItem(at: fixtures.appendingPathComponent("vocab/\(name)"), to: dir.appendingPathComponent(name))
         }
-        try Data(#"{"model_max_length": 77, "bos_token": "<|startoftext|>", "eos_token": "<|endoftext|>", "pad_token": "\#(pad)"}"#.utf8)
-            .write(to: dir.appendingPathComponent("tokenizer_config.json"))
+        try vocabularyJSON().write(to: dir.appendingPathComponent("vocab.json"))
+        if let pad {
+            try Data(#"{"model_max_length": 77, "bos_token": "<|startoftext|>", "eos_token": "<|endoftext|>", "pad_token": "\#(pad)"}"#.utf8)
+                .write(to: dir.appendingPathComponent("tokenizer_config.json"))
+        }
         return dir
     }
 
     @Test func realVocabularyMatchesTransformersOnEveryPrompt() throws {
         let records = try Self.records()
         #expect(records.count >= 40)
-        let sd15 = try CLIPTokenizer(folder: Self.fixtures.appendingPathComponent("vocab"))
+        let sdFolder = try Self.folder()
+        defer { try? FileManager.default.removeItem(at: sdFolder) }
+        let sd15 = try CLIPTokenizer(folder: sdFolder)
         #expect(sd15.vocabularySize == 49408 && sd15.bosID == 49406 && sd15.eosID == 49407 && sd15.padID == 49407)
         let bangFolder = try Self.folder(pad: "!")
         defer { try? FileManager.default.removeItem(at: bangFolder) }
@@ -54,7 +73,9 @@ import Testing
     }
 
     @Test func truncationKeepsStartAnd75TokensAndEnd() throws {
-        let tokenizer = try CLIPTokenizer(folder: Self.fixtures.appendingPathComponent("vocab"))
+        let folder = try Self.folder()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let tokenizer = try CLIPTokenizer(folder: folder)
         #expect(tokenizer.tokenize("copper scratch").count == 2)
         let long = String(repeating: "copper scratch ", count: 60)   // 120 text tokens
         let t = tokenizer.encode(long)
