@@ -51,6 +51,9 @@ public enum SyntheticDefectSetError: Error, CustomStringConvertible, Equatable {
     case missingMask(image: String, expected: String)
     case badManifestLine(file: String, line: Int, reason: String)
     case missingFile(file: String, referencedBy: String)
+    case badReview(file: String, reason: String)
+    case unknownSamples(folder: String, ids: [String])
+    case allRejected(path: String, count: Int)
 
     public var description: String {
         switch self {
@@ -59,6 +62,10 @@ public enum SyntheticDefectSetError: Error, CustomStringConvertible, Equatable {
         case let .missingMask(i, e): return "\(i): no mask (expected \(e))"
         case let .badManifestLine(f, l, r): return "\(f):\(l): bad manifest line: \(r)"
         case let .missingFile(f, r): return "\(f): missing (listed in \(r))"
+        case let .badReview(f, r): return "\(f): not a review file ({\"accepted\": [ids], \"rejected\": [ids]}): \(r)"
+        case let .unknownSamples(f, ids):
+            return "\(f): no sample with id \(ids.map { "'\($0)'" }.joined(separator: ", ")) (ids are the file names in images/ without extension)"
+        case let .allRejected(p, n): return "\(p): all \(n) sample(s) are rejected in \(SyntheticDefectReview.fileName)"
         }
     }
 }
@@ -77,12 +84,13 @@ public enum SyntheticDefectSet {
     public static let manifestName = "manifest.jsonl"
 
     /// The image + mask pairs of a folder: the manifest's entries when it exists, else images/ paired with masks/ by
-    /// file name (any PNG/JPEG extension).
+    /// file name (any PNG/JPEG extension); without the samples an expert rejected in review.json
+    /// (`SyntheticDefectReview`) unless `includingRejected`.
     ///
     /// ```swift
     /// let pairs = try SyntheticDefectSet.pairs(in: URL(fileURLWithPath: "synthetic/"))
     /// ```
-    public static func pairs(in folder: URL) throws -> [DefectPair] {
+    public static func pairs(in folder: URL, includingRejected: Bool = false) throws -> [DefectPair] {
         let images = folder.appendingPathComponent("images"), masks = folder.appendingPathComponent("masks")
         guard FileListing.isDirectory(folder), FileListing.isDirectory(images), FileListing.isDirectory(masks) else {
             throw SyntheticDefectSetError.notAFolder(path: folder.path)
@@ -111,7 +119,12 @@ public enum SyntheticDefectSet {
             }
         }
         if pairs.isEmpty { throw SyntheticDefectSetError.empty(path: folder.path) }
-        return pairs
+        if includingRejected { return pairs }
+        let rejected = try SyntheticDefectReview.load(folder: folder).rejected
+        if rejected.isEmpty { return pairs }
+        let kept = pairs.filter { !rejected.contains($0.id) }
+        if kept.isEmpty { throw SyntheticDefectSetError.allRejected(path: folder.path, count: pairs.count) }
+        return kept
     }
 
     /// The manifest's records, in file order (empty when there is no manifest). A torn last line (a run killed while

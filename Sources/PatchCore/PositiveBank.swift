@@ -61,8 +61,8 @@ public struct PositiveExample: Sendable, Hashable {
         }
     }
 
-    /// The pairs of a positives folder (`SyntheticDefectSet.pairs(in:)`), tagged with `source`
-    /// (default: `.folder` with the folder's path).
+    /// The pairs of a positives folder (`SyntheticDefectSet.pairs(in:)`: samples rejected in its review.json are left
+    /// out), tagged with `source` (default: `.folder` with the folder's path).
     public static func folder(_ url: URL, source: PositiveSource? = nil) throws -> [PositiveExample] {
         let tag = source ?? PositiveSource(kind: .folder, path: url.path)
         return try SyntheticDefectSet.pairs(in: url).map { PositiveExample(image: $0.image, mask: $0.mask, source: tag) }

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Datasets
+import Defects
 import PatchCore
 import Scoring
 
@@ -159,7 +160,9 @@ struct DualOptions: ParsableArguments {
         for dir in positives {
             let url = URL(fileURLWithPath: dir)
             let pairs = try PositiveExample.folder(url)
-            log("positives: \(pairs.count) image + mask pair(s) in \(url.path)")
+            let rejected = (try? SyntheticDefectReview.load(folder: url).rejected.count) ?? 0
+            log("positives: \(pairs.count) image + mask pair(s) in \(url.path)" +
+                (rejected > 0 ? " (\(rejected) rejected in \(SyntheticDefectReview.fileName), left out)" : ""))
             out += pairs
         }
         if synthetic > 0 {

@@ -177,6 +177,10 @@ struct Synthesize: ParsableCommand {
                 size: workingSize,
                 seed: seed, out: outURL))
         }
+        // The expert's next step: look at the samples, reject the bad ones (`patchcore review`).
+        if (try? SyntheticDefectSet.pairs(in: outURL, includingRejected: true)) != nil {
+            print("review page: \(try writeReviewSheet(folder: outURL).path) (record verdicts with `patchcore review \(outURL.path)`)")
+        }
     }
 
     func loadGoodImages() throws -> [URL] {

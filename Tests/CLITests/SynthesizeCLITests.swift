@@ -41,6 +41,33 @@ import Testing
         #expect(try String(contentsOf: out.appendingPathComponent("manifest.jsonl"), encoding: .utf8).split(separator: "\n").count == 6)
     }
 
+    @Test func reviewRecordsVerdictsAndWritesThePage() throws {
+        defer { cleanup() }
+        let out = root.appendingPathComponent("syn")
+        let made = try CLIRunner.run(["synthesize", "--good", data.appendingPathComponent("train/good").path, "--count", "3",
+                                      "--methods", "perlin_intensity", "--out", out.path])
+        #expect(made.status == 0, "\(made.stderr)")
+        let page = out.appendingPathComponent("review.html")
+        #expect(made.stdout.contains("review page: \(page.path)"))
+        #expect(try String(contentsOf: page, encoding: .utf8).contains("3 sample(s): 0 accepted, 0 rejected, 3 unreviewed"))
+
+        let r = try CLIRunner.run(["review", out.path, "--reject", "classical_000001", "--accept", "classical_000000,classical_000002"])
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(r.stdout.contains("3 sample(s) in \(out.path): 2 accepted, 1 rejected, 0 unreviewed (review.json updated)"))
+        let json = try String(contentsOf: out.appendingPathComponent("review.json"), encoding: .utf8)
+        #expect(json.contains("\"rejected\": [\"classical_000001\"]"))
+        #expect(try String(contentsOf: page, encoding: .utf8).contains("data-id=\"classical_000001\" data-recorded=\"rejected\""))
+
+        let unchanged = try CLIRunner.run(["review", out.path])
+        #expect(unchanged.status == 0 && !unchanged.stdout.contains("updated"))
+        let typo = try CLIRunner.run(["review", out.path, "--reject", "classical_00001"])
+        #expect(typo.status != 0 && typo.stderr.contains("no sample with id 'classical_00001'"), "\(typo.stderr)")
+        let both = try CLIRunner.run(["review", out.path, "--reject", "classical_000000", "--accept", "classical_000000"])
+        #expect(both.status != 0 && both.stderr.contains("both --accept and --reject"), "\(both.stderr)")
+        let missing = try CLIRunner.run(["review", root.appendingPathComponent("nothing").path])
+        #expect(missing.status != 0 && missing.stderr.contains("not a folder of synthetic defects"), "\(missing.stderr)")
+    }
+
     @Test func proceduralOnlyFromAFolderOfGoodImages() throws {
         defer { cleanup() }
         let out = root.appendingPathComponent("syn")

@@ -1,0 +1,85 @@
+import Datasets
+import Foundation
+import TensorCore
+
+/// A domain expert's verdicts on the samples of a synthetic defect folder (DIAG's accept / reject step), kept beside
+/// them in `DIR/review.json`:
+///
+/// ```json
+/// {"accepted": ["diffusion_p0_000001"], "rejected": ["diffusion_p0_000000"]}
+/// ```
+/// Rejected samples stay on disk, so a rerun of `patchcore synthesize` does not make them again, but the positive
+/// bank never reads them (`SyntheticDefectSet.pairs(in:)`); unreviewed samples count as accepted.
+///
+/// ```swift
+/// var review = try SyntheticDefectReview.load(folder: dir)
+/// try review.apply(.rejected, to: ["diffusion_p0_000003"], in: dir)
+/// try review.save(folder: dir)
+/// ```
+public struct SyntheticDefectReview: Sendable, Equatable, Codable {
+    public enum Verdict: String, Sendable, CaseIterable { case accepted, rejected, unreviewed }
+
+    public var accepted: Set<String> = []
+    public var rejected: Set<String> = []
+
+    public static let fileName = "review.json"
+
+    public init(accepted: Set<String> = [], rejected: Set<String> = []) {
+        self.accepted = accepted
+        self.rejected = rejected
+    }
+
+    /// The folder's verdicts; none when it has no review.json yet.
+    public static func load(folder: URL) throws -> SyntheticDefectReview {
+        let file = folder.appendingPathComponent(fileName)
+        guard FileListing.exists(file) else { return SyntheticDefectReview() }
+        do {
+            return try JSONDecoder().decode(SyntheticDefectReview.self, from: Data(contentsOf: file))
+        } catch {
+            throw SyntheticDefectSetError.badReview(file: file.path, reason: "\(error)")
+        }
+    }
+
+    /// Writes review.json atomically (sorted ids, so the file diffs well).
+    public func save(folder: URL) throws {
+        let file = folder.appendingPathComponent(Self.fileName)
+        let body = "{\n  \"accepted\": \(Self.jsonList(accepted)),\n  \"rejected\": \(Self.jsonList(rejected))\n}\n"
+        do { try AtomicFile.write(Data(body.utf8), to: file) } catch {
+            throw DatasetError.io(path: file.path, reason: "\(error)")
+        }
+    }
+
+    public func verdict(_ id: String) -> Verdict {
+        rejected.contains(id) ? .rejected : accepted.contains(id) ? .accepted : .unreviewed
+    }
+
+    /// Sets `ids` to `verdict` (`.unreviewed` clears them). Every id must name a sample of `folder`: a typo would
+    /// otherwise silently keep a bad sample in the bank.
+    public mutating func apply(_ verdict: Verdict, to ids: [String], in folder: URL) throws {
+        let known = Set(try SyntheticDefectSet.pairs(in: folder, includingRejected: true).map(\.id))
+        let unknown = ids.filter { !known.contains($0) }
+        if !unknown.isEmpty { throw SyntheticDefectSetError.unknownSamples(folder: folder.path, ids: unknown) }
+        for id in ids {
+            accepted.remove(id)
+            rejected.remove(id)
+            switch verdict {
+            case .accepted: accepted.insert(id)
+            case .rejected: rejected.insert(id)
+            case .unreviewed: break
+            }
+        }
+    }
+
+    private static func jsonList(_ ids: Set<String>) -> String {
+        let items = ids.sorted().map { id -> String in
+            let data = (try? JSONEncoder().encode(id)) ?? Data("\"\"".utf8)
+            return String(decoding: data, as: UTF8.self)
+        }
+        return "[" + items.joined(separator: ", ") + "]"
+    }
+}
+
+extension DefectPair {
+    /// The sample id: the image's file name without extension (`images/<id>.png`).
+    public var id: String { image.deletingPathExtension().lastPathComponent }
+}
