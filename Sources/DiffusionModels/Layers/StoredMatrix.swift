@@ -56,6 +56,18 @@ struct StoredMatrix: Sendable {
         }
     }
 
+    /// The rows of `parts` one after another (same columns and precision): e.g. q, k and v projections as one
+    /// matrix, so one sgemm with three times the output columns replaces three narrower ones.
+    static func stacked(_ parts: [StoredMatrix]) -> StoredMatrix {
+        precondition(!parts.isEmpty && parts.allSatisfy { $0.cols == parts[0].cols && $0.precision == parts[0].precision },
+                     "StoredMatrix.stacked: parts differ in columns or precision")
+        let rows = parts.reduce(0) { $0 + $1.rows }
+        if parts[0].precision == .float32 {
+            return StoredMatrix(Tensor(shape: [rows, parts[0].cols], scalars: parts.flatMap { $0.full!.scalars }), keeping: .float32)
+        }
+        return StoredMatrix(rows: rows, cols: parts[0].cols, bits: parts.flatMap(\.bits), precision: parts[0].precision)
+    }
+
     /// The matrix as fp32 (a copy for half storage).
     var float32: Tensor {
         if let full { return full }

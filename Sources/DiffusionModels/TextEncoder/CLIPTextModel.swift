@@ -224,10 +224,13 @@ extension ComponentWeights {
 
 /// One pre-LN transformer layer of CLIP's encoder (transformers' CLIPEncoderLayer):
 /// h = h + out_proj(attn(LN1(h))) with causal attention, then h = h + fc2(act(fc1(LN2(h)))).
-/// The six projections are `LinearLayer`s, so their weights stay 16-bit when the file is (`StoredMatrix`).
+/// The projections are `LinearLayer`s, so their weights stay 16-bit when the file is (`StoredMatrix`); q, k and v
+/// are stacked into one (3D, D) projection: with CLIP's 154 rows (2 x 77 tokens) one sgemm with 3D outputs runs at
+/// ~225 GFLOP/s where three with D outputs run at ~160 (bigG, 2 threads).
 struct CLIPEncoderLayer: Sendable {
     let norm1Weight: Tensor, norm1Bias: Tensor, norm2Weight: Tensor, norm2Bias: Tensor
-    let q, k, v, out, fc1, fc2: LinearLayer
+    let qkv, out, fc1, fc2: LinearLayer
+    let width: Int
 
     init(prefix: String, width d: Int, intermediate f: Int, keeping precision: StoredPrecision,
          parameter: (_ name: String, _ shape: [Int]) throws -> Tensor,
@@ -240,9 +243,12 @@ struct CLIPEncoderLayer: Sendable {
         }
         norm1Weight = try t("layer_norm1.weight", [d]); norm1Bias = try t("layer_norm1.bias", [d])
         norm2Weight = try t("layer_norm2.weight", [d]); norm2Bias = try t("layer_norm2.bias", [d])
-        q = try projection("self_attn.q_proj", d, d)
-        k = try projection("self_attn.k_proj", d, d)
-        v = try projection("self_attn.v_proj", d, d)
+        let q = try projection("self_attn.q_proj", d, d)
+        let k = try projection("self_attn.k_proj", d, d)
+        let v = try projection("self_attn.v_proj", d, d)
+        qkv = LinearLayer(weight: StoredMatrix.stacked([q.weight, k.weight, v.weight]),
+                          bias: Tensor(shape: [3 * d], scalars: [q, k, v].flatMap { $0.bias!.scalars }))
+        width = d
         out = try projection("self_attn.out_proj", d, d)
         fc1 = try projection("mlp.fc1", f, d)
         fc2 = try projection("mlp.fc2", d, f)
@@ -252,7 +258,8 @@ struct CLIPEncoderLayer: Sendable {
     func callAsFunction(_ h: Tensor, heads: Int, eps: Float, activation: Activation) -> Tensor {
         var h = h
         let x = layerNorm(h, weight: norm1Weight, bias: norm1Bias, eps: eps)
-        let a = scaledDotProductAttention(query: q(x), key: k(x), value: v(x), heads: heads, causal: true)
+        let (q, k, v) = splitLastDimension(qkv(x), into3: width)
+        let a = scaledDotProductAttention(query: q, key: k, value: v, heads: heads, causal: true)
         out.accumulate(a, into: &h)
         let y = layerNorm(h, weight: norm2Weight, bias: norm2Bias, eps: eps)
         fc2.accumulate(fc1(y, activation: activation), into: &h)   // fc1 (B, L, F)
@@ -266,6 +273,23 @@ extension LinearLayer {
         self.weight = weight
         self.bias = bias
     }
+}
+
+/// x (..., 3D) -> its three D-wide column blocks, each (..., D).
+func splitLastDimension(_ x: Tensor, into3 d: Int) -> (Tensor, Tensor, Tensor) {
+    let rows = x.count / (3 * d)
+    var shape = x.shape
+    shape[shape.count - 1] = d
+    func part(_ p: Int) -> Tensor {
+        let scalars = [Float](unsafeUninitializedCapacity: rows * d) { out, initialized in
+            x.withUnsafeBufferPointer { px in
+                for r in 0..<rows { (out.baseAddress! + r * d).update(from: px.baseAddress! + r * 3 * d + p * d, count: d) }
+            }
+            initialized = rows * d
+        }
+        return Tensor(shape: shape, scalars: scalars)
+    }
+    return (part(0), part(1), part(2))
 }
 
 /// rows[b] = x[b, positions[b], :]: x (B, L, D) -> (B, D).
