@@ -4,7 +4,8 @@
 # Writes bench/out/diffusion_{swift,torch}_<model>_<component>.json (the JSON line plus "max_rss_kib" from time);
 # bench/make_results.py turns them into the "Diffusion components" section of RESULTS.md.
 # Random weights of the real configs on both sides (nothing downloaded). Run on an idle machine.
-# DIFFUSION_SKIP_SDXL=1 skips the SDXL rows (minutes each and ~10 GiB per side); DIFFUSION_ONLY=sdxl runs only those.
+# DIFFUSION_SKIP_SDXL=1 skips the SDXL rows (minutes each and ~10 GiB per side); DIFFUSION_ONLY=sdxl runs only those;
+# DIFFUSION_COMPONENTS (default "unet vae-decode vae-encode text") picks components.
 # THREADS (default 2), REPEATS (default 1), SWIFT_HALF=1 runs Swift with fp16-stored linear weights (--half),
 # as a half-precision model folder would load.
 set -euo pipefail
@@ -53,10 +54,8 @@ run() {  # model swift-component torch-component
 models="sd15"
 [ "${DIFFUSION_SKIP_SDXL:-0}" = 1 ] || models="sd15 sdxl"
 [ -z "${DIFFUSION_ONLY:-}" ] || models="$DIFFUSION_ONLY"   # e.g. DIFFUSION_ONLY=sdxl
+components=${DIFFUSION_COMPONENTS:-"unet vae-decode vae-encode text"}   # e.g. DIFFUSION_COMPONENTS=text
 for model in $models; do
-  run "$model" unet unet
-  run "$model" vae-decode vae_decode
-  run "$model" vae-encode vae_encode
-  run "$model" text text
+  for c in $components; do run "$model" "$c" "${c//-/_}"; done
 done
 log "done; python3 bench/make_results.py writes RESULTS.md"

@@ -129,10 +129,10 @@ struct LayersHalfWeightTests {
         #expect(StoredMatrix(base, keeping: .float32).float32 == base)
     }
 
-    /// Both half paths of `multiplyTransposed` (few rows: per-worker pieces; many rows: shared pieces) against
-    /// one sgemm on the widened matrix, with beta 0 and 1 and a row stride wider than the output.
-    @Test(arguments: [StoredPrecision.float16, .bfloat16])
-    func halfProductsMatchTheWidenedMatrix(_ precision: StoredPrecision) {
+    /// Every path of `multiplyTransposed` (few rows: per-worker row ranges, for fp32 too; many rows: one shared
+    /// sgemm) against one sgemm on the widened matrix, with beta 0 and 1 and a row stride wider than the output.
+    @Test(arguments: [StoredPrecision.float16, .bfloat16, .float32])
+    func productsMatchOneSgemmOnTheWidenedMatrix(_ precision: StoredPrecision) {
         var rng = SplitMix64(seed: 21)
         let w = Tensor.random([300, 40], in: -1...1, using: &rng)
         let stored = StoredMatrix(w, keeping: precision)
