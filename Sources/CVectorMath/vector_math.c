@@ -90,3 +90,6 @@ void pc_gated_gelu(const float *a, const float *g, float *out, ptrdiff_t count) 
 void pc_swish(float *p, ptrdiff_t count, float beta) { DISPATCH(pc_swish, p, count, beta) }
 void pc_sigmoid(float *p, ptrdiff_t count) { DISPATCH(pc_sigmoid, p, count) }
 void pc_gelu(float *p, ptrdiff_t count) { DISPATCH(pc_gelu, p, count) }
+void pc_layer_norm_row(float *row, ptrdiff_t count, const float *gamma, const float *beta, float eps) {
+    DISPATCH(pc_layer_norm_row, row, count, gamma, beta, eps)
+}

@@ -4,7 +4,9 @@
 
 #define vfloat LOCAL(vfloat)
 #define vint LOCAL(vint)
+#define vdouble LOCAL(vdouble)
 typedef float vfloat __attribute__((ext_vector_type(LANES)));
+typedef double vdouble __attribute__((ext_vector_type(LANES)));
 typedef int vint __attribute__((ext_vector_type(LANES)));
 
 static inline vfloat LOCAL(load)(const float *p) { vfloat v; memcpy(&v, p, sizeof v); return v; }
@@ -130,5 +132,39 @@ static void KERNEL(pc_sigmoid)(float *p, ptrdiff_t count) {
 static void KERNEL(pc_gelu)(float *p, ptrdiff_t count) {
     IN_PLACE(p, count, 0.5f * x * (1.0f + LOCAL(erf_as)(x * 0.70710678118654752f)));
 }
+static void KERNEL(pc_layer_norm_row)(float *row, ptrdiff_t count, const float *gamma, const float *beta, float eps) {
+    // Statistics in double, two passes (mean, then centred squares): no cancellation on long rows.
+    vdouble s = (vdouble)(0.0);
+    ptrdiff_t i = 0;
+    for (; i + LANES <= count; i += LANES) s += __builtin_convertvector(LOCAL(load)(row + i), vdouble);
+    double sum = 0;
+    for (int k = 0; k < LANES; k++) sum += s[k];
+    for (; i < count; i++) sum += row[i];
+    double mean = sum / (double)count;
+    vdouble q = (vdouble)(0.0);
+    for (i = 0; i + LANES <= count; i += LANES) {
+        vdouble d = __builtin_convertvector(LOCAL(load)(row + i), vdouble) - mean;
+        q += d * d;
+    }
+    double sq = 0;
+    for (int k = 0; k < LANES; k++) sq += q[k];
+    for (; i < count; i++) { double d = row[i] - mean; sq += d * d; }
+    float inv = (float)(1.0 / sqrt(sq / (double)count + (double)eps));
+    float m = (float)mean;
+    for (i = 0; i + LANES <= count; i += LANES) {
+        vfloat v = (LOCAL(load)(row + i) - m) * inv;
+        if (gamma) v *= LOCAL(load)(gamma + i);
+        if (beta) v += LOCAL(load)(beta + i);
+        LOCAL(store)(row + i, v);
+    }
+    for (; i < count; i++) {
+        float v = (row[i] - m) * inv;
+        if (gamma) v *= gamma[i];
+        if (beta) v += beta[i];
+        row[i] = v;
+    }
+}
+
 #undef vfloat
 #undef vint
+#undef vdouble

@@ -74,6 +74,17 @@ import Testing
                         (.silu, { $0 / (1 + Foundation.exp(-$0)) }), (.sigmoid, { 1 / (1 + Foundation.exp(-$0)) }),
                         (.gelu, gelu), (.quickGELU, { $0 / (1 + Foundation.exp(-1.702 * $0)) }),
                     ]
+                    // Layer norm of a row offset by 1000 (cancellation-prone), with and without the affine part.
+                    let shifted = x.map { 1000 + $0 * 0.01 }
+                    let mean = shifted.reduce(0.0) { $0 + Double($1) } / Double(count)
+                    let variance = shifted.reduce(0.0) { $0 + (Double($1) - mean) * (Double($1) - mean) } / Double(count)
+                    let normalised = shifted.map { (Double($0) - mean) / (variance + 1e-5).squareRoot() }
+                    let gamma = Tensor(shape: [count], scalars: g), beta = Tensor(shape: [count], scalars: x)
+                    let shiftedRow = Tensor(shape: [1, count], scalars: shifted)
+                    // The inputs are rounded to Float, which the relative tolerance allows for.
+                    check("layer norm", layerNorm(shiftedRow, weight: nil, bias: nil).scalars, normalised, tolerance: 2e-3)
+                    check("affine layer norm", layerNorm(shiftedRow, weight: gamma, bias: beta).scalars,
+                          zip(normalised, zip(g, x)).map { $0 * Double($1.0) + Double($1.1) }, tolerance: 1e-2)
                     for (activation, reference) in activations {
                         var y = x
                         y.withUnsafeMutableBufferPointer { applyActivation(activation, $0.baseAddress!, count: count) }

@@ -24,6 +24,10 @@ void pc_sigmoid(float *p, ptrdiff_t count);
 /// In place: exact GELU 0.5 x (1 + erf(x / sqrt 2)).
 void pc_gelu(float *p, ptrdiff_t count);
 
+/// In place: (row - mean) / sqrt(var + eps) * gamma + beta over `count` floats (gamma, beta may be NULL), with the
+/// mean and the biased variance accumulated in double, in two passes.
+void pc_layer_norm_row(float *row, ptrdiff_t count, const float *gamma, const float *beta, float eps);
+
 /// The instruction set level the kernels run at: 2 = AVX-512, 1 = AVX2 + FMA, 0 = baseline.
 int pc_vector_level(void);
 
