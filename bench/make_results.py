@@ -177,7 +177,9 @@ if any(s or t for s, t, _ in diffusion.values()):
           f"{fmt(per_image('sd15', 0))} | {fmt(per_image('sd15', 1))} | {fmt(per_image('sd15', 2))} |")
     print(f"| SDXL inpainting at 1024, strength 0.99 -> 29 steps + guidance, VAE encode x2 + decode, bigG + CLIP-L | "
           f"{fmt(per_image('sdxl', 0))} | {fmt(per_image('sdxl', 1))} | {fmt(per_image('sdxl', 2))} |")
-    repeats = sorted({str(diffusion[k][0].get("repeats", "?")) for k in diffusion if diffusion[k][0]})
+    # The torch side lists its timed runs; the Swift side ran the same REPEATS.
+    repeats = sorted({len(diffusion[k][1]["runs_s"]) for k in diffusion if diffusion[k][1] and "runs_s" in diffusion[k][1]})
+    repeats = [str(r) for r in repeats]
     print("\nRows from `bash bench/run_diffusion.sh` (`DIFFUSION_SKIP_SDXL=1` for the SD 1.5 rows only, "
           "`DIFFUSION_COMPONENTS=text` for reruns of the text rows); peak RSS from `/usr/bin/time -f %M`, one process "
           f"per component. Both sides make one untimed warm-up call, then time REPEATS calls (here {', '.join(repeats)}) "
