@@ -41,11 +41,16 @@ import Testing
         #expect(try String(contentsOf: out.appendingPathComponent("manifest.jsonl"), encoding: .utf8).split(separator: "\n").count == 6)
     }
 
+    /// `synthesize` from the good training images alone: 3 perlin_intensity samples (no masks needed).
+    func synthesizeThreePerlinSamples(into out: URL) throws -> CLIRunner.Result {
+        try CLIRunner.run(["synthesize", "--good", data.appendingPathComponent("train/good").path, "--count", "3",
+                           "--methods", "perlin_intensity", "--out", out.path])
+    }
+
     @Test func reviewRecordsVerdictsAndWritesThePage() throws {
         defer { cleanup() }
         let out = root.appendingPathComponent("syn")
-        let made = try CLIRunner.run(["synthesize", "--good", data.appendingPathComponent("train/good").path, "--count", "3",
-                                      "--methods", "perlin_intensity", "--out", out.path])
+        let made = try synthesizeThreePerlinSamples(into: out)
         #expect(made.status == 0, "\(made.stderr)")
         let page = out.appendingPathComponent("review.html")
         #expect(made.stdout.contains("review page: \(page.path)"))
@@ -71,8 +76,7 @@ import Testing
     @Test func proceduralOnlyFromAFolderOfGoodImages() throws {
         defer { cleanup() }
         let out = root.appendingPathComponent("syn")
-        let r = try CLIRunner.run(["synthesize", "--good", data.appendingPathComponent("train/good").path, "--count", "3",
-                                   "--methods", "perlin_intensity", "--out", out.path])
+        let r = try synthesizeThreePerlinSamples(into: out)
         #expect(r.status == 0, "\(r.stderr)")
         let manifest = try String(contentsOf: out.appendingPathComponent("manifest.jsonl"), encoding: .utf8)
         #expect(manifest.split(separator: "\n").count == 3)
