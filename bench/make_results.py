@@ -185,6 +185,12 @@ if any(s or t for s, t, _ in diffusion.values()):
           f"per component. Both sides make one untimed warm-up call, then time REPEATS calls (here {', '.join(repeats)}) "
           "and report the median. The same binary varies by about 10% between runs on this machine, most on the "
           "sub-second text encoder calls.")
+    rounds = {label: (diffusion[(m, c)][0]["round_medians_s"], diffusion[(m, c)][1]["round_medians_s"])
+              for m, c, label, _, _ in diffusion_rows
+              if all(diffusion[(m, c)][i] and "round_medians_s" in diffusion[(m, c)][i] for i in (0, 1))}
+    for label, (sw, pt) in rounds.items():
+        print(f"- {label}: {len(sw)} alternating rounds (ROUNDS), the median of the round medians; Swift "
+              + ", ".join(f"{x:.3f}" for x in sw) + " s, PyTorch " + ", ".join(f"{x:.3f}" for x in pt) + " s.")
 
     def ratio(model, comp):
         s, t, _ = diffusion[(model, comp)]

@@ -6,7 +6,7 @@
 # Random weights of the real configs on both sides (nothing downloaded). Run on an idle machine.
 # DIFFUSION_SKIP_SDXL=1 skips the SDXL rows (minutes each and ~10 GiB per side); DIFFUSION_ONLY=sdxl runs only those;
 # DIFFUSION_COMPONENTS (default "unet vae-decode vae-encode text") picks components.
-# THREADS (default 2), REPEATS (default 1), SWIFT_HALF=1 runs Swift with fp16-stored linear weights (--half),
+# THREADS (default 2), REPEATS (default 1), ROUNDS (default 1: see merge_rounds), SWIFT_HALF=1 runs Swift with fp16-stored linear weights (--half),
 # as a half-precision model folder would load.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -14,6 +14,7 @@ OUT=bench/out
 mkdir -p "$OUT"
 THREADS=${THREADS:-2}
 REPEATS=${REPEATS:-1}
+ROUNDS=${ROUNDS:-1}
 FLAGS="-c release -Xswiftc -enable-testing"   # the same build as `make test` and run_all.sh
 swift build $FLAGS --product DiffusionBench >/dev/null
 BIN=$(swift build $FLAGS --show-bin-path)
@@ -36,19 +37,51 @@ json.dump(d, open(path, "w"))
 PY
 }
 
+one() {  # side model component json-path: one process, its peak RSS appended
+  local side=$1 model=$2 c=$3 path=$4 load
+  load=$(cut -d' ' -f1-3 /proc/loadavg)
+  log "$side $model $c (load $load)"
+  if [ "$side" = swift ]; then
+    /usr/bin/time -f '%M' -o "$path.rss" "$BIN/DiffusionBench" --model "$model" --component "$c" --threads "$THREADS" \
+      --repeats "$REPEATS" $HALF > "$path.json" 2> "$path.log" || log "swift $model $c failed (see $path.log)"
+  else
+    /usr/bin/time -f '%M' -o "$path.rss" python3 bench/diffusion_bench.py --model "$model" --component "$c" \
+      --threads "$THREADS" --repeats "$REPEATS" > "$path.json" 2> "$path.log" || log "torch $model $c failed (see $path.log)"
+  fi
+  finish "$path.json" "$path.rss" "$load"
+}
+
+# ROUNDS > 1 alternates the two sides that many times; each side's file then holds the median of its round
+# medians (median_s), every round's median (round_medians_s) and the largest peak RSS.
+merge_rounds() {  # final-path round-paths...
+  python3 - "$@" <<'PY'
+import json, statistics, sys
+final, rounds = sys.argv[1], [json.load(open(p + ".json")) for p in sys.argv[2:]]
+d = dict(rounds[-1])
+medians = [r["median_s"] for r in rounds if "median_s" in r]
+if medians:
+    d["median_s"] = statistics.median(medians)
+    d["round_medians_s"] = medians
+rss = [r["max_rss_kib"] for r in rounds if "max_rss_kib" in r]
+if rss:
+    d["max_rss_kib"] = max(rss)
+json.dump(d, open(final + ".json", "w"))
+open(final + ".rss", "w").write(f"{max(rss) if rss else 0}\n")
+PY
+}
+
 run() {  # model swift-component torch-component
-  local model=$1 sc=$2 tc=$3 load
+  local model=$1 sc=$2 tc=$3 r
   local s="$OUT/diffusion_swift_${model}_${tc}" t="$OUT/diffusion_torch_${model}_${tc}"
-  load=$(cut -d' ' -f1-3 /proc/loadavg)
-  log "swift $model $sc (load $load)"
-  /usr/bin/time -f '%M' -o "$s.rss" "$BIN/DiffusionBench" --model "$model" --component "$sc" --threads "$THREADS" \
-    --repeats "$REPEATS" $HALF > "$s.json" 2> "$s.log" || log "swift $model $sc failed (see $s.log)"
-  finish "$s.json" "$s.rss" "$load"
-  load=$(cut -d' ' -f1-3 /proc/loadavg)
-  log "torch $model $tc (load $load)"
-  /usr/bin/time -f '%M' -o "$t.rss" python3 bench/diffusion_bench.py --model "$model" --component "$tc" \
-    --threads "$THREADS" --repeats "$REPEATS" > "$t.json" 2> "$t.log" || log "torch $model $tc failed (see $t.log)"
-  finish "$t.json" "$t.rss" "$load"
+  if [ "$ROUNDS" = 1 ]; then one swift "$model" "$sc" "$s"; one torch "$model" "$tc" "$t"; return; fi
+  local sr=() tr=()
+  for r in $(seq "$ROUNDS"); do
+    one swift "$model" "$sc" "$s.round$r"; sr+=("$s.round$r")
+    one torch "$model" "$tc" "$t.round$r"; tr+=("$t.round$r")
+  done
+  merge_rounds "$s" "${sr[@]}"
+  merge_rounds "$t" "${tr[@]}"
+  for p in "${sr[@]}" "${tr[@]}"; do rm -f "$p.json" "$p.rss" "$p.log"; done
 }
 
 models="sd15"
