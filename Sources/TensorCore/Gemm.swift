@@ -1,4 +1,7 @@
 import COpenBLAS
+#if canImport(Glibc)
+import Glibc
+#endif
 import Synchronization
 
 /// Thread count used by BLAS and by `Parallel`; set once per process (e.g. from `--threads`).
@@ -58,11 +61,37 @@ public func sgemm(
     // The kernel switch must happen before any thread is inside OpenBLAS (swapping its dispatch table under a
     // running sgemm hangs or corrupts results), so every BLAS call passes through the one-time setup first.
     KernelRuntime.prepare()
-    cblas_sgemm(CblasRowMajor,
-                transposeA ? CblasTrans : CblasNoTrans,
-                transposeB ? CblasTrans : CblasNoTrans,
-                Int32(m), Int32(n), Int32(k), alpha,
-                a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
+    BLASPoolLock.shared {
+        cblas_sgemm(CblasRowMajor,
+                    transposeA ? CblasTrans : CblasNoTrans,
+                    transposeB ? CblasTrans : CblasNoTrans,
+                    Int32(m), Int32(n), Int32(k), alpha,
+                    a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
+    }
+}
+
+/// A readers-writer lock between sgemm calls (shared: any number at once) and restarts of OpenBLAS's thread pool
+/// (`OpenBLASKernels.setIdleWait`, exclusive), so a restart waits for the products in flight instead of pulling
+/// the pool from under them. An uncontended shared acquire is two atomic operations, next to microseconds per sgemm.
+enum BLASPoolLock {
+    nonisolated(unsafe) private static let lock: UnsafeMutablePointer<pthread_rwlock_t> = {
+        let p = UnsafeMutablePointer<pthread_rwlock_t>.allocate(capacity: 1)
+        pthread_rwlock_init(p, nil)
+        return p
+    }()
+
+    @inline(__always)
+    static func shared<R>(_ body: () throws -> R) rethrows -> R {
+        pthread_rwlock_rdlock(lock)
+        defer { pthread_rwlock_unlock(lock) }
+        return try body()
+    }
+
+    static func exclusive<R>(_ body: () throws -> R) rethrows -> R {
+        pthread_rwlock_wrlock(lock)
+        defer { pthread_rwlock_unlock(lock) }
+        return try body()
+    }
 }
 
 /// Matrix product of rank-2 tensors: (M,K) x (K,N) -> (M,N), with optional transposes of the operands.

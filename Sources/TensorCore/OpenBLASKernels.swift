@@ -73,7 +73,8 @@ public enum OpenBLASKernels {
     }
 
     /// Sets how OpenBLAS's workers wait between calls by restarting its thread pool with the matching timeout
-    /// (OpenBLAS reads OPENBLAS_THREAD_TIMEOUT when it creates the pool). Call it where no BLAS call is in flight.
+    /// (OpenBLAS reads OPENBLAS_THREAD_TIMEOUT when it creates the pool). The restart waits for sgemm calls in
+    /// flight (`BLASPoolLock`); call it at start-up, as the pool restart costs a few hundred microseconds.
     /// An OPENBLAS_THREAD_TIMEOUT set by the user wins and nothing is changed; returns whether the pool was
     /// restarted.
     @discardableResult
@@ -91,9 +92,11 @@ public enum OpenBLASKernels {
             unsafeBitCast(readEnv, to: Hook.self)()
             unsetenv("OPENBLAS_THREAD_TIMEOUT")
             let threads = openblas_get_num_threads()
-            _ = unsafeBitCast(shutdown, to: Shutdown.self)()   // the next threaded call starts a new pool
-            openblas_set_num_threads(1)
-            openblas_set_num_threads(threads)
+            BLASPoolLock.exclusive {   // no sgemm in flight while the pool goes
+                _ = unsafeBitCast(shutdown, to: Shutdown.self)()   // the next threaded call starts a new pool
+                openblas_set_num_threads(1)
+                openblas_set_num_threads(threads)
+            }
             current = wait
             return true
         }
