@@ -19,7 +19,6 @@ public enum ReviewSheet {
         let pairs = try SyntheticDefectSet.pairs(in: folder, includingRejected: true)
         let records = Dictionary(try SyntheticDefectSet.records(in: folder).map { ($0.id, $0) }, uniquingKeysWith: { _, b in b })
         let review = try SyntheticDefectReview.load(folder: folder)
-        let counts = Dictionary(grouping: pairs, by: { review.verdict($0.id) }).mapValues(\.count)
 
         var cards = ""
         for pair in pairs {
@@ -46,7 +45,7 @@ public enum ReviewSheet {
 
             """
         }
-        let summary = SyntheticDefectReview.Verdict.allCases.map { "\(counts[$0] ?? 0) \($0.rawValue)" }.joined(separator: ", ")
+        let summary = review.summary(of: pairs.map(\.id))
         return """
         <!DOCTYPE html>
         <html><head><meta charset="utf-8"><title>Review: \(escape(folder.lastPathComponent))</title>

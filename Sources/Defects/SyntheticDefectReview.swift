@@ -56,6 +56,7 @@ public struct SyntheticDefectReview: Sendable, Equatable, Codable {
     /// Sets `ids` to `verdict` (`.unreviewed` clears them). Every id must name a sample of `folder`: a typo would
     /// otherwise silently keep a bad sample in the bank.
     public mutating func apply(_ verdict: Verdict, to ids: [String], in folder: URL) throws {
+        if ids.isEmpty { return }
         let known = Set(try SyntheticDefectSet.pairs(in: folder, includingRejected: true).map(\.id))
         let unknown = ids.filter { !known.contains($0) }
         if !unknown.isEmpty { throw SyntheticDefectSetError.unknownSamples(folder: folder.path, ids: unknown) }
@@ -68,6 +69,12 @@ public struct SyntheticDefectReview: Sendable, Equatable, Codable {
             case .unreviewed: break
             }
         }
+    }
+
+    /// "2 accepted, 1 rejected, 0 unreviewed" for the samples `ids` (the review page and `patchcore review`).
+    public func summary(of ids: [String]) -> String {
+        let counts = Dictionary(grouping: ids, by: verdict).mapValues(\.count)
+        return Verdict.allCases.map { "\(counts[$0] ?? 0) \($0.rawValue)" }.joined(separator: ", ")
     }
 
     private static func jsonList(_ ids: Set<String>) -> String {

@@ -46,10 +46,8 @@ struct Review: ParsableCommand {
         try review.apply(.unreviewed, to: Self.ids(clear), in: dir)
         if review != before { try review.save(folder: dir) }
         let page = try writeReviewSheet(folder: dir, to: sheet.map(URL.init(fileURLWithPath:)))
-        let all = try SyntheticDefectSet.pairs(in: dir, includingRejected: true)
-        let counts = Dictionary(grouping: all, by: { review.verdict($0.id) }).mapValues(\.count)
-        print("\(all.count) sample(s) in \(dir.path): \(counts[.accepted] ?? 0) accepted, \(counts[.rejected] ?? 0) rejected, " +
-              "\(counts[.unreviewed] ?? 0) unreviewed" + (review != before ? " (review.json updated)" : ""))
+        let ids = try SyntheticDefectSet.pairs(in: dir, includingRejected: true).map(\.id)
+        print("\(ids.count) sample(s) in \(dir.path): \(review.summary(of: ids))" + (review != before ? " (review.json updated)" : ""))
         print("review page: \(page.path)")
     }
 }

@@ -177,10 +177,11 @@ struct Synthesize: ParsableCommand {
                 size: workingSize,
                 seed: seed, out: outURL))
         }
-        // The expert's next step: look at the samples, reject the bad ones (`patchcore review`).
-        if (try? SyntheticDefectSet.pairs(in: outURL, includingRejected: true)) != nil {
+        // The expert's next step: look at the samples, reject the bad ones (`patchcore review`). No page when every
+        // sample was skipped (the warnings above say why); any other failure to write it is an error.
+        do {
             print("review page: \(try writeReviewSheet(folder: outURL).path) (record verdicts with `patchcore review \(outURL.path)`)")
-        }
+        } catch SyntheticDefectSetError.empty, SyntheticDefectSetError.notAFolder {}
     }
 
     func loadGoodImages() throws -> [URL] {
