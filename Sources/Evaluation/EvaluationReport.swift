@@ -27,6 +27,11 @@ public struct EvaluationReport: Sendable, Codable, Equatable {
     public var preprocessSecondsPerImage: Double?
     /// Image-score threshold that reaches `f1Max` (scores `>=` it are defects).
     public var f1Threshold: Float?
+    /// The model's own decision threshold (`score >= threshold` is a defect) and, at it, the share of good test
+    /// images flagged (false rejects) and of defective ones passed (escapes).
+    public var threshold: Float?
+    public var falseRejectRate: Double?
+    public var escapeRate: Double?
     /// Image AUROC of each defect type against all good test images.
     public var imageAUROCPerDefectType: [String: Double]?
     /// Free-form names for the table header.
@@ -54,6 +59,9 @@ public struct EvaluationReport: Sendable, Codable, Equatable {
         case inferenceSecondsPerImage = "inference_seconds_per_image"
         case preprocessSecondsPerImage = "preprocess_seconds_per_image"
         case f1Threshold = "f1_threshold"
+        case threshold
+        case falseRejectRate = "false_reject_rate"
+        case escapeRate = "escape_rate"
         case imageAUROCPerDefectType = "image_auroc_per_defect_type"
         case dataset, model
     }
@@ -70,6 +78,9 @@ public struct EvaluationReport: Sendable, Codable, Equatable {
         try c.encode(inferenceSecondsPerImage, forKey: .inferenceSecondsPerImage)
         try c.encodeIfPresent(preprocessSecondsPerImage, forKey: .preprocessSecondsPerImage)
         try c.encodeIfPresent(f1Threshold, forKey: .f1Threshold)
+        try c.encodeIfPresent(threshold, forKey: .threshold)
+        try c.encodeIfPresent(falseRejectRate, forKey: .falseRejectRate)
+        try c.encodeIfPresent(escapeRate, forKey: .escapeRate)
         try c.encodeIfPresent(imageAUROCPerDefectType, forKey: .imageAUROCPerDefectType)
         try c.encodeIfPresent(dataset, forKey: .dataset)
         try c.encodeIfPresent(model, forKey: .model)
@@ -92,7 +103,11 @@ public struct EvaluationReport: Sendable, Codable, Equatable {
             ("F1-max", m(f1Max)),
             ("average precision", m(averagePrecision)),
         ]
-        if let t = f1Threshold { r.append(("F1 threshold", String(format: "%.6g", Double(t)))) }
+        // %.9g: enough digits for a Float to round-trip, so the printed value reproduces the decisions.
+        if let t = f1Threshold { r.append(("F1 threshold", String(format: "%.9g", Double(t)))) }
+        if let t = threshold { r.append(("model threshold", String(format: "%.9g", Double(t)))) }
+        if let f = falseRejectRate { r.append(("false-reject rate", String(format: "%.4f", f))) }
+        if let e = escapeRate { r.append(("escape rate", String(format: "%.4f", e))) }
         r.append(("test images", "\(nTestImages)"))
         r.append(("fit time", String(format: "%.2f s", fitSeconds)))
         r.append(("inference / image", String(format: "%.1f ms", inferenceSecondsPerImage * 1000)))

@@ -52,7 +52,7 @@ public struct AblationPositives: Sendable {
 
     public static func extract(extractor: FeatureExtractor, examples: [PositiveExample], padding: Double,
                                isolations: [AblationIsolation] = AblationIsolation.allCases, skipBad: Bool = false,
-                               showProgress: Bool = true) throws -> AblationPositives {
+                               progress: ProgressHandler? = nil) throws -> AblationPositives {
         var patches: [AblationIsolation: PositivePatches] = [:]
         var seconds: [AblationIsolation: Double] = [:]
         var warnings: [SkippedImage] = []
@@ -60,7 +60,7 @@ public struct AblationPositives: Sendable {
             let start = Date()
             let p = try PositivePatchExtractor.extract(extractor: extractor, examples: examples,
                                                        isolation: isolation.isolation(padding: padding),
-                                                       skipBad: skipBad, showProgress: showProgress)
+                                                       skipBad: skipBad, progress: progress)
             seconds[isolation] = Date().timeIntervalSince(start) / Double(max(1, p.examples.count))
             patches[isolation] = p
             // The notes (empty masks, resized masks) repeat per isolation; keep each once.

@@ -39,18 +39,18 @@ public struct DualAblationOptions: Sendable {
     /// statistics are a mean and a standard deviation, and all 700 Magnetic Tile images cost minutes per bank).
     public var calibrationImages: Int
     public var skipBad: Bool
-    public var showProgress: Bool
+    public var progress: ProgressHandler?
 
     public init(negativeCoresetRatio: Double = 0.02, positiveCoresetRatio: Double = 0.10,
                 syntheticCounts: [Int] = [0, 50, 100, 150], synthetic: SyntheticPositivesSource = .classical,
                 rules: [DualScoreRule] = DualScoreRule.allCases, isolations: [AblationIsolation] = AblationIsolation.allCases,
                 defectPadding: Double = DefectIsolation().padding, numNeighbours: Int = DualScoring().numNeighbours,
                 epsilon: Float = DualScoring().epsilon, seed: UInt64 = 0, timingImages: Int = 64, calibrationImages: Int = 100,
-                skipBad: Bool = false, showProgress: Bool = true) {
+                skipBad: Bool = false, progress: ProgressHandler? = nil) {
         self.negativeCoresetRatio = negativeCoresetRatio; self.positiveCoresetRatio = positiveCoresetRatio
         self.syntheticCounts = syntheticCounts; self.synthetic = synthetic; self.rules = rules; self.isolations = isolations
         self.defectPadding = defectPadding; self.numNeighbours = numNeighbours; self.epsilon = epsilon; self.seed = seed
-        self.timingImages = timingImages; self.calibrationImages = calibrationImages; self.skipBad = skipBad; self.showProgress = showProgress
+        self.timingImages = timingImages; self.calibrationImages = calibrationImages; self.skipBad = skipBad; self.progress = progress
     }
 
     public func validate() throws {
@@ -121,15 +121,15 @@ public enum DualAblation {
         // 2. Features, once: training good images, test images, positives (one extraction per isolation).
         let fitStart = Date()
         let good = try PatchCoreTrainer.trainingFeatures(extractor: extractor, images: dataset.train.map(\.image),
-                                                         skipBad: options.skipBad, showProgress: options.showProgress)
+                                                         skipBad: options.skipBad, progress: options.progress)
         let goodSeconds = Date().timeIntervalSince(fitStart)
         warnings += good.skipped.map { "\($0.file): \($0.reason)" }
         let test = try testFeatures(extractor: extractor, samples: dataset.test, skipBad: options.skipBad,
-                                    showProgress: options.showProgress, warnings: &warnings)
+                                    progress: options.progress, warnings: &warnings)
         let examples = real + pool
         let positives = examples.isEmpty ? nil
             : try AblationPositives.extract(extractor: extractor, examples: examples, padding: options.defectPadding,
-                                            isolations: options.isolations, skipBad: options.skipBad, showProgress: options.showProgress)
+                                            isolations: options.isolations, skipBad: options.skipBad, progress: options.progress)
         warnings += (positives?.warnings ?? []).map { "\($0.file): \($0.reason)" }
         log("features: \(good.imageCount) training images, \(test.features.count) test images, \(examples.count) defect images")
 
@@ -137,7 +137,7 @@ public enum DualAblation {
         let coresetStart = Date()
         let negative = try DualBankBuilder.coreset(good.features, ratio: options.negativeCoresetRatio,
                                                    projectionDimension: config.projectionDimension, seed: config.seed,
-                                                   label: "negative coreset", showProgress: options.showProgress)
+                                                   stage: .coreset, progress: options.progress)
         let negativeFitSeconds = goodSeconds + Date().timeIntervalSince(coresetStart)
         log("negative bank: \(negative.count) x \(negative.features.shape[1]) from \(good.features.shape[0]) patches")
         let nn = try test.features.map { try negative.nearestNeighbours(of: $0, k: 1) }
@@ -198,7 +198,7 @@ public enum DualAblation {
                 let start = Date()
                 let positive = try DualBankBuilder.coreset(rows, ratio: options.positiveCoresetRatio,
                                                            projectionDimension: config.projectionDimension, seed: config.seed,
-                                                           label: "positive coreset", showProgress: options.showProgress)
+                                                           stage: .positiveCoreset, progress: options.progress)
                 let bankFitSeconds = negativeFitSeconds + positiveFeatureSeconds + Date().timeIntervalSince(start)
                 let pp = try test.features.map { try positive.nearestNeighbours(of: $0, k: 1) }
                 // thesis, at_negative_argmax and min_positive share the map n_i / (p_i + eps): pixel metrics once.
@@ -292,14 +292,15 @@ public enum DualAblation {
     }
 
     /// Test images -> features (one backbone pass each) and masks at the input size, as `PatchCoreEvaluator` reads them.
-    static func testFeatures(extractor: FeatureExtractor, samples: [Sample], skipBad: Bool, showProgress: Bool,
+    static func testFeatures(extractor: FeatureExtractor, samples: [Sample], skipBad: Bool, progress: ProgressHandler?,
                              warnings: inout [String]) throws -> TestSplit {
         guard !samples.isEmpty else { throw PatchCoreError.invalidConfiguration("the test split is empty") }
         var split = TestSplit(features: [], masks: [], labels: [], types: [], grid: PatchGrid(batch: 1, height: 1, width: 1, inputHeight: 1, inputWidth: 1),
                               backboneSeconds: 0)
-        let progress = ProgressReporter("test features", total: samples.count, enabled: showProgress)
-        for sample in samples {
-            defer { progress.advance() }
+        var step = StageProgress(.evaluation, total: samples.count, handler: progress)
+        for (i, sample) in samples.enumerated() {
+            step.set(i)
+            try Task.checkCancellation()
             let image: Image
             var mask: Image?
             do {
@@ -317,7 +318,7 @@ public enum DualAblation {
             split.masks.append(mask.map { $0.pixels.map { $0 > 127 ? 1 : 0 } })
             split.labels.append(sample.label == .defect); split.types.append(sample.defectType)
         }
-        progress.finish()
+        step.set(samples.count)
         guard !split.features.isEmpty else { throw PatchCoreError.badImages(warnings) }
         return split
     }
@@ -367,7 +368,7 @@ public enum DualAblation {
         rows.reserveCapacity(count * good.grid.patchesPerImage * good.features.shape[1])
         for i in picks { rows += good.image(i).scalars }
         return TrainingFeatures(features: Tensor(shape: [count * good.grid.patchesPerImage, good.features.shape[1]], scalars: rows),
-                                grid: good.grid, imageCount: count, skipped: [])
+                                grid: good.grid, imageCount: count, names: picks.map { good.names[$0] }, skipped: [])
     }
 
     static func diagnostics(sN: [Float], sP: [Float], labels: [Bool]) throws -> DualAblationDiagnostics {

@@ -10,6 +10,7 @@ struct Demo: ParsableCommand {
     @Option(help: "Output folder (data/, model.safetensors, report.md, metrics.json, heatmaps/).") var out = "out/demo"
     @Option(help: "Seed of the generated data set.") var dataSeed: UInt64 = 7
     @OptionGroup var modelOptions: ModelOptions
+    @OptionGroup var threshold: ThresholdOptions
 
     func run() throws {
         applyThreads(modelOptions.threads)
@@ -21,8 +22,9 @@ struct Demo: ParsableCommand {
         }
         let ds = try DatasetLoader.load(dataDir)
         log("data: \(ds.summary)")
-        let run = try EvaluationJob(dataset: ds, modelFile: nil, options: modelOptions,
-                                    saveModel: root.appendingPathComponent("model.safetensors"), out: root, skipBad: false).run()
+        let run = try EvaluationJob(dataset: ds, modelFile: nil, options: modelOptions, threshold: threshold,
+                                    saveModel: root.appendingPathComponent("model.safetensors"), out: root, composite: true,
+                                    skipBad: false).run()
         print(run.report.textTable())
         print("report: \(root.appendingPathComponent("report.md").path)")
     }

@@ -5,28 +5,47 @@ import Foundation
 import PatchCore
 import TensorCore
 
+/// Which threshold `evaluate --set-threshold` stores in the saved model.
+enum LabelledThreshold: String, CaseIterable, ExpressibleByArgument {
+    /// The F1-optimal threshold on the test split.
+    case f1
+}
+
 struct Evaluate: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Evaluate on a labelled test set: image/pixel AUROC, AUPRO, F1-max, AP.",
-        discussion: "Without --model, fits on the data set's good training images first (fit time is reported).")
+        abstract: "Evaluate on a labelled test set: image/pixel AUROC, AUPRO, F1-max, AP, and false-reject / escape rates at the model's threshold.",
+        discussion: """
+        Without --model, fits on the data set's good training images first (fit time is reported). The F1 threshold \\
+        and the model threshold use the same rule as predict: score >= threshold is anomalous. --set-threshold f1 \\
+        stores the F1-optimal threshold of this test set in the model written by --save-model.
+        """)
 
     @OptionGroup var data: DataOptions
     @OptionGroup var modelOptions: ModelOptions
+    @OptionGroup var threshold: ThresholdOptions
     @OptionGroup var dual: DualOptions
     @Option(help: "A fitted model file (plain or dual); when absent the model is fitted on the fly.") var model: String?
-    @Option(help: "Save the model fitted on the fly to this file.") var saveModel: String?
+    @Option(help: "Save the model (fitted on the fly, or --model with --set-threshold) to this file.") var saveModel: String?
+    @Option(help: "Store a threshold chosen on this labelled set in the saved model.") var setThreshold: LabelledThreshold?
     @Option(help: "Metrics JSON output.") var json: String?
     @Option(help: "Folder for heatmap overlays, predictions.jsonl and report.md.") var out: String?
+    @Flag(help: "Also write anomalib-style strips (image | overlay | predicted region | ground truth) to <out>/composites/.")
+    var composite = false
+
+    func validate() throws {
+        if setThreshold != nil, saveModel == nil { throw ValidationError("--set-threshold needs --save-model FILE (where the model with that threshold goes)") }
+    }
 
     func run() throws {
         applyThreads(modelOptions.threads)
+        for path in [json, saveModel].compactMap({ $0 }) { try checkWritable(URL(fileURLWithPath: path)) }
         let ds = try DatasetLoader.load(data.url)
         log("data: \(ds.summary)")
         if dual.dual, model != nil { log("note: --dual options are ignored with --model; the model file decides how it scores") }
         let run = try EvaluationJob(dataset: ds, modelFile: model.map { URL(fileURLWithPath: $0) }, options: modelOptions,
-                                    dual: dual.dual && model == nil ? dual : nil,
-                                    saveModel: saveModel.map { URL(fileURLWithPath: $0) },
-                                    out: out.map { URL(fileURLWithPath: $0) }, skipBad: data.skipBad).run()
+                                    threshold: threshold, dual: dual.dual && model == nil ? dual : nil,
+                                    saveModel: saveModel.map { URL(fileURLWithPath: $0) }, setThreshold: setThreshold,
+                                    out: out.map { URL(fileURLWithPath: $0) }, composite: composite, skipBad: data.skipBad).run()
         print(run.report.textTable())
         if let json { try AtomicFile.write(try run.report.jsonData(), to: URL(fileURLWithPath: json)); log("wrote \(json)") }
         reportSkipped(run.skipped)
@@ -38,16 +57,18 @@ struct EvaluationJob {
     var dataset: Dataset
     var modelFile: URL?
     var options: ModelOptions
+    var threshold: ThresholdOptions
     /// Fit PatchCoreDual on the fly (nil: plain PatchCore).
     var dual: DualOptions? = nil
-    /// Positive examples beside the data set's training defects and --positives folders (e.g. synthetic ones).
-    var extraPositives: [PositiveExample] = []
     var saveModel: URL?
+    var setThreshold: LabelledThreshold? = nil
     var out: URL?
+    var composite = false
     var skipBad: Bool
 
     func run() throws -> PatchCoreEvaluator.Run {
-        let scorer: PatchCoreScorer
+        let progress = TerminalProgress().handler
+        var scorer: PatchCoreScorer
         var fitSeconds = 0.0
         var skipped: [SkippedImage] = []
         if let modelFile {
@@ -55,36 +76,51 @@ struct EvaluationJob {
             let weights = try options.weights.map { URL(fileURLWithPath: $0) } ?? WeightsCatalog.locate(fitted.config.backbone)
             scorer = try PatchCoreScorer(model: fitted, weights: weights)
             fitSeconds = fitted.info.fitSeconds
-        } else if let dual {
-            let extractor = try FeatureExtractor(config: try options.config(), weights: try options.weightsURL())
-            let examples = try dual.examples(dataset: dataset, defaultSyntheticFolder: out?.appendingPathComponent("synthetic"))
-                + extraPositives
-            let fit = try PatchCoreTrainer.fitDual(extractor: extractor, goodImages: dataset.train.map(\.image), positives: examples,
-                                                   options: dual.fitOptions(), skipBad: skipBad)
-            skipped = fit.skipped
-            fitSeconds = fit.model.info.fitSeconds
-            log("fitted PatchCoreDual (\(fit.model.dual!.scoring.rule.rawValue)): negative bank \(fit.model.bank.shape[0]) x \(fit.model.bank.shape[1]) from \(fit.patchCount) patches, positive bank \(fit.model.positiveBank!.shape[0]) from \(fit.positivePatchCount) defect patches in \(fmt(fitSeconds)) s")
-            reportPositiveWarnings(fit.positiveWarnings)
-            if let saveModel { try ModelFile.write(fit.model, to: saveModel); log("wrote \(saveModel.path)") }
-            scorer = try PatchCoreScorer(model: fit.model, extractor: extractor)
         } else {
             let extractor = try FeatureExtractor(config: try options.config(), weights: try options.weightsURL())
-            let fit = try PatchCoreTrainer.fit(extractor: extractor, images: dataset.train.map(\.image), skipBad: skipBad)
+            let positives = try dual?.examples(dataset: dataset, defaultSyntheticFolder: out?.appendingPathComponent("synthetic")) ?? []
+            let fit = try PatchCoreTrainer.fit(extractor: extractor, good: ImageSource.files(dataset.train.map(\.image)),
+                                               options: try fitOptions(dual: dual, positives: positives,
+                                                                       threshold: threshold, skipBad: skipBad),
+                                               progress: progress)
             skipped = fit.skipped
             fitSeconds = fit.model.info.fitSeconds
-            log("fitted: bank \(fit.model.bank.shape[0]) x \(fit.model.bank.shape[1]) from \(fit.patchCount) patches in \(fmt(fitSeconds)) s (features \(fmt(fit.featureSeconds)) s, coreset \(fmt(fit.coresetSeconds)) s)")
-            if let saveModel { try ModelFile.write(fit.model, to: saveModel); log("wrote \(saveModel.path)") }
+            printSummary(fit, config: fit.model.config, file: saveModel ?? URL(fileURLWithPath: "(not saved)"))
+            reportPositiveWarnings(fit.positiveWarnings)
+            if let saveModel, setThreshold == nil { try ModelFile.write(fit.model, to: saveModel); log("wrote \(saveModel.path)") }
             scorer = try PatchCoreScorer(model: fit.model, extractor: extractor)
         }
+        if let out { try OutputFolder.prepare(out, replacing: ["heatmaps", "composites", "predictions.jsonl", "metrics.json", "report.md"]) }
+        let heatmaps = out?.appendingPathComponent("heatmaps"), composites = composite ? out?.appendingPathComponent("composites") : nil
         var run = try PatchCoreEvaluator.evaluate(scorer: scorer, samples: dataset.test, fitSeconds: fitSeconds,
-                                                  datasetName: dataset.name,
-                                                  heatmaps: out?.appendingPathComponent("heatmaps"), skipBad: skipBad)
+                                                  datasetName: dataset.name, skipBad: skipBad, heatmap: { p, sample, _ in
+            guard let heatmaps else { return nil }
+            let name = sample.image.deletingPathExtension().lastPathComponent + ".png"
+            let url = heatmaps.appendingPathComponent(sample.defectType).appendingPathComponent(name)
+            try ImageFile.writePNG(try HeatmapRenderer.overlay(p), to: url)
+            if let composites {
+                let mask = try sample.mask.map { try ImageFile.read($0) }
+                try ImageFile.writePNG(try HeatmapRenderer.composite(p, groundTruth: mask),
+                                       to: composites.appendingPathComponent(sample.defectType).appendingPathComponent(name))
+            }
+            return url.path
+        }, progress: progress)
         run.skipped = skipped + run.skipped
+        if let setThreshold, let saveModel {
+            guard let f1 = run.report.f1Threshold else { throw ValidationError("the test split gave no F1 threshold") }
+            var model = scorer.model
+            let images = run.records.count
+            try model.setThreshold(f1, provenance: ThresholdProvenance(rule: .f1, images: images,
+                                                                       source: "labelled set \(dataset.name) (\(images) images)",
+                                                                       estimator: "F1-max \(String(format: "%.4f", run.report.f1Max))"))
+            try ModelFile.write(model, to: saveModel)
+            log("wrote \(saveModel.path) with the \(setThreshold.rawValue) threshold \(f1) (was \(scorer.model.calibration.threshold))")
+        }
         if let out {
             try PredictionRecord.writeJSONLines(run.records, to: out.appendingPathComponent("predictions.jsonl"))
             try AtomicFile.write(try run.report.jsonData(), to: out.appendingPathComponent("metrics.json"))
-            let method = scorer.model.isDual ? "PatchCoreDual (\(scorer.model.dual!.scoring.rule.rawValue))" : "PatchCore"
-            let markdown = "# \(dataset.name): \(method) evaluation\n\n\(run.report.markdownTable())\n\nHeatmap overlays: `heatmaps/<defect type>/<image>.png`; per-image scores: `predictions.jsonl`.\n"
+            let method = scorer.model.banks.positive.map { "PatchCoreDual (\($0.info.scoring.rule.rawValue))" } ?? "PatchCore"
+            let markdown = "# \(dataset.name): \(method) evaluation\n\n\(run.report.markdownTable())\n\nThreshold: \(scorer.model.calibration.threshold) (\(scorer.model.calibration.provenance)); a part is anomalous when score >= threshold.\n\nHeatmap overlays: `heatmaps/<defect type>/<image>.png`; per-image scores: `predictions.jsonl`.\n"
             try AtomicFile.write(Data(markdown.utf8), to: out.appendingPathComponent("report.md"))
             log("wrote \(out.path)/{metrics.json,report.md,predictions.jsonl,heatmaps/}")
         }

@@ -8,6 +8,9 @@ struct Fit: ParsableCommand {
         abstract: "Fit a PatchCore model on good images and write the model file.",
         discussion: """
         Training images: --images DIR (a folder of good images), or the good training split of --data / --manifest.
+        A share of them (--calibration-split, default 10%, at least 5 images) is held out of the bank and sets the \
+        threshold for a target false-reject rate (--false-reject-rate, default 0.01); --calibration DIR uses other \
+        good images instead, --threshold X a fixed value. A part is anomalous when score >= threshold.
         --dual (PatchCoreDual) adds a positive bank from the data set's training defects (split=train,label=defect) and \
         --positives DIR folders.
         """)
@@ -15,6 +18,7 @@ struct Fit: ParsableCommand {
     @Option(help: "Folder of good images (PNG/JPEG).") var images: String?
     @OptionGroup var data: OptionalDataOptions
     @OptionGroup var model: ModelOptions
+    @OptionGroup var threshold: ThresholdOptions
     @OptionGroup var dual: DualOptions
     @Option(name: .customLong("model"), help: "Output model file (.safetensors).") var output: String
 
@@ -26,6 +30,8 @@ struct Fit: ParsableCommand {
     func run() throws {
         applyThreads(model.threads)
         let config = try model.config()
+        let out = URL(fileURLWithPath: output)
+        try checkWritable(out)
         let urls: [URL]
         var dataset: Dataset?
         if let images {
@@ -36,49 +42,47 @@ struct Fit: ParsableCommand {
             urls = ds.train.map(\.image)
             dataset = ds
         }
-        if dual.dual {
-            try runDual(config: config, goodImages: urls, dataset: dataset)
-            return
-        }
-        let result = try PatchCoreTrainer.fit(config: config, weights: try model.weightsURL(), images: urls, skipBad: data.skipBad)
-        let out = URL(fileURLWithPath: output)
+        let positives = dual.dual ? try dual.examples(dataset: dataset, defaultSyntheticFolder: URL(fileURLWithPath: output + ".synthetic")) : []
+        let extractor = try FeatureExtractor(config: config, weights: try model.weightsURL())
+        let result = try PatchCoreTrainer.fit(extractor: extractor, good: ImageSource.files(urls),
+                                              options: try fitOptions(dual: dual, positives: positives, threshold: threshold,
+                                                                      skipBad: data.skipBad),
+                                              progress: TerminalProgress().handler)
         try ModelFile.write(result.model, to: out)
-        let info = result.model.info
-        print("""
-        model:      \(out.path)
-        backbone:   \(config.backbone) taps \(config.taps.joined(separator: ",")), input \(config.transform)
-        images:     \(info.trainImageCount) (\(result.patchCount) patches of dimension \(info.featureDimension))
-        bank:       \(result.model.bank.shape[0]) patches (coreset ratio \(config.coresetRatio))
-        threshold:  \(info.calibration.threshold) (\(info.thresholdRule))
-        time:       features \(fmt(result.featureSeconds)) s, coreset \(fmt(result.coresetSeconds)) s, total \(fmt(info.fitSeconds)) s
-        """)
+        printSummary(result, config: config, file: out)
         reportSkipped(result.skipped)
+        reportPositiveWarnings(result.positiveWarnings)
     }
 }
 
-extension Fit {
-    func runDual(config: PatchCoreConfig, goodImages: [URL], dataset: Dataset?) throws {
-        let examples = try dual.examples(dataset: dataset,
-                                         defaultSyntheticFolder: URL(fileURLWithPath: output + ".synthetic"))
-        let extractor = try FeatureExtractor(config: config, weights: try model.weightsURL())
-        let result = try PatchCoreTrainer.fitDual(extractor: extractor, goodImages: goodImages, positives: examples,
-                                                  options: dual.fitOptions(), skipBad: data.skipBad)
-        let out = URL(fileURLWithPath: output)
-        try ModelFile.write(result.model, to: out)
-        let info = result.model.info, record = result.model.dual!
-        let sources = record.sources.map { "\($0.source.description): \($0.images) image(s), \($0.regions) region(s), \($0.patches) patches" }
-        print("""
-        model:      \(out.path) (PatchCoreDual, score \(record.scoring.rule.rawValue), isolation \(record.isolation.mode.rawValue) at \(record.isolation.scale.rawValue))
-        backbone:   \(config.backbone) taps \(config.taps.joined(separator: ",")), input \(config.transform)
-        images:     \(info.trainImageCount) (\(result.patchCount) patches of dimension \(info.featureDimension))
-        bank:       \(result.model.bank.shape[0]) normal patches (coreset ratio \(record.negativeCoresetRatio))
-        positive:   \(result.model.positiveBank!.shape[0]) defect patches of \(result.positivePatchCount) (coreset ratio \(record.positiveCoresetRatio))
-        sources:    \(sources.joined(separator: "\n            "))
-        threshold:  \(info.calibration.threshold) (\(info.thresholdRule))
-        time:       features \(fmt(result.featureSeconds)) s, coresets \(fmt(result.coresetSeconds)) s, total \(fmt(info.fitSeconds)) s
-        """)
-        reportSkipped(result.skipped)
-        reportPositiveWarnings(result.positiveWarnings)
+/// The lines `fit` and `evaluate --save-model` print about a fitted model.
+func printSummary(_ result: FitResult, config: PatchCoreConfig, file: URL) {
+    let m = result.model, info = m.info, cal = m.calibration
+    var lines = ["model:      \(file.path) (id \(m.id))"]
+    if let (positive, dual) = m.banks.positive {
+        lines[0] += " PatchCoreDual, score \(dual.scoring.rule.rawValue), isolation \(dual.isolation.mode.rawValue) at \(dual.isolation.scale.rawValue)"
+        lines += ["backbone:   \(config.backbone) taps \(config.taps.joined(separator: ",")), input \(config.transform)",
+                  "images:     \(info.trainImageCount) in the bank (\(result.patchCount) patches of dimension \(info.featureDimension)), \(result.calibrationImages.count) set the threshold",
+                  "bank:       \(m.banks.normal.count) normal patches (coreset ratio \(dual.negativeCoresetRatio))",
+                  "positive:   \(positive.count) defect patches of \(result.positivePatchCount) (coreset ratio \(dual.positiveCoresetRatio))",
+                  "sources:    " + dual.sources.map { "\($0.source.description): \($0.images) image(s), \($0.regions) region(s), \($0.patches) patches" }
+                      .joined(separator: "\n            ")]
+    } else {
+        lines += ["backbone:   \(config.backbone) taps \(config.taps.joined(separator: ",")), input \(config.transform)",
+                  "images:     \(info.trainImageCount) in the bank (\(result.patchCount) patches of dimension \(info.featureDimension)), \(result.calibrationImages.count) set the threshold",
+                  "bank:       \(m.banks.normal.count) patches (coreset ratio \(config.coresetRatio))"]
+    }
+    lines += ["threshold:  \(cal.threshold), score >= threshold is anomalous (\(cal.provenance))",
+              "time:       features \(fmt(result.featureSeconds)) s, coreset \(fmt(result.coresetSeconds)) s, calibration \(fmt(result.calibrationSeconds)) s, total \(fmt(info.fitSeconds)) s"]
+    print(lines.joined(separator: "\n"))
+    for note in result.notes { log("note: \(note)") }
+}
+
+/// Refuses an output path that is a folder before any work is done.
+func checkWritable(_ url: URL) throws {
+    var isDir: ObjCBool = false
+    if FileManager.default.fileExists(atPath: url.path, isDirectory: &isDir), isDir.boolValue {
+        throw ValidationError("\(url.path) is a folder; give a file path")
     }
 }
 

@@ -17,7 +17,7 @@ struct ModelOptions: ParsableArguments {
     var taps: String?
 
     @Option(help: "Resize to WxH (e.g. 512x256) instead of the default resize 256 + centre crop 224.")
-    var size: String?
+    var size: InputTransform?
 
     @Option(help: "Fraction of training patches kept in the memory bank (greedy coreset).")
     var coresetRatio: Double = 0.1
@@ -25,24 +25,24 @@ struct ModelOptions: ParsableArguments {
     @Option(help: "Reduce patch features to this many channels by adaptive average pooling (default: keep all).")
     var featureDimension: Int?
 
-    @Option(help: "Seed for the coreset's start point and projection.")
+    @Option(help: "Seed for the coreset's start point and projection, and the calibration hold-out.")
     var seed: UInt64 = 0
 
     @Option(help: "Compute threads (default: all cores).")
     var threads: Int?
 
     func validate() throws {
-        if let size, InputTransform.parseSize(size) == nil {
-            throw ValidationError("--size must look like 224x224 (width x height, 32..4096), got '\(size)'")
+        if let threads, threads < 1 || threads > 256 { throw ValidationError("--threads must be in 1...256, got \(threads)") }
+        if let featureDimension, featureDimension < 1 || featureDimension > 65536 {
+            throw ValidationError("--feature-dimension must be in 1...65536, got \(featureDimension)")
         }
-        guard coresetRatio > 0, coresetRatio <= 1 else { throw ValidationError("--coreset-ratio must be in (0, 1], got \(coresetRatio)") }
-        if let threads, threads < 1 { throw ValidationError("--threads must be >= 1") }
     }
 
+    /// The configuration; the library validates it (its errors name the value).
     func config() throws -> PatchCoreConfig {
         var config = try PatchCorePipeline.defaultConfig(backbone: backbone)
         if let taps { config.taps = taps.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) } }
-        if let size, let t = InputTransform.parseSize(size) { config.transform = t }
+        if let size { config.transform = size }
         config.coresetRatio = coresetRatio
         config.featureDimension = featureDimension
         config.seed = seed
@@ -54,6 +54,53 @@ struct ModelOptions: ParsableArguments {
         if let weights { return URL(fileURLWithPath: weights) }
         return try WeightsCatalog.locate(backbone)
     }
+}
+
+/// How fitting sets the threshold.
+struct ThresholdOptions: ParsableArguments {
+    @Option(help: "Share of the good images held out of the bank to set the threshold (at least 5 images; 0 scores the training images instead, biased low).")
+    var calibrationSplit: Double = 0.1
+
+    @Option(help: "Folder of good images that set the threshold instead of a held-out share (all given good images then build the bank).")
+    var calibration: String?
+
+    @Option(help: "Target share of good parts flagged: the threshold is the matching quantile of the held-out good scores.")
+    var falseRejectRate: Double = FitOptions.defaultFalseRejectRate
+
+    @Option(help: "A fixed threshold on the raw score instead (score >= threshold is anomalous).")
+    var threshold: Float?
+
+    func validate() throws {
+        guard calibrationSplit >= 0, calibrationSplit < 1 else { throw ValidationError("--calibration-split must be in [0, 1), got \(calibrationSplit)") }
+        guard falseRejectRate > 0, falseRejectRate < 1 else { throw ValidationError("--false-reject-rate must be in (0, 1), got \(falseRejectRate)") }
+        if let threshold, !threshold.isFinite { throw ValidationError("--threshold must be a finite number, got \(threshold)") }
+    }
+
+    func plan() throws -> CalibrationPlan {
+        if let calibration {
+            return .images(ImageSource.files(try DatasetLoader.imageFiles(in: URL(fileURLWithPath: calibration), recursive: true)))
+        }
+        return calibrationSplit == 0 ? .trainingImages : .holdOut(fraction: calibrationSplit)
+    }
+
+    var policy: ModelCalibration.Policy { threshold.map { .manual($0) } ?? .falseRejectRate(falseRejectRate) }
+}
+
+extension InputTransform: ExpressibleByArgument {
+    public init?(argument: String) {
+        guard let t = InputTransform.parseSize(argument) else { return nil }
+        self = t
+    }
+    public var defaultValueDescription: String { "\(inputSize.width)x\(inputSize.height)" }
+}
+
+extension DualScoreRule: ExpressibleByArgument {}
+extension DefectIsolationMode: ExpressibleByArgument {}
+extension DefectScale: ExpressibleByArgument {}
+
+/// Generators that make positives during `fit --dual` (diffusion runs as `patchcore synthesize diffusion`).
+enum OnTheFlyGenerator: String, CaseIterable, ExpressibleByArgument {
+    case classical
 }
 
 /// Where labelled images come from.
@@ -78,6 +125,12 @@ func applyThreads(_ n: Int?) {
     PatchCorePipeline.setThreads(n ?? ProcessInfo.processInfo.activeProcessorCount)
 }
 
+/// Fit options from the command line: positives (dual when any), calibration plan and threshold policy.
+func fitOptions(dual: DualOptions?, positives: [PositiveExample], threshold: ThresholdOptions, skipBad: Bool) throws -> FitOptions {
+    FitOptions(positives: positives, dual: dual?.fitOptions() ?? DualFitOptions(), calibration: try threshold.plan(),
+               threshold: threshold.policy, skipBad: skipBad)
+}
+
 /// PatchCoreDual: a positive bank of defect patches beside the normal one (`fit --dual`, `evaluate --dual`).
 struct DualOptions: ParsableArguments {
     @Flag(help: "PatchCoreDual: add a positive memory bank of defect patches (the data set's training defects and --positives folders).")
@@ -89,8 +142,8 @@ struct DualOptions: ParsableArguments {
     @Option(help: "Dual mode: add N synthetic positives made on the fly from the training good images (and the training defects' masks).")
     var synthetic: Int = 0
 
-    @Option(help: "Generator of --synthetic positives: classical. (Diffusion-made defects: run `patchcore synthesize --model ...` and pass its folder with --positives.)")
-    var generator: String = "classical"
+    @Option(help: "Generator of --synthetic positives. (Diffusion-made defects: run `patchcore synthesize diffusion ...` and pass its folder with --positives.)")
+    var generator: OnTheFlyGenerator = .classical
 
     @Option(help: "Folder for --synthetic samples (reused on rerun); default: next to the model file or under --out.")
     var syntheticDir: String?
@@ -99,19 +152,19 @@ struct DualOptions: ParsableArguments {
     var syntheticSeed: UInt64 = 0
 
     @Option(help: "Dual mode: fraction of normal patches kept in the negative bank.")
-    var negativeCoresetRatio: Double = 0.02
+    var negativeCoresetRatio: Double = DualFitOptions.defaultNegativeCoresetRatio
 
     @Option(help: "Dual mode: fraction of defect patches kept in the positive bank.")
-    var positiveCoresetRatio: Double = 0.10
+    var positiveCoresetRatio: Double = DualFitOptions.defaultPositiveCoresetRatio
 
-    @Option(help: "Dual mode image score: \(DualScoreRule.choices).")
-    var dualScore: String = DualScoreRule.default.rawValue
+    @Option(help: "Dual mode image score.")
+    var dualScore: DualScoreRule = .default
 
     @Option(help: "Dual mode defect isolation: crop (every patch of the crop around a defect region) or mask_overlap (only patches over the mask).")
-    var isolation: String = DefectIsolation().mode.rawValue
+    var isolation: DefectIsolationMode = DefectIsolation().mode
 
     @Option(help: "Dual mode: scale at which defects are seen: resized_crop (the crop around a region resized to the input size, as the thesis) or image_scale (the whole image at the model input, as test images).")
-    var defectScale: String = DefectIsolation().scale.rawValue
+    var defectScale: DefectScale = DefectIsolation().scale
 
     @Option(help: "Dual mode: padding around a defect region's box, as a fraction of the image's shorter side.")
     var defectPadding: Double = DefectIsolation().padding
@@ -122,30 +175,14 @@ struct DualOptions: ParsableArguments {
             if synthetic != 0 { throw ValidationError("--synthetic needs --dual") }
             return
         }
-        for (name, r) in [("--negative-coreset-ratio", negativeCoresetRatio), ("--positive-coreset-ratio", positiveCoresetRatio)] {
-            guard r > 0, r <= 1 else { throw ValidationError("\(name) must be in (0, 1], got \(r)") }
-        }
-        guard DualScoreRule(rawValue: dualScore) != nil else {
-            throw ValidationError("--dual-score must be one of \(DualScoreRule.choices), got '\(dualScore)'")
-        }
-        guard DefectIsolationMode(rawValue: isolation) != nil else {
-            throw ValidationError("--isolation must be one of \(DefectIsolationMode.choices), got '\(isolation)'")
-        }
-        guard DefectScale(rawValue: defectScale) != nil else {
-            throw ValidationError("--defect-scale must be one of \(DefectScale.choices), got '\(defectScale)'")
-        }
-        guard synthetic >= 0 else { throw ValidationError("--synthetic must be >= 0, got \(synthetic)") }
-        guard SyntheticPositives.onTheFlyGenerators.contains(generator) else {
-            throw ValidationError("--generator \(generator) cannot make positives on the fly (choices: \(SyntheticPositives.onTheFlyGenerators.joined(separator: ", "))); for diffusion-made defects run `patchcore synthesize --model DIR ... --out DIR` and pass that folder with --positives")
-        }
-        guard defectPadding >= 0, defectPadding <= 1 else { throw ValidationError("--defect-padding must be in [0, 1], got \(defectPadding)") }
+        guard synthetic >= 0, synthetic <= 1_000_000 else { throw ValidationError("--synthetic must be in 0...1000000, got \(synthetic)") }
     }
 
+    /// The dual settings; the library validates the ratios and the isolation (its errors name the values).
     func fitOptions() -> DualFitOptions {
         DualFitOptions(negativeCoresetRatio: negativeCoresetRatio, positiveCoresetRatio: positiveCoresetRatio,
-                       isolation: DefectIsolation(mode: DefectIsolationMode(rawValue: isolation) ?? .maskOverlap,
-                                                  scale: DefectScale(rawValue: defectScale) ?? .resizedCrop, padding: defectPadding),
-                       scoring: DualScoring(rule: DualScoreRule(rawValue: dualScore) ?? .default))
+                       isolation: DefectIsolation(mode: isolation, scale: defectScale, padding: defectPadding),
+                       scoring: DualScoring(rule: dualScore))
     }
 
     /// The positive examples: the data set's training defects (when a data set is given), every --positives folder,

@@ -128,7 +128,7 @@ public enum PositivePatchExtractor {
     ///   masks and tiny regions are always warnings (see `DefectIsolation`).
     /// - Throws: `PatchCoreError.emptyTrainingSet` when no example yields a single patch.
     public static func extract(extractor: FeatureExtractor, examples: [PositiveExample], isolation: DefectIsolation,
-                               skipBad: Bool = false, showProgress: Bool = true) throws -> PositivePatches {
+                               skipBad: Bool = false, progress: ProgressHandler? = nil) throws -> PositivePatches {
         try isolation.validate()
         guard !examples.isEmpty else {
             throw PatchCoreError.emptyTrainingSet("dual mode needs defect images with masks (training defects of the data set or --positives DIR), none were given")
@@ -138,9 +138,10 @@ public enum PositivePatchExtractor {
         var used: [(example: PositiveExample, rows: Range<Int>, regions: Int)] = []
         var warnings: [SkippedImage] = []
         var count = 0
-        let progress = ProgressReporter("positives", total: examples.count, enabled: showProgress)
-        for example in examples {
-            defer { progress.advance() }
+        var step = StageProgress(.positiveFeatures, total: examples.count, handler: progress)
+        for (i, example) in examples.enumerated() {
+            step.set(i)
+            try Task.checkCancellation()
             let image: Image, mask: Image
             do {
                 image = try ImageFile.read(example.image)
@@ -188,7 +189,7 @@ public enum PositivePatchExtractor {
             }
             if count > start { used.append((example, start..<count, regionCount)) }
         }
-        progress.finish()
+        step.set(examples.count)
         guard count > 0 else {
             throw PatchCoreError.emptyTrainingSet("no usable defect region in \(examples.count) defect image(s) (all masks empty, unreadable or too small); dual mode needs at least one")
         }

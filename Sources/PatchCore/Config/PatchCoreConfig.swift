@@ -1,4 +1,5 @@
 import Foundation
+import ImageIO
 
 /// How images become model inputs.
 public enum InputTransform: Sendable, Codable, Equatable, CustomStringConvertible {
@@ -18,6 +19,21 @@ public enum InputTransform: Sendable, Codable, Equatable, CustomStringConvertibl
         switch self {
         case let .resizeCrop(r, c): return "resize \(r) + centre crop \(c)"
         case let .resize(w, h): return "resize \(w)x\(h)"
+        }
+    }
+
+    /// Where, in the pixels of a `width` x `height` source image, the model input comes from: the centre crop's
+    /// rectangle mapped back through the resize (the whole image for a plain resize). Heatmaps use it to put the
+    /// anomaly map back onto the image the camera took.
+    public func sourceRegion(width: Int, height: Int) -> (x: Double, y: Double, width: Double, height: Double) {
+        switch self {
+        case .resize:
+            return (0, 0, Double(width), Double(height))
+        case let .resizeCrop(resize, crop):
+            let resized = Image.resizedSize(width: width, height: height, shorterSide: resize)
+            let origin = Image.centerCropOrigin(width: resized.width, height: resized.height, cropWidth: crop, cropHeight: crop)
+            let sx = Double(width) / Double(resized.width), sy = Double(height) / Double(resized.height)
+            return (Double(origin.x) * sx, Double(origin.y) * sy, Double(crop) * sx, Double(crop) * sy)
         }
     }
 
@@ -70,15 +86,15 @@ public struct PatchCoreConfig: Sendable, Codable, Equatable {
     /// Checks values a user can set, with a message that says how to fix them.
     public func validate() throws {
         func bad(_ s: String) -> PatchCoreError { .invalidConfiguration(s) }
-        guard coresetRatio > 0, coresetRatio <= 1 else { throw bad("--coreset-ratio must be in (0, 1], got \(coresetRatio)") }
-        guard !taps.isEmpty else { throw bad("--taps needs at least one layer name") }
+        guard coresetRatio > 0, coresetRatio <= 1 else { throw bad("coreset ratio must be in (0, 1], got \(coresetRatio)") }
+        guard !taps.isEmpty else { throw bad("taps: need at least one layer name") }
         guard reweightNeighbours >= 1 else { throw bad("reweight neighbours must be >= 1, got \(reweightNeighbours)") }
         guard blurSigma >= 0 else { throw bad("blur sigma must be >= 0, got \(blurSigma)") }
         guard mean.count == 3, std.count == 3, std.allSatisfy({ $0 > 0 }) else { throw bad("mean/std need 3 positive-std values") }
         if let d = featureDimension, d < 1 { throw bad("feature dimension must be >= 1, got \(d)") }
         switch transform {
         case let .resizeCrop(r, c): guard c >= 32, r >= c else { throw bad("resize \(r) must be >= crop \(c) >= 32") }
-        case let .resize(w, h): guard w >= 32, h >= 32 else { throw bad("--size must be at least 32x32, got \(w)x\(h)") }
+        case let .resize(w, h): guard w >= 32, h >= 32 else { throw bad("input size must be at least 32x32, got \(w)x\(h)") }
         }
     }
 }

@@ -27,7 +27,7 @@ public enum SyntheticPositives {
 
     public static func classical(dataset: Dataset, count: Int, seed: UInt64, folder: URL,
                                  progress: ((Int, Int) -> Void)? = nil) throws -> Made {
-        guard count >= 0 else { throw PatchCoreError.invalidConfiguration("--synthetic must be >= 0, got \(count)") }
+        guard count >= 0 else { throw PatchCoreError.invalidConfiguration("synthetic positive count must be >= 0, got \(count)") }
         let masks: DefectMaskSampler?
         do { masks = try DefectMaskSampler(dataset: dataset, includeTest: false) } catch DefectSynthesisError.noMasks {
             masks = nil  // no training defects (MVTec AD): procedural methods only

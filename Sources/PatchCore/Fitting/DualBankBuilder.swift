@@ -30,19 +30,20 @@ public struct DualBankBuilder: Sendable {
     public var projectionDimension: Int
     public var seed: UInt64
 
-    public init(negativeRatio: Double = 0.02, positiveRatio: Double = 0.10, projectionDimension: Int = 128, seed: UInt64 = 0) {
+    public init(negativeRatio: Double = DualFitOptions.defaultNegativeCoresetRatio,
+                positiveRatio: Double = DualFitOptions.defaultPositiveCoresetRatio, projectionDimension: Int = 128, seed: UInt64 = 0) {
         self.negativeRatio = negativeRatio; self.positiveRatio = positiveRatio
         self.projectionDimension = projectionDimension; self.seed = seed
     }
 
     public func validate() throws {
-        for (name, r) in [("--negative-coreset-ratio", negativeRatio), ("--positive-coreset-ratio", positiveRatio)] {
+        for (name, r) in [("negative coreset ratio", negativeRatio), ("positive coreset ratio", positiveRatio)] {
             guard r > 0, r <= 1 else { throw PatchCoreError.invalidConfiguration("\(name) must be in (0, 1], got \(r)") }
         }
     }
 
     /// Both banks: greedy coresets of the negative (normal) and positive (defect) patch features.
-    public func build(negative: Tensor, positive: Tensor, showProgress: Bool = false) throws -> (negative: MemoryBank, positive: MemoryBank) {
+    public func build(negative: Tensor, positive: Tensor, progress: ProgressHandler? = nil) throws -> (negative: MemoryBank, positive: MemoryBank) {
         try validate()
         guard positive.rank == 2, positive.shape[0] > 0 else {
             throw PatchCoreError.emptyTrainingSet("the positive bank has no defect patch")
@@ -51,20 +52,20 @@ public struct DualBankBuilder: Sendable {
             throw PatchCoreError.invalidConfiguration("positive patch features have shape \(positive.shape), the negative ones \(negative.shape); they must share the feature dimension")
         }
         return (try Self.coreset(negative, ratio: negativeRatio, projectionDimension: projectionDimension, seed: seed,
-                                 label: "negative coreset", showProgress: showProgress),
+                                 stage: .coreset, progress: progress),
                 try Self.coreset(positive, ratio: positiveRatio, projectionDimension: projectionDimension, seed: seed,
-                                 label: "positive coreset", showProgress: showProgress))
+                                 stage: .positiveCoreset, progress: progress))
     }
 
     /// A greedy coreset (`GreedyCoresetSampler`) of `features` as a memory bank; ratio 1 keeps every row.
     public static func coreset(_ features: Tensor, ratio: Double, projectionDimension: Int, seed: UInt64,
-                               label: String = "coreset", showProgress: Bool = false) throws -> MemoryBank {
+                               stage: ProgressStage = .coreset, progress: ProgressHandler? = nil) throws -> MemoryBank {
         guard ratio < 1 else { return try MemoryBank(features: features) }
         let sampler = GreedyCoresetSampler(ratio: ratio, projectionDimension: projectionDimension, seed: seed,
                                            threads: ComputeThreads.current)
-        let picks = ProgressReporter(label, total: sampler.coresetSize(rows: features.shape[0]), enabled: showProgress)
-        let selection = try sampler.select(from: features) { done, _ in picks.update(done) }
-        picks.finish()
+        var picks = StageProgress(stage, total: sampler.coresetSize(rows: features.shape[0]), handler: progress)
+        // The sampler checks cancellation itself every 64 picks.
+        let selection = try sampler.select(from: features) { done, _ in picks.set(done) }
         return try MemoryBank(features: features.gatherRows(selection))
     }
 }

@@ -1,0 +1,281 @@
+import Foundation
+import ImageIO
+import MemoryBank
+import PatchFeatures
+import Scoring
+import TensorCore
+
+/// An image that could not be used, and why.
+public struct SkippedImage: Sendable, Codable, Equatable {
+    public var file: String
+    public var reason: String
+
+    public init(file: String, reason: String) { self.file = file; self.reason = reason }
+}
+
+/// Fitting, plain and dual through one entry point: features of the good images, greedy coreset(s), then the
+/// threshold from good images the bank never saw (`CalibrationPlan`). Checks task cancellation between images and
+/// between coreset picks (a cancelled fit throws `CancellationError` and writes nothing); reports each stage
+/// through `progress`.
+///
+/// ```swift
+/// let extractor = try FeatureExtractor(config: config, weights: weightsURL)
+/// let result = try PatchCoreTrainer.fit(extractor: extractor, good: .files(goodURLs)) { print($0) }
+/// try ModelFile.write(result.model, to: URL(fileURLWithPath: "part.safetensors"))
+/// ```
+public enum PatchCoreTrainer {
+    public static func fit(config: PatchCoreConfig, weights: URL, good: [ImageSource], options: FitOptions = FitOptions(),
+                           progress: ProgressHandler? = nil) throws -> FitResult {
+        try fit(extractor: FeatureExtractor(config: config, weights: weights), good: good, options: options, progress: progress)
+    }
+
+    public static func fit(extractor: FeatureExtractor, good: [ImageSource], options: FitOptions = FitOptions(),
+                           progress: ProgressHandler? = nil) throws -> FitResult {
+        let start = Date()
+        let dual = options.positives.isEmpty ? nil : options.dual
+        var config = extractor.config
+        if let dual {
+            config.coresetRatio = dual.negativeCoresetRatio
+            try DualBankBuilder(negativeRatio: dual.negativeCoresetRatio, positiveRatio: dual.positiveCoresetRatio).validate()
+            try dual.isolation.validate()
+        }
+        guard !good.isEmpty else { throw PatchCoreError.emptyTrainingSet("no good images were given") }
+
+        // 1. Which good images build the bank and which set the threshold.
+        var notes: [String] = []
+        let (bankImages, heldOut) = split(good, plan: options.calibration, seed: config.seed, notes: &notes)
+
+        // 2. Features: good images, then the isolated defect regions (dual).
+        let training = try trainingFeatures(extractor: extractor, images: bankImages, skipBad: options.skipBad, progress: progress)
+        let defects = try dual.map {
+            try PositivePatchExtractor.extract(extractor: extractor, examples: options.positives, isolation: $0.isolation,
+                                               skipBad: options.skipBad, progress: progress)
+        }
+        let featureSeconds = Date().timeIntervalSince(start)
+
+        // 3. Coreset(s).
+        let coresetStart = Date()
+        let normal = try DualBankBuilder.coreset(training.features, ratio: config.coresetRatio,
+                                                 projectionDimension: config.projectionDimension, seed: config.seed,
+                                                 stage: .coreset, progress: progress)
+        var banks = Banks.single(normal)
+        var scoring: DualScoring?
+        if let dual, let defects {
+            let positive = try DualBankBuilder.coreset(defects.features, ratio: dual.positiveCoresetRatio,
+                                                       projectionDimension: config.projectionDimension, seed: config.seed,
+                                                       stage: .positiveCoreset, progress: progress)
+            let calibrated = try calibratedScoring(dual.scoring, negative: normal, positive: positive, training: training,
+                                                   config: config, progress: progress)
+            scoring = calibrated
+            banks = .dual(negative: normal, positive: positive, DualBankInfo(
+                scoring: calibrated, isolation: dual.isolation, negativeCoresetRatio: dual.negativeCoresetRatio,
+                positiveCoresetRatio: dual.positiveCoresetRatio, sources: defects.sourceSummaries,
+                files: defects.examples.map(\.example.image.path), warnings: defects.warnings,
+                positivePatchCount: defects.features.shape[0]))
+        }
+        let coresetSeconds = Date().timeIntervalSince(coresetStart)
+
+        // 4. Threshold: score good images the bank did not see (or, by request or necessity, its own).
+        let calibrationStart = Date()
+        let scorer = ImageScorer(config: config, bank: normal, positive: banks.positive?.bank, dual: scoring)
+        let maps = AnomalyMapGenerator(height: extractor.inputSize.height, width: extractor.inputSize.width,
+                                       sigma: Double(config.blurSigma))
+        var calibrationSet = heldOut
+        var skipped = training.skipped
+        var calibrationNames: [String] = []
+        var scores: [Float] = [], maxima: [Float] = [], medians: [Float] = []
+        var step = StageProgress(.calibration, total: calibrationSet?.count ?? training.imageCount, handler: progress)
+        func record(_ features: Tensor, grid: PatchGrid) throws {
+            let (patchScores, score) = try scorer.score(features: features)
+            let map = try maps.maps(patchScores: patchScores, grid: (grid.height, grid.width)).scalars
+            scores.append(finite(score))
+            maxima.append(finite(map.max() ?? 0))
+            medians.append(finite(median(map.sorted())))
+        }
+        if let set = calibrationSet {
+            for source in set {
+                do {
+                    let input = extractor.prepare(try source.load())
+                    let f = try extractor.patchFeatures([input])
+                    try record(f.features, grid: f.grid)
+                    calibrationNames.append(source.name)
+                } catch let error as CancellationError { throw error } catch {
+                    guard options.skipBad else { throw error }
+                    skipped.append(SkippedImage(file: source.name, reason: "\(error)"))
+                }
+                try step.advance()
+            }
+            if scores.isEmpty { calibrationSet = nil; notes.append("every calibration image was unreadable; the training images set the threshold") }
+        }
+        if calibrationSet == nil {
+            step = StageProgress(.calibration, total: training.imageCount, handler: progress)
+            for i in 0..<training.imageCount {
+                try record(training.image(i), grid: training.grid)
+                try step.advance()
+            }
+            calibrationNames = training.names
+        }
+        let source = calibrationSet == nil ? "training images (in the bank)"
+            : (heldOutFromGood(options.calibration) ? "held-out good images" : "calibration images")
+        let calibration = try ModelCalibration.fit(goodScores: scores, mapMaxima: maxima, mapMedian: median(medians.sorted()),
+                                                   policy: options.threshold, source: source)
+        let calibrationSeconds = Date().timeIntervalSince(calibrationStart)
+
+        // 5. The model, with the record older readers understand kept in step.
+        var info = ModelInfo(weightsSHA256: extractor.weightsSHA256, gridHeight: training.grid.height,
+                             gridWidth: training.grid.width, featureDimension: training.features.shape[1],
+                             trainImageCount: training.imageCount, trainPatchCount: training.features.shape[0],
+                             calibration: try ScoreCalibration.fit(referenceScores: scores, method: .minMax,
+                                                                   threshold: .fixed(calibration.threshold)),
+                             thresholdRule: calibration.provenance.description,
+                             fitSeconds: Date().timeIntervalSince(start), thresholdCalibration: calibration)
+        info.modelID = PatchCoreModel.contentID(config: config, info: info, banks: banks)
+        for note in notes { logger.notice("\(note)") }
+        logger.debug("fitted \(info.modelID ?? "")", metadata: [
+            "features_s": "\(featureSeconds)", "coreset_s": "\(coresetSeconds)",
+            "calibration_s": "\(Date().timeIntervalSince(calibrationStart))", "threshold": "\(calibration.threshold)"])
+        let model = PatchCoreModel(config: config, info: info, banks: banks)
+        return FitResult(model: model, skipped: skipped, positiveWarnings: defects?.warnings ?? [],
+                         patchCount: training.features.shape[0], positivePatchCount: defects?.features.shape[0] ?? 0,
+                         calibrationImages: calibrationNames, notes: notes, featureSeconds: featureSeconds,
+                         coresetSeconds: coresetSeconds, calibrationSeconds: calibrationSeconds)
+    }
+
+    private static func heldOutFromGood(_ plan: CalibrationPlan) -> Bool {
+        if case .holdOut = plan { return true }
+        return false
+    }
+
+    /// (bank images, calibration images or nil to use the bank's own images).
+    static func split(_ good: [ImageSource], plan: CalibrationPlan, seed: UInt64,
+                      notes: inout [String]) -> ([ImageSource], [ImageSource]?) {
+        switch plan {
+        case .trainingImages:
+            return (good, nil)
+        case let .images(list):
+            guard !list.isEmpty else {
+                notes.append("no calibration images were given; the training images set the threshold")
+                return (good, nil)
+            }
+            return (good, list)
+        case let .holdOut(fraction, minimum):
+            let n = good.count
+            let k = max(Int((Double(n) * max(fraction, 0)).rounded(.up)), minimum)
+            guard fraction > 0, n - k >= 1 else {
+                if fraction > 0 {
+                    notes.append("\(n) good image(s) are too few to hold out \(k) for calibration; the training images set the threshold (biased low)")
+                }
+                return (good, nil)
+            }
+            // Seeded Fisher-Yates; the held-out images are the first k of the permutation, the rest keep their order.
+            var rng = SplitMix64(seed: seed ^ 0x6361_6c69_6272_6174)
+            var order = Array(0..<n)
+            for i in stride(from: n - 1, to: 0, by: -1) {
+                order.swapAt(i, Int(rng.next() % UInt64(i + 1)))
+            }
+            let held = Set(order.prefix(k))
+            return (good.indices.filter { !held.contains($0) }.map { good[$0] }, order.prefix(k).sorted().map { good[$0] })
+        }
+    }
+
+    /// `scoring` with its `log_ratio` calibration fitted on the training images' s_N and s_P (other rules unchanged).
+    public static func calibratedScoring(_ scoring: DualScoring, negative: MemoryBank, positive: MemoryBank,
+                                         training: TrainingFeatures, config: PatchCoreConfig,
+                                         progress: ProgressHandler? = nil) throws -> DualScoring {
+        guard scoring.rule == .logRatio else { return scoring }
+        let scorer = ImageScorer(config: config, bank: negative, positive: positive, dual: scoring)
+        var sN: [Float] = [], sP: [Float] = []
+        var step = StageProgress(.dualStatistics, total: training.imageCount, handler: progress)
+        for i in 0..<training.imageCount {
+            let s = try scorer.dualScore(features: training.image(i), positive: positive, dual: scoring).image
+            sN.append(s.negative.score); sP.append(s.positive.score)
+            try step.advance()
+        }
+        var calibrated = scoring
+        calibrated.logRatioCalibration = try DualLogRatioCalibration.fit(negativeScores: sN, positiveScores: sP,
+                                                                        epsilon: scoring.epsilon)
+        return calibrated
+    }
+}
+
+/// Patch features of a set of training images, all rows in one tensor.
+public struct TrainingFeatures: Sendable {
+    /// (imageCount * grid.patchesPerImage, D), rows (n, y, x).
+    public var features: Tensor
+    public var grid: PatchGrid
+    /// Images read (unreadable ones are in `skipped`).
+    public var imageCount: Int
+    /// Names of the images read, in row order.
+    public var names: [String]
+    public var skipped: [SkippedImage]
+
+    /// The (P, D) rows of image `i`.
+    public func image(_ i: Int) -> Tensor { features.sliceRows(i * grid.patchesPerImage, grid.patchesPerImage) }
+}
+
+extension PatchCoreTrainer {
+    /// Patch features of every image (one backbone pass each), for fitting or for an ablation that builds several
+    /// banks from them (`DualBankBuilder`).
+    public static func trainingFeatures(extractor: FeatureExtractor, images: [ImageSource], skipBad: Bool = false,
+                                        progress: ProgressHandler? = nil) throws -> TrainingFeatures {
+        guard !images.isEmpty else { throw PatchCoreError.emptyTrainingSet("the training set lists no images") }
+        var rows: [Float] = []
+        var grid: PatchGrid?
+        var skipped: [SkippedImage] = []
+        var names: [String] = []
+        var step = StageProgress(.features, total: images.count, handler: progress)
+        for source in images {
+            let image: Image
+            do { image = try source.load() } catch {
+                guard skipBad else { throw error }
+                skipped.append(SkippedImage(file: source.name, reason: "\(error)"))
+                try step.advance()
+                continue
+            }
+            let set = try extractor.patchFeatures([extractor.prepare(image)])
+            if rows.isEmpty { rows.reserveCapacity(images.count * set.features.count) }
+            rows.append(contentsOf: set.features.scalars)
+            grid = set.grid
+            names.append(source.name)
+            try step.advance()
+        }
+        guard let grid, !names.isEmpty else {
+            throw PatchCoreError.emptyTrainingSet("all \(images.count) training image(s) were unreadable")
+        }
+        let dimension = rows.count / (names.count * grid.patchesPerImage)
+        return TrainingFeatures(features: Tensor(shape: [names.count * grid.patchesPerImage, dimension], scalars: rows),
+                                grid: grid, imageCount: names.count, names: names, skipped: skipped)
+    }
+
+    /// `trainingFeatures` of image files.
+    public static func trainingFeatures(extractor: FeatureExtractor, images: [URL], skipBad: Bool = false,
+                                        progress: ProgressHandler? = nil) throws -> TrainingFeatures {
+        try trainingFeatures(extractor: extractor, images: ImageSource.files(images), skipBad: skipBad, progress: progress)
+    }
+}
+
+/// Calibration statistics need finite numbers: a training image equal to a positive patch gives s_N / eps (huge)
+/// or, with eps = 0, infinity, which becomes the largest float.
+func finite(_ s: Float) -> Float { s.isFinite ? s : (s.isNaN ? 0 : (s > 0 ? .greatestFiniteMagnitude : -.greatestFiniteMagnitude)) }
+
+extension Tensor {
+    /// Rows `indices` of a rank-2 tensor, in that order.
+    func gatherRows(_ indices: [Int]) -> Tensor {
+        let d = shape[1]
+        var out = [Float](repeating: 0, count: indices.count * d)
+        withUnsafeBufferPointer { src in
+            out.withUnsafeMutableBufferPointer { dst in
+                for (r, i) in indices.enumerated() {
+                    (dst.baseAddress! + r * d).update(from: src.baseAddress! + i * d, count: d)
+                }
+            }
+        }
+        return Tensor(shape: [indices.count, d], scalars: out)
+    }
+
+    /// `count` consecutive rows starting at `start` of a rank-2 tensor.
+    func sliceRows(_ start: Int, _ count: Int) -> Tensor {
+        let d = shape[1]
+        return Tensor(shape: [count, d], scalars: Array(scalars[(start * d)..<((start + count) * d)]))
+    }
+}

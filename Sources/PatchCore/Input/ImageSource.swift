@@ -1,0 +1,41 @@
+import Foundation
+import ImageIO
+
+/// Where an image comes from: a file, encoded PNG/JPEG bytes (an upload, a camera frame), or pixels already
+/// decoded. Fitting, scoring and evaluation take any of them.
+///
+/// ```swift
+/// let a = ImageSource.file(URL(fileURLWithPath: "part.png"))
+/// let b = ImageSource.encoded(body, name: "camera-3/frame-1822")
+/// let c = ImageSource.decoded(image, name: "in-memory")
+/// ```
+public enum ImageSource: Sendable, CustomStringConvertible {
+    case file(URL)
+    case encoded(Data, name: String)
+    case decoded(Image, name: String)
+
+    /// The name errors and results use: the file's path, or the given name.
+    public var name: String {
+        switch self {
+        case let .file(url): return url.path
+        case let .encoded(_, name), let .decoded(_, name): return name
+        }
+    }
+
+    public var description: String { name }
+
+    /// The file, when the source is one.
+    public var fileURL: URL? { if case let .file(url) = self { return url } else { return nil } }
+
+    /// Decodes the image (errors name `name`).
+    public func load() throws -> Image {
+        switch self {
+        case let .file(url): return try ImageFile.read(url)
+        case let .encoded(data, name): return try ImageFile.decode(data, file: name)
+        case let .decoded(image, _): return image
+        }
+    }
+
+    /// File sources for a list of URLs.
+    public static func files(_ urls: [URL]) -> [ImageSource] { urls.map { .file($0) } }
+}

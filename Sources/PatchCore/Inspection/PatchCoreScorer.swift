@@ -1,0 +1,165 @@
+import Foundation
+import ImageIO
+import MemoryBank
+import Scoring
+import TensorCore
+
+/// Which model scored an image: its content id and, when a `ModelStore` holds it, the name and version.
+public struct ModelIdentity: Sendable, Codable, Equatable, CustomStringConvertible {
+    public var id: String
+    public var name: String?
+    public var version: Int?
+
+    public init(id: String, name: String? = nil, version: Int? = nil) { self.id = id; self.name = name; self.version = version }
+
+    public var description: String {
+        (name.map { "\($0)" + (version.map { " v\($0)" } ?? "") + " " } ?? "") + id
+    }
+}
+
+/// Seconds spent per stage of scoring one image.
+public struct StageTimings: Sendable, Codable, Equatable {
+    /// Reading and decoding the file or bytes (0 for decoded images).
+    public var decode: Double = 0
+    /// Resize / crop / colour conversion to the model input.
+    public var preprocess: Double = 0
+    /// Backbone and patch aggregation.
+    public var features: Double = 0
+    /// Nearest-neighbour search and the image score.
+    public var search: Double = 0
+    /// Upsampling and blurring the patch scores into the anomaly map.
+    public var map: Double = 0
+
+    public var total: Double { decode + preprocess + features + search + map }
+
+    enum CodingKeys: String, CodingKey { case decode, preprocess, features, search, map }
+}
+
+/// The decision on one image.
+public enum Decision: String, Sendable, Codable {
+    case ok
+    case anomalous
+}
+
+/// Everything a user interface shows about one scored image.
+public struct Prediction: Sendable {
+    /// The image's name (file path or the name given with the bytes).
+    public var source: String
+    /// Raw image score (distance units of the feature space; for dual rules, that rule's units).
+    public var score: Float
+    /// 0 at the median held-out good score, 1.0 at the threshold (`ModelCalibration.normalise`).
+    public var normalizedScore: Float
+    public var threshold: Float
+    /// Where the threshold came from.
+    public var thresholdProvenance: ThresholdProvenance
+    /// `score >= threshold`.
+    public var decision: Decision
+    public var isAnomalous: Bool { decision == .anomalous }
+    /// Anomaly map at the model input size, (H, W).
+    public var map: Tensor
+    /// The model's heatmap scale (per model, from its calibration): transparent at or below `mapLow`, decision
+    /// colour at or above `mapThreshold`.
+    public var mapLow: Float
+    public var mapThreshold: Float
+    /// The image as the model saw it (RGB at the input size).
+    public var input: Image
+    /// The image as it was given (decoded), for overlays at the camera's resolution.
+    public var original: Image
+    /// Where `input` came from in `original`'s pixels (the centre crop mapped back through the resize).
+    public var sourceRegion: (x: Double, y: Double, width: Double, height: Double)
+    public var timings: StageTimings
+    public var model: ModelIdentity
+
+    /// The anomaly map on the original image's pixel grid (bilinear; NaN where the model saw nothing, e.g.
+    /// outside the centre crop).
+    public func mapOnOriginal() -> Tensor {
+        Heatmap.project(map, covering: sourceRegion, ontoWidth: original.width, height: original.height)
+    }
+}
+
+/// Scores images with a fitted model. Loads the backbone once and is immutable afterwards, so one scorer serves
+/// concurrent `predict` calls from many tasks (the banks, the backbone's weights and the calibration are read
+/// only; every call has its own buffers). OpenBLAS and the `Parallel` loops share the process-wide thread count
+/// set by `ComputeThreads.set` (default: all cores): concurrent calls divide those cores between them.
+/// A dual model is scored with its `DualScoring` rule from the same single backbone pass.
+///
+/// ```swift
+/// let model = try ModelFile.read(URL(fileURLWithPath: "bottle.safetensors"))
+/// let scorer = try PatchCoreScorer(model: model, weights: try WeightsCatalog.locate(model.config.backbone))
+/// let p = try scorer.predict(.file(url))
+/// print(p.score, p.decision, p.normalizedScore)
+/// ```
+public final class PatchCoreScorer: Sendable {
+    public let model: PatchCoreModel
+    public let extractor: FeatureExtractor
+    public let identity: ModelIdentity
+    let calibration: ModelCalibration
+    let scorer: ImageScorer
+    let maps: AnomalyMapGenerator
+
+    public convenience init(model: PatchCoreModel, weights: URL, name: String? = nil, version: Int? = nil) throws {
+        try self.init(model: model, extractor: FeatureExtractor(config: model.config, weights: weights), name: name, version: version)
+    }
+
+    /// Reuses an extractor (e.g. the one that fitted the model).
+    public init(model: PatchCoreModel, extractor: FeatureExtractor, name: String? = nil, version: Int? = nil) throws {
+        guard extractor.weightsSHA256 == model.info.weightsSHA256 else {
+            throw PatchCoreError.incompatibleModel(file: name ?? "model \(model.id)",
+                reason: "was fitted with weights of SHA-256 \(model.info.weightsSHA256.prefix(12))…, but the given weights are \(extractor.weightsSHA256.prefix(12))…; pass the weights the model was fitted with")
+        }
+        guard extractor.config == model.config || (extractor.config.backbone == model.config.backbone
+            && extractor.config.taps == model.config.taps && extractor.config.transform == model.config.transform
+            && extractor.config.featureDimension == model.config.featureDimension) else {
+            throw PatchCoreError.incompatibleModel(file: name ?? "model \(model.id)", reason: "the feature extractor's configuration differs from the model's")
+        }
+        self.model = model
+        self.extractor = extractor
+        identity = ModelIdentity(id: model.id, name: name, version: version)
+        calibration = model.calibration
+        let positive = model.banks.positive
+        scorer = ImageScorer(config: model.config, bank: model.banks.normal, positive: positive?.bank, dual: positive?.info.scoring)
+        let size = model.config.transform.inputSize
+        maps = AnomalyMapGenerator(height: size.height, width: size.width, sigma: Double(model.config.blurSigma))
+    }
+
+    /// Scores one image from a file, bytes or pixels.
+    public func predict(_ source: ImageSource) throws -> Prediction {
+        let t0 = Date()
+        let image = try source.load()
+        var p = try predict(image, name: source.name)
+        p.timings.decode = Date().timeIntervalSince(t0) - p.timings.total
+        return p
+    }
+
+    /// Scores a decoded image.
+    public func predict(_ image: Image, name: String = "image") throws -> Prediction {
+        let t0 = Date()
+        let input = extractor.prepare(image)
+        var p = try predict(prepared: input, name: name)
+        p.timings.preprocess = Date().timeIntervalSince(t0) - p.timings.total
+        p.original = image
+        p.sourceRegion = model.config.transform.sourceRegion(width: image.width, height: image.height)
+        return p
+    }
+
+    /// Scores an image already at the model input size (`extractor.prepare`).
+    public func predict(prepared input: Image, name: String = "image") throws -> Prediction {
+        var timings = StageTimings()
+        var clock = Date()
+        func lap() -> Double { let now = Date(); defer { clock = now }; return now.timeIntervalSince(clock) }
+        let set = try extractor.patchFeatures([input])
+        timings.features = lap()
+        let (patchScores, score) = try scorer.score(features: set.features)
+        timings.search = lap()
+        let map = try maps.maps(patchScores: patchScores, grid: (set.grid.height, set.grid.width))
+        timings.map = lap()
+        return Prediction(source: name, score: score, normalizedScore: calibration.normalise(score),
+                          threshold: calibration.threshold, thresholdProvenance: calibration.provenance,
+                          decision: calibration.isAnomalous(score) ? .anomalous : .ok,
+                          map: map.reshaped([map.shape[1], map.shape[2]]), mapLow: calibration.mapLow,
+                          mapThreshold: calibration.mapThreshold, input: input, original: input,
+                          sourceRegion: (0, 0, Double(input.width), Double(input.height)), timings: timings, model: identity)
+    }
+
+    public func predict(contentsOf url: URL) throws -> Prediction { try predict(.file(url)) }
+}

@@ -1,0 +1,132 @@
+import Crypto
+import Foundation
+import MemoryBank
+import Scoring
+import TensorCore
+
+/// The memory banks of a fitted model, as a type: plain PatchCore has one bank of normal patches; PatchCoreDual
+/// adds a positive bank of defect patches and the record of how it was built and how it scores.
+public enum Banks: Sendable, Equatable {
+    case single(MemoryBank)
+    case dual(negative: MemoryBank, positive: MemoryBank, DualBankInfo)
+
+    /// The bank of normal patches (the negative bank of a dual model).
+    public var normal: MemoryBank {
+        switch self {
+        case let .single(bank): return bank
+        case let .dual(negative, _, _): return negative
+        }
+    }
+
+    /// The defect bank and its record; nil for a plain model.
+    public var positive: (bank: MemoryBank, info: DualBankInfo)? {
+        if case let .dual(_, positive, info) = self { return (positive, info) }
+        return nil
+    }
+
+    public var isDual: Bool { positive != nil }
+}
+
+/// What a fitted model records beside its configuration.
+public struct ModelInfo: Sendable, Codable, Equatable {
+    /// SHA-256 of the backbone weights file the bank was built with; scoring with other weights is refused.
+    public var weightsSHA256: String
+    /// Patch grid (rows, columns) of one input image.
+    public var gridHeight: Int
+    public var gridWidth: Int
+    public var featureDimension: Int
+    /// Good images whose patches built the bank (held-out calibration images are not counted).
+    public var trainImageCount: Int
+    public var trainPatchCount: Int
+    /// Score statistics and threshold in the layout that format-1/2 readers know; kept in step with
+    /// `thresholdCalibration.threshold` so older builds decide as this one does.
+    public var calibration: ScoreCalibration
+    /// How the threshold was chosen, in words.
+    public var thresholdRule: String
+    public var fitSeconds: Double
+    /// Held-out calibration and threshold provenance; nil in files written before it existed.
+    public var thresholdCalibration: ModelCalibration?
+    /// Content id: SHA-256 (hex, 16 digits) of the configuration and banks, set when the model is fitted.
+    public var modelID: String?
+
+    public init(weightsSHA256: String, gridHeight: Int, gridWidth: Int, featureDimension: Int, trainImageCount: Int,
+                trainPatchCount: Int, calibration: ScoreCalibration, thresholdRule: String, fitSeconds: Double,
+                thresholdCalibration: ModelCalibration? = nil, modelID: String? = nil) {
+        self.weightsSHA256 = weightsSHA256; self.gridHeight = gridHeight; self.gridWidth = gridWidth
+        self.featureDimension = featureDimension; self.trainImageCount = trainImageCount
+        self.trainPatchCount = trainPatchCount; self.calibration = calibration; self.thresholdRule = thresholdRule
+        self.fitSeconds = fitSeconds; self.thresholdCalibration = thresholdCalibration; self.modelID = modelID
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case weightsSHA256 = "weights_sha256", gridHeight = "grid_height", gridWidth = "grid_width"
+        case featureDimension = "feature_dimension", trainImageCount = "train_image_count"
+        case trainPatchCount = "train_patch_count", calibration
+        case thresholdRule = "threshold_rule", fitSeconds = "fit_seconds"
+        case thresholdCalibration = "threshold_calibration", modelID = "model_id"
+    }
+}
+
+/// A fitted model: configuration, what fitting recorded, and its banks. One value that saves (`ModelFile`), loads
+/// and compares equal.
+///
+/// ```swift
+/// let model = try ModelFile.read(URL(fileURLWithPath: "part.safetensors"))
+/// if case .dual(_, _, let info) = model.banks { print(info.scoring.rule) }
+/// print(model.calibration.threshold, model.calibration.provenance)
+/// ```
+public struct PatchCoreModel: Sendable, Equatable {
+    public var config: PatchCoreConfig
+    public var info: ModelInfo
+    public var banks: Banks
+
+    public init(config: PatchCoreConfig, info: ModelInfo, banks: Banks) {
+        self.config = config; self.info = info; self.banks = banks
+    }
+
+    public var isDual: Bool { banks.isDual }
+
+    /// The threshold calibration: the held-out one, or for older files one derived from their training-score
+    /// statistics (median taken as the mean of the training scores, map levels from the training maps).
+    public var calibration: ModelCalibration {
+        if let c = info.thresholdCalibration { return c }
+        let legacy = info.calibration
+        let maps = banks.positive?.info.mapCalibration ?? legacy
+        return ModelCalibration(goodScores: [], goodMapMaxima: [], medianGoodScore: Swift.min(legacy.mean, legacy.threshold),
+                                threshold: legacy.threshold,
+                                provenance: ThresholdProvenance(rule: .maxTraining, images: info.trainImageCount,
+                                                                source: "training images", estimator: info.thresholdRule),
+                                mapLow: maps.min, mapThreshold: Swift.max(maps.threshold, maps.min.nextUp))
+    }
+
+    /// Sets a new threshold (and the map's decision level with it), recorded with its provenance.
+    public mutating func setThreshold(_ threshold: Float, provenance: ThresholdProvenance) throws {
+        let updated = try calibration.withThreshold(threshold, provenance: provenance)
+        info.thresholdCalibration = updated
+        info.calibration.threshold = threshold
+        info.thresholdRule = provenance.description
+    }
+
+    /// Short content id for logs, results and stores: `info.modelID`, or for older files a hash of their metadata.
+    public var id: String {
+        if let id = info.modelID { return id }
+        return Self.contentID(config: config, info: info, banks: nil)
+    }
+
+    /// SHA-256 (16 hex digits) of the configuration, the record and (when given) the bank values.
+    static func contentID(config: PatchCoreConfig, info: ModelInfo, banks: Banks?) -> String {
+        var hasher = SHA256()
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        var info = info
+        info.modelID = nil
+        hasher.update(data: (try? encoder.encode(config)) ?? Data())
+        hasher.update(data: (try? encoder.encode(info)) ?? Data())
+        if let banks {
+            for bank in [banks.normal] + (banks.positive.map { [$0.bank] } ?? []) {
+                bank.features.scalars.withUnsafeBytes { hasher.update(bufferPointer: $0) }
+            }
+        }
+        return hasher.finalize().map { String(format: "%02x", $0) }.joined().prefix(16).description
+    }
+}
