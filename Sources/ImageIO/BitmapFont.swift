@@ -58,14 +58,14 @@ public enum BitmapFont {
             let rows = glyph(ch) ?? glyph("?")!
             for (row, bits) in rows.enumerated() {
                 let y0 = y + row * s
-                let ys = max(y0, 0)..<min(y0 + s, h)
-                if ys.isEmpty { continue }
+                let yLo = max(y0, 0), yHi = min(y0 + s, h)
+                if yLo >= yHi { continue }
                 for col in 0..<glyphWidth where bits & (1 << (glyphWidth - 1 - col)) != 0 {
                     let x0 = cursor + col * s
-                    let xs = max(x0, 0)..<min(x0 + s, w)
-                    if xs.isEmpty { continue }
-                    for py in ys {
-                        for px in xs {
+                    let xLo = max(x0, 0), xHi = min(x0 + s, w)
+                    if xLo >= xHi { continue }
+                    for py in yLo..<yHi {
+                        for px in xLo..<xHi {
                             let o = (py * w + px) * c
                             for k in 0..<c { image.pixels[o + k] = ink[k] }
                         }

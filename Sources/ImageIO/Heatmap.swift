@@ -3,6 +3,9 @@ import TensorCore
 
 /// Anomaly-map visualisation: matplotlib's 'jet' colormap and an alpha-blended overlay.
 ///
+/// For figures people read and compare, prefer the `HeatmapScale` overlay (transparent where the map is
+/// low, decision red at the threshold) with `outline`, `annotate`, `strip` and `project` beside it.
+///
 /// ```swift
 /// let overlay = try Heatmap.overlay(map, on: crop, min: 0, max: 3, alpha: 0.5)   // map (224,224)
 /// try ImageFile.writePNG(overlay, to: URL(fileURLWithPath: "overlay.png"))

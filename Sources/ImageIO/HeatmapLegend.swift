@@ -51,8 +51,11 @@ extension Heatmap {
             band.pixels[3 * i] = bg.r; band.pixels[3 * i + 1] = bg.g; band.pixels[3 * i + 2] = bg.b
         }
         func fill(_ xs: Range<Int>, _ ys: Range<Int>, _ c: (r: UInt8, g: UInt8, b: UInt8)) {
-            for y in max(ys.lowerBound, 0)..<max(min(ys.upperBound, height), 0) {
-                for x in max(xs.lowerBound, 0)..<max(min(xs.upperBound, w), 0) {
+            let y0 = max(ys.lowerBound, 0), y1 = min(ys.upperBound, height)
+            let x0 = max(xs.lowerBound, 0), x1 = min(xs.upperBound, w)
+            guard y0 < y1, x0 < x1 else { return }
+            for y in y0..<y1 {
+                for x in x0..<x1 {
                     let o = 3 * (y * w + x)
                     band.pixels[o] = c.r; band.pixels[o + 1] = c.g; band.pixels[o + 2] = c.b
                 }
