@@ -33,6 +33,7 @@ demo: weights
 # Tests run optimised (the numerical kernels are 10-50x slower unoptimised) with testability enabled, one at a
 # time: several suites time their kernels, and serial runs keep BLAS threads from contending.
 test: weights
+	$(SWIFT) build $(SWIFT_FLAGS) --product InspectFolder
 	$(SWIFT) test $(SWIFT_FLAGS) --no-parallel
 
 # Regenerates the committed parity fixtures (needs: pip install torch==2.13.0 torchvision scikit-learn scipy safetensors).

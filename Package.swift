@@ -69,6 +69,9 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
         ]),
 
+        // The library's smallest client: fit on a folder, inspect another (built by `make test`).
+        .executableTarget(name: "InspectFolder", dependencies: ["PatchCore"], path: "Examples/InspectFolder"),
+
         // Benchmark harnesses (run from bench/, never by `swift test`).
         .executableTarget(name: "ConvBench", dependencies: ["TensorCore"], path: "bench/ConvBench"),
         .executableTarget(name: "BackboneBench", dependencies: ["Backbones", "TensorCore"], path: "bench/BackboneBench"),

@@ -64,7 +64,7 @@ struct ThresholdOptions: ParsableArguments {
     @Option(help: "Folder of good images that set the threshold instead of a held-out share (all given good images then build the bank).")
     var calibration: String?
 
-    @Option(help: "Target share of good parts flagged: the threshold is the matching quantile of the held-out good scores.")
+    @Option(help: "Target share of good parts flagged: the threshold is the matching quantile of the held-out good scores (0: their maximum).")
     var falseRejectRate: Double = FitOptions.defaultFalseRejectRate
 
     @Option(help: "A fixed threshold on the raw score instead (score >= threshold is anomalous).")
@@ -72,7 +72,7 @@ struct ThresholdOptions: ParsableArguments {
 
     func validate() throws {
         guard calibrationSplit >= 0, calibrationSplit < 1 else { throw ValidationError("--calibration-split must be in [0, 1), got \(calibrationSplit)") }
-        guard falseRejectRate > 0, falseRejectRate < 1 else { throw ValidationError("--false-reject-rate must be in (0, 1), got \(falseRejectRate)") }
+        guard falseRejectRate >= 0, falseRejectRate < 1 else { throw ValidationError("--false-reject-rate must be in [0, 1), got \(falseRejectRate)") }
         if let threshold, !threshold.isFinite { throw ValidationError("--threshold must be a finite number, got \(threshold)") }
     }
 

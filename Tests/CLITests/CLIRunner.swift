@@ -14,7 +14,8 @@ struct CLIRunner {
         return dir.appendingPathComponent("patchcore")
     }
 
-    static func run(_ arguments: [String], environment: [String: String] = [:]) throws -> Result {
+    static func run(_ arguments: [String], environment: [String: String] = [:], executable: URL = executable,
+                    standardInput: Data? = nil) throws -> Result {
         let p = Process()
         p.executableURL = executable
         p.arguments = arguments
@@ -22,7 +23,13 @@ struct CLIRunner {
         let out = Pipe(), err = Pipe()
         p.standardOutput = out
         p.standardError = err
+        let input = Pipe()
+        p.standardInput = standardInput == nil ? FileHandle.nullDevice : input
         try p.run()
+        if let standardInput {
+            input.fileHandleForWriting.write(standardInput)
+            try input.fileHandleForWriting.close()
+        }
         // Read both pipes concurrently so a chatty child cannot block on a full pipe.
         nonisolated(unsafe) var errData = Data()
         let group = DispatchGroup()

@@ -7,7 +7,7 @@ import Scoring
 import TensorCore
 import Testing
 
-/// The library path an ablation takes (features once, then banks and rules) gives the same scores as `fitDual`
+/// The library path an ablation takes (features once, then banks and rules) gives the same scores as `PatchCoreTrainer.fit`
 /// + `PatchCoreScorer`.
 @Suite struct DualAblationAPITests {
     @Test func featuresOnceThenBanksAndRulesMatchesFitDual() throws {
@@ -24,25 +24,25 @@ import Testing
         config.transform = .resize(width: 96, height: 96)
         let extractor = try FeatureExtractor(config: config, weights: try WeightsCatalog.locate("mobilenet_v2"))
         let options = DualFitOptions(negativeCoresetRatio: 0.2, positiveCoresetRatio: 0.5)
-        let fit = try PatchCoreTrainer.fitDual(extractor: extractor, goodImages: ds.train.map(\.image), positives: examples,
-                                               options: options, showProgress: false)
+        // The ablation scores against banks of every training image, so the fit here holds none out.
+        let fit = try PatchCoreTrainer.fit(extractor: extractor, good: ImageSource.files(ds.train.map(\.image)),
+                                           options: FitOptions(positives: examples, dual: options, calibration: .trainingImages))
         let scorer = try PatchCoreScorer(model: fit.model, extractor: extractor)
 
         // Features once.
-        let good = try PatchCoreTrainer.trainingFeatures(extractor: extractor, images: ds.train.map(\.image), showProgress: false)
-        let positives = try PositivePatchExtractor.extract(extractor: extractor, examples: examples, isolation: options.isolation,
-                                                           showProgress: false)
+        let good = try PatchCoreTrainer.trainingFeatures(extractor: extractor, images: ds.train.map(\.image))
+        let positives = try PositivePatchExtractor.extract(extractor: extractor, examples: examples, isolation: options.isolation)
         #expect(positives.examples.count == 3)
         #expect(positives.rows { $0.image == examples[0].image }.shape[0] == positives.examples[0].rows.count)
         var cfg = config
         cfg.coresetRatio = options.negativeCoresetRatio
         let banks = try DualBankBuilder(negativeRatio: 0.2, positiveRatio: 0.5, projectionDimension: config.projectionDimension,
                                         seed: config.seed).build(negative: good.features, positive: positives.features)
-        #expect(banks.negative.features == fit.model.bank)
-        #expect(banks.positive.features == fit.model.positiveBank)
+        #expect(banks.negative == fit.model.banks.normal)
+        #expect(banks.positive == fit.model.banks.positive?.bank)
         let scoring = try PatchCoreTrainer.calibratedScoring(options.scoring, negative: banks.negative, positive: banks.positive,
                                                              training: good, config: cfg)
-        #expect(scoring == fit.model.dual?.scoring)
+        #expect(scoring == fit.model.banks.positive?.info.scoring)
         for sample in ds.test {
             let input = extractor.prepare(try ImageFile.read(sample.image))
             let features = try extractor.patchFeatures([input]).features

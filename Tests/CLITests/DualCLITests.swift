@@ -37,12 +37,12 @@ import Testing
         #expect(fit.stdout.contains("train_defects"))
         let fitted = try ModelFile.read(model)
         #expect(fitted.isDual)
-        #expect(fitted.dual?.sources.first?.images == 6)
-        #expect(fitted.dual?.files.count == 6)
-        #expect(fitted.dual?.scoring.rule == .logRatio)
-        #expect(fitted.dual?.isolation.scale == .imageScale && fitted.dual?.isolation.mode == .maskOverlap)
-        #expect(fitted.dual?.mapCalibration != nil)
-        #expect((fitted.positiveBank?.shape[0] ?? 0) > 0)
+        #expect(fitted.banks.positive?.info.sources.first?.images == 6)
+        #expect(fitted.banks.positive?.info.files.count == 6)
+        #expect(fitted.banks.positive?.info.scoring.rule == .logRatio)
+        #expect(fitted.banks.positive?.info.isolation.scale == .imageScale && fitted.banks.positive?.info.isolation.mode == .maskOverlap)
+        #expect(fitted.info.thresholdCalibration != nil)
+        #expect((fitted.banks.positive?.bank.count ?? 0) > 0)
         let header = try SafeTensors.read(model).metadata
         #expect(header["format_version"] == "2")
 
@@ -50,7 +50,7 @@ import Testing
         let out = root.appendingPathComponent("pred")
         let predict = try CLIRunner.run(["predict", "--model", model.path, "--out", out.path,
                                          root.appendingPathComponent("data/test").path])
-        #expect(predict.status == 0, "\(predict.stderr)")
+        #expect(predict.status == 1, "exit 1: the test split has defects. \(predict.stderr)")
         let lines = try String(contentsOf: out.appendingPathComponent("predictions.jsonl"), encoding: .utf8).split(separator: "\n")
         #expect(lines.count == 10)
 
@@ -62,7 +62,7 @@ import Testing
                                       "--negative-coreset-ratio", "0.1", "--positive-coreset-ratio", "0.5",
                                       "--json", dualJSON.path, "--out", root.appendingPathComponent("report").path] + common)
         #expect(dual.status == 0, "\(dual.stderr)")
-        #expect(dual.stderr.contains("fitted PatchCoreDual (at_negative_argmax)"))
+        #expect(dual.stdout.contains("PatchCoreDual, score at_negative_argmax"), "\(dual.stdout)")
         let p = try metrics(plainJSON), d = try metrics(dualJSON)
         #expect(Set(p.keys) == Set(d.keys))
         for key in ["image_auroc", "pixel_auroc", "aupro", "f1_max"] {
@@ -112,10 +112,10 @@ import Testing
         #expect(fit.stderr.contains("b.png: empty mask"), "\(fit.stderr)")
         #expect(fit.stderr.contains("c.png: mask is 64x64"), "\(fit.stderr)")
         let fitted = try ModelFile.read(model)
-        #expect(fitted.dual?.sources.first?.source.kind == .folder)
-        #expect(fitted.dual?.sources.first?.images == 3, "a, c (resized mask) and d (1-pixel region) are kept")
-        #expect(fitted.dual?.isolation.mode == .maskOverlap)
-        #expect(fitted.dual?.scoring.rule == .thesis && fitted.dual?.isolation.scale == .resizedCrop)
+        #expect(fitted.banks.positive?.info.sources.first?.source.kind == .folder)
+        #expect(fitted.banks.positive?.info.sources.first?.images == 3, "a, c (resized mask) and d (1-pixel region) are kept")
+        #expect(fitted.banks.positive?.info.isolation.mode == .maskOverlap)
+        #expect(fitted.banks.positive?.info.scoring.rule == .thesis && fitted.banks.positive?.info.isolation.scale == .resizedCrop)
 
         // Only empty masks: nothing usable is an error, not a crash.
         let empty = root.appendingPathComponent("empty")
@@ -136,7 +136,7 @@ import Testing
         let none = try CLIRunner.run(["fit", "--data", root.appendingPathComponent("data").path, "--dual", "--model", model.path] + common)
         #expect(none.status != 0 && none.stderr.contains("--positives"), "\(none.stderr)")
         let rule = try CLIRunner.run(["fit", "--data", root.appendingPathComponent("data").path, "--dual", "--dual-score", "banana", "--model", model.path])
-        #expect(rule.status != 0 && rule.stderr.contains("thesis|at_negative_argmax"), "\(rule.stderr)")
+        #expect(rule.status != 0 && rule.stderr.contains("'thesis', 'at_negative_argmax'"), "\(rule.stderr)")
         let orphan = try CLIRunner.run(["fit", "--data", root.appendingPathComponent("data").path, "--positives", folder.path, "--model", model.path])
         #expect(orphan.status != 0 && orphan.stderr.contains("--positives needs --dual"), "\(orphan.stderr)")
     }
@@ -154,9 +154,9 @@ import Testing
         let pairs = try SyntheticDefectSet.pairs(in: folder)
         #expect(pairs.count == 5)
         let fitted = try ModelFile.read(model)
-        let synthetic = try #require(fitted.dual?.sources.first { $0.source.kind == .synthetic })
+        let synthetic = try #require(fitted.banks.positive?.info.sources.first { $0.source.kind == .synthetic })
         #expect(synthetic.images == 5 && synthetic.source.count == 5 && synthetic.source.generator == "classical")
-        #expect(fitted.dual?.sources.contains { $0.source.kind == .trainDefects } == true)
+        #expect(fitted.banks.positive?.info.sources.contains { $0.source.kind == .trainDefects } == true)
         let before = try Data(contentsOf: pairs[0].image)
         let again = try CLIRunner.run(args)
         #expect(again.status == 0 && again.stderr.contains("0 new, 5 reused"), "\(again.stderr)")
@@ -166,6 +166,6 @@ import Testing
         #expect(plain.status != 0 && plain.stderr.contains("--synthetic needs --dual"), "\(plain.stderr)")
         let diffusion = try CLIRunner.run(["fit", "--manifest", manifest.path, "--dual", "--synthetic", "5",
                                            "--generator", "diffusion", "--model", model.path])
-        #expect(diffusion.status != 0 && diffusion.stderr.contains("patchcore synthesize --model"), "\(diffusion.stderr)")
+        #expect(diffusion.status != 0 && diffusion.stderr.contains("--generator") && diffusion.stderr.contains("synthesize diffusion"), "\(diffusion.stderr)")
     }
 }

@@ -3,6 +3,7 @@ import Datasets
 import Defects
 import Foundation
 import ImageIO
+import MemoryBank
 @testable import PatchCore
 import PatchFeatures
 import Scoring
@@ -15,19 +16,18 @@ import Testing
         let info = ModelInfo(weightsSHA256: String(repeating: "cd", count: 32), gridHeight: 2, gridWidth: 2,
                              featureDimension: 3, trainImageCount: 2, trainPatchCount: 8,
                              calibration: try ScoreCalibration.fit(referenceScores: [1, 2]), thresholdRule: "test", fitSeconds: 1)
-        return PatchCoreModel(config: config, info: info, bank: Tensor(shape: [4, 3], scalars: (0..<12).map(Float.init)))
+        return PatchCoreModel(config: config, info: info, banks: .single(try MemoryBank(features: Tensor(shape: [4, 3], scalars: (0..<12).map(Float.init)))))
     }
 
     func dualModel() throws -> PatchCoreModel {
         var m = try plainModel()
         let source = PositiveSource(kind: .synthetic, generator: "classical", count: 50, seed: 7)
-        m.positiveBank = Tensor(shape: [2, 3], scalars: [1, 2, 3, 4, 5, 6])
-        m.dual = DualBankInfo(scoring: DualScoring(rule: .logRatio, logRatioCalibration: .identity),
+        m.banks = .dual(negative: m.banks.normal, positive: try MemoryBank(features: Tensor(shape: [2, 3], scalars: [1, 2, 3, 4, 5, 6])), DualBankInfo(scoring: DualScoring(rule: .logRatio, logRatioCalibration: .identity),
                               isolation: DefectIsolation(mode: .maskOverlap, padding: 0.05),
                               negativeCoresetRatio: 0.02, positiveCoresetRatio: 0.1,
                               sources: [PositiveSourceSummary(source: source, images: 3, regions: 4, patches: 40)],
                               files: ["a.png", "b.png", "c.png"],
-                              warnings: [SkippedImage(file: "d.png", reason: "empty mask")], positivePatchCount: 40)
+                              warnings: [SkippedImage(file: "d.png", reason: "empty mask")], positivePatchCount: 40))
         return m
     }
 
@@ -68,9 +68,6 @@ import Testing
         meta["dual"] = nil
         try SafeTensors.write(contents.tensors, metadata: meta, to: url)
         #expect { try ModelFile.read(url) } throws: { "\($0)".contains("without dual metadata") }
-        var half = try plainModel()
-        half.positiveBank = Tensor(zeros: [1, 3])
-        #expect(throws: PatchCoreError.self) { try ModelFile.write(half, to: url) }
     }
 
     func mask(_ w: Int, _ h: Int, _ box: PixelBox) -> Image {

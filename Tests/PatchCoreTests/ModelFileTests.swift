@@ -1,5 +1,6 @@
 import Checkpoints
 import Foundation
+import MemoryBank
 @testable import PatchCore
 import Scoring
 import TensorCore
@@ -14,7 +15,7 @@ import Testing
         let info = ModelInfo(weightsSHA256: String(repeating: "ab", count: 32), gridHeight: 20, gridWidth: 40,
                              featureDimension: 4, trainImageCount: 3, trainPatchCount: 2400, calibration: cal,
                              thresholdRule: "test", fitSeconds: 1.5)
-        return PatchCoreModel(config: config, info: info, bank: bank)
+        return PatchCoreModel(config: config, info: info, banks: .single(try MemoryBank(features: bank)))
     }
 
     func tempURL() -> URL {

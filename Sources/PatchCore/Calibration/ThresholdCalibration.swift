@@ -165,11 +165,14 @@ public struct ModelCalibration: Sendable, Codable, Equatable {
     /// - otherwise (e.g. 70 images for 1%: the bound would need 99), no order statistic can promise `a`, and the
     ///   threshold is the larger of the held-out maximum (made strictly larger) and the normal tail quantile
     ///   `mean + z(1 - a) * std` of the held-out scores.
+    /// - a rate of 0 asks that no calibration image be rejected: the largest score made strictly larger (with the
+    ///   training images as calibration set, the rule of models written before held-out calibration).
     static func falseRejectQuantile(_ sorted: [Float], rate: Double) throws -> (Float, String) {
-        guard rate > 0, rate < 1, rate.isFinite else {
-            throw PatchCoreError.invalidConfiguration("false-reject rate must be in (0, 1), got \(rate)")
+        guard rate >= 0, rate < 1, rate.isFinite else {
+            throw PatchCoreError.invalidConfiguration("false-reject rate must be in [0, 1), got \(rate)")
         }
         let n = sorted.count
+        if rate == 0 { return (sorted[n - 1].nextUp, "largest of \(n) scores") }
         let rank = Int((Double(n + 1) * (1 - rate)).rounded(.up))
         if rank <= n {
             return (sorted[rank - 1].nextUp, "conformal: score \(rank) of \(n) ascending")

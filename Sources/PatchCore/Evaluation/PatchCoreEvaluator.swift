@@ -20,6 +20,10 @@ public struct PredictionRecord: Sendable, Codable, Equatable {
     public var defectType: String?
     public var heatmap: String?
     public var latencyMs: Double?
+    /// The anomaly map's largest value and the model's map level of the decision colour: the heatmap shows the
+    /// decision colour exactly when `mapMax >= mapThreshold`.
+    public var mapMax: Float?
+    public var mapThreshold: Float?
 
     public init(image: String, score: Float, normalizedScore: Float, threshold: Float, anomalous: Bool,
                 decisionRule: String? = nil, model: ModelIdentity? = nil, timestamp: String? = nil,
@@ -37,6 +41,8 @@ public struct PredictionRecord: Sendable, Codable, Equatable {
                   decisionRule: threshold == nil ? "score >= threshold (\(p.thresholdProvenance))" : "score >= threshold (given)",
                   model: p.model, timestamp: timestamp.map { ISO8601DateFormatter().string(from: $0) },
                   label: label, defectType: defectType, heatmap: heatmap, latencyMs: p.timings.total * 1000)
+        mapMax = p.map.scalars.max()
+        mapThreshold = p.mapThreshold
     }
 
     enum CodingKeys: String, CodingKey {
@@ -45,6 +51,7 @@ public struct PredictionRecord: Sendable, Codable, Equatable {
         case decisionRule = "decision_rule"
         case defectType = "defect_type"
         case latencyMs = "latency_ms"
+        case mapMax = "map_max", mapThreshold = "map_threshold"
     }
 
     /// One JSON line (sorted keys, newline-terminated).

@@ -113,13 +113,15 @@ public struct PatchCoreModel: Sendable, Equatable {
         return Self.contentID(config: config, info: info, banks: nil)
     }
 
-    /// SHA-256 (16 hex digits) of the configuration, the record and (when given) the bank values.
+    /// SHA-256 (16 hex digits) of the configuration, the record (less its timing) and (when given) the bank values:
+    /// the same data and settings give the same id.
     static func contentID(config: PatchCoreConfig, info: ModelInfo, banks: Banks?) -> String {
         var hasher = SHA256()
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
         var info = info
         info.modelID = nil
+        info.fitSeconds = 0
         hasher.update(data: (try? encoder.encode(config)) ?? Data())
         hasher.update(data: (try? encoder.encode(info)) ?? Data())
         if let banks {
