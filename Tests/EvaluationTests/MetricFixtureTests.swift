@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TensorCore
 @testable import Evaluation
 
 /// Cases written by scripts/make_metric_fixtures.py (sklearn + a numpy/scipy PRO reference).
@@ -90,7 +91,7 @@ struct MetricFixtureTests {
                 #expect(abs(got - want) <= 1e-6, "\(c.name) \(what): \(got) vs reference \(want)")
                 maxDiff = max(maxDiff, abs(got - want))
             }
-            let regions = items.compactMap { $0.mask }.map { connectedComponents8(mask: $0, width: c.width, height: c.height).count }.reduce(0, +)
+            let regions = items.compactMap { $0.mask }.map { connectedComponents(mask: $0, width: c.width, height: c.height).count }.reduce(0, +)
             #expect(regions == c.regions, "\(c.name): \(regions) regions vs scipy \(c.regions)")
         }
         print("AUPRO / pixel AUROC vs numpy-scipy reference: max abs diff \(maxDiff)")
