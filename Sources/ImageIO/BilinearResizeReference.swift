@@ -4,8 +4,8 @@ extension Image {
     func resizedReference(width newWidth: Int, height newHeight: Int) -> Image {
         if newWidth == width && newHeight == height { return self }
         let c = channels
-        let h = PILResampleCoefficients(inSize: width, outSize: newWidth)
-        let v = PILResampleCoefficients(inSize: height, outSize: newHeight)
+        let h = PILResampleCoefficients(filter: .bilinear, inSize: width, outSize: newWidth)
+        let v = PILResampleCoefficients(filter: .bilinear, inSize: height, outSize: newHeight)
         func pass(_ value: Int32) -> UInt8 { PILResampleCoefficients.clip8(value) }
         let half: Int32 = 1 << (PILResampleCoefficients.precisionBits - 1)
         // Horizontal: (H,W,C) -> (H,newW,C)
