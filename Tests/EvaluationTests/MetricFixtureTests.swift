@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 import TensorCore
+import TestSupport
 @testable import Evaluation
 
 /// Cases written by scripts/make_metric_fixtures.py (sklearn + a numpy/scipy PRO reference).
@@ -35,8 +36,7 @@ struct MetricFixtures: Decodable {
     let aupro_cases: [AUPROCase]
 
     static func load() throws -> MetricFixtures {
-        let url = try #require(Bundle.module.url(forResource: "metric_cases", withExtension: "json", subdirectory: "Fixtures"))
-        return try JSONDecoder().decode(MetricFixtures.self, from: Data(contentsOf: url))
+        try JSONDecoder().decode(MetricFixtures.self, from: FixtureFolder(bundle: .module).data("metric_cases.json"))
     }
 }
 
