@@ -78,19 +78,22 @@ let package = Package(
         .executableTarget(name: "CoresetBench", dependencies: ["MemoryBank", "TensorCore"], path: "bench/CoresetBench"),
         .executableTarget(name: "DiffusionBench", dependencies: ["DiffusionModels", "TensorCore", "Checkpoints"], path: "bench/DiffusionBench"),
 
-        .testTarget(name: "TensorCoreTests", dependencies: ["TensorCore", "Checkpoints", .product(name: "PropertyBased", package: "swift-property-based")], resources: [.copy("Fixtures")]),
-        .testTarget(name: "ImageIOTests", dependencies: ["ImageIO", "Datasets"], resources: [.copy("Fixtures")]),
-        .testTarget(name: "CheckpointsTests", dependencies: ["Checkpoints"], resources: [.copy("Fixtures")]),
-        .testTarget(name: "BackbonesTests", dependencies: ["Backbones", "Checkpoints", "ImageIO"], resources: [.copy("Fixtures")]),
+        // Helpers every test target shares: the relative-error definition and the fixture loader.
+        .target(name: "TestSupport", dependencies: ["TensorCore", "Checkpoints"], path: "Tests/TestSupport"),
+        .testTarget(name: "TensorCoreTests", dependencies: ["TestSupport", "TensorCore", "Checkpoints", .product(name: "PropertyBased", package: "swift-property-based")], resources: [.copy("Fixtures")]),
+        .testTarget(name: "ImageIOTests", dependencies: ["TestSupport", "ImageIO", "Datasets"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "CheckpointsTests", dependencies: ["TestSupport", "Checkpoints"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "BackbonesTests", dependencies: ["TestSupport", "Backbones", "Checkpoints", "ImageIO"], resources: [.copy("Fixtures")]),
         .testTarget(name: "PatchCoreTests", dependencies: [
+            "TestSupport",
             "PatchCore", "PatchFeatures", "MemoryBank", "Scoring", "Checkpoints",
             .product(name: "PropertyBased", package: "swift-property-based"),
         ], resources: [.copy("Fixtures")]),
-        .testTarget(name: "EvaluationTests", dependencies: ["Evaluation", "TensorCore", .product(name: "PropertyBased", package: "swift-property-based")], resources: [.copy("Fixtures")]),
+        .testTarget(name: "EvaluationTests", dependencies: ["TestSupport", "Evaluation", "TensorCore", .product(name: "PropertyBased", package: "swift-property-based")], resources: [.copy("Fixtures")]),
         .testTarget(name: "DefectsTests", dependencies: ["Defects", "ImageIO", "Datasets", "TensorCore"], resources: [.copy("Fixtures")]),
-        .testTarget(name: "DiffusionModelsTests", dependencies: ["DiffusionModels", "TensorCore", "Checkpoints"], resources: [.copy("Fixtures")]),
-        .testTarget(name: "DiffusionSchedulersTests", dependencies: ["DiffusionSchedulers", "TensorCore", "Checkpoints"], resources: [.copy("Fixtures")]),
-        .testTarget(name: "InpaintingTests", dependencies: ["Inpainting", "DiffusionModels", "DiffusionSchedulers", "Defects", "ImageIO", "TensorCore", "Checkpoints"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "DiffusionModelsTests", dependencies: ["TestSupport", "DiffusionModels", "TensorCore", "Checkpoints"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "DiffusionSchedulersTests", dependencies: ["TestSupport", "DiffusionSchedulers", "TensorCore", "Checkpoints"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "InpaintingTests", dependencies: ["TestSupport", "Inpainting", "DiffusionModels", "DiffusionSchedulers", "Defects", "ImageIO", "TensorCore", "Checkpoints"], resources: [.copy("Fixtures")]),
         .testTarget(name: "CLITests", dependencies: ["patchcore", "PatchCore", "Datasets", "ImageIO", "TensorCore", "Checkpoints"]),
     ]
 )

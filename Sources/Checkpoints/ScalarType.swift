@@ -78,33 +78,24 @@ public enum ScalarType: Sendable {
     /// (NaN stays NaN). Only the floating types are encodable; returns nil for integer types.
     public func encode(_ scalars: UnsafeBufferPointer<Float>) -> Data? {
         switch self {
-        case .float32:
-            var out = Data(count: scalars.count * 4)
-            out.withUnsafeMutableBytes { o in
-                for (i, x) in scalars.enumerated() { o.storeBytes(of: x.bitPattern.littleEndian, toByteOffset: i * 4, as: UInt32.self) }
-            }
-            return out
-        case .float16:
-            var out = Data(count: scalars.count * 2)
-            out.withUnsafeMutableBytes { o in
-                for (i, x) in scalars.enumerated() { o.storeBytes(of: Float16(x).bitPattern.littleEndian, toByteOffset: i * 2, as: UInt16.self) }
-            }
-            return out
-        case .bfloat16:
-            var out = Data(count: scalars.count * 2)
-            out.withUnsafeMutableBytes { o in
-                for (i, x) in scalars.enumerated() { o.storeBytes(of: Self.bfloat16Bits(x).littleEndian, toByteOffset: i * 2, as: UInt16.self) }
-            }
-            return out
-        case .float64:
-            var out = Data(count: scalars.count * 8)
-            out.withUnsafeMutableBytes { o in
-                for (i, x) in scalars.enumerated() { o.storeBytes(of: Double(x).bitPattern.littleEndian, toByteOffset: i * 8, as: UInt64.self) }
-            }
-            return out
+        case .float32: return Self.littleEndianBytes(scalars) { $0.bitPattern }
+        case .float16: return Self.littleEndianBytes(scalars) { Float16($0).bitPattern }
+        case .bfloat16: return Self.littleEndianBytes(scalars) { Self.bfloat16Bits($0) }
+        case .float64: return Self.littleEndianBytes(scalars) { Double($0).bitPattern }
         case .int64, .int32, .uint8, .int8, .bool:
             return nil
         }
+    }
+
+    /// Each scalar's `bits` stored little-endian, `B.bitWidth / 8` bytes apiece.
+    @inline(__always)
+    static func littleEndianBytes<B: FixedWidthInteger>(_ scalars: UnsafeBufferPointer<Float>, _ bits: (Float) -> B) -> Data {
+        let size = MemoryLayout<B>.size
+        var out = Data(count: scalars.count * size)
+        out.withUnsafeMutableBytes { o in
+            for (i, x) in scalars.enumerated() { o.storeBytes(of: bits(x).littleEndian, toByteOffset: i * size, as: B.self) }
+        }
+        return out
     }
 
     /// Float32 -> bfloat16 bits, round to nearest even (c10/util/BFloat16.h `round_to_nearest_even`).

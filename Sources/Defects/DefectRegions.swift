@@ -1,4 +1,5 @@
 import ImageIO
+import TensorCore
 
 /// A half-open pixel rectangle `[x0, x1) x [y0, y1)`.
 public struct PixelBox: Sendable, Equatable, Hashable, Codable {
@@ -49,41 +50,23 @@ public struct DefectRegionMap: Sendable, Equatable {
     /// ```
     public init(mask: Image, threshold: UInt8 = 127) {
         let w = mask.width, h = mask.height, c = mask.channels
-        var labels = [Int32](repeating: 0, count: w * h)
-        var regions: [DefectRegion] = []
-        // Iterative flood fill with an explicit stack: masks can hold regions of millions of pixels.
-        var stack: [Int] = []
-        for start in 0..<(w * h) where labels[start] == 0 && mask.pixels[start * c] > threshold {
-            let label = Int32(regions.count + 1)
-            labels[start] = label
-            stack.append(start)
-            var box = PixelBox(x0: w, y0: h, x1: 0, y1: 0)
-            var area = 0
-            while let p = stack.popLast() {
-                let x = p % w, y = p / w
-                area += 1
-                box.x0 = min(box.x0, x); box.x1 = max(box.x1, x + 1)
-                box.y0 = min(box.y0, y); box.y1 = max(box.y1, y + 1)
-                for dy in -1...1 {
-                    let ny = y + dy
-                    if ny < 0 || ny >= h { continue }
-                    for dx in -1...1 {
-                        let nx = x + dx
-                        if nx < 0 || nx >= w || (dx == 0 && dy == 0) { continue }
-                        let q = ny * w + nx
-                        if labels[q] == 0 && mask.pixels[q * c] > threshold {
-                            labels[q] = label
-                            stack.append(q)
-                        }
-                    }
-                }
+        let foreground = (0..<(w * h)).map { mask.pixels[$0 * c] > threshold ? UInt8(1) : 0 }
+        let (labels, count) = connectedComponents(mask: foreground, width: w, height: h, connectivity: .eight)
+        // One raster pass for each region's box and area.
+        var boxes = [PixelBox](repeating: PixelBox(x0: w, y0: h, x1: 0, y1: 0), count: count)
+        var areas = [Int](repeating: 0, count: count)
+        for y in 0..<h {
+            for x in 0..<w where labels[y * w + x] != 0 {
+                let r = Int(labels[y * w + x]) - 1
+                areas[r] += 1
+                boxes[r].x0 = min(boxes[r].x0, x); boxes[r].x1 = max(boxes[r].x1, x + 1)
+                boxes[r].y0 = min(boxes[r].y0, y); boxes[r].y1 = max(boxes[r].y1, y + 1)
             }
-            regions.append(DefectRegion(label: Int(label), box: box, area: area))
         }
         self.width = w
         self.height = h
         self.labels = labels
-        self.regions = regions
+        self.regions = (0..<count).map { DefectRegion(label: $0 + 1, box: boxes[$0], area: areas[$0]) }
     }
 
     /// True when the mask has no foreground pixel (Magnetic Tile has such "defect" images).

@@ -1,4 +1,5 @@
 import Foundation
+import TensorCore
 
 // Notation (MVTec AD, Bergmann et al. 2021; anomalib AUPRO):
 //   C_1..C_R   connected components (8-connectivity) of the ground-truth masks, over all test images
@@ -40,7 +41,8 @@ extension Metrics {
             let s = item.scores
             if let i = s.firstIndex(where: { $0.isNaN }) { throw MetricError.nanScore(metric: metric, index: offset + i) }
             if let mask = item.mask, nPos > 0 {
-                let (labels, count) = connectedComponents8(mask: mask, width: item.width, height: item.height)
+                let (labels, count) = connectedComponents(mask: mask, width: item.width, height: item.height,
+                                                        connectivity: .eight)  // as cv2 in anomalib
                 let base = regionSizes.count - 1
                 regionSizes.append(contentsOf: repeatElement(0, count: count))
                 for i in 0..<s.count {
@@ -101,7 +103,8 @@ extension Metrics {
         var good: [Float] = []
         for item in items {
             if let mask = item.mask {
-                let (labels, count) = connectedComponents8(mask: mask, width: item.width, height: item.height)
+                let (labels, count) = connectedComponents(mask: mask, width: item.width, height: item.height,
+                                                        connectivity: .eight)  // as cv2 in anomalib
                 var regions = [[Float]](repeating: [], count: count)
                 for i in 0..<item.scores.count {
                     if labels[i] == 0 { good.append(item.scores[i]) } else { regions[Int(labels[i]) - 1].append(item.scores[i]) }

@@ -4,44 +4,37 @@ extension Image {
     func resizedReference(width newWidth: Int, height newHeight: Int) -> Image {
         if newWidth == width && newHeight == height { return self }
         let c = channels
-        let h = PILResampleCoefficients(inSize: width, outSize: newWidth)
-        let v = PILResampleCoefficients(inSize: height, outSize: newHeight)
-        func pass(_ value: Int32) -> UInt8 { PILResampleCoefficients.clip8(value) }
-        let half: Int32 = 1 << (PILResampleCoefficients.precisionBits - 1)
-        // Horizontal: (H,W,C) -> (H,newW,C)
+        // Horizontal: (H, W, C) -> (H, newW, C), the W axis with H outside and C inside.
         var tmp = pixels
-        var tmpW = width
         if newWidth != width {
-            tmp = [UInt8](repeating: 0, count: height * newWidth * c)
-            for y in 0..<height {
-                for xx in 0..<newWidth {
-                    for ch in 0..<c {
-                        var ss = half
-                        for t in 0..<h.count[xx] {
-                            ss += Int32(pixels[(y * width + h.xmin[xx] + t) * c + ch]) * h.weights[xx * h.ksize + t]
-                        }
-                        tmp[(y * newWidth + xx) * c + ch] = pass(ss)
-                    }
-                }
-            }
-            tmpW = newWidth
+            let h = PILResampleCoefficients(filter: .bilinear, inSize: width, outSize: newWidth)
+            tmp = Self.referencePass(pixels, outer: height, inner: c, h)
         }
-        // Vertical: (H,newW,C) -> (newH,newW,C)
+        // Vertical: (H, newW, C) -> (newH, newW, C), the H axis with newW * C inside.
         var out = tmp
         if newHeight != height {
-            out = [UInt8](repeating: 0, count: newHeight * tmpW * c)
-            for yy in 0..<newHeight {
-                for x in 0..<tmpW {
-                    for ch in 0..<c {
-                        var ss = half
-                        for t in 0..<v.count[yy] {
-                            ss += Int32(tmp[((v.xmin[yy] + t) * tmpW + x) * c + ch]) * v.weights[yy * v.ksize + t]
-                        }
-                        out[(yy * tmpW + x) * c + ch] = pass(ss)
+            let v = PILResampleCoefficients(filter: .bilinear, inSize: height, outSize: newHeight)
+            out = Self.referencePass(tmp, outer: 1, inner: newWidth * c, v)
+        }
+        return Image(width: newWidth, height: newHeight, channels: c, pixels: out)
+    }
+
+    /// One Pillow pass along the middle axis: x (outer, inSize, inner) -> (outer, k.outSize, inner).
+    static func referencePass(_ x: [UInt8], outer: Int, inner: Int, _ k: PILResampleCoefficients) -> [UInt8] {
+        let inSize = x.count / max(outer * inner, 1), outSize = k.outSize
+        let half: Int32 = 1 << (PILResampleCoefficients.precisionBits - 1)
+        var out = [UInt8](repeating: 0, count: outer * outSize * inner)
+        for o in 0..<outer {
+            for xx in 0..<outSize {
+                for i in 0..<inner {
+                    var ss = half
+                    for t in 0..<k.count[xx] {
+                        ss += Int32(x[(o * inSize + k.xmin[xx] + t) * inner + i]) * k.weights[xx * k.ksize + t]
                     }
+                    out[(o * outSize + xx) * inner + i] = PILResampleCoefficients.clip8(ss)
                 }
             }
         }
-        return Image(width: newWidth, height: newHeight, channels: c, pixels: out)
+        return out
     }
 }

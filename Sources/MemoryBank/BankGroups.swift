@@ -47,21 +47,18 @@ struct BankGroups: Sendable {
         var fill = starts
         var original = [Int32](repeating: 0, count: n)
         for i in 0..<n { original[fill[Int(assign[i])]] = Int32(i); fill[Int(assign[i])] += 1 }
-        var rows = [Float](repeating: 0, count: n * d)
+        let rows = features.gatherRows(original.map(Int.init)).scalars
         var norms = [Float](repeating: 0, count: n)
         var radius = [Float](repeating: 0, count: g)
-        let src = features.scalars
         for (r, i) in original.enumerated() {
             let ii = Int(i)
-            for c in 0..<d { rows[r * d + c] = src[ii * d + c] }
             norms[r] = bankNorms[ii]
             let grp = Int(assign[ii])
             radius[grp] = max(radius[grp], dist2[ii].squareRoot())
         }
-        var centres = [Float](repeating: 0, count: g * d)
+        let centres = features.gatherRows(centreRows).scalars
         var centreNorms = [Float](repeating: 0, count: g)
         for (j, i) in centreRows.enumerated() {
-            for c in 0..<d { centres[j * d + c] = src[i * d + c] }
             centreNorms[j] = bankNorms[i]
             radius[j] *= 1.0001
         }

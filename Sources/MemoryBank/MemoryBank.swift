@@ -36,19 +36,7 @@ public struct MemoryBank: Sendable, Equatable {
     }
 
     /// The bank rows at `indices`, stacked into a (indices.count, D) tensor.
-    public func rows(_ indices: [Int]) -> Tensor {
-        let d = dimension
-        var out = [Float](repeating: 0, count: indices.count * d)
-        features.withUnsafeBufferPointer { f in
-            out.withUnsafeMutableBufferPointer { o in
-                for (r, n) in indices.enumerated() {
-                    precondition(n >= 0 && n < count, "bank row \(n) out of range 0..<\(count)")
-                    for c in 0..<d { o[r * d + c] = f[n * d + c] }
-                }
-            }
-        }
-        return Tensor(shape: [indices.count, d], scalars: out)
-    }
+    public func rows(_ indices: [Int]) -> Tensor { features.gatherRows(indices) }
 
     /// Checks a query batch before `nearest(to:k:)`: queries must be (M,D) with this bank's D and 1 <= k.
     public func validate(queries: Tensor, k: Int) throws(MemoryBankError) {

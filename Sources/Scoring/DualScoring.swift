@@ -140,18 +140,8 @@ public struct DualScoring: Sendable, Codable, Equatable {
         var support = found
         if let own = support.firstIndex(of: bankRow) { support.remove(at: own) } else { support.removeFirst() }
         support = Array(support.prefix(numNeighbours))
-        let d = bank.dimension
-        let rows = bank.bankRows(support)
-        let query = features.scalars[(patch * d)..<((patch + 1) * d)]
-        let distances: [Double] = support.indices.map { j in
-            var acc = 0.0
-            for (c, q) in query.enumerated() {
-                let diff = Double(q) - Double(rows.scalars[j * d + c])
-                acc += diff * diff
-            }
-            return acc.squareRoot()
-        }
-        return neighbourhoodQuotient(sStar: Double(sStar), supportDistances: distances, dimension: d)
+        let distances = supportDistances(row: patch, of: features, to: bank.bankRows(support))
+        return neighbourhoodQuotient(sStar: Double(sStar), supportDistances: distances, dimension: bank.dimension)
     }
 
     /// exp(s*/sqrt(d)) / sum_j exp(d_j/sqrt(d)), max-shifted. w_N = 1 - this, w_P = this.
@@ -160,10 +150,7 @@ public struct DualScoring: Sendable, Codable, Equatable {
     /// DualScoring.neighbourhoodQuotient(sStar: 1, supportDistances: [1, 1], dimension: 1)   // 0.5
     /// ```
     public static func neighbourhoodQuotient(sStar: Double, supportDistances: [Double], dimension: Int) -> Double {
-        let scale = Double(dimension).squareRoot()
-        let shift = (supportDistances + [sStar]).max()! / scale
-        let total = supportDistances.reduce(0) { $0 + exp($1 / scale - shift) }
-        return exp(sStar / scale - shift) / total
+        supportQuotient(sStar, distances: supportDistances, temperature: Double(dimension).squareRoot())
     }
 
     func validate(features: Tensor, negative: NearestNeighbours, positive: NearestNeighbours,

@@ -1,3 +1,4 @@
+import MemoryBank
 import TensorCore
 
 /// Result of a k-nearest-neighbour query of M vectors: row i holds the k smallest Euclidean
@@ -47,8 +48,8 @@ public protocol NearestNeighbourSearch: Sendable {
     func bankRows(_ indices: [Int]) -> Tensor
 }
 
-/// Brute-force exact k-NN: distances accumulated in Double as sqrt(sum (q - m)^2), ties broken by
-/// the lower bank index. Reference implementation for tests and tiny banks.
+/// Brute-force exact k-NN (MemoryBank's `naiveNearestNeighbours`): distances accumulated in Double as
+/// sqrt(sum (q - m)^2), ties broken by the lower bank index. Reference implementation for tests and tiny banks.
 public struct NaiveNearestNeighbourSearch: NearestNeighbourSearch {
     /// (Mb, D).
     public let bank: Tensor
@@ -71,33 +72,9 @@ public struct NaiveNearestNeighbourSearch: NearestNeighbourSearch {
         guard k >= 1 && k <= count else {
             throw ScoringError.invalidParameter(name: "k", value: "\(k)", expected: "1...\(count) (bank size)")
         }
-        let m = queries.shape[0], d = dimension
-        var distances = [Float](repeating: 0, count: m * k)
-        var indices = [Int](repeating: 0, count: m * k)
-        for i in 0..<m {
-            var all: [(Double, Int)] = []
-            all.reserveCapacity(count)
-            for j in 0..<count {
-                var acc = 0.0
-                for c in 0..<d {
-                    let diff = Double(queries.scalars[i * d + c]) - Double(bank.scalars[j * d + c])
-                    acc += diff * diff
-                }
-                all.append((acc.squareRoot(), j))
-            }
-            all.sort { $0.0 != $1.0 ? $0.0 < $1.0 : $0.1 < $1.1 }
-            for t in 0..<k {
-                distances[i * k + t] = Float(all[t].0)
-                indices[i * k + t] = all[t].1
-            }
-        }
-        return NearestNeighbours(distances: Tensor(shape: [m, k], scalars: distances), indices: indices)
+        let r = naiveNearestNeighbours(of: queries, in: bank, k: k)
+        return NearestNeighbours(distances: r.distances, indices: r.indices.map(Int.init))
     }
 
-    public func bankRows(_ indices: [Int]) -> Tensor {
-        let d = dimension
-        var out = [Float](); out.reserveCapacity(indices.count * d)
-        for i in indices { out += bank.scalars[(i * d)..<((i + 1) * d)] }
-        return Tensor(shape: [indices.count, d], scalars: out)
-    }
+    public func bankRows(_ indices: [Int]) -> Tensor { bank.gatherRows(indices) }
 }

@@ -62,7 +62,7 @@ public struct NeighbourhoodReweighting: Sendable, Codable, Equatable {
                 expected: "features (N*\(patchesPerImage), \(bank.dimension)) and one k-NN row per feature row",
                 actual: features.shape + nearest.distances.shape)
         }
-        let d = bank.dimension, k = nearest.k
+        let k = nearest.k
         let scores = try patchScores(nearest, rule: .nearest)
         let images = features.shape[0] / patchesPerImage
         var out: [Float] = []
@@ -77,20 +77,9 @@ public struct NeighbourhoodReweighting: Sendable, Codable, Equatable {
             let b = min(numNeighbours, bank.count)
             let support = try bank.nearestNeighbours(of: bank.bankRows([mStar]), k: b).indices
             // 4. d_j = ||m^test,* - N_b(m*)_j||.
-            let supportRows = bank.bankRows(support)
-            let query = features.scalars[(patch * d)..<((patch + 1) * d)]
-            let distances: [Double] = (0..<b).map { j in
-                var acc = 0.0
-                for (c, q) in query.enumerated() {
-                    let diff = Double(q) - Double(supportRows.scalars[j * d + c])
-                    acc += diff * diff
-                }
-                return acc.squareRoot()
-            }
+            let distances = supportDistances(row: patch, of: features, to: bank.bankRows(support))
             // 5. weight = 1 - softmax(d)_0 (max-shifted for stability); 6. s = weight * s*.
-            let shift = distances.max()!
-            let total = distances.reduce(0) { $0 + exp($1 - shift) }
-            let weight = 1 - exp(distances[0] - shift) / total
+            let weight = 1 - supportQuotient(distances[0], distances: distances)
             out.append(Float(weight) * sStar)
         }
         return out

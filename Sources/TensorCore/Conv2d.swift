@@ -262,19 +262,8 @@ func im2col(_ x: UnsafePointer<Float>, channels: Range<Int>, _ s: ConvShape, _ p
                 let valid = validRange(count: ow, offset: xoff, stride: sw, limit: w)
                 for oy in 0..<oh {
                     let iy = oy * sh - ph + ki * dh
-                    let d = dst + oy * ow
-                    if iy < 0 || iy >= h || valid.isEmpty {
-                        d.update(repeating: 0, count: ow)
-                        continue
-                    }
-                    if valid.lowerBound > 0 { d.update(repeating: 0, count: valid.lowerBound) }
-                    if valid.upperBound < ow { (d + valid.upperBound).update(repeating: 0, count: ow - valid.upperBound) }
-                    let src = xplane + iy * w + xoff
-                    if sw == 1 {
-                        (d + valid.lowerBound).update(from: src + valid.lowerBound, count: valid.count)
-                    } else {
-                        copyStrided(d + valid.lowerBound, src + valid.lowerBound * sw, count: valid.count, stride: sw)
-                    }
+                    copyPaddedRow(into: dst + oy * ow, count: ow, valid: valid,
+                                  from: iy >= 0 && iy < h ? xplane + iy * w + xoff : nil, stride: sw)
                 }
             }
         }

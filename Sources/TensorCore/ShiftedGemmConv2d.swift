@@ -26,19 +26,8 @@ func phaseSplit(_ x: UnsafePointer<Float>, channels c: Int, h: Int, w: Int, _ p:
                     let cols = validRange(count: wq, offset: qx - pw, stride: sw, limit: w)
                     for r in 0..<hq {
                         let iy = qy + sh * r - ph
-                        let d = dst + r * wq
-                        if iy < 0 || iy >= h || cols.isEmpty {
-                            d.update(repeating: 0, count: wq)
-                            continue
-                        }
-                        if cols.lowerBound > 0 { d.update(repeating: 0, count: cols.lowerBound) }
-                        if cols.upperBound < wq { (d + cols.upperBound).update(repeating: 0, count: wq - cols.upperBound) }
-                        let row = src + iy * w + qx - pw
-                        if sw == 1 {
-                            (d + cols.lowerBound).update(from: row + cols.lowerBound, count: cols.count)
-                        } else {
-                            copyStrided(d + cols.lowerBound, row + cols.lowerBound * sw, count: cols.count, stride: sw)
-                        }
+                        copyPaddedRow(into: dst + r * wq, count: wq, valid: cols,
+                                      from: iy >= 0 && iy < h ? src + iy * w + qx - pw : nil, stride: sw)
                     }
                 }
             }

@@ -23,3 +23,17 @@ func copyStrided(_ dst: UnsafeMutablePointer<Float>, _ src: UnsafePointer<Float>
         j &+= 1
     }
 }
+
+/// One zero-padded row: d[j] = row[j * stride] for j in `valid`, 0 for the rest of 0..<count; all zeros when `row`
+/// is nil (a padding row). The row fill of im2col and of the stride-phase split.
+@inline(__always)
+func copyPaddedRow(into d: UnsafeMutablePointer<Float>, count: Int, valid: Range<Int>, from row: UnsafePointer<Float>?,
+                   stride: Int) {
+    guard let row, !valid.isEmpty else {
+        d.update(repeating: 0, count: count)
+        return
+    }
+    if valid.lowerBound > 0 { d.update(repeating: 0, count: valid.lowerBound) }
+    if valid.upperBound < count { (d + valid.upperBound).update(repeating: 0, count: count - valid.upperBound) }
+    copyStrided(d + valid.lowerBound, row + valid.lowerBound * stride, count: valid.count, stride: stride)
+}

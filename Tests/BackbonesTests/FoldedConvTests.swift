@@ -2,6 +2,7 @@ import Foundation
 import Testing
 import TensorCore
 @testable import Backbones
+import TestSupport
 
 /// `FoldedConv` (load + BN fold + TensorCore `PreparedConv2d`) against the unfolded definition: conv2dReference
 /// followed by batchNorm2d, residual and activation; and its input checks.
@@ -49,7 +50,7 @@ import TensorCore
             want.apply(c.act)
             let got = try f(x, residual: res)
             #expect(got.shape == [2, c.outC, oh, ow])
-            let (a, rel) = Support.relativeError(got, want)
+            let (a, rel) = relativeError(got, want)
             #expect(rel < 1e-5, "\(c) at \(h)x\(wd): max abs \(a), rel \(rel)")
         }
     }

@@ -2,24 +2,16 @@ import Foundation
 import Testing
 import Checkpoints
 import TensorCore
+import TestSupport
 @testable import Backbones
 
 /// Shared helpers for the backbone tests.
 enum Support {
-    static func fixture(_ name: String) throws -> SafeTensors.Contents {
-        let url = try #require(Bundle.module.url(forResource: name, withExtension: "safetensors", subdirectory: "Fixtures"),
-                               "missing fixture \(name).safetensors; run python3 scripts/make_backbone_fixtures.py")
-        return try SafeTensors.read(url)
-    }
+    static let fixtures = FixtureFolder(bundle: .module)
 
-    /// max |a - b| / max |b|.
-    static func relativeError(_ a: Tensor, _ b: Tensor) -> (abs: Float, rel: Float) {
-        var maxDiff: Float = 0, maxRef: Float = 0
-        for i in 0..<b.count {
-            maxDiff = max(maxDiff, abs(a.scalars[i] - b.scalars[i]))
-            maxRef = max(maxRef, abs(b.scalars[i]))
-        }
-        return (maxDiff, maxRef > 0 ? maxDiff / maxRef : maxDiff)
+    /// Fixtures/<name>.safetensors, written by scripts/make_backbone_fixtures.py.
+    static func fixture(_ name: String) throws -> SafeTensors.Contents {
+        try fixtures.safetensors("\(name).safetensors")
     }
 
     /// Checks every tap against the reference, printing the differences.

@@ -1,15 +1,16 @@
 import Foundation
 import Testing
 import TensorCore
+import TestSupport
 @testable import Checkpoints
 
 @Suite struct SafeTensorsTests {
     @Test(arguments: ["f32", "f16", "bf16"])
     func filesWrittenByPythonLoad(_ kind: String) throws {
-        let got = try SafeTensors.read(fixture("py_\(kind).safetensors"))
-        let want = try SafeTensors.read(fixture("expected_py_\(kind).safetensors")).tensors
+        let got = try SafeTensors.read(fixtures.url("py_\(kind).safetensors"))
+        let want = try SafeTensors.read(fixtures.url("expected_py_\(kind).safetensors")).tensors
         expectIdentical(got.tensors, want, "py_\(kind).safetensors")
-        #expect(try CheckpointLoader.load(fixture("py_\(kind).safetensors")).tensors == got.tensors)
+        #expect(try CheckpointLoader.load(fixtures.url("py_\(kind).safetensors")).tensors == got.tensors)
         if kind == "f32" { #expect(got.metadata == ["format": "pt", "origin": "python"]) }
     }
 
@@ -17,9 +18,9 @@ import TensorCore
     /// `python3 scripts/make_checkpoint_fixtures.py --verify-swift` loads with the Python library.
     @Test(arguments: [("f32", ScalarType.float32), ("f16", .float16), ("bf16", .bfloat16)])
     func encoderOutputMatchesPythonVerifiedFiles(_ kind: String, _ dtype: ScalarType) throws {
-        let input = try SafeTensors.read(fixture("swift_encoder_input.safetensors")).tensors
+        let input = try SafeTensors.read(fixtures.url("swift_encoder_input.safetensors")).tensors
         let data = try SafeTensors.encode(input, metadata: [:], dtype: dtype)
-        let committed = try? Data(contentsOf: fixture("swift_encoded_\(kind).safetensors"))
+        let committed = try? Data(contentsOf: fixtures.url("swift_encoded_\(kind).safetensors"))
         if data != committed {
             let out = FileManager.default.temporaryDirectory.appendingPathComponent("swift_encoded_\(kind).safetensors")
             try data.write(to: out)
@@ -27,7 +28,7 @@ import TensorCore
         }
         // Reading back gives torch's rounding of the input (expected values written by the Python library).
         let back = try SafeTensors.decode(data, file: "mem").tensors
-        let want = kind == "f32" ? input : try SafeTensors.read(fixture("expected_swift_encoded_\(kind).safetensors")).tensors
+        let want = kind == "f32" ? input : try SafeTensors.read(fixtures.url("expected_swift_encoded_\(kind).safetensors")).tensors
         expectIdentical(back, want, "swift encoder \(kind)")
     }
 

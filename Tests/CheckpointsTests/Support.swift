@@ -1,12 +1,11 @@
 import Foundation
 import Testing
 import TensorCore
+import TestSupport
 @testable import Checkpoints
 
-/// A fixture written by scripts/make_checkpoint_fixtures.py.
-func fixture(_ name: String) -> URL {
-    Bundle.module.resourceURL!.appendingPathComponent("Fixtures").appendingPathComponent(name)
-}
+/// Fixtures written by scripts/make_checkpoint_fixtures.py.
+let fixtures = FixtureFolder(bundle: .module)
 
 /// Runs `body` and returns the CheckpointError it throws (nil if it returned or threw something else).
 func checkpointError(_ body: () throws -> Void) -> CheckpointError? {

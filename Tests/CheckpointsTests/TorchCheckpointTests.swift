@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 import TensorCore
+import TestSupport
 @testable import Checkpoints
 
 @Suite struct TorchCheckpointTests {
@@ -8,15 +9,15 @@ import TensorCore
     let module: [String: Tensor]
 
     init() throws {
-        mixed = try SafeTensors.read(fixture("expected_mixed.safetensors")).tensors
-        module = try SafeTensors.read(fixture("expected_module.safetensors")).tensors
+        mixed = try SafeTensors.read(fixtures.url("expected_mixed.safetensors")).tensors
+        module = try SafeTensors.read(fixtures.url("expected_module.safetensors")).tensors
     }
 
     @Test(arguments: ["mixed_zip.pth", "mixed_legacy.pth", "mixed_p4_zip.pth", "mixed_deflated.pth"])
     func mixedDTypesViewsAndSharedStorage(_ name: String) throws {
-        let sd = try CheckpointLoader.load(fixture(name))
+        let sd = try CheckpointLoader.load(fixtures.url(name))
         expectIdentical(sd.tensors, mixed, name)
-        #expect(sd.file == fixture(name).path)
+        #expect(sd.file == fixtures.url(name).path)
         // spot checks that do not rely on the expected file alone
         #expect(try sd.tensor("bn.num_batches_tracked", shape: []).scalars == [123456])
         #expect(try sd.tensor("int64.values", shape: [4]).scalars == [-3, 0, 7, Float(1 << 40)])
@@ -32,20 +33,20 @@ import TensorCore
 
     @Test(arguments: ["module_zip.pth", "module_legacy.pth"])
     func moduleStateDictWithMetadata(_ name: String) throws {
-        let sd = try CheckpointLoader.load(fixture(name))
+        let sd = try CheckpointLoader.load(fixtures.url(name))
         expectIdentical(sd.tensors, module, name)
         #expect(try sd.tensor("1.num_batches_tracked", shape: []).scalars == [42])
     }
 
     @Test(arguments: ["nested_state_dict_zip.pth", "nested_model_legacy.pth", "nested_model_state_dict_zip.pth"])
     func nestedContainersAndDataParallelPrefixAreUnwrapped(_ name: String) throws {
-        let sd = try CheckpointLoader.load(fixture(name))
+        let sd = try CheckpointLoader.load(fixtures.url(name))
         expectIdentical(sd.tensors, module, name)
     }
 
     @Test func zipAndLegacyAgree() throws {
-        let a = try TorchCheckpoint.read(fixture("mixed_zip.pth"))
-        let b = try TorchCheckpoint.read(fixture("mixed_legacy.pth"))
+        let a = try TorchCheckpoint.read(fixtures.url("mixed_zip.pth"))
+        let b = try TorchCheckpoint.read(fixtures.url("mixed_legacy.pth"))
         expectIdentical(a.tensors, b.tensors, "zip vs legacy")
     }
 
@@ -58,31 +59,31 @@ import TensorCore
         ("load_from_bytes_legacy.pth", "torch.storage._load_from_bytes"),
     ])
     func forbiddenGlobalsAreRefused(_ name: String, _ what: String) {
-        let error = checkpointError { _ = try CheckpointLoader.load(fixture(name)) }
-        #expect(error == .forbiddenPickle(file: fixture(name).path, what: what))
+        let error = checkpointError { _ = try CheckpointLoader.load(fixtures.url(name)) }
+        #expect(error == .forbiddenPickle(file: fixtures.url(name).path, what: what))
         #expect(error?.description.contains(name) == true)
     }
 
     @Test func brokenFilesGiveErrorsNamingTheFile() {
         for name in ["empty.pth", "truncated_legacy.pth", "truncated_zip.pth", "not_a_checkpoint.txt", "complex_zip.pth"] {
-            let error = checkpointError { _ = try CheckpointLoader.load(fixture(name)) }
+            let error = checkpointError { _ = try CheckpointLoader.load(fixtures.url(name)) }
             #expect(error != nil, "\(name) loaded")
-            #expect(error?.description.contains(fixture(name).path) == true, "\(String(describing: error))")
+            #expect(error?.description.contains(fixtures.url(name).path) == true, "\(String(describing: error))")
             print("\(name): \(error.map(\.description) ?? "no error")")
         }
-        let path = fixture("empty.pth").path
-        #expect(checkpointError { _ = try CheckpointLoader.load(fixture("empty.pth")) } == .truncated(file: path, expectedBytes: 8, actualBytes: 0))
-        if case .truncated = checkpointError({ _ = try CheckpointLoader.load(fixture("truncated_legacy.pth")) }) {} else {
+        let path = fixtures.url("empty.pth").path
+        #expect(checkpointError { _ = try CheckpointLoader.load(fixtures.url("empty.pth")) } == .truncated(file: path, expectedBytes: 8, actualBytes: 0))
+        if case .truncated = checkpointError({ _ = try CheckpointLoader.load(fixtures.url("truncated_legacy.pth")) }) {} else {
             Issue.record("truncated_legacy.pth: expected .truncated")
         }
-        if case .truncated = checkpointError({ _ = try CheckpointLoader.load(fixture("truncated_zip.pth")) }) {} else {
+        if case .truncated = checkpointError({ _ = try CheckpointLoader.load(fixtures.url("truncated_zip.pth")) }) {} else {
             Issue.record("truncated_zip.pth: expected .truncated")
         }
-        if case .malformed = checkpointError({ _ = try CheckpointLoader.load(fixture("not_a_checkpoint.txt")) }) {} else {
+        if case .malformed = checkpointError({ _ = try CheckpointLoader.load(fixtures.url("not_a_checkpoint.txt")) }) {} else {
             Issue.record("not_a_checkpoint.txt: expected .malformed")
         }
-        #expect(checkpointError { _ = try CheckpointLoader.load(fixture("complex_zip.pth")) }
-                == .unsupportedDType(file: fixture("complex_zip.pth").path, tensor: "c", dtype: "torch.ComplexFloatStorage"))
+        #expect(checkpointError { _ = try CheckpointLoader.load(fixtures.url("complex_zip.pth")) }
+                == .unsupportedDType(file: fixtures.url("complex_zip.pth").path, tensor: "c", dtype: "torch.ComplexFloatStorage"))
         let missing = URL(fileURLWithPath: "/nonexistent/model.pth")
         if case .unreadable(let file, _) = checkpointError({ _ = try CheckpointLoader.load(missing) }) {
             #expect(file == missing.path)

@@ -2,6 +2,7 @@ import Checkpoints
 import Foundation
 import Testing
 import TensorCore
+import TestSupport
 @testable import DiffusionModels
 
 /// Tiny random CLIP text encoders against transformers (scripts/make_clip_fixtures.py): encoder "a" is SD 1.x's
@@ -25,9 +26,7 @@ import TensorCore
         guard let a, let b else { Issue.record("\(label): missing tensor", sourceLocation: sourceLocation); return }
         #expect(a.shape == b.shape, "\(label)", sourceLocation: sourceLocation)
         guard a.shape == b.shape else { return }
-        let maxAbs = zip(a.scalars, b.scalars).map { abs($0 - $1) }.max() ?? 0
-        let scale = b.scalars.map { abs($0) }.max() ?? 0
-        let rel = maxAbs / max(scale, 1e-12)
+        let (maxAbs, rel) = relativeError(a, b)
         print("\(label): max abs diff \(maxAbs), rel \(rel)")
         #expect(rel <= tolerance, "\(label)", sourceLocation: sourceLocation)
     }

@@ -1,10 +1,11 @@
 import Foundation
 import Testing
+import TestSupport
 @testable import DiffusionModels
 
 /// Token ids against transformers.CLIPTokenizer on the real CLIP vocabulary (scripts/make_clip_fixtures.py).
 @Suite struct CLIPTokenizerTests {
-    static let fixtures = Bundle.module.resourceURL!.appendingPathComponent("Fixtures/clip")
+    static let fixtures = FixtureFolder(bundle: .module).url("clip")
 
     struct Record: Decodable {
         let prompt: String

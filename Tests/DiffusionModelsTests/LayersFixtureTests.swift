@@ -2,28 +2,12 @@ import Checkpoints
 import Foundation
 import Testing
 import TensorCore
+import TestSupport
 @testable import DiffusionModels
 
 // Shared fixture helpers for the UNet / VAE / layer tests, and the layer-level tests.
 
-let fixtureRoot = Bundle.module.resourceURL!.appendingPathComponent("Fixtures")
-
-func reference(_ path: String) throws -> [String: Tensor] {
-    try SafeTensors.read(fixtureRoot.appendingPathComponent(path)).tensors
-}
-
-/// Largest |a - b| and that divided by the reference's largest |b| (the relative error the tolerances bound).
-func relativeError(_ a: Tensor, _ b: Tensor) -> (abs: Float, rel: Float) {
-    precondition(a.shape == b.shape, "shapes differ: \(a.shape) vs \(b.shape)")
-    var maxAbs: Float = 0, scale: Float = 0
-    for i in 0..<a.count {
-        let d = abs(a.scalars[i] - b.scalars[i])
-        if d.isNaN { return (.nan, .nan) }
-        maxAbs = max(maxAbs, d)
-        scale = max(scale, abs(b.scalars[i]))
-    }
-    return (maxAbs, maxAbs / max(scale, 1e-12))
-}
+let fixtures = FixtureFolder(bundle: .module)
 
 /// Compares and prints; returns the relative error.
 @discardableResult
@@ -90,7 +74,7 @@ private extension Double {
 @Suite("Diffusion layers: chunked feed-forward")
 struct LayersFeedForwardTests {
     @Test func chunkedFeedForwardEqualsWholeProjection() throws {
-        let weights = try ComponentWeights.open(folder: fixtureRoot.appendingPathComponent("unet/sd_inpaint"))
+        let weights = try ComponentWeights.open(folder: fixtures.url("unet/sd_inpaint"))
         let loader = WeightLoader(weights)
         let block = try BasicTransformerBlock(loader.scope("down_blocks.0.attentions.0.transformer_blocks.0."),
                                               dim: 16, contextDim: 24, heads: 4, headDim: 4)

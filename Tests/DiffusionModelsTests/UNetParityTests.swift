@@ -2,20 +2,21 @@ import Checkpoints
 import Foundation
 import Testing
 import TensorCore
+import TestSupport
 @testable import DiffusionModels
 
 /// Parity with diffusers 0.42.1 on the tiny inpainting UNets of scripts/make_unet_vae_fixtures.py.
 @Suite("UNet2DConditionModel")
 struct UNetParityTests {
     static func load(_ name: String, variant: String? = nil) throws -> UNet2DConditionModel {
-        let weights = try ComponentWeights.open(folder: fixtureRoot.appendingPathComponent("unet/\(name)"), variant: variant)
+        let weights = try ComponentWeights.open(folder: fixtures.url("unet/\(name)"), variant: variant)
         return try UNet2DConditionModel(config: weights.config(UNet2DConditionConfig.self), weights: weights)
     }
 
     @Test func sdInpaintingMatchesDiffusers() throws {
         let unet = try Self.load("sd_inpaint")
         #expect(unet.config.inChannels == 9 && unet.config.attentionHeads == [4, 4] && unet.config.layersPerBlock == [2, 2])
-        let ref = try reference("unet/sd_inpaint/reference.safetensors")
+        let ref = try fixtures.tensors("unet/sd_inpaint/reference.safetensors")
         var traced: [String: Tensor] = [:]
         let out = try unet.forward(sample: ref["sample"]!, timestep: 981, encoderHiddenStates: ref["encoder_hidden_states"]!,
                                    textEmbeds: nil, timeIds: nil, trace: { traced[$0] = $1 })
@@ -28,18 +29,18 @@ struct UNetParityTests {
 
     @Test func oddLatentSizeUpsamplesToTheSkipSize() throws {
         let unet = try Self.load("sd_inpaint")
-        let ref = try reference("unet/sd_inpaint/reference.safetensors")
+        let ref = try fixtures.tensors("unet/sd_inpaint/reference.safetensors")
         let out = try unet(sample: ref["odd_sample"]!, timestep: 981, encoderHiddenStates: ref["odd_encoder_hidden_states"]!)
         #expect(out.shape == [2, 4, 5, 7])
         expectClose(out, ref["odd_out"]!, "sd unet output 5x7", tolerance: 1e-4)
     }
 
     @Test func sdxlInpaintingFromHalfPrecisionFileMatchesDiffusers() throws {
-        let weights = try ComponentWeights.open(folder: fixtureRoot.appendingPathComponent("unet/sdxl_inpaint"), variant: "fp16")
+        let weights = try ComponentWeights.open(folder: fixtures.url("unet/sdxl_inpaint"), variant: "fp16")
         #expect(weights.storedPrecision == .float16)
         let unet = try UNet2DConditionModel(config: weights.config(UNet2DConditionConfig.self), weights: weights)
         #expect(unet.config.usesTextTimeEmbedding && unet.config.transformerLayersPerBlock == [1, 2])
-        let ref = try reference("unet/sdxl_inpaint/reference.safetensors")
+        let ref = try fixtures.tensors("unet/sdxl_inpaint/reference.safetensors")
         var traced: [String: Tensor] = [:]
         let out = try unet.forward(sample: ref["sample"]!, timestep: 420, encoderHiddenStates: ref["encoder_hidden_states"]!,
                                    textEmbeds: ref["text_embeds"]!, timeIds: ref["time_ids"]!, trace: { traced[$0] = $1 })
@@ -54,7 +55,7 @@ struct UNetParityTests {
 
     @Test func sdxlNeedsTextEmbedsAndTimeIds() throws {
         let unet = try Self.load("sdxl_inpaint", variant: "fp16")
-        let ref = try reference("unet/sdxl_inpaint/reference.safetensors")
+        let ref = try fixtures.tensors("unet/sdxl_inpaint/reference.safetensors")
         #expect(throws: DiffusionModelError.self) {
             try unet(sample: ref["sample"]!, timestep: 1, encoderHiddenStates: ref["encoder_hidden_states"]!)
         }
@@ -81,7 +82,7 @@ struct UNetParityTests {
 
 @Suite("UNet2DConditionModel loading errors")
 struct UNetLoadingTests {
-    static var sdFolder: URL { fixtureRoot.appendingPathComponent("unet/sd_inpaint") }
+    static var sdFolder: URL { fixtures.url("unet/sd_inpaint") }
 
     static func configJSON(_ edit: (inout [String: Any]) -> Void) throws -> Data {
         var dict = try JSONSerialization.jsonObject(with: Data(contentsOf: sdFolder.appendingPathComponent("config.json"))) as! [String: Any]

@@ -2,20 +2,21 @@ import Checkpoints
 import Foundation
 import Testing
 import TensorCore
+import TestSupport
 @testable import DiffusionModels
 
 /// Parity with diffusers 0.42.1 `AutoencoderKL` on the tiny VAE of scripts/make_unet_vae_fixtures.py.
 @Suite("AutoencoderKL")
 struct VAEParityTests {
     static func load() throws -> AutoencoderKL {
-        let weights = try ComponentWeights.open(folder: fixtureRoot.appendingPathComponent("vae/tiny"))
+        let weights = try ComponentWeights.open(folder: fixtures.url("vae/tiny"))
         return try AutoencoderKL(config: weights.config(AutoencoderKLConfig.self), weights: weights)
     }
 
     @Test func encodeMatchesDiffusers() throws {
         let vae = try Self.load()
         #expect(vae.config.scalingFactor == 0.18215 && vae.downsamplingFactor == 2)
-        let ref = try reference("vae/tiny/reference.safetensors")
+        let ref = try fixtures.tensors("vae/tiny/reference.safetensors")
         var traced: [String: Tensor] = [:]
         let (mean, logVariance) = try vae.encode(ref["image"]!, trace: { traced[$0] = $1 })
         for name in traced.keys.sorted() {
@@ -30,7 +31,7 @@ struct VAEParityTests {
 
     @Test func decodeMatchesDiffusers() throws {
         let vae = try Self.load()
-        let ref = try reference("vae/tiny/reference.safetensors")
+        let ref = try fixtures.tensors("vae/tiny/reference.safetensors")
         var traced: [String: Tensor] = [:]
         let image = try vae.decode(ref["latents"]!, trace: { traced[$0] = $1 })
         for name in traced.keys.sorted() {
@@ -44,7 +45,7 @@ struct VAEParityTests {
         let vae = try Self.load()
         #expect(throws: DiffusionModelError.self) { try vae.encode(Tensor(zeros: [1, 3, 15, 16])) }
         #expect(throws: DiffusionModelError.self) { try vae.decode(Tensor(zeros: [1, 3, 8, 8])) }
-        let url = fixtureRoot.appendingPathComponent("vae/tiny/config.json")
+        let url = fixtures.url("vae/tiny/config.json")
         var dict = try JSONSerialization.jsonObject(with: Data(contentsOf: url)) as! [String: Any]
         dict["shift_factor"] = 0.1159
         do {

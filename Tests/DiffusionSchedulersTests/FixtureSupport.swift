@@ -2,12 +2,11 @@ import Foundation
 import Testing
 import TensorCore
 import Checkpoints
+import TestSupport
 @testable import DiffusionSchedulers
 
-/// A fixture written by scripts/make_scheduler_fixtures.py.
-func fixtureURL(_ name: String) -> URL {
-    Bundle.module.resourceURL!.appendingPathComponent("Fixtures").appendingPathComponent(name)
-}
+/// Fixtures written by scripts/make_scheduler_fixtures.py.
+let fixtures = FixtureFolder(bundle: .module)
 
 /// One recorded diffusers run (see the script's docstring).
 struct FixtureRun: Sendable, CustomTestStringConvertible {
@@ -37,7 +36,7 @@ struct SchedulerFixtures: Sendable {
     static let shared = Result { try load() }
 
     static func load() throws -> SchedulerFixtures {
-        let json = try JSONSerialization.jsonObject(with: Data(contentsOf: fixtureURL("schedulers.json"))) as! [String: Any]
+        let json = try JSONSerialization.jsonObject(with: fixtures.data("schedulers.json")) as! [String: Any]
         var runs: [FixtureRun] = []
         for r in json["runs"] as! [[String: Any]] {
             let name = r["name"] as! String
@@ -53,7 +52,7 @@ struct SchedulerFixtures: Sendable {
         }
         var tables: [String: (Double, Double)] = [:]
         for (k, v) in json["tables"] as! [String: [String: Double]] { tables[k] = (v["beta_start"]!, v["beta_end"]!) }
-        let tensors = try SafeTensors.read(fixtureURL("schedulers.safetensors")).tensors
+        let tensors = try fixtures.tensors("schedulers.safetensors")
         return SchedulerFixtures(runs: runs, tensors: tensors, tables: tables)
     }
 
@@ -72,19 +71,6 @@ struct SchedulerFixtures: Sendable {
 }
 
 struct FixtureMissing: Error { let key: String }
-
-/// max |a - b| and max |a - b| / max |b| (error relative to the reference's scale).
-func relativeError(_ a: Tensor, _ b: Tensor) -> (abs: Float, rel: Float) {
-    guard a.shape == b.shape else { return (.infinity, .infinity) }
-    var maxDiff: Float = 0, scale: Float = 0
-    for (x, y) in zip(a.scalars, b.scalars) {
-        let d = abs(x - y)
-        if d.isNaN { return (.nan, .nan) }
-        maxDiff = max(maxDiff, d)
-        scale = max(scale, abs(y))
-    }
-    return (maxDiff, maxDiff / max(scale, 1e-30))
-}
 
 /// Runs `body` and returns the SchedulerError it throws (nil if it returned or threw something else).
 func schedulerError(_ body: () throws -> Void) -> SchedulerError? {

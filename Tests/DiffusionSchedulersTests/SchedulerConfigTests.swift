@@ -1,13 +1,14 @@
 import Foundation
 import Testing
 import TensorCore
+import TestSupport
 @testable import DiffusionSchedulers
 
 @Suite struct SchedulerConfigTests {
     @Test func realConfigsPickTheirClass() throws {
-        let sd15 = try SchedulerFactory.load(configURL: fixtureURL("sd15_inpainting_scheduler_config.json"))
+        let sd15 = try SchedulerFactory.load(configURL: fixtures.url("sd15_inpainting_scheduler_config.json"))
         #expect(sd15 is PNDMScheduler)
-        let sdxl = try SchedulerFactory.load(configURL: fixtureURL("sdxl_inpainting_scheduler_config.json"))
+        let sdxl = try SchedulerFactory.load(configURL: fixtures.url("sdxl_inpainting_scheduler_config.json"))
         #expect(sdxl is EulerDiscreteScheduler)
         let euler = try #require(sdxl as? EulerDiscreteScheduler)
         #expect(euler.spacing == .leading && euler.stepsOffset == 1 && euler.predictionType == .epsilon)
@@ -15,7 +16,7 @@ import TensorCore
     }
 
     @Test func overrideByClassNameOrAlias() throws {
-        let url = fixtureURL("sd15_inpainting_scheduler_config.json")
+        let url = fixtures.url("sd15_inpainting_scheduler_config.json")
         #expect(try SchedulerFactory.load(configURL: url, override: "EulerDiscreteScheduler") is EulerDiscreteScheduler)
         #expect(try SchedulerFactory.load(configURL: url, override: "ddim") is DDIMScheduler)
         #expect(try SchedulerFactory.load(configURL: url, override: "DPM++2M") is DPMSolverMultistepScheduler)

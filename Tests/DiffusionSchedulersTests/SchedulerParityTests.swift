@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 import TensorCore
+import TestSupport
 @testable import DiffusionSchedulers
 
 /// Every scheduler against diffusers 0.42.1 (scripts/make_scheduler_fixtures.py): the schedule, the strength

@@ -1,11 +1,12 @@
 import Foundation
 import Testing
 import TensorCore
+import TestSupport
 @testable import DiffusionSchedulers
 
 @Suite struct StrengthAndStateTests {
-    static func sdxl() throws -> SchedulerConfig { try SchedulerConfig.load(from: fixtureURL("sdxl_inpainting_scheduler_config.json")) }
-    static func sd15() throws -> SchedulerConfig { try SchedulerConfig.load(from: fixtureURL("sd15_inpainting_scheduler_config.json")) }
+    static func sdxl() throws -> SchedulerConfig { try SchedulerConfig.load(from: fixtures.url("sdxl_inpainting_scheduler_config.json")) }
+    static func sd15() throws -> SchedulerConfig { try SchedulerConfig.load(from: fixtures.url("sd15_inpainting_scheduler_config.json")) }
 
     @Test func startIndexIsThePipelineFormula() {
         #expect(Strength.startIndex(steps: 30, strength: 0.99) == 1)   // int(29.7) = 29

@@ -1,5 +1,7 @@
 import Foundation
 import Testing
+import TensorCore
+import TestSupport
 @testable import Evaluation
 
 /// Cases written by scripts/make_metric_fixtures.py (sklearn + a numpy/scipy PRO reference).
@@ -34,8 +36,7 @@ struct MetricFixtures: Decodable {
     let aupro_cases: [AUPROCase]
 
     static func load() throws -> MetricFixtures {
-        let url = try #require(Bundle.module.url(forResource: "metric_cases", withExtension: "json", subdirectory: "Fixtures"))
-        return try JSONDecoder().decode(MetricFixtures.self, from: Data(contentsOf: url))
+        try JSONDecoder().decode(MetricFixtures.self, from: FixtureFolder(bundle: .module).data("metric_cases.json"))
     }
 }
 
@@ -90,7 +91,7 @@ struct MetricFixtureTests {
                 #expect(abs(got - want) <= 1e-6, "\(c.name) \(what): \(got) vs reference \(want)")
                 maxDiff = max(maxDiff, abs(got - want))
             }
-            let regions = items.compactMap { $0.mask }.map { connectedComponents8(mask: $0, width: c.width, height: c.height).count }.reduce(0, +)
+            let regions = items.compactMap { $0.mask }.map { connectedComponents(mask: $0, width: c.width, height: c.height).count }.reduce(0, +)
             #expect(regions == c.regions, "\(c.name): \(regions) regions vs scipy \(c.regions)")
         }
         print("AUPRO / pixel AUROC vs numpy-scipy reference: max abs diff \(maxDiff)")

@@ -128,7 +128,8 @@ struct MetricPropertyTests {
         // 0 0 0 0
         // 1 1 0 0
         let m: [UInt8] = [1, 0, 0, 1, 0, 1, 0, 1, 0, 0, 0, 0, 1, 1, 0, 0]
-        let (labels, count) = connectedComponents8(mask: m, width: 4, height: 4)
+        let (labels, count) = connectedComponents(mask: m, width: 4, height: 4, connectivity: .eight)
+        #expect(connectedComponents(mask: m, width: 4, height: 4, connectivity: .four).count == 4)  // diagonals split
         #expect(count == 3)
         #expect(labels[0] == labels[5])    // diagonal neighbours join
         #expect(labels[3] == labels[7])

@@ -1,13 +1,14 @@
 import Foundation
+import TestSupport
 @testable import ImageIO
 
 /// Fixtures written by scripts/make_imageio_fixtures.py (PIL / torchvision outputs).
 enum Fixtures {
-    static let folder: URL = Bundle.module.resourceURL!.appendingPathComponent("Fixtures")
+    static let folder = FixtureFolder(bundle: .module)
 
-    static func url(_ name: String) -> URL { folder.appendingPathComponent(name) }
+    static func url(_ name: String) -> URL { folder.url(name) }
 
-    static func bytes(_ name: String) throws -> [UInt8] { [UInt8](try Data(contentsOf: url(name))) }
+    static func bytes(_ name: String) throws -> [UInt8] { [UInt8](try folder.data(name)) }
 
     static func image(_ name: String, width: Int, height: Int, channels: Int) throws -> Image {
         Image(width: width, height: height, channels: channels, pixels: try bytes(name))

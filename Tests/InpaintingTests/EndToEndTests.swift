@@ -3,6 +3,7 @@ import Testing
 import ImageIO
 import Defects
 import TensorCore
+import TestSupport
 @testable import Inpainting
 
 /// The tiny diffusers folders loaded with the Swift networks (CLIP, UNet, VAE) and run end to end with diffusers'
@@ -21,14 +22,14 @@ import TensorCore
                           addedConditions: AddedConditions?) throws -> Tensor {
             let k = calls
             calls += 1
-            worstInput = max(worstInput, difference(sample, t["unet_sample_\(k)"]!).rel)
-            worstConditioning = max(worstConditioning, difference(encoderHiddenStates, t["unet_encoder_hidden_states_0"]!).rel)
+            worstInput = max(worstInput, relativeError(sample, t["unet_sample_\(k)"]!).rel)
+            worstConditioning = max(worstConditioning, relativeError(encoderHiddenStates, t["unet_encoder_hidden_states_0"]!).rel)
             if let a = addedConditions {
-                worstConditioning = max(worstConditioning, difference(a.textEmbeds, t["unet_text_embeds_0"]!).rel)
+                worstConditioning = max(worstConditioning, relativeError(a.textEmbeds, t["unet_text_embeds_0"]!).rel)
             }
             let out = try inner.predictNoise(sample: sample, timestep: timestep, encoderHiddenStates: encoderHiddenStates,
                                              addedConditions: addedConditions)
-            worstOutput = max(worstOutput, difference(out, t["unet_output_\(k)"]!).rel)
+            worstOutput = max(worstOutput, relativeError(out, t["unet_output_\(k)"]!).rel)
             return out
         }
     }
@@ -51,9 +52,9 @@ import TensorCore
         var noise = ReplayNoise(t: t)
         var worstStep: Float = 0
         let result = try InpaintingPipeline(model: model).run(try request(for: c), noise: &noise) { step in
-            worstStep = max(worstStep, difference(step.latents, t["step_latents_\(step.index)"]!).rel)
+            worstStep = max(worstStep, relativeError(step.latents, t["step_latents_\(step.index)"]!).rel)
         }
-        let decoded = difference(result.decoded, t["vae_decode_output_0"]!)
+        let decoded = relativeError(result.decoded, t["vae_decode_output_0"]!)
         let reference = try Fixtures.image(c.output)
         let pixels = maxPixelDifference(c.paddingMaskCrop == nil ? result.generated : result.image, reference)
         print("\(name) end to end: conditioning rel \(unet.worstConditioning), UNet input rel \(unet.worstInput), "

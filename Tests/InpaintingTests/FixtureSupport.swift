@@ -2,12 +2,13 @@ import Foundation
 import Checkpoints
 import ImageIO
 import TensorCore
+import TestSupport
 @testable import Inpainting
 
 /// Fixtures written by scripts/make_inpainting_fixtures.py.
 enum Fixtures {
-    static let root = Bundle.module.resourceURL!.appendingPathComponent("Fixtures")
-    static func url(_ name: String) -> URL { root.appendingPathComponent(name) }
+    static let folder = FixtureFolder(bundle: .module)
+    static func url(_ name: String) -> URL { folder.url(name) }
 
     struct Case: Decodable {
         var family: String
@@ -54,9 +55,7 @@ enum Fixtures {
         return try! JSONDecoder().decode(Meta.self, from: data)
     }()
 
-    static func tensors(_ caseName: String) throws -> [String: Tensor] {
-        try SafeTensors.read(url("\(caseName).safetensors")).tensors
-    }
+    static func tensors(_ caseName: String) throws -> [String: Tensor] { try folder.tensors("\(caseName).safetensors") }
 
     static func image(_ name: String) throws -> Image { try ImageFile.read(url(name)) }
 
@@ -73,17 +72,6 @@ enum Fixtures {
     static func pillow() throws -> Pillow {
         try JSONDecoder().decode(Pillow.self, from: Data(contentsOf: url("pillow.json")))
     }
-}
-
-/// max |a - b| and max |a - b| / max(|b|) over all elements.
-func difference(_ a: Tensor, _ b: Tensor) -> (abs: Float, rel: Float) {
-    guard a.shape == b.shape else { return (.infinity, .infinity) }
-    var m: Float = 0, scale: Float = 0
-    for i in 0..<a.count {
-        m = max(m, abs(a.scalars[i] - b.scalars[i]))
-        scale = max(scale, abs(b.scalars[i]))
-    }
-    return (m, scale > 0 ? m / scale : m)
 }
 
 func maxPixelDifference(_ a: Image, _ b: Image) -> Int {
@@ -135,12 +123,12 @@ final class ReplayUNet: InpaintingDenoiser, @unchecked Sendable {
         guard let expected = t["unet_sample_\(k)"], let out = t["unet_output_\(k)"] else {
             throw InpaintingError.invalidArgument("replay UNet: diffusers made only \(k) calls")
         }
-        worstInput = max(worstInput, difference(sample, expected).rel)
+        worstInput = max(worstInput, relativeError(sample, expected).rel)
         timesteps.append(timestep)
-        worstCondition = max(worstCondition, difference(encoderHiddenStates, t["unet_encoder_hidden_states_0"]!).rel)
+        worstCondition = max(worstCondition, relativeError(encoderHiddenStates, t["unet_encoder_hidden_states_0"]!).rel)
         if let a = addedConditions {
-            worstCondition = max(worstCondition, difference(a.textEmbeds, t["unet_text_embeds_0"]!).rel)
-            worstCondition = max(worstCondition, difference(a.timeIDs, t["unet_time_ids_0"]!).abs)
+            worstCondition = max(worstCondition, relativeError(a.textEmbeds, t["unet_text_embeds_0"]!).rel)
+            worstCondition = max(worstCondition, relativeError(a.timeIDs, t["unet_time_ids_0"]!).abs)
         } else if t["unet_time_ids_0"] != nil {
             worstCondition = .infinity
         }
@@ -166,13 +154,13 @@ final class ReplayVAE: InpaintingAutoencoder, @unchecked Sendable {
         let k = encodes
         encodes += 1
         guard let x = t["vae_encode_input_\(k)"] else { throw InpaintingError.invalidArgument("replay VAE: no encode \(k)") }
-        worstEncodeInput = max(worstEncodeInput, difference(image, x).abs)
+        worstEncodeInput = max(worstEncodeInput, relativeError(image, x).abs)
         return LatentDistribution(mean: t["vae_encode_mean_\(k)"]!, logVariance: t["vae_encode_logvar_\(k)"]!)
     }
 
     func decode(_ latents: Tensor) throws -> Tensor {
         lock.lock(); defer { lock.unlock() }
-        worstDecodeInput = max(worstDecodeInput, difference(latents, t["vae_decode_input_0"]!).rel)
+        worstDecodeInput = max(worstDecodeInput, relativeError(latents, t["vae_decode_input_0"]!).rel)
         return t["vae_decode_output_0"]!
     }
 }

@@ -2,6 +2,7 @@ import Foundation
 import Testing
 import ImageIO
 import TensorCore
+import TestSupport
 @testable import Inpainting
 
 @Suite struct ImageProcessingTests {
@@ -66,12 +67,12 @@ import TensorCore
         for ch in 0..<3 { for i in 0..<(c.width * c.height) where m.scalars[i] >= 0.5 { masked.scalars[ch * c.width * c.height + i] = 0 } }
         // strength < 1 encodes the image first, then the masked image.
         if c.strength < 1 {
-            let d = difference(x, t["vae_encode_input_0"]!)
+            let d = relativeError(x, t["vae_encode_input_0"]!)
             print("\(name) init image: max abs diff \(d.abs)")
             #expect(d.abs == 0)
         }
         let maskedRef = t["vae_encode_input_\(c.strength < 1 ? 1 : 0)"]!
-        let d = difference(masked, maskedRef)
+        let d = relativeError(masked, maskedRef)
         print("\(name) masked image: max abs diff \(d.abs)")
         #expect(d.abs == 0)
         // The mask at latent size is channel 4 of the UNet input.

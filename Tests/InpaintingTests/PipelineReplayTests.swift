@@ -2,6 +2,7 @@ import Foundation
 import Testing
 import ImageIO
 import TensorCore
+import TestSupport
 @testable import Inpainting
 
 /// The inpainting loop against diffusers with the networks replayed: the text encoders, UNet and VAE return what
@@ -20,7 +21,7 @@ import TensorCore
         var steps = 0
         let result = try InpaintingPipeline(model: model).run(try request(for: c), noise: &noise) { step in
             steps += 1
-            if let ref = t["step_latents_\(step.index)"] { worstStep = max(worstStep, difference(step.latents, ref).rel) }
+            if let ref = t["step_latents_\(step.index)"] { worstStep = max(worstStep, relativeError(step.latents, ref).rel) }
             else { worstStep = .infinity }
         }
         print("\(name): UNet input rel \(unet.worstInput), conditions \(unet.worstCondition), per-step latents rel "

@@ -2,6 +2,7 @@ import Foundation
 import MemoryBank
 import TensorCore
 import Checkpoints
+import TestSupport
 
 /// Helpers shared by the MemoryBank*Tests suites.
 enum MemoryBankTestData {
@@ -37,9 +38,9 @@ enum MemoryBankTestData {
     }
 
     static func fixtures() throws -> (tensors: [String: Tensor], meta: [String: Any]) {
-        let dir = Bundle.module.resourceURL!.appendingPathComponent("Fixtures")
-        let tensors = try SafeTensors.read(dir.appendingPathComponent("memorybank_v1.safetensors")).tensors
-        let json = try Data(contentsOf: dir.appendingPathComponent("memorybank_v1.json"))
+        let fixtures = FixtureFolder(bundle: .module)
+        let tensors = try fixtures.tensors("memorybank_v1.safetensors")
+        let json = try fixtures.data("memorybank_v1.json")
         let meta = try JSONSerialization.jsonObject(with: json) as! [String: Any]
         return (tensors, meta)
     }

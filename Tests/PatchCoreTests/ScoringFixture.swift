@@ -2,6 +2,7 @@ import Foundation
 import Testing
 import Checkpoints
 import TensorCore
+import TestSupport
 
 /// Tensors and case list of Fixtures/scoring.safetensors (scripts/make_scoring_fixtures.py).
 struct ScoringFixture {
@@ -9,8 +10,7 @@ struct ScoringFixture {
     let cases: [String: [[String: Any]]]
 
     static func load() throws -> ScoringFixture {
-        let url = try #require(Bundle.module.url(forResource: "scoring", withExtension: "safetensors", subdirectory: "Fixtures"))
-        let contents = try SafeTensors.read(url)
+        let contents = try FixtureFolder(bundle: .module).safetensors("scoring.safetensors")
         let json = try #require(contents.metadata["cases"]?.data(using: .utf8))
         let cases = try #require(try JSONSerialization.jsonObject(with: json) as? [String: [[String: Any]]])
         return ScoringFixture(tensors: contents.tensors, cases: cases)
@@ -19,15 +19,10 @@ struct ScoringFixture {
     func tensor(_ name: String) throws -> Tensor { try #require(tensors[name], "fixture tensor \(name) missing") }
 }
 
-/// Largest absolute difference and largest difference relative to max(|expected|, 1).
+/// Largest absolute difference and largest difference relative to 1 + |expected|: TestSupport's `pointwiseError`
+/// under the name these suites call.
 func scoringMaxDifferences(_ actual: [Float], _ expected: [Float]) -> (abs: Float, rel: Float) {
-    var a: Float = 0, r: Float = 0
-    for (x, y) in zip(actual, expected) {
-        let d = abs(x - y)
-        a = max(a, d)
-        r = max(r, d / max(abs(y), 1))
-    }
-    return (a, r)
+    pointwiseError(actual, expected)
 }
 
 typealias ScoringRNG = SplitMix64

@@ -1,4 +1,5 @@
 import Testing
+import TestSupport
 @testable import TensorCore
 
 @Suite struct AvgPoolTests {
@@ -13,11 +14,11 @@ import Testing
             let x = try fixture.tensor(name + "_x"), expected = try fixture.tensor(name + "_y")
             let y = avgPool2d(x, kernel: k, stride: s, padding: p, countIncludePad: include)
             #expect(y.shape == expected.shape)
-            let (a, r) = maxDifferences(y, expected)
+            let (a, r) = pointwiseError(y, expected)
             print("avgPool2d \(name) k\(k) s\(s) p\(p) include_pad \(include): max abs \(a), max rel \(r)")
             #expect(r < 1e-4)
             let naive = avgPool2dNaive(x, kernel: k, stride: s, padding: p, countIncludePad: include)
-            #expect(maxDifferences(naive, expected).rel < 1e-4)
+            #expect(pointwiseError(naive, expected).rel < 1e-4)
         }
     }
 
@@ -33,7 +34,7 @@ import Testing
             let fast = avgPool2d(x, kernel: k, stride: s, padding: p, countIncludePad: include)
             let naive = avgPool2dNaive(x, kernel: k, stride: s, padding: p, countIncludePad: include)
             #expect(fast.shape == naive.shape)
-            #expect(maxDifferences(fast, naive).abs < 1e-5, "shape \(shape) k\(k) s\(s) p\(p) \(include)")
+            #expect(pointwiseError(fast, naive).abs < 1e-5, "shape \(shape) k\(k) s\(s) p\(p) \(include)")
         }
     }
 

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TestSupport
 @testable import TensorCore
 
 @Suite struct BlurTests {
@@ -12,7 +13,7 @@ import Testing
             let x = try fixture.tensor(name + "_x"), expected = try fixture.tensor(name + "_y")
             let y = gaussianBlur(x, sigma: sigma)
             #expect(y.shape == expected.shape)
-            let (a, r) = maxDifferences(y, expected)
+            let (a, r) = pointwiseError(y, expected)
             print("gaussianBlur \(name) \(x.shape) sigma \(sigma): max abs \(a), max rel \(r)")
             #expect(r < 1e-4)
         }
@@ -24,7 +25,7 @@ import Testing
             let shape = [Int.random(in: 1...2, using: &rng), Int.random(in: 1...20, using: &rng), Int.random(in: 1...20, using: &rng)]
             let sigma = Double.random(in: 0.5...4, using: &rng)
             let x = randomTensor(shape, using: &rng)
-            let d = maxDifferences(gaussianBlur(x, sigma: sigma), gaussianBlurNaive(x, sigma: sigma))
+            let d = pointwiseError(gaussianBlur(x, sigma: sigma), gaussianBlurNaive(x, sigma: sigma))
             #expect(d.abs < 1e-5, "shape \(shape) sigma \(sigma)")
         }
     }

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TestSupport
 @testable import TensorCore
 
 /// The vectorised exp / erf / softmax (FastMath.swift, Softmax.swift) against libm in Double, and the blocked
@@ -117,7 +118,7 @@ import Testing
             let got = scaledDotProductAttention(query: q, key: k, value: v, heads: heads, causal: causal,
                                                 blockRows: blockRows)
             let want = scaledDotProductAttentionReference(query: q, key: k, value: v, heads: heads, causal: causal)
-            let d = differences(got, want)
+            let d = pointwiseError(got, want)
             print("attention lq \(lq) lk \(lk) heads \(heads) block \(blockRows ?? 0) causal \(causal): max abs \(d.abs), max rel \(d.rel)")
             #expect(d.rel <= 1e-5)
         }

@@ -1,4 +1,5 @@
 import Testing
+import TestSupport
 @testable import TensorCore
 
 /// The fast conv paths (depthwise direct, 1x1 sgemm, im2col + sgemm, fused epilogue) against conv2dReference
@@ -63,7 +64,7 @@ import Testing
             let want = conv2dReference(x, weight: w, bias: b, p)
             #expect(y.shape == want.shape, "shape for x \(x.shape) w \(w.shape) \(p)")
             guard y.shape == want.shape else { continue }
-            let d = differences(y, want)
+            let d = pointwiseError(y, want)
             worst = max(worst, d.rel)
             #expect(d.rel <= 1e-5, "x \(x.shape) w \(w.shape) \(p): rel diff \(d.rel)")
         }
@@ -81,7 +82,7 @@ import Testing
                 want.add(residual)
                 want.apply(activation)
                 let y = conv2d(x, weight: w, bias: b, p, residual: residual, activation: activation)
-                #expect(differences(y, want).rel <= 1e-5, "x \(x.shape) w \(w.shape) \(p) \(activation)")
+                #expect(pointwiseError(y, want).rel <= 1e-5, "x \(x.shape) w \(w.shape) \(p) \(activation)")
             }
         }
     }
@@ -117,7 +118,7 @@ import Testing
             let got = layer(x, residual: residual)
             #expect(got.shape == want.shape)
             guard got.shape == want.shape else { continue }
-            let d = differences(got, want)
+            let d = pointwiseError(got, want)
             worst = max(worst, d.rel)
             #expect(d.rel <= 1e-6, "x \(x.shape) w \(w.shape) \(p) \(act): rel diff \(d.rel)")
             #expect(layer.outputSize(h: x.shape[2], w: x.shape[3]) == (got.shape[2], got.shape[3]))
@@ -148,7 +149,7 @@ import Testing
             let fast = conv2d(x, weight: w, bias: b, p)
             #expect(ref.shape == want.shape && fast.shape == want.shape, "\(p)")
             guard ref.shape == want.shape && fast.shape == want.shape else { continue }
-            let (dr, df) = (differences(ref, want), differences(fast, want))
+            let (dr, df) = (pointwiseError(ref, want), pointwiseError(fast, want))
             print("asymmetric padding \(xs) w \(ws): reference rel \(dr.rel), fast rel \(df.rel)")
             #expect(dr.rel <= 1e-6 && df.rel <= 1e-5, "\(p)")
         }
@@ -165,7 +166,7 @@ import Testing
         ]
         for (xs, ws, p) in shapes {
             let x = randomTensor(xs, using: &rng), w = randomTensor(ws, using: &rng)
-            let d = differences(conv2d(x, weight: w, bias: nil, p), conv2dReference(x, weight: w, bias: nil, p))
+            let d = pointwiseError(conv2d(x, weight: w, bias: nil, p), conv2dReference(x, weight: w, bias: nil, p))
             print("conv x \(xs) w \(ws): max abs diff \(d.abs), rel \(d.rel)")
             #expect(d.rel <= 1e-5)
         }
@@ -187,7 +188,7 @@ import Testing
                                       passFloats: budget)
                 }
             } } }
-            let d = differences(y, want)
+            let d = pointwiseError(y, want)
             print("shifted GEMM, pass budget \(budget): max rel diff \(d.rel)")
             #expect(d.rel <= 1e-5, "budget \(budget)")
         }
@@ -205,7 +206,7 @@ import Testing
         #expect(folded.weight.shape == w.shape && folded.bias.shape == [8])
         let want = batchNorm2d(conv2dReference(x, weight: w, bias: b, p), gamma: gamma, beta: beta,
                                runningMean: mean, runningVar: variance, eps: 1e-5)
-        let d = differences(conv2d(x, weight: folded.weight, bias: folded.bias, p), want)
+        let d = pointwiseError(conv2d(x, weight: folded.weight, bias: folded.bias, p), want)
         print("foldBatchNorm vs conv+bn: max abs diff \(d.abs)")
         #expect(d.rel <= 1e-5)
     }

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 import Checkpoints
+import TestSupport
 @testable import TensorCore
 
 /// Parity with PyTorch: Fixtures/kernels.safetensors and kernels.json come from scripts/make_tensorcore_fixtures.py.
@@ -27,10 +28,10 @@ import Checkpoints
     let cases: [Case]
 
     init() throws {
-        let dir = try #require(Bundle.module.resourceURL?.appendingPathComponent("Fixtures"))
-        tensors = try SafeTensors.read(dir.appendingPathComponent("kernels.safetensors")).tensors
+        let fixtures = FixtureFolder(bundle: .module)
+        tensors = try fixtures.tensors("kernels.safetensors")
         struct File: Decodable { let cases: [Case] }
-        let data = try Data(contentsOf: dir.appendingPathComponent("kernels.json"))
+        let data = try fixtures.data("kernels.json")
         cases = try JSONDecoder().decode(File.self, from: data).cases
     }
 
@@ -51,7 +52,7 @@ import Checkpoints
     func check(_ name: String, _ got: Tensor, _ want: Tensor) {
         #expect(got.shape == want.shape, "\(name): shape \(got.shape) != torch \(want.shape)")
         guard got.shape == want.shape else { return }
-        let d = differences(got, want)
+        let d = pointwiseError(got, want)
         print("parity \(name): max abs diff \(d.abs), max rel diff \(d.rel)")
         #expect(d.rel <= Self.tolerance, "\(name): max rel diff \(d.rel) > \(Self.tolerance)")
     }

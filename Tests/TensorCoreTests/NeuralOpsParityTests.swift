@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 import Checkpoints
+import TestSupport
 @testable import TensorCore
 
 /// Parity with PyTorch for the transformer / normalisation layers: Fixtures/neural_ops.safetensors comes from
@@ -8,15 +9,14 @@ import Checkpoints
 @Suite struct NeuralOpsParityTests {
     let t: [String: Tensor]
     init() throws {
-        let dir = try #require(Bundle.module.resourceURL?.appendingPathComponent("Fixtures"))
-        t = try SafeTensors.read(dir.appendingPathComponent("neural_ops.safetensors")).tensors
+        t = try FixtureFolder(bundle: .module).tensors("neural_ops.safetensors")
     }
     func f(_ k: String) throws -> Tensor { try #require(t[k], "fixture tensor \(k) missing") }
 
     func check(_ name: String, _ got: Tensor, _ want: Tensor, tolerance: Float = 1e-5) {
         #expect(got.shape == want.shape, "\(name): shape \(got.shape) vs \(want.shape)")
         guard got.shape == want.shape else { return }
-        let d = differences(got, want)
+        let d = pointwiseError(got, want)
         print("\(name): max abs \(d.abs), max rel \(d.rel)")
         #expect(d.rel <= tolerance, "\(name): max rel \(d.rel)")
     }

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 import Checkpoints
+import TestSupport
 @testable import TensorCore
 
 /// Tensors and case list of Fixtures/resize_blur.safetensors (scripts/make_scoring_fixtures.py).
@@ -9,8 +10,7 @@ struct ResizeBlurFixture {
     let cases: [String: [[String: Any]]]
 
     static func load() throws -> ResizeBlurFixture {
-        let url = try #require(Bundle.module.url(forResource: "resize_blur", withExtension: "safetensors", subdirectory: "Fixtures"))
-        let contents = try SafeTensors.read(url)
+        let contents = try FixtureFolder(bundle: .module).safetensors("resize_blur.safetensors")
         let json = try #require(contents.metadata["cases"]?.data(using: .utf8))
         let cases = try #require(try JSONSerialization.jsonObject(with: json) as? [String: [[String: Any]]])
         return ResizeBlurFixture(tensors: contents.tensors, cases: cases)
@@ -18,18 +18,6 @@ struct ResizeBlurFixture {
 
     func tensor(_ name: String) throws -> Tensor { try #require(tensors[name], "fixture tensor \(name) missing") }
 }
-
-/// Largest absolute difference and largest difference relative to max(|expected|, 1).
-func maxDifferences(_ actual: Tensor, _ expected: Tensor) -> (abs: Float, rel: Float) {
-    var a: Float = 0, r: Float = 0
-    for (x, y) in zip(actual.scalars, expected.scalars) {
-        let d = abs(x - y)
-        a = max(a, d)
-        r = max(r, d / max(abs(y), 1))
-    }
-    return (a, r)
-}
-
 
 @Suite struct ResizeTests {
     @Test func matchesTorchInterpolateBilinear() throws {
@@ -41,11 +29,11 @@ func maxDifferences(_ actual: Tensor, _ expected: Tensor) -> (abs: Float, rel: F
             let x = try fixture.tensor(name + "_x"), expected = try fixture.tensor(name + "_y")
             let y = resizeBilinear(x, height: h, width: w)
             #expect(y.shape == expected.shape)
-            let (a, r) = maxDifferences(y, expected)
+            let (a, r) = pointwiseError(y, expected)
             print("resizeBilinear \(name) \(x.shape) -> \(expected.shape): max abs \(a), max rel \(r)")
             #expect(r < 1e-4)
             let naive = resizeBilinearNaive(x, height: h, width: w)
-            #expect(maxDifferences(naive, expected).rel < 1e-4)
+            #expect(pointwiseError(naive, expected).rel < 1e-4)
         }
     }
 
@@ -58,7 +46,7 @@ func maxDifferences(_ actual: Tensor, _ expected: Tensor) -> (abs: Float, rel: F
             let x = randomTensor(shape, using: &rng)
             let fast = resizeBilinear(x, height: h, width: w), naive = resizeBilinearNaive(x, height: h, width: w)
             #expect(fast.shape == [shape[0], shape[1], h, w])
-            #expect(maxDifferences(fast, naive).abs < 1e-5, "shape \(shape) -> \(h)x\(w)")
+            #expect(pointwiseError(fast, naive).abs < 1e-5, "shape \(shape) -> \(h)x\(w)")
         }
     }
 

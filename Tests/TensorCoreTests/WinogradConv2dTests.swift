@@ -1,4 +1,5 @@
 import Testing
+import TestSupport
 @testable import TensorCore
 
 /// Winograd F(2x2, 3x3) against conv2dReference: random shapes (odd sizes, asymmetric padding, batches),
@@ -34,7 +35,7 @@ import Testing
             let want = conv2dReference(x, weight: w, bias: b, p)
             #expect(y.shape == want.shape, "x \(x.shape) w \(w.shape) \(p)")
             guard y.shape == want.shape else { continue }
-            let d = differences(y, want)
+            let d = pointwiseError(y, want)
             worst = max(worst, d.rel)
             #expect(d.rel <= 5e-5, "x \(x.shape) w \(w.shape) \(p): rel diff \(d.rel)")
         }
@@ -56,7 +57,7 @@ import Testing
             let got = layer(x, residual: residual)
             #expect(got.shape == want.shape)
             guard got.shape == want.shape else { continue }
-            let d = differences(got, want)
+            let d = pointwiseError(got, want)
             worst = max(worst, d.rel)
             #expect(d.rel <= 1e-5, "x \(x.shape) w \(w.shape) \(p) \(activation): rel diff \(d.rel)")
         }
@@ -80,7 +81,7 @@ import Testing
             want.add(residual)
             want.apply(.relu)
             let got = PreparedConv2d(weight: w, bias: b, p, activation: .relu)(x, residual: residual)
-            let d = differences(got, want)
+            let d = pointwiseError(got, want)
             print("Winograd x \(xs) -> \(o) channels: max abs diff \(d.abs), rel \(d.rel)")
             #expect(d.rel <= 1e-5)
         }
@@ -116,7 +117,7 @@ import Testing
             let y = winograd(x, w, b, residual: residual, .none, p, passFloats: budget)
             var expected = want
             expected.add(residual)
-            let d = differences(y, expected)
+            let d = pointwiseError(y, expected)
             print("Winograd, pass budget \(budget): max rel diff \(d.rel)")
             #expect(d.rel <= 1e-5, "budget \(budget)")
         }
@@ -140,7 +141,7 @@ import Testing
         let tileRow = 16 * (32 + 40) * tiles.tw
         for budget in [1, 3 * tileRow, 7 * tileRow] {
             let y = winograd(x, w, b, residual: residual, .silu, p, passFloats: budget)
-            let d = differences(y, want)
+            let d = pointwiseError(y, want)
             print("Winograd in bands, budget \(budget): max abs diff \(d.abs), rel \(d.rel)")
             #expect(d.rel <= 1e-5, "budget \(budget)")
         }
