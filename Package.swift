@@ -76,6 +76,7 @@ let package = Package(
         .executableTarget(name: "ConvBench", dependencies: ["TensorCore"], path: "bench/ConvBench"),
         .executableTarget(name: "BackboneBench", dependencies: ["Backbones", "TensorCore"], path: "bench/BackboneBench"),
         .executableTarget(name: "CoresetBench", dependencies: ["MemoryBank", "TensorCore"], path: "bench/CoresetBench"),
+        .executableTarget(name: "CancelBench", dependencies: ["PatchCore"], path: "bench/CancelBench"),
         .executableTarget(name: "DiffusionBench", dependencies: ["DiffusionModels", "TensorCore", "Checkpoints"], path: "bench/DiffusionBench"),
 
         // Helpers every test target shares: the relative-error definition and the fixture loader.

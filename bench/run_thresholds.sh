@@ -11,8 +11,8 @@ mkdir -p "$OUT"
 DATA=${PATCHCORE_DATASETS:-$(cd .. && pwd)/shared/datasets}
 THREADS=${THREADS:-2}
 FLAGS="-c release -Xswiftc -enable-testing"
-swift build $FLAGS --product patchcore >/dev/null
-BIN=$(swift build $FLAGS --show-bin-path)/patchcore
+if [ -z "${PATCHCORE_BIN:-}" ]; then swift build $FLAGS --product patchcore >/dev/null; fi
+BIN=${PATCHCORE_BIN:-$(swift build $FLAGS --show-bin-path)/patchcore}
 log() { echo "[$(date +%H:%M:%S)] $*" >&2; }
 run() {  # name, args...
   local name=$1; shift

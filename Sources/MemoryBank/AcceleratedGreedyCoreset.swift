@@ -54,7 +54,8 @@ enum AcceleratedGreedyCoreset {
             var (_, bestFar) = s.recomputeExtent(0)
             s.clusterCount = 1
             while picks.count < count {
-                if picks.count % 64 == 0, Task.isCancelled { throw CancellationError() }
+                // Every pick: one atomic load, and the first picks over a large bank take tens of ms each.
+                if Task.isCancelled { throw CancellationError() }
                 let p = Int(bestFar)
                 picks.append(p)
                 s.delta[p] = -1

@@ -85,7 +85,7 @@ struct EvaluationJob {
                                                progress: progress)
             skipped = fit.skipped
             fitSeconds = fit.model.info.fitSeconds
-            printSummary(fit, config: fit.model.config, file: saveModel ?? URL(fileURLWithPath: "(not saved)"))
+            printSummary(fit, config: fit.model.config, file: setThreshold == nil ? saveModel : nil)
             reportPositiveWarnings(fit.positiveWarnings)
             if let saveModel, setThreshold == nil { try ModelFile.write(fit.model, to: saveModel); log("wrote \(saveModel.path)") }
             scorer = try PatchCoreScorer(model: fit.model, extractor: extractor)

@@ -56,9 +56,9 @@ struct Fit: ParsableCommand {
 }
 
 /// The lines `fit` and `evaluate --save-model` print about a fitted model.
-func printSummary(_ result: FitResult, config: PatchCoreConfig, file: URL) {
+func printSummary(_ result: FitResult, config: PatchCoreConfig, file: URL?) {
     let m = result.model, info = m.info, cal = m.calibration
-    var lines = ["model:      \(file.path) (id \(m.id))"]
+    var lines = ["model:      \(file?.path ?? "not saved") (id \(m.id))"]
     if let (positive, dual) = m.banks.positive {
         lines[0] += " PatchCoreDual, score \(dual.scoring.rule.rawValue), isolation \(dual.isolation.mode.rawValue) at \(dual.isolation.scale.rawValue)"
         lines += ["backbone:   \(config.backbone) taps \(config.taps.joined(separator: ",")), input \(config.transform)",

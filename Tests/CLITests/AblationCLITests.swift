@@ -72,10 +72,11 @@ import Testing
         #expect(markdown.contains("| method | positives | rule | isolation | image AUROC | pixel AUROC | AUPRO | F1-max |"))
         #expect(markdown.contains("real + 4 synthetic"))
 
-        // The PatchCore row is what `patchcore evaluate` gives with the same coreset ratio.
+        // The PatchCore row is what `patchcore evaluate` gives with the same coreset ratio and a bank of every training
+        // image (no held-out calibration share, as in the ablation).
         let evalJSON = root.appendingPathComponent("eval.json")
         let evaluate = try CLIRunner.run(["evaluate", "--manifest", manifest.path, "--size", "\(size)x\(size)", "--seed", "1",
-                                          "--coreset-ratio", "0.1", "--json", evalJSON.path])
+                                          "--coreset-ratio", "0.1", "--calibration-split", "0", "--json", evalJSON.path])
         #expect(evaluate.status == 0, "\(evaluate.stderr)")
         let e = try json(evalJSON), single = report.rows[0]
         let pairs: [(String, Double?)] = [("image_auroc", single.imageAUROC), ("pixel_auroc", single.pixelAUROC),

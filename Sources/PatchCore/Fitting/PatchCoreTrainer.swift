@@ -210,7 +210,7 @@ public struct TrainingFeatures: Sendable {
     public var skipped: [SkippedImage]
 
     /// The (P, D) rows of image `i`.
-    public func image(_ i: Int) -> Tensor { features.sliceRows(i * grid.patchesPerImage, grid.patchesPerImage) }
+    public func image(_ i: Int) -> Tensor { features.rows(i * grid.patchesPerImage ..< (i + 1) * grid.patchesPerImage) }
 }
 
 extension PatchCoreTrainer {
@@ -257,25 +257,3 @@ extension PatchCoreTrainer {
 /// Calibration statistics need finite numbers: a training image equal to a positive patch gives s_N / eps (huge)
 /// or, with eps = 0, infinity, which becomes the largest float.
 func finite(_ s: Float) -> Float { s.isFinite ? s : (s.isNaN ? 0 : (s > 0 ? .greatestFiniteMagnitude : -.greatestFiniteMagnitude)) }
-
-extension Tensor {
-    /// Rows `indices` of a rank-2 tensor, in that order.
-    func gatherRows(_ indices: [Int]) -> Tensor {
-        let d = shape[1]
-        var out = [Float](repeating: 0, count: indices.count * d)
-        withUnsafeBufferPointer { src in
-            out.withUnsafeMutableBufferPointer { dst in
-                for (r, i) in indices.enumerated() {
-                    (dst.baseAddress! + r * d).update(from: src.baseAddress! + i * d, count: d)
-                }
-            }
-        }
-        return Tensor(shape: [indices.count, d], scalars: out)
-    }
-
-    /// `count` consecutive rows starting at `start` of a rank-2 tensor.
-    func sliceRows(_ start: Int, _ count: Int) -> Tensor {
-        let d = shape[1]
-        return Tensor(shape: [count, d], scalars: Array(scalars[(start * d)..<((start + count) * d)]))
-    }
-}
