@@ -49,8 +49,8 @@ public enum BackboneRegistry {
 
     /// Per-channel (mean, std) on [0,1] RGB that the weights expect: ImageNet statistics for torchvision models;
     /// for EfficientNet-Lite (converted from the TensorFlow Lite models, trained on (x*255 - 127) / 128)
-    /// mean 127/255 and std 128/255. Measured against ImageNet statistics (bench/RESULTS.md, Lite2, blocks):
-    /// Magnetic Tile 1% image/pixel AUROC 0.966/0.844 vs 0.931/0.803; MVTec bottle 10% 1.000/0.970 vs 1.000/0.978.
+    /// mean 127/255 and std 128/255; compared with ImageNet statistics in
+    /// bench/DESIGN_NOTES.md#efficientnet-lite-normalisation.
     public static func inputNormalization(_ name: String) -> (mean: [Float], std: [Float]) {
         if name.hasPrefix("efficientnet_lite") {
             return ([Float](repeating: 127 / 255, count: 3), [Float](repeating: 128 / 255, count: 3))

@@ -54,8 +54,8 @@ public final class SafeTensorsArchive: @unchecked Sendable {
     }
 
     /// Drops the mapping's pages under `e` once its values have been copied out: they would otherwise stay in the
-    /// process's RSS beside the copy until the file is closed (loading SDXL's 4.8 GB fp16 UNet peaked at 13.5 GB
-    /// with them). The pages stay in the page cache; reading the tensor again simply faults them back in.
+    /// process's RSS beside the copy until the file is closed (bench/DESIGN_NOTES.md#safetensors-page-release).
+    /// The pages stay in the page cache; reading the tensor again simply faults them back in.
     private func releasePages(of e: SafeTensors.Entry) {
         #if canImport(Glibc)
         let page = Int(sysconf(Int32(_SC_PAGESIZE)))

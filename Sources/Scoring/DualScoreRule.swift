@@ -62,11 +62,9 @@ public enum DualScoreRule: String, Sendable, Codable, CaseIterable, Equatable {
         }
     }
 
-    /// The rule `--dual-score` uses when not given: `log_ratio`. On the Magnetic Tile split (mobilenet_v2, a subset
-    /// of 250 good and all 117 usable real training defects, 100 + 100 test images, `image_scale` isolation) image
-    /// AUROC was log_ratio 0.877, min_positive 0.849, thesis 0.845, difference 0.772, at_negative_argmax 0.765,
-    /// single-bank PatchCore 0.857-0.859 (`crop` isolation; with `mask_overlap`, log_ratio 0.881). The plain ratio lets the side with the larger spread dominate; the
-    /// z-scored logs weigh s_N and s_P by how much they vary on good images.
+    /// The rule `--dual-score` uses when not given: `log_ratio`, the best image AUROC of the five rules on the
+    /// Magnetic Tile split (bench/DESIGN_NOTES.md#dual-score-default). The plain ratio lets the side with the larger
+    /// spread dominate; the z-scored logs weigh s_N and s_P by how much they vary on good images.
     public static let `default`: DualScoreRule = .logRatio
 
     /// The raw values, for help texts: `thesis|at_negative_argmax|min_positive|difference|log_ratio`.

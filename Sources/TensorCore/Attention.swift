@@ -14,7 +14,8 @@ import Foundation
 /// GEMMs of a head are too small to split well). Per item:
 /// S = scale Q K^T (sgemm), P~ = exp(S - rowmax) with the vectorised `fastExpShiftedRow`, O = P~ V (sgemm),
 /// then O's rows are divided by the row sums (D per row instead of Lk). A block holds about 512k scores (2 MiB,
-/// one core's L2), at least 128 rows: single-threaded GEMMs of 32-64 rows ran at 40-90 GFLOP/s against 100+.
+/// one core's L2), at least 128 rows, as thinner single-threaded GEMMs run well below full speed; see
+/// bench/DESIGN_NOTES.md#attention-blocks.
 /// With `causal`, a block of queries [q0, q0 + rows) only multiplies the first q0 + rows keys. `blockRows`
 /// overrides the block (tests).
 /// The Double reference is `scaledDotProductAttentionReference` below.

@@ -1,8 +1,9 @@
 import CVectorMath
 import Foundation
 
-// Vectorised exp / erf for the elementwise work around the GEMMs (softmax, SiLU / GELU epilogues, GEGLU): glibc's scalar expf / erff
-// cost 4-7 ns per element, which on SD's 4096-token attention maps (16.8M scores per head) would rival the GEMMs.
+// Vectorised exp / erf for the elementwise work around the GEMMs (softmax, SiLU / GELU epilogues, GEGLU): glibc's
+// scalar expf / erff are too slow for SD's 4096-token attention maps (16.8M scores per head);
+// see bench/DESIGN_NOTES.md#vector-math.
 
 /// e^x with Cephes expf's range reduction and degree-6 polynomial (relative error about 1e-7 for x in [-87, 88];
 /// below -87.33 the result is 0). Branch-free, so loops over it vectorise.

@@ -1,5 +1,5 @@
 /// IEEE binary16 and bfloat16 bit patterns -> Float, written out so loops over them vectorise: `Float(Float16)`
-/// compiles to a libgcc call per value on x86-64 (`__extendhfsf2`), which was a fifth of loading SDXL's fp16 files.
+/// compiles to a libgcc call per value on x86-64 (`__extendhfsf2`); see bench/DESIGN_NOTES.md#half-precision-widening.
 
 /// IEEE binary16 bits -> Float, branch-free: the exponent/mantissa field shifted into place and scaled by 2^112
 /// gives normals and subnormals exactly; all-ones exponents become inf / NaN.

@@ -7,8 +7,8 @@ import Glibc
 /// - OpenBLAS kernel family (`OpenBLASKernels.selectBest()`).
 /// - glibc malloc: by default, buffers above a (dynamic) threshold are mmap'ed and the heap top is trimmed
 ///   after every free, so each layer's multi-megabyte output and scratch buffers are page-faulted in afresh on
-///   every call (measured: a fifth of the MobileNetV2 stem conv's time in `exc_page_fault`). Raising the mmap
-///   threshold to its 32 MiB maximum and the trim threshold to 256 MiB keeps those pages in the heap for reuse.
+///   every call (bench/DESIGN_NOTES.md#malloc-thresholds). Raising the mmap threshold to its 32 MiB maximum
+///   and the trim threshold to 256 MiB keeps those pages in the heap for reuse.
 ///
 /// ```swift
 /// KernelRuntime.prepare()

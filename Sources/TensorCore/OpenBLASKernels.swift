@@ -5,12 +5,12 @@ import Synchronization
 /// Picks OpenBLAS's fastest kernel set for this CPU when its own detection falls short.
 ///
 /// Debian 12's OpenBLAS 0.3.21 (DYNAMIC_ARCH) does not recognise recent Xeons (e.g. family 6 model 207, as on this
-/// project's machines) and falls back to its "Prescott" SSE3 kernels: sgemm then runs at ~28 GFLOP/s per core
-/// instead of ~125 with the AVX-512 "SkylakeX" kernels. `selectBest()` reads the CPU flags from /proc/cpuinfo and,
-/// if the active core is an older family than the CPU supports, re-runs OpenBLAS's dynamic dispatch with
-/// OPENBLAS_CORETYPE set (what the environment variable would do at load time). An OPENBLAS_CORETYPE set by the
-/// user is respected and nothing is changed. Call it once at start-up, before any BLAS work is in flight;
-/// `conv2d` also calls it on first use.
+/// project's machines) and falls back to its "Prescott" SSE3 kernels, several times slower at sgemm than the
+/// AVX-512 "SkylakeX" kernels (bench/DESIGN_NOTES.md#openblas-kernels). `selectBest()` reads the CPU flags from
+/// /proc/cpuinfo and, if the active core is an older family than the CPU supports, re-runs OpenBLAS's dynamic
+/// dispatch with OPENBLAS_CORETYPE set (what the environment variable would do at load time). An OPENBLAS_CORETYPE
+/// set by the user is respected and nothing is changed. Call it once at start-up, before any BLAS work is in
+/// flight; `conv2d` also calls it on first use.
 ///
 /// ```swift
 /// OpenBLASKernels.selectBest()
@@ -55,7 +55,7 @@ public enum OpenBLASKernels {
         unsafeBitCast(initSym, to: Hook.self)()
         unsetenv("OPENBLAS_CORETYPE")
         // After re-running the dispatch, sgemm stays single-threaded until the thread count is set again
-        // (measured with 0.3.21 when ComputeThreads.set ran first); cycle it to restore the chosen count.
+        // (OpenBLAS 0.3.21, when ComputeThreads.set ran first); cycle it to restore the chosen count.
         openblas_set_num_threads(1)
         openblas_set_num_threads(threads)
     }()
@@ -67,8 +67,7 @@ public enum OpenBLASKernels {
         case spin
         /// Sleep almost at once (OPENBLAS_THREAD_TIMEOUT=4). Best when Dispatch loops run between sgemm calls, as in
         /// the diffusion models' attention and norms: a spinning worker takes a core's time slices from them
-        /// (measured: 8% of an SD 1.5 UNet evaluation's samples in the worker's yield loop; the UNet 5-8% faster
-        /// with `.sleep`).
+        /// (bench/DESIGN_NOTES.md#openblas-idle-wait).
         case sleep
     }
 

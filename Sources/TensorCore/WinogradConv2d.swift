@@ -26,7 +26,7 @@
 let winogradPositions = 16
 
 /// Smallest input and output channel counts that run a 3x3 stride-1 conv through Winograd: below them the
-/// 16 sgemms (K = C) are too thin and the transforms dominate. Measured on ResNet-50 / WRN-50 layers.
+/// 16 sgemms (K = C) are too thin and the transforms dominate; see bench/DESIGN_NOTES.md#winograd-min-channels.
 let winogradMinChannels = 32
 
 /// Whether a conv with this weight (O,C/g,kH,kW) and parameters runs through Winograd F(2x2, 3x3).
@@ -246,7 +246,7 @@ func winogradOutputTransform(_ m: UnsafePointer<Float>, ldm: Int, positionStride
 /// activation(conv3x3(x) + bias + residual), stride 1, dilation 1, groups 1, any zero padding.
 /// Images go through in passes sized so V (16,C,T) and M (16,O,T) stay near `passFloats` floats together; an
 /// image larger than that goes through alone, in bands of tile rows of about `passFloats` (at least one row).
-/// Without bands a 1024 x 1024 conv with 256 -> 128 channels (SDXL's VAE decoder) needed 6.4 GB for V and M.
+/// Without bands a 1024 x 1024 conv with 256 -> 128 channels (SDXL's VAE decoder) would need 6.4 GB for V and M.
 func winogradConv2d(_ x: UnsafePointer<Float>, _ u: UnsafePointer<Float>, _ bias: UnsafePointer<Float>?,
                     _ residual: UnsafePointer<Float>?, _ activation: Activation, _ s: ConvShape, _ p: Conv2dParameters,
                     _ out: UnsafeMutablePointer<Float>, passFloats: Int = 8 << 20) {

@@ -3,7 +3,7 @@
 
 // Elementwise kernels around the GEMMs (softmax rows, SiLU / GELU / quick_gelu, GEGLU), compiled once per x86
 // instruction set level and picked at load time (target_clones): Swift itself compiles for baseline x86-64
-// (4-wide SSE, no FMA), which left SD's attention softmax at 11% of a UNet evaluation.
+// (4-wide SSE, no FMA), too narrow for SD's attention softmax; see bench/DESIGN_NOTES.md#vector-math.
 // The polynomials are those of TensorCore/FastMath.swift (Cephes expf, Abramowitz & Stegun erf).
 
 #include <stddef.h>

@@ -2,8 +2,8 @@ import TensorCore
 
 /// A weight matrix (rows, cols) kept either in fp32 or, when its file stores half precision, as the file's
 /// 16-bit values (half the memory: SDXL's 2.2G linear-layer parameters take 4.5 GB instead of 9), widened to fp32
-/// into a scratch buffer on each use. Widening costs about 0.3 ns per weight and core, next to the
-/// 2 x tokens flops each weight takes part in.
+/// into a scratch buffer on each use, which is cheap next to the 2 x tokens flops each weight takes part in
+/// (bench/DESIGN_NOTES.md#half-precision-widening).
 ///
 /// ```swift
 /// let m = StoredMatrix(w, keeping: .float16)
@@ -84,9 +84,7 @@ extension StoredMatrix {
     ///
     /// fp32: one sgemm. Half storage:
     /// - many rows of x (m >= 256, the UNet's tokens): W widened by all workers into a scratch copy, then one
-    ///   multithreaded sgemm. Seconds per SDXL denoising step at 1024 in the end-to-end run: this 72-76,
-    ///   widening in 16 MiB pieces with a sgemm per piece 79, per-worker pieces with single-threaded sgemms
-    ///   78-80 (the fp32-weight UNet takes 60-66 s in the component benchmark);
+    ///   multithreaded sgemm (bench/DESIGN_NOTES.md#stored-matrix-widening);
     /// - few rows (text encoders, embeddings): each worker takes its own range of W's rows in pieces of about
     ///   256k weights, widened into its own cache-sized scratch and multiplied with single-threaded sgemms, so
     ///   the widening, which costs as much as these small GEMMs, runs in parallel with them.
@@ -104,7 +102,7 @@ extension StoredMatrix {
                 }
                 // Few rows: packing W dominates and each of OpenBLAS's threads packs its own part anyway, so
                 // each worker takes its own 16-aligned range of W's rows in one single-threaded sgemm and the
-                // fork/join inside OpenBLAS goes (measured on CLIP's 154-row products: ~5-8% faster).
+                // fork/join inside OpenBLAS goes (bench/DESIGN_NOTES.md#stored-matrix-few-rows).
                 ComputeThreads.withSingleThreadedBLAS {
                     Parallel.forEach(iterations: workers) { worker in
                         let lo = (rows * worker / workers) & ~15

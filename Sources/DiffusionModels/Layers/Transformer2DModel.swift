@@ -28,7 +28,7 @@ struct BasicTransformerBlock: Sendable {
 
     /// x (B,L,dim) += ff(h), in row chunks so the (rows, 8 dim) projection stays under glibc's 32 MiB mmap
     /// threshold (at SD's 8192 tokens it would be 84 MiB: fresh pages on every call). Chunks are equal and as
-    /// large as that allows: GEMMs of ~100 rows ran at 190 GFLOP/s against 260+ for 600+ rows (SDXL, 2 cores).
+    /// large as that allows, as GEMMs of few rows run slower; see bench/DESIGN_NOTES.md#feed-forward-chunks.
     /// `chunkRows` overrides the chunk size (tests).
     func feedForward(_ h: Tensor, into x: inout Tensor, chunkRows: Int? = nil) {
         let dim = ffOut.outFeatures, inner = ffOut.inFeatures

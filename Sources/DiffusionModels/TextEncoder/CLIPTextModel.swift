@@ -225,8 +225,8 @@ extension ComponentWeights {
 /// One pre-LN transformer layer of CLIP's encoder (transformers' CLIPEncoderLayer):
 /// h = h + out_proj(attn(LN1(h))) with causal attention, then h = h + fc2(act(fc1(LN2(h)))).
 /// The projections are `LinearLayer`s, so their weights stay 16-bit when the file is (`StoredMatrix`); q, k and v
-/// are stacked into one (3D, D) projection: with CLIP's 154 rows (2 x 77 tokens) one sgemm with 3D outputs runs at
-/// ~225 GFLOP/s where three with D outputs run at ~160 (bigG, 2 threads).
+/// are stacked into one (3D, D) projection: with CLIP's 154 rows (2 x 77 tokens) one wide sgemm runs faster than
+/// three narrow ones (bench/DESIGN_NOTES.md#clip-stacked-qkv).
 struct CLIPEncoderLayer: Sendable {
     let norm1Weight: Tensor, norm1Bias: Tensor, norm2Weight: Tensor, norm2Bias: Tensor
     let qkv, out, fc1, fc2: LinearLayer
