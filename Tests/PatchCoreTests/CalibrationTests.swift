@@ -15,15 +15,22 @@ import Testing
     @Test func smallSamplesUseTheLargerOfMaximumAndNormalTail() throws {
         let scores: [Float] = [1, 2, 3, 4, 5]
         let (t, estimator) = try ModelCalibration.falseRejectQuantile(scores, rate: 0.01)
-        // mean 3, sample std sqrt(2.5), z(0.99) = 2.3263
-        #expect(abs(Double(t) - (3 + 2.326347874 * 2.5.squareRoot())) < 1e-4)
+        // mean 3, sample std sqrt(2.5), t(0.99; 4) = 3.7469 (scipy.stats.t.ppf), prediction factor sqrt(1 + 1/5)
+        #expect(abs(Double(t) - (3 + 3.746947 * 2.5.squareRoot() * 1.2.squareRoot())) < 1e-2)
         #expect(estimator.contains("too few"))
         // A tight distribution: the normal tail falls below the maximum, which then wins (made strictly larger).
-        let (t2, _) = try ModelCalibration.falseRejectQuantile([1, 1, 1, 1, 9], rate: 0.05)
+        let (t2, _) = try ModelCalibration.falseRejectQuantile([1, 1, 1, 1, 1, 1, 1, 1, 1, 9], rate: 0.05)
         #expect(t2 == Float(9).nextUp)
         #expect(try ModelCalibration.falseRejectQuantile(scores, rate: 0).0 == Float(5).nextUp)
         #expect(throws: PatchCoreError.self) { try ModelCalibration.falseRejectQuantile(scores, rate: -0.1) }
         #expect(throws: PatchCoreError.self) { try ModelCalibration.falseRejectQuantile(scores, rate: .nan) }
+    }
+
+    @Test func studentTQuantileMatchesScipy() {
+        // scipy.stats.t.ppf(p, df)
+        for (p, df, t) in [(0.99, 4.0, 3.746947), (0.99, 20.0, 2.527977), (0.99, 69.0, 2.381615), (0.95, 10.0, 1.812461), (0.999, 30.0, 3.385185)] {
+            #expect(abs(studentTQuantile(p, degrees: df) - t) < 2e-3 * t, "p \(p) df \(df): \(studentTQuantile(p, degrees: df))")
+        }
     }
 
     @Test func normalQuantileMatchesKnownValues() {
