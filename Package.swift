@@ -63,8 +63,12 @@ let package = Package(
             .product(name: "Crypto", package: "swift-crypto"),
             .product(name: "ZIPFoundation", package: "ZIPFoundation"),
         ]),
+        // Research code outside the library: the PatchCore vs PatchCoreDual ablation study.
+        .target(name: "PatchCoreExperiments", dependencies: [
+            "PatchCore", "TensorCore", "ImageIO", "PatchFeatures", "MemoryBank", "Scoring", "Evaluation", "Datasets", "Defects",
+        ]),
         .executableTarget(name: "patchcore", dependencies: [
-            "PatchCore", "Inpainting", "Defects",
+            "PatchCore", "Inpainting", "Defects", "PatchCoreExperiments",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ]),
@@ -88,6 +92,6 @@ let package = Package(
         .testTarget(name: "DiffusionModelsTests", dependencies: ["DiffusionModels", "TensorCore", "Checkpoints"], resources: [.copy("Fixtures")]),
         .testTarget(name: "DiffusionSchedulersTests", dependencies: ["DiffusionSchedulers", "TensorCore", "Checkpoints"], resources: [.copy("Fixtures")]),
         .testTarget(name: "InpaintingTests", dependencies: ["Inpainting", "DiffusionModels", "DiffusionSchedulers", "Defects", "ImageIO", "TensorCore", "Checkpoints"], resources: [.copy("Fixtures")]),
-        .testTarget(name: "CLITests", dependencies: ["patchcore", "PatchCore", "Datasets", "ImageIO", "TensorCore", "Checkpoints"]),
+        .testTarget(name: "CLITests", dependencies: ["patchcore", "PatchCore", "PatchCoreExperiments", "Datasets", "ImageIO", "TensorCore", "Checkpoints"]),
     ]
 )

@@ -2,6 +2,7 @@ import ArgumentParser
 import Datasets
 import Foundation
 import PatchCore
+import PatchCoreExperiments
 import Scoring
 
 /// `patchcore ablation`: PatchCore vs PatchCoreDual (real positives, + N synthetic) x every dual rule and isolation
