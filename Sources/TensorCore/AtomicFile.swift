@@ -28,9 +28,10 @@ public enum AtomicFileError: Error, Equatable, LocalizedError, CustomStringConve
 /// renamed over the destination.
 ///
 /// Only regular files (or new ones) are replaced that way. A symlink is followed and its target is written (the link
-/// stays); a character device or FIFO (`/dev/null`, a named pipe, `/dev/stdout` and other `/proc/self/fd` links) is
-/// written through directly, since renaming over it would replace the device node or detach the descriptor; a
-/// directory, socket or block device is refused.
+/// stays); a character device or FIFO (`/dev/null`, a named pipe) is written through directly, since renaming over it
+/// would replace the device node; `/dev/stdout`, `/dev/fd/N` (links to `/proc/self/fd/N`) are written to descriptor N
+/// itself, whatever it is open on (terminal, pipe, or the file a shell redirected it to), so the bytes land in order
+/// with what the process prints; a directory, socket or block device is refused.
 ///
 /// ```swift
 /// try AtomicFile.write(Data(json.utf8), to: URL(fileURLWithPath: "/dev/stdout"))  // prints, replaces nothing
@@ -43,6 +44,10 @@ public enum AtomicFile {
         switch try destination(of: url.path) {
         case .writeThrough(let path):
             try writeThrough(data, to: path)
+        case .descriptor(let fd, let path):
+            // What the process printed before (buffered by stdio) goes first.
+            fflush(nil)
+            try writeAll(data, to: fd, path: path)
         case .replace(let path):
             try replace(path, with: data)
         }
@@ -77,8 +82,10 @@ public enum AtomicFile {
     enum Destination: Equatable {
         /// A regular file or a new one, at this path (symlinks resolved): temp file + rename.
         case replace(String)
-        /// A device, FIFO or open descriptor: open and write, no temp file.
+        /// A device or FIFO (or another process's descriptor link): open and write, no temp file.
         case writeThrough(String)
+        /// `/proc/self/fd/N`: this process's descriptor N, written as it is (not reopened, not closed).
+        case descriptor(Int32, path: String)
     }
 
     /// Follows symlinks one hop at a time (so a dangling link names the file to create) and classifies the end.
@@ -86,12 +93,14 @@ public enum AtomicFile {
         var path = absolute(given)
         for _ in 0..<40 {
             // /proc/<pid>/fd/N (where /dev/stdout and /dev/fd/N lead) are kernel links to open descriptors, whose
-            // targets may not be paths at all ("pipe:[123]"): open them as they are.
+            // targets may not be paths at all ("pipe:[123]"). Following one to a regular file and renaming over it
+            // would detach the descriptor (a shell's `> out.json`) from the file: use the descriptor itself.
             if path.hasPrefix("/proc/") {
                 var st = stat()
                 if stat(path, &st) == 0, let refusal = refusal(st.st_mode) {
                     throw AtomicFileError.notAFile(path: given, reason: refusal)
                 }
+                if let fd = ownDescriptor(path) { return .descriptor(fd, path: given) }
                 return .writeThrough(path)
             }
             var st = stat()
@@ -101,7 +110,11 @@ public enum AtomicFile {
             }
             switch st.st_mode & S_IFMT {
             case S_IFLNK:
-                path = try linkTarget(path)
+                // The folders on the way may be links too (/dev/fd -> /proc/self/fd): a link inside /proc is a
+                // descriptor link, handled above, and must not be followed to its file.
+                let here = withRealFolder(path)
+                if here.hasPrefix("/proc/") && !path.hasPrefix("/proc/") { path = here; continue }
+                path = try linkTarget(here)
             case S_IFREG:
                 return .replace(path)
             case S_IFCHR, S_IFIFO:
@@ -133,15 +146,32 @@ public enum AtomicFile {
         return absolute((path as NSString).deletingLastPathComponent + "/" + target)
     }
 
+    /// Made absolute, nothing else: `standardizingPath` would resolve symlinks, /proc/self/fd/1 included.
     private static func absolute(_ path: String) -> String {
-        let full = path.hasPrefix("/") ? path : FileManager.default.currentDirectoryPath + "/" + path
-        return (full as NSString).standardizingPath
+        path.hasPrefix("/") ? path : FileManager.default.currentDirectoryPath + "/" + path
+    }
+
+    /// The path with its folder's symlinks resolved (realpath), its last component kept as it is.
+    private static func withRealFolder(_ path: String) -> String {
+        let folder = (path as NSString).deletingLastPathComponent, name = (path as NSString).lastPathComponent
+        guard let real = realpath(folder, nil) else { return path }
+        defer { free(real) }
+        let resolved = String(cString: real)
+        return (resolved == "/" ? "" : resolved) + "/" + name
+    }
+
+    /// N of `/proc/self/fd/N` or `/proc/<this pid>/fd/N`.
+    private static func ownDescriptor(_ path: String) -> Int32? {
+        let parts = path.split(separator: "/", omittingEmptySubsequences: true)
+        guard parts.count == 4, parts[0] == "proc", parts[2] == "fd",
+              parts[1] == "self" || parts[1] == Substring(String(getpid())), let fd = Int32(parts[3]) else { return nil }
+        return fd
     }
 
     // MARK: - Writing
 
-    /// Devices and FIFOs: no temp file. O_APPEND so that a `/proc/self/fd` link to a file the shell redirected
-    /// stdout into gets the bytes after what was printed, not over it; devices and FIFOs ignore it.
+    /// Devices and FIFOs: no temp file. O_APPEND for another process's `/proc/<pid>/fd` link to a regular file (the
+    /// bytes go after what is there, not over it); devices and FIFOs ignore it.
     private static func writeThrough(_ data: Data, to path: String) throws {
         let fd = open(path, O_WRONLY | O_APPEND | O_CLOEXEC)
         guard fd >= 0 else { throw AtomicFileError.failed(path: path, operation: "open", reason: systemMessage()) }

@@ -110,6 +110,26 @@ import Glibc
         }
     }
 
+    /// `/dev/stdout` redirected by a shell to a file: the bytes go through the descriptor (in order with what else is
+    /// written to it), the file is not replaced (which would detach the descriptor from it).
+    @Test func descriptorLinkWritesToTheDescriptorItself() throws {
+        try Self.withFolder { dir in
+            let file = dir.appendingPathComponent("redirected.txt")
+            let fd = open(file.path, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+            try #require(fd >= 0)
+            defer { close(fd) }
+            var before = stat(), after = stat()
+            #expect(write(fd, "before\n", 7) == 7)
+            #expect(stat(file.path, &before) == 0)
+            try AtomicFile.write(Data("json\n".utf8), to: URL(fileURLWithPath: "/dev/fd/\(fd)"))
+            try AtomicFile.write(Data("more\n".utf8), to: URL(fileURLWithPath: "/proc/self/fd/\(fd)"))
+            #expect(write(fd, "after\n", 6) == 6)
+            #expect(try String(contentsOf: file, encoding: .utf8) == "before\njson\nmore\nafter\n")
+            #expect(stat(file.path, &after) == 0 && after.st_ino == before.st_ino)
+            #expect(try Self.temporaries(in: dir).isEmpty)
+        }
+    }
+
     @Test func refusesDirectory() throws {
         try Self.withFolder { (dir: URL) throws in
             let folder = dir.appendingPathComponent("results")
