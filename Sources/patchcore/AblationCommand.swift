@@ -2,6 +2,7 @@ import ArgumentParser
 import Datasets
 import Foundation
 import PatchCore
+import PatchCoreExperiments
 import Scoring
 
 /// `patchcore ablation`: PatchCore vs PatchCoreDual (real positives, + N synthetic) x every dual rule and isolation
@@ -78,7 +79,7 @@ struct Ablation: ParsableCommand {
 
     func validate() throws {
         guard generator == "classical" else {
-            throw ValidationError("--generator must be classical (diffusion-made positives: write them with `patchcore synthesize` and pass --positives DIR), got '\(generator)'")
+            throw ValidationError("--generator must be classical (diffusion-made positives: write them with `patchcore synthesize diffusion` and pass --positives DIR), got '\(generator)'")
         }
         for (name, r) in [("--negative-coreset-ratio", negativeCoresetRatio), ("--positive-coreset-ratio", positiveCoresetRatio)] {
             guard r > 0, r <= 1 else { throw ValidationError("\(name) must be in (0, 1], got \(r)") }

@@ -6,20 +6,167 @@ import Inpainting
 import PatchCore
 import TensorCore
 
-/// `patchcore synthesize`: image + mask pairs in the layout `--positives DIR` reads (images/, masks/, manifest.jsonl).
+/// `patchcore synthesize classical|diffusion`: image + mask pairs in the layout `--positives DIR` reads (images/,
+/// masks/, manifest.jsonl). One subcommand per generator, so each lists only the options it uses.
 struct Synthesize: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Make synthetic defects (image + mask pairs and manifest.jsonl) for the positive memory bank.",
         discussion: """
-        Generators: classical (no model needed: cut_paste pastes real defect crops, perlin_texture and \
-        perlin_intensity paint inside Perlin-noise or given masks) and diffusion (an inpainting latent-diffusion model \
-        folder, --model). Good images come from --good DIR or the good training images of --data; masks from \
-        --masks DIR (expert-drawn files) or --defect-masks-from DATASET (its training defects; add \
+        Generators: `synthesize classical` (no model needed: cut_paste pastes real defect crops, perlin_texture and \
+        perlin_intensity paint inside Perlin-noise or given masks) and `synthesize diffusion` (an inpainting \
+        latent-diffusion model folder, --model). Both take good images from --good DIR or the good training images of \
+        --data; masks from --masks DIR (expert-drawn files) or --defect-masks-from DATASET (its training defects; add \
         --include-test-defects to use test masks too, which leaks them into evaluation). Rerunning with the same \
         arguments skips the samples already in --out.
-        """)
+        """,
+        subcommands: [Classical.self, Diffusion.self, WithoutGenerator.self], defaultSubcommand: WithoutGenerator.self)
 
-    @Option(help: "classical or diffusion (default: diffusion when --model is given, else classical).") var generator: String?
+    /// What runs when no generator is named (`synthesize --model DIR ...`, the syntax before the split): a usage error
+    /// saying which subcommand takes the options given, instead of ArgumentParser's bare "unknown option". A hidden
+    /// default subcommand, because a catch-all argument on `Synthesize` itself would swallow the subcommand names.
+    struct WithoutGenerator: ParsableCommand {
+        static let configuration = CommandConfiguration(commandName: "without-generator", shouldDisplay: false)
+
+        @Argument(parsing: .allUnrecognized, help: .hidden) var given: [String] = []
+
+        func run() throws {
+            guard !given.isEmpty else { throw CleanExit.helpRequest(Synthesize.self) }
+            var hint = ""
+            if let i = given.firstIndex(of: "--generator"), i + 1 < given.count {
+                hint = " (--generator \(given[i + 1]) is now `patchcore synthesize \(given[i + 1])`)"
+            } else if let diffusionOnly = given.first(where: Diffusion.ownOptions.contains) {
+                hint = " (\(diffusionOnly) is an option of `synthesize diffusion`)"
+            } else if let classicalOnly = given.first(where: Classical.ownOptions.contains) {
+                hint = " (\(classicalOnly) is an option of `synthesize classical`)"
+            }
+            throw ValidationError("name the generator: `patchcore synthesize classical ...` (cut-paste, Perlin; no model) or "
+                + "`patchcore synthesize diffusion --model DIR --prompt TEXT ...` (an inpainting model)\(hint); "
+                + "`patchcore synthesize help classical|diffusion` lists their options")
+        }
+    }
+
+    /// `synthesize classical`: cut-paste of real defect crops and Perlin-masked texture / intensity changes.
+    struct Classical: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Classical synthetic defects: cut_paste, perlin_texture, perlin_intensity (no model needed).")
+
+        /// Options only this subcommand has (for the parent's hint).
+        static let ownOptions: Set<String> = ["--count", "--methods", "--given-mask-probability"]
+
+        @OptionGroup var inputs: SynthesisInputs
+        @Option(help: "Number of samples.") var count: Int
+        @Option(help: ArgumentHelp(
+            "Methods to draw from, comma-separated: \(ClassicalMethod.allCases.map(\.rawValue).joined(separator: ", ")) (default: all that the inputs allow).",
+            valueName: "list"), transform: ClassicalMethod.parseList)
+        var methods: [ClassicalMethod]?
+        @Option(help: "Chance that a procedural method paints inside a given mask instead of a Perlin mask (default \(ClassicalGeneratorOptions().givenMaskProbability)).")
+        var givenMaskProbability: Double?
+
+        /// The library's settings from the options; `ClassicalGeneratorOptions.validate` is the one check of them.
+        func generatorOptions() -> ClassicalGeneratorOptions {
+            var options = ClassicalGeneratorOptions()
+            options.methods = methods
+            if let givenMaskProbability { options.givenMaskProbability = givenMaskProbability }
+            return options
+        }
+
+        func validate() throws {
+            try validateSampleCount(count)
+            do { try generatorOptions().validate() } catch { throw ValidationError("\(error)") }
+        }
+
+        func run() throws {
+            applyThreads(inputs.threads)
+            let goodImages = try inputs.loadGoodImages()
+            let sampler = try inputs.loadMasks()
+            let outURL = URL(fileURLWithPath: inputs.out)
+            let generator = try ClassicalDefectGenerator(goodImages: goodImages, masks: sampler, options: generatorOptions())
+            log("methods: \(generator.methods.map(\.rawValue).joined(separator: ", "))")
+            let writer = try SyntheticDefectSet.Writer(folder: outURL)
+            let summary = try ClassicalSynthesisJob.run(generator: generator, count: count, baseSeed: inputs.seed,
+                                                        writer: writer) { p in
+                if !p.skipped { log("[\(p.done)/\(p.total)] \(p.id) \(p.method ?? "") \(fmt(p.seconds)) s") }
+            }
+            let methodCounts = summary.countsByMethod.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }
+            print("wrote \(summary.written) sample(s) to \(outURL.path)" +
+                  (summary.skipped > 0 ? " (\(summary.skipped) already there, skipped)" : "") +
+                  (methodCounts.isEmpty ? "" : ": " + methodCounts.joined(separator: ", ")))
+            try printReviewPage(outURL)
+        }
+    }
+
+    /// `synthesize diffusion`: a prompt inpainted into masks on good images by a diffusers inpainting model.
+    struct Diffusion: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Diffusion-made synthetic defects: a prompt inpainted into masks by an SD / SDXL inpainting model.")
+
+        static let ownOptions: Set<String> = [
+            "--model", "--prompt", "--per-prompt", "--negative-prompt", "--steps", "--guidance", "--strength",
+            "--padding-mask-crop", "--mask-blur", "--clip-skip", "--size", "--variant", "--scheduler",
+        ]
+
+        @OptionGroup var inputs: SynthesisInputs
+        @Option(help: "Diffusers-format inpainting model folder (model_index.json, unet/, vae/, text_encoder/, tokenizer/ ...).")
+        var model: String
+        @Option(name: .customLong("prompt"), help: "A defect description; repeat for several prompts.") var prompts: [String]
+        @Option(help: "Samples per prompt.") var perPrompt: Int
+        @Option(help: "Negative prompt.") var negativePrompt: String?
+        @Option(help: "Denoising steps.") var steps: Int = 30
+        @Option(help: "Classifier-free guidance scale.") var guidance: Double = 20
+        @Option(help: "Strength in (0, 1].") var strength: Double = 0.99
+        @Option(help: "Crop around the mask with this padding, generate at working size, paste back.") var paddingMaskCrop: Int?
+        @Option(help: "Gaussian blur of the mask, in pixels.") var maskBlur: Double?
+        @Option(help: "Condition the prompt on the text encoder's layer N from the end, as diffusers' clip_skip (default: none).")
+        var clipSkip: Int?
+        @Option(help: ArgumentHelp(
+            "Working size WxH, multiples of 8 (default: the model's native size, unet sample_size x 8: 512 for SD, 1024 for SDXL).",
+            valueName: "WxH"), transform: WorkingSize.parse)
+        var size: WorkingSize?
+        @Option(help: "Weight-file variant, e.g. fp16 for *.fp16.safetensors (default: plain files, else the variant present).")
+        var variant: String?
+        @Option(help: "Scheduler instead of the model's: euler, ddim, pndm, dpm++2m or a diffusers class name.")
+        var scheduler: String?
+
+        func validate() throws {
+            try validateSampleCount(perPrompt)
+            guard inputs.masks != nil || inputs.defectMasksFrom != nil else {
+                throw ValidationError("diffusion paints inside masks: give --masks DIR or --defect-masks-from DATASET")
+            }
+            guard prompts.allSatisfy({ !$0.trimmingCharacters(in: .whitespaces).isEmpty }) else {
+                throw ValidationError("--prompt must not be empty")
+            }
+            // Ranges the inpainting pipeline would reject only after loading the model.
+            if !(1...1000).contains(steps) { throw ValidationError("--steps must be in 1...1000, got \(steps)") }
+            if !(guidance >= 0 && guidance <= 100) { throw ValidationError("--guidance must be in [0, 100], got \(guidance)") }
+            if !(strength > 0 && strength <= 1) { throw ValidationError("--strength must be in (0, 1], got \(strength)") }
+            if let paddingMaskCrop, paddingMaskCrop < 0 { throw ValidationError("--padding-mask-crop must be >= 0, got \(paddingMaskCrop)") }
+            if let maskBlur, !(maskBlur >= 0 && maskBlur <= 100) { throw ValidationError("--mask-blur must be in [0, 100], got \(maskBlur)") }
+            if let clipSkip, clipSkip < 0 { throw ValidationError("--clip-skip must be >= 0, got \(clipSkip)") }
+        }
+
+        func run() throws {
+            applyThreads(inputs.threads)
+            // The diffusion models run Dispatch loops (attention, norms) between sgemm calls: OpenBLAS workers that
+            // spin while they wait would take those loops' cores.
+            OpenBLASKernels.setIdleWait(.sleep)
+            // A missing or incomplete model folder is the likeliest mistake: say what to download before reading data.
+            let modelFolder = try DiffusersModelFolder.open(URL(fileURLWithPath: model), variant: variant)
+            try modelFolder.checkWeights()
+            let goodImages = try inputs.loadGoodImages()
+            let sampler = try inputs.loadMasks()!  // validate() made sure a mask source is given
+            let outURL = URL(fileURLWithPath: inputs.out)
+            try runDiffusionSynthesis(DiffusionSynthesisRequest(
+                folder: modelFolder, scheduler: scheduler, goodImages: goodImages, masks: sampler, prompts: prompts,
+                perPrompt: perPrompt, negativePrompt: negativePrompt, steps: steps, guidance: guidance,
+                strength: strength, paddingMaskCrop: paddingMaskCrop, maskBlur: maskBlur, clipSkip: clipSkip,
+                size: size.map { ($0.width, $0.height) }, seed: inputs.seed, out: outURL))
+            try printReviewPage(outURL)
+        }
+    }
+}
+
+/// The options both generators share: where good images and masks come from, the seed, the output folder.
+struct SynthesisInputs: ParsableArguments {
     @Option(help: "Folder of good images (PNG/JPEG, sub-folders included).") var good: String?
     @Option(help: "Data set whose good training images are used (MVTec AD, KolektorSDD2, CSV manifest).") var data: String?
     @Option(help: "Folder of mask files (PNG/JPEG, > 127 = defect).") var masks: String?
@@ -27,44 +174,11 @@ struct Synthesize: ParsableCommand {
     @Flag(help: "With --defect-masks-from: use the test split's defects too (they then leak into evaluation).")
     var includeTestDefects = false
     @Flag(help: "Use given masks as they are (no random flip, scale and shift).") var noMaskAugmentation = false
-    @Option(help: "Number of samples (classical); an alias of --per-prompt.") var count: Int?
-    @Option(help: "Samples per prompt (diffusion); for classical the number of samples.") var perPrompt: Int?
     @Option(help: "Base seed; sample k uses its own seed derived from it.") var seed: UInt64 = 0
-    @Option(help: "Output folder (images/, masks/, manifest.jsonl).") var out: String
-    @Option(help: "Classical methods, comma-separated: cut_paste, perlin_texture, perlin_intensity (default: all that the inputs allow).")
-    var methods: String?
-    @Option(help: "Classical: chance that a procedural method paints inside a given mask instead of a Perlin mask (default 0.5).")
-    var givenMaskProbability: Double?
-
-    @Option(help: "Diffusion: diffusers-format inpainting model folder (model_index.json, unet/, vae/, text_encoder/, tokenizer/ ...).")
-    var model: String?
-    @Option(name: .customLong("prompt"), help: "Diffusion: a defect description; repeat for several prompts.") var prompts: [String] = []
-    @Option(help: "Diffusion: negative prompt.") var negativePrompt: String?
-    @Option(help: "Diffusion: denoising steps (default 30).") var steps: Int?
-    @Option(help: "Diffusion: classifier-free guidance scale (default 20).") var guidance: Double?
-    @Option(help: "Diffusion: strength in (0, 1] (default 0.99).") var strength: Double?
-    @Option(help: "Diffusion: crop around the mask with this padding, generate at working size, paste back.") var paddingMaskCrop: Int?
-    @Option(help: "Diffusion: Gaussian blur of the mask, in pixels.") var maskBlur: Double?
-    @Option(help: "Diffusion: condition the prompt on the text encoder's layer N from the end, as diffusers' clip_skip (default: none).")
-    var clipSkip: Int?
-    @Option(help: "Diffusion: working size WxH, multiples of 8 (default: the model's native size, unet sample_size x 8: 512 for SD, 1024 for SDXL).")
-    var size: String?
-    @Option(help: "Diffusion: weight-file variant, e.g. fp16 for *.fp16.safetensors (default: plain files, else the variant present).")
-    var variant: String?
-    @Option(help: "Diffusion: scheduler instead of the model's: euler, ddim, pndm, dpm++2m or a diffusers class name.")
-    var scheduler: String?
+    @Option(help: "Output folder (images/, masks/, manifest.jsonl, review.html).") var out: String
     @Option(help: "Compute threads (default: all cores).") var threads: Int?
 
-    enum Generator: String { case classical, diffusion }
-
-    var resolvedGenerator: Generator { generator.flatMap(Generator.init(rawValue:)) ?? (model != nil ? .diffusion : .classical) }
-    /// `--count` and `--per-prompt` are one number.
-    var sampleCount: Int? { count ?? perPrompt }
-
     func validate() throws {
-        if let generator, Generator(rawValue: generator) == nil {
-            throw ValidationError("--generator must be classical or diffusion, got '\(generator)'")
-        }
         guard (good == nil) != (data == nil) else {
             throw ValidationError("give exactly one source of good images: --good DIR or --data DATASET")
         }
@@ -74,140 +188,71 @@ struct Synthesize: ParsableCommand {
         if includeTestDefects && defectMasksFrom == nil {
             throw ValidationError("--include-test-defects applies to --defect-masks-from DATASET")
         }
-        if let count, let perPrompt, count != perPrompt {
-            throw ValidationError("--count (\(count)) and --per-prompt (\(perPrompt)) are the same number; give one of them")
-        }
-        guard let n = sampleCount else {
-            throw ValidationError("give the number of samples: --count N (classical) or --per-prompt N (diffusion)")
-        }
-        guard (1...1_000_000).contains(n) else { throw ValidationError("the number of samples must be in 1...1000000, got \(n)") }
-        if let p = givenMaskProbability, !(0...1).contains(p) {
-            throw ValidationError("--given-mask-probability must be in [0, 1], got \(p)")
-        }
-        switch resolvedGenerator {
-        case .classical:
-            let diffusionOnly: [(String, Bool)] = [
-                ("--model", model != nil), ("--prompt", !prompts.isEmpty), ("--negative-prompt", negativePrompt != nil),
-                ("--steps", steps != nil), ("--guidance", guidance != nil), ("--strength", strength != nil),
-                ("--padding-mask-crop", paddingMaskCrop != nil), ("--mask-blur", maskBlur != nil), ("--size", size != nil),
-                ("--clip-skip", clipSkip != nil),
-                ("--variant", variant != nil), ("--scheduler", scheduler != nil)]
-            let given = diffusionOnly.filter(\.1).map(\.0)
-            if !given.isEmpty {
-                throw ValidationError("\(given.joined(separator: ", ")) apply to --generator diffusion only")
-            }
-            if let methods {
-                do { _ = try ClassicalMethod.parseList(methods) } catch { throw ValidationError("--methods: \(error)") }
-            }
-        case .diffusion:
-            if methods != nil || givenMaskProbability != nil {
-                throw ValidationError("--methods and --given-mask-probability apply to --generator classical only")
-            }
-            guard model != nil else {
-                throw ValidationError("--generator diffusion needs --model DIR (a diffusers inpainting model folder); without weights use --generator classical")
-            }
-            guard !prompts.isEmpty, prompts.allSatisfy({ !$0.trimmingCharacters(in: .whitespaces).isEmpty }) else {
-                throw ValidationError("--generator diffusion needs at least one non-empty --prompt \"...\"")
-            }
-            guard masks != nil || defectMasksFrom != nil else {
-                throw ValidationError("--generator diffusion paints inside masks: give --masks DIR or --defect-masks-from DATASET")
-            }
-            if let steps, !(1...1000).contains(steps) { throw ValidationError("--steps must be in 1...1000, got \(steps)") }
-            if let guidance, !(guidance >= 0 && guidance <= 100) { throw ValidationError("--guidance must be in [0, 100], got \(guidance)") }
-            if let strength, !(strength > 0 && strength <= 1) { throw ValidationError("--strength must be in (0, 1], got \(strength)") }
-            if let paddingMaskCrop, paddingMaskCrop < 0 { throw ValidationError("--padding-mask-crop must be >= 0, got \(paddingMaskCrop)") }
-            if let maskBlur, !(maskBlur >= 0 && maskBlur <= 100) { throw ValidationError("--mask-blur must be in [0, 100], got \(maskBlur)") }
-            if let clipSkip, clipSkip < 0 { throw ValidationError("--clip-skip must be >= 0, got \(clipSkip)") }
-            if let size, workingSize == nil {
-                throw ValidationError("--size must look like 512x512 (width x height, multiples of 8, 32..4096), got '\(size)'")
-            }
-        }
         if let threads, threads < 1 { throw ValidationError("--threads must be >= 1, got \(threads)") }
     }
 
-    /// `--size WxH` parsed (multiples of 8: the VAE's downscale factor).
-    var workingSize: (width: Int, height: Int)? {
-        guard let size, let t = InputTransform.parseSize(size), case let .resize(w, h) = t, w % 8 == 0, h % 8 == 0 else {
-            return nil
-        }
-        return (w, h)
-    }
-
-    func run() throws {
-        applyThreads(threads)
-        // The diffusion models run Dispatch loops (attention, norms) between sgemm calls: OpenBLAS workers that
-        // spin while they wait would take those loops' cores.
-        if resolvedGenerator == .diffusion { OpenBLASKernels.setIdleWait(.sleep) }
-        // A missing or incomplete model folder is the likeliest mistake: say what to download before reading data.
-        let modelFolder = resolvedGenerator == .diffusion
-            ? try DiffusersModelFolder.open(URL(fileURLWithPath: model!), variant: variant) : nil
-        try modelFolder?.checkWeights()
-        let goodImages = try loadGoodImages()
-        log("good images: \(goodImages.count)")
-        let sampler = try loadMasks()
-        if let sampler {
-            log("masks: \(sampler.entries.count) from \(sampler.source)")
-            if !sampler.skipped.isEmpty {
-                log("warning: skipped \(sampler.skipped.count) mask(s):")
-                for s in sampler.skipped { log("  \(s)") }
-            }
-        }
-        let outURL = URL(fileURLWithPath: out)
-        switch resolvedGenerator {
-        case .classical:
-            var options = ClassicalGeneratorOptions()
-            if let methods { options.methods = try ClassicalMethod.parseList(methods) }
-            if let givenMaskProbability { options.givenMaskProbability = givenMaskProbability }
-            let generator = try ClassicalDefectGenerator(goodImages: goodImages, masks: sampler, options: options)
-            log("methods: \(generator.methods.map(\.rawValue).joined(separator: ", "))")
-            let writer = try SyntheticDefectSet.Writer(folder: outURL)
-            let summary = try ClassicalSynthesisJob.run(generator: generator, count: sampleCount!, baseSeed: seed,
-                                                        writer: writer) { p in
-                if !p.skipped { log("[\(p.done)/\(p.total)] \(p.id) \(p.method ?? "") \(fmt(p.seconds)) s") }
-            }
-            let methodCounts = summary.countsByMethod.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }
-            print("wrote \(summary.written) sample(s) to \(outURL.path)" +
-                  (summary.skipped > 0 ? " (\(summary.skipped) already there, skipped)" : "") +
-                  (methodCounts.isEmpty ? "" : ": " + methodCounts.joined(separator: ", ")))
-        case .diffusion:
-            try runDiffusionSynthesis(DiffusionSynthesisRequest(
-                folder: modelFolder!, scheduler: scheduler, goodImages: goodImages, masks: sampler!, prompts: prompts,
-                perPrompt: sampleCount!, negativePrompt: negativePrompt, steps: steps ?? 30, guidance: guidance ?? 20,
-                strength: strength ?? 0.99, paddingMaskCrop: paddingMaskCrop, maskBlur: maskBlur, clipSkip: clipSkip,
-                size: workingSize,
-                seed: seed, out: outURL))
-        }
-        // The expert's next step: look at the samples, reject the bad ones (`patchcore review`). No page when every
-        // sample was skipped (the warnings above say why); any other failure to write it is an error.
-        do {
-            print("review page: \(try writeReviewSheet(folder: outURL).path) (record verdicts with `patchcore review \(outURL.path)`)")
-        } catch SyntheticDefectSetError.empty, SyntheticDefectSetError.notAFolder {}
-    }
-
     func loadGoodImages() throws -> [URL] {
+        let images: [URL]
         if let good {
-            return try DatasetLoader.imageFiles(in: URL(fileURLWithPath: good), recursive: true)
+            images = try DatasetLoader.imageFiles(in: URL(fileURLWithPath: good), recursive: true)
+        } else {
+            let ds = try DatasetLoader.load(URL(fileURLWithPath: data!))
+            log("data: \(ds.summary)")
+            guard !ds.train.isEmpty else { throw DefectSynthesisError.noGoodImages(source: ds.root.path) }
+            images = ds.train.map(\.image)
         }
-        let ds = try DatasetLoader.load(URL(fileURLWithPath: data!))
-        log("data: \(ds.summary)")
-        guard !ds.train.isEmpty else { throw DefectSynthesisError.noGoodImages(source: ds.root.path) }
-        return ds.train.map(\.image)
+        log("good images: \(images.count)")
+        return images
     }
 
     func loadMasks() throws -> DefectMaskSampler? {
         let augmentation: MaskAugmentation = noMaskAugmentation ? .none : .init()
-        if let masks { return try DefectMaskSampler(maskFolder: URL(fileURLWithPath: masks), augmentation: augmentation) }
-        if let defectMasksFrom {
+        let sampler: DefectMaskSampler
+        if let masks {
+            sampler = try DefectMaskSampler(maskFolder: URL(fileURLWithPath: masks), augmentation: augmentation)
+        } else if let defectMasksFrom {
             let ds = try DatasetLoader.load(URL(fileURLWithPath: defectMasksFrom))
-            return try DefectMaskSampler(dataset: ds, includeTest: includeTestDefects, augmentation: augmentation)
+            sampler = try DefectMaskSampler(dataset: ds, includeTest: includeTestDefects, augmentation: augmentation)
+        } else {
+            return nil
         }
-        return nil
+        log("masks: \(sampler.entries.count) from \(sampler.source)")
+        if !sampler.skipped.isEmpty {
+            log("warning: skipped \(sampler.skipped.count) mask(s):")
+            for s in sampler.skipped { log("  \(s)") }
+        }
+        return sampler
     }
+}
+
+/// `--size WxH` of `synthesize diffusion`: both sides multiples of 8 (the VAE's downscale factor), 32...4096.
+struct WorkingSize: Equatable {
+    var width: Int
+    var height: Int
+
+    static func parse(_ text: String) throws -> WorkingSize {
+        guard let t = InputTransform.parseSize(text), case let .resize(w, h) = t, w % 8 == 0, h % 8 == 0 else {
+            throw ValidationError("a working size looks like 512x512 (width x height, multiples of 8, 32..4096)")
+        }
+        return WorkingSize(width: w, height: h)
+    }
+}
+
+private func validateSampleCount(_ n: Int) throws {
+    guard (1...1_000_000).contains(n) else { throw ValidationError("the number of samples must be in 1...1000000, got \(n)") }
+}
+
+/// The expert's next step: look at the samples, reject the bad ones (`patchcore review`). No page when every sample
+/// was skipped (the warnings above say why); any other failure to write it is an error.
+private func printReviewPage(_ folder: URL) throws {
+    do {
+        print("review page: \(try writeReviewSheet(folder: folder).path) (record verdicts with `patchcore review \(folder.path)`)")
+    } catch SyntheticDefectSetError.empty, SyntheticDefectSetError.notAFolder {}
 }
 
 // MARK: - Diffusion path
 
-/// Everything `patchcore synthesize --generator diffusion` parsed, for the Inpainting library's synthesis job.
+/// Everything `patchcore synthesize diffusion` parsed, for the Inpainting library's synthesis job.
 struct DiffusionSynthesisRequest {
     var folder: DiffusersModelFolder
     /// `--scheduler` (nil: the folder's scheduler_config.json class).

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import PatchCore
+import WeightsFetch
 
 struct Weights: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -25,7 +26,7 @@ struct Weights: ParsableCommand {
         @Option(help: "pip executable to use.") var pip = "pip3"
         func run() throws {
             for name in backbones {
-                let url = try WeightsCatalog.fetch(name, pip: pip)
+                let url = try WeightsFetcher.fetch(name, pip: pip)
                 print("\(name): \(url.path) (SHA-256 verified)")
             }
         }

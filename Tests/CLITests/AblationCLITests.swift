@@ -1,6 +1,7 @@
 import Datasets
 import Foundation
 import PatchCore
+import PatchCoreExperiments
 import Scoring
 import Testing
 

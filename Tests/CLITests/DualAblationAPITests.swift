@@ -3,12 +3,13 @@ import ImageIO
 import Foundation
 import MemoryBank
 import PatchCore
+import PatchCoreExperiments
 import Scoring
 import TensorCore
 import Testing
 
 /// The library path an ablation takes (features once, then banks and rules) gives the same scores as `PatchCoreTrainer.fit`
-/// + `PatchCoreScorer`.
+/// + `PatchCoreScorer`, and the ablation's own positive extraction (`PatchCoreExperiments`) the same rows.
 @Suite struct DualAblationAPITests {
     @Test func featuresOnceThenBanksAndRulesMatchesFitDual() throws {
         let root = FileManager.default.temporaryDirectory.appendingPathComponent("pc-dual-api-\(UUID().uuidString)")
@@ -34,6 +35,12 @@ import Testing
         let positives = try PositivePatchExtractor.extract(extractor: extractor, examples: examples, isolation: options.isolation)
         #expect(positives.examples.count == 3)
         #expect(positives.rows { $0.image == examples[0].image }.shape[0] == positives.examples[0].rows.count)
+        // The ablation's extraction (PatchCoreExperiments) builds the rows `fit --dual` would for its isolation.
+        let mode = try #require(AblationIsolation.fitDefault)
+        #expect(mode.isolation(padding: options.isolation.padding) == options.isolation)
+        let ablation = try AblationPositives.extract(extractor: extractor, examples: examples, padding: options.isolation.padding,
+                                                     isolations: [mode])
+        #expect(ablation.patches[mode]?.features == positives.features)
         var cfg = config
         cfg.coresetRatio = options.negativeCoresetRatio
         let banks = try DualBankBuilder(negativeRatio: 0.2, positiveRatio: 0.5, projectionDimension: config.projectionDimension,

@@ -3,7 +3,8 @@ import Foundation
 import ImageIO
 import Testing
 
-/// `patchcore synthesize` on a generated data set: the classical generator end to end, resume, and argument errors.
+/// `patchcore synthesize classical` on a generated data set: the generator end to end, resume, and argument errors of
+/// both subcommands and of `synthesize` without one.
 @Suite(.serialized) struct SynthesizeCLITests {
     let root: URL
     let data: URL
@@ -19,7 +20,7 @@ import Testing
     @Test func classicalWritesPairsAndAManifestAndResumes() throws {
         defer { cleanup() }
         let out = root.appendingPathComponent("syn")
-        let args = ["synthesize", "--generator", "classical", "--data", data.path, "--defect-masks-from", data.path,
+        let args = ["synthesize", "classical", "--data", data.path, "--defect-masks-from", data.path,
                     "--include-test-defects", "--seed", "3", "--out", out.path]
         let first = try CLIRunner.run(args + ["--count", "4"])
         #expect(first.status == 0, "\(first.stderr)")
@@ -34,16 +35,16 @@ import Testing
             #expect(image.width == 64 && mask.width == 64 && mask.channels == 1 && mask.pixels.contains(255))
         }
         let firstImages = try Data(contentsOf: out.appendingPathComponent("images/classical_000002.png"))
-        let second = try CLIRunner.run(args + ["--per-prompt", "6"])
+        let second = try CLIRunner.run(args + ["--count", "6"])
         #expect(second.status == 0, "\(second.stderr)")
         #expect(second.stdout.contains("wrote 2 sample(s)") && second.stdout.contains("4 already there"))
         #expect(try Data(contentsOf: out.appendingPathComponent("images/classical_000002.png")) == firstImages)
         #expect(try String(contentsOf: out.appendingPathComponent("manifest.jsonl"), encoding: .utf8).split(separator: "\n").count == 6)
     }
 
-    /// `synthesize` from the good training images alone: 3 perlin_intensity samples (no masks needed).
+    /// `synthesize classical` from the good training images alone: 3 perlin_intensity samples (no masks needed).
     func synthesizeThreePerlinSamples(into out: URL) throws -> CLIRunner.Result {
-        try CLIRunner.run(["synthesize", "--good", data.appendingPathComponent("train/good").path, "--count", "3",
+        try CLIRunner.run(["synthesize", "classical", "--good", data.appendingPathComponent("train/good").path, "--count", "3",
                            "--methods", "perlin_intensity", "--out", out.path])
     }
 
@@ -92,22 +93,32 @@ import Testing
         try FileManager.default.createDirectory(at: fakeModel, withIntermediateDirectories: true)
         let good = data.appendingPathComponent("train/good").path
         let cases: [([String], String)] = [
-            (["--good", emptyGood.path, "--count", "2", "--out", out], "no .png/.jpg/.jpeg images"),
-            (["--good", good, "--count", "0", "--out", out], "number of samples"),
-            (["--good", good, "--out", out], "--count N"),
-            (["--good", good, "--count", "2", "--per-prompt", "3", "--out", out], "same number"),
-            (["--good", good, "--data", data.path, "--count", "2", "--out", out], "exactly one source of good images"),
-            (["--good", good, "--count", "2", "--methods", "cut_paste", "--out", out], "cut_paste"),
-            (["--good", good, "--count", "2", "--methods", "sparkles", "--out", out], "unknown method 'sparkles'"),
-            (["--good", good, "--count", "2", "--defect-masks-from", data.path, "--out", out], "--include-test-defects"),
-            (["--good", good, "--count", "2", "--prompt", "scratch", "--out", out], "--prompt apply to --generator diffusion only"),
-            (["--generator", "diffusion", "--good", good, "--count", "2", "--out", out], "needs --model"),
-            (["--model", fakeModel.path, "--good", good, "--count", "2", "--masks", good, "--out", out], "--prompt"),
-            (["--model", fakeModel.path, "--good", good, "--count", "2", "--prompt", "x", "--out", out], "--masks DIR"),
-            (["--model", fakeModel.path, "--good", good, "--count", "2", "--prompt", "x", "--masks", good,
+            (["classical", "--good", emptyGood.path, "--count", "2", "--out", out], "no .png/.jpg/.jpeg images"),
+            (["classical", "--good", good, "--count", "0", "--out", out], "number of samples"),
+            (["classical", "--good", good, "--out", out], "Missing expected argument '--count <count>'"),
+            (["classical", "--good", good, "--count", "2", "--per-prompt", "3", "--out", out], "Unknown option '--per-prompt'"),
+            (["classical", "--good", good, "--data", data.path, "--count", "2", "--out", out], "exactly one source of good images"),
+            (["classical", "--good", good, "--count", "2", "--methods", "cut_paste", "--out", out], "cut_paste"),
+            // The library's message names the value; ArgumentParser adds the option.
+            (["classical", "--good", good, "--count", "2", "--methods", "sparkles", "--out", out],
+             "'sparkles' is invalid for '--methods <list>': unknown method 'sparkles'; choose from cut_paste"),
+            (["classical", "--good", good, "--count", "2", "--given-mask-probability", "1.5", "--out", out], "given mask 1.5"),
+            (["classical", "--good", good, "--count", "2", "--defect-masks-from", data.path, "--out", out], "--include-test-defects"),
+            (["classical", "--good", good, "--count", "2", "--prompt", "scratch", "--out", out], "Unknown option '--prompt'"),
+            // No subcommand: a usage error naming both, and which one takes what was given.
+            (["--good", good, "--count", "2", "--out", out], "name the generator: `patchcore synthesize classical ...`"),
+            (["--model", fakeModel.path, "--good", good, "--prompt", "x", "--out", out], "--model is an option of `synthesize diffusion`"),
+            (["--generator", "classical", "--good", good, "--count", "2", "--out", out], "now `patchcore synthesize classical`"),
+            (["diffusion", "--good", good, "--per-prompt", "2", "--prompt", "x", "--masks", good, "--out", out],
+             "Missing expected argument '--model <model>'"),
+            (["diffusion", "--model", fakeModel.path, "--good", good, "--per-prompt", "2", "--masks", good, "--out", out], "--prompt"),
+            (["diffusion", "--model", fakeModel.path, "--good", good, "--per-prompt", "2", "--prompt", "x", "--out", out], "--masks DIR"),
+            (["diffusion", "--model", fakeModel.path, "--good", good, "--per-prompt", "2", "--count", "2", "--prompt", "x", "--masks", good,
+              "--out", out], "Unknown option '--count'"),
+            (["diffusion", "--model", fakeModel.path, "--good", good, "--per-prompt", "2", "--prompt", "x", "--masks", good,
               "--strength", "1.5", "--out", out], "--strength must be in (0, 1]"),
-            (["--model", fakeModel.path, "--good", good, "--count", "2", "--prompt", "x", "--masks", good, "--out", out],
-             "model_index.json is missing"),
+            (["diffusion", "--model", fakeModel.path, "--good", good, "--per-prompt", "2", "--prompt", "x", "--masks", good,
+              "--out", out], "model_index.json is missing"),
         ]
         for (args, message) in cases {
             let r = try CLIRunner.run(["synthesize"] + args)
@@ -115,8 +126,8 @@ import Testing
             #expect(r.stderr.contains(message) || r.stdout.contains(message), "\(args): expected '\(message)' in \(r.stderr)")
         }
         try Data("{}".utf8).write(to: fakeModel.appendingPathComponent("model_index.json"))
-        let r = try CLIRunner.run(["synthesize", "--model", fakeModel.path, "--good", good, "--per-prompt", "2", "--prompt", "x",
-                                   "--masks", good, "--out", out])
+        let r = try CLIRunner.run(["synthesize", "diffusion", "--model", fakeModel.path, "--good", good, "--per-prompt", "2",
+                                   "--prompt", "x", "--masks", good, "--out", out])
         #expect(r.status != 0 && r.stderr.contains("no unet component folder"), "\(r.stderr)")
     }
 }

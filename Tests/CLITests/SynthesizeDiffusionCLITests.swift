@@ -4,7 +4,7 @@ import Foundation
 import ImageIO
 import Testing
 
-/// `patchcore synthesize --model DIR` on the tiny randomly initialised SD and SDXL inpainting folders committed for the
+/// `patchcore synthesize diffusion --model DIR` on the tiny randomly initialised SD and SDXL inpainting folders committed for the
 /// Inpainting tests: the written set, its manifest, resume, mask sampling from a data set, and bad input.
 @Suite(.serialized) struct SynthesizeDiffusionCLITests {
     /// Tests/InpaintingTests/Fixtures (CLITests has no resource bundle for them).
@@ -74,7 +74,7 @@ import Testing
         defer { cleanup() }
         let out = root.appendingPathComponent("syn")
         let prompts = ["white marks on the wall", "copper metal scratches"]
-        let args = ["synthesize", "--model", Self.sd.path, "--good", good.path, "--masks", masks.path,
+        let args = ["synthesize", "diffusion", "--model", Self.sd.path, "--good", good.path, "--masks", masks.path,
                     "--prompt", prompts[0], "--prompt", prompts[1], "--negative-prompt", "smooth, plain",
                     "--steps", "2", "--guidance", "5", "--strength", "0.8", "--size", "64x64", "--seed", "7",
                     "--threads", "1", "--out", out.path]
@@ -123,8 +123,8 @@ import Testing
         let out = root.appendingPathComponent("syn-xl")
         let long = Array(repeating: "scratch", count: 90).joined(separator: " ")
         let r = try CLIRunner.run([
-            "synthesize", "--model", Self.sdxl.path, "--variant", "fp16", "--scheduler", "ddim", "--data", data.path,
-            "--defect-masks-from", data.path, "--include-test-defects", "--prompt", "copper metal scratches",
+            "synthesize", "diffusion", "--model", Self.sdxl.path, "--variant", "fp16", "--scheduler", "ddim",
+            "--data", data.path, "--defect-masks-from", data.path, "--include-test-defects", "--prompt", "copper metal scratches",
             "--prompt", long, "--per-prompt", "2", "--steps", "3", "--guidance", "20", "--padding-mask-crop", "2",
             "--mask-blur", "1.5", "--seed", "11", "--out", out.path])
         #expect(r.status == 0, "\(r.stderr)")
@@ -159,7 +159,7 @@ import Testing
                                          to: noUNet.appendingPathComponent("model_index.json"))
         let emptyMasks = root.appendingPathComponent("no-masks")
         try FileManager.default.createDirectory(at: emptyMasks, withIntermediateDirectories: true)
-        let base = ["synthesize", "--good", good.path, "--prompt", "scratch", "--per-prompt", "1", "--steps", "1",
+        let base = ["synthesize", "diffusion", "--good", good.path, "--prompt", "scratch", "--per-prompt", "1", "--steps", "1",
                     "--size", "64x64", "--out", out]
         let cases: [([String], [String])] = [
             (["--model", root.appendingPathComponent("nowhere").path, "--masks", masks.path],
@@ -167,9 +167,9 @@ import Testing
             (["--model", noUNet.path, "--masks", masks.path], ["no-unet/unet: missing", "no unet component folder", "download"]),
             (["--model", Self.sd.path, "--masks", emptyMasks.path], ["no-masks: no usable defect masks", "no .png/.jpg/.jpeg files"]),
             (["--model", Self.sd.path, "--masks", masks.path, "--scheduler", "sparkles"], ["sparkles"]),
-            (["--model", Self.sd.path, "--masks", masks.path, "--size", "60x60"], ["--size must look like"]),
+            (["--model", Self.sd.path, "--masks", masks.path, "--size", "60x60"], ["'60x60' is invalid for '--size <WxH>'", "multiples of 8"]),
             (["--model", Self.sd.path, "--masks", masks.path, "--threads", "0"], ["--threads must be >= 1"]),
-            (["--generator", "classical", "--masks", masks.path, "--variant", "fp16"], ["apply to --generator diffusion only"]),
+            (["--model", Self.sd.path, "--masks", masks.path, "--methods", "cut_paste"], ["Unknown option '--methods'"]),
         ]
         for (args, messages) in cases {
             let r = try CLIRunner.run(base + args)
@@ -178,5 +178,9 @@ import Testing
             for m in messages { #expect(r.stderr.contains(m), "\(args): expected '\(m)' in \(r.stderr)") }
             #expect(!FileManager.default.fileExists(atPath: out + "/manifest.jsonl"), "\(args) wrote output")
         }
+        // Diffusion options are not options of `synthesize classical`, which refuses them by name.
+        let classical = try CLIRunner.run(["synthesize", "classical", "--good", good.path, "--masks", masks.path, "--count", "1",
+                                           "--variant", "fp16", "--out", out])
+        #expect(classical.status == 64 && classical.stderr.contains("Unknown option '--variant'"), "\(classical.stderr)")
     }
 }

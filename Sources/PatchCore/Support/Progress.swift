@@ -43,8 +43,14 @@ public struct ProgressReport: Sendable, Equatable, CustomStringConvertible {
 public typealias ProgressHandler = @Sendable (ProgressReport) -> Void
 
 /// Counts one stage's items, rate-limits the calls to a `ProgressHandler` and checks task cancellation at every
-/// item, so a cancelled `Task` stops a long loop within one item.
-struct StageProgress {
+/// item, so a cancelled `Task` stops a long loop within one item. Public for loops built on the library (the
+/// ablation study).
+///
+/// ```swift
+/// var step = StageProgress(.evaluation, total: images.count, handler: progress)
+/// for image in images { ...; try step.advance() }
+/// ```
+public struct StageProgress {
     let stage: ProgressStage
     let total: Int
     let handler: ProgressHandler?
@@ -53,20 +59,21 @@ struct StageProgress {
     private var lastReported = -1
     private let step: Int
 
-    init(_ stage: ProgressStage, total: Int, handler: ProgressHandler?) {
+    public init(_ stage: ProgressStage, total: Int, handler: ProgressHandler?) {
         self.stage = stage; self.total = total; self.handler = handler
         step = max(1, total / 100)
         report(force: true)
     }
 
     /// Throws `CancellationError` when the surrounding task was cancelled.
-    mutating func advance(by n: Int = 1) throws {
+    public mutating func advance(by n: Int = 1) throws {
         done += n
         report(force: done >= total)
         try Task.checkCancellation()
     }
 
-    mutating func set(_ absolute: Int) {
+    /// Sets the count (for loops that report `done` themselves); does not check cancellation.
+    public mutating func set(_ absolute: Int) {
         done = absolute
         report(force: done >= total)
     }

@@ -4,6 +4,7 @@ import Evaluation
 import Foundation
 import ImageIO
 import MemoryBank
+import PatchCore
 import PatchFeatures
 import Scoring
 import TensorCore
@@ -367,8 +368,13 @@ public enum DualAblation {
         var rows: [Float] = []
         rows.reserveCapacity(count * good.grid.patchesPerImage * good.features.shape[1])
         for i in picks { rows += good.image(i).scalars }
-        return TrainingFeatures(features: Tensor(shape: [count * good.grid.patchesPerImage, good.features.shape[1]], scalars: rows),
-                                grid: good.grid, imageCount: count, names: picks.map { good.names[$0] }, skipped: [])
+        // A copy with its public fields replaced: the memberwise initialiser is internal to PatchCore.
+        var subset = good
+        subset.features = Tensor(shape: [count * good.grid.patchesPerImage, good.features.shape[1]], scalars: rows)
+        subset.imageCount = count
+        subset.names = picks.map { good.names[$0] }
+        subset.skipped = []
+        return subset
     }
 
     static func diagnostics(sN: [Float], sP: [Float], labels: [Bool]) throws -> DualAblationDiagnostics {

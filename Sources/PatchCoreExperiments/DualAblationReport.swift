@@ -1,5 +1,6 @@
 import Evaluation
 import Foundation
+import PatchCore
 import TensorCore
 
 /// One row of the PatchCore vs PatchCoreDual ablation: a method, its positives, rule and isolation, the metrics of

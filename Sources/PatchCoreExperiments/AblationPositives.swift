@@ -1,4 +1,5 @@
 import Foundation
+import PatchCore
 
 /// The isolations the ablation compares: `fit --dual`'s two modes (`DefectIsolationMode`) at its two scales
 /// (`DefectScale`). `crop` is the thesis' setting (every patch of a crop around the region, resized to the input
