@@ -27,8 +27,9 @@ for which in ${THRESHOLD_RUNS:-bottle mt mt_dual}; do
     mt)      args=(--manifest "$DATA/magnetic_tile/split.csv" --size 224x224 --coreset-ratio 0.01) ;;
     mt_dual) args=(--manifest "$DATA/magnetic_tile/split.csv" --size 224x224 --dual) ;;
   esac
-  run "${which}_before" "${args[@]}" $BEFORE
-  run "${which}_after" "${args[@]}"
+  for phase in ${THRESHOLD_PHASES:-before after}; do
+    if [ "$phase" = before ]; then run "${which}_before" "${args[@]}" $BEFORE; else run "${which}_after" "${args[@]}"; fi
+  done
 done
 python3 bench/threshold_table.py "$OUT" > bench/THRESHOLDS.md
 log "wrote bench/THRESHOLDS.md"

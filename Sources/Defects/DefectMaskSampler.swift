@@ -142,8 +142,8 @@ public struct DefectMaskSampler: Sendable {
             var reason = "\(candidates.count) defect image(s) in the \(includeTest ? "train and test splits" : "train split")"
             if !skipped.isEmpty { reason += ", \(skipped.count) skipped (first: \(skipped[0]))" }
             if !includeTest && testDefects > 0 {
-                reason += "; the test split holds \(testDefects) defect mask(s): include them explicitly (includeTest; " +
-                    "they then leak into evaluation), or use the procedural methods only"
+                reason += "; the test split holds \(testDefects) defect mask(s): include them explicitly (includeTest, " +
+                    "CLI --include-test-defects; they then leak into evaluation), or use the procedural methods only"
             }
             throw DefectSynthesisError.noMasks(source: dataset.root.path, reason: reason)
         }

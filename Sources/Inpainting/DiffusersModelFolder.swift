@@ -54,7 +54,7 @@ public struct DiffusersModelFolder: Sendable, Equatable {
     /// What to tell a user whose folder is missing or incomplete.
     public static let downloadHint = "download a diffusers-format inpainting model, e.g. "
         + "`huggingface-cli download diffusers/stable-diffusion-xl-1.0-inpainting-0.1 --local-dir DIR` (SDXL) or "
-        + "`stable-diffusion-v1-5/stable-diffusion-inpainting` (SD 1.5), and give that folder as the model folder "
+        + "`stable-diffusion-v1-5/stable-diffusion-inpainting` (SD 1.5), and point --model at DIR "
         + "(or use the classical generator, `patchcore synthesize classical`)"
 
     /// The components a family needs.
