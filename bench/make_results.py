@@ -218,6 +218,28 @@ if pipe_s or pipe_t:
                   f"{fmt(d.get('peak_rss_gib'), 2)} |")
     print("\nCommand: `bash bench/run_sdxl_pipeline.sh` (makes the ~7 GB folder once).")
 
+# Thresholds (bench/run_thresholds.sh -> bench/out/thresholds) and cancellation (bench/CancelBench -> cancel_mt.jsonl).
+import pathlib as _pathlib, sys as _sys
+_sys.path.insert(0, str(_pathlib.Path(__file__).parent))
+import threshold_table as _thresholds
+_tdir = _pathlib.Path(out) / "thresholds"
+if _tdir.exists() and _thresholds.rows(_tdir):
+    print("## Thresholds at the saved threshold (false rejects of test good parts, escapes of test defects)\n")
+    print("*before*: largest training-image score (earlier releases); *after*: 10% of the good images held out of the "
+          "bank, 1% target false-reject rate (default). Full notes and rules: `bench/THRESHOLDS.md` "
+          "(`bash bench/run_thresholds.sh`).\n")
+    print("\n".join(_thresholds.table(_tdir)) + "\n")
+_cancel = _pathlib.Path(out) / "cancel_mt.jsonl"
+if _cancel.exists():
+    print("## Cancelling a fit (Magnetic Tile split, PatchCoreDual, 224x224; `CancelBench`)\n")
+    print("| stage | outcome | seconds from cancel to CancellationError |")
+    print("|---|---|---|")
+    for line in _cancel.read_text().splitlines():
+        if line.strip():
+            r = json.loads(line)
+            print(f"| {r['stage']} | {r['outcome']} | {r['seconds_to_stop']} |")
+    print()
+
 # PatchCoreDual ablation: bench/run_ablation.sh writes ablation_{mt,bottle}/ablation.json (full analysis: ABLATION.md).
 def ablation_rows(name):
     d = load(os.path.join(f"ablation_{name}", "ablation.json"))

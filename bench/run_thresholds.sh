@@ -23,6 +23,7 @@ run() {  # name, args...
 BEFORE="--calibration-split 0 --false-reject-rate 0"
 for which in ${THRESHOLD_RUNS:-bottle mt mt_dual}; do
   case $which in
+    none) continue ;;
     bottle)  args=(--data "$DATA/mvtec_ad/bottle" --coreset-ratio 0.1) ;;
     mt)      args=(--manifest "$DATA/magnetic_tile/split.csv" --size 224x224 --coreset-ratio 0.01) ;;
     mt_dual) args=(--manifest "$DATA/magnetic_tile/split.csv" --size 224x224 --dual) ;;
@@ -31,5 +32,9 @@ for which in ${THRESHOLD_RUNS:-bottle mt mt_dual}; do
     if [ "$phase" = before ]; then run "${which}_before" "${args[@]}" $BEFORE; else run "${which}_after" "${args[@]}"; fi
   done
 done
+# The trade-off on Magnetic Tile, where good and defect scores overlap: a 5% target.
+if [ "${THRESHOLD_TRADEOFF:-1}" = 1 ]; then
+  run mt_after_frr05 --manifest "$DATA/magnetic_tile/split.csv" --size 224x224 --coreset-ratio 0.01 --false-reject-rate 0.05
+fi
 python3 bench/threshold_table.py "$OUT" > bench/THRESHOLDS.md
 log "wrote bench/THRESHOLDS.md"

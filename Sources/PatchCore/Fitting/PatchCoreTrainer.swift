@@ -130,7 +130,8 @@ public enum PatchCoreTrainer {
                              thresholdRule: calibration.provenance.description,
                              fitSeconds: Date().timeIntervalSince(start), thresholdCalibration: calibration)
         info.modelID = PatchCoreModel.contentID(config: config, info: info, banks: banks)
-        for note in notes { logger.notice("\(note)") }
+        // Notes reach the caller in the result; the log gets them at debug level only, so a CLI does not print twice.
+        for note in notes { logger.debug("\(note)") }
         logger.debug("fitted \(info.modelID ?? "")", metadata: [
             "features_s": "\(featureSeconds)", "coreset_s": "\(coresetSeconds)",
             "calibration_s": "\(Date().timeIntervalSince(calibrationStart))", "threshold": "\(calibration.threshold)"])

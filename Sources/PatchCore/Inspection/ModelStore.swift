@@ -47,8 +47,11 @@ public actor ModelStore {
         let name = scorer.identity.name ?? scorer.identity.id
         let version = scorer.identity.version ?? (lastVersion[name] ?? 0) + 1
         let entry = Entry(name: name, version: version, scorer: scorer, loadedAt: Date())
+        let previous = current[name]?.version
         current[name] = entry
         lastVersion[name] = max(lastVersion[name] ?? 0, version)
+        logger.info("model \(name) v\(version) installed", metadata: [
+            "id": "\(scorer.identity.id)", "replaces": "\(previous.map(String.init) ?? "none")"])
         return entry
     }
 
