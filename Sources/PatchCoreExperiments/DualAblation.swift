@@ -42,7 +42,8 @@ public struct DualAblationOptions: Sendable {
     public var skipBad: Bool
     public var progress: ProgressHandler?
 
-    public init(negativeCoresetRatio: Double = 0.02, positiveCoresetRatio: Double = 0.10,
+    public init(negativeCoresetRatio: Double = DualFitOptions.defaultNegativeCoresetRatio,
+                positiveCoresetRatio: Double = DualFitOptions.defaultPositiveCoresetRatio,
                 syntheticCounts: [Int] = [0, 50, 100, 150], synthetic: SyntheticPositivesSource = .classical,
                 rules: [DualScoreRule] = DualScoreRule.allCases, isolations: [AblationIsolation] = AblationIsolation.allCases,
                 defectPadding: Double = DefectIsolation().padding, numNeighbours: Int = DualScoring().numNeighbours,

@@ -28,9 +28,9 @@ struct Ablation: ParsableCommand {
     @Option(help: "Folder of defect image + mask pairs used as the synthetic positives instead of the generator; repeatable.")
     var positives: [String] = []
     @Option(help: "Fraction of normal patches kept in the negative bank (also the PatchCore row's bank).")
-    var negativeCoresetRatio: Double = 0.02
+    var negativeCoresetRatio: Double = DualFitOptions.defaultNegativeCoresetRatio
     @Option(help: "Fraction of defect patches kept in the positive bank.")
-    var positiveCoresetRatio: Double = 0.10
+    var positiveCoresetRatio: Double = DualFitOptions.defaultPositiveCoresetRatio
     @Option(help: "Dual score rules to run, comma-separated (default: all of \(DualScoreRule.choices)).")
     var rules: String?
     @Option(help: "Isolations to run, comma-separated (default: all of \(AblationIsolation.choices); crop / mask_overlap at the thesis' resized-crop scale, image_scale_* with defects at the test images' scale).")
