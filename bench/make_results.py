@@ -48,6 +48,16 @@ def swift_fit(name):
     log = os.path.join(out, f"swift_{name}.log")
     if not os.path.exists(log):
         return None
+    txt = os.path.join(out, f"swift_{name}.txt")
+    text = open(txt).read() if os.path.exists(txt) else ""
+    # The fit summary `evaluate` prints since held-out calibration (stdout).
+    images = re.search(r"images: +(\d+) in the bank \((\d+) patches of dimension (\d+)\)", text)
+    bank = re.search(r"bank: +(\d+) patches", text)
+    times = re.search(r"time: +features ([\d.]+) s, coreset ([\d.]+) s, calibration ([\d.]+) s, total ([\d.]+) s", text)
+    if images and bank and times:
+        return {"bank": int(bank.group(1)), "dim": int(images.group(3)), "patches": int(images.group(2)),
+                "fit": float(times.group(4)), "features": float(times.group(1)), "coreset": float(times.group(2))}
+    # Older runs logged one line on stderr.
     m = re.search(r"fitted: bank (\d+) x (\d+) from (\d+) patches in ([\d.]+) s \(features ([\d.]+) s, coreset ([\d.]+) s\)",
                   open(log).read())
     if not m:
