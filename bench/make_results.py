@@ -282,12 +282,13 @@ if mt or bottle:
 
 print("""
 ## Notes (read before quoting a number)
-- PyTorch varies a lot between runs on this machine (MobileNetV2 17.3 ms here against 9.7 ms in REFERENCE.md);
-  compare Swift with the PyTorch column of the same run first, and with REFERENCE.md second.
-- Not reached: Wide-ResNet-50-2 at batch 1 is slower than PyTorch in the same run; ResNet-50 at batch 1 is level with
-  PyTorch in the same run but above REFERENCE.md's 44 ms; per-image inference with the 1% bank is above REFERENCE.md's
-  16 ms (below PyTorch in the same run and below anomalib's 27 ms). The 3x3 convolutions use Winograd F(2x2,3x3) or
-  one GEMM per tap; the stride-2 3x3, the 1x1 projections and OpenBLAS's packing are what remains.
+- Machines of this kind differ (the CPU line above: Intel Skylake-X in earlier runs, AMD EPYC in the latest) and
+  PyTorch varies a lot between runs; compare Swift with the PyTorch column of the same run first, and with
+  REFERENCE.md second.
+- Against REFERENCE.md (measured on another machine of this kind), the batch-1 rows of ResNet-50, Wide-ResNet-50-2
+  and EfficientNet-Lite2 are above its figures; check the same run's PyTorch column before reading this as a gap.
+  The 3x3 convolutions use Winograd F(2x2,3x3) or one GEMM per tap; the stride-2 3x3, the 1x1 projections and
+  OpenBLAS's packing are what remains.
 - Swift inference is `inference_seconds_per_image` of `patchcore evaluate`: from the decoded image at input size,
   features + exact 1-NN + reweighting (k=9) + anomaly map; resizing the 900x900 bottle images is timed apart
   (`preprocess_seconds_per_image`, 5-7 ms). PyTorch's `inference` starts from a 224x224 tensor and takes the max score.
@@ -300,6 +301,8 @@ print("""
   (`Tests/BackbonesTests`), so the difference lies in the reference's preprocessing, still to be found.
 - Rows with `-` for peak RSS were re-run by hand with the same command; every other accuracy row comes from the
   full `bash bench/run_all.sh`, the timing rows from `BENCH_QUICK=1 bash bench/run_all.sh` on an idle machine.
+- The accuracy rows build the bank from every training image (`--calibration-split 0`), as the reference does; the
+  default fit holds 10% out for the threshold (see the thresholds section and `bench/THRESHOLDS.md`).
 """)
 print("Commands: `bash bench/run_all.sh` (all of the above); each Swift row is "
-      "`patchcore evaluate --threads 2 --json ... <args>` with the arguments in `bench/run_all.sh`.")
+      "`patchcore evaluate --threads 2 --calibration-split 0 --json ... <args>` with the arguments in `bench/run_all.sh`.")
