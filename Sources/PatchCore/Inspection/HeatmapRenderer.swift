@@ -48,10 +48,11 @@ public enum HeatmapRenderer {
                                                   thickness: thickness(width: original.width)))
         }
         let strip = Heatmap.strip(panels)
-        return Heatmap.annotate(strip, scale: scale, lines: caption(of: p), textScale: textScale(width: original.width))
+        return Heatmap.annotate(strip, scale: scale, lines: caption(of: p), textScale: textScale(width: strip.width))
     }
 
-    static func textScale(width: Int) -> Int { max(2, width / 320) }
+    /// About 50 characters of caption across the picture, never smaller than 2x the 5x7 font.
+    static func textScale(width: Int) -> Int { max(2, width / 300) }
     static func thickness(width: Int) -> Int { max(1, width / 400) }
 
     static func format(_ x: Float) -> String { String(format: abs(x) >= 1000 || (abs(x) < 0.01 && x != 0) ? "%.3g" : "%.3f", Double(x)) }
