@@ -95,11 +95,11 @@ struct EvaluationJob {
         var run = try PatchCoreEvaluator.evaluate(scorer: scorer, samples: dataset.test, fitSeconds: fitSeconds,
                                                   datasetName: dataset.name, skipBad: skipBad, heatmap: { p, sample, _ in
             guard let heatmaps else { return nil }
-            let name = sample.image.deletingPathExtension().lastPathComponent + ".png"
+            let name = URL(fileURLWithPath: sample.image.name).deletingPathExtension().lastPathComponent + ".png"
             let url = heatmaps.appendingPathComponent(sample.defectType).appendingPathComponent(name)
             try ImageFile.writePNG(try HeatmapRenderer.overlay(p), to: url)
             if let composites {
-                let mask = try sample.mask.map { try ImageFile.read($0) }
+                let mask = try sample.mask.map { try $0.load() }
                 try ImageFile.writePNG(try HeatmapRenderer.composite(p, groundTruth: mask),
                                        to: composites.appendingPathComponent(sample.defectType).appendingPathComponent(name))
             }

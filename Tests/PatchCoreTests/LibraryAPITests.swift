@@ -31,6 +31,24 @@ import Testing
         #expect(a.score == b.score && b.source == "upload" && a.source == test.path)
     }
 
+    /// Evaluation from bytes in memory gives the report evaluation from the data set's files gives.
+    @Test func evaluateFromMemoryEqualsEvaluateFromFiles() throws {
+        let extractor = try LibraryFixture.extractor(try LibraryFixture.config())
+        let model = try PatchCoreTrainer.fit(extractor: extractor, good: ImageSource.files(train)).model
+        let scorer = try PatchCoreScorer(model: model, extractor: extractor)
+        let test = fixture.data.test
+        let files = try PatchCoreEvaluator.evaluate(scorer: scorer, samples: test, fitSeconds: 0)
+        let memory = try PatchCoreEvaluator.evaluate(scorer: scorer, images: try test.map {
+            LabelledImage(image: .encoded(try Data(contentsOf: $0.image), name: $0.image.path),
+                          mask: try $0.mask.map { .decoded(try ImageFile.read($0), name: $0.path) },
+                          label: $0.label, defectType: $0.defectType)
+        }, fitSeconds: 0)
+        #expect(files.records.map(\.score) == memory.records.map(\.score))
+        #expect(files.report.imageAUROC == memory.report.imageAUROC && files.report.pixelAUROC == memory.report.pixelAUROC)
+        #expect(files.report.aupro == memory.report.aupro)
+        #expect(files.report.falseRejectRate != nil && files.report.escapeRate != nil)
+    }
+
     @Test func fitReportsEveryStageAndTheModelFileKeepsTheCalibration() throws {
         let log = ProgressLog()
         let extractor = try LibraryFixture.extractor(try LibraryFixture.config())

@@ -85,11 +85,22 @@ public enum PatchCoreEvaluator {
         public var skipped: [SkippedImage]
     }
 
-    /// - Parameters:
-    ///   - heatmap: called with each prediction and its sample (e.g. to write overlays); returns the path it wrote.
+    /// A data set's test split (files).
     public static func evaluate(scorer: PatchCoreScorer, samples: [Sample], fitSeconds: Double,
                                 datasetName: String? = nil, skipBad: Bool = false,
-                                heatmap: ((Prediction, Sample, Image?) throws -> String?)? = nil,
+                                heatmap: ((Prediction, LabelledImage, Image?) throws -> String?)? = nil,
+                                progress: ProgressHandler? = nil) throws -> Run {
+        try evaluate(scorer: scorer, images: samples.map(LabelledImage.init), fitSeconds: fitSeconds, datasetName: datasetName,
+                     skipBad: skipBad, heatmap: heatmap, progress: progress)
+    }
+
+    /// Labelled images from files or memory.
+    /// - Parameters:
+    ///   - heatmap: called with each prediction, its item and its prepared mask (e.g. to write overlays); returns the
+    ///     path it wrote.
+    public static func evaluate(scorer: PatchCoreScorer, images samples: [LabelledImage], fitSeconds: Double,
+                                datasetName: String? = nil, skipBad: Bool = false,
+                                heatmap: ((Prediction, LabelledImage, Image?) throws -> String?)? = nil,
                                 progress: ProgressHandler? = nil) throws -> Run {
         guard !samples.isEmpty else { throw PatchCoreError.invalidConfiguration("the test split is empty") }
         var scores: [Float] = [], labels: [Bool] = [], types: [String] = []
@@ -106,11 +117,11 @@ public enum PatchCoreEvaluator {
                 (image, mask) = try scorer.extractor.readTestSample(sample)
             } catch {
                 guard skipBad else { throw error }
-                skipped.append(SkippedImage(file: sample.image.path, reason: "\(error)"))
+                skipped.append(SkippedImage(file: sample.image.name, reason: "\(error)"))
                 try step.advance()
                 continue
             }
-            let p = try scorer.predict(image, name: sample.image.path)
+            let p = try scorer.predict(image, name: sample.image.name)
             preprocessSeconds += p.timings.preprocess
             inferenceSeconds += p.timings.features + p.timings.search + p.timings.map
             scores.append(p.score)

@@ -83,16 +83,20 @@ public final class FeatureExtractor: Sendable {
 }
 
 extension FeatureExtractor {
-    /// A test sample's image and, when it has one, its mask prepared like the image (`prepareMask`); the mask must
-    /// have the image's size. Shared by `PatchCoreEvaluator` and the ablation so both read test data identically.
-    public func readTestSample(_ sample: Sample) throws -> (image: Image, mask: Image?) {
-        let image = try ImageFile.read(sample.image)
-        guard let m = sample.mask else { return (image, nil) }
-        let raw = try ImageFile.read(m)
+    /// A test image and, when it has one, its mask prepared like the image (`prepareMask`); the mask must have the
+    /// image's size. Shared by `PatchCoreEvaluator` and the ablation so both read test data identically.
+    public func readTestSample(_ item: LabelledImage) throws -> (image: Image, mask: Image?) {
+        let image = try item.image.load()
+        guard let m = item.mask else { return (image, nil) }
+        let raw = try m.load()
         guard raw.width == image.width, raw.height == image.height else {
-            throw ImageError.sizeMismatch(file: m.path, expected: "its image \(image.width)x\(image.height)",
+            throw ImageError.sizeMismatch(file: m.name, expected: "its image \(image.width)x\(image.height)",
                                           actual: "\(raw.width)x\(raw.height)")
         }
         return (image, prepareMask(raw))
+    }
+
+    public func readTestSample(_ sample: Sample) throws -> (image: Image, mask: Image?) {
+        try readTestSample(LabelledImage(sample))
     }
 }

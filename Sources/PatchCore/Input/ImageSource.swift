@@ -39,3 +39,27 @@ public enum ImageSource: Sendable, CustomStringConvertible {
     /// File sources for a list of URLs.
     public static func files(_ urls: [URL]) -> [ImageSource] { urls.map { .file($0) } }
 }
+
+/// A test image with its label, defect type and (optionally) ground-truth mask, from files or memory: what
+/// evaluation reads. A data set's `Sample` converts with `LabelledImage(sample)`.
+///
+/// ```swift
+/// let item = LabelledImage(image: .encoded(png, name: "lot-7/17"), mask: nil, label: .good)
+/// let run = try PatchCoreEvaluator.evaluate(scorer: scorer, images: [item], fitSeconds: 0)
+/// ```
+public struct LabelledImage: Sendable {
+    public var image: ImageSource
+    /// Ground truth, > 127 = defect, the image's size.
+    public var mask: ImageSource?
+    public var label: Label
+    public var defectType: String
+
+    public init(image: ImageSource, mask: ImageSource? = nil, label: Label, defectType: String? = nil) {
+        self.image = image; self.mask = mask; self.label = label
+        self.defectType = defectType ?? (label == .good ? "good" : "defect")
+    }
+
+    public init(_ sample: Sample) {
+        self.init(image: .file(sample.image), mask: sample.mask.map { .file($0) }, label: sample.label, defectType: sample.defectType)
+    }
+}
