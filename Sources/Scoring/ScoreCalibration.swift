@@ -100,8 +100,13 @@ public struct ScoreCalibration: Sendable, Codable, Equatable {
     enum CodingKeys: String, CodingKey { case method, min, max, mean, std, threshold }
 }
 
-/// numpy.quantile(values, q) with the default 'linear' method: position q * (n - 1), interpolated.
-func quantile(_ values: [Float], _ q: Double) -> Float {
+/// numpy.quantile(values, q) with the default 'linear' method: position q * (n - 1), interpolated; NaN for no values.
+///
+/// ```swift
+/// quantile([3, 1, 2, 4], 0.5)   // 2.5, the median
+/// ```
+public func quantile(_ values: [Float], _ q: Double) -> Float {
+    guard !values.isEmpty else { return .nan }
     let sorted = values.map(Double.init).sorted()
     let position = q * Double(sorted.count - 1)
     let lower = Int(position.rounded(.down)), upper = Swift.min(lower + 1, sorted.count - 1)

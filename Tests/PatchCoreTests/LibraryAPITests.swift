@@ -188,6 +188,12 @@ import Testing
             #expect(abs(g.score - good) <= 1e-4 * max(1, abs(good)), "\(name) good \(g.score) vs \(good)")
             #expect(abs(c.score - crack) <= 1e-4 * max(1, abs(crack)), "\(name) crack \(c.score) vs \(crack)")
             #expect(!g.isAnomalous && c.isAnomalous)
+            // A new threshold on an old file: recorded, decided with, and the map level (no held-out maps) stays.
+            var moved = model
+            try moved.setThreshold(crack, provenance: ThresholdProvenance(rule: .manual, images: 0, source: "test", estimator: "given"))
+            #expect(moved.calibration.threshold == crack && moved.info.calibration.threshold == crack)
+            #expect(moved.calibration.mapThreshold == model.calibration.mapThreshold)
+            #expect(try PatchCoreScorer(model: moved, weights: fixture.weights).predict(.file(root.appendingPathComponent("test/crack/000.png"))).isAnomalous == (c.score >= crack))
         }
     }
 }

@@ -41,33 +41,10 @@ enum LibraryFixture {
 final class ProgressLog: @unchecked Sendable {
     private let lock = NSLock()
     private var reports: [ProgressReport] = []
-    private var waiters: [(ProgressStage, Int, CheckedContinuation<Void, Never>)] = []
 
-    var handler: ProgressHandler { { [self] r in self.add(r) } }
+    var handler: ProgressHandler { { [self] r in lock.withLock { reports.append(r) } } }
 
     var all: [ProgressReport] { lock.withLock { reports } }
-
-    private func add(_ r: ProgressReport) {
-        let ready: [CheckedContinuation<Void, Never>] = lock.withLock {
-            reports.append(r)
-            let (hit, rest) = (waiters.filter { $0.0 == r.stage && r.done >= $0.1 }, waiters.filter { !($0.0 == r.stage && r.done >= $0.1) })
-            waiters = rest
-            return hit.map(\.2)
-        }
-        for c in ready { c.resume() }
-    }
-
-    /// Returns once a report of `stage` with at least `done` items arrived.
-    func wait(for stage: ProgressStage, done: Int) async {
-        await withCheckedContinuation { c in
-            let already = lock.withLock {
-                if reports.contains(where: { $0.stage == stage && $0.done >= done }) { return true }
-                waiters.append((stage, done, c))
-                return false
-            }
-            if already { c.resume() }
-        }
-    }
 }
 
 /// A progress handler that cancels the task it runs in at the first item of `stage` and remembers when.

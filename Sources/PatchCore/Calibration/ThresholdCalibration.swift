@@ -1,4 +1,5 @@
 import Foundation
+import Scoring
 
 /// How a model's decision threshold was set, recorded in the model file so a user can tell why a part was flagged.
 public struct ThresholdProvenance: Sendable, Codable, Equatable, CustomStringConvertible {
@@ -132,7 +133,7 @@ public struct ModelCalibration: Sendable, Codable, Equatable {
             threshold = t
             provenance = ThresholdProvenance(rule: .manual, images: 0, source: source, estimator: "given")
         }
-        var cal = ModelCalibration(goodScores: scores, goodMapMaxima: maxima, medianGoodScore: median(scores),
+        var cal = ModelCalibration(goodScores: scores, goodMapMaxima: maxima, medianGoodScore: quantile(scores, 0.5),
                                    threshold: threshold, provenance: provenance, mapLow: mapMedian, mapThreshold: 0)
         cal.mapThreshold = cal.mapLevel(ofScore: threshold)
         return cal
@@ -145,7 +146,8 @@ public struct ModelCalibration: Sendable, Codable, Equatable {
         var cal = self
         cal.threshold = t
         cal.provenance = provenance
-        cal.mapThreshold = goodScores.isEmpty ? mapThreshold * (t / (threshold != 0 ? threshold : 1)) : mapLevel(ofScore: t)
+        // Files without held-out scores have nothing to match the new threshold against: their map level stays.
+        if !goodScores.isEmpty { cal.mapThreshold = mapLevel(ofScore: t) }
         return cal
     }
 
@@ -184,13 +186,6 @@ public struct ModelCalibration: Sendable, Codable, Equatable {
         let t = Swift.max(sorted[n - 1].nextUp, bound)
         return (t, "\(n) images are too few for a distribution-free \(rate) bound (needs \(Int((1 / rate).rounded(.up)) - 1)); larger of the maximum and the normal prediction bound mean + t*std*sqrt(1+1/n)")
     }
-}
-
-/// Median (mean of the two middle values for even counts) of ascending values.
-func median(_ sorted: [Float]) -> Float {
-    guard !sorted.isEmpty else { return 0 }
-    let n = sorted.count
-    return n % 2 == 1 ? sorted[n / 2] : (sorted[n / 2 - 1] + sorted[n / 2]) / 2
 }
 
 func meanStd(_ values: [Float]) -> (Double, Double) {

@@ -83,6 +83,13 @@ public struct PatchCoreConfig: Sendable, Codable, Equatable {
         case blurSigma = "blur_sigma"
     }
 
+    /// Whether both configurations turn an image into the same patch features (backbone, taps, input transform,
+    /// normalisation, reduction), whatever their bank and scoring settings.
+    public func extractsSameFeatures(as other: PatchCoreConfig) -> Bool {
+        backbone == other.backbone && taps == other.taps && transform == other.transform && mean == other.mean
+            && std == other.std && featureDimension == other.featureDimension
+    }
+
     /// Checks values a user can set, with a message that says how to fix them.
     public func validate() throws {
         func bad(_ s: String) -> PatchCoreError { .invalidConfiguration(s) }

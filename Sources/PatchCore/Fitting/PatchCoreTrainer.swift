@@ -90,7 +90,7 @@ public enum PatchCoreTrainer {
             let map = try maps.maps(patchScores: patchScores, grid: (grid.height, grid.width)).scalars
             scores.append(finite(score))
             maxima.append(finite(map.max() ?? 0))
-            medians.append(finite(median(map.sorted())))
+            medians.append(finite(quantile(map, 0.5)))
         }
         if let set = calibrationSet {
             for source in set {
@@ -117,7 +117,7 @@ public enum PatchCoreTrainer {
         }
         let source = calibrationSet == nil ? "training images (in the bank)"
             : (heldOutFromGood(options.calibration) ? "held-out good images" : "calibration images")
-        let calibration = try ModelCalibration.fit(goodScores: scores, mapMaxima: maxima, mapMedian: median(medians.sorted()),
+        let calibration = try ModelCalibration.fit(goodScores: scores, mapMaxima: maxima, mapMedian: quantile(medians, 0.5),
                                                    policy: options.threshold, source: source)
         let calibrationSeconds = Date().timeIntervalSince(calibrationStart)
 

@@ -107,9 +107,8 @@ public final class PatchCoreScorer: Sendable {
             throw PatchCoreError.incompatibleModel(file: name ?? "model \(model.id)",
                 reason: "was fitted with weights of SHA-256 \(model.info.weightsSHA256.prefix(12))…, but the given weights are \(extractor.weightsSHA256.prefix(12))…; pass the weights the model was fitted with")
         }
-        guard extractor.config == model.config || (extractor.config.backbone == model.config.backbone
-            && extractor.config.taps == model.config.taps && extractor.config.transform == model.config.transform
-            && extractor.config.featureDimension == model.config.featureDimension) else {
+        // Fitting settings (coreset ratio, seed) may differ: a dual fit replaces the ratio with its negative one.
+        guard extractor.config.extractsSameFeatures(as: model.config) else {
             throw PatchCoreError.incompatibleModel(file: name ?? "model \(model.id)", reason: "the feature extractor's configuration differs from the model's")
         }
         self.model = model
