@@ -109,7 +109,7 @@ public struct EvaluationReport: Sendable, Codable, Equatable {
         if let f = falseRejectRate { r.append(("false-reject rate", String(format: "%.4f", f))) }
         if let e = escapeRate { r.append(("escape rate", String(format: "%.4f", e))) }
         r.append(("test images", "\(nTestImages)"))
-        r.append(("fit time", String(format: "%.2f s", fitSeconds)))
+        r.append(("fit time", fitSeconds > 0 ? String(format: "%.2f s", fitSeconds) : "not fitted in this run"))
         r.append(("inference / image", String(format: "%.1f ms", inferenceSecondsPerImage * 1000)))
         if let p = preprocessSecondsPerImage { r.append(("resize+crop / image", String(format: "%.1f ms", p * 1000))) }
         for (k, v) in (imageAUROCPerDefectType ?? [:]).sorted(by: { $0.key < $1.key }) {

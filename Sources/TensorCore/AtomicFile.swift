@@ -24,7 +24,7 @@ public enum AtomicFileError: Error, Equatable, LocalizedError, CustomStringConve
 }
 
 /// Writes a file so that readers see either the old or the complete new contents, never a partial one:
-/// the bytes go to a temporary file `.<name>.<UUID>.tmp` in the destination's folder, which is fsynced and then
+/// the bytes go to a temporary file `.<name>.<pid>.<UUID>.tmp` in the destination's folder, which is fsynced and then
 /// renamed over the destination.
 ///
 /// Only regular files (or new ones) are replaced that way. A symlink is followed and its target is written (the link
@@ -53,9 +53,10 @@ public enum AtomicFile {
         }
     }
 
-    /// Removes temporaries `.<name>.<UUID>.tmp` in `folder` older than `age` seconds: what runs killed between
-    /// writing and renaming left behind. Younger ones are kept, as another process may be about to rename them.
-    /// Returns the names removed; a folder that does not exist has none.
+    /// Removes temporaries of `name` in `folder` that no write in flight owns: `.<name>.<pid>.<UUID>.tmp` whose writer
+    /// process is gone (a run killed between writing and renaming), and any (including the older `.<name>.<UUID>.tmp`
+    /// form, which names no writer) older than `age` seconds. A live writer's young temporaries are kept, as it may be
+    /// about to rename them. Returns the names removed; a folder that does not exist has none.
     @discardableResult
     public static func removeStaleTemporaries(in folder: URL, for name: String,
                                               olderThan age: TimeInterval = staleTemporaryAge) -> [String] {
@@ -64,17 +65,35 @@ public enum AtomicFile {
         let cutoff = Date().addingTimeInterval(-age)
         var removed: [String] = []
         for entry in entries where entry.hasPrefix(prefix) && entry.hasSuffix(suffix)
-            && entry.count == prefix.count + 36 + suffix.count {
-            // Only names this type makes: the middle must be a UUID, so `.<name>.backup.tmp` is never touched.
-            let middle = String(entry.dropFirst(prefix.count).dropLast(suffix.count))
-            guard UUID(uuidString: middle) != nil else { continue }
+            && entry.count >= prefix.count + 36 + suffix.count {
+            // Only names this type makes: the end must be a UUID, so `.<name>.backup.tmp` is never touched.
+            let middle = entry.dropFirst(prefix.count).dropLast(suffix.count)
+            guard UUID(uuidString: String(middle.suffix(36))) != nil else { continue }
+            let writer: pid_t?
+            if middle.count == 36 {
+                writer = nil
+            } else {
+                let pidText = middle.dropLast(37)
+                guard middle.dropLast(36).hasSuffix("."), let pid = pid_t(pidText), pid > 0 else { continue }
+                writer = pid
+            }
             let path = folder.appendingPathComponent(entry).path
             guard let attributes = try? FileManager.default.attributesOfItem(atPath: path),
                   attributes[.type] as? FileAttributeType == .typeRegular,
                   let modified = attributes[.modificationDate] as? Date else { continue }
-            if modified < cutoff, unlink(path) == 0 { removed.append(entry) }
+            let orphaned = writer.map { !processIsAlive($0) } ?? false
+            if orphaned || modified < cutoff, unlink(path) == 0 { removed.append(entry) }
         }
         return removed
+    }
+
+    /// The temporary file name a write by this process uses for `name`.
+    static func temporaryName(for name: String) -> String { ".\(name).\(getpid()).\(UUID().uuidString).tmp" }
+
+    /// Whether a process with this id exists (EPERM: it does, owned by someone else).
+    static func processIsAlive(_ pid: pid_t) -> Bool {
+        if pid == getpid() { return true }
+        return kill(pid, 0) == 0 || errno == EPERM
     }
 
     // MARK: - Where the bytes go
@@ -183,23 +202,27 @@ public enum AtomicFile {
         let dir = (path as NSString).deletingLastPathComponent, name = (path as NSString).lastPathComponent
         try makeFolder(dir)
         removeStaleTemporaries(in: URL(fileURLWithPath: dir), for: name)
-        let tmp = dir + "/.\(name).\(UUID().uuidString).tmp"
+        let tmp = dir + "/" + temporaryName(for: name)
+        // Removed if the process is interrupted before the rename (kill -9 aside: see removeStaleTemporaries).
+        let token = InterruptCleanup.register(tmp)
+        defer { InterruptCleanup.unregister(token) }
         // 0o666 less the umask, as any new file gets.
         let fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o666)
         guard fd >= 0 else {
-            throw AtomicFileError.failed(path: path, operation: "create temporary file \(tmp)", reason: systemMessage())
+            throw AtomicFileError.failed(path: path, operation: "create a temporary file beside it", reason: systemMessage())
         }
         do {
             do {
                 defer { close(fd) }
-                try writeAll(data, to: fd, path: tmp)
+                // Errors name the target the user asked for; the temporary is an implementation detail (and removed).
+                try writeAll(data, to: fd, path: path)
                 // Data on disk before the name points at it, so a crash leaves the old file or the new, not an empty one.
                 guard fsync(fd) == 0 else {
-                    throw AtomicFileError.failed(path: tmp, operation: "fsync", reason: systemMessage())
+                    throw AtomicFileError.failed(path: path, operation: "flush to disk", reason: systemMessage())
                 }
             }
             guard rename(tmp, path) == 0 else {
-                throw AtomicFileError.failed(path: path, operation: "rename from \(tmp)", reason: systemMessage())
+                throw AtomicFileError.failed(path: path, operation: "rename the temporary file into place", reason: systemMessage())
             }
         } catch {
             unlink(tmp)

@@ -21,6 +21,15 @@ public enum InputFileError: Error, Equatable, Sendable, CustomStringConvertible,
         }
     }
 
+    /// What is wrong, without the path (for errors that name the file themselves).
+    public var reason: String {
+        switch self {
+        case let .notAFile(_, reason): return "\(reason), not a file"
+        case let .unreadable(_, reason): return "cannot read: \(reason)"
+        case let .tooLarge(_, bytes, limit): return "\(bytes) bytes, more than the limit of \(limit) bytes (--max-file-bytes)"
+        }
+    }
+
     public var description: String {
         switch self {
         case let .notAFile(path, reason): return "\(path) \(reason), not a file"

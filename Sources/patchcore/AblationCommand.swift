@@ -21,6 +21,7 @@ struct Ablation: ParsableCommand {
 
     @OptionGroup var data: DataOptions
     @OptionGroup var modelOptions: ModelOptions
+    @OptionGroup(title: "Input limits") var limits: LimitOptions
     @Option(help: "Synthetic positives added to the real ones, comma-separated (0 = real only).")
     var syntheticCounts: String = "0,50,100,150"
     @Option(help: "Synthetic generator: classical (ignored when --positives folders are given).")

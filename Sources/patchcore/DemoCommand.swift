@@ -11,6 +11,7 @@ struct Demo: ParsableCommand {
     @Option(help: "Seed of the generated data set.") var dataSeed: UInt64 = 7
     @OptionGroup var modelOptions: ModelOptions
     @OptionGroup var threshold: ThresholdOptions
+    @OptionGroup(title: "Input limits") var limits: LimitOptions
 
     func run() throws {
         applyThreads(modelOptions.threads)

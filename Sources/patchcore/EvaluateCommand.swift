@@ -24,6 +24,7 @@ struct Evaluate: ParsableCommand {
     @OptionGroup var modelOptions: ModelOptions
     @OptionGroup var threshold: ThresholdOptions
     @OptionGroup var dual: DualOptions
+    @OptionGroup(title: "Input limits") var limits: LimitOptions
     @Option(help: "A fitted model file (plain or dual); when absent the model is fitted on the fly.") var model: String?
     @Option(help: "Save the model (fitted on the fly, or --model with --set-threshold) to this file.") var saveModel: String?
     @Option(help: "Store a threshold chosen on this labelled set in the saved model.") var setThreshold: LabelledThreshold?
@@ -39,6 +40,7 @@ struct Evaluate: ParsableCommand {
     func run() throws {
         applyThreads(modelOptions.threads)
         for path in [json, saveModel].compactMap({ $0 }) { try checkWritable(URL(fileURLWithPath: path)) }
+        if let out { try checkFolder(URL(fileURLWithPath: out)) }
         let ds = try DatasetLoader.load(data.url)
         log("data: \(ds.summary)")
         if dual.dual, model != nil { log("note: --dual options are ignored with --model; the model file decides how it scores") }
@@ -84,14 +86,28 @@ struct EvaluationJob {
                                                                        threshold: threshold, skipBad: skipBad),
                                                progress: progress)
             skipped = fit.skipped
-            fitSeconds = fit.model.info.fitSeconds
+            fitSeconds = fit.totalSeconds
             printSummary(fit, config: fit.model.config, file: setThreshold == nil ? saveModel : nil)
             reportPositiveWarnings(fit.positiveWarnings)
             if let saveModel, setThreshold == nil { try ModelFile.write(fit.model, to: saveModel); log("wrote \(saveModel.path)") }
             scorer = try PatchCoreScorer(model: fit.model, extractor: extractor)
         }
-        if let out { try OutputFolder.prepare(out, replacing: ["heatmaps", "composites", "predictions.jsonl", "metrics.json", "report.md"]) }
-        let heatmaps = out?.appendingPathComponent("heatmaps"), composites = composite ? out?.appendingPathComponent("composites") : nil
+        // Written into a staging folder and swapped in at the end: never old heatmaps beside new ones.
+        let staged = try out.map { try StagedOutputFolder($0, entries: ["heatmaps", "composites", "predictions.jsonl", "metrics.json", "report.md"]) }
+        do {
+            let run = try evaluate(scorer: scorer, fitSeconds: fitSeconds, fitSkipped: skipped, staged: staged)
+            try staged?.commit()
+            if let out { log("wrote \(out.path)/{metrics.json,report.md,predictions.jsonl,heatmaps/}") }
+            return run
+        } catch {
+            if let kept = staged?.abandon() { log("note: the outputs written before the error are in \(kept.path)") }
+            throw error
+        }
+    }
+
+    private func evaluate(scorer: PatchCoreScorer, fitSeconds: Double, fitSkipped skipped: [SkippedImage],
+                          staged: StagedOutputFolder?) throws -> PatchCoreEvaluator.Run {
+        let heatmaps = staged?.url("heatmaps"), composites = composite ? staged?.url("composites") : nil
         var run = try PatchCoreEvaluator.evaluate(scorer: scorer, samples: dataset.test, fitSeconds: fitSeconds,
                                                   datasetName: dataset.name, skipBad: skipBad, heatmap: { p, sample, _ in
             guard let heatmaps else { return nil }
@@ -103,8 +119,9 @@ struct EvaluationJob {
                 try ImageFile.writePNG(try HeatmapRenderer.composite(p, groundTruth: mask),
                                        to: composites.appendingPathComponent(sample.defectType).appendingPathComponent(name))
             }
-            return url.path
-        }, progress: progress)
+            // The path it will have once the run is swapped in.
+            return staged?.finalURL("heatmaps").appendingPathComponent(sample.defectType).appendingPathComponent(name).path
+        }, progress: TerminalProgress().handler)
         run.skipped = skipped + run.skipped
         if let setThreshold, let saveModel {
             guard let f1 = run.report.f1Threshold else { throw ValidationError("the test split gave no F1 threshold") }
@@ -116,13 +133,12 @@ struct EvaluationJob {
             try ModelFile.write(model, to: saveModel)
             log("wrote \(saveModel.path) with the \(setThreshold.rawValue) threshold \(f1) (was \(scorer.model.calibration.threshold))")
         }
-        if let out {
-            try PredictionRecord.writeJSONLines(run.records, to: out.appendingPathComponent("predictions.jsonl"))
-            try AtomicFile.write(try run.report.jsonData(), to: out.appendingPathComponent("metrics.json"))
+        if let staged {
+            try PredictionRecord.writeJSONLines(run.records, to: staged.url("predictions.jsonl"))
+            try AtomicFile.write(try run.report.jsonData(), to: staged.url("metrics.json"))
             let method = scorer.model.banks.positive.map { "PatchCoreDual (\($0.info.scoring.rule.rawValue))" } ?? "PatchCore"
             let markdown = "# \(dataset.name): \(method) evaluation\n\n\(run.report.markdownTable())\n\nThreshold: \(scorer.model.calibration.threshold) (\(scorer.model.calibration.provenance)); a part is anomalous when score >= threshold.\n\nHeatmap overlays: `heatmaps/<defect type>/<image>.png`; per-image scores: `predictions.jsonl`.\n"
-            try AtomicFile.write(Data(markdown.utf8), to: out.appendingPathComponent("report.md"))
-            log("wrote \(out.path)/{metrics.json,report.md,predictions.jsonl,heatmaps/}")
+            try AtomicFile.write(Data(markdown.utf8), to: staged.url("report.md"))
         }
         return run
     }

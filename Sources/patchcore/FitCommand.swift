@@ -20,6 +20,7 @@ struct Fit: ParsableCommand {
     @OptionGroup var model: ModelOptions
     @OptionGroup var threshold: ThresholdOptions
     @OptionGroup var dual: DualOptions
+    @OptionGroup(title: "Input limits") var limits: LimitOptions
     @Option(name: .customLong("model"), help: "Output model file (.safetensors).") var output: String
 
     func validate() throws {
@@ -73,19 +74,12 @@ func printSummary(_ result: FitResult, config: PatchCoreConfig, file: URL?) {
                   "bank:       \(m.banks.normal.count) patches (coreset ratio \(config.coresetRatio))"]
     }
     lines += ["threshold:  \(cal.threshold), score >= threshold is anomalous (\(cal.provenance))",
-              "time:       features \(fmt(result.featureSeconds)) s, coreset \(fmt(result.coresetSeconds)) s, calibration \(fmt(result.calibrationSeconds)) s, total \(fmt(info.fitSeconds)) s"]
+              "time:       features \(fmt(result.featureSeconds)) s, coreset \(fmt(result.coresetSeconds)) s, calibration \(fmt(result.calibrationSeconds)) s, total \(fmt(result.totalSeconds)) s"]
     print(lines.joined(separator: "\n"))
     for note in result.notes { log("note: \(note)") }
 }
 
 /// Refuses an output path that is a folder before any work is done.
-func checkWritable(_ url: URL) throws {
-    var isDir: ObjCBool = false
-    if FileManager.default.fileExists(atPath: url.path, isDirectory: &isDir), isDir.boolValue {
-        throw ValidationError("\(url.path) is a folder; give a file path")
-    }
-}
-
 func reportPositiveWarnings(_ warnings: [SkippedImage]) {
     guard !warnings.isEmpty else { return }
     log("warning: \(warnings.count) defect image/region note(s):")

@@ -28,6 +28,7 @@ struct Predict: ParsableCommand {
     @Flag(help: "Continue past unreadable images and list them at the end.") var skipBad = false
     @Flag(help: "Exit 0 even when images are anomalous.") var exitZero = false
     @Option(help: "Compute threads (default: all cores).") var threads: Int?
+    @OptionGroup(title: "Input limits") var limits: LimitOptions
 
     func validate() throws {
         if inputs.isEmpty { throw ValidationError("give at least one image file or folder, or - to read paths from standard input") }
@@ -44,7 +45,7 @@ struct Predict: ParsableCommand {
         } catch let error as ValidationError {
             throw error
         } catch {
-            log("error: \(error)")
+            log("error: \(UserFacingError.describe(error))")
             throw ExitCode(2)
         }
         reportSkipped(skipped)
@@ -54,20 +55,41 @@ struct Predict: ParsableCommand {
 
     private func score() throws -> (anomalous: Int, skipped: [SkippedImage]) {
         applyThreads(threads)
+        // Outputs that cannot be written are refused before any work.
+        if let json, json != "-" { try checkWritable(URL(fileURLWithPath: json)) }
+        if let out { try checkFolder(URL(fileURLWithPath: out)) }
         let fitted = try ModelFile.read(URL(fileURLWithPath: model))
         let weightsURL = try weights.map { URL(fileURLWithPath: $0) } ?? WeightsCatalog.locate(fitted.config.backbone)
         let scorer = try PatchCoreScorer(model: fitted, weights: weightsURL, name: URL(fileURLWithPath: model).lastPathComponent)
         let files = try imageFiles()
         if files.isEmpty { throw ValidationError("no PNG/JPEG images found in \(inputs.joined(separator: ", "))") }
 
-        let outDir = out.map { URL(fileURLWithPath: $0) }
-        if let outDir {
-            if OutputFolder.isNonEmpty(outDir), !overwrite {
+        let entries = ["heatmaps", "composites", "predictions.jsonl"]
+        var staged: StagedOutputFolder?
+        if let out {
+            let outDir = URL(fileURLWithPath: out)
+            if StagedOutputFolder.holdsResults(outDir, entries: entries), !overwrite {
                 throw ValidationError("\(outDir.path) already holds results; pass --overwrite to replace them, or choose another --out")
             }
-            try OutputFolder.prepare(outDir, replacing: ["heatmaps", "composites", "predictions.jsonl"])
+            staged = try StagedOutputFolder(outDir, entries: entries)
         }
-        let sink = try JSONLinesSink(path: json ?? outDir.map { $0.appendingPathComponent("predictions.jsonl").path })
+        do {
+            let result = try score(scorer: scorer, model: fitted, files: files, staged: staged)
+            try staged?.commit()
+            if let staged, json == nil { log("wrote \(staged.finalURL("predictions.jsonl").path)") }
+            return result
+        } catch {
+            if let kept = staged?.abandon() {
+                log("note: the results of the images scored before the error are in \(kept.path); the previous results in \(out ?? "") are unchanged")
+            }
+            throw error
+        }
+    }
+
+    /// Scores `files` in order, writing heatmaps and JSON lines into the staging folder (when --out is given).
+    private func score(scorer: PatchCoreScorer, model fitted: PatchCoreModel, files: [URL],
+                       staged: StagedOutputFolder?) throws -> (anomalous: Int, skipped: [SkippedImage]) {
+        let sink = try JSONLinesSink(path: json ?? staged.map { $0.url("predictions.jsonl").path })
         // With JSON on standard output, the human-readable lines go to standard error.
         let say: (String) -> Void = sink.isStandardOutput ? { log($0) } : { print($0) }
         let rule = threshold.map { "score >= \($0) (given)" } ?? "score >= \(fitted.calibration.threshold) (\(fitted.calibration.provenance))"
@@ -80,29 +102,29 @@ struct Predict: ParsableCommand {
             var p: Prediction
             do { p = try scorer.predict(.file(url)) } catch {
                 guard skipBad else { throw error }
-                skipped.append(SkippedImage(file: url.path, reason: "\(error)"))
+                skipped.append(SkippedImage(file: url.path, reason: UserFacingError.describe(error)))
                 continue
             }
             if let t = threshold { p.threshold = t; p.decision = p.score >= t ? .anomalous : .ok }
             var heatmap: String?
-            if let outDir {
+            if let staged {
                 let stem = url.deletingPathExtension().lastPathComponent
                 let seen = heatmapNames[stem, default: 0]
                 heatmapNames[stem] = seen + 1
                 let name = seen == 0 ? "\(stem).png" : "\(stem)-\(seen + 1).png"
-                let h = outDir.appendingPathComponent("heatmaps").appendingPathComponent(name)
-                try ImageFile.writePNG(try HeatmapRenderer.overlay(p), to: h)
+                try ImageFile.writePNG(try HeatmapRenderer.overlay(p), to: staged.url("heatmaps").appendingPathComponent(name))
                 if composite {
-                    try ImageFile.writePNG(try HeatmapRenderer.composite(p), to: outDir.appendingPathComponent("composites").appendingPathComponent(name))
+                    try ImageFile.writePNG(try HeatmapRenderer.composite(p), to: staged.url("composites").appendingPathComponent(name))
                 }
-                heatmap = h.path
+                // The path it will have once the run is swapped in.
+                heatmap = staged.finalURL("heatmaps").appendingPathComponent(name).path
             }
             let record = PredictionRecord(p, threshold: threshold, heatmap: heatmap)
             try sink.append(record)
             if record.anomalous { anomalous += 1 }
             say("\(record.anomalous ? "ANOMALOUS" : "ok       ")  \(String(format: "%10.4f", p.score))  \(url.path)")
         }
-        if let path = sink.path, !sink.isStandardOutput { log("wrote \(path)") }
+        if let path = sink.path, !sink.isStandardOutput, staged == nil || json != nil { log("wrote \(path)") }
         return (anomalous, skipped)
     }
 

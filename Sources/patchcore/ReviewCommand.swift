@@ -21,6 +21,7 @@ struct Review: ParsableCommand {
     @Option(help: "Mark samples as rejected (left out of the positive bank).") var reject: [String] = []
     @Option(help: "Forget the verdict on samples (unreviewed samples are used).") var clear: [String] = []
     @Option(help: "Where to write the review page (default: DIR/review.html).") var sheet: String?
+    @OptionGroup(title: "Input limits") var limits: LimitOptions
 
     static func ids(_ values: [String]) -> [String] {
         values.flatMap { $0.split(separator: ",") }.map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
@@ -39,6 +40,8 @@ struct Review: ParsableCommand {
 
     func run() throws {
         let dir = URL(fileURLWithPath: folder)
+        try checkFolder(dir)
+        if let sheet { try checkWritable(URL(fileURLWithPath: sheet)) }
         var review = try SyntheticDefectReview.load(folder: dir)
         let before = review
         try review.apply(.accepted, to: Self.ids(accept), in: dir)

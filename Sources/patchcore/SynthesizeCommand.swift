@@ -167,6 +167,7 @@ struct Synthesize: ParsableCommand {
 
 /// The options both generators share: where good images and masks come from, the seed, the output folder.
 struct SynthesisInputs: ParsableArguments {
+    @OptionGroup(title: "Input limits") var limits: LimitOptions
     @Option(help: "Folder of good images (PNG/JPEG, sub-folders included).") var good: String?
     @Option(help: "Data set whose good training images are used (MVTec AD, KolektorSDD2, CSV manifest).") var data: String?
     @Option(help: "Folder of mask files (PNG/JPEG, > 127 = defect).") var masks: String?

@@ -135,7 +135,7 @@ import Testing
 
         let ratio = try CLIRunner.run(["fit", "--images", empty.path, "--model", "x", "--coreset-ratio", "1.5"])
         #expect(ratio.status != 0)
-        #expect(ratio.stderr.contains("coreset ratio must be in (0, 1], got 1.5"), "the library names the value: \(ratio.stderr)")
+        #expect(ratio.stderr.contains("coreset_ratio must be in (0, 1], got 1.5"), "the library names the value: \(ratio.stderr)")
 
         let size = try CLIRunner.run(["evaluate", "--data", data.path, "--size", "banana"])
         #expect(size.status != 0)

@@ -161,6 +161,49 @@ import Glibc
         }
     }
 
+    @Test func removesTemporariesOfDeadWritersAtOnce() throws {
+        try Self.withFolder { (dir: URL) throws in
+            let name = "model.safetensors"
+            // A child that has exited (and been reaped) is a pid no process holds now.
+            let child = Process()
+            child.executableURL = URL(fileURLWithPath: "/bin/true")
+            try child.run()
+            child.waitUntilExit()
+            let dead = ".\(name).\(child.processIdentifier).\(UUID().uuidString).tmp"
+            let live = ".\(name).\(getppid()).\(UUID().uuidString).tmp"
+            for entry in [dead, live] {
+                #expect(FileManager.default.createFile(atPath: dir.appendingPathComponent(entry).path, contents: Data("partial".utf8)))
+            }
+            try AtomicFile.write(Data("x".utf8), to: dir.appendingPathComponent(name))
+            #expect(try Self.temporaries(in: dir) == [live])
+        }
+    }
+
+    @Test func interruptCleanupRemovesRegisteredPaths() throws {
+        try Self.withFolder { (dir: URL) throws in
+            let file = dir.appendingPathComponent(".partial.tmp"), folder = dir.appendingPathComponent("staging")
+            try FileManager.default.createDirectory(at: folder.appendingPathComponent("heatmaps"), withIntermediateDirectories: true)
+            #expect(FileManager.default.createFile(atPath: file.path, contents: Data("x".utf8)))
+            let tokens = [InterruptCleanup.register(file.path), InterruptCleanup.register(folder.path)]
+            let kept = dir.appendingPathComponent("kept")
+            #expect(FileManager.default.createFile(atPath: kept.path, contents: Data("x".utf8)))
+            InterruptCleanup.unregister(InterruptCleanup.register(kept.path))
+            #expect(Set(InterruptCleanup.removeRegistered()).isSuperset(of: [file.path, folder.path]))
+            #expect(try FileManager.default.contentsOfDirectory(atPath: dir.path) == ["kept"])
+            tokens.forEach(InterruptCleanup.unregister)
+        }
+    }
+
+    @Test(.enabled(if: FileManager.default.fileExists(atPath: "/dev/full"), "needs /dev/full"))
+    func fullDiskErrorNamesTheTarget() throws {
+        // /dev/full is written through (a device), and every write fails with ENOSPC.
+        let error = #expect(throws: AtomicFileError.self) {
+            try AtomicFile.write(Data("x".utf8), to: URL(fileURLWithPath: "/dev/full"))
+        }
+        #expect(error?.description.contains("/dev/full") == true)
+        #expect(error?.description.contains("No space left on device") == true)
+    }
+
     // Root ignores folder permissions (the write would succeed), so there is no error to provoke this way.
     @Test(.enabled(if: geteuid() != 0, "root ignores folder permissions, so the write would not fail"))
     func leavesNoTemporaryAfterAnError() throws {

@@ -40,7 +40,8 @@ public enum InputTransform: Sendable, Codable, Equatable, CustomStringConvertibl
     /// Parses `WxH` (e.g. `224x224`).
     public static func parseSize(_ text: String) -> InputTransform? {
         let parts = text.lowercased().split(separator: "x")
-        guard parts.count == 2, let w = Int(parts[0]), let h = Int(parts[1]), w >= 32, h >= 32, w <= 4096, h <= 4096 else { return nil }
+        guard parts.count == 2, let w = Int(parts[0]), let h = Int(parts[1]), w >= 32, h >= 32,
+              w <= PatchCoreConfig.maxInputSide, h <= PatchCoreConfig.maxInputSide else { return nil }
         return .resize(width: w, height: h)
     }
 }
@@ -90,18 +91,52 @@ public struct PatchCoreConfig: Sendable, Codable, Equatable {
             && std == other.std && featureDimension == other.featureDimension
     }
 
-    /// Checks values a user can set, with a message that says how to fix them.
+    /// Largest model input side. Images are decoded at any size (within `InputLimits`), but the backbone runs on
+    /// this; larger inputs would need a tiled pipeline.
+    public static let maxInputSide = 4096
+    /// Largest patch feature dimension (WideResNet-101's layer2 + layer3 concatenation is 1536).
+    public static let maxFeatureDimension = 65_536
+    /// Largest anomaly-map blur sigma in input pixels (the paper uses 4; a kernel of 8 sigma is then 512 pixels wide).
+    public static let maxBlurSigma: Float = 64
+    /// Largest neighbourhood of the image-score reweighting.
+    public static let maxReweightNeighbours = 1_000
+
+    /// Checks every value, whether a user set it or a file held it, with a message that names the field, the value
+    /// and the allowed range.
     public func validate() throws {
         func bad(_ s: String) -> PatchCoreError { .invalidConfiguration(s) }
-        guard coresetRatio > 0, coresetRatio <= 1 else { throw bad("coreset ratio must be in (0, 1], got \(coresetRatio)") }
-        guard !taps.isEmpty else { throw bad("taps: need at least one layer name") }
-        guard reweightNeighbours >= 1 else { throw bad("reweight neighbours must be >= 1, got \(reweightNeighbours)") }
-        guard blurSigma >= 0 else { throw bad("blur sigma must be >= 0, got \(blurSigma)") }
-        guard mean.count == 3, std.count == 3, std.allSatisfy({ $0 > 0 }) else { throw bad("mean/std need 3 positive-std values") }
-        if let d = featureDimension, d < 1 { throw bad("feature dimension must be >= 1, got \(d)") }
+        guard !backbone.isEmpty, backbone.count <= 64 else { throw bad("backbone: need a name of 1...64 characters, got '\(backbone.prefix(80))'") }
+        guard coresetRatio > 0, coresetRatio <= 1 else { throw bad("coreset_ratio must be in (0, 1], got \(coresetRatio)") }
+        guard !taps.isEmpty, taps.count <= 8 else { throw bad("taps: need 1...8 layer names, got \(taps.count)") }
+        if let tap = taps.first(where: { $0.isEmpty || $0.count > 64 }) {
+            throw bad("taps: layer names must have 1...64 characters, got '\(tap.prefix(80))'")
+        }
+        guard (1...Self.maxReweightNeighbours).contains(reweightNeighbours) else {
+            throw bad("reweight_neighbours must be in 1...\(Self.maxReweightNeighbours), got \(reweightNeighbours)")
+        }
+        guard blurSigma >= 0, blurSigma <= Self.maxBlurSigma else {
+            throw bad("blur_sigma must be in 0...\(Self.maxBlurSigma) (input pixels), got \(blurSigma)")
+        }
+        guard (1...Self.maxFeatureDimension).contains(projectionDimension) else {
+            throw bad("projection_dimension must be in 1...\(Self.maxFeatureDimension), got \(projectionDimension)")
+        }
+        guard mean.count == 3, std.count == 3 else { throw bad("mean and std need 3 values each, got \(mean.count) and \(std.count)") }
+        guard mean.allSatisfy({ $0.isFinite && abs($0) <= 1000 }), std.allSatisfy({ $0.isFinite && $0 > 0 && $0 <= 1000 }) else {
+            throw bad("mean must be finite and std in (0, 1000], got mean \(mean), std \(std)")
+        }
+        if let d = featureDimension, !(1...Self.maxFeatureDimension).contains(d) {
+            throw bad("feature_dimension must be in 1...\(Self.maxFeatureDimension), got \(d)")
+        }
+        let side = Self.maxInputSide
         switch transform {
-        case let .resizeCrop(r, c): guard c >= 32, r >= c else { throw bad("resize \(r) must be >= crop \(c) >= 32") }
-        case let .resize(w, h): guard w >= 32, h >= 32 else { throw bad("input size must be at least 32x32, got \(w)x\(h)") }
+        case let .resizeCrop(r, c):
+            guard c >= 32, c <= side, r >= c, r <= side else {
+                throw bad("transform: need 32 <= crop <= resize <= \(side), got resize \(r), crop \(c)")
+            }
+        case let .resize(w, h):
+            guard (32...side).contains(w), (32...side).contains(h) else {
+                throw bad("transform: input size must be within 32x32...\(side)x\(side), got \(w)x\(h)")
+            }
         }
     }
 }

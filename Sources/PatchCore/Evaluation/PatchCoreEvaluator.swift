@@ -117,7 +117,7 @@ public enum PatchCoreEvaluator {
                 (image, mask) = try scorer.extractor.readTestSample(sample)
             } catch {
                 guard skipBad else { throw error }
-                skipped.append(SkippedImage(file: sample.image.name, reason: "\(error)"))
+                skipped.append(SkippedImage(file: sample.image.name, reason: SystemErrorText.describe(error)))
                 try step.advance()
                 continue
             }

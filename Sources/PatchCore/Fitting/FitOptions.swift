@@ -80,4 +80,6 @@ public struct FitResult: Sendable {
     public var featureSeconds: Double
     public var coresetSeconds: Double
     public var calibrationSeconds: Double
+    /// Wall time of the whole fit.
+    public var totalSeconds: Double = 0
 }

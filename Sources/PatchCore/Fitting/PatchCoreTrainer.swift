@@ -101,7 +101,7 @@ public enum PatchCoreTrainer {
                     calibrationNames.append(source.name)
                 } catch let error as CancellationError { throw error } catch {
                     guard options.skipBad else { throw error }
-                    skipped.append(SkippedImage(file: source.name, reason: "\(error)"))
+                    skipped.append(SkippedImage(file: source.name, reason: SystemErrorText.describe(error)))
                 }
                 try step.advance()
             }
@@ -121,14 +121,15 @@ public enum PatchCoreTrainer {
                                                    policy: options.threshold, source: source)
         let calibrationSeconds = Date().timeIntervalSince(calibrationStart)
 
-        // 5. The model, with the record older readers understand kept in step.
+        // 5. The model, with the record older readers understand kept in step. No wall time goes into it: the same
+        //    images, settings and seed give a byte-identical model file (the time is in the FitResult).
         var info = ModelInfo(weightsSHA256: extractor.weightsSHA256, gridHeight: training.grid.height,
                              gridWidth: training.grid.width, featureDimension: training.features.shape[1],
                              trainImageCount: training.imageCount, trainPatchCount: training.features.shape[0],
                              calibration: try ScoreCalibration.fit(referenceScores: scores, method: .minMax,
                                                                    threshold: .fixed(calibration.threshold)),
                              thresholdRule: calibration.provenance.description,
-                             fitSeconds: Date().timeIntervalSince(start), thresholdCalibration: calibration)
+                             fitSeconds: 0, thresholdCalibration: calibration)
         info.modelID = PatchCoreModel.contentID(config: config, info: info, banks: banks)
         // Notes reach the caller in the result; the log gets them at debug level only, so a CLI does not print twice.
         for note in notes { logger.debug("\(note)") }
@@ -139,7 +140,8 @@ public enum PatchCoreTrainer {
         return FitResult(model: model, skipped: skipped, positiveWarnings: defects?.warnings ?? [],
                          patchCount: training.features.shape[0], positivePatchCount: defects?.features.shape[0] ?? 0,
                          calibrationImages: calibrationNames, notes: notes, featureSeconds: featureSeconds,
-                         coresetSeconds: coresetSeconds, calibrationSeconds: calibrationSeconds)
+                         coresetSeconds: coresetSeconds, calibrationSeconds: calibrationSeconds,
+                         totalSeconds: Date().timeIntervalSince(start))
     }
 
     private static func heldOutFromGood(_ plan: CalibrationPlan) -> Bool {
@@ -229,7 +231,7 @@ extension PatchCoreTrainer {
             let image: Image
             do { image = try source.load() } catch {
                 guard skipBad else { throw error }
-                skipped.append(SkippedImage(file: source.name, reason: "\(error)"))
+                skipped.append(SkippedImage(file: source.name, reason: SystemErrorText.describe(error)))
                 try step.advance()
                 continue
             }

@@ -36,9 +36,17 @@ public enum ModelFile {
         try SafeTensors.write(tensors, metadata: metadata, to: url)
     }
 
+    /// Largest magnitude of a bank value. Backbone features are O(1)-O(100); squared distances of values up to this,
+    /// summed over 65,536 dimensions, stay far inside Float's range, so the search never meets an infinity.
+    public static let maxBankMagnitude: Float = 1e12
+
+    /// Reads and validates a model file: every metadata value is range-checked and every bank value must be finite
+    /// and below `maxBankMagnitude`; errors name the file and the field.
     public static func read(_ url: URL) throws -> PatchCoreModel {
         let file = url.path
-        guard FileManager.default.fileExists(atPath: file) else { throw PatchCoreError.modelFile(file: file, reason: "no such file") }
+        do { try InputFile.checkRegularFile(url) } catch let error as InputFileError {
+            throw PatchCoreError.modelFile(file: file, reason: error.reason)
+        }
         let contents: SafeTensors.Contents
         do { contents = try SafeTensors.read(url) } catch let e as CheckpointError {
             throw PatchCoreError.modelFile(file: file, reason: e.description)
@@ -48,19 +56,28 @@ public enum ModelFile {
             throw PatchCoreError.modelFile(file: file, reason: "no '\(formatName)' format tag (is this a model written by `patchcore fit`?)")
         }
         guard let versionText = meta["format_version"], let version = Int(versionText), version >= 1 else {
-            throw PatchCoreError.modelFile(file: file, reason: "missing or invalid format_version '\(meta["format_version"] ?? "")'")
+            throw PatchCoreError.modelFile(file: file, reason: "format_version must be a whole number >= 1, got '\(meta["format_version"]?.prefix(40) ?? "")'")
         }
         guard version <= formatVersion else {
             throw PatchCoreError.incompatibleModel(file: file, reason: "model format version \(version) is newer than this build supports (\(formatVersion)); upgrade patchcore")
         }
         let decoder = JSONDecoder()
-        let config: PatchCoreConfig
-        let info: ModelInfo
-        do {
-            config = try decoder.decode(PatchCoreConfig.self, from: Data((meta["config"] ?? "").utf8))
-            info = try decoder.decode(ModelInfo.self, from: Data((meta["model"] ?? "").utf8))
-        } catch {
-            throw PatchCoreError.modelFile(file: file, reason: "metadata does not decode: \(error)")
+        func decode<T: Decodable>(_ type: T.Type, _ key: String) throws -> T {
+            guard let text = meta[key] else { throw PatchCoreError.modelFile(file: file, reason: "metadata '\(key)' is missing") }
+            do { return try decoder.decode(T.self, from: Data(text.utf8)) } catch {
+                throw PatchCoreError.modelFile(file: file, reason: "metadata '\(key)': \(SystemErrorText.describe(error))")
+            }
+        }
+        func checked(_ validate: () throws -> Void) throws {
+            do { try validate() } catch let PatchCoreError.invalidConfiguration(reason) {
+                throw PatchCoreError.modelFile(file: file, reason: reason)
+            }
+        }
+        let config = try decode(PatchCoreConfig.self, "config")
+        let info = try decode(ModelInfo.self, "model")
+        try checked { try config.validate(); try info.validate() }
+        if let d = config.featureDimension, d != info.featureDimension {
+            throw PatchCoreError.modelFile(file: file, reason: "config.feature_dimension \(d) differs from model.feature_dimension \(info.featureDimension)")
         }
         func bank(_ name: String) throws -> MemoryBank {
             guard let t = contents.tensors[name], t.rank == 2, t.shape[0] > 0 else {
@@ -69,19 +86,24 @@ public enum ModelFile {
             guard t.shape[1] == info.featureDimension else {
                 throw PatchCoreError.modelFile(file: file, reason: "\(name) has \(t.shape[1]) columns, metadata says \(info.featureDimension)")
             }
-            if let bad = t.scalars.firstIndex(where: { !$0.isFinite }) {
-                throw PatchCoreError.modelFile(file: file, reason: "\(name) holds a non-finite value (\(t.scalars[bad]) at row \(bad / t.shape[1]))")
+            let limit = maxBankMagnitude
+            if let bad = t.scalars.firstIndex(where: { !($0.magnitude <= limit) }) {
+                let value = t.scalars[bad]
+                throw PatchCoreError.modelFile(file: file, reason: value.isFinite
+                    ? "\(name) holds \(value) at row \(bad / t.shape[1]), beyond the plausible magnitude \(limit)"
+                    : "\(name) holds a non-finite value (\(value) at row \(bad / t.shape[1]))")
             }
             do { return try MemoryBank(features: t) } catch {
                 throw PatchCoreError.modelFile(file: file, reason: "\(name): \(error)")
             }
         }
         let normal = try bank("memory_bank")
-        if let dualText = meta["dual"] {
-            let dual: DualBankInfo
-            do { dual = try decoder.decode(DualBankInfo.self, from: Data(dualText.utf8)) } catch {
-                throw PatchCoreError.modelFile(file: file, reason: "dual metadata does not decode: \(error)")
+        if meta["dual"] != nil {
+            guard version >= 2 else {
+                throw PatchCoreError.modelFile(file: file, reason: "dual metadata in a format_version \(version) file (dual models are version 2)")
             }
+            let dual = try decode(DualBankInfo.self, "dual")
+            try checked { try dual.validate() }
             guard contents.tensors["positive_bank"] != nil else {
                 throw PatchCoreError.modelFile(file: file, reason: "dual model without a non-empty positive_bank tensor")
             }

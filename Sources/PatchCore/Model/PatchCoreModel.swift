@@ -43,6 +43,8 @@ public struct ModelInfo: Sendable, Codable, Equatable {
     public var calibration: ScoreCalibration
     /// How the threshold was chosen, in words.
     public var thresholdRule: String
+    /// 0 in models fitted since files became reproducible (the fit time is `FitResult.totalSeconds`); older files
+    /// hold their fit's wall time.
     public var fitSeconds: Double
     /// Held-out calibration and threshold provenance; nil in files written before it existed.
     public var thresholdCalibration: ModelCalibration?

@@ -148,7 +148,7 @@ public enum PositivePatchExtractor {
                 mask = try ImageFile.read(example.mask)
             } catch {
                 guard skipBad else { throw error }
-                warnings.append(SkippedImage(file: example.image.path, reason: "\(error)"))
+                warnings.append(SkippedImage(file: example.image.path, reason: SystemErrorText.describe(error)))
                 continue
             }
             let start = count
