@@ -174,6 +174,15 @@ struct HostileImageTests {
         #expect(Image.resizedSize(width: 600, height: 800, shorterSide: 256) == (256, 341))  // torchvision: int(256*800/600)
     }
 
+    @Test func normalisationFromAConfigIsCheckedNotTrapped() throws {
+        let img = Image(width: 2, height: 2, channels: 3, pixels: [UInt8](repeating: 9, count: 12))
+        for (mean, std) in [([Float](repeating: 0, count: 2), [Float](repeating: 1, count: 3)), ([0, 0, 0], [1, 0, 1]),
+                            ([.nan, 0, 0], [1, 1, 1]), ([0, 0, 0], [1, .infinity, 1])] {
+            #expect(throws: ImageError.self) { try Image.batchTensor([img], mean: mean, std: std) }
+        }
+        #expect(try Image.batchTensor([img], mean: [0], std: [1]).shape == [1, 3, 2, 2])
+    }
+
     // MARK: class 2: files read through InputFile, reasons in words
 
     static func readError(_ path: String) -> ImageError? {
