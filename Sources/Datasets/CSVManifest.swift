@@ -89,10 +89,10 @@ enum CSVReader {
 }
 
 /// A CSV manifest: header `image,mask,label,split[,defect_type]` in any column order (names case-insensitive),
-/// paths relative to the CSV's folder, empty `mask` = no mask,
+/// paths relative to the CSV's folder (absolute paths only inside that folder), empty `mask` = no mask,
 /// label `good|normal|ok` or `defect|anomaly|ng` (case-insensitive), split `train|test`.
 /// The `mask` and `defect_type` columns may be omitted; `defect_type` defaults to `good` / `defect`.
-/// A path that leads outside the CSV's folder (absolute, or with a `..` component) is refused with an error naming
+/// A path that leads outside the CSV's folder (absolute elsewhere, or with a `..` component) is refused with an error naming
 /// the manifest, line, column and path, unless `allowPathsOutsideFolder` is set.
 ///
 /// ```
@@ -192,8 +192,9 @@ enum CSVManifestLayout {
 
 /// Paths written in a manifest (CSV, `manifest.jsonl`): relative to the manifest's folder and inside it.
 public enum ManifestPath {
-    /// `folder/path`, or an error naming the manifest, line and field when `path` is empty, holds a NUL or control
-    /// character, is absolute, or has a `..` component (unless `allowOutside`).
+    /// `folder/path` (or `path` itself when it is an absolute path inside `folder`), or an error naming the manifest,
+    /// line and field when `path` is empty, holds a NUL or control character, is an absolute path outside `folder`, or
+    /// has a `..` component (unless `allowOutside`).
     ///
     /// ```swift
     /// let image = try ManifestPath.resolve(record.image, in: folder, manifest: manifestURL.path, line: 12, field: "image")
@@ -208,8 +209,18 @@ public enum ManifestPath {
                                         expected: "a path without control characters")
         }
         let absolute = path.hasPrefix("/")
-        if !allowOutside && (absolute || path.split(separator: "/").contains("..")) {
-            throw DatasetError.pathOutsideFolder(file: manifest, line: line, column: field, path: path)
+        if !allowOutside {
+            let inside: Bool
+            if path.split(separator: "/").contains("..") {
+                inside = false
+            } else if absolute {
+                let base = folder.standardizedFileURL.pathComponents
+                let target = URL(fileURLWithPath: path).standardizedFileURL.pathComponents
+                inside = target.count > base.count && Array(target.prefix(base.count)) == base
+            } else {
+                inside = true
+            }
+            guard inside else { throw DatasetError.pathOutsideFolder(file: manifest, line: line, column: field, path: path) }
         }
         return absolute ? URL(fileURLWithPath: path) : folder.appendingPathComponent(path)
     }

@@ -19,7 +19,7 @@ public enum DatasetError: Error, CustomStringConvertible, Equatable, LocalizedEr
     case emptyTrainingSet(path: String)
     /// A folder or file could not be listed/read/written.
     case io(path: String, reason: String)
-    /// A manifest path that leads outside the manifest's folder (absolute, or with a `..` component).
+    /// A manifest path that leads outside the manifest's folder (absolute elsewhere, or with a `..` component).
     case pathOutsideFolder(file: String, line: Int, column: String, path: String)
     /// A folder entry whose name is not UTF-8 (shown with the bad bytes escaped), which no path string can name.
     case undecodableFileName(folder: String, name: String)
@@ -45,8 +45,8 @@ public enum DatasetError: Error, CustomStringConvertible, Equatable, LocalizedEr
         case let .emptyTrainingSet(p): return "\(p): no good training images (split=train, label=good); a model needs at least one"
         case let .io(p, r): return "\(p): \(r)"
         case let .pathOutsideFolder(f, l, c, p):
-            return "\(f):\(l): column \(c) has \"\(p)\", which leads outside the manifest's folder (absolute path or ..); "
-                + "paths must be relative to the folder of the manifest"
+            return "\(f):\(l): column \(c) has \"\(p)\", which leads outside the manifest's folder (an absolute path elsewhere, "
+                + "or ..); paths must be relative to the folder of the manifest"
         case let .undecodableFileName(folder, name):
             return "\(folder): the name \"\(name)\" is not valid UTF-8 and cannot be opened by name; rename it "
                 + "(e.g. convmv -f latin1 -t utf8 --notest) or move it out of the folder"

@@ -48,9 +48,12 @@ struct HostileDatasetTests {
             #expect(e == .pathOutsideFolder(file: manifest.path, line: 3, column: column, path: path))
             #expect(e.description.hasPrefix("/data/set/split.csv:3: column \(column)"))
         }
-        // Inside the folder (".." only as part of a name) is fine, and the caller can allow outside paths.
-        let ok = try CSVManifest.parse("image,label,split\na..b.png,good,train\n", manifest: manifest)
-        #expect(ok.samples[0].image.path == "/data/set/a..b.png")
+        // Inside the folder (".." only as part of a name, an absolute path under the folder) is fine, and the caller can allow outside paths.
+        let ok = try CSVManifest.parse("image,label,split\na..b.png,good,train\n/data/set/imgs/c.png,good,test\n", manifest: manifest)
+        #expect(ok.samples.map(\.image.path) == ["/data/set/a..b.png", "/data/set/imgs/c.png"])
+        #expect(throws: DatasetError.pathOutsideFolder(file: manifest.path, line: 2, column: "image", path: "/data/settle/a.png")) {
+            try CSVManifest.parse("image,label,split\n/data/settle/a.png,good,train\n", manifest: manifest)
+        }
         let outside = try CSVManifest.parse(Data("image,label,split\n/x/a.png,good,train\n".utf8), manifest: manifest,
                                             allowPathsOutsideFolder: true)
         #expect(outside.samples[0].image.path == "/x/a.png")
