@@ -1,7 +1,8 @@
 import Foundation
+import TensorCore
 
 /// Why a data set could not be loaded or generated. Every case names the file (and line, for CSVs).
-public enum DatasetError: Error, CustomStringConvertible, Equatable {
+public enum DatasetError: Error, CustomStringConvertible, Equatable, LocalizedError {
     /// The path does not exist.
     case notFound(path: String)
     /// A file that the layout requires is missing; `referencedBy` says where it was expected from.
@@ -18,6 +19,10 @@ public enum DatasetError: Error, CustomStringConvertible, Equatable {
     case emptyTrainingSet(path: String)
     /// A folder or file could not be listed/read/written.
     case io(path: String, reason: String)
+    /// A manifest path that leads outside the manifest's folder (absolute elsewhere, or with a `..` component).
+    case pathOutsideFolder(file: String, line: Int, column: String, path: String)
+    /// A folder entry whose name is not UTF-8 (shown with the bad bytes escaped), which no path string can name.
+    case undecodableFileName(folder: String, name: String)
     /// Bad argument to a generator or loader.
     case invalidArgument(String)
 
@@ -39,7 +44,30 @@ public enum DatasetError: Error, CustomStringConvertible, Equatable {
         case let .malformedCSV(f, l, r): return "\(f):\(l): malformed CSV: \(r)"
         case let .emptyTrainingSet(p): return "\(p): no good training images (split=train, label=good); a model needs at least one"
         case let .io(p, r): return "\(p): \(r)"
+        case let .pathOutsideFolder(f, l, c, p):
+            return "\(f):\(l): column \(c) has \"\(p)\", which leads outside the manifest's folder (an absolute path elsewhere, "
+                + "or ..); paths must be relative to the folder of the manifest"
+        case let .undecodableFileName(folder, name):
+            return "\(folder): the name \"\(name)\" is not valid UTF-8 and cannot be opened by name; rename it "
+                + "(e.g. convmv -f latin1 -t utf8 --notest) or move it out of the folder"
         case let .invalidArgument(r): return r
+        }
+    }
+
+    public var errorDescription: String? { description }
+
+    /// The bytes of a text file a loader reads whole (manifest, list), bounded by `limit`: a directory, FIFO, device
+    /// or unreadable path is `.io` naming it with the reason in words; a file over the limit throws
+    /// `InputFileError.tooLarge` unchanged (it names the path and the option that raises the limit).
+    public static func reading(_ url: URL, limit: Int = InputLimits.current.maxEncodedFileBytes) throws -> Data {
+        do {
+            return try InputFile.read(url, limit: limit)
+        } catch let e as InputFileError {
+            switch e {
+            case let .notAFile(path, reason): throw DatasetError.io(path: path, reason: "\(reason), not a file")
+            case let .unreadable(path, reason): throw DatasetError.io(path: path, reason: "cannot read: \(reason)")
+            case .tooLarge: throw e
+            }
         }
     }
 }

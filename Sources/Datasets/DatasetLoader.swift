@@ -1,4 +1,9 @@
 import Foundation
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 
 /// Reads a data set, detecting its layout.
 ///
@@ -52,17 +57,24 @@ public enum DatasetLoader {
             return [url]
         }
         var found: [(String, URL)] = []
-        func walk(_ dir: URL, prefix: String) throws {
+        // Depth-first with an explicit stack (no recursion as deep as the tree); a folder reached twice through
+        // symlinks (a loop) is listed once.
+        var pending: [(URL, String)] = [(url, "")]
+        var visited: Set<[UInt64]> = []
+        while let (dir, prefix) = pending.popLast() {
+            var info = stat()
+            if stat(dir.path, &info) == 0, !visited.insert([UInt64(info.st_dev), UInt64(info.st_ino)]).inserted { continue }
+            var subfolders: [(URL, String)] = []
             for entry in try FileListing.contents(of: dir) {
                 let rel = prefix + entry.lastPathComponent
                 if FileListing.isDirectory(entry) {
-                    if recursive { try walk(entry, prefix: rel + "/") }
+                    if recursive { subfolders.append((entry, rel + "/")) }
                 } else if FileListing.isImage(entry) {
                     found.append((rel, entry))
                 }
             }
+            pending.append(contentsOf: subfolders.reversed())
         }
-        try walk(url, prefix: "")
         if found.isEmpty {
             throw DatasetError.invalidArgument("\(url.path): no .png/.jpg/.jpeg images\(recursive ? "" : " (sub-folders not searched; use recursive)")")
         }

@@ -25,21 +25,34 @@ public enum ImageFile {
     /// 16-bit samples are scaled to 8 bits, gamma chunks are ignored as PIL ignores them.
     /// JPEG: baseline and progressive, gray and YCbCr/RGB; CMYK throws `.unsupported`.
     /// Missing file: `.unreadable`; empty or non-image file: `.notAnImage`; truncated or damaged data: `.corrupt`.
-    public static func read(_ url: URL) throws -> Image {
-        let data: Data
+    /// The file is read with `InputFile.read` (at most `limits.maxEncodedFileBytes`; a directory, FIFO, device or
+    /// symlink loop is `.unreadable` with the reason in words) and its header's size is checked against `limits`
+    /// before pixels are allocated (`.exceedsLimit`).
+    public static func read(_ url: URL, limits: InputLimits = .current) throws -> Image {
+        try decode(readBytes(url, limits: limits), file: url.path, limits: limits)
+    }
+
+    /// The bytes of an image file, bounded by `limits.maxEncodedFileBytes`, with `ImageError`s naming the path.
+    static func readBytes(_ url: URL, limits: InputLimits) throws -> Data {
         do {
-            data = try Data(contentsOf: url)
-        } catch {
-            throw ImageError.unreadable(file: url.path, reason: (error as NSError).localizedDescription)
+            return try InputFile.read(url, limit: limits.maxEncodedFileBytes)
+        } catch let e as InputFileError {
+            switch e {
+            case let .notAFile(path, reason): throw ImageError.unreadable(file: path, reason: "\(reason), not a file")
+            case let .unreadable(path, reason): throw ImageError.unreadable(file: path, reason: reason)
+            case let .tooLarge(path, bytes, limit):
+                throw ImageError.exceedsLimit(InputLimitError(file: path, field: "file size", requested: "\(bytes) bytes",
+                                                              limit: "\(limit) bytes", option: "--max-file-bytes"))
+            }
         }
-        return try decode(data, file: url.path)
     }
 
     /// Decodes PNG or JPEG bytes held in memory (e.g. an HTTP upload); `file` names the source in errors.
-    public static func decode(_ data: Data, file: String) throws -> Image {
+    /// Touches no file; the header's size is checked against `limits` before pixels are allocated.
+    public static func decode(_ data: Data, file: String, limits: InputLimits = .current) throws -> Image {
         switch format(ofMagic: data) {
-        case .png: return try PNGCodec.decode(data, file: file)
-        case .jpeg: return try JPEGDecoder.decode(data, file: file)
+        case .png: return try PNGCodec.decode(data, file: file, limits: limits)
+        case .jpeg: return try JPEGDecoder.decode(data, file: file, limits: limits)
         case nil: throw ImageError.notAnImage(file: file)
         }
     }
@@ -48,7 +61,23 @@ public enum ImageFile {
     public static func writePNG(_ image: Image, to url: URL) throws {
         let bytes = try PNGCodec.encode(image, file: url.path)
         do { try AtomicFile.write(bytes, to: url) } catch {
-            throw ImageError.writeFailed(file: url.path, reason: (error as NSError).localizedDescription)
+            throw ImageError.writeFailed(file: url.path, reason: ImageFile.reason(error))
         }
+    }
+
+    /// Words for a Foundation / system error without Foundation's "The operation could not be completed" wrapper.
+    static func reason(_ error: Error) -> String {
+        switch error {
+        case let AtomicFileError.notAFile(_, r): return "\(r); cannot write a file there"
+        case let AtomicFileError.failed(_, operation, r): return "\(operation) failed: \(r)"
+        case let e as ImageError: return e.description
+        default: break
+        }
+        let ns = error as NSError
+        if let underlying = ns.userInfo[NSUnderlyingErrorKey] as? NSError, underlying.domain == NSPOSIXErrorDomain {
+            return String(cString: strerror(Int32(underlying.code)))
+        }
+        if ns.domain == NSPOSIXErrorDomain { return String(cString: strerror(Int32(ns.code))) }
+        return ns.localizedFailureReason ?? ns.localizedDescription
     }
 }

@@ -54,13 +54,25 @@ extension Image {
             throw ImageError.shapeMismatch(what: "image #\(i) of the batch",
                                            expected: "\(w)x\(h) like image #0", actual: "\(im.width)x\(im.height)")
         }
-        precondition((mean.count == 3 || mean.count == 1) && (std.count == 3 || std.count == 1),
-                     "batchTensor needs 3 (or 1) means and stds, got \(mean.count) and \(std.count)")
+        try checkNormalization(mean: mean, std: std)
         var out = [Float](repeating: 0, count: images.count * 3 * w * h)
         for (i, im) in images.enumerated() {
             im.writeNormalized(into: &out, offset: i * 3 * w * h, mean: mean, std: std)
         }
         return Tensor(shape: [images.count, 3, h, w], scalars: out)
+    }
+
+    /// Throws `.shapeMismatch` unless `mean` and `std` hold 3 (or 1) finite values and every std is non-zero
+    /// (they may come from a config file; a zero std would put infinities into every feature).
+    public static func checkNormalization(mean: [Float], std: [Float]) throws {
+        guard mean.count == 3 || mean.count == 1, std.count == 3 || std.count == 1 else {
+            throw ImageError.shapeMismatch(what: "normalisation mean / std", expected: "3 (or 1) values each",
+                                           actual: "\(mean.count) means and \(std.count) stds")
+        }
+        guard mean.allSatisfy(\.isFinite), std.allSatisfy({ $0.isFinite && $0 != 0 }) else {
+            throw ImageError.shapeMismatch(what: "normalisation mean / std", expected: "finite values and non-zero stds",
+                                           actual: "mean \(mean), std \(std)")
+        }
     }
 
     /// (H,W) binary mask: 1 where the gray level (PIL `convert("L")`) is above `threshold`, else 0.

@@ -1,5 +1,6 @@
 import CPNG
 import Foundation
+import TensorCore
 
 /// PNG through libpng's simplified API (`png_image_*`), which reports errors as return codes and a
 /// message instead of longjmp, so nothing unwinds through Swift frames.
@@ -45,7 +46,44 @@ enum PNGCodec {
         return out
     }
 
-    static func decode(_ input: Data, file: String) throws -> Image {
+    /// Bytes of IDAT payload present in `data` (a chunk cut short by the end of the data counts what is there):
+    /// an upper bound on the compressed image data libpng can read.
+    static func idatBytes(_ data: Data) -> Int {
+        var total = 0
+        data.withUnsafeBytes { (bytes: UnsafeRawBufferPointer) in
+            var pos = 8
+            while pos + 8 <= bytes.count {
+                let length = Int(bytes[pos]) << 24 | Int(bytes[pos + 1]) << 16 | Int(bytes[pos + 2]) << 8 | Int(bytes[pos + 3])
+                guard length <= Int(Int32.max) else { break }
+                let isIDAT = bytes[pos + 4] == 0x49 && bytes[pos + 5] == 0x44 && bytes[pos + 6] == 0x41 && bytes[pos + 7] == 0x54
+                let available = min(length, bytes.count - (pos + 8))
+                if isIDAT { total += available }
+                if available < length { break }
+                pos += 12 + length
+            }
+        }
+        return total
+    }
+
+    /// Most bytes zlib's deflate can expand one compressed byte to (a 258-byte match coded in 2 bits).
+    static let maxDeflateRatio = 1032
+
+    /// Bits per pixel of the PNG's own samples, from IHDR (bit depth at byte 24, colour type at 25), or nil.
+    static func sourceBitsPerPixel(_ data: Data) -> Int? {
+        guard data.count >= 26 else { return nil }
+        let depth = Int(data[data.startIndex + 24]), colorType = data[data.startIndex + 25]
+        let samples: Int
+        switch colorType {
+        case 0, 3: samples = 1
+        case 2: samples = 3
+        case 4: samples = 2
+        case 6: samples = 4
+        default: return nil
+        }
+        return depth * samples
+    }
+
+    static func decode(_ input: Data, file: String, limits: InputLimits = .current) throws -> Image {
         let data = strippingColorSpaceChunks(input)
         var image = png_image()
         image.version = UInt32(PNG_IMAGE_VERSION)
@@ -56,6 +94,27 @@ enum PNGCodec {
             let why = message(image)
             png_image_free(&image)
             throw ImageError.corrupt(file: file, reason: why)
+        }
+        let width = Int(image.width), height = Int(image.height)
+        // The header's size against the policy, before anything is allocated for pixels.
+        do {
+            try limits.checkImage(width: width, height: height, file: file, field: "PNG header (IHDR) size")
+        } catch let e as InputLimitError {
+            png_image_free(&image)
+            throw ImageError.exceedsLimit(e)
+        }
+        // The compressed data present must be able to hold the declared pixels at deflate's best ratio.
+        if let bpp = sourceBitsPerPixel(data) {
+            let bits = (try? CheckedSize.product([width, height, bpp], file: file, field: "IHDR")) ?? Int.max
+            let rawBytes = bits / 8
+            let idat = idatBytes(data)
+            let (most, overflow) = idat.multipliedReportingOverflow(by: Self.maxDeflateRatio)
+            if !overflow, most + 1024 < rawBytes {
+                png_image_free(&image)
+                throw ImageError.corrupt(file: file, reason: "the header declares \(width)x\(height) pixels (\(rawBytes) bytes of "
+                                         + "samples) but the file holds \(idat) bytes of image data, which inflate to at most "
+                                         + "\(most) bytes (truncated or forged)")
+            }
         }
         let source = image.format
         let color = source & (flagColor | flagColormap) != 0
@@ -70,7 +129,6 @@ enum PNGCodec {
         // round(v / 257); PIL keeps the high byte v >> 8, at most 1 level apart),
         // not as linear light.
         image.flags |= UInt32(PNG_IMAGE_FLAG_16BIT_sRGB)
-        let width = Int(image.width), height = Int(image.height)
         let (count, overflow) = width.multipliedReportingOverflow(by: height * channels)
         guard !overflow, count <= Image.maxDecodedBytes else {
             png_image_free(&image)

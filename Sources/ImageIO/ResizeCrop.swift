@@ -5,8 +5,18 @@ extension Image {
     public static func resizedSize(width: Int, height: Int, shorterSide s: Int) -> (width: Int, height: Int) {
         guard width > 0, height > 0 else { return (width, height) }
         let short = min(width, height), long = max(width, height)
-        let newLong = Int(Double(s * long) / Double(short))  // Python: int(S * long / short)
-        return width <= height ? (s, newLong) : (newLong, s)
+        return width <= height ? (s, longSide(s, long, short)) : (longSide(s, long, short), s)
+    }
+
+    /// Python `int(S * long / short)` (exact integer product, then one rounding), saturating at `Int.max` / `Int.min`
+    /// instead of trapping when a hostile size makes it overflow; the checked transforms then refuse the result.
+    static func longSide(_ s: Int, _ long: Int, _ short: Int) -> Int {
+        let (product, overflow) = s.multipliedReportingOverflow(by: long)
+        let value = (overflow ? Double(s) * Double(long) : Double(product)) / Double(short)
+        guard value.isFinite else { return value > 0 ? Int.max : Int.min }
+        if value >= 9.2e18 { return Int.max }
+        if value <= -9.2e18 { return Int.min }
+        return Int(value)
     }
 
     /// torchvision `Resize(S)` on a PIL image: shorter side to `S`, bilinear (or nearest for masks).
