@@ -3,11 +3,17 @@ import Checkpoints
 import TensorCore
 
 /// Why a diffusers model folder or one of its components could not be used. Every case names the file or folder.
-public enum DiffusionModelError: Error, CustomStringConvertible, Equatable {
+public enum DiffusionModelError: Error, CustomStringConvertible, Equatable, Sendable, LocalizedError {
     case missingFile(path: String, hint: String)
     case badConfig(file: String, reason: String)
     /// A config value this implementation does not support: names the field and the value.
     case unsupportedConfig(file: String, field: String, value: String)
+    /// A config value outside its documented range (`DiffusionConfigRanges`): the file, the field (with the block
+    /// index for per-block lists), the value and the allowed range.
+    case outOfRange(file: String, field: String, value: String, allowed: String)
+    /// The tensors a weights file declares do not match the ones the config implies; found before anything is
+    /// allocated, all listed together. `misshaped` entries read "name: file [a, b], config [c, d]".
+    case weightsMismatch(file: String, missing: [String], unexpected: [String], misshaped: [String])
     case badInput(String)
 
     public var description: String {
@@ -15,9 +21,21 @@ public enum DiffusionModelError: Error, CustomStringConvertible, Equatable {
         case let .missingFile(p, hint): return "\(p): missing; \(hint)"
         case let .badConfig(f, r): return "\(f): \(r)"
         case let .unsupportedConfig(f, field, v): return "\(f): unsupported config value \(field) = \(v)"
+        case let .outOfRange(f, field, v, allowed): return "\(f): \(field) = \(v) is out of range (expected \(allowed))"
+        case let .weightsMismatch(f, missing, unexpected, misshaped):
+            var parts: [String] = []
+            func list(_ names: [String]) -> String {
+                names.prefix(10).joined(separator: ", ") + (names.count > 10 ? ", ... (\(names.count - 10) more)" : "")
+            }
+            if !missing.isEmpty { parts.append("missing \(missing.count) tensors (\(list(missing)))") }
+            if !unexpected.isEmpty { parts.append("\(unexpected.count) unexpected tensors (\(list(unexpected)))") }
+            if !misshaped.isEmpty { parts.append("\(misshaped.count) tensors with the wrong shape (\(list(misshaped)))") }
+            return "\(f): does not match its config: " + parts.joined(separator: "; ")
         case let .badInput(r): return r
         }
     }
+
+    public var errorDescription: String? { description }
 }
 
 /// Stored element precision of a component's weights.
