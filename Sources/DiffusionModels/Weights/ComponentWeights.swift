@@ -105,13 +105,19 @@ public final class ComponentWeights: @unchecked Sendable {
 
     /// The shard files an index names, in order of first appearance.
     static func shards(of index: URL) throws -> [URL] {
-        guard let data = try? Data(contentsOf: index),
-              let json = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any],
+        let data = try readConfigFile(index)
+        guard let json = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any],
               let map = json["weight_map"] as? [String: String] else {
             throw DiffusionModelError.badConfig(file: index.path, reason: "not a safetensors index (expected a JSON object with weight_map)")
         }
         let names = Array(Set(map.values)).sorted()
         if names.isEmpty { throw DiffusionModelError.badConfig(file: index.path, reason: "weight_map is empty") }
+        // Shards live beside the index: a name with a folder part (absolute, "..", "a/b") would read elsewhere.
+        if let bad = names.first(where: { $0.isEmpty || $0.contains("/") || $0.contains("\\") || $0 == "." || $0 == ".." }) {
+            let tensor = map.first { $0.value == bad }?.key ?? "?"
+            throw DiffusionModelError.badConfig(
+                file: index.path, reason: "weight_map[\"\(tensor)\"] = \"\(bad)\" is not a file name in the index's folder")
+        }
         return names.map { index.deletingLastPathComponent().appendingPathComponent($0) }
     }
 
@@ -122,6 +128,9 @@ public final class ComponentWeights: @unchecked Sendable {
         for f in files {
             guard FileManager.default.fileExists(atPath: f.path) else {
                 throw DiffusionModelError.missingFile(path: f.path, hint: "listed by the folder's safetensors index")
+            }
+            do { try InputFile.checkRegularFile(f) } catch let error as InputFileError {
+                throw DiffusionModelError.badConfig(file: f.path, reason: error.description)
             }
             archives.append(try SafeTensorsArchive(url: f))
         }
@@ -201,17 +210,34 @@ public final class ComponentWeights: @unchecked Sendable {
 
     /// Decodes a JSON config file; errors name the file and the failing key.
     public static func decodeConfig<T: Decodable>(_ type: T.Type, at url: URL) throws -> T {
-        guard let data = FileManager.default.contents(atPath: url.path) else {
-            throw DiffusionModelError.missingFile(path: url.path, hint: "every diffusers component folder holds its config.json")
+        let data: Data
+        do { data = try readConfigFile(url) } catch DiffusionModelError.missingFile(let path, _) {
+            throw DiffusionModelError.missingFile(path: path, hint: "every diffusers component folder holds its config.json")
         }
-        do { return try JSONDecoder().decode(T.self, from: data) } catch let DecodingError.keyNotFound(key, ctx) {
+        // The configs of this module parse themselves, so errors name the real path and every range is checked.
+        if let parsing = T.self as? ConfigFileParsing.Type, let config = try parsing.init(json: data, file: url.path) as? T {
+            return config
+        }
+        do { return try JSONDecoder().decode(T.self, from: data) } catch let error as DiffusionModelError {
+            throw error
+        } catch let DecodingError.keyNotFound(key, ctx) {
             throw DiffusionModelError.badConfig(file: url.path, reason: "missing key \((ctx.codingPath + [key]).map(\.stringValue).joined(separator: "."))")
         } catch let DecodingError.typeMismatch(_, ctx) {
             throw DiffusionModelError.badConfig(file: url.path, reason: "wrong type at \(ctx.codingPath.map(\.stringValue).joined(separator: ".")): \(ctx.debugDescription)")
         } catch let DecodingError.valueNotFound(_, ctx) {
             throw DiffusionModelError.badConfig(file: url.path, reason: "null at \(ctx.codingPath.map(\.stringValue).joined(separator: "."))")
         } catch {
-            throw DiffusionModelError.badConfig(file: url.path, reason: "not valid JSON: \(error)")
+            throw DiffusionModelError.badConfig(file: url.path, reason: "not valid JSON")
         }
     }
 }
+
+/// A config type that parses (and validates) its own JSON, naming `file` in errors: the pure entry points the fuzz
+/// helper and `ComponentWeights.decodeConfig` call.
+protocol ConfigFileParsing {
+    init(json data: Data, file: String) throws
+}
+
+extension UNet2DConditionConfig: ConfigFileParsing {}
+extension AutoencoderKLConfig: ConfigFileParsing {}
+extension CLIPTextConfig: ConfigFileParsing {}
