@@ -190,7 +190,9 @@ public enum SyntheticDefectSet {
         case let DecodingError.valueNotFound(type, c): return "\(path(c.codingPath)): expected \(typeName(type)), got null"
         case let DecodingError.keyNotFound(key, _): return "missing field \(key.stringValue)"
         case let DecodingError.dataCorrupted(c):
-            return c.codingPath.isEmpty ? "not a JSON object" : "\(path(c.codingPath)): invalid value"
+            // Foundation reports a number that does not fit its field (a negative seed) as invalid JSON, without a path.
+            return c.codingPath.isEmpty ? "not a JSON object, or a number that does not fit its field (seed is a non-negative integer)"
+                : "\(path(c.codingPath)): invalid value"
         default: return "not a JSON object"
         }
     }
