@@ -86,8 +86,7 @@ public struct CLIPTextConfig: Codable, Sendable, Equatable {
         try range("num_hidden_layers", numHiddenLayers, ranges.textLayers)
         try range("num_attention_heads", numAttentionHeads, ranges.heads)
         if hiddenSize % numAttentionHeads != 0 {
-            throw DiffusionModelError.outOfRange(file: file, field: "num_attention_heads", value: "\(numAttentionHeads)",
-                                                 allowed: "a divisor of hidden_size \(hiddenSize)")
+            throw fail("num_attention_heads", numAttentionHeads, "a divisor of hidden_size \(hiddenSize)")
         }
         try range("max_position_embeddings", maxPositionEmbeddings, ranges.positions)
         if !(layerNormEps.isFinite && layerNormEps > 0 && layerNormEps <= Double(ranges.epsilon.upperBound)) {
