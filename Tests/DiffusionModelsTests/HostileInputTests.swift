@@ -292,6 +292,33 @@ struct HostileInputTests {
         #expect(throws: InputLimitError.self) { try AutoencoderKL(config: vae, weights: StateDict(file: "v", tensors: [:])) }
     }
 
+    @Test func nonFiniteWeightsAreRefusedNamingFileAndTensor() throws {
+        let dir = try Self.temporaryFolder()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        try Data("{}".utf8).write(to: dir.appendingPathComponent("config.json"))
+        // Two tensors: "a" F32 [2] = [1, NaN], "h" F16 [2] = [1, +Inf].
+        let header = #"{"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},"h":{"dtype":"F16","shape":[2],"data_offsets":[8,12]}}"#
+        var headerBytes = Data(header.utf8)
+        while headerBytes.count % 8 != 0 { headerBytes.append(UInt8(ascii: " ")) }
+        var file = Data()
+        withUnsafeBytes(of: UInt64(headerBytes.count).littleEndian) { file.append(contentsOf: $0) }
+        file.append(headerBytes)
+        for v in [Float(1), Float.nan] { withUnsafeBytes(of: v.bitPattern.littleEndian) { file.append(contentsOf: $0) } }
+        for bits in [UInt16(0x3C00), UInt16(0x7C00)] { withUnsafeBytes(of: bits.littleEndian) { file.append(contentsOf: $0) } }
+        let path = dir.appendingPathComponent("model.safetensors")
+        try file.write(to: path)
+        let weights = try ComponentWeights.open(folder: dir)
+        #expect(throws: DiffusionModelError.nonFinite(file: path.path, tensor: "a", index: 1, value: "nan")) {
+            try weights.tensor("a", shape: [2])
+        }
+        #expect(throws: DiffusionModelError.nonFinite(file: path.path, tensor: "h", index: 1, value: "inf")) {
+            try weights.halfBits("h", shape: [2])
+        }
+        #expect(throws: DiffusionModelError.nonFinite(file: path.path, tensor: "h", index: 1, value: "inf")) {
+            try weights.tensor("h", shape: [2])
+        }
+    }
+
     // MARK: - The plan mirrors the modules exactly
 
     /// Records every name and shape a model asks for (random weights, not enumerated).

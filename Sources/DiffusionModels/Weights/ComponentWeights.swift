@@ -14,6 +14,8 @@ public enum DiffusionModelError: Error, CustomStringConvertible, Equatable, Send
     /// The tensors a weights file declares do not match the ones the config implies; found before anything is
     /// allocated, all listed together. `misshaped` entries read "name: file [a, b], config [c, d]".
     case weightsMismatch(file: String, missing: [String], unexpected: [String], misshaped: [String])
+    /// A weight holds NaN or Inf (a corrupt or diverged checkpoint): the file, the tensor, the first flat index.
+    case nonFinite(file: String, tensor: String, index: Int, value: String)
     case badInput(String)
 
     public var description: String {
@@ -31,6 +33,8 @@ public enum DiffusionModelError: Error, CustomStringConvertible, Equatable, Send
             if !unexpected.isEmpty { parts.append("\(unexpected.count) unexpected tensors (\(list(unexpected)))") }
             if !misshaped.isEmpty { parts.append("\(misshaped.count) tensors with the wrong shape (\(list(misshaped)))") }
             return "\(f): does not match its config: " + parts.joined(separator: "; ")
+        case let .nonFinite(f, t, i, v):
+            return "\(f): tensor '\(t)' holds \(v) at element \(i); the weights are corrupt (every weight must be finite)"
         case let .badInput(r): return r
         }
     }
@@ -171,7 +175,13 @@ public final class ComponentWeights: @unchecked Sendable {
             throw CheckpointError.missingTensors(file: files.count == 1 ? files[0].path : folder.path, missing: [name], unexpected: [])
         }
         lock.lock(); used.insert(name); lock.unlock()
-        return try archives[i].tensor(name, shape: shape)
+        let t = try archives[i].tensor(name, shape: shape)
+        try t.withUnsafeBufferPointer { p in
+            if let bad = p.firstIndex(where: { !$0.isFinite }) {
+                throw DiffusionModelError.nonFinite(file: files[i].path, tensor: name, index: bad, value: "\(p[bad])")
+            }
+        }
+        return t
     }
 
     /// `name`'s stored 16-bit values when it is stored as F16 / BF16 (nil otherwise); it must have `shape`.
@@ -181,7 +191,15 @@ public final class ComponentWeights: @unchecked Sendable {
             throw CheckpointError.missingTensors(file: files.count == 1 ? files[0].path : folder.path, missing: [name], unexpected: [])
         }
         lock.lock(); used.insert(name); lock.unlock()
-        return try archives[i].halfBits(name, shape: shape)
+        guard let half = try archives[i].halfBits(name, shape: shape) else { return nil }
+        // All exponent bits set is Inf or NaN: fp16 0x7C00, bf16 0x7F80.
+        let exponent: UInt16 = half.type == .bfloat16 ? 0x7F80 : 0x7C00
+        if let bad = half.bits.firstIndex(where: { $0 & exponent == exponent }) {
+            let isNaN = half.bits[bad] & ~(exponent | 0x8000) != 0
+            throw DiffusionModelError.nonFinite(file: files[i].path, tensor: name, index: bad,
+                                                value: isNaN ? "nan" : (half.bits[bad] & 0x8000 != 0 ? "-inf" : "inf"))
+        }
+        return half
     }
 
     /// `name` if present (optional parameters such as a bias), else nil.
