@@ -104,6 +104,9 @@ public struct ClassicalDefectGenerator: Sendable {
         guard let text = record.parameters["alpha_threshold"], let threshold = Double(text) else {
             throw DefectSynthesisError.badRecord(id: record.id, reason: "missing or bad parameter alpha_threshold")
         }
+        guard threshold.isFinite, threshold >= 0, threshold < 1 else {
+            throw DefectSynthesisError.badRecord(id: record.id, reason: "parameter alpha_threshold = \(text) is out of range (expected [0, 1))")
+        }
         let goodURL = URL(fileURLWithPath: source)
         var sample = try ClassicalDefectGenerator.renderStatic(plan, good: try load(goodURL), goodURL: goodURL,
                                                                seed: record.seed, alphaThreshold: threshold)

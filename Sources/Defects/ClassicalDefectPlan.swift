@@ -1,4 +1,5 @@
 import Foundation
+import TensorCore
 
 /// Everything one classical sample was drawn with: rendering a plan needs no random number, so a sample can be
 /// redrawn from its manifest record (`ClassicalDefectGenerator.regenerate(record:)`).
@@ -149,6 +150,60 @@ public enum ClassicalDefectPlan: Sendable, Equatable {
         case .perlinIntensity:
             self = .perlinIntensity(mask: try mask(), brightness: try num("brightness", Double.self),
                                     contrast: try num("contrast", Double.self))
+        }
+        try validate(id: r.id)
+    }
+
+    /// Checks every replayed number against the range the generator draws it from (the options' own limits), so a
+    /// hand-edited or hostile manifest record cannot ask for a NaN scale, a 10^9-pixel shift or a huge padding.
+    /// Throws `DefectSynthesisError.badRecord` naming the record and the parameter.
+    func validate(id: String) throws {
+        func check(_ name: String, _ value: Double, _ range: ClosedRange<Double>, open lower: Bool = false) throws {
+            guard value.isFinite, range.contains(value), !(lower && value == range.lowerBound) else {
+                throw DefectSynthesisError.badRecord(
+                    id: id, reason: "parameter \(name) = \(value) is out of range (expected a finite number in "
+                        + "\(lower ? "(" : "[")\(range.lowerBound), \(range.upperBound)])")
+            }
+        }
+        func check(_ name: String, _ value: Int, _ range: ClosedRange<Int>) throws {
+            guard range.contains(value) else {
+                throw DefectSynthesisError.badRecord(
+                    id: id, reason: "parameter \(name) = \(value) is out of range (expected \(range.lowerBound)...\(range.upperBound))")
+            }
+        }
+        let side = Double(InputLimits.current.maxImageSide), sideInt = InputLimits.current.maxImageSide
+        func checkMask(_ m: MaskPlan) throws {
+            switch m {
+            case let .perlin(_, o):
+                do { try o.validate() } catch let DefectSynthesisError.invalidArgument(reason) {
+                    throw DefectSynthesisError.badRecord(id: id, reason: reason)
+                }
+            case let .file(_, pl):
+                try check("mask_scale", pl.scale, 0...10, open: true)
+                try check("mask_shift_x", pl.shiftX, -sideInt...sideInt)
+                try check("mask_shift_y", pl.shiftY, -sideInt...sideInt)
+            }
+        }
+        switch self {
+        case let .cutPaste(c):
+            try check("region_index", c.regionIndex, 0...(1 << 24))
+            try check("padding", c.padding, 0...256)
+            try check("scale", c.scale, 0...10, open: true)
+            try check("angle_deg", c.angleDegrees, -3600...3600)
+            try check("x", Double(c.x), -side...side)
+            try check("y", Double(c.y), -side...side)
+            try check("feather_sigma", c.featherSigma, 0...50)
+        case let .perlinTexture(m, t, beta):
+            try checkMask(m)
+            if case let .goodPatch(_, sx, sy, _, _) = t {
+                try check("texture_shift_x", sx, -sideInt...sideInt)
+                try check("texture_shift_y", sy, -sideInt...sideInt)
+            }
+            try check("beta", beta, 0...1)
+        case let .perlinIntensity(m, b, k):
+            try checkMask(m)
+            try check("brightness", b, -255...255)
+            try check("contrast", k, 0...10)
         }
     }
 }

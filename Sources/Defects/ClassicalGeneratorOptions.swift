@@ -1,3 +1,5 @@
+import Foundation
+
 /// The classical (non-diffusion) ways of making a defect.
 public enum ClassicalMethod: String, Sendable, Codable, CaseIterable {
     /// A real defect region cropped from a defective image, rotated / scaled, alpha-blended onto a good image (CutPaste
@@ -77,11 +79,27 @@ public struct ClassicalGeneratorOptions: Sendable, Codable, Equatable {
 
     public init() {}
 
+    /// Reads options from JSON (e.g. a saved run's settings), then `validate()`s them; errors name `file` and the
+    /// field ("field perlin.octaves: expected a non-negative integer", "feather sigma nan must be in 0...50").
+    public init(json data: Data, file: String) throws {
+        do { self = try JSONDecoder().decode(ClassicalGeneratorOptions.self, from: data) } catch {
+            throw DefectSynthesisError.unreadable(file: file, reason: SyntheticDefectSet.describe(error)
+                .replacingOccurrences(of: "a non-negative integer", with: "a number"))
+        }
+        do { try validate() } catch let DefectSynthesisError.invalidArgument(reason) {
+            throw DefectSynthesisError.invalidArgument("\(file): \(reason)")
+        }
+    }
+
     public func validate() throws {
         func fail(_ s: String) -> DefectSynthesisError { .invalidArgument(s) }
         if let methods, methods.isEmpty { throw fail("methods: give at least one of \(ClassicalMethod.allCases.map(\.rawValue))") }
         guard (0...256).contains(cropPadding) else { throw fail("crop padding \(cropPadding) must be in 0...256") }
         guard scaleRange.lowerBound > 0, scaleRange.upperBound <= 10 else { throw fail("scale range \(scaleRange) must lie in (0, 10]") }
+        guard angleRange.lowerBound.isFinite, angleRange.upperBound.isFinite,
+              angleRange.lowerBound >= -3600, angleRange.upperBound <= 3600 else {
+            throw fail("angle range \(angleRange) must lie in [-3600, 3600] degrees")
+        }
         guard (0...50).contains(featherSigma) else { throw fail("feather sigma \(featherSigma) must be in 0...50") }
         guard minRegionArea >= 1 else { throw fail("minimum region area \(minRegionArea) must be >= 1") }
         guard (0...1).contains(givenMaskProbability), (0...1).contains(noiseTextureProbability) else {

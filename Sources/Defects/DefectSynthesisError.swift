@@ -1,5 +1,7 @@
+import Foundation
+
 /// Why synthetic defects could not be made: every case names the file or option at fault and how to fix it.
-public enum DefectSynthesisError: Error, CustomStringConvertible, Equatable {
+public enum DefectSynthesisError: Error, CustomStringConvertible, Equatable, Sendable, LocalizedError {
     /// No usable mask in a folder or data set; `reason` says what was found instead.
     case noMasks(source: String, reason: String)
     /// No good image to paint defects onto.
@@ -23,4 +25,6 @@ public enum DefectSynthesisError: Error, CustomStringConvertible, Equatable {
         case let .badRecord(id, r): return "manifest record \(id): \(r)"
         }
     }
+
+    public var errorDescription: String? { description }
 }

@@ -33,10 +33,15 @@ public struct SyntheticDefectReview: Sendable, Equatable, Codable {
     public static func load(folder: URL) throws -> SyntheticDefectReview {
         let file = folder.appendingPathComponent(fileName)
         guard FileListing.exists(file) else { return SyntheticDefectReview() }
+        let data: Data
+        do { data = try InputFile.read(file) } catch let error as InputFileError {
+            throw SyntheticDefectSetError.badReview(file: file.path, reason: error.description)
+        }
         do {
-            return try JSONDecoder().decode(SyntheticDefectReview.self, from: Data(contentsOf: file))
+            return try JSONDecoder().decode(SyntheticDefectReview.self, from: data)
         } catch {
-            throw SyntheticDefectSetError.badReview(file: file.path, reason: "\(error)")
+            throw SyntheticDefectSetError.badReview(file: file.path, reason: SyntheticDefectSet.describe(error)
+                .replacingOccurrences(of: "a non-negative integer", with: "a number"))
         }
     }
 
@@ -44,8 +49,8 @@ public struct SyntheticDefectReview: Sendable, Equatable, Codable {
     public func save(folder: URL) throws {
         let file = folder.appendingPathComponent(Self.fileName)
         let body = "{\n  \"accepted\": \(Self.jsonList(accepted)),\n  \"rejected\": \(Self.jsonList(rejected))\n}\n"
-        do { try AtomicFile.write(Data(body.utf8), to: file) } catch {
-            throw DatasetError.io(path: file.path, reason: "\(error)")
+        do { try AtomicFile.write(Data(body.utf8), to: file) } catch let error as AtomicFileError {
+            throw DatasetError.io(path: file.path, reason: error.description)
         }
     }
 

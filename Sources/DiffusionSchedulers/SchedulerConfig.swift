@@ -1,4 +1,5 @@
 import Foundation
+import TensorCore
 
 /// The fields of diffusers' `scheduler/scheduler_config.json` that the schedulers here read.
 ///
@@ -109,19 +110,78 @@ public struct SchedulerConfig: Codable, Sendable, Equatable {
         do {
             var config = try decoder.decode(SchedulerConfig.self, from: Data(text.utf8))
             config.source = source
+            try config.validate()
             return config
         } catch let error as DecodingError {
             throw SchedulerError.unreadableConfig(file: source, reason: describe(error))
+        } catch let error as SchedulerError {
+            throw error
+        } catch {
+            throw SchedulerError.unreadableConfig(file: source, reason: "not a JSON object")
         }
     }
 
-    /// Reads `scheduler_config.json` from disk.
+    /// Reads `scheduler_config.json` from disk (a regular file of at most `InputLimits.current.maxEncodedFileBytes`;
+    /// directories, FIFOs and devices are refused by name).
     public static func load(from url: URL) throws -> SchedulerConfig {
         let data: Data
-        do { data = try Data(contentsOf: url) } catch {
-            throw SchedulerError.unreadableConfig(file: url.path, reason: error.localizedDescription)
+        do { data = try InputFile.read(url) } catch let error as InputFileError {
+            throw SchedulerError.unreadableConfig(file: url.path, reason: error.description)
         }
         return try decode(data, source: url.path)
+    }
+
+    // MARK: - Ranges
+
+    /// The most training timesteps a config may declare (diffusers' models use 1000; the tables are built eagerly).
+    public static let maxTrainTimesteps = 100_000
+
+    /// Checks every numeric field against its documented range, before any table is built:
+    ///
+    /// | field | allowed |
+    /// |---|---|
+    /// | `num_train_timesteps` | 2 ... `maxTrainTimesteps` |
+    /// | `beta_start`, `beta_end` | finite, 0 <= beta_start <= beta_end < 1 |
+    /// | `trained_betas` | at most `maxTrainTimesteps` values, each finite in [0, 1) |
+    /// | `steps_offset` | 0 ..< num_train_timesteps |
+    /// | `clip_sample_range` | finite, > 0 |
+    /// | `sigma_min`, `sigma_max` | finite, > 0, sigma_min <= sigma_max |
+    /// | `solver_order` | 1 ... 3 |
+    /// | `lambda_min_clipped` | not NaN (-Infinity allowed) |
+    ///
+    /// Throws `SchedulerError.unsupportedConfig` naming the file, the field, the value and the range. Called by
+    /// `decode` / `load` and by `TrainingSchedule(config:)`, so configs built in code are checked too.
+    public func validate() throws {
+        func fail(_ field: CodingKeys, _ value: CustomStringConvertible, _ range: String) -> SchedulerError {
+            .unsupportedConfig(field: field.rawValue, value: value.description, file: source, supported: range)
+        }
+        let count = numTrainTimesteps ?? 1000
+        if let n = numTrainTimesteps, !(2...Self.maxTrainTimesteps).contains(n) {
+            throw fail(.numTrainTimesteps, n, "an integer in 2...\(Self.maxTrainTimesteps)")
+        }
+        let start = betaStart ?? 0.0001, end = betaEnd ?? 0.02
+        if let b = betaStart, !(b.isFinite && b >= 0 && b < 1) { throw fail(.betaStart, b, "a finite number in [0, 1)") }
+        if let b = betaEnd, !(b.isFinite && b >= 0 && b < 1) { throw fail(.betaEnd, b, "a finite number in [0, 1)") }
+        if start > end {
+            throw fail(.betaStart, start, "at most beta_end (\(end)); beta_start > beta_end makes the noise decrease")
+        }
+        if let trained = trainedBetas {
+            if trained.count > Self.maxTrainTimesteps {
+                throw fail(.trainedBetas, "\(trained.count) values", "at most \(Self.maxTrainTimesteps) values")
+            }
+            if let i = trained.firstIndex(where: { !($0.isFinite && $0 >= 0 && $0 < 1) }) {
+                throw fail(.trainedBetas, "\(trained[i]) at index \(i)", "finite numbers in [0, 1)")
+            }
+        }
+        if let o = stepsOffset, !(0..<count).contains(o) {
+            throw fail(.stepsOffset, o, "an integer in 0..<\(count) (num_train_timesteps)")
+        }
+        if let r = clipSampleRange, !(r.isFinite && r > 0) { throw fail(.clipSampleRange, r, "a finite number > 0") }
+        if let s = sigmaMin, !(s.isFinite && s > 0) { throw fail(.sigmaMin, s, "a finite number > 0") }
+        if let s = sigmaMax, !(s.isFinite && s > 0) { throw fail(.sigmaMax, s, "a finite number > 0") }
+        if let lo = sigmaMin, let hi = sigmaMax, lo > hi { throw fail(.sigmaMin, lo, "at most sigma_max (\(hi))") }
+        if let o = solverOrder, !(1...3).contains(o) { throw fail(.solverOrder, o, "1, 2 or 3") }
+        if let l = lambdaMinClipped, l.isNaN { throw fail(.lambdaMinClipped, l, "a number or -Infinity, not NaN") }
     }
 
     private static func describe(_ error: DecodingError) -> String {

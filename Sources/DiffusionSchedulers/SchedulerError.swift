@@ -1,5 +1,7 @@
+import Foundation
+
 /// Why a scheduler could not be configured or driven. Config errors name the file, the field and the value.
-public enum SchedulerError: Error, CustomStringConvertible, Equatable, Sendable {
+public enum SchedulerError: Error, CustomStringConvertible, Equatable, Sendable, LocalizedError {
     /// The config file could not be read or parsed.
     case unreadableConfig(file: String, reason: String)
     /// A config field holds a value this port does not implement.
@@ -25,4 +27,6 @@ public enum SchedulerError: Error, CustomStringConvertible, Equatable, Sendable 
         case let .timestepsNotSet(scheduler): return "\(scheduler): call setTimesteps before stepping"
         }
     }
+
+    public var errorDescription: String? { description }
 }

@@ -35,6 +35,7 @@ public struct TrainingSchedule: Sendable, Equatable {
     /// Builds the schedule from `num_train_timesteps`, `beta_start`, `beta_end`, `beta_schedule` and
     /// `trained_betas`; the defaults are the ones every diffusers scheduler here shares (1000, 0.0001, 0.02, linear).
     public init(config: SchedulerConfig) throws {
+        try config.validate()
         let count = config.numTrainTimesteps ?? 1000
         guard count >= 2 else {
             throw SchedulerError.unsupportedConfig(field: "num_train_timesteps", value: "\(count)",

@@ -1,6 +1,7 @@
 import Foundation
 import DiffusionModels
 import DiffusionSchedulers
+import TensorCore
 
 /// The two latent-diffusion inpainting families this package runs.
 public enum InpaintingFamily: String, Sendable, Codable, Equatable {
@@ -91,8 +92,8 @@ public struct DiffusersModelFolder: Sendable, Equatable {
             throw DiffusionModelError.missingFile(
                 path: indexURL.path, hint: "not a diffusers pipeline folder (model_index.json is missing); " + downloadHint)
         }
-        let index = try jsonObject(at: indexURL)
-        let className = index["_class_name"] as? String
+        let index = try DiffusersModelIndex(json: readFile(indexURL), file: indexURL.path)
+        let className = index.className
 
         // The UNet decides: 9 channels for inpainting, text_time added embeddings for SDXL.
         let unetConfigURL = root.appendingPathComponent("unet/config.json")
@@ -103,6 +104,10 @@ public struct DiffusersModelFolder: Sendable, Equatable {
         let unetConfig = try jsonObject(at: unetConfigURL)
         guard let inChannels = unetConfig["in_channels"] as? Int else {
             throw DiffusionModelError.badConfig(file: unetConfigURL.path, reason: "missing integer key in_channels")
+        }
+        guard DiffusionConfigRanges.channels.contains(inChannels) else {
+            throw DiffusionModelError.outOfRange(file: unetConfigURL.path, field: "in_channels", value: "\(inChannels)",
+                                                 allowed: "9 (an inpainting UNet)")
         }
         guard inChannels == 9 else {
             throw InpaintingError.notAnInpaintingModel(file: unetConfigURL.path, inChannels: inChannels)
@@ -126,16 +131,22 @@ public struct DiffusersModelFolder: Sendable, Equatable {
         for component in components(of: family) {
             let folder = root.appendingPathComponent(component.rawValue)
             try requireFolder(folder, component: component.rawValue)
-            for file in requiredFiles(of: component) where !fm.fileExists(atPath: folder.appendingPathComponent(file).path) {
-                throw DiffusionModelError.missingFile(
-                    path: folder.appendingPathComponent(file).path,
-                    hint: "the \(component.rawValue) folder is incomplete; " + downloadHint)
+            for file in requiredFiles(of: component) {
+                let url = folder.appendingPathComponent(file)
+                guard fm.fileExists(atPath: url.path) else {
+                    throw DiffusionModelError.missingFile(
+                        path: url.path, hint: "the \(component.rawValue) folder is incomplete; " + downloadHint)
+                }
+                // A FIFO, device or directory under a config's name would block or mislead a later reader.
+                do { try InputFile.checkRegularFile(url) } catch let error as InputFileError {
+                    throw DiffusionModelError.badConfig(file: url.path, reason: error.description)
+                }
             }
         }
         return DiffusersModelFolder(
             root: root, family: family, pipelineClassName: className, variant: variant, unetInChannels: inChannels,
-            forceZerosForEmptyPrompt: index["force_zeros_for_empty_prompt"] as? Bool ?? true,
-            requiresAestheticsScore: index["requires_aesthetics_score"] as? Bool ?? false)
+            forceZerosForEmptyPrompt: index.forceZerosForEmptyPrompt,
+            requiresAestheticsScore: index.requiresAestheticsScore)
     }
 
     /// The weights of a weighted component (`unet`, `vae`, `text_encoder`, `text_encoder_2`), preferring `variant`.
@@ -167,13 +178,70 @@ public struct DiffusersModelFolder: Sendable, Equatable {
         }
     }
 
-    static func jsonObject(at url: URL) throws -> [String: Any] {
-        guard let data = FileManager.default.contents(atPath: url.path) else {
-            throw DiffusionModelError.missingFile(path: url.path, hint: downloadHint)
+    /// A config file's bytes through `InputFile` (bounded; directories, FIFOs and devices refused), errors naming it.
+    static func readFile(_ url: URL) throws -> Data {
+        do { return try InputFile.read(url) } catch let error as InputFileError {
+            if case let .unreadable(_, reason) = error, reason.contains("No such file") {
+                throw DiffusionModelError.missingFile(path: url.path, hint: downloadHint)
+            }
+            throw DiffusionModelError.badConfig(file: url.path, reason: error.description)
         }
+    }
+
+    static func jsonObject(at url: URL) throws -> [String: Any] {
+        let data = try readFile(url)
         guard let object = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] else {
             throw DiffusionModelError.badConfig(file: url.path, reason: "not a JSON object")
         }
         return object
+    }
+}
+
+/// The fields of a diffusers `model_index.json` this package reads, type-checked: `_class_name` (a string),
+/// `force_zeros_for_empty_prompt` and `requires_aesthetics_score` (booleans); component entries must be
+/// `[library, class]` pairs of strings or nulls. Anything else is an error naming the file and the field.
+///
+/// ```swift
+/// let index = try DiffusersModelIndex(json: data, file: "model_index.json")   // a pure entry point: no file access
+/// ```
+public struct DiffusersModelIndex: Sendable, Equatable {
+    public var className: String?
+    public var forceZerosForEmptyPrompt: Bool
+    public var requiresAestheticsScore: Bool
+    /// Component name -> [library, class] ("unet" -> ["diffusers", "UNet2DConditionModel"]); nulls kept as nil.
+    public var components: [String: [String?]]
+
+    public init(json data: Data, file: String) throws {
+        guard let value = try? JSONDecoder().decode(JSONValue.self, from: data), case let .object(object) = value else {
+            throw DiffusionModelError.badConfig(file: file, reason: "not a JSON object")
+        }
+        func string(_ key: String) throws -> String? {
+            switch object[key] {
+            case nil, .null?: return nil
+            case let .string(s)?: return s
+            case let other?: throw DiffusionModelError.badConfig(file: file, reason: "\"\(key)\" is \(other), expected a string")
+            }
+        }
+        func bool(_ key: String) throws -> Bool? {
+            switch object[key] {
+            case nil, .null?: return nil
+            case let .bool(b)?: return b
+            case let other?: throw DiffusionModelError.badConfig(file: file, reason: "\"\(key)\" is \(other), expected true or false")
+            }
+        }
+        className = try string("_class_name")
+        forceZerosForEmptyPrompt = try bool("force_zeros_for_empty_prompt") ?? true
+        requiresAestheticsScore = try bool("requires_aesthetics_score") ?? false
+        var components: [String: [String?]] = [:]
+        for component in DiffusersModelFolder.Component.allCases {
+            guard let value = object[component.rawValue], value != .null else { continue }
+            guard case let .array(pair) = value, pair.count == 2,
+                  pair.allSatisfy({ if case .string = $0 { true } else { $0 == .null } }) else {
+                throw DiffusionModelError.badConfig(
+                    file: file, reason: "\"\(component.rawValue)\" is \(value), expected [library, class] (two strings or nulls)")
+            }
+            components[component.rawValue] = pair.map { if case let .string(s) = $0 { s } else { nil } }
+        }
+        self.components = components
     }
 }

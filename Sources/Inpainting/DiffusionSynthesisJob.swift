@@ -75,6 +75,23 @@ public struct DiffusionSynthesisSettings: Sendable, Codable, Equatable {
         self.paddingMaskCrop = paddingMaskCrop; self.width = width; self.height = height; self.maskBlur = maskBlur
         self.clipSkip = clipSkip; self.scheduler = scheduler; self.seed = seed
     }
+
+    /// The most samples one run may plan (prompts x per prompt).
+    public static let maxSamples = 1_000_000
+
+    /// Checks the counts and every numeric setting before a sample is planned: samples (prompts x per prompt) at most
+    /// `maxSamples`, and the request options as `InpaintingRequest.validate` checks them.
+    public func validate() throws {
+        let (total, overflow) = prompts.count.multipliedReportingOverflow(by: max(0, perPrompt))
+        guard perPrompt >= 0, !overflow, total <= Self.maxSamples else {
+            throw InpaintingError.invalidArgument(
+                "\(prompts.count) prompt(s) x \(perPrompt) per prompt is out of range (expected 0...\(Self.maxSamples) samples in all)")
+        }
+        let probe = Image(width: 1, height: 1, channels: 1, pixels: [0])
+        try InpaintingRequest(image: probe, mask: probe, prompt: "", steps: steps, guidanceScale: guidanceScale,
+                              strength: strength, paddingMaskCrop: paddingMaskCrop, width: width, height: height,
+                              maskBlur: maskBlur, source: "synthesis settings", clipSkip: clipSkip).validate()
+    }
 }
 
 /// What the job reports while it runs.
@@ -140,7 +157,7 @@ public struct DiffusionSynthesisJob<Masks: DefectMaskProvider> {
     public func plan() -> [Sample] {
         var out: [Sample] = []
         for p in settings.prompts.indices {
-            for i in 0..<settings.perPrompt {
+            for i in 0..<max(0, min(settings.perPrompt, DiffusionSynthesisSettings.maxSamples)) {
                 let seed = Self.sampleSeed(base: settings.seed, prompt: p, index: i)
                 var rng = SplitMix64(seed: seed)
                 let image = goodImages.isEmpty ? 0 : Int(rng.next() % UInt64(goodImages.count))
@@ -162,6 +179,7 @@ public struct DiffusionSynthesisJob<Masks: DefectMaskProvider> {
         guard settings.perPrompt >= 0, !settings.prompts.isEmpty else {
             throw InpaintingError.invalidArgument("need at least one prompt and a non-negative count per prompt")
         }
+        try settings.validate()
         var summary = DiffusionSynthesisSummary()
         let samples = plan()
         for (n, s) in samples.enumerated() {

@@ -2,7 +2,7 @@ import Foundation
 
 /// Why an inpainting run could not start or was skipped. Model-file problems are `DiffusionModelError`s (missing file,
 /// bad or unsupported config) and scheduler problems `SchedulerError`s; they pass through unchanged.
-public enum InpaintingError: Error, CustomStringConvertible, Equatable {
+public enum InpaintingError: Error, CustomStringConvertible, Equatable, Sendable, LocalizedError {
     /// The folder's UNet is not an inpainting UNet (it takes `inChannels` channels, inpainting takes 9).
     case notAnInpaintingModel(file: String, inChannels: Int)
     /// The mask has no pixel at or above half intensity: nothing to paint (the sample is skipped).
@@ -23,4 +23,6 @@ public enum InpaintingError: Error, CustomStringConvertible, Equatable {
         case let .shapeMismatch(what, e, a): return "\(what) has shape \(a), expected \(e)"
         }
     }
+
+    public var errorDescription: String? { description }
 }

@@ -72,6 +72,35 @@ public struct InpaintingRequest: Sendable {
         self.aestheticScore = aestheticScore; self.negativeAestheticScore = negativeAestheticScore
         self.pasteOverOriginal = pasteOverOriginal; self.source = source; self.clipSkip = clipSkip
     }
+
+    /// The most denoising steps a request may ask for (diffusers' schedules have 1000 training steps).
+    public static let maxSteps = 1_000
+
+    /// Checks every numeric option against its range before any work (no NaN, no huge sizes): steps 1...maxSteps,
+    /// finite guidance, strength in (0, 1], mask blur and padding crop within the image limits, the working size
+    /// within `InputLimits`, finite aesthetic scores, clip skip >= 0. Throws `InpaintingError.invalidArgument`
+    /// naming the option, the value and the range.
+    public func validate() throws {
+        func fail(_ option: String, _ value: Any, _ range: String) -> InpaintingError {
+            .invalidArgument("\(source): \(option) = \(value) is out of range (expected \(range))")
+        }
+        guard (1...Self.maxSteps).contains(steps) else { throw fail("steps", steps, "1...\(Self.maxSteps)") }
+        guard guidanceScale.isFinite, abs(guidanceScale) <= 1_000 else { throw fail("guidance scale", guidanceScale, "a finite number, |g| <= 1000") }
+        guard strength.isFinite, strength > 0, strength <= 1 else { throw fail("strength", strength, "(0, 1]") }
+        let side = InputLimits.current.maxImageSide
+        if let p = paddingMaskCrop, !(0...side).contains(p) { throw fail("padding mask crop", p, "0...\(side)") }
+        if let r = maskBlur, !(r.isFinite && r >= 0 && r <= 1_000) { throw fail("mask blur", r, "a finite number in [0, 1000]") }
+        if width != nil || height != nil {
+            let w = width ?? image.width, h = height ?? image.height
+            do { try InputLimits.current.checkImage(width: w, height: h, file: source, field: "working size") } catch let e as InputLimitError {
+                throw InpaintingError.invalidArgument(e.description)
+            }
+        }
+        guard aestheticScore.isFinite, negativeAestheticScore.isFinite else {
+            throw fail("aesthetic score", "\(aestheticScore) / \(negativeAestheticScore)", "finite numbers")
+        }
+        if let k = clipSkip, !(0...256).contains(k) { throw fail("clip skip", k, "0...256") }
+    }
 }
 
 /// Progress of one denoising step.
@@ -213,6 +242,7 @@ public struct InpaintingPipeline: Sendable {
         }
         guard request.steps >= 1 else { throw InpaintingError.invalidArgument("steps must be at least 1, got \(request.steps)") }
         guard request.guidanceScale.isFinite else { throw InpaintingError.invalidArgument("guidance scale must be finite") }
+        try request.validate()
         let image = request.image.channels == 3 ? request.image : request.image.toRGB()
 
         // 0. The mask: gray, at the image's size, optionally blurred; something to paint.

@@ -1,4 +1,5 @@
 import Foundation
+import TensorCore
 
 /// Any JSON value, for reading diffusers config.json files whose fields change type between releases and for
 /// naming an unsupported value in an error.
@@ -85,23 +86,43 @@ struct ConfigReader {
         self.raw = raw
     }
 
-    /// Reads `url`'s JSON object; an unreadable file or bad JSON is a `.badConfig` naming the file.
+    /// Reads `url`'s JSON object (a regular file within `InputLimits.current.maxEncodedFileBytes`); an unreadable
+    /// file or bad JSON is a `.badConfig` naming the file.
     init(contentsOf url: URL) throws {
-        let data: Data
-        do { data = try Data(contentsOf: url) } catch {
-            throw DiffusionModelError.badConfig(file: url.path, reason: "cannot read: \(error.localizedDescription)")
-        }
-        try self.init(data: data, file: url.path)
+        try self.init(data: readConfigFile(url), file: url.path)
     }
 
     init(data: Data, file: String) throws {
         self.file = file
-        do {
-            raw = try JSONDecoder().decode([String: JSONValue].self, from: data)
-        } catch {
-            throw DiffusionModelError.badConfig(file: file, reason: "not a JSON object: \(error)")
+        raw = try decodeConfigObject(data, file: file)
+    }
+
+    /// Throws `outOfRange` unless `value` of `key` lies in `range`.
+    func check(_ key: String, _ value: Int, _ range: ClosedRange<Int>) throws {
+        guard range.contains(value) else {
+            throw DiffusionModelError.outOfRange(file: file, field: key, value: "\(value)",
+                                                 allowed: "an integer in \(range.lowerBound)...\(range.upperBound)")
         }
     }
+
+    /// Throws `outOfRange` unless every per-block value of `key` lies in `range`, naming the block.
+    func check(_ key: String, _ values: [Int], _ range: ClosedRange<Int>) throws {
+        for (i, v) in values.enumerated() where !range.contains(v) {
+            throw DiffusionModelError.outOfRange(file: file, field: "\(key)[\(i)]", value: "\(v)",
+                                                 allowed: "an integer in \(range.lowerBound)...\(range.upperBound)")
+        }
+    }
+
+    /// Throws `outOfRange` unless `value` is finite and in `range`.
+    func check(_ key: String, _ value: Float, _ range: ClosedRange<Float>, open lowerOpen: Bool = false) throws {
+        let ok = value.isFinite && range.contains(value) && !(lowerOpen && value == range.lowerBound)
+        guard ok else {
+            throw DiffusionModelError.outOfRange(
+                file: file, field: key, value: "\(value)",
+                allowed: "a finite number in \(lowerOpen ? "(" : "[")\(range.lowerBound), \(range.upperBound)]")
+        }
+    }
+
 
     /// The field decoded as `T`, `fallback` when absent or null.
     func value<T: Decodable>(_ key: String, _ fallback: T) throws -> T {
@@ -153,4 +174,72 @@ struct SnakeCaseKey: CodingKey {
     init(_ s: String) { stringValue = s }
     init?(stringValue: String) { self.stringValue = stringValue }
     init?(intValue: Int) { nil }
+}
+
+/// The ranges every diffusers config value read from a file must lie in, checked before anything is built or
+/// allocated. They hold every released SD 1.x / 2.x / SDXL / SD-inpainting config with a wide margin; a value
+/// outside them is a broken or hostile file. Tensor sizes the values imply are then checked per tensor against
+/// `InputLimits.current` (`checkTensor`) before weights are read.
+public enum DiffusionConfigRanges {
+    /// Channels of any layer (block_out_channels, in/out/latent channels, cross_attention_dim, hidden sizes).
+    public static let channels: ClosedRange<Int> = 1...16_384
+    /// Blocks of a UNet or VAE (entries of block_out_channels); SD and SDXL use 3 or 4.
+    public static let blocks: ClosedRange<Int> = 1...8
+    /// Resnets per block (layers_per_block).
+    public static let layersPerBlock: ClosedRange<Int> = 1...16
+    /// Transformer blocks per attention (transformer_layers_per_block; SDXL uses up to 10).
+    public static let transformerLayers: ClosedRange<Int> = 1...64
+    /// Attention heads (also a divisor of the block's channels).
+    public static let heads: ClosedRange<Int> = 1...1_024
+    /// sample_size (latent side the model was trained at).
+    public static let sampleSize: ClosedRange<Int> = 1...8_192
+    /// Width of SDXL's added time embedding (addition_time_embed_dim).
+    public static let timeEmbedding: ClosedRange<Int> = 1...16_384
+    /// CLIP vocabulary size.
+    public static let vocabulary: ClosedRange<Int> = 1...1_000_000
+    /// CLIP positions (max_position_embeddings; CLIP uses 77).
+    public static let positions: ClosedRange<Int> = 1...8_192
+    /// CLIP encoder layers.
+    public static let textLayers: ClosedRange<Int> = 1...256
+    /// CLIP MLP width (intermediate_size).
+    public static let intermediate: ClosedRange<Int> = 1...65_536
+    /// Normalisation epsilons.
+    public static let epsilon: ClosedRange<Float> = 0...0.1
+}
+
+/// Reads a config / index / tokenizer file with `InputFile` (bounded, refusing directories and FIFOs), mapping its
+/// errors to `DiffusionModelError` naming the file (a missing file is `.missingFile`).
+func readConfigFile(_ url: URL, limit: Int = InputLimits.current.maxEncodedFileBytes) throws -> Data {
+    do { return try InputFile.read(url, limit: limit) } catch let error as InputFileError {
+        if case let .unreadable(_, reason) = error, reason.contains("No such file") {
+            throw DiffusionModelError.missingFile(path: url.path, hint: "the file does not exist")
+        }
+        throw DiffusionModelError.badConfig(file: url.path, reason: error.description)
+    }
+}
+
+/// A JSON object's fields, or `.badConfig` naming the file (never Foundation's error text).
+func decodeConfigObject(_ data: Data, file: String) throws -> [String: JSONValue] {
+    let value: JSONValue
+    do { value = try JSONDecoder().decode(JSONValue.self, from: data) } catch {
+        throw DiffusionModelError.badConfig(file: file, reason: "not valid JSON")
+    }
+    guard case let .object(object) = value else {
+        throw DiffusionModelError.badConfig(file: file, reason: "expected a JSON object at the top level, found \(value.kind)")
+    }
+    return object
+}
+
+extension JSONValue {
+    /// "null", "a boolean", "a number", ... for error messages.
+    var kind: String {
+        switch self {
+        case .null: return "null"
+        case .bool: return "a boolean"
+        case .number: return "a number"
+        case .string: return "a string"
+        case .array: return "an array"
+        case .object: return "an object"
+        }
+    }
 }

@@ -19,17 +19,22 @@ public protocol WeightSource {
     /// `name`'s stored 16-bit values when the source holds it in half precision, else nil (then `tensor` is
     /// used); lets half weights be kept without a round trip through fp32.
     func storedHalf(_ name: String, shape: [Int]) throws -> (bits: [UInt16], precision: StoredPrecision)?
+    /// The shape the source declares for `name` without reading its data (a safetensors header entry), nil when
+    /// absent or unknown; lets a model compare a file with its config before allocating anything.
+    func declaredShape(of name: String) -> [Int]?
 }
 
 extension WeightSource {
     public var enumeratesNames: Bool { true }
     public var storedPrecisionHint: StoredPrecision { .float32 }
     public func storedHalf(_ name: String, shape: [Int]) throws -> (bits: [UInt16], precision: StoredPrecision)? { nil }
+    public func declaredShape(of name: String) -> [Int]? { nil }
 }
 
 extension StateDict: WeightSource {
     public var names: [String] { Array(tensors.keys) }
     public var sourceDescription: String { file }
+    public func declaredShape(of name: String) -> [Int]? { tensors[name]?.shape }
 }
 
 /// Seeded random weights of any requested name and shape, for benchmarks with the real configs: weights
@@ -153,6 +158,7 @@ struct WeightScope {
 extension ComponentWeights: WeightSource {
     public var sourceDescription: String { files.count == 1 ? files[0].path : folder.path }
     public var storedPrecisionHint: StoredPrecision { storedPrecision }
+    public func declaredShape(of name: String) -> [Int]? { shape(of: name) }
     public func storedHalf(_ name: String, shape: [Int]) throws -> (bits: [UInt16], precision: StoredPrecision)? {
         guard let (bits, type) = try halfBits(name, shape: shape) else { return nil }
         return (bits, type == .bfloat16 ? .bfloat16 : .float16)

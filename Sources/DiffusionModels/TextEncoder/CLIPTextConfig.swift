@@ -1,3 +1,4 @@
+import Foundation
 import TensorCore
 
 /// The fields of a transformers `CLIPTextConfig` (a diffusers `text_encoder/config.json`) the encoder uses.
@@ -71,16 +72,53 @@ public struct CLIPTextConfig: Codable, Sendable, Equatable {
         func fail(_ field: String, _ value: Any, _ supported: String) -> DiffusionModelError {
             .unsupportedConfig(file: file, field: field, value: "\(value) (supported: \(supported))")
         }
+        func range(_ field: String, _ value: Int, _ r: ClosedRange<Int>) throws {
+            guard r.contains(value) else {
+                throw DiffusionModelError.outOfRange(file: file, field: field, value: "\(value)",
+                                                     allowed: "an integer in \(r.lowerBound)...\(r.upperBound)")
+            }
+        }
         if activation == nil { throw fail("hidden_act", hiddenAct, "quick_gelu, gelu, gelu_new, gelu_pytorch_tanh") }
-        if vocabSize < 1 { throw fail("vocab_size", vocabSize, ">= 1") }
-        if hiddenSize < 1 { throw fail("hidden_size", hiddenSize, ">= 1") }
-        if intermediateSize < 1 { throw fail("intermediate_size", intermediateSize, ">= 1") }
-        if numHiddenLayers < 1 { throw fail("num_hidden_layers", numHiddenLayers, ">= 1") }
-        if numAttentionHeads < 1 || hiddenSize % numAttentionHeads != 0 {
+        let ranges = DiffusionConfigRanges.self
+        try range("vocab_size", vocabSize, ranges.vocabulary)
+        try range("hidden_size", hiddenSize, ranges.channels)
+        try range("intermediate_size", intermediateSize, ranges.intermediate)
+        try range("num_hidden_layers", numHiddenLayers, ranges.textLayers)
+        try range("num_attention_heads", numAttentionHeads, ranges.heads)
+        if hiddenSize % numAttentionHeads != 0 {
             throw fail("num_attention_heads", numAttentionHeads, "a divisor of hidden_size \(hiddenSize)")
         }
-        if maxPositionEmbeddings < 1 { throw fail("max_position_embeddings", maxPositionEmbeddings, ">= 1") }
-        if !(layerNormEps > 0) { throw fail("layer_norm_eps", layerNormEps, "> 0") }
-        if let p = projectionDim, p < 1 { throw fail("projection_dim", p, ">= 1") }
+        try range("max_position_embeddings", maxPositionEmbeddings, ranges.positions)
+        if !(layerNormEps.isFinite && layerNormEps > 0 && layerNormEps <= Double(ranges.epsilon.upperBound)) {
+            throw DiffusionModelError.outOfRange(file: file, field: "layer_norm_eps", value: "\(layerNormEps)",
+                                                 allowed: "a finite number in (0, \(ranges.epsilon.upperBound)]")
+        }
+        if let p = projectionDim { try range("projection_dim", p, ranges.channels) }
+        if let b = bosTokenID { try range("bos_token_id", b, 0...(vocabSize - 1)) }
+        try range("eos_token_id", eosTokenID, 0...(vocabSize - 1))
+    }
+
+    /// Parses and validates a text_encoder/config.json's bytes; `file` names it in errors (a pure entry point: no
+    /// file access). Missing fields take transformers' defaults; wrong types and out-of-range values throw
+    /// `DiffusionModelError` naming the file and the field.
+    public init(json data: Data, file: String = "text_encoder/config.json") throws {
+        let raw = try decodeConfigObject(data, file: file)
+        do {
+            self = try JSONDecoder().decode(CLIPTextConfig.self, from: JSONEncoder().encode(raw))
+        } catch let DecodingError.typeMismatch(_, context) {
+            let field = context.codingPath.map(\.stringValue).joined(separator: ".")
+            throw DiffusionModelError.badConfig(file: file, reason: "field \"\(field)\" has unexpected value \(raw[field] ?? .null)")
+        } catch let DecodingError.dataCorrupted(context) {
+            let field = context.codingPath.map(\.stringValue).joined(separator: ".")
+            throw DiffusionModelError.badConfig(file: file, reason: "field \"\(field)\" has unexpected value \(raw[field] ?? .null)")
+        } catch {
+            throw DiffusionModelError.badConfig(file: file, reason: "not a CLIP text config")
+        }
+        try validate(file: file)
+    }
+
+    /// Reads and validates `url` (bounded, refusing directories and FIFOs).
+    public init(contentsOf url: URL) throws {
+        try self.init(json: readConfigFile(url), file: url.path)
     }
 }

@@ -54,6 +54,8 @@ public final class CLIPTextModel: Sendable {
         let file = weights.folder.appendingPathComponent("config.json").path
         let config = try config ?? weights.config(CLIPTextConfig.self)
         try config.validate(file: file)
+        try config.parameterPlan(prefix: CLIPTextModel.prefix(of: weights), withProjection: false)
+            .verify(against: weights, ignorable: CLIPTextModel.ignorableTensors)
         let precision = weights.storedPrecision
         try self.init(config: config, prefix: CLIPTextModel.prefix(of: weights), keeping: precision,
                       parameter: { try weights.tensor($0, shape: $1) },
@@ -186,6 +188,8 @@ public final class CLIPTextModelWithProjection: Sendable {
         guard let p = config.projectionDim else {
             throw DiffusionModelError.unsupportedConfig(file: file, field: "projection_dim", value: "null (CLIPTextModelWithProjection needs one)")
         }
+        try config.parameterPlan(prefix: CLIPTextModel.prefix(of: weights), withProjection: true)
+            .verify(against: weights, ignorable: CLIPTextModel.ignorableTensors)
         let precision = weights.storedPrecision
         textModel = try CLIPTextModel(config: config, prefix: CLIPTextModel.prefix(of: weights), keeping: precision,
                                       parameter: { try weights.tensor($0, shape: $1) },

@@ -1,4 +1,5 @@
 import Foundation
+import TensorCore
 
 /// One prompt as the Stable Diffusion pipelines feed it to a CLIP text encoder: `<|startoftext|>`, at most
 /// `maxLength - 2` text tokens, `<|endoftext|>`, then padding up to `maxLength` (77).
@@ -68,9 +69,9 @@ public final class CLIPTokenizer: Sendable {
             }
             return id
         }
-        guard maxLength >= 2 else {
-            throw DiffusionModelError.unsupportedConfig(file: settingsName, field: "model_max_length",
-                                                        value: "\(maxLength) (must be >= 2)")
+        guard maxLength >= 2, maxLength <= DiffusionConfigRanges.positions.upperBound else {
+            throw DiffusionModelError.outOfRange(file: settingsName, field: "model_max_length", value: "\(maxLength)",
+                                                 allowed: "an integer in 2...\(DiffusionConfigRanges.positions.upperBound)")
         }
         self.bosToken = bosToken; self.eosToken = eosToken; self.unknownToken = unknownToken; self.padToken = padToken
         bosID = try id(bosToken, "bos_token")
@@ -186,14 +187,21 @@ public final class CLIPTokenizer: Sendable {
 
     // MARK: Files
 
+    /// The largest vocab.json / merges.txt / tokenizer_config.json read (CLIP's are 1.6 MB and 0.5 MB); never more
+    /// than `InputLimits.current.maxEncodedFileBytes`.
+    public static let maxFileBytes = 64 << 20
+
+    /// A tokenizer file's bytes: a regular file within `maxFileBytes`, errors naming it.
+    static func readTokenizerFile(_ url: URL) throws -> Data {
+        do {
+            return try readConfigFile(url, limit: min(maxFileBytes, InputLimits.current.maxEncodedFileBytes))
+        } catch DiffusionModelError.missingFile(let path, _) {
+            throw DiffusionModelError.missingFile(path: path, hint: "the tokenizer folder needs vocab.json and merges.txt")
+        }
+    }
+
     static func readVocabulary(_ url: URL) throws -> [String: Int] {
-        guard FileManager.default.fileExists(atPath: url.path) else {
-            throw DiffusionModelError.missingFile(path: url.path, hint: "the tokenizer folder needs vocab.json and merges.txt")
-        }
-        let data: Data
-        do { data = try Data(contentsOf: url) } catch {
-            throw DiffusionModelError.badConfig(file: url.path, reason: "cannot be read: \(error)")
-        }
+        let data = try readTokenizerFile(url)
         guard let object = try? JSONSerialization.jsonObject(with: data), let dict = object as? [String: Any] else {
             throw DiffusionModelError.badConfig(file: url.path, reason: "is not a JSON object of token -> id")
         }
@@ -218,10 +226,8 @@ public final class CLIPTokenizer: Sendable {
 
     /// merges.txt: an optional `#version` line, then one merge "left right" per line in rank order.
     static func readMerges(_ url: URL, vocabulary: [String: Int]) throws -> [(String, String)] {
-        guard FileManager.default.fileExists(atPath: url.path) else {
-            throw DiffusionModelError.missingFile(path: url.path, hint: "the tokenizer folder needs vocab.json and merges.txt")
-        }
-        guard let data = try? Data(contentsOf: url), let text = String(data: data, encoding: .utf8) else {
+        let data = try readTokenizerFile(url)
+        guard let text = String(data: data, encoding: .utf8) else {
             throw DiffusionModelError.badConfig(file: url.path, reason: "cannot be read as UTF-8 text")
         }
         var merges: [(String, String)] = []
@@ -255,8 +261,8 @@ struct SpecialTokenSettings {
         for name in ["special_tokens_map.json", "tokenizer_config.json"] {  // the config wins where both say
             let url = folder.appendingPathComponent(name)
             guard fm.fileExists(atPath: url.path) else { continue }
-            guard let data = try? Data(contentsOf: url),
-                  let dict = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] else {
+            let data = try CLIPTokenizer.readTokenizerFile(url)
+            guard let dict = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] else {
                 throw DiffusionModelError.badConfig(file: url.path, reason: "is not a JSON object")
             }
             func token(_ key: String) throws -> String? {
@@ -278,7 +284,13 @@ struct SpecialTokenSettings {
             }
             if let n = dict["model_max_length"] as? NSNumber {
                 // transformers writes 1e30 for "unset".
-                if n.doubleValue < 1e6 { maxLength = n.intValue }
+                if n.doubleValue < 1e6 {
+                    guard let length = Int(exactly: n.doubleValue) else {
+                        throw DiffusionModelError.outOfRange(file: url.path, field: "model_max_length", value: "\(n)",
+                                                             allowed: "an integer")
+                    }
+                    maxLength = length
+                }
             }
             file = url.path
         }

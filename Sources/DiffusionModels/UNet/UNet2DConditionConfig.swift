@@ -90,6 +90,9 @@ public struct UNet2DConditionConfig: Codable, Sendable, Equatable {
                                    ["UpBlock2D", "CrossAttnUpBlock2D", "CrossAttnUpBlock2D", "CrossAttnUpBlock2D"])
         blockOutChannels = try r.value("block_out_channels", [320, 640, 1280, 1280])
         let n = blockOutChannels.count
+        // Ranges first (DiffusionConfigRanges), so that nothing below divides by zero or builds an invalid range.
+        try r.check("block_out_channels (count)", n, DiffusionConfigRanges.blocks)
+        try r.check("block_out_channels", blockOutChannels, DiffusionConfigRanges.channels)
         func perBlock(_ key: String, _ fallback: IntOrList) throws -> [Int] {
             guard let v = try r.value(key, fallback).perBlock(n) else {
                 throw DiffusionModelError.badConfig(
@@ -110,6 +113,22 @@ public struct UNet2DConditionConfig: Codable, Sendable, Equatable {
         additionTimeEmbedDim = try r.optional("addition_time_embed_dim", Int.self)
         projectionClassEmbeddingsInputDim = try r.optional("projection_class_embeddings_input_dim", Int.self)
         sampleSize = try r.optional("sample_size", Int.self)
+
+        let ranges = DiffusionConfigRanges.self
+        try r.check("in_channels", inChannels, ranges.channels)
+        try r.check("out_channels", outChannels, ranges.channels)
+        try r.check("layers_per_block", layersPerBlock, ranges.layersPerBlock)
+        try r.check("norm_num_groups", normNumGroups, 1...ranges.channels.upperBound)
+        try r.check("norm_eps", normEps, ranges.epsilon, open: true)
+        try r.check("freq_shift", freqShift, 0...1)
+        try r.check("cross_attention_dim", crossAttentionDim, ranges.channels)
+        try r.check("transformer_layers_per_block", transformerLayersPerBlock, ranges.transformerLayers)
+        try r.check("attention_head_dim", attentionHeads, ranges.heads)
+        if let a = additionTimeEmbedDim { try r.check("addition_time_embed_dim", a, ranges.timeEmbedding) }
+        if let p = projectionClassEmbeddingsInputDim {
+            try r.check("projection_class_embeddings_input_dim", p, 1...(16 * ranges.channels.upperBound))
+        }
+        if let size = sampleSize { try r.check("sample_size", size, ranges.sampleSize) }
 
         // Fields this port does not implement must keep diffusers' defaults.
         let isNull: (JSONValue) -> Bool = { $0 == .null }
@@ -156,12 +175,22 @@ public struct UNet2DConditionConfig: Codable, Sendable, Equatable {
                 file: file, reason: "\(n) block_out_channels but \(downBlockTypes.count) down and \(upBlockTypes.count) up block types")
         }
         if additionEmbedType == "text_time" {
-            if additionTimeEmbedDim == nil { throw r.unsupported("addition_time_embed_dim") }
-            if projectionClassEmbeddingsInputDim == nil { throw r.unsupported("projection_class_embeddings_input_dim") }
+            guard let a = additionTimeEmbedDim else { throw r.unsupported("addition_time_embed_dim") }
+            guard let p = projectionClassEmbeddingsInputDim else { throw r.unsupported("projection_class_embeddings_input_dim") }
+            // p = pooled text width + 6 time ids x a; the text part must be positive.
+            if p <= 6 * a {
+                throw DiffusionModelError.outOfRange(
+                    file: file, field: "projection_class_embeddings_input_dim", value: "\(p)",
+                    allowed: "more than 6 x addition_time_embed_dim = \(6 * a) (the pooled text embedding plus six time ids)")
+            }
         }
         for (i, c) in blockOutChannels.enumerated() {
             if c % normNumGroups != 0 {
                 throw DiffusionModelError.badConfig(file: file, reason: "block_out_channels[\(i)] = \(c) is not divisible by norm_num_groups \(normNumGroups)")
+            }
+            if normNumGroups > c {
+                throw DiffusionModelError.outOfRange(file: file, field: "norm_num_groups", value: "\(normNumGroups)",
+                                                     allowed: "at most block_out_channels[\(i)] = \(c)")
             }
             if c % attentionHeads[i] != 0 {
                 throw DiffusionModelError.badConfig(file: file, reason: "block_out_channels[\(i)] = \(c) is not divisible by \(attentionHeads[i]) attention heads")

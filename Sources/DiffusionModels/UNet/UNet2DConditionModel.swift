@@ -26,6 +26,8 @@ public final class UNet2DConditionModel: Sendable {
     /// prepared for their fast paths here, once).
     public init(config: UNet2DConditionConfig, weights: WeightSource) throws {
         self.config = config
+        // Names, shapes and sizes the config implies against what the file declares, before allocating anything.
+        try config.parameterPlan.verify(against: weights)
         let loader = WeightLoader(weights)
         let w = loader.scope("")
         let c = config

@@ -20,6 +20,8 @@ public final class AutoencoderKL: Sendable {
 
     public init(config: AutoencoderKLConfig, weights: WeightSource) throws {
         self.config = config
+        // Names, shapes and sizes the config implies against what the file declares, before allocating anything.
+        try config.parameterPlan.verify(against: weights)
         let loader = WeightLoader(weights)
         let w = loader.scope("")
         let l = config.latentChannels

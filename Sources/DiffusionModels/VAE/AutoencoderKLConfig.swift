@@ -1,4 +1,5 @@
 import Foundation
+import TensorCore
 
 /// The fields of diffusers' `AutoencoderKL` config (vae/config.json) this port uses, with diffusers' defaults;
 /// fields that would change the network must keep their defaults or loading fails naming them.
@@ -22,10 +23,12 @@ public struct AutoencoderKLConfig: Codable, Sendable, Equatable {
     public var midBlockAddAttention: Bool
     public var sampleSize: Int?
 
+    /// Reads and validates vae/config.json (every value in its `DiffusionConfigRanges` range).
     public init(contentsOf url: URL) throws {
         try self.init(reader: ConfigReader(contentsOf: url))
     }
 
+    /// Parses and validates a config.json's bytes; `file` names it in errors (a pure entry point: no file access).
     public init(json data: Data, file: String = "vae/config.json") throws {
         try self.init(reader: ConfigReader(data: data, file: file))
     }
@@ -69,6 +72,16 @@ public struct AutoencoderKLConfig: Codable, Sendable, Equatable {
         midBlockAddAttention = try r.value("mid_block_add_attention", true)
         sampleSize = try r.optional("sample_size", Int.self)
         let n = blockOutChannels.count
+        let ranges = DiffusionConfigRanges.self
+        try r.check("block_out_channels (count)", n, ranges.blocks)
+        try r.check("block_out_channels", blockOutChannels, ranges.channels)
+        try r.check("in_channels", inChannels, ranges.channels)
+        try r.check("out_channels", outChannels, ranges.channels)
+        try r.check("layers_per_block", layersPerBlock, ranges.layersPerBlock)
+        try r.check("latent_channels", latentChannels, ranges.channels)
+        try r.check("norm_num_groups", normNumGroups, 1...ranges.channels.upperBound)
+        try r.check("scaling_factor", scalingFactor, 0...1_000, open: true)
+        if let size = sampleSize { try r.check("sample_size", size, 1...InputLimits.current.maxImageSide) }
         try r.require("act_fn", { $0 == .string("silu") })
         try r.require("shift_factor", { $0 == .null })
         try r.require("latents_mean", { $0 == .null })
@@ -81,7 +94,7 @@ public struct AutoencoderKLConfig: Codable, Sendable, Equatable {
             if case let .array(a) = v { return a.count == n && a.allSatisfy { $0 == .string("UpDecoderBlock2D") } }
             return false
         })
-        for (i, c) in blockOutChannels.enumerated() where c % normNumGroups != 0 {
+        for (i, c) in blockOutChannels.enumerated() where c % normNumGroups != 0 || normNumGroups > c {
             throw DiffusionModelError.badConfig(file: file, reason: "block_out_channels[\(i)] = \(c) is not divisible by norm_num_groups \(normNumGroups)")
         }
     }

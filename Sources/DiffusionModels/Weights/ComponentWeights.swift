@@ -3,11 +3,19 @@ import Checkpoints
 import TensorCore
 
 /// Why a diffusers model folder or one of its components could not be used. Every case names the file or folder.
-public enum DiffusionModelError: Error, CustomStringConvertible, Equatable {
+public enum DiffusionModelError: Error, CustomStringConvertible, Equatable, Sendable, LocalizedError {
     case missingFile(path: String, hint: String)
     case badConfig(file: String, reason: String)
     /// A config value this implementation does not support: names the field and the value.
     case unsupportedConfig(file: String, field: String, value: String)
+    /// A config value outside its documented range (`DiffusionConfigRanges`): the file, the field (with the block
+    /// index for per-block lists), the value and the allowed range.
+    case outOfRange(file: String, field: String, value: String, allowed: String)
+    /// The tensors a weights file declares do not match the ones the config implies; found before anything is
+    /// allocated, all listed together. `misshaped` entries read "name: file [a, b], config [c, d]".
+    case weightsMismatch(file: String, missing: [String], unexpected: [String], misshaped: [String])
+    /// A weight holds NaN or Inf (a corrupt or diverged checkpoint): the file, the tensor, the first flat index.
+    case nonFinite(file: String, tensor: String, index: Int, value: String)
     case badInput(String)
 
     public var description: String {
@@ -15,9 +23,23 @@ public enum DiffusionModelError: Error, CustomStringConvertible, Equatable {
         case let .missingFile(p, hint): return "\(p): missing; \(hint)"
         case let .badConfig(f, r): return "\(f): \(r)"
         case let .unsupportedConfig(f, field, v): return "\(f): unsupported config value \(field) = \(v)"
+        case let .outOfRange(f, field, v, allowed): return "\(f): \(field) = \(v) is out of range (expected \(allowed))"
+        case let .weightsMismatch(f, missing, unexpected, misshaped):
+            var parts: [String] = []
+            func list(_ names: [String]) -> String {
+                names.prefix(10).joined(separator: ", ") + (names.count > 10 ? ", ... (\(names.count - 10) more)" : "")
+            }
+            if !missing.isEmpty { parts.append("missing \(missing.count) tensors (\(list(missing)))") }
+            if !unexpected.isEmpty { parts.append("\(unexpected.count) unexpected tensors (\(list(unexpected)))") }
+            if !misshaped.isEmpty { parts.append("\(misshaped.count) tensors with the wrong shape (\(list(misshaped)))") }
+            return "\(f): does not match its config: " + parts.joined(separator: "; ")
+        case let .nonFinite(f, t, i, v):
+            return "\(f): tensor '\(t)' holds \(v) at element \(i); the weights are corrupt (every weight must be finite)"
         case let .badInput(r): return r
         }
     }
+
+    public var errorDescription: String? { description }
 }
 
 /// Stored element precision of a component's weights.
@@ -87,13 +109,19 @@ public final class ComponentWeights: @unchecked Sendable {
 
     /// The shard files an index names, in order of first appearance.
     static func shards(of index: URL) throws -> [URL] {
-        guard let data = try? Data(contentsOf: index),
-              let json = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any],
+        let data = try readConfigFile(index)
+        guard let json = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any],
               let map = json["weight_map"] as? [String: String] else {
             throw DiffusionModelError.badConfig(file: index.path, reason: "not a safetensors index (expected a JSON object with weight_map)")
         }
         let names = Array(Set(map.values)).sorted()
         if names.isEmpty { throw DiffusionModelError.badConfig(file: index.path, reason: "weight_map is empty") }
+        // Shards live beside the index: a name with a folder part (absolute, "..", "a/b") would read elsewhere.
+        if let bad = names.first(where: { $0.isEmpty || $0.contains("/") || $0.contains("\\") || $0 == "." || $0 == ".." }) {
+            let tensor = map.first { $0.value == bad }?.key ?? "?"
+            throw DiffusionModelError.badConfig(
+                file: index.path, reason: "weight_map[\"\(tensor)\"] = \"\(bad)\" is not a file name in the index's folder")
+        }
         return names.map { index.deletingLastPathComponent().appendingPathComponent($0) }
     }
 
@@ -104,6 +132,9 @@ public final class ComponentWeights: @unchecked Sendable {
         for f in files {
             guard FileManager.default.fileExists(atPath: f.path) else {
                 throw DiffusionModelError.missingFile(path: f.path, hint: "listed by the folder's safetensors index")
+            }
+            do { try InputFile.checkRegularFile(f) } catch let error as InputFileError {
+                throw DiffusionModelError.badConfig(file: f.path, reason: error.description)
             }
             archives.append(try SafeTensorsArchive(url: f))
         }
@@ -144,7 +175,13 @@ public final class ComponentWeights: @unchecked Sendable {
             throw CheckpointError.missingTensors(file: files.count == 1 ? files[0].path : folder.path, missing: [name], unexpected: [])
         }
         lock.lock(); used.insert(name); lock.unlock()
-        return try archives[i].tensor(name, shape: shape)
+        let t = try archives[i].tensor(name, shape: shape)
+        try t.withUnsafeBufferPointer { p in
+            if let bad = p.firstIndex(where: { !$0.isFinite }) {
+                throw DiffusionModelError.nonFinite(file: files[i].path, tensor: name, index: bad, value: "\(p[bad])")
+            }
+        }
+        return t
     }
 
     /// `name`'s stored 16-bit values when it is stored as F16 / BF16 (nil otherwise); it must have `shape`.
@@ -154,7 +191,15 @@ public final class ComponentWeights: @unchecked Sendable {
             throw CheckpointError.missingTensors(file: files.count == 1 ? files[0].path : folder.path, missing: [name], unexpected: [])
         }
         lock.lock(); used.insert(name); lock.unlock()
-        return try archives[i].halfBits(name, shape: shape)
+        guard let half = try archives[i].halfBits(name, shape: shape) else { return nil }
+        // All exponent bits set is Inf or NaN: fp16 0x7C00, bf16 0x7F80.
+        let exponent: UInt16 = half.type == .bfloat16 ? 0x7F80 : 0x7C00
+        if let bad = half.bits.firstIndex(where: { $0 & exponent == exponent }) {
+            let isNaN = half.bits[bad] & ~(exponent | 0x8000) != 0
+            throw DiffusionModelError.nonFinite(file: files[i].path, tensor: name, index: bad,
+                                                value: isNaN ? "nan" : (half.bits[bad] & 0x8000 != 0 ? "-inf" : "inf"))
+        }
+        return half
     }
 
     /// `name` if present (optional parameters such as a bias), else nil.
@@ -183,17 +228,34 @@ public final class ComponentWeights: @unchecked Sendable {
 
     /// Decodes a JSON config file; errors name the file and the failing key.
     public static func decodeConfig<T: Decodable>(_ type: T.Type, at url: URL) throws -> T {
-        guard let data = FileManager.default.contents(atPath: url.path) else {
-            throw DiffusionModelError.missingFile(path: url.path, hint: "every diffusers component folder holds its config.json")
+        let data: Data
+        do { data = try readConfigFile(url) } catch DiffusionModelError.missingFile(let path, _) {
+            throw DiffusionModelError.missingFile(path: path, hint: "every diffusers component folder holds its config.json")
         }
-        do { return try JSONDecoder().decode(T.self, from: data) } catch let DecodingError.keyNotFound(key, ctx) {
+        // The configs of this module parse themselves, so errors name the real path and every range is checked.
+        if let parsing = T.self as? ConfigFileParsing.Type, let config = try parsing.init(json: data, file: url.path) as? T {
+            return config
+        }
+        do { return try JSONDecoder().decode(T.self, from: data) } catch let error as DiffusionModelError {
+            throw error
+        } catch let DecodingError.keyNotFound(key, ctx) {
             throw DiffusionModelError.badConfig(file: url.path, reason: "missing key \((ctx.codingPath + [key]).map(\.stringValue).joined(separator: "."))")
         } catch let DecodingError.typeMismatch(_, ctx) {
             throw DiffusionModelError.badConfig(file: url.path, reason: "wrong type at \(ctx.codingPath.map(\.stringValue).joined(separator: ".")): \(ctx.debugDescription)")
         } catch let DecodingError.valueNotFound(_, ctx) {
             throw DiffusionModelError.badConfig(file: url.path, reason: "null at \(ctx.codingPath.map(\.stringValue).joined(separator: "."))")
         } catch {
-            throw DiffusionModelError.badConfig(file: url.path, reason: "not valid JSON: \(error)")
+            throw DiffusionModelError.badConfig(file: url.path, reason: "not valid JSON")
         }
     }
 }
+
+/// A config type that parses (and validates) its own JSON, naming `file` in errors: the pure entry points the fuzz
+/// helper and `ComponentWeights.decodeConfig` call.
+protocol ConfigFileParsing {
+    init(json data: Data, file: String) throws
+}
+
+extension UNet2DConditionConfig: ConfigFileParsing {}
+extension AutoencoderKLConfig: ConfigFileParsing {}
+extension CLIPTextConfig: ConfigFileParsing {}
