@@ -1,5 +1,6 @@
 import Foundation
 import ImageIO
+import TensorCore
 
 /// A small synthetic industrial-inspection data set: textured surfaces, some with scratches, spots or cracks,
 /// with exact binary masks, written in MVTec AD layout so `DatasetLoader.load` reads it back.
@@ -74,7 +75,7 @@ public enum DemoDataset {
         func dir(_ rel: String) throws -> URL {
             let u = root.appendingPathComponent(rel)
             do { try fm.createDirectory(at: u, withIntermediateDirectories: true) } catch {
-                throw DatasetError.io(path: u.path, reason: "cannot create folder: \(error.localizedDescription)")
+                throw DatasetError.io(path: u.path, reason: "cannot create folder: \(SystemErrorText.reason(error))")
             }
             return u
         }

@@ -78,6 +78,6 @@ public enum ImageFile {
             return String(cString: strerror(Int32(underlying.code)))
         }
         if ns.domain == NSPOSIXErrorDomain { return String(cString: strerror(Int32(ns.code))) }
-        return ns.localizedFailureReason ?? ns.localizedDescription
+        return SystemErrorText.reason(error)
     }
 }

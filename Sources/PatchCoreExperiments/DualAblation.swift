@@ -312,7 +312,7 @@ public enum DualAblation {
                 warnings.append("\(sample.image.path): \(error)")
                 continue
             }
-            let input = extractor.prepare(image)
+            let input = try extractor.prepare(image)
             let t = Date()
             let set = try extractor.patchFeatures([input])
             split.backboneSeconds += Date().timeIntervalSince(t)

@@ -51,7 +51,7 @@ import Testing
                                                              training: good, config: cfg)
         #expect(scoring == fit.model.banks.positive?.info.scoring)
         for sample in ds.test {
-            let input = extractor.prepare(try ImageFile.read(sample.image))
+            let input = try extractor.prepare(try ImageFile.read(sample.image))
             let features = try extractor.patchFeatures([input]).features
             let viaLibrary = try ImageScorer(config: cfg, bank: banks.negative, positive: banks.positive, dual: scoring)
                 .score(features: features)

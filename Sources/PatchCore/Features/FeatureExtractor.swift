@@ -52,25 +52,27 @@ public final class FeatureExtractor: Sendable {
     /// Input size (width, height) of the model.
     public var inputSize: (width: Int, height: Int) { config.transform.inputSize }
 
-    /// Colour image at the model's input size (resize + centre crop, or plain resize).
-    public func prepare(_ image: Image) -> Image {
+    /// Colour image at the model's input size (resize + centre crop, or plain resize). Every step's result is checked
+    /// against `InputLimits` before it is allocated (a 1 x 65,500 image resized to 256 on its short side would ask for
+    /// 16.8 M x 256 pixels); errors name `file`.
+    public func prepare(_ image: Image, file: String = "image") throws -> Image {
         let rgb = image.channels == 3 ? image : image.toRGB()
         switch config.transform {
         case let .resizeCrop(resize, crop):
-            return rgb.resized(shorterSide: resize, nearest: false).centerCropped(width: crop, height: crop)
+            return try rgb.resized(shorterSide: resize, nearest: false, file: file).centerCropped(width: crop, height: crop, file: file)
         case let .resize(w, h):
-            return rgb.resized(width: w, height: h)
+            return try rgb.resized(width: w, height: h, file: file)
         }
     }
 
     /// A ground-truth mask brought to the model input geometry (nearest-neighbour, like torchvision v2 masks).
-    public func prepareMask(_ mask: Image) -> Image {
+    public func prepareMask(_ mask: Image, file: String = "mask") throws -> Image {
         let gray = mask.channels == 1 ? mask : mask.toGray()
         switch config.transform {
         case let .resizeCrop(resize, crop):
-            return gray.resized(shorterSide: resize, nearest: true).centerCropped(width: crop, height: crop)
+            return try gray.resized(shorterSide: resize, nearest: true, file: file).centerCropped(width: crop, height: crop, file: file)
         case let .resize(w, h):
-            return gray.resizedNearest(width: w, height: h)
+            return try gray.resizedNearest(width: w, height: h, file: file)
         }
     }
 
@@ -93,7 +95,7 @@ extension FeatureExtractor {
             throw ImageError.sizeMismatch(file: m.name, expected: "its image \(image.width)x\(image.height)",
                                           actual: "\(raw.width)x\(raw.height)")
         }
-        return (image, prepareMask(raw))
+        return (image, try prepareMask(raw, file: m.name))
     }
 
     public func readTestSample(_ sample: Sample) throws -> (image: Image, mask: Image?) {

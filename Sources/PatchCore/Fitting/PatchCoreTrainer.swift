@@ -95,7 +95,7 @@ public enum PatchCoreTrainer {
         if let set = calibrationSet {
             for source in set {
                 do {
-                    let input = extractor.prepare(try source.load())
+                    let input = try extractor.prepare(try source.load(), file: source.name)
                     let f = try extractor.patchFeatures([input])
                     try record(f.features, grid: f.grid)
                     calibrationNames.append(source.name)
@@ -228,14 +228,16 @@ extension PatchCoreTrainer {
         var names: [String] = []
         var step = StageProgress(.features, total: images.count, handler: progress)
         for source in images {
-            let image: Image
-            do { image = try source.load() } catch {
+            let input: Image
+            // Unreadable, or too large once resized: skipped with --skip-bad like any bad image.
+            do { input = try extractor.prepare(try source.load(), file: source.name) } catch {
                 guard skipBad else { throw error }
                 skipped.append(SkippedImage(file: source.name, reason: SystemErrorText.describe(error)))
                 try step.advance()
                 continue
             }
-            let set = try extractor.patchFeatures([extractor.prepare(image)])
+            let set = try extractor.patchFeatures([input])
+            try FiniteCheck.require(set.features, file: source.name, tensor: "patch features")
             if rows.isEmpty { rows.reserveCapacity(images.count * set.features.count) }
             rows.append(contentsOf: set.features.scalars)
             grid = set.grid

@@ -133,7 +133,7 @@ public final class PatchCoreScorer: Sendable {
     /// Scores a decoded image.
     public func predict(_ image: Image, name: String = "image") throws -> Prediction {
         let t0 = Date()
-        let input = extractor.prepare(image)
+        let input = try extractor.prepare(image, file: name)
         var p = try predict(prepared: input, name: name)
         p.timings.preprocess = Date().timeIntervalSince(t0) - p.timings.total
         p.original = image

@@ -173,7 +173,7 @@ public enum PositivePatchExtractor {
                     warnings.append(SkippedImage(file: example.image.path, reason: "\(example.image.path): mask is \(mask.width)x\(mask.height), image \(image.width)x\(image.height); mask resized (nearest)"))
                     fixed = (mask.channels == 1 ? mask : mask.toGray()).resizedNearest(width: image.width, height: image.height)
                 }
-                let input = extractor.prepare(image)
+                let input = try extractor.prepare(image, file: example.image.path)
                 let (crops, notes) = isolation.imageScaleRegions(input: input, mask: fixed, transform: extractor.config.transform,
                                                                  prepareMask: extractor.prepareMask, file: example.image.path)
                 warnings += notes.map { SkippedImage(file: example.image.path, reason: $0) }
