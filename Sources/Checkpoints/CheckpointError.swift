@@ -1,5 +1,7 @@
+import Foundation
+
 /// Why a checkpoint could not be read. Every case names the file.
-public enum CheckpointError: Error, CustomStringConvertible, Equatable {
+public enum CheckpointError: Error, CustomStringConvertible, Equatable, Sendable, LocalizedError {
     case unreadable(file: String, reason: String)
     case truncated(file: String, expectedBytes: Int, actualBytes: Int)
     case malformed(file: String, reason: String)
@@ -7,6 +9,11 @@ public enum CheckpointError: Error, CustomStringConvertible, Equatable {
     case forbiddenPickle(file: String, what: String)
     case missingTensors(file: String, missing: [String], unexpected: [String])
     case shapeMismatch(file: String, tensor: String, expected: [Int], actual: [Int])
+    /// Loading a model: every missing key, every unexpected key and every tensor of the wrong shape, together.
+    case weightsMismatch(file: String, missing: [String], unexpected: [String], shapes: [ShapeMismatch])
+
+    /// The same text as `description` (so `localizedDescription` never shows Foundation's generic wording).
+    public var errorDescription: String? { description }
 
     public var description: String {
         switch self {
@@ -22,6 +29,32 @@ public enum CheckpointError: Error, CustomStringConvertible, Equatable {
             if !unexpected.isEmpty { parts.append("unexpected \(unexpected.count) tensor(s): \(unexpected.prefix(8).joined(separator: ", "))\(unexpected.count > 8 ? ", ..." : "")") }
             return "\(file): " + parts.joined(separator: "; ")
         case let .shapeMismatch(file, t, e, a): return "\(file): tensor '\(t)' has shape \(a), expected \(e)"
+        case let .weightsMismatch(file, missing, unexpected, shapes):
+            var parts: [String] = []
+            if !missing.isEmpty { parts.append("missing \(missing.count) tensor(s): \(Self.list(missing))") }
+            if !unexpected.isEmpty { parts.append("unexpected \(unexpected.count) tensor(s): \(Self.list(unexpected))") }
+            if !shapes.isEmpty {
+                parts.append("\(shapes.count) tensor(s) of the wrong shape: "
+                             + Self.list(shapes.map { "\($0.tensor) has \($0.actual), expected \($0.expected)" }))
+            }
+            return "\(file): weights do not fit the model: " + parts.joined(separator: "; ")
         }
+    }
+
+    private static func list(_ items: [String]) -> String {
+        items.prefix(8).joined(separator: ", ") + (items.count > 8 ? ", ..." : "")
+    }
+}
+
+/// One tensor whose stored shape differs from the shape the model needs.
+public struct ShapeMismatch: Equatable, Sendable {
+    public var tensor: String
+    public var expected: [Int]
+    public var actual: [Int]
+
+    public init(tensor: String, expected: [Int], actual: [Int]) {
+        self.tensor = tensor
+        self.expected = expected
+        self.actual = actual
     }
 }
