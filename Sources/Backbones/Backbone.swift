@@ -101,8 +101,8 @@ struct SequentialBackbone: Backbone {
 
 /// Reads parameters by name and shape while building a model, remembering what was read so the caller can
 /// report every missing key, unexpected key and wrong shape at once (`CheckpointError.weightsMismatch`, naming
-/// the weights file). Every tensor is checked for NaN / Inf as it is taken (`NonFiniteError` naming the file and
-/// the tensor). With `synthetic`, it invents every tensor instead (see `SyntheticWeights`) and records them.
+/// the weights file). Every tensor is checked for NaN / Inf as it is taken (`CheckpointError.nonFinite` naming the
+/// file and the tensor). With `synthetic`, it invents every tensor instead (see `SyntheticWeights`) and records them.
 final class WeightReader {
     private let source: StateDict?
     private let seed: UInt64
@@ -115,7 +115,7 @@ final class WeightReader {
     init(syntheticSeed: UInt64) { source = nil; seed = syntheticSeed }
 
     /// The tensor `name` with `shape`; a missing name or a wrong shape is remembered and answered with zeros until
-    /// `finish`. Throws `NonFiniteError` when the stored tensor holds NaN or +-Inf.
+    /// `finish`. Throws `CheckpointError.nonFinite` when the stored tensor holds NaN or +-Inf.
     func take(_ name: String, shape: [Int]) throws -> Tensor {
         guard let source else {
             let t = SyntheticWeights.tensor(name: name, shape: shape, seed: seed)
@@ -131,7 +131,7 @@ final class WeightReader {
             wrongShapes.append(ShapeMismatch(tensor: name, expected: shape, actual: t.shape))
             return Tensor(zeros: shape)
         }
-        try FiniteCheck.require(t, file: source.file, tensor: name)
+        try CheckpointError.wrapping { try FiniteCheck.require(t, file: source.file, tensor: name) }
         return t
     }
 
@@ -140,7 +140,7 @@ final class WeightReader {
     func takeVariance(_ name: String, shape: [Int]) throws -> Tensor {
         let t = try take(name, shape: shape)
         if let source, source.tensors[name]?.shape == shape {
-            try FiniteCheck.requireNonNegative(t, file: source.file, tensor: name)
+            try CheckpointError.wrapping { try FiniteCheck.requireNonNegative(t, file: source.file, tensor: name) }
         }
         return t
     }

@@ -21,8 +21,8 @@ public enum BackboneRegistry {
     ]
 
     /// The backbone `name` with `weights`; throws `BackboneError.unknownBackbone`, a `CheckpointError` naming the
-    /// weights file and listing missing / unexpected keys and wrong shapes together, or a `NonFiniteError` naming the
-    /// file and the first tensor holding NaN / Inf (or a negative batch-norm `running_var`).
+    /// weights file and listing missing / unexpected keys and wrong shapes together, or `CheckpointError.nonFinite` naming
+    /// the file and the first tensor holding NaN / Inf (or a negative batch-norm `running_var`).
     public static func make(_ name: String, weights: StateDict) throws -> any Backbone {
         try build(name, reader: WeightReader(weights))
     }

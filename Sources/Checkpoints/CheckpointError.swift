@@ -1,4 +1,5 @@
 import Foundation
+import TensorCore
 
 /// Why a checkpoint could not be read. Every case names the file.
 public enum CheckpointError: Error, CustomStringConvertible, Equatable, Sendable, LocalizedError {
@@ -11,6 +12,31 @@ public enum CheckpointError: Error, CustomStringConvertible, Equatable, Sendable
     case shapeMismatch(file: String, tensor: String, expected: [Int], actual: [Int])
     /// Loading a model: every missing key, every unexpected key and every tensor of the wrong shape, together.
     case weightsMismatch(file: String, missing: [String], unexpected: [String], shapes: [ShapeMismatch])
+    /// The file asks for more than `InputLimits` allows, or sizes read from it overflow (names file and field).
+    case limit(InputLimitError)
+    /// A tensor holds NaN / Inf, or a value outside its range such as a negative variance (names file and tensor).
+    case nonFinite(NonFiniteError)
+
+    /// The file the error is about.
+    public var file: String {
+        switch self {
+        case let .unreadable(file, _), let .truncated(file, _, _), let .malformed(file, _), let .unsupportedDType(file, _, _),
+             let .forbiddenPickle(file, _), let .missingTensors(file, _, _), let .shapeMismatch(file, _, _, _),
+             let .weightsMismatch(file, _, _, _):
+            return file
+        case let .limit(e): return e.file
+        case let .nonFinite(e): return e.file
+        }
+    }
+
+    /// Runs `body`, turning the shared `InputLimitError` / `NonFiniteError` into this layer's error type.
+    public static func wrapping<T>(_ body: () throws -> T) throws -> T {
+        do { return try body() } catch let e as InputLimitError {
+            throw CheckpointError.limit(e)
+        } catch let e as NonFiniteError {
+            throw CheckpointError.nonFinite(e)
+        }
+    }
 
     /// The same text as `description` (so `localizedDescription` never shows Foundation's generic wording).
     public var errorDescription: String? { description }
@@ -38,6 +64,8 @@ public enum CheckpointError: Error, CustomStringConvertible, Equatable, Sendable
                              + Self.list(shapes.map { "\($0.tensor) has \($0.actual), expected \($0.expected)" }))
             }
             return "\(file): weights do not fit the model: " + parts.joined(separator: "; ")
+        case let .limit(e): return e.description
+        case let .nonFinite(e): return e.description
         }
     }
 

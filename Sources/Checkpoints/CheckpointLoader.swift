@@ -6,9 +6,9 @@ import TensorCore
 /// is read as safetensors. Tensors are widened to Float32; pickles are read by a restricted unpickler that
 /// refuses every global except tensors, storages and ordered dicts.
 ///
-/// Every size read from the file is checked against `InputLimits.current` before anything is allocated. Errors
-/// name the file: `CheckpointError` for a malformed file, `InputLimitError` for one that asks for more than the
-/// limits (or whose sizes overflow).
+/// Every size read from the file is checked against `InputLimits.current` before anything is allocated. Errors are
+/// `CheckpointError`s naming the file (`.limit` wraps the shared `InputLimitError` for a file that asks for more
+/// than the limits or whose sizes overflow, naming the field).
 ///
 /// ```swift
 /// let sd = try CheckpointLoader.load(URL(fileURLWithPath: "/root/.cache/patchcore/weights/mobilenet_v2-b0353104.pth"))
@@ -21,6 +21,10 @@ public enum CheckpointLoader {
 
     /// The same over bytes already in memory; `file` names them in errors (fuzzing, embedded weights).
     public static func load(_ data: Data, file: String, limits: InputLimits = InputLimits.current) throws -> StateDict {
+        try CheckpointError.wrapping { try unwrappedLoad(data, file: file, limits: limits) }
+    }
+
+    private static func unwrappedLoad(_ data: Data, file: String, limits: InputLimits) throws -> StateDict {
         guard !data.isEmpty else { throw CheckpointError.truncated(file: file, expectedBytes: 8, actualBytes: 0) }
         if data.starts(with: [0x50, 0x4B, 0x03, 0x04]) { return try TorchCheckpoint.readZip(data, file: file, limits: limits) }
         if data.first == 0x80 { return try TorchCheckpoint.readLegacy(data, file: file, limits: limits) }

@@ -42,7 +42,8 @@ public enum SafeTensors {
         guard let array = value as? [Any] else { return nil }
         var out: [Int] = []
         for item in array {
-            guard !(item is Bool) || item is Int, let n = item as? NSNumber else { return nil }
+            // JSON true / false come back as NSNumber subclasses (`__NSCFBoolean`) that also cast to Int.
+            guard let n = item as? NSNumber, !String(describing: type(of: item)).contains("Boolean") else { return nil }
             let d = n.doubleValue
             guard d >= 0, d <= 9.0e15, d == d.rounded(), n.int64Value >= 0 else { return nil }
             out.append(Int(n.int64Value))
@@ -159,7 +160,9 @@ public enum SafeTensors {
     /// Parses safetensors bytes already in memory; `file` names them in errors. `accepting` as in `read`.
     public static func decode(_ data: Data, file: String, accepting: Set<ScalarType>? = nil,
                               limits: InputLimits = InputLimits.current) throws -> Contents {
-        let (entries, metadata, dataStart) = try index(data, file: file, accepting: accepting, limits: limits)
+        let (entries, metadata, dataStart) = try CheckpointError.wrapping {
+            try index(data, file: file, accepting: accepting, limits: limits)
+        }
         var tensors: [String: Tensor] = [:]
         data.withUnsafeBytes { raw in
             for e in entries {

@@ -22,8 +22,11 @@ public final class SafeTensorsArchive: @unchecked Sendable {
     /// `accepting`, a tensor of another element type is refused here (e.g. `ScalarType.floatingPoint`).
     public init(url: URL, accepting: Set<ScalarType>? = nil, limits: InputLimits = InputLimits.current) throws {
         self.url = url
-        data = try CheckpointFile.map(url)
-        let (list, metadata, dataStart) = try SafeTensors.index(data, file: url.path, accepting: accepting, limits: limits)
+        let mapped = try CheckpointFile.map(url)
+        data = mapped
+        let (list, metadata, dataStart) = try CheckpointError.wrapping {
+            try SafeTensors.index(mapped, file: url.path, accepting: accepting, limits: limits)
+        }
         self.metadata = metadata
         self.dataStart = dataStart
         entries = Dictionary(list.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })

@@ -26,8 +26,10 @@ public enum TorchCheckpoint {
     /// Reads a zip or legacy torch checkpoint held in `data`; `file` names it in errors. Every size read from the
     /// bytes is checked (`InputLimits.current`) before anything is allocated.
     public static func read(_ data: Data, file: String, limits: InputLimits = InputLimits.current) throws -> StateDict {
-        if data.starts(with: [0x50, 0x4B, 0x03, 0x04]) { return try readZip(data, file: file, limits: limits) }
-        return try readLegacy(data, file: file, limits: limits)
+        try CheckpointError.wrapping {
+            if data.starts(with: [0x50, 0x4B, 0x03, 0x04]) { return try readZip(data, file: file, limits: limits) }
+            return try readLegacy(data, file: file, limits: limits)
+        }
     }
 
     /// A read-only mapping of `url`; directories, FIFOs and devices are refused by name.

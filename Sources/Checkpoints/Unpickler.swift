@@ -535,16 +535,18 @@ struct Unpickler {
 /// ```
 public enum RestrictedUnpickler {
     /// Runs the first pickle in `data` to its STOP opcode and returns the Python type of the result ("dict", "list",
-    /// "tensor", ...). Throws `CheckpointError` (malformed, truncated, forbidden global) or `InputLimitError` (nesting
-    /// or opcode limits), each naming `file`.
+    /// "tensor", ...). Throws `CheckpointError` (malformed, truncated, forbidden global, or `.limit` for the nesting
+    /// and opcode limits), naming `file`.
     public static func load(_ data: Data, file: String, limits: InputLimits = InputLimits.current) throws -> String {
         let arena = PickleArena()
         defer { arena.dismantle() }
-        return try data.withUnsafeBytes { raw in
-            var u = Unpickler(bytes: raw, file: file, arena: arena, limits: limits) {
-                .storage(try TorchCheckpoint.storageRef($0, file: file))
+        return try CheckpointError.wrapping {
+            try data.withUnsafeBytes { raw in
+                var u = Unpickler(bytes: raw, file: file, arena: arena, limits: limits) {
+                    .storage(try TorchCheckpoint.storageRef($0, file: file))
+                }
+                return try u.load().kind
             }
-            return try u.load().kind
         }
     }
 }
