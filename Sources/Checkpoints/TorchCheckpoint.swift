@@ -89,7 +89,7 @@ public enum TorchCheckpoint {
             return try u.load()
         }
         var cache: [String: Data] = [:]
-        return try stateDict(from: root, file: file, limits: limits) { ref in
+        return try stateDict(from: root, file: file, limits: limits, sourceBytes: data.count) { ref in
             if let d = cache[ref.key] { return d }
             let d = try zip.contents(of: prefix + "data/" + ref.key)
             cache[ref.key] = d
@@ -162,7 +162,7 @@ public enum TorchCheckpoint {
                 ranges[key] = (start, count, width)
                 position = start + bytes
             }
-            return try stateDict(from: root, file: file, limits: limits) { ref in
+            return try stateDict(from: root, file: file, limits: limits, sourceBytes: data.count) { ref in
                 guard let r = ranges[ref.key] else {
                     throw CheckpointError.malformed(file: file, reason: "storage '\(ref.key)' is not in the file")
                 }
@@ -223,8 +223,13 @@ public enum TorchCheckpoint {
 
     /// Unwraps `{'state_dict': ...}` style containers, flattens nested dicts with dotted names, drops
     /// non-tensor values, strips DataParallel's `module.` prefix and materialises each tensor as Float32.
+    ///
+    /// Each tensor is checked against `limits`; with `sourceBytes` (the file's size), so is the total: views may share
+    /// storage (tied weights) or repeat it (stride 0), so a small file could otherwise ask for many full-size
+    /// tensors. The total may reach `maxTensorElements` or `maxElementsPerFileByte` per byte of the file, whichever
+    /// is larger.
     static func stateDict(from root: PickleValue, file: String, limits: InputLimits = InputLimits.current,
-                          storageBytes: (StorageRef) throws -> Data) throws -> StateDict {
+                          sourceBytes: Int? = nil, storageBytes: (StorageRef) throws -> Data) throws -> StateDict {
         guard case var .dict(dict) = root else {
             throw CheckpointError.malformed(file: file, reason: "top-level object is a \(root.kind), expected a dict of tensors")
         }
@@ -240,6 +245,8 @@ public enum TorchCheckpoint {
             refs = refs.map { (String($0.0.dropFirst("module.".count)), $0.1) }
         }
         var tensors: [String: Tensor] = [:]
+        var total = 0
+        let totalLimit = sourceBytes.map { max(limits.maxTensorElements, TorchCheckpoint.saturatingProduct($0, maxElementsPerFileByte)) }
         for (name, ref) in refs {
             guard let scalarType = ref.storage.type.scalarType else {
                 throw CheckpointError.unsupportedDType(file: file, tensor: name, dtype: ref.storage.type.name)
@@ -251,7 +258,13 @@ public enum TorchCheckpoint {
                 offset = try CheckedSize.sum(offset, view.offset, file: file, field: "storage offset of \(name)")
             }
             // The output is Float32: check its size before touching the storage.
-            try limits.checkTensor(shape: ref.shape, bytesPerElement: 4, file: file, tensor: name)
+            let count = try limits.checkTensor(shape: ref.shape, bytesPerElement: 4, file: file, tensor: name)
+            total = saturatingSum(total, count)
+            if let totalLimit, total > totalLimit {
+                throw InputLimitError(file: file, field: "elements of all tensors (at '\(name)')", requested: "\(total) elements",
+                                      limit: "\(totalLimit) elements for a file of \(sourceBytes ?? 0) bytes",
+                                      option: "--max-tensor-elements")
+            }
             let bytes = try storageBytes(storage)
             tensors[name] = try bytes.withUnsafeBytes { raw in
                 try materialize(raw, type: scalarType, offset: offset, shape: ref.shape, strides: ref.strides, file: file,
@@ -260,6 +273,10 @@ public enum TorchCheckpoint {
         }
         return StateDict(file: file, tensors: tensors)
     }
+
+    /// Elements a file may materialise per byte it holds, beyond `maxTensorElements` (1-byte storages give 1; the
+    /// rest is room for tied weights).
+    static let maxElementsPerFileByte = 4
 
     /// Limit on `{'state_dict': {'model': ...}}` unwrapping (a pickle can make a dict contain itself).
     static let maxDepth = 8

@@ -192,6 +192,23 @@ private func tuple(_ items: [[UInt8]]) -> [UInt8] { [0x28] + items.flatMap { $0 
         #expect(reason.contains("'root'") && reason.contains("-1"), "\(reason)")
     }
 
+    /// Many stride-0 views of one float: each within the per-tensor limit, together far beyond what the file holds.
+    @Test func broadcastViewsCannotMultiplyATinyFile() {
+        var limits = InputLimits()
+        limits.maxTensorElements = 1 << 20
+        var f: [UInt8] = [0x80, 2, 0x7D, 0x28]
+        for i in 0..<64 {
+            f += u("v\(i)") + [0x63] + s("torch._utils\n_rebuild_tensor_v2\n") + [0x28]
+            f += tuple([u("storage"), [0x63] + s("torch\nFloatStorage\n"), u("0"), u("cpu"), int(1)]) + [0x51]
+            f += int(0) + tuple([int(1 << 20)]) + tuple([int(0)])
+            f += [0x89, 0x63] + s("collections\nOrderedDict\n") + [0x29, 0x52, 0x74, 0x52]
+        }
+        f += [0x75, 0x2E]
+        let data = Self.zip([ZipEntry(name: "a/data.pkl", bytes: f), ZipEntry(name: "a/data/0", bytes: le32(Float(1).bitPattern))])
+        let e = limitError { _ = try CheckpointLoader.load(data, file: "broadcast.pth", limits: limits) }
+        #expect(e?.file == "broadcast.pth" && e?.field.contains("all tensors") == true, "\(String(describing: e))")
+    }
+
     // MARK: zip containers
 
     struct ZipEntry {
