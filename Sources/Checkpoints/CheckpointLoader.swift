@@ -16,17 +16,18 @@ import TensorCore
 /// ```
 public enum CheckpointLoader {
     public static func load(_ url: URL) throws -> StateDict {
-        try load(try TorchCheckpoint.mappedContents(of: url), file: url.path)
+        let data = try TorchCheckpoint.mappedContents(of: url)
+        return try CheckpointError.wrapping { try unwrappedLoad(data, file: url.path, url: url, limits: InputLimits.current) }
     }
 
     /// The same over bytes already in memory; `file` names them in errors (fuzzing, embedded weights).
     public static func load(_ data: Data, file: String, limits: InputLimits = InputLimits.current) throws -> StateDict {
-        try CheckpointError.wrapping { try unwrappedLoad(data, file: file, limits: limits) }
+        try CheckpointError.wrapping { try unwrappedLoad(data, file: file, url: nil, limits: limits) }
     }
 
-    private static func unwrappedLoad(_ data: Data, file: String, limits: InputLimits) throws -> StateDict {
+    private static func unwrappedLoad(_ data: Data, file: String, url: URL?, limits: InputLimits) throws -> StateDict {
         guard !data.isEmpty else { throw CheckpointError.truncated(file: file, expectedBytes: 8, actualBytes: 0) }
-        if data.starts(with: [0x50, 0x4B, 0x03, 0x04]) { return try TorchCheckpoint.readZip(data, file: file, limits: limits) }
+        if data.starts(with: [0x50, 0x4B, 0x03, 0x04]) { return try TorchCheckpoint.readZip(data, file: file, url: url, limits: limits) }
         if data.first == 0x80 { return try TorchCheckpoint.readLegacy(data, file: file, limits: limits) }
         if data.starts(with: [0x50, 0x4B]) || data.starts(with: [0x1F, 0x8B]) {
             throw CheckpointError.malformed(file: file, reason: "an empty, spanned or compressed archive, not a torch checkpoint")

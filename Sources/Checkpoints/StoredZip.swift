@@ -24,20 +24,23 @@ struct StoredZip {
 
     let data: Data
     let file: String
+    /// The file `data` maps, when there is one: deflated entries are then streamed from it instead of from a copy.
+    let url: URL?
     let limits: InputLimits
     private(set) var entries: [String: Entry] = [:]
     /// Names in central-directory order.
     private(set) var names: [String] = []
 
-    init(data: Data, file: String, limits: InputLimits = InputLimits.current) throws {
+    init(data: Data, file: String, url: URL? = nil, limits: InputLimits = InputLimits.current) throws {
         self.data = data
         self.file = file
+        self.url = url
         self.limits = limits
         try readCentralDirectory()
     }
 
     init(data: Data, url: URL) throws {
-        try self.init(data: data, file: url.path)
+        try self.init(data: data, file: url.path, url: url)
     }
 
     private func malformed(_ reason: String) -> CheckpointError { .malformed(file: file, reason: "zip: \(reason)") }
@@ -167,7 +170,7 @@ struct StoredZip {
         let name = declared.name
         let limit = declared.uncompressedSize
         do {
-            let archive = try Archive(data: data, accessMode: .read)
+            let archive = try url.map { try Archive(url: $0, accessMode: .read) } ?? Archive(data: data, accessMode: .read)
             guard let entry = archive[name] else { throw malformed("no entry '\(name)'") }
             var out = Data()
             _ = try archive.extract(entry) { chunk in

@@ -20,7 +20,13 @@ public enum TorchCheckpoint {
 
     /// Reads a zip or legacy torch checkpoint (chosen by content) into a flat state dict.
     public static func read(_ url: URL) throws -> StateDict {
-        try read(try mappedContents(of: url), file: url.path)
+        let data = try mappedContents(of: url)
+        return try CheckpointError.wrapping {
+            if data.starts(with: [0x50, 0x4B, 0x03, 0x04]) {
+                return try readZip(data, file: url.path, url: url, limits: InputLimits.current)
+            }
+            return try readLegacy(data, file: url.path, limits: InputLimits.current)
+        }
     }
 
     /// Reads a zip or legacy torch checkpoint held in `data`; `file` names it in errors. Every size read from the
@@ -65,11 +71,12 @@ public enum TorchCheckpoint {
     // MARK: zip
 
     static func readZip(_ data: Data, url: URL) throws -> StateDict {
-        try readZip(data, file: url.path, limits: InputLimits.current)
+        try readZip(data, file: url.path, url: url, limits: InputLimits.current)
     }
 
-    static func readZip(_ data: Data, file: String, limits: InputLimits) throws -> StateDict {
-        let zip = try StoredZip(data: data, file: file, limits: limits)
+    /// `url`, when given, is the file `data` maps (deflated entries are streamed from it).
+    static func readZip(_ data: Data, file: String, url: URL? = nil, limits: InputLimits) throws -> StateDict {
+        let zip = try StoredZip(data: data, file: file, url: url, limits: limits)
         // Any top-level folder name: torch uses the file's stem ("archive" for file objects).
         guard let pickleName = zip.names.first(where: { $0.hasSuffix("data.pkl") && $0.split(separator: "/").count <= 2 }) else {
             throw CheckpointError.malformed(file: file, reason: "zip archive without a data.pkl (not a torch checkpoint)")

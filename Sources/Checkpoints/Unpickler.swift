@@ -317,7 +317,11 @@ struct Unpickler {
 
     /// Pushes a container built here after checking its nesting depth.
     private mutating func pushChecked(_ v: PickleValue) throws {
-        try checkDepth(v.depth)
+        guard v.depth <= limits.maxNestingDepth else {
+            arena.keep(v)  // freed with the rest, iteratively
+            try checkDepth(v.depth)
+            return
+        }
         stack.append(v)
     }
 
