@@ -100,19 +100,22 @@ struct SequentialBackbone: Backbone {
 }
 
 /// Reads parameters by name and shape while building a model, remembering what was read so the caller can
-/// report every missing and unexpected key at once. With `synthetic`, it invents every tensor instead
-/// (see `SyntheticWeights`) and records them.
+/// report every missing key, unexpected key and wrong shape at once (`CheckpointError.weightsMismatch`, naming
+/// the weights file). Every tensor is checked for NaN / Inf as it is taken (`CheckpointError.nonFinite` naming the
+/// file and the tensor). With `synthetic`, it invents every tensor instead (see `SyntheticWeights`) and records them.
 final class WeightReader {
     private let source: StateDict?
     private let seed: UInt64
     private(set) var read: [String: Tensor] = [:]
     private var missing: [String] = []
+    private var wrongShapes: [ShapeMismatch] = []
     private var optional: Set<String> = []
 
     init(_ stateDict: StateDict) { source = stateDict; seed = 0 }
     init(syntheticSeed: UInt64) { source = nil; seed = syntheticSeed }
 
-    /// The tensor `name` with `shape`; a missing name is remembered and answered with zeros until `finish`.
+    /// The tensor `name` with `shape`; a missing name or a wrong shape is remembered and answered with zeros until
+    /// `finish`. Throws `CheckpointError.nonFinite` when the stored tensor holds NaN or +-Inf.
     func take(_ name: String, shape: [Int]) throws -> Tensor {
         guard let source else {
             let t = SyntheticWeights.tensor(name: name, shape: shape, seed: seed)
@@ -125,7 +128,19 @@ final class WeightReader {
             return Tensor(zeros: shape)
         }
         guard t.shape == shape else {
-            throw CheckpointError.shapeMismatch(file: source.file, tensor: name, expected: shape, actual: t.shape)
+            wrongShapes.append(ShapeMismatch(tensor: name, expected: shape, actual: t.shape))
+            return Tensor(zeros: shape)
+        }
+        try CheckpointError.wrapping { try FiniteCheck.require(t, file: source.file, tensor: name) }
+        return t
+    }
+
+    /// A batch-norm running variance: as `take`, and every value must also be >= 0 (a negative variance would
+    /// make the folded scale NaN).
+    func takeVariance(_ name: String, shape: [Int]) throws -> Tensor {
+        let t = try take(name, shape: shape)
+        if let source, source.tensors[name]?.shape == shape {
+            try CheckpointError.wrapping { try FiniteCheck.requireNonNegative(t, file: source.file, tensor: name) }
         }
         return t
     }
@@ -134,11 +149,16 @@ final class WeightReader {
     func allowUnused(_ name: String) { optional.insert(name) }
 
     /// Throws `CheckpointError.missingTensors` listing every missing key and every unexpected one that
-    /// `ignorable` does not accept (e.g. a classifier head a feature extractor never runs).
+    /// `ignorable` does not accept (e.g. a classifier head a feature extractor never runs), or
+    /// `CheckpointError.weightsMismatch` with those and every tensor of the wrong shape when there is one.
     func finish(ignorable: (String) -> Bool) throws {
         guard let source else { return }
         let present = Set(source.tensors.keys)
         let unexpected = present.subtracting(read.keys).subtracting(optional).filter { !ignorable($0) }.sorted()
+        if !wrongShapes.isEmpty {
+            throw CheckpointError.weightsMismatch(file: source.file, missing: missing.sorted(), unexpected: unexpected,
+                                                  shapes: wrongShapes.sorted { $0.tensor < $1.tensor })
+        }
         if !missing.isEmpty || !unexpected.isEmpty {
             throw CheckpointError.missingTensors(file: source.file, missing: missing.sorted(), unexpected: unexpected)
         }

@@ -20,8 +20,9 @@ public enum BackboneRegistry {
         "efficientnet_lite0", "efficientnet_lite1", "efficientnet_lite2", "efficientnet_lite3", "efficientnet_lite4",
     ]
 
-    /// The backbone `name` with `weights`; throws `BackboneError.unknownBackbone` or a `CheckpointError`
-    /// listing missing / unexpected keys or a wrong shape.
+    /// The backbone `name` with `weights`; throws `BackboneError.unknownBackbone`, a `CheckpointError` naming the
+    /// weights file and listing missing / unexpected keys and wrong shapes together, or `CheckpointError.nonFinite` naming
+    /// the file and the first tensor holding NaN / Inf (or a negative batch-norm `running_var`).
     public static func make(_ name: String, weights: StateDict) throws -> any Backbone {
         try build(name, reader: WeightReader(weights))
     }

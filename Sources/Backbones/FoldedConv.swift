@@ -26,7 +26,7 @@ struct FoldedConv: Sendable {
         let gamma = try r.take("\(bn).weight", shape: [outChannels])
         let beta = try r.take("\(bn).bias", shape: [outChannels])
         let mean = try r.take("\(bn).running_mean", shape: [outChannels])
-        let variance = try r.take("\(bn).running_var", shape: [outChannels])
+        let variance = try r.takeVariance("\(bn).running_var", shape: [outChannels])
         r.allowUnused("\(bn).num_batches_tracked")
         let folded = foldBatchNorm(convWeight: w, convBias: nil, gamma: gamma, beta: beta,
                                    runningMean: mean, runningVar: variance, eps: eps)

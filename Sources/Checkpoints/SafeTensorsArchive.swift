@@ -18,12 +18,15 @@ public final class SafeTensorsArchive: @unchecked Sendable {
     private let dataStart: Int
     private let entries: [String: SafeTensors.Entry]
 
-    public init(url: URL) throws {
+    /// Maps `url` and validates its header (dtypes, shapes against `limits`, data offsets inside the file). With
+    /// `accepting`, a tensor of another element type is refused here (e.g. `ScalarType.floatingPoint`).
+    public init(url: URL, accepting: Set<ScalarType>? = nil, limits: InputLimits = InputLimits.current) throws {
         self.url = url
-        do { data = try Data(contentsOf: url, options: .alwaysMapped) } catch {
-            throw CheckpointError.unreadable(file: url.path, reason: error.localizedDescription)
+        let mapped = try CheckpointFile.map(url)
+        data = mapped
+        let (list, metadata, dataStart) = try CheckpointError.wrapping {
+            try SafeTensors.index(mapped, file: url.path, accepting: accepting, limits: limits)
         }
-        let (list, metadata, dataStart) = try SafeTensors.index(data, file: url.path)
         self.metadata = metadata
         self.dataStart = dataStart
         entries = Dictionary(list.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })

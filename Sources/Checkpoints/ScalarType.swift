@@ -5,6 +5,9 @@ import Foundation
 public enum ScalarType: Sendable {
     case float32, float16, bfloat16, float64, int64, int32, uint8, int8, bool
 
+    /// The floating-point types (what weights, banks and features must be stored as).
+    public static let floatingPoint: Set<ScalarType> = [.float32, .float16, .bfloat16, .float64]
+
     public init?(safetensorsName: String) {
         switch safetensorsName {
         case "F32": self = .float32

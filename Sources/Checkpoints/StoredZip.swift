@@ -1,4 +1,5 @@
 import Foundation
+import TensorCore
 import ZIPFoundation
 
 /// A minimal reader of the zip archives torch.save writes (torch >= 1.6).
@@ -9,7 +10,7 @@ import ZIPFoundation
 /// consumer closure, is used only as a fallback for compressed entries (an archive re-packed by another tool).
 ///
 /// ```swift
-/// let zip = try StoredZip(data: mapped, url: url)
+/// let zip = try StoredZip(data: mapped, file: url.path)
 /// let pickle = try zip.contents(of: "archive/data.pkl")
 /// ```
 struct StoredZip {
@@ -22,17 +23,24 @@ struct StoredZip {
     }
 
     let data: Data
-    let url: URL
+    let file: String
+    /// The file `data` maps, when there is one: deflated entries are then streamed from it instead of from a copy.
+    let url: URL?
+    let limits: InputLimits
     private(set) var entries: [String: Entry] = [:]
     /// Names in central-directory order.
     private(set) var names: [String] = []
 
-    private var file: String { url.path }
+    init(data: Data, file: String, url: URL? = nil, limits: InputLimits = InputLimits.current) throws {
+        self.data = data
+        self.file = file
+        self.url = url
+        self.limits = limits
+        try readCentralDirectory()
+    }
 
     init(data: Data, url: URL) throws {
-        self.data = data
-        self.url = url
-        try readCentralDirectory()
+        try self.init(data: data, file: url.path, url: url)
     }
 
     private func malformed(_ reason: String) -> CheckpointError { .malformed(file: file, reason: "zip: \(reason)") }
@@ -76,17 +84,23 @@ struct StoredZip {
             cdOffset = try u64(z64 + 48)
         }
         guard inside(cdOffset, cdSize) else {
-            throw CheckpointError.truncated(file: file, expectedBytes: cdOffset + cdSize, actualBytes: n)
+            throw CheckpointError.truncated(file: file, expectedBytes: TorchCheckpoint.saturatingSum(cdOffset, cdSize), actualBytes: n)
         }
+        let cdEnd = cdOffset + cdSize
         var p = cdOffset
         for _ in 0..<entryCount {
-            guard inside(p, 46), u32(p) == 0x0201_4b50 else { throw malformed("bad central directory entry at \(p)") }
+            guard inside(p, 46), p + 46 <= cdEnd else {
+                throw malformed("central directory truncated: entry at byte \(p) of \(entryCount) declared entries lies outside it")
+            }
+            guard u32(p) == 0x0201_4b50 else { throw malformed("bad central directory entry at byte \(p)") }
             let method = u16(p + 10)
             var compressed = u32(p + 20)
             var uncompressed = u32(p + 24)
             let nameLength = u16(p + 28), extraLength = u16(p + 30), commentLength = u16(p + 32)
             var localOffset = u32(p + 42)
-            guard inside(p + 46, nameLength + extraLength + commentLength) else { throw malformed("central directory overruns the file") }
+            guard inside(p + 46, nameLength + extraLength + commentLength), p + 46 + nameLength + extraLength + commentLength <= cdEnd else {
+                throw malformed("central directory entry at byte \(p) overruns the directory")
+            }
             let name = data.withUnsafeBytes {
                 String(decoding: UnsafeRawBufferPointer(rebasing: $0[(p + 46)..<(p + 46 + nameLength)]), as: UTF8.self)
             }
@@ -95,6 +109,7 @@ struct StoredZip {
             let extraEnd = e + extraLength
             while e + 4 <= extraEnd {
                 let id = u16(e), size = u16(e + 2)
+                guard e + 4 + size <= extraEnd else { throw malformed("extra field of '\(name)' overruns its entry") }
                 if id == 1 {
                     var f = e + 4
                     if uncompressed == 0xFFFF_FFFF, f + 8 <= e + 4 + size { uncompressed = try u64(f); f += 8 }
@@ -103,10 +118,29 @@ struct StoredZip {
                 }
                 e += 4 + size
             }
+            try checkName(name)
+            guard entries[name] == nil else { throw malformed("entry '\(name)' appears twice") }
+            guard compressed >= 0, uncompressed >= 0, inside(localOffset, 30) else {
+                throw malformed("entry '\(name)': local header offset \(localOffset) is outside the file")
+            }
+            // Stored entries are slices of the file; only an inflated one would allocate its declared size.
+            if method != 0 {
+                try limits.checkTensor(shape: [uncompressed], bytesPerElement: 1, file: file,
+                                       tensor: "zip entry '\(name)' (uncompressed size)")
+            }
             entries[name] = Entry(name: name, method: method, compressedSize: compressed,
                                   uncompressedSize: uncompressed, localHeaderOffset: localOffset)
             names.append(name)
             p += 46 + nameLength + extraLength + commentLength
+        }
+    }
+
+    /// Names torch never writes and that would escape a folder if extracted: refused outright.
+    private func checkName(_ name: String) throws {
+        let parts = name.split(separator: "/", omittingEmptySubsequences: false)
+        guard !name.isEmpty, !name.hasPrefix("/"), !name.contains("\\"), !name.contains("\0"),
+              !parts.contains(where: { $0 == ".." }) else {
+            throw malformed("entry name '\(name)' is empty, absolute or climbs out of the archive")
         }
     }
 
@@ -117,30 +151,43 @@ struct StoredZip {
         guard inside(h, 30), u32(h) == 0x0403_4b50 else { throw malformed("bad local header for '\(name)'") }
         let start = h + 30 + u16(h + 26) + u16(h + 28)
         guard inside(start, entry.compressedSize) else {
-            throw CheckpointError.truncated(file: file, expectedBytes: start + entry.compressedSize, actualBytes: data.count)
+            throw CheckpointError.truncated(file: file, expectedBytes: TorchCheckpoint.saturatingSum(start, entry.compressedSize),
+                                            actualBytes: data.count)
         }
         switch entry.method {
         case 0:
             guard entry.compressedSize == entry.uncompressedSize else { throw malformed("stored entry '\(name)' changes size") }
             return data[(data.startIndex + start) ..< (data.startIndex + start + entry.compressedSize)]
         case 8:
-            return try inflate(name)
+            return try inflate(entry)
         default:
             throw malformed("entry '\(name)' uses compression method \(entry.method); only stored and deflate are supported")
         }
     }
 
-    private func inflate(_ name: String) throws -> Data {
+    /// Inflates a deflated entry; never produces more than its declared (and limit-checked) size.
+    private func inflate(_ declared: Entry) throws -> Data {
+        let name = declared.name
+        let limit = declared.uncompressedSize
         do {
-            let archive = try Archive(url: url, accessMode: .read)
+            let archive = try url.map { try Archive(url: $0, accessMode: .read) } ?? Archive(data: data, accessMode: .read)
             guard let entry = archive[name] else { throw malformed("no entry '\(name)'") }
             var out = Data()
-            _ = try archive.extract(entry) { out.append($0) }
+            _ = try archive.extract(entry) { chunk in
+                guard chunk.count <= limit - out.count else {
+                    throw malformed("entry '\(name)' inflates to more than its declared \(limit) bytes")
+                }
+                out.append(chunk)
+            }
+            guard out.count == limit else {
+                throw malformed("entry '\(name)' inflates to \(out.count) bytes, its header says \(limit)")
+            }
             return out
         } catch let error as CheckpointError {
             throw error
         } catch {
-            throw malformed("cannot inflate '\(name)': \(error)")
+            // ZIPFoundation's errors are enums without a path; say what failed instead of quoting them.
+            throw malformed("cannot inflate '\(name)' (\(String(describing: error)))")
         }
     }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import TensorCore
 
 // A restricted unpickler for PyTorch checkpoints (pickle protocols 2-5).
 //
@@ -11,14 +12,37 @@ import Foundation
 
 /// A Python list, a reference type because APPEND mutates the object the memo shares.
 final class PickleList {
-    var items: [PickleValue] = []
+    fileprivate(set) var items: [PickleValue] = []
+    /// Containers nested inside, this one included (see `PickleValue.depth`).
+    fileprivate(set) var depth = 1
+
+    init() {}
+    init(_ items: [PickleValue]) {
+        self.items = items
+        depth = 1 + (items.lazy.map(\.depth).max() ?? 0)
+    }
+
+    func append(_ v: PickleValue) {
+        items.append(v)
+        depth = max(depth, 1 + v.depth)
+    }
+
+    func append(contentsOf vs: [PickleValue]) {
+        items.append(contentsOf: vs)
+        depth = max(depth, 1 + (vs.lazy.map(\.depth).max() ?? 0))
+    }
 }
 
 /// A Python tuple. A class (not an array inside the enum) so that `PickleArena.dismantle` can empty it and a
 /// deeply nested pickle is freed without recursion.
 final class PickleTuple: RandomAccessCollection {
     fileprivate(set) var items: [PickleValue]
-    init(_ items: [PickleValue]) { self.items = items }
+    /// Containers nested inside, this one included (exact: a tuple never changes).
+    let depth: Int
+    init(_ items: [PickleValue]) {
+        self.items = items
+        depth = 1 + (items.lazy.map(\.depth).max() ?? 0)
+    }
     var startIndex: Int { 0 }
     var endIndex: Int { items.count }
     subscript(_ i: Int) -> PickleValue { items[i] }
@@ -56,10 +80,13 @@ final class PickleDict {
     private(set) var keys: [PickleValue] = []
     private(set) var values: [PickleValue] = []
     private var stringIndex: [String: Int] = [:]
+    /// Containers nested inside, this one included (see `PickleValue.depth`).
+    private(set) var depth = 1
 
     /// Sets `key` to `value`; returns the value it replaced.
     @discardableResult
     func set(_ key: PickleValue, _ value: PickleValue) -> PickleValue? {
+        depth = max(depth, 1 + max(key.depth, value.depth))
         if case let .string(s) = key {
             if let i = stringIndex[s] {
                 let old = values[i]
@@ -148,6 +175,18 @@ indirect enum PickleValue {
         case .tensor: "tensor"
         }
     }
+
+    /// How many containers deep this value is when built (0 for scalars). Lists and dicts update it when items
+    /// are added, but a container mutated after it was nested does not update its parents, so walkers over the
+    /// result still bound their own depth (`TorchCheckpoint.flatten`).
+    var depth: Int {
+        switch self {
+        case let .tuple(t): t.depth
+        case let .list(l): l.depth
+        case let .dict(d): d.depth
+        default: 0
+        }
+    }
 }
 
 /// Storage type names torch writes (`torch.<Name>`, or `torch.cuda.<Name>` in legacy GPU checkpoints).
@@ -183,15 +222,21 @@ struct Unpickler {
     let arena: PickleArena
     /// Resolves a BINPERSID id (the storage tuple) to a value, usually `.storage`.
     let persistentLoad: (PickleValue) throws -> PickleValue
+    /// Nesting depth and opcode count allowed (`InputLimits.maxNestingDepth`, `maxPickleOpcodes`).
+    let limits: InputLimits
     private(set) var position: Int
+    /// Opcodes executed so far by this pickle.
+    private(set) var opcodes = 0
 
     private var stack: [PickleValue] = []
     private var marks: [Int] = []
     private var memo: [Int: PickleValue] = [:]
 
     init(bytes: UnsafeRawBufferPointer, position: Int = 0, file: String, arena: PickleArena,
+         limits: InputLimits = InputLimits.current,
          persistentLoad: @escaping (PickleValue) throws -> PickleValue) {
         self.arena = arena
+        self.limits = limits
         self.bytes = bytes
         self.position = position
         self.file = file
@@ -206,7 +251,9 @@ struct Unpickler {
 
     private mutating func take(_ n: Int) throws -> UnsafeRawBufferPointer {
         guard n >= 0, position <= bytes.count - n else {
-            throw CheckpointError.truncated(file: file, expectedBytes: position + max(n, 0), actualBytes: bytes.count)
+            // Saturating: a declared length near Int.max must not trap while the message is built.
+            let (wanted, overflow) = position.addingReportingOverflow(max(n, 0))
+            throw CheckpointError.truncated(file: file, expectedBytes: overflow ? Int.max : wanted, actualBytes: bytes.count)
         }
         defer { position += n }
         return UnsafeRawBufferPointer(rebasing: bytes[position ..< position + n])
@@ -218,7 +265,7 @@ struct Unpickler {
     private mutating func i32() throws -> Int { Int(Int32(littleEndian: try take(4).loadUnaligned(as: Int32.self))) }
     private mutating func u64() throws -> Int {
         let v = UInt64(littleEndian: try take(8).loadUnaligned(as: UInt64.self))
-        guard v <= UInt64(Int.max) else { throw malformed("length \(v) is not plausible") }
+        guard v <= UInt64(Int.max) else { throw malformed("length \(v) at byte \(position - 8) is not plausible") }
         return Int(v)
     }
 
@@ -268,6 +315,24 @@ struct Unpickler {
         return v
     }
 
+    /// Pushes a container built here after checking its nesting depth.
+    private mutating func pushChecked(_ v: PickleValue) throws {
+        guard v.depth <= limits.maxNestingDepth else {
+            arena.keep(v)  // freed with the rest, iteratively
+            try checkDepth(v.depth)
+            return
+        }
+        stack.append(v)
+    }
+
+    private func checkDepth(_ depth: Int) throws {
+        guard depth <= limits.maxNestingDepth else {
+            throw InputLimitError(file: file, field: "pickle nesting depth (byte \(position))",
+                                  requested: "\(depth) nested containers", limit: "\(limits.maxNestingDepth)",
+                                  option: "--max-nesting-depth")
+        }
+    }
+
     /// Little-endian two's complement integer of `raw`.
     private static func long(_ raw: UnsafeRawBufferPointer) -> PickleValue {
         if raw.isEmpty { return .int(0) }
@@ -290,13 +355,25 @@ struct Unpickler {
         }
         while true {
             let op = try u8()
+            opcodes += 1
+            guard opcodes <= limits.maxPickleOpcodes else {
+                throw InputLimitError(file: file, field: "pickle opcodes (byte \(position - 1))",
+                                      requested: "more than \(limits.maxPickleOpcodes)",
+                                      limit: "\(limits.maxPickleOpcodes) opcodes", option: "--max-pickle-opcodes")
+            }
             switch op {
             case 0x80: _ = try u8()                                   // PROTO
             case 0x95: _ = try u64()                                  // FRAME (length hint only)
             case 0x2E:                                                // STOP '.'
                 guard stack.count == 1, marks.isEmpty else { throw malformed("STOP with \(stack.count) values on the stack") }
                 return stack[0]
-            case 0x28: marks.append(stack.count)                      // MARK '('
+            case 0x28:                                                // MARK '('
+                guard marks.count < limits.maxNestingDepth else {
+                    throw InputLimitError(file: file, field: "pickle MARK depth (byte \(position - 1))",
+                                          requested: "more than \(limits.maxNestingDepth) open MARKs",
+                                          limit: "\(limits.maxNestingDepth)", option: "--max-nesting-depth")
+                }
+                marks.append(stack.count)
             case 0x30: _ = try pop()                                  // POP '0'
             case 0x31: _ = try popMark()                              // POP_MARK '1'
             case 0x32: stack.append(try top())                        // DUP '2'
@@ -327,38 +404,39 @@ struct Unpickler {
             case 0x7D: stack.append(.dict(PickleDict()))              // EMPTY_DICT '}'
             case 0x5D: stack.append(.list(PickleList()))              // EMPTY_LIST ']'
             case 0x29: stack.append(.tuple(PickleTuple([])))          // EMPTY_TUPLE ')'
-            case 0x85: stack.append(.tuple(PickleTuple([try pop()]))) // TUPLE1
+            case 0x85: try pushChecked(.tuple(PickleTuple([try pop()])))  // TUPLE1
             case 0x86:                                                // TUPLE2
                 let b = try pop(), a = try pop()
-                stack.append(.tuple(PickleTuple([a, b])))
+                try pushChecked(.tuple(PickleTuple([a, b])))
             case 0x87:                                                // TUPLE3
                 let c = try pop(), b = try pop(), a = try pop()
-                stack.append(.tuple(PickleTuple([a, b, c])))
-            case 0x74: stack.append(.tuple(PickleTuple(try popMark())))  // TUPLE 't'
-            case 0x6C:                                                // LIST 'l'
-                let l = PickleList()
-                l.items = try popMark()
-                stack.append(.list(l))
+                try pushChecked(.tuple(PickleTuple([a, b, c])))
+            case 0x74: try pushChecked(.tuple(PickleTuple(try popMark())))  // TUPLE 't'
+            case 0x6C: try pushChecked(.list(PickleList(try popMark())))   // LIST 'l'
             case 0x64:                                                // DICT 'd'
                 let items = try popMark()
-                stack.append(.dict(try makeDict(items)))
+                try pushChecked(.dict(try makeDict(items)))
             case 0x73:                                                // SETITEM 's'
                 let v = try pop(), k = try pop()
                 guard case let .dict(d) = try top() else { throw malformed("SETITEM on a \(try top().kind)") }
                 d.set(k, v)
+                try checkDepth(d.depth)
             case 0x75:                                                // SETITEMS 'u'
                 let items = try popMark()
                 guard case let .dict(d) = try top() else { throw malformed("SETITEMS on a \(try top().kind)") }
                 guard items.count % 2 == 0 else { throw malformed("SETITEMS with an odd number of items") }
                 for i in stride(from: 0, to: items.count, by: 2) { d.set(items[i], items[i + 1]) }
+                try checkDepth(d.depth)
             case 0x61:                                                // APPEND 'a'
                 let v = try pop()
                 guard case let .list(l) = try top() else { throw malformed("APPEND on a \(try top().kind)") }
-                l.items.append(v)
+                l.append(v)
+                try checkDepth(l.depth)
             case 0x65:                                                // APPENDS 'e'
                 let items = try popMark()
                 guard case let .list(l) = try top() else { throw malformed("APPENDS on a \(try top().kind)") }
-                l.items.append(contentsOf: items)
+                l.append(contentsOf: items)
+                try checkDepth(l.depth)
             case 0x71: try put(Int(try u8()))                         // BINPUT 'q'
             case 0x72: try put(try u32())                             // LONG_BINPUT 'r'
             case 0x94: try put(memo.count)                            // MEMOIZE
@@ -378,11 +456,11 @@ struct Unpickler {
                 throw CheckpointError.forbiddenPickle(file: file, what: "\(module).\(name)")
             case 0x52:                                                // REDUCE 'R'
                 let args = try pop(), callable = try pop()
-                stack.append(try call(callable, args))
+                try pushChecked(try call(callable, args))
             case 0x81:                                                // NEWOBJ
                 let args = try pop(), cls = try pop()
                 guard case .global(.orderedDict) = cls else { throw malformed("NEWOBJ of a \(cls.kind)") }
-                stack.append(try call(cls, args))
+                try pushChecked(try call(cls, args))
             case 0x62:                                                // BUILD 'b'
                 let state = try pop()
                 switch try top() {
@@ -450,5 +528,29 @@ struct Unpickler {
             out.append(i)
         }
         return out
+    }
+}
+
+/// The restricted unpickler over raw bytes, for fuzzing and tools that check a pickle without a checkpoint around
+/// it. Storage persistent ids are parsed as torch's; nothing is ever called or imported.
+///
+/// ```swift
+/// let kind = try RestrictedUnpickler.load(Data(bytes), file: "data.pkl")   // "dict"
+/// ```
+public enum RestrictedUnpickler {
+    /// Runs the first pickle in `data` to its STOP opcode and returns the Python type of the result ("dict", "list",
+    /// "tensor", ...). Throws `CheckpointError` (malformed, truncated, forbidden global, or `.limit` for the nesting
+    /// and opcode limits), naming `file`.
+    public static func load(_ data: Data, file: String, limits: InputLimits = InputLimits.current) throws -> String {
+        let arena = PickleArena()
+        defer { arena.dismantle() }
+        return try CheckpointError.wrapping {
+            try data.withUnsafeBytes { raw in
+                var u = Unpickler(bytes: raw, file: file, arena: arena, limits: limits) {
+                    .storage(try TorchCheckpoint.storageRef($0, file: file))
+                }
+                return try u.load().kind
+            }
+        }
     }
 }

@@ -82,8 +82,9 @@ import TensorCore
         }
         var wrong = sd
         wrong.tensors["layer2.0.conv1.weight"] = Tensor(zeros: [128, 64, 1, 1])
-        #expect(throws: CheckpointError.shapeMismatch(file: sd.file, tensor: "layer2.0.conv1.weight",
-                                                       expected: [128, 64, 3, 3], actual: [128, 64, 1, 1])) {
+        #expect(throws: CheckpointError.weightsMismatch(file: sd.file, missing: [], unexpected: [], shapes: [
+            ShapeMismatch(tensor: "layer2.0.conv1.weight", expected: [128, 64, 3, 3], actual: [128, 64, 1, 1]),
+        ])) {
             try BackboneRegistry.make("resnet18", weights: wrong)
         }
     }

@@ -90,13 +90,15 @@ import TestSupport
         } else { Issue.record("missing file: expected .unreadable") }
     }
 
-    @Test func storageShorterThanTheViewIsTruncated() throws {
+    @Test func storageShorterThanTheViewIsRefusedNamingTheTensor() throws {
         // A float storage of 4 elements viewed as 2x3: needs 6.
         let raw: [Float] = [1, 2, 3, 4]
         let error = raw.withUnsafeBytes { bytes in
             checkpointError { _ = try TorchCheckpoint.materialize(bytes, type: .float32, offset: 0, shape: [2, 3], strides: [3, 1], file: "f.pth", tensor: "w") }
         }
-        #expect(error == .truncated(file: "f.pth", expectedBytes: 24, actualBytes: 16))
+        guard case let .malformed(file, reason) = error else { Issue.record("expected .malformed, got \(String(describing: error))"); return }
+        #expect(file == "f.pth")
+        #expect(reason.contains("'w'") && reason.contains("element 6") && reason.contains("4 elements"), "\(reason)")
     }
 
     @Test func stridedGatherMatchesNaiveReference() {

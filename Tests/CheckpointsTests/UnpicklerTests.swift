@@ -108,29 +108,48 @@ import TensorCore
         #expect(sd.tensors["w"] == Tensor(shape: [2], scalars: [1, -2]))
     }
 
-    /// 100 000 nested tuples / lists: freeing them recursively would overflow the stack; the arena frees them
-    /// iteratively, on success and on errors.
-    @Test func deeplyNestedPicklesAreFreedWithoutRecursion() throws {
+    /// 100 000 nested tuples / lists: refused at the nesting limit (an `InputLimitError` naming the file), and what
+    /// was built so far is freed iteratively by the arena, on errors as on success; with the limit raised they load.
+    @Test func deeplyNestedPicklesAreRefusedAndFreedWithoutRecursion() throws {
         let depth = 100_000
         let tuples: [UInt8] = [0x80, 2, 0x4E] + [UInt8](repeating: 0x85, count: depth) + [0x2E]
         var lists: [UInt8] = [0x80, 2] + [UInt8](repeating: 0x28, count: depth) + [UInt8](repeating: 0x6C, count: depth)
         lists += [0x2E]
         for bytes in [tuples, lists] {
             let arena = PickleArena()
+            do {
+                _ = try bytes.withUnsafeBytes { raw in
+                    var u = Unpickler(bytes: raw, file: "t.pkl", arena: arena) { _ in .none }
+                    return try u.load()
+                }
+                Issue.record("a pickle nested \(depth) deep loaded under the default limit")
+            } catch let e as InputLimitError {
+                #expect(e.file == "t.pkl" && e.field.contains("depth"), "\(e)")
+            }
+            arena.dismantle()
+            // Raised limits: the whole structure is built, then freed without recursion.
+            var generous = InputLimits()
+            generous.maxNestingDepth = 2 * depth
+            let big = PickleArena()
             let root = try bytes.withUnsafeBytes { raw in
-                var u = Unpickler(bytes: raw, file: "t.pkl", arena: arena) { _ in .none }
+                var u = Unpickler(bytes: raw, file: "t.pkl", arena: big, limits: generous) { _ in .none }
                 return try u.load()
             }
             #expect(root.kind == "tuple" || root.kind == "list")
-            arena.dismantle()
+            #expect(root.depth == depth)
+            big.dismantle()
         }
-        // Through the loader: a deep first pickle is not the legacy magic number -> an error, then a clean free.
+        // Through the loader: the first pickle is refused by depth, then a clean free.
         let url = FileManager.default.temporaryDirectory.appendingPathComponent("deep-\(UUID().uuidString).pth")
         defer { try? FileManager.default.removeItem(at: url) }
         try Data(tuples).write(to: url)
-        if case .malformed = checkpointError({ _ = try CheckpointLoader.load(url) }) {} else { Issue.record("expected .malformed") }
-        // ... and a deep pickle cut off in the middle
-        try Data(lists.prefix(depth + depth / 2)).write(to: url)
+        guard case let .limit(e)? = checkpointError({ _ = try CheckpointLoader.load(url) }) else {
+            Issue.record("expected .limit"); return
+        }
+        #expect(e.file == url.path && e.field.contains("depth"), "\(e)")
+        // ... and a pickle cut off in the middle, shallow enough to get there
+        let shallow: [UInt8] = [0x80, 2] + [UInt8](repeating: 0x28, count: 500) + [UInt8](repeating: 0x6C, count: 250)
+        try Data(shallow).write(to: url)
         if case .truncated = checkpointError({ _ = try CheckpointLoader.load(url) }) {} else { Issue.record("expected .truncated") }
     }
 
