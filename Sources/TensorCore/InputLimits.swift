@@ -127,7 +127,7 @@ extension InputLimits {
         let bytes = try CheckedSize.product(elements, bytesPerElement, file: file, field: "bytes of \(tensor)")
         guard bytes <= maxTensorBytes else {
             throw InputLimitError(file: file, field: "bytes of \(tensor)", requested: "\(bytes) bytes",
-                                  limit: "\(maxTensorBytes) bytes", option: "--max-tensor-elements")
+                                  limit: "\(maxTensorBytes) bytes", option: "--max-tensor-bytes")
         }
         return elements
     }

@@ -17,9 +17,20 @@ struct LimitOptions: ParsableArguments {
     @Option(help: ArgumentHelp("Most elements of one tensor in a weights or model file."))
     var maxTensorElements: Int = InputLimits().maxTensorElements
 
+    @Option(help: "Most bytes of one tensor in a weights or model file.")
+    var maxTensorBytes: Int = InputLimits().maxTensorBytes
+
+    @Option(help: "Deepest nesting of lists / dicts in a pickled checkpoint.")
+    var maxNestingDepth: Int = InputLimits().maxNestingDepth
+
+    @Option(help: "Most opcodes run while reading one pickled checkpoint.")
+    var maxPickleOpcodes: Int = InputLimits().maxPickleOpcodes
+
     func validate() throws {
         for (name, value) in [("--max-image-pixels", maxImagePixels), ("--max-image-side", maxImageSide),
-                              ("--max-file-bytes", maxFileBytes), ("--max-tensor-elements", maxTensorElements)] {
+                              ("--max-file-bytes", maxFileBytes), ("--max-tensor-elements", maxTensorElements),
+                              ("--max-tensor-bytes", maxTensorBytes), ("--max-nesting-depth", maxNestingDepth),
+                              ("--max-pickle-opcodes", maxPickleOpcodes)] {
             if value < 1 { throw ValidationError("\(name) must be at least 1, got \(value)") }
         }
         // Applied while parsing, so no command can start reading before its limits are in force.
@@ -33,9 +44,9 @@ struct LimitOptions: ParsableArguments {
         limits.maxImageSide = maxImageSide
         limits.maxEncodedFileBytes = maxFileBytes
         limits.maxTensorElements = maxTensorElements
-        // Bytes follow elements (float32), so raising one raises the other.
-        let (bytes, overflow) = maxTensorElements.multipliedReportingOverflow(by: 4)
-        limits.maxTensorBytes = max(limits.maxTensorBytes, overflow ? Int.max : bytes)
+        limits.maxTensorBytes = maxTensorBytes
+        limits.maxNestingDepth = maxNestingDepth
+        limits.maxPickleOpcodes = maxPickleOpcodes
         InputLimits.current = limits
     }
 }

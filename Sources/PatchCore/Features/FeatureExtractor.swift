@@ -28,6 +28,8 @@ public final class FeatureExtractor: Sendable {
         guard FileManager.default.fileExists(atPath: weights.path) else {
             throw PatchCoreError.invalidConfiguration("weights file \(weights.path) does not exist")
         }
+        // Refused by type first: hashing a FIFO would block.
+        try InputFile.checkRegularFile(weights)
         weightsSHA256 = try WeightsCatalog.sha256Hex(of: weights)
         let stateDict = try CheckpointLoader.load(weights)
         let backbone = try BackboneRegistry.make(config.backbone, weights: stateDict)

@@ -48,7 +48,7 @@ public enum ModelFile {
             throw PatchCoreError.modelFile(file: file, reason: error.reason)
         }
         let contents: SafeTensors.Contents
-        do { contents = try SafeTensors.read(url) } catch let e as CheckpointError {
+        do { contents = try SafeTensors.read(url, accepting: ScalarType.floatingPoint) } catch let e as CheckpointError {
             throw PatchCoreError.modelFile(file: file, reason: e.description)
         }
         let meta = contents.metadata
