@@ -132,7 +132,7 @@ import Testing
         m.pixels[60 * 64 + 60] = 255  // a second, 1-pixel region
         let iso = DefectIsolation(mode: .crop, scale: .imageScale, padding: 0.125)  // 8 px
         let same = InputTransform.resize(width: 64, height: 64)
-        let (crops, notes) = iso.imageScaleRegions(input: input, mask: m, transform: same, prepareMask: { $0 }, file: "x.png")
+        let (crops, notes) = try iso.imageScaleRegions(input: input, mask: m, transform: same, prepareMask: { $0 }, file: "x.png")
         #expect(crops.count == 2 && notes.isEmpty)
         #expect(crops[0].box == PixelBox(x0: 0, y0: 0, x1: 24, y1: 24))
         // crop: the 3x3 cells of the padded box; mask_overlap: the one cell under the mask.
@@ -141,20 +141,20 @@ import Testing
         overlap.mode = .maskOverlap
         #expect(overlap.keptPatches(of: crops[0], grid: grid) == [9])
         #expect(overlap.keptPatches(of: crops[1], grid: grid) == [63], "a 1-pixel region keeps the patch covering it")
-        let none = iso.imageScaleRegions(input: input, mask: mask(64, 64, PixelBox(x0: 0, y0: 0, x1: 0, y1: 0)),
+        let none = try iso.imageScaleRegions(input: input, mask: mask(64, 64, PixelBox(x0: 0, y0: 0, x1: 0, y1: 0)),
                                          transform: same, prepareMask: { $0 }, file: "e.png")
         #expect(none.crops.isEmpty && none.warnings.first?.contains("e.png: empty mask") == true)
         // A 1-pixel region of a 640x640 mask survives the downscale to 64x64 (found at source size, box mapped):
         // mask_overlap keeps the patch under it although its downscaled mask may be empty.
         var big = mask(640, 640, PixelBox(x0: 0, y0: 0, x1: 0, y1: 0))
         big.pixels[603 * 640 + 605] = 255
-        let tiny = overlap.imageScaleRegions(input: input, mask: big, transform: same,
+        let tiny = try overlap.imageScaleRegions(input: input, mask: big, transform: same,
                                              prepareMask: { $0.resizedNearest(width: 64, height: 64) }, file: "t.png")
         #expect(tiny.crops.count == 1)
         #expect(tiny.crops[0].region == PixelBox(x0: 60, y0: 60, x1: 61, y1: 61))
         #expect(overlap.keptPatches(of: tiny.crops[0], grid: grid) == [63])
         // resize 256 + centre crop 224 of a 512x512 image: a region in the cropped-away border is skipped.
-        let border = overlap.imageScaleRegions(input: input, mask: mask(512, 512, PixelBox(x0: 0, y0: 200, x1: 10, y1: 210)),
+        let border = try overlap.imageScaleRegions(input: input, mask: mask(512, 512, PixelBox(x0: 0, y0: 200, x1: 10, y1: 210)),
                                                transform: .resizeCrop(resize: 256, crop: 224), prepareMask: { $0 }, file: "b.png")
         #expect(border.crops.isEmpty && border.warnings.first?.contains("outside the model input") == true)
         #expect(InputTransform.resizeCrop(resize: 256, crop: 224).inputBox(of: PixelBox(x0: 256, y0: 256, x1: 258, y1: 258),

@@ -165,8 +165,8 @@ public struct DefectIsolation: Sendable, Codable, Equatable {
     /// the input geometry (`FeatureExtractor.prepareMask`). Each `DefectCrop` holds the whole input, the region's
     /// mask at the input size (possibly empty for a tiny region: `keptPatches` then keeps the patch under its
     /// centre) and its padded box in input pixels. A region the transform crops away is skipped with a warning.
-    public func imageScaleRegions(input: Image, mask: Image, transform: InputTransform, prepareMask: (Image) -> Image,
-                                  file: String = "image") -> (crops: [DefectCrop], warnings: [String]) {
+    public func imageScaleRegions(input: Image, mask: Image, transform: InputTransform, prepareMask: (Image) throws -> Image,
+                                  file: String = "image") throws -> (crops: [DefectCrop], warnings: [String]) {
         let regions = DefectRegionMap(mask: mask)
         if regions.isEmpty { return ([], ["\(file): empty mask (no defect pixel); skipped"]) }
         var warnings: [String] = []
@@ -181,7 +181,7 @@ public struct DefectIsolation: Sendable, Codable, Equatable {
                 warnings.append("\(file): defect region at \(region.box.x0),\(region.box.y0) lies outside the model input (\(transform)); skipped")
                 continue
             }
-            crops.append(DefectCrop(image: input, mask: prepareMask(regions.mask(of: region)),
+            crops.append(DefectCrop(image: input, mask: try prepareMask(regions.mask(of: region)),
                                     box: box.padded(by: pad, width: input.width, height: input.height),
                                     region: box, regionArea: region.area))
         }

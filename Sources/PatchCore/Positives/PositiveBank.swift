@@ -174,8 +174,9 @@ public enum PositivePatchExtractor {
                     fixed = (mask.channels == 1 ? mask : mask.toGray()).resizedNearest(width: image.width, height: image.height)
                 }
                 let input = try extractor.prepare(image, file: example.image.path)
-                let (crops, notes) = isolation.imageScaleRegions(input: input, mask: fixed, transform: extractor.config.transform,
-                                                                 prepareMask: extractor.prepareMask, file: example.image.path)
+                let (crops, notes) = try isolation.imageScaleRegions(input: input, mask: fixed, transform: extractor.config.transform,
+                                                                     prepareMask: { try extractor.prepareMask($0, file: example.image.path) },
+                                                                     file: example.image.path)
                 warnings += notes.map { SkippedImage(file: example.image.path, reason: $0) }
                 if !crops.isEmpty {
                     let set = try extractor.patchFeatures([input])
