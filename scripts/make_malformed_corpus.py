@@ -33,8 +33,8 @@ Output:
                 entry is one or more alternatives separated by "|" (e.g. "--model|{out}": the option or the path),
                 placeholders are substituted, and an option "--foo-bar" is also matched by "foo bar" / "foo_bar"
                 (any case), as messages that say "coreset ratio must be in (0, 1]" name the option in words
-    upload      for an HTTP service: the file a client would upload ("{case}/x.png"), its kind ("image"|"model"|
-                "weights"|"archive"), or null when the case has no single uploadable file
+    upload      for an HTTP service: {"kind": "image"|"model"|"weights"|"manifest"|"archive" (a folder), "file":
+                "{case}/..."}, the file a client would upload, or null when the case has no single uploadable file
     stdin       optional text fed to standard input (placeholders substituted)
     timeout_s   optional per-case limit overriding the runner's default
     env         optional environment variables for the run (placeholders substituted)
@@ -51,7 +51,6 @@ import json
 import os
 import pickle
 import shutil
-import stat
 import struct
 import zipfile
 import zlib
