@@ -103,5 +103,7 @@ let package = Package(
         .testTarget(name: "DiffusionSchedulersTests", dependencies: ["TestSupport", "DiffusionSchedulers", "TensorCore", "Checkpoints"], resources: [.copy("Fixtures")]),
         .testTarget(name: "InpaintingTests", dependencies: ["TestSupport", "Inpainting", "DiffusionModels", "DiffusionSchedulers", "Defects", "ImageIO", "TensorCore", "Checkpoints"], resources: [.copy("Fixtures")]),
         .testTarget(name: "CLITests", dependencies: ["patchcore", "PatchCore", "PatchCoreExperiments", "WeightsFetch", "Datasets", "ImageIO", "TensorCore", "Checkpoints"]),
+        // The malformed-input corpus (scripts/make_malformed_corpus.py) through the built `patchcore` binary; bench/CORPUS.md.
+        .testTarget(name: "ReliabilityTests"),
     ]
 )
