@@ -10,7 +10,7 @@ DEB_PACKAGES  = libopenblas-dev libpng-dev libjpeg62-turbo-dev
 TEST_WEIGHTS  = mobilenet_v2 efficientnet_lite0 efficientnet_lite2
 DEMO_OUT     ?= out/demo
 
-.PHONY: deps build weights demo test fixtures bench clean
+.PHONY: deps build weights demo test corpus fixtures bench clean
 
 deps:
 	@missing=""; for p in $(DEB_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
@@ -35,6 +35,10 @@ demo: weights
 test: weights
 	$(SWIFT) build $(SWIFT_FLAGS) --product InspectFolder
 	$(SWIFT) test $(SWIFT_FLAGS) --no-parallel
+
+# The malformed-input corpus (scripts/make_malformed_corpus.py, about 680 cases) through every command; see bench/CORPUS.md.
+corpus: weights
+	PATCHCORE_CORPUS=1 $(SWIFT) test $(SWIFT_FLAGS) --filter ReliabilityTests
 
 # Regenerates the committed parity fixtures (needs: pip install torch==2.13.0 torchvision scikit-learn scipy safetensors).
 fixtures:
