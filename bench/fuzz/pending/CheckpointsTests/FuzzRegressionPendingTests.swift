@@ -51,4 +51,22 @@ import TensorCore
         p += [UInt8](repeating: 0x73, count: depth) + [0x2E]
         expectRefused("deepdict.pkl", "dict nested \(depth) deep") { try unpickle(p, file: "deepdict.pkl") }
     }
+
+    static let regressions = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent().appendingPathComponent("bench/fuzz/regressions/FuzzTorchCheckpoint")
+
+    /// Zip checkpoints whose state-dict pickle declares a tensor of shape (2^40, 2^40), a stride of 2^62 or a storage
+    /// offset of 2^62: `shape.reduce(1, *)` (TorchCheckpoint.swift:250) and `(offset + span) * byteWidth` (:256)
+    /// overflowed in TorchCheckpoint.materialize ("arithmetic overflow" traps). They must be refused naming the
+    /// file and the tensor ("weight").
+    @Test(arguments: ["hand-zip-shape-2e40x2e40.pth", "hand-zip-stride-2e62.pth", "hand-zip-storage-offset-2e62.pth"])
+    func tensorGeometryThatOverflowsIsRefused(_ name: String) {
+        let url = Self.regressions.appendingPathComponent(name)
+        do {
+            _ = try TorchCheckpoint.read(url)
+            Issue.record("\(name): accepted")
+        } catch {
+            #expect("\(error)".contains(url.path) && "\(error)".contains("weight"), "\(name): \(error)")
+        }
+    }
 }
