@@ -117,7 +117,7 @@ if ProcessInfo.processInfo.environment["PATCHCORE_FUZZ"] == "1" {
         ("FuzzUnpickler", ["Checkpoints"]),
         ("FuzzTorchCheckpoint", ["Checkpoints"]),
         ("FuzzSafeTensors", ["Checkpoints"]),
-        ("FuzzModelFile", ["PatchCore"]),
+        ("FuzzModelFile", ["PatchCore", "ImageIO"]),
         ("FuzzManifest", ["Datasets"]),
         ("FuzzDiffusersConfig", ["DiffusionModels", "DiffusionSchedulers"]),
     ]

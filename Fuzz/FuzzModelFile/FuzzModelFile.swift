@@ -3,6 +3,7 @@
 // faster). A thrown error is fine; a trap, an ASan report, a timeout or running out of memory is a finding.
 // Built only with PATCHCORE_FUZZ=1 (see bench/FUZZ.md).
 import Foundation
+import ImageIO
 import PatchCore
 
 private let url = FileManager.default.temporaryDirectory
@@ -19,6 +20,13 @@ public func fuzzModelFile(_ start: UnsafeRawPointer, _ count: Int) -> CInt {
     do {
         let model = try ModelFile.read(url)
         _ = model.id
+        // What the first predict does with the config read from the file: the input transform (on a 2 x 2 image, so
+        // the cost is the file's sizes, not the picture's). Sizes out of any sane range must have failed the read.
+        let probe = Image(width: 2, height: 2, channels: 3, pixels: [UInt8](repeating: 128, count: 12))
+        switch model.config.transform {
+        case let .resizeCrop(resize, crop): _ = probe.resized(shorterSide: resize).centerCropped(width: crop, height: crop)
+        case let .resize(width, height): _ = probe.resized(width: width, height: height)
+        }
     } catch {
         // Rejected with an error: fine.
     }

@@ -59,7 +59,11 @@ import TensorCore
     /// offset of 2^62: `shape.reduce(1, *)` (TorchCheckpoint.swift:250) and `(offset + span) * byteWidth` (:256)
     /// overflowed in TorchCheckpoint.materialize ("arithmetic overflow" traps). They must be refused naming the
     /// file and the tensor ("weight").
-    @Test(arguments: ["hand-zip-shape-2e40x2e40.pth", "hand-zip-stride-2e62.pth", "hand-zip-storage-offset-2e62.pth"])
+    /// fuzz-legacy-storage-count-overflow-in-error.pth (libFuzzer, 60 s, minimised to 250 B): a legacy checkpoint
+    /// whose storage element count is near Int.max; the guard refuses it, then building the error's
+    /// `expectedBytes: position + 8 + max(count, 0) * width` overflows (TorchCheckpoint.swift:137): the error path traps.
+    @Test(arguments: ["hand-zip-shape-2e40x2e40.pth", "hand-zip-stride-2e62.pth", "hand-zip-storage-offset-2e62.pth",
+                      "fuzz-legacy-storage-count-overflow-in-error.pth"])
     func tensorGeometryThatOverflowsIsRefused(_ name: String) {
         let url = Self.regressions.appendingPathComponent(name)
         do {
