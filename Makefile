@@ -10,7 +10,7 @@ DEB_PACKAGES  = libopenblas-dev libpng-dev libjpeg62-turbo-dev
 TEST_WEIGHTS  = mobilenet_v2 efficientnet_lite0 efficientnet_lite2
 DEMO_OUT     ?= out/demo
 
-.PHONY: deps build weights demo test corpus fixtures bench clean
+.PHONY: deps build weights demo test corpus fixtures bench clean fuzz-build fuzz-smoke fuzz sanitize
 
 deps:
 	@missing=""; for p in $(DEB_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
@@ -47,5 +47,45 @@ fixtures:
 bench: weights
 	bash bench/run_all.sh
 
+# libFuzzer targets (Fuzz/, bench/FUZZ.md): a release build with -sanitize=fuzzer,address in its own scratch path, so
+# the normal build cache is untouched. PATCHCORE_FUZZ=1 makes Package.swift declare the targets (libFuzzer supplies
+# main, so a plain build must not see them); -enable-testing lets them reach the parsers' internal byte entry points.
+FUZZ_TARGETS       = FuzzImageDecode FuzzUnpickler FuzzTorchCheckpoint FuzzSafeTensors FuzzModelFile FuzzManifest FuzzDiffusersConfig
+FUZZ_SCRATCH       = .build-fuzz
+# -Xswiftc -sanitize=address,fuzzer: swiftc keeps only the LAST -sanitize= of a multi-file module, and SwiftPM passes
+# --sanitize values as two flags in no fixed order, so without it Swift code gets ASan but no coverage (or the reverse).
+FUZZ_SWIFT_FLAGS   = -c release --sanitize=fuzzer --sanitize=address -Xswiftc -sanitize=address,fuzzer \
+                     --scratch-path $(FUZZ_SCRATCH) -Xswiftc -enable-testing
+FUZZ_SMOKE_SECONDS ?= 10
+FUZZ_SECONDS       ?= 3600
+FUZZ_JOBS          ?= 2
+
+fuzz-build: deps
+	for t in $(FUZZ_TARGETS); do PATCHCORE_FUZZ=1 $(SWIFT) build $(FUZZ_SWIFT_FLAGS) --product $$t || exit 1; done
+
+# Replays the committed crashers (bench/fuzz/regressions/<target>/), then fuzzes each target FUZZ_SMOKE_SECONDS from
+# its seeds; fails on any crash, sanitizer report, timeout (10 s) or RSS over 2 GB.
+fuzz-smoke: fuzz-build
+	FUZZ_BIN=$(FUZZ_SCRATCH)/release FUZZ_SMOKE_SECONDS=$(FUZZ_SMOKE_SECONDS) bash bench/fuzz/run.sh smoke
+
+# The long campaign: FUZZ_SECONDS per target, FUZZ_JOBS at a time, continuing past findings; logs and a summary in
+# bench/fuzz/logs/ (git-ignored), the grown corpus in bench/fuzz/corpus/.
+fuzz: fuzz-build
+	FUZZ_BIN=$(FUZZ_SCRATCH)/release FUZZ_SECONDS=$(FUZZ_SECONDS) FUZZ_JOBS=$(FUZZ_JOBS) bash bench/fuzz/run.sh long
+
+# The test suites under AddressSanitizer and ThreadSanitizer (debug, own scratch paths). Which suites and why:
+# bench/FUZZ.md. ASan skips the slow numerical parity suites; TSan runs the suites that exercise concurrency.
+# (swift test --filter / --skip take regular expressions over "<TestTarget>.<Suite>/<test>").
+ASAN_SKIP   ?= Parity|PipelineReplay|CLITests|InpaintingTests.EndToEnd
+TSAN_FILTER ?= PatchCoreTests|TensorCoreTests.(BLASThreads|AtomicFile|RowGather)|CheckpointsTests|ImageIOTests|DefectsTests
+# LeakSanitizer ignores the toolchain's own leaks (Foundation, XCTest: bench/fuzz/lsan.supp); Swift's crash handler
+# is off because it trips ASan while reading a crashed stack.
+SANITIZE_ENV = SWIFT_BACKTRACE=enable=no LSAN_OPTIONS=suppressions=$(CURDIR)/bench/fuzz/lsan.supp
+sanitize: deps
+	$(SWIFT) build --build-tests --sanitize=address --scratch-path .build-asan
+	$(SANITIZE_ENV) $(SWIFT) test --skip-build --sanitize=address --scratch-path .build-asan --no-parallel --skip '$(ASAN_SKIP)'
+	$(SWIFT) build --build-tests --sanitize=thread --scratch-path .build-tsan
+	$(SANITIZE_ENV) TSAN_OPTIONS=halt_on_error=1 $(SWIFT) test --skip-build --sanitize=thread --scratch-path .build-tsan --no-parallel --filter '$(TSAN_FILTER)'
+
 clean:
-	rm -rf .build out
+	rm -rf .build .build-fuzz .build-asan .build-tsan out

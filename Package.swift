@@ -107,3 +107,26 @@ let package = Package(
         .testTarget(name: "ReliabilityTests"),
     ]
 )
+
+// libFuzzer targets (Fuzz/<Target>/): libFuzzer supplies `main`, so they exist only when PATCHCORE_FUZZ=1, which
+// `make fuzz-smoke` / `make fuzz` set for their sanitized build in .build-fuzz (see bench/FUZZ.md). A plain
+// `swift build` / `swift test` never sees them.
+import Foundation
+
+if ProcessInfo.processInfo.environment["PATCHCORE_FUZZ"] == "1" {
+    let fuzzTargets: [(name: String, dependencies: [Target.Dependency])] = [
+        ("FuzzImageDecode", ["ImageIO"]),
+        ("FuzzUnpickler", ["Checkpoints"]),
+        ("FuzzTorchCheckpoint", ["Checkpoints"]),
+        ("FuzzSafeTensors", ["Checkpoints"]),
+        ("FuzzModelFile", ["PatchCore", "ImageIO"]),
+        ("FuzzManifest", ["Datasets"]),
+        ("FuzzDiffusersConfig", ["DiffusionModels", "DiffusionSchedulers"]),
+    ]
+    for fuzz in fuzzTargets {
+        package.targets.append(.executableTarget(
+            name: fuzz.name, dependencies: fuzz.dependencies, path: "Fuzz/\(fuzz.name)",
+            swiftSettings: [.unsafeFlags(["-parse-as-library"])]))
+        package.products.append(.executable(name: fuzz.name, targets: [fuzz.name]))
+    }
+}

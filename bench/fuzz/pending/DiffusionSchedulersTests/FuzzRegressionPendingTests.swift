@@ -1,0 +1,39 @@
+// PENDING: traps / runs out of memory on main at b555165; move into Tests/DiffusionSchedulersTests/ once the
+// diffusion-config hardening lands. Findings of Fuzz/FuzzDiffusersConfig (bench/fuzz/regressions/FuzzDiffusersConfig/).
+import Foundation
+import Testing
+import DiffusionSchedulers
+
+@Suite struct SchedulerFuzzRegressionPendingTests {
+    func expectRefused(_ json: String, _ what: String, sourceLocation: SourceLocation = #_sourceLocation) {
+        let file = "fuzz/scheduler_config.json"
+        do {
+            let config = try SchedulerConfig.decode(Data(json.utf8), source: file)
+            var scheduler = try SchedulerFactory.make(config: config)
+            try scheduler.setTimesteps(50)
+            Issue.record("\(what): accepted", sourceLocation: sourceLocation)
+        } catch {
+            #expect("\(error)".contains(file), "\(what): error does not name the file: \(error)", sourceLocation: sourceLocation)
+        }
+    }
+
+    /// hand-scheduler-num-train-timesteps-1e15.json: TrainingSchedule.torchLinspace (TrainingSchedule.swift:91) asked
+    /// for 10^15 floats (ASan: requested allocation size 0xe35fa931a0020 exceeds maximum supported size).
+    @Test func trainingTimestepsBeyondASaneRangeAreRefused() {
+        expectRefused(#"{"_class_name": "DDIMScheduler", "num_train_timesteps": 1000000000000000}"#, "num_train_timesteps 10^15")
+    }
+
+    /// hand-scheduler-steps-offset-intmax.json: `$0 * ratio + stepsOffset` overflowed in DDIMScheduler.setTimesteps
+    /// (DDIMScheduler.swift:58, arithmetic overflow trap).
+    @Test func stepsOffsetIntMaxIsRefused() {
+        expectRefused(#"{"_class_name": "DDIMScheduler", "steps_offset": 9223372036854775807}"#, "steps_offset Int.max")
+    }
+
+    /// fuzz-dpmsolver-karras-beta-end-5.json (found by libFuzzer in 90 s, minimised): beta_end 5 makes alphas
+    /// negative, the Karras log-sigmas NaN, and `Int(NaN)` trapped in DPMSolverMultistepScheduler.setTimesteps
+    /// (DPMSolverMultistepScheduler.swift:113). Betas outside (0, 1) must be refused when the config is read.
+    @Test func betaEndAboveOneIsRefused() {
+        expectRefused(#"{"_class_name": "DPMSolverMultistepScheduler", "beta_end": 5, "use_karras_sigmas": true}"#,
+                      "beta_end 5 with Karras sigmas")
+    }
+}
