@@ -1,54 +1,83 @@
 import COpenBLAS
+import Dispatch
 #if canImport(Glibc)
 import Glibc
 #endif
 import Synchronization
 
-/// Thread count used by BLAS and by `Parallel`; set once per process (e.g. from `--threads`).
+/// Thread count used by sgemm and by `Parallel`; set once per process (e.g. from `--threads`).
+///
+/// OpenBLAS itself always runs single-threaded: `sgemm` splits each product into tiles chosen from its shape alone
+/// and hands them to these threads. OpenBLAS's own threading splits at positions that depend on the thread count,
+/// and its edge kernels round differently from its main ones, so about 1 element in 30 of a product changed in the
+/// last bit between `--threads 1` and `--threads 2`; fixed tiles make every result independent of the count.
 public enum ComputeThreads {
     private struct State {
-        var configured: Int?            // from `set`, else OpenBLAS's own count when first read
+        var configured: Int?            // from `set`, else OpenBLAS's own default count (OPENBLAS_NUM_THREADS, cores)
         var singleThreadedRegions = 0   // `withSingleThreadedBLAS` calls in flight
     }
     private static let state = Mutex(State())
 
     public static func set(_ n: Int) {
         KernelRuntime.prepare()  // fastest OpenBLAS kernels for this CPU, allocator settings; before any BLAS work
-        state.withLock { s in
-            s.configured = max(1, n)
-            if s.singleThreadedRegions == 0 { openblas_set_num_threads(Int32(max(1, n))) }
-        }
+        state.withLock { s in s.configured = max(1, n) }
     }
 
     /// The configured count (unchanged inside `withSingleThreadedBLAS`).
     public static var current: Int {
-        state.withLock { s in s.configured ?? Int(openblas_get_num_threads()) }
+        KernelRuntime.prepare()
+        return state.withLock { s in s.configured ?? KernelRuntime.defaultThreads }
     }
 
-    /// Runs `body` with every sgemm single-threaded, for loops that hand each of `Parallel.workers` its own
-    /// GEMMs (attention heads): one thread per GEMM keeps its operands in that core's cache and avoids OpenBLAS's
-    /// fork/join per call, which costs most on the small GEMMs of a head. Nested and concurrent calls are safe;
-    /// the configured count comes back when the last one ends.
+    /// Whether `sgemm` may run its tiles on several threads now.
+    static var gemmWorkers: Int {
+        state.withLock { s in s.singleThreadedRegions > 0 ? 1 : (s.configured ?? KernelRuntime.defaultThreads) }
+    }
+
+    /// Runs `body` with every sgemm on the calling thread, for loops that hand each of `Parallel.workers` its own
+    /// GEMMs (attention heads): one thread per GEMM keeps its operands in that core's cache and avoids a fork/join
+    /// per call, which costs most on the small GEMMs of a head. Results are the same either way. Nested and
+    /// concurrent calls are safe; sgemm threads again when the last one ends.
     public static func withSingleThreadedBLAS<R>(_ body: () throws -> R) rethrows -> R {
         KernelRuntime.prepare()
-        state.withLock { s in
-            if s.configured == nil { s.configured = Int(openblas_get_num_threads()) }
-            if s.singleThreadedRegions == 0 { openblas_set_num_threads(1) }
-            s.singleThreadedRegions += 1
-        }
-        defer {
-            state.withLock { s in
-                s.singleThreadedRegions -= 1
-                if s.singleThreadedRegions == 0 { openblas_set_num_threads(Int32(s.configured ?? 1)) }
-            }
-        }
+        state.withLock { s in s.singleThreadedRegions += 1 }
+        defer { state.withLock { s in s.singleThreadedRegions -= 1 } }
         return try body()
     }
 }
 
+/// How `sgemm` splits C (M,N) into tiles: along its longer side, into at most `maxTiles` slabs of at least
+/// `minTileExtent` rows or columns and `minTileWork` multiply-adds, with edges on multiples of 16 (whole OpenBLAS
+/// register blocks). Each tile packs the other operand again, so narrow tiles cost more than they share out.
+/// The plan depends on the shape only, never on the thread count, so results are bit-identical for any count.
+struct GemmTiles: Equatable {
+    static let minTileWork = 1 << 20
+    static let minTileExtent = 256
+    static let maxTiles = 16
+    static let edgeMultiple = 16
+
+    let alongRows: Bool  // split M (rows of C) rather than N
+    let extent: Int      // M or N
+    let step: Int        // rows or columns per tile (the last one may be shorter)
+
+    init(m: Int, n: Int, k: Int) {
+        alongRows = m > n
+        extent = alongRows ? m : n
+        let work = m.multipliedReportingOverflow(by: n).partialValue.multipliedReportingOverflow(by: max(k, 1))
+        let byWork = work.overflow ? Self.maxTiles : work.partialValue / Self.minTileWork
+        let wanted = max(1, min(Self.maxTiles, byWork, extent / Self.minTileExtent))
+        let raw = (extent + wanted - 1) / wanted
+        step = max(Self.edgeMultiple, (raw + Self.edgeMultiple - 1) / Self.edgeMultiple * Self.edgeMultiple)
+    }
+
+    var count: Int { max(1, (extent + step - 1) / step) }
+
+    func range(_ i: Int) -> Range<Int> { (i * step)..<min(extent, (i + 1) * step) }
+}
+
 /// C (M,N) = alpha * op(A) (M,K) * op(B) (K,N) + beta * C, row-major, through OpenBLAS sgemm.
 /// `lda`, `ldb`, `ldc` are row strides of the stored (untransposed) matrices.
-@inline(__always)
+/// Large products run as fixed tiles (`GemmTiles`) on up to `ComputeThreads.current` threads.
 public func sgemm(
     transposeA: Bool = false, transposeB: Bool = false,
     m: Int, n: Int, k: Int,
@@ -61,12 +90,37 @@ public func sgemm(
     // The kernel switch must happen before any thread is inside OpenBLAS (swapping its dispatch table under a
     // running sgemm hangs or corrupts results), so every BLAS call passes through the one-time setup first.
     KernelRuntime.prepare()
-    BLASPoolLock.shared {
+    let tiles = GemmTiles(m: m, n: n, k: k)
+    func product(_ i: Int) {
+        let r = tiles.range(i)
+        // Offsets of the tile's rows of op(A) or columns of op(B) in the stored matrices.
+        let (aTile, bTile, cTile) = tiles.alongRows
+            ? (a + r.lowerBound * (transposeA ? 1 : lda), b, c + r.lowerBound * ldc)
+            : (a, b + r.lowerBound * (transposeB ? ldb : 1), c + r.lowerBound)
         cblas_sgemm(CblasRowMajor,
                     transposeA ? CblasTrans : CblasNoTrans,
                     transposeB ? CblasTrans : CblasNoTrans,
-                    Int32(m), Int32(n), Int32(k), alpha,
-                    a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
+                    Int32(tiles.alongRows ? r.count : m), Int32(tiles.alongRows ? n : r.count), Int32(k), alpha,
+                    aTile, Int32(lda), bTile, Int32(ldb), beta, cTile, Int32(ldc))
+    }
+    BLASPoolLock.shared {
+        let workers = min(tiles.count, ComputeThreads.gemmWorkers)
+        if workers <= 1 {
+            for i in 0..<tiles.count { product(i) }
+            return
+        }
+        // Tiles are handed out one at a time, so a worker slowed by another process does not hold up the rest.
+        let next = Atomic<Int>(0)
+        withoutActuallyEscaping(product) { escapable in
+            let box = UncheckedSendableBox(escapable)
+            DispatchQueue.concurrentPerform(iterations: workers) { _ in
+                while true {
+                    let i = next.wrappingAdd(1, ordering: .relaxed).oldValue
+                    if i >= tiles.count { break }
+                    box.value(i)
+                }
+            }
+        }
     }
 }
 

@@ -67,6 +67,11 @@ public enum InterruptCleanup {
     private static func cleanUpAndDie(of signalNumber: Int32) {
         removeRegistered()
         signal(signalNumber, SIG_DFL)
+        // This runs on a Dispatch worker, which blocks signals: unblock it here or raise only leaves it pending.
+        var set = sigset_t()
+        sigemptyset(&set)
+        sigaddset(&set, signalNumber)
+        pthread_sigmask(SIG_UNBLOCK, &set, nil)
         raise(signalNumber)
         // Not reached for the default actions of SIGINT/SIGTERM/SIGHUP; exit as a shell would report it anyway.
         exit(128 + signalNumber)

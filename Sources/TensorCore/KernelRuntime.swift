@@ -1,3 +1,4 @@
+import COpenBLAS
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -5,6 +6,7 @@ import Glibc
 /// Process-wide settings the kernels depend on for speed, applied once (thread-safe) on the first conv2d call,
 /// or explicitly at start-up (recommended, before any BLAS work is in flight):
 /// - OpenBLAS kernel family (`OpenBLASKernels.selectBest()`).
+/// - OpenBLAS single-threaded: `sgemm` runs fixed tiles on its own threads (`ComputeThreads`, `GemmTiles`).
 /// - glibc malloc: by default, buffers above a (dynamic) threshold are mmap'ed and the heap top is trimmed
 ///   after every free, so each layer's multi-megabyte output and scratch buffers are page-faulted in afresh on
 ///   every call (bench/DESIGN_NOTES.md#malloc-thresholds). Raising the mmap threshold to its 32 MiB maximum
@@ -18,8 +20,16 @@ public enum KernelRuntime {
     /// Applies the settings above once per process.
     public static func prepare() { _ = prepared }
 
+    /// The thread count when `ComputeThreads.set` was not called: OpenBLAS's default (OPENBLAS_NUM_THREADS, else
+    /// the cores it found), read before it is made single-threaded.
+    public static var defaultThreads: Int { prepare(); return openBLASDefaultThreads }
+
+    private static let openBLASDefaultThreads = max(1, Int(openblas_get_num_threads()))
+
     private static let prepared: Void = {
         OpenBLASKernels.selectBest()
+        _ = openBLASDefaultThreads
+        openblas_set_num_threads(1)
         #if canImport(Glibc)
         // mallopt is not exported by the Glibc module; look it up (values from glibc's malloc.h).
         let mTrimThreshold: Int32 = -1, mMmapThreshold: Int32 = -3

@@ -11,7 +11,10 @@ struct PatchCoreCommand: ParsableCommand {
         subcommands: [Fit.self, Predict.self, Evaluate.self, Synthesize.self, Review.self, Ablation.self, Weights.self, Demo.self])
 
     /// Interrupts remove this run's temporary files; errors reach the user in words, never as Foundation dumps.
+    /// Standard output is line-buffered even into a pipe, so `| tee` or a supervising process sees each result
+    /// line when it is scored, not when a 4 KB buffer fills or the run ends.
     static func main() {
+        lineBufferStandardOutput()
         InterruptCleanup.install()
         do {
             var command = try parseAsRoot()
@@ -20,4 +23,12 @@ struct PatchCoreCommand: ParsableCommand {
             exit(withError: UserFacingError.translate(error))
         }
     }
+}
+
+/// `setvbuf(stdout, nil, _IOLBF, 0)`. Swift 6 refuses to name C's mutable global `stdout`, so the FILE pointer is
+/// read through its exported symbol.
+private func lineBufferStandardOutput() {
+    guard let symbol = dlsym(nil, "stdout"),
+          let file = symbol.assumingMemoryBound(to: UnsafeMutablePointer<FILE>?.self).pointee else { return }
+    setvbuf(file, nil, _IOLBF, 0)
 }
