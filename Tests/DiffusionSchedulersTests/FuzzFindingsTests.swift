@@ -1,10 +1,10 @@
-// PENDING: traps / runs out of memory on main at b555165; move into Tests/DiffusionSchedulersTests/ once the
-// diffusion-config hardening lands. Findings of Fuzz/FuzzDiffusersConfig (bench/fuzz/regressions/FuzzDiffusersConfig/).
+// Findings of the libFuzzer targets in Fuzz/ (bench/FUZZ.md, "Findings"): each trapped, hung or ran out of memory
+// on main at b555165; the inputs are in bench/fuzz/regressions/.
 import Foundation
 import Testing
 import DiffusionSchedulers
 
-@Suite struct SchedulerFuzzRegressionPendingTests {
+@Suite struct SchedulerFuzzFindingsTests {
     func expectRefused(_ json: String, _ what: String, sourceLocation: SourceLocation = #_sourceLocation) {
         let file = "fuzz/scheduler_config.json"
         do {
