@@ -1118,8 +1118,16 @@ def weights_cases(c, base, entries, storages):
         if running_var:
             lg("running-var-negative", f"{running_var} = -1", legacy_pth(entries, modified(running_var, -1.0)),
                names=("w.pth", running_var))
-        lg("missing-key", f"{first_conv} missing", legacy_pth([(n, t) for n, t in entries if n != first_conv],
-                                                              storages), names=("w.pth", first_conv))
+        # As torch.save writes it: the storage of the dropped tensor goes too (a listed storage that no tensor
+        # refers to is a different fault, "unreferenced-storage").
+        kept = [(n, t) for n, t in entries if n != first_conv]
+        kept_keys = {t["key"] for _, t in kept if isinstance(t, dict)}
+        lg("missing-key", f"{first_conv} missing", legacy_pth(kept, {k: v for k, v in storages.items() if k in kept_keys}),
+           names=("w.pth", first_conv))
+        dropped = next((t["key"] for n, t in entries if n == first_conv and isinstance(t, dict)), None)
+        if dropped is not None and dropped not in kept_keys:
+            lg("unreferenced-storage", f"storage of {first_conv} listed but no tensor refers to it",
+               legacy_pth(kept, storages), names=("w.pth", dropped))
         lg("pickle-global-os-system", "GLOBAL os.system in the object pickle",
            legacy_pth(entries, storages, pickle_bytes=state_dict_pickle(
                entries, True, P.glob("os", "system") + b"(" + P.s("id") + b"tR")), names=("w.pth", "os.system"))

@@ -155,8 +155,13 @@ public enum TorchCheckpoint {
                     throw CheckpointError.truncated(file: file, expectedBytes: position + 8, actualBytes: raw.count)
                 }
                 let count = Int(Int64(littleEndian: raw.loadUnaligned(fromByteOffset: position, as: Int64.self)))
-                // Storages only referenced by unsupported tensors still need skipping: width from the type, 1 if unknown.
-                let width = types[key]?.scalarType?.byteWidth ?? legacyWidth(types[key]?.name)
+                // Without a tensor that refers to it, a storage's element width is unknown and the records after it
+                // cannot be found (torch.load fails on such a file too). Storages only referenced by unsupported
+                // tensors still need skipping: width from the type, 1 if unknown.
+                guard let type = types[key] else {
+                    throw CheckpointError.malformed(file: file, reason: "storage '\(key)' is listed in the storage keys but no tensor refers to it")
+                }
+                let width = type.scalarType?.byteWidth ?? legacyWidth(type.name)
                 guard count >= 0 else {
                     throw CheckpointError.malformed(file: file, reason: "storage '\(key)': element count \(count) at byte \(position) is negative")
                 }

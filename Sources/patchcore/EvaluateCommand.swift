@@ -43,6 +43,8 @@ struct Evaluate: ParsableCommand {
         if let out { try checkFolder(URL(fileURLWithPath: out)) }
         let ds = try DatasetLoader.load(data.url)
         log("data: \(ds.summary)")
+        // Before any fitting: nothing to evaluate is the user's mistake, not a result.
+        if ds.test.isEmpty { throw ValidationError("\(data.url.path): no test images (an evaluation needs rows or folders of the test split)") }
         if dual.dual, model != nil { log("note: --dual options are ignored with --model; the model file decides how it scores") }
         let run = try EvaluationJob(dataset: ds, modelFile: model.map { URL(fileURLWithPath: $0) }, options: modelOptions,
                                     threshold: threshold, dual: dual.dual && model == nil ? dual : nil,
@@ -74,10 +76,8 @@ struct EvaluationJob {
         var fitSeconds = 0.0
         var skipped: [SkippedImage] = []
         if let modelFile {
-            let fitted = try ModelFile.read(modelFile)
-            let weights = try options.weights.map { URL(fileURLWithPath: $0) } ?? WeightsCatalog.locate(fitted.config.backbone)
-            scorer = try PatchCoreScorer(model: fitted, weights: weights)
-            fitSeconds = fitted.info.fitSeconds
+            scorer = try PatchCoreScorer.load(modelFile, weights: options.weights.map { URL(fileURLWithPath: $0) })
+            fitSeconds = scorer.model.info.fitSeconds
         } else {
             let extractor = try FeatureExtractor(config: try options.config(), weights: try options.weightsURL())
             let positives = try dual?.examples(dataset: dataset, defaultSyntheticFolder: out?.appendingPathComponent("synthetic")) ?? []

@@ -79,6 +79,12 @@ final class StagedOutputFolder {
     static func holdsResults(_ folder: URL, entries: [String]) -> Bool {
         entries.contains { FileManager.default.fileExists(atPath: folder.appendingPathComponent($0).path) }
     }
+
+    /// What `folder` holds besides a run's `entries` and staging folders (empty when it does not exist).
+    static func otherContents(_ folder: URL, entries: [String]) -> [String] {
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: folder.path)) ?? []
+        return names.filter { !entries.contains($0) && !$0.hasPrefix(stagingPrefix) }.sorted()
+    }
 }
 
 /// Refuses, before any work, an output folder path that names something other than a folder (or a folder inside a

@@ -58,9 +58,9 @@ struct Predict: ParsableCommand {
         // Outputs that cannot be written are refused before any work.
         if let json, json != "-" { try checkWritable(URL(fileURLWithPath: json)) }
         if let out { try checkFolder(URL(fileURLWithPath: out)) }
-        let fitted = try ModelFile.read(URL(fileURLWithPath: model))
-        let weightsURL = try weights.map { URL(fileURLWithPath: $0) } ?? WeightsCatalog.locate(fitted.config.backbone)
-        let scorer = try PatchCoreScorer(model: fitted, weights: weightsURL, name: URL(fileURLWithPath: model).lastPathComponent)
+        let scorer = try PatchCoreScorer.load(URL(fileURLWithPath: model), weights: weights.map { URL(fileURLWithPath: $0) },
+                                              name: URL(fileURLWithPath: model).lastPathComponent)
+        let fitted = scorer.model
         let files = try imageFiles()
         if files.isEmpty { throw ValidationError("no PNG/JPEG images found in \(inputs.joined(separator: ", "))") }
 
@@ -70,6 +70,13 @@ struct Predict: ParsableCommand {
             let outDir = URL(fileURLWithPath: out)
             if StagedOutputFolder.holdsResults(outDir, entries: entries), !overwrite {
                 throw ValidationError("\(outDir.path) already holds results; pass --overwrite to replace them, or choose another --out")
+            }
+            // A folder of other things (often the images themselves) is not an output folder; --overwrite would
+            // replace only this command's entries there and leave the rest, so it is refused without it.
+            let others = StagedOutputFolder.otherContents(outDir, entries: entries)
+            if !others.isEmpty, !overwrite {
+                throw ValidationError("--out \(outDir.path) is not empty (\(others.prefix(3).joined(separator: ", "))\(others.count > 3 ? ", …" : "")); "
+                    + "give a new or empty folder, or pass --overwrite to write predictions.jsonl and heatmaps/ beside them")
             }
             staged = try StagedOutputFolder(outDir, entries: entries)
         }
@@ -179,6 +186,8 @@ final class JSONLinesSink {
 
     func append(_ record: PredictionRecord) throws {
         guard let handle else { return }
-        try handle.write(contentsOf: try record.jsonLine())
+        do { try handle.write(contentsOf: try record.jsonLine()) } catch {
+            throw ValidationError("cannot write \(path == "-" ? "standard output" : path ?? ""): \(SystemErrorText.reason(error))")
+        }
     }
 }

@@ -189,7 +189,7 @@ struct SynthesisInputs: ParsableArguments {
         if includeTestDefects && defectMasksFrom == nil {
             throw ValidationError("--include-test-defects applies to --defect-masks-from DATASET")
         }
-        if let threads, threads < 1 { throw ValidationError("--threads must be >= 1, got \(threads)") }
+        if let threads, threads < 1 || threads > 256 { throw ValidationError("--threads must be in 1...256, got \(threads)") }
     }
 
     func loadGoodImages() throws -> [URL] {

@@ -42,7 +42,7 @@ struct Weights: ParsableCommand {
             var failed = false
             for name in names {
                 do { let url = try WeightsCatalog.locate(name); print("\(name): ok \(url.path)") } catch {
-                    print("\(name): FAILED \(error)"); failed = true
+                    log("\(name): FAILED \(UserFacingError.describe(error))"); failed = true
                 }
             }
             if failed { throw ExitCode.failure }

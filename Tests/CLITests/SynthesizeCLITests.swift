@@ -102,7 +102,7 @@ import Testing
             // The library's message names the value; ArgumentParser adds the option.
             (["classical", "--good", good, "--count", "2", "--methods", "sparkles", "--out", out],
              "'sparkles' is invalid for '--methods <list>': unknown method 'sparkles'; choose from cut_paste"),
-            (["classical", "--good", good, "--count", "2", "--given-mask-probability", "1.5", "--out", out], "given mask 1.5"),
+            (["classical", "--good", good, "--count", "2", "--given-mask-probability", "1.5", "--out", out], "given mask probability must be in [0, 1], got 1.5"),
             (["classical", "--good", good, "--count", "2", "--defect-masks-from", data.path, "--out", out], "--include-test-defects"),
             (["classical", "--good", good, "--count", "2", "--prompt", "scratch", "--out", out], "Unknown option '--prompt'"),
             // No subcommand: a usage error naming both, and which one takes what was given.

@@ -168,7 +168,7 @@ import Testing
             (["--model", Self.sd.path, "--masks", emptyMasks.path], ["no-masks: no usable defect masks", "no .png/.jpg/.jpeg files"]),
             (["--model", Self.sd.path, "--masks", masks.path, "--scheduler", "sparkles"], ["sparkles"]),
             (["--model", Self.sd.path, "--masks", masks.path, "--size", "60x60"], ["'60x60' is invalid for '--size <WxH>'", "multiples of 8"]),
-            (["--model", Self.sd.path, "--masks", masks.path, "--threads", "0"], ["--threads must be >= 1"]),
+            (["--model", Self.sd.path, "--masks", masks.path, "--threads", "0"], ["--threads must be in 1...256, got 0"]),
             (["--model", Self.sd.path, "--masks", masks.path, "--methods", "cut_paste"], ["Unknown option '--methods'"]),
         ]
         for (args, messages) in cases {

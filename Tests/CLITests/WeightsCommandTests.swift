@@ -18,5 +18,5 @@ import Testing
     try Data("not weights".utf8).write(to: bogus)
     let r = try CLIRunner.run(["weights", "verify", "mobilenet_v2"], environment: ["PATCHCORE_CACHE": cache.path])
     #expect(r.status != 0)
-    #expect(r.stdout.contains(bogus.path) && r.stdout.contains("SHA-256"))
+    #expect(r.stderr.contains(bogus.path) && r.stderr.contains("SHA-256"), "failures go to standard error: \(r.stderr)")
 }

@@ -1,3 +1,4 @@
+import Backbones
 import Foundation
 import ImageIO
 
@@ -105,7 +106,9 @@ public struct PatchCoreConfig: Sendable, Codable, Equatable {
     /// and the allowed range.
     public func validate() throws {
         func bad(_ s: String) -> PatchCoreError { .invalidConfiguration(s) }
-        guard !backbone.isEmpty, backbone.count <= 64 else { throw bad("backbone: need a name of 1...64 characters, got '\(backbone.prefix(80))'") }
+        guard BackboneRegistry.names.contains(backbone) else {
+            throw bad("unknown backbone '\(backbone.prefix(80))'; known: \(BackboneRegistry.names.joined(separator: ", "))")
+        }
         guard coresetRatio > 0, coresetRatio <= 1 else { throw bad("coreset_ratio must be in (0, 1], got \(coresetRatio)") }
         guard !taps.isEmpty, taps.count <= 8 else { throw bad("taps: need 1...8 layer names, got \(taps.count)") }
         if let tap = taps.first(where: { $0.isEmpty || $0.count > 64 }) {

@@ -102,7 +102,7 @@ public enum PatchCoreEvaluator {
                                 datasetName: String? = nil, skipBad: Bool = false,
                                 heatmap: ((Prediction, LabelledImage, Image?) throws -> String?)? = nil,
                                 progress: ProgressHandler? = nil) throws -> Run {
-        guard !samples.isEmpty else { throw PatchCoreError.invalidConfiguration("the test split is empty") }
+        guard !samples.isEmpty else { throw PatchCoreError.invalidConfiguration("the test split of \(datasetName ?? "the data set") is empty") }
         var scores: [Float] = [], labels: [Bool] = [], types: [String] = []
         var pixels: [ScoredMask] = []
         var records: [PredictionRecord] = []

@@ -37,8 +37,12 @@ public actor ModelStore {
     /// Loads a model file (weights: given, else the cached weights of its backbone) and installs it.
     @discardableResult
     public func load(_ file: URL, as name: String, weights: URL? = nil, version: Int? = nil) async throws -> Entry {
-        let model = try ModelFile.read(file)
-        return try await install(model, weights: weights ?? WeightsCatalog.locate(model.config.backbone), as: name, version: version)
+        let scorer = try await Self.loadScorer(file, weights: weights, name: name, version: version)
+        return install(scorer: scorer)
+    }
+
+    @concurrent private nonisolated static func loadScorer(_ file: URL, weights: URL?, name: String, version: Int?) async throws -> PatchCoreScorer {
+        try PatchCoreScorer.load(file, weights: weights, name: name, version: version)
     }
 
     /// Installs an already built scorer under its identity's name and version.

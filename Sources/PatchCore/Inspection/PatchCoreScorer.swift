@@ -1,3 +1,4 @@
+import Backbones
 import Foundation
 import ImageIO
 import MemoryBank
@@ -99,6 +100,20 @@ public final class PatchCoreScorer: Sendable {
 
     public convenience init(model: PatchCoreModel, weights: URL, name: String? = nil, version: Int? = nil) throws {
         try self.init(model: model, extractor: FeatureExtractor(config: model.config, weights: weights), name: name, version: version)
+    }
+
+    /// Reads a model file and builds its scorer (weights: given, else the cached weights of its backbone). A backbone
+    /// or tap that the file names but this build cannot run is reported against the model file.
+    public static func load(_ file: URL, weights: URL? = nil, name: String? = nil, version: Int? = nil) throws -> PatchCoreScorer {
+        let model = try ModelFile.read(file)
+        do {
+            let weights = try weights ?? WeightsCatalog.locate(model.config.backbone)
+            return try PatchCoreScorer(model: model, weights: weights, name: name, version: version)
+        } catch let PatchCoreError.invalidConfiguration(reason) {
+            throw PatchCoreError.modelFile(file: file.path, reason: reason)
+        } catch let error as BackboneError {
+            throw PatchCoreError.modelFile(file: file.path, reason: error.description)
+        }
     }
 
     /// Reuses an extractor (e.g. the one that fitted the model).
