@@ -9,12 +9,15 @@ public func fuzzImageDecode(_ start: UnsafeRawPointer, _ count: Int) -> CInt {
     let data = Data(bytes: start, count: count)
     do {
         let image = try ImageFile.decode(data, file: "fuzz-input")
-        // FeatureExtractor.prepare with the default config: RGB, torchvision Resize(256) + CenterCrop(224).
+        // FeatureExtractor.prepare with the default config: RGB, torchvision Resize(256) + CenterCrop(224), through
+        // the limit-checked transforms it uses.
         let rgb = image.channels == 3 ? image : image.toRGB()
-        let prepared = rgb.resized(shorterSide: 256, nearest: false).centerCropped(width: 224, height: 224)
+        let prepared = try rgb.resized(shorterSide: 256, nearest: false, file: "fuzz-input")
+            .centerCropped(width: 224, height: 224, file: "fuzz-input")
         // And the mask path (nearest, gray), which ground-truth masks take.
         let gray = image.channels == 1 ? image : image.toGray()
-        let mask = gray.resized(shorterSide: 256, nearest: true).centerCropped(width: 224, height: 224)
+        let mask = try gray.resized(shorterSide: 256, nearest: true, file: "fuzz-input")
+            .centerCropped(width: 224, height: 224, file: "fuzz-input")
         if prepared.width != 224 || mask.height != 224 { fatalError("preprocessing changed the crop size") }
     } catch {
         // Rejected with an error: fine.

@@ -65,6 +65,14 @@ public struct TrainingSchedule: Sendable, Equatable {
             }
         }
         self.init(betas: betas)
+        // Betas near 1 drive the cumulative alpha to 0 in float32, so sigma = sqrt((1 - a) / a) is infinite and
+        // every sigma-based step (Karras spacing, Euler, DPM) turns NaN (fuzz finding #13).
+        if let bad = sigmas.firstIndex(where: { !$0.isFinite }) {
+            throw SchedulerError.unsupportedConfig(
+                field: config.trainedBetas != nil ? "trained_betas" : "beta_end", value: config.trainedBetas != nil
+                    ? "\(config.trainedBetas!.count) values" : "\(config.betaEnd ?? 0.02)", file: config.source,
+                supported: "betas whose cumulative product of (1 - beta) stays above 0 in float32 (it reaches 0 at step \(bad))")
+        }
     }
 
     /// A schedule from explicit betas.

@@ -36,4 +36,14 @@ import DiffusionSchedulers
         expectRefused(#"{"_class_name": "DPMSolverMultistepScheduler", "beta_end": 5, "use_karras_sigmas": true}"#,
                       "beta_end 5 with Karras sigmas")
     }
+
+    /// fuzz-euler-karras-beta-end-0.412-smoke.json (found by the 5-second smoke run of `make test`): scaled_linear
+    /// betas up to 0.412 drive the float32 cumulative alpha to 0, sigma to infinity, and the Karras timesteps to NaN:
+    /// `Int(NaN)` trapped in DPMSolverMultistepScheduler.setTimesteps (DPMSolverMultistepScheduler.swift:113).
+    @Test func betasWhoseCumulativeAlphaUnderflowsAreRefused() {
+        expectRefused(#"{"_class_name": "EulerDiscreteScheduler", "beta_end": 0.412, "beta_schedule": "scaled_linear", "use_karras_sigmas": true}"#,
+                      "beta_end 0.412, scaled_linear")
+        expectRefused(#"{"_class_name": "DPMSolverMultistepScheduler", "beta_end": 0.412, "beta_schedule": "scaled_linear", "use_karras_sigmas": true}"#,
+                      "beta_end 0.412 through DPM-Solver")
+    }
 }

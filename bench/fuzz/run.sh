@@ -60,7 +60,7 @@ run_smoke() {
     echo "$header" > "$logs/smoke-summary.md"
     for t in "${targets[@]}"; do
         local exe="$bin/$t" out="$logs/$t" work
-        mkdir -p "$out"
+        rm -rf "$out"; mkdir -p "$out"   # findings of an earlier run are not this run's
         [ -x "$exe" ] || { echo "missing $exe (run make fuzz-build)"; exit 2; }
         # 1. The committed crashers must all be handled (each file run once).
         if compgen -G "bench/fuzz/regressions/$t/*" >/dev/null; then
