@@ -280,6 +280,12 @@ if mt or bottle:
     print("\nInference ratio: per-image time (backbone + k-NN + score + map) over single-bank PatchCore's, timed in "
           "alternation on 16 test images. Command: `bash bench/run_ablation.sh`.")
 
+# Reliability (issue 11): corpus, fuzzing, sanitizers, determinism; written by hand from bench/CORPUS.md and
+# bench/FUZZ.md, whose commands produce the figures.
+_reliability = _pathlib.Path(out) / "reliability.md"
+if _reliability.exists():
+    print("\n" + _reliability.read_text().strip() + "\n")
+
 print("""
 ## Notes (read before quoting a number)
 - Machines of this kind differ (the CPU line above: Intel Skylake-X in earlier runs, AMD EPYC in the latest) and

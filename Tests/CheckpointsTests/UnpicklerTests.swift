@@ -3,9 +3,11 @@ import Testing
 import TensorCore
 @testable import Checkpoints
 
-/// Hand-assembled pickles for opcodes the torch fixtures do not exercise.
-@Suite struct UnpicklerTests {
+/// Hand-assembled pickles for opcodes the torch fixtures do not exercise. A class so that each test's arena is
+/// dismantled when the test ends (the self-referential values would otherwise leak under LeakSanitizer).
+@Suite final class UnpicklerTests {
     let arena = PickleArena()
+    deinit { arena.dismantle() }
     func run(_ bytes: [UInt8]) throws -> PickleValue {
         try bytes.withUnsafeBytes { raw in
             var u = Unpickler(bytes: raw, file: "t.pkl", arena: arena) { _ in .none }
