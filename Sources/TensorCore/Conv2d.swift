@@ -205,15 +205,17 @@ func gemmConv2d(_ x: UnsafePointer<Float>, _ weight: UnsafePointer<Float>, _ s: 
         return
     }
     if pointwise {
+        var calls: [GemmCall] = []
         for b in 0..<s.n {
             for gi in 0..<s.g {
-                sgemm(m: s.og, n: plane, k: kdim,
-                      a: weight + gi * s.og * kdim, lda: kdim,
-                      b: x + (b * s.c + gi * s.cg) * plane, ldb: plane,
-                      beta: beta,
-                      c: out + (b * s.o + gi * s.og) * plane, ldc: plane)
+                calls.append(GemmCall(m: s.og, n: plane, k: kdim,
+                                      a: weight + gi * s.og * kdim, lda: kdim,
+                                      b: x + (b * s.c + gi * s.cg) * plane, ldb: plane,
+                                      beta: beta,
+                                      c: out + (b * s.o + gi * s.og) * plane, ldc: plane))
             }
         }
+        sgemmBatch(calls)
         return
     }
     let cols = UnsafeMutablePointer<Float>.allocate(capacity: kdim * plane)

@@ -87,12 +87,30 @@ public func sgemm(
     beta: Float = 0,
     c: UnsafeMutablePointer<Float>, ldc: Int
 ) {
-    // The kernel switch must happen before any thread is inside OpenBLAS (swapping its dispatch table under a
-    // running sgemm hangs or corrupts results), so every BLAS call passes through the one-time setup first.
-    KernelRuntime.prepare()
-    let tiles = GemmTiles(m: m, n: n, k: k)
-    func product(_ i: Int) {
-        let r = tiles.range(i)
+    sgemmBatch([GemmCall(transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k, alpha: alpha,
+                         a: a, lda: lda, b: b, ldb: ldb, beta: beta, c: c, ldc: ldc)])
+}
+
+/// One product of `sgemmBatch`, with `sgemm`'s arguments.
+public struct GemmCall {
+    public var transposeA = false, transposeB = false
+    public var m: Int, n: Int, k: Int
+    public var alpha: Float = 1
+    public var a: UnsafePointer<Float>, lda: Int
+    public var b: UnsafePointer<Float>, ldb: Int
+    public var beta: Float = 0
+    public var c: UnsafeMutablePointer<Float>, ldc: Int
+
+    public init(transposeA: Bool = false, transposeB: Bool = false, m: Int, n: Int, k: Int, alpha: Float = 1,
+                a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int, beta: Float = 0,
+                c: UnsafeMutablePointer<Float>, ldc: Int) {
+        self.transposeA = transposeA; self.transposeB = transposeB
+        self.m = m; self.n = n; self.k = k; self.alpha = alpha
+        self.a = a; self.lda = lda; self.b = b; self.ldb = ldb; self.beta = beta; self.c = c; self.ldc = ldc
+    }
+
+    /// Tile `r` of this product's plan `tiles`, through single-threaded OpenBLAS.
+    func run(_ tiles: GemmTiles, _ r: Range<Int>) {
         // Offsets of the tile's rows of op(A) or columns of op(B) in the stored matrices.
         let (aTile, bTile, cTile) = tiles.alongRows
             ? (a + r.lowerBound * (transposeA ? 1 : lda), b, c + r.lowerBound * ldc)
@@ -103,22 +121,50 @@ public func sgemm(
                     Int32(tiles.alongRows ? r.count : m), Int32(tiles.alongRows ? n : r.count), Int32(k), alpha,
                     aTile, Int32(lda), bTile, Int32(ldb), beta, cTile, Int32(ldc))
     }
+}
+
+/// Several products in one hand-out of tiles to the threads: one wake-up of the workers instead of one per product,
+/// which matters for the many small products of a conv (Winograd's 16 per pass, a 1x1 conv's one per image).
+/// Independent products (the default) must write disjoint C. `chained`: every call has the same m, n, k and C and
+/// they run in order on each tile (the 9 accumulating taps of a shifted-GEMM conv). Each tile is computed exactly as
+/// `sgemm` computes it alone, so results do not depend on the grouping or on the thread count.
+public func sgemmBatch(_ calls: [GemmCall], chained: Bool = false) {
+    guard !calls.isEmpty else { return }
+    // The kernel switch must happen before any thread is inside OpenBLAS (swapping its dispatch table under a
+    // running sgemm hangs or corrupts results), so every BLAS call passes through the one-time setup first.
+    KernelRuntime.prepare()
+    let plans = calls.map { GemmTiles(m: $0.m, n: $0.n, k: $0.k) }
+    let item: (Int) -> Void
+    let items: Int
+    if chained {
+        precondition(calls.allSatisfy { $0.m == calls[0].m && $0.n == calls[0].n && $0.k == calls[0].k && $0.c == calls[0].c },
+                     "chained GEMMs share one shape and one C")
+        items = plans[0].count
+        item = { i in for call in calls { call.run(plans[0], plans[0].range(i)) } }
+    } else {
+        var first = [Int](), total = 0   // first item of each call
+        for plan in plans { first.append(total); total += plan.count }
+        items = total
+        item = { i in
+            var lo = 0, hi = first.count - 1   // the last call whose first item is <= i
+            while lo < hi { let mid = (lo + hi + 1) / 2; if first[mid] <= i { lo = mid } else { hi = mid - 1 } }
+            calls[lo].run(plans[lo], plans[lo].range(i - first[lo]))
+        }
+    }
     BLASPoolLock.shared {
-        let workers = min(tiles.count, ComputeThreads.gemmWorkers)
+        let workers = min(items, ComputeThreads.gemmWorkers)
         if workers <= 1 {
-            for i in 0..<tiles.count { product(i) }
+            for i in 0..<items { item(i) }
             return
         }
         // Tiles are handed out one at a time, so a worker slowed by another process does not hold up the rest.
         let next = Atomic<Int>(0)
-        withoutActuallyEscaping(product) { escapable in
-            let box = UncheckedSendableBox(escapable)
-            DispatchQueue.concurrentPerform(iterations: workers) { _ in
-                while true {
-                    let i = next.wrappingAdd(1, ordering: .relaxed).oldValue
-                    if i >= tiles.count { break }
-                    box.value(i)
-                }
+        let box = UncheckedSendableBox(item)
+        DispatchQueue.concurrentPerform(iterations: workers) { _ in
+            while true {
+                let i = next.wrappingAdd(1, ordering: .relaxed).oldValue
+                if i >= items { break }
+                box.value(i)
             }
         }
     }

@@ -91,14 +91,14 @@ func shiftedGemmConv2d(_ x: UnsafePointer<Float>, _ weight: UnsafePointer<Float>
         }
         let wide = ((nb - 1) * hq + oh) * wq
         for gi in 0..<s.g {
-            for t in 0..<taps {
+            sgemmBatch((0..<taps).map { t in
                 let off = geo.tapOffset(ki: t / s.kw, kj: t % s.kw, channels: s.c, p, phaseStride: phaseStride)
-                sgemm(m: s.og, n: wide, k: s.cg,
-                      a: wt + (t * s.o + gi * s.og) * s.cg, lda: s.cg,
-                      b: xq + off + gi * s.cg * channelStride, ldb: channelStride,
-                      beta: t == 0 ? 0 : 1,
-                      c: tmp, ldc: wide)
-            }
+                return GemmCall(m: s.og, n: wide, k: s.cg,
+                                a: wt + (t * s.o + gi * s.og) * s.cg, lda: s.cg,
+                                b: xq + off + gi * s.cg * channelStride, ldb: channelStride,
+                                beta: t == 0 ? 0 : 1,
+                                c: tmp, ldc: wide)
+            }, chained: true)
             // Crop the wide rows into the output, fusing bias, residual and activation.
             Parallel.chunks(count: nb * s.og, minChunk: Swift.max(1, 16384 / Swift.max(1, s.plane))) { items in
                 for item in items {

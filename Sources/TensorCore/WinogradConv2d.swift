@@ -275,12 +275,10 @@ func winogradConv2d(_ x: UnsafePointer<Float>, _ u: UnsafePointer<Float>, _ bias
             // V columns of this pass are packed with row stride t so each sgemm reads a dense (C, t) matrix.
             winogradInputTransform(x + b0 * s.c * s.h * s.w, images: nb, s, p, tiles, into: v, ldv: t,
                                    positionStride: vStride, band: band)
-            for xi in 0..<winogradPositions {
-                sgemm(m: s.o, n: t, k: s.c,
-                      a: u + xi * s.o * s.c, lda: s.c,
-                      b: v + xi * vStride, ldb: t,
-                      c: m + xi * mStride, ldc: t)
-            }
+            sgemmBatch((0..<winogradPositions).map { xi in
+                GemmCall(m: s.o, n: t, k: s.c, a: u + xi * s.o * s.c, lda: s.c, b: v + xi * vStride, ldb: t,
+                         c: m + xi * mStride, ldc: t)
+            })
             let plane = b0 * s.o * s.oh * s.ow
             winogradOutputTransform(m, ldm: t, positionStride: mStride, images: nb, s, tiles, bias: bias,
                                     residual: residual.map { $0 + plane }, activation, out + plane, band: band)

@@ -58,4 +58,40 @@ import Testing
         }
         #expect(GemmTiles(m: 64, n: 64, k: 64).count == 1, "small products are one call")
     }
+
+    /// A batch gives the bits of the same products run one by one, independent or chained (accumulating into one C),
+    /// at 1 and 2 threads.
+    @Test func batchesMatchProductsRunOneByOne() {
+        let before = ComputeThreads.current
+        defer { ComputeThreads.set(before) }
+        let (m, n, k, count) = (96, 3000, 40, 5)
+        var rng = SplitMix64(seed: 9)
+        let a = (0..<count * m * k).map { _ in Float.random(in: -1...1, using: &rng) }
+        let b = (0..<count * k * n).map { _ in Float.random(in: -1...1, using: &rng) }
+        func run(threads: Int, batched: Bool, chained: Bool) -> [Float] {
+            ComputeThreads.set(threads)
+            var c = [Float](repeating: .nan, count: (chained ? 1 : count) * m * n)
+            a.withUnsafeBufferPointer { pa in b.withUnsafeBufferPointer { pb in c.withUnsafeMutableBufferPointer { pc in
+                let calls = (0..<count).map { i in
+                    GemmCall(m: m, n: n, k: k, a: pa.baseAddress! + i * m * k, lda: k, b: pb.baseAddress! + i * k * n, ldb: n,
+                             beta: chained && i > 0 ? 1 : 0, c: pc.baseAddress! + (chained ? 0 : i * m * n), ldc: n)
+                }
+                if batched { sgemmBatch(calls, chained: chained) } else {
+                    for g in calls {
+                        sgemm(m: g.m, n: g.n, k: g.k, a: g.a, lda: g.lda, b: g.b, ldb: g.ldb, beta: g.beta, c: g.c, ldc: g.ldc)
+                    }
+                }
+            } } }
+            return c
+        }
+        for chained in [false, true] {
+            let reference = run(threads: 1, batched: false, chained: chained)
+            #expect(!reference.contains { $0.isNaN })
+            for threads in [1, 2] {
+                let batched = run(threads: threads, batched: true, chained: chained)
+                let same = batched == reference   // a Bool: a failing == on two arrays would be diffed element by element
+                #expect(same, "chained \(chained), \(threads) threads")
+            }
+        }
+    }
 }
