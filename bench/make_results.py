@@ -27,6 +27,8 @@ print("Produced by `bash bench/run_all.sh` (one invocation: Swift and PyTorch al
 print(f"- Machine: {machine.get('cpu', '?')}, {machine.get('cores', '?')} cores, {machine.get('memory_gib', '?')} GiB; "
       f"{machine.get('threads', '?')} compute threads on both sides.")
 print(f"- {machine.get('swift', '?')}; PyTorch {machine.get('torch', '?')} CPU; commit {machine.get('commit', '?')}; {machine.get('date', '?')}.")
+if machine.get("note"):
+    print(f"- {machine['note']}.")
 print("- REFERENCE.md: the figures measured for this machine kind with a faithful PyTorch PatchCore and anomalib 2.7.\n")
 
 print("## Backbone forward to the PatchCore taps, 224x224, ms per image (median)\n")
@@ -291,6 +293,10 @@ print("""
 - Machines of this kind differ (the CPU line above: Intel Skylake-X in earlier runs, AMD EPYC in the latest) and
   PyTorch varies a lot between runs; compare Swift with the PyTorch column of the same run first, and with
   REFERENCE.md second.
+- The backbone rows at 51dccd5 are the first with `sgemm`'s shape-planned tiles (bit-identical results at any
+  thread count). ResNet-50 at batch 1 is slower than PyTorch in that run (94.6 against 82.3 ms); in interleaved
+  A/B rounds against the OpenBLAS-threaded build it measured 57-94 ms against 51-70 ms, batch 8 as fast or faster
+  (bench/DESIGN_NOTES.md#gemm-tiles). This machine's run-to-run spread is up to 2x.
 - Against REFERENCE.md (measured on another machine of this kind), the batch-1 rows of ResNet-50, Wide-ResNet-50-2
   and EfficientNet-Lite2 are above its figures; check the same run's PyTorch column before reading this as a gap.
   The 3x3 convolutions use Winograd F(2x2,3x3) or one GEMM per tap; the stride-2 3x3, the 1x1 projections and
