@@ -42,8 +42,12 @@ final class MalformedCorpusTests: XCTestCase {
         let bin = Self.executable
         guard FileManager.default.isExecutableFile(atPath: bin.path) else { throw XCTSkip("no patchcore binary at \(bin.path)") }
         guard let weights = Self.cachedWeights() else { throw XCTSkip("MobileNetV2 weights not cached (patchcore weights fetch)") }
-        let python = ["/usr/bin/python3", "/usr/local/bin/python3"].first { FileManager.default.isExecutableFile(atPath: $0) }
-            ?? "python3"
+        // The corpus generator is a standard-library Python script; without Python the corpus cannot be made.
+        let searchPath = (env["PATH"] ?? "").split(separator: ":").map { "\($0)/python3" }
+        guard let python = (["/usr/bin/python3", "/usr/local/bin/python3"] + searchPath)
+            .first(where: { FileManager.default.isExecutableFile(atPath: $0) }) else {
+            throw XCTSkip("no python3 to generate the malformed-input corpus")
+        }
 
         let keep = env["PATCHCORE_CORPUS_DIR"].map { URL(fileURLWithPath: $0) }
         let root = keep ?? FileManager.default.temporaryDirectory.appendingPathComponent("pc-corpus-\(UUID().uuidString)")
