@@ -878,7 +878,7 @@ def manifest_cases(c, base):
     def jl(recs):
         return b"".join(json.dumps(r).encode() + b"\n" for r in recs)
 
-    def jcase(slug, mutate, description, expect="error", names=("manifest.jsonl",)):
+    def jcase(slug, mutate, description, expect="error", names=("manifest.jsonl",), timeout_s=None):
         for cmd in ("review", "positives"):
             cid, d = c.new(K, f"jsonl-{slug}-{cmd}")
             recs = syn_folder(d)
@@ -889,7 +889,7 @@ def manifest_cases(c, base):
             else:
                 argv = fit_images("{good}", "--dual", "--positives", "{case}/syn")
             c.add(cid, K, f"manifest.jsonl: {description} ({cmd})", argv, expect, names,
-                  ["{case}/syn/manifest.jsonl"])
+                  ["{case}/syn/manifest.jsonl"], timeout_s=timeout_s)
 
     jcase("valid", jl, "valid (generator sanity)", "ok")
     jcase("not-json", lambda r: jl(r) + b"{not json}\n", "a line that is not JSON")
@@ -908,7 +908,8 @@ def manifest_cases(c, base):
     jcase("non-utf8", lambda r: jl(r) + b'{"id": "\xff\xfe"}\n', "bytes that are not UTF-8")
     jcase("duplicate-ids", lambda r: jl(r + r), "every line twice", "any")
     jcase("200k-lines", lambda r: jl(r) + jl([dict(r[0], id=f"x{k}", image="images/nope.png") for k in range(1)])
-          * 200000, "200,000 lines naming a missing image", names=("nope.png",))
+          * 200000, "200,000 lines naming a missing image", names=("nope.png",),
+          timeout_s=60)  # decoding 200,000 JSON lines takes ~5 s idle and over 20 s on a loaded 2-core machine
 
 
 def weights_cases(c, base, entries, storages):
@@ -1526,7 +1527,7 @@ def review_positives_cases(c, base):
 
     K = "positives"
     if c.wants(K):
-        def p(slug, description, mutate, expect="error", names=(), cmd="fit"):
+        def p(slug, description, mutate, expect="error", names=(), cmd="fit", timeout_s=None):
             cid, d = c.new(K, slug)
             folder = syn(d)
             mutate(folder)
@@ -1535,7 +1536,7 @@ def review_positives_cases(c, base):
             else:
                 argv = ["evaluate", "--data", "{mini}", "--dual", "--positives", "{case}/syn", "--coreset-ratio",
                         "0.5", *SMALL, "--json", "{out}/m.json"]
-            c.add(cid, K, description, argv, expect, names, ["{case}/syn"], None)
+            c.add(cid, K, description, argv, expect, names, ["{case}/syn"], None, timeout_s=timeout_s)
 
         p("valid", "a valid positives folder (generator sanity)", lambda f: None, "ok")
         p("valid-evaluate", "a valid positives folder, evaluate (generator sanity)", lambda f: None, "ok",
@@ -1576,7 +1577,7 @@ def review_positives_cases(c, base):
             os.path.join(f, "manifest.jsonl"), (json.dumps({"id": "x", "image": "images/nope.png", "mask": "masks/n.png",
                                                             "generator": "classical", "seed": 0,
                                                             "parameters": {}}) + "\n").encode() * 200000),
-          names=("nope.png",))
+          names=("nope.png",), timeout_s=60)
         p("folder-missing", "--positives names a missing folder",
           lambda f: shutil.rmtree(f), names=("syn",))
         p("folder-is-file", "--positives names a file",
