@@ -5,27 +5,8 @@ import Testing
 import TensorCore
 @testable import Checkpoints
 
-@Suite struct CheckpointsFuzzFindingsTests {
-    func unpickle(_ bytes: [UInt8], file: String) throws {
-        let arena = PickleArena()
-        defer { arena.dismantle() }
-        try bytes.withUnsafeBytes { raw in
-            var u = Unpickler(bytes: raw, file: file, arena: arena) { _ in .none }
-            _ = try u.load()
-        }
-    }
-
-    func expectRefused(_ file: String, _ what: String, sourceLocation: SourceLocation = #_sourceLocation,
-                       _ body: () throws -> Void) {
-        do {
-            try body()
-            Issue.record("\(what): accepted", sourceLocation: sourceLocation)
-        } catch {
-            #expect("\(error)".contains(file), "\(what): error does not name the file: \(error)",
-                    sourceLocation: sourceLocation)
-        }
-    }
-
+/// The findings, as tests of the regression suite: they share its `unpickle` and `expectRefused`.
+extension CheckpointsFuzzRegressionTests {
     /// bench/fuzz/regressions/FuzzUnpickler/hand-binbytes8-length-2e63.pkl: `position + length` overflowed in
     /// Unpickler.take (Unpickler.swift:209, "arithmetic overflow" trap).
     @Test func binbytes8LengthNearIntMaxIsRefused() {
@@ -52,7 +33,7 @@ import TensorCore
         expectRefused("deepdict.pkl", "dict nested \(depth) deep") { try unpickle(p, file: "deepdict.pkl") }
     }
 
-    static let regressions = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+    static let findings = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
         .deletingLastPathComponent().appendingPathComponent("bench/fuzz/regressions/FuzzTorchCheckpoint")
 
     /// Zip checkpoints whose state-dict pickle declares a tensor of shape (2^40, 2^40), a stride of 2^62 or a storage
@@ -65,7 +46,7 @@ import TensorCore
     @Test(arguments: ["hand-zip-shape-2e40x2e40.pth", "hand-zip-stride-2e62.pth", "hand-zip-storage-offset-2e62.pth",
                       "fuzz-legacy-storage-count-overflow-in-error.pth"])
     func tensorGeometryThatOverflowsIsRefused(_ name: String) {
-        let url = Self.regressions.appendingPathComponent(name)
+        let url = Self.findings.appendingPathComponent(name)
         do {
             _ = try TorchCheckpoint.read(url)
             Issue.record("\(name): accepted")

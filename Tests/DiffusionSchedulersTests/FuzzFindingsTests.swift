@@ -4,19 +4,8 @@ import Foundation
 import Testing
 import DiffusionSchedulers
 
-@Suite struct SchedulerFuzzFindingsTests {
-    func expectRefused(_ json: String, _ what: String, sourceLocation: SourceLocation = #_sourceLocation) {
-        let file = "fuzz/scheduler_config.json"
-        do {
-            let config = try SchedulerConfig.decode(Data(json.utf8), source: file)
-            var scheduler = try SchedulerFactory.make(config: config)
-            try scheduler.setTimesteps(50)
-            Issue.record("\(what): accepted", sourceLocation: sourceLocation)
-        } catch {
-            #expect("\(error)".contains(file), "\(what): error does not name the file: \(error)", sourceLocation: sourceLocation)
-        }
-    }
-
+/// The findings, as tests of the regression suite: they share its `expectRefused`.
+extension SchedulerFuzzRegressionTests {
     /// hand-scheduler-num-train-timesteps-1e15.json: TrainingSchedule.torchLinspace (TrainingSchedule.swift:91) asked
     /// for 10^15 floats (ASan: requested allocation size 0xe35fa931a0020 exceeds maximum supported size).
     @Test func trainingTimestepsBeyondASaneRangeAreRefused() {

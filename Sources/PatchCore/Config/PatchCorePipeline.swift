@@ -7,11 +7,10 @@ public enum PatchCorePipeline {
     /// The default configuration for a backbone: its default taps and input normalisation, resize 256 + crop 224,
     /// 10% coreset, reweighting with 9 neighbours, blur sigma 4.
     public static func defaultConfig(backbone: String) throws -> PatchCoreConfig {
-        guard BackboneRegistry.names.contains(backbone) else {
-            throw PatchCoreError.invalidConfiguration("unknown backbone '\(backbone)'; known: \(BackboneRegistry.names.joined(separator: ", "))")
-        }
         let norm = BackboneRegistry.inputNormalization(backbone)
-        return PatchCoreConfig(backbone: backbone, taps: BackboneRegistry.defaultTaps(backbone), mean: norm.mean, std: norm.std)
+        let config = PatchCoreConfig(backbone: backbone, taps: BackboneRegistry.defaultTaps(backbone), mean: norm.mean, std: norm.std)
+        try config.validate()   // an unknown backbone is refused there, with the known names
+        return config
     }
 
     /// Sets the compute threads (OpenBLAS and our own parallel loops).
