@@ -6,7 +6,7 @@ CONFIG       ?= release
 # -enable-testing everywhere so `make test` reuses the build of `make weights` instead of rebuilding.
 SWIFT_FLAGS  ?= -c $(CONFIG) -Xswiftc -enable-testing
 BIN           = $(shell $(SWIFT) build $(SWIFT_FLAGS) --show-bin-path)/patchcore
-DEB_PACKAGES  = libopenblas-dev libpng-dev libjpeg62-turbo-dev
+DEB_PACKAGES  = libopenblas-dev libpng-dev libjpeg62-turbo-dev postgresql
 TEST_WEIGHTS  = mobilenet_v2 efficientnet_lite0 efficientnet_lite2
 DEMO_OUT     ?= out/demo
 
@@ -33,9 +33,13 @@ demo: weights
 # Tests run optimised (the numerical kernels are 10-50x slower unoptimised) with testability enabled, one at a
 # time: several suites time their kernels, and serial runs keep BLAS threads from contending.
 # Then the fuzz smoke run: every libFuzzer target replays its committed crashers and fuzzes a few seconds.
+# The store and service suites run against SQLite and a real PostgreSQL server started on loopback for the run
+# (scripts/test-postgres.sh; its data in a temporary folder, removed at the end).
 test: weights
 	$(SWIFT) build $(SWIFT_FLAGS) --product InspectFolder
-	$(SWIFT) test $(SWIFT_FLAGS) --no-parallel
+	url=$$(bash scripts/test-postgres.sh start) || exit 1; \
+	PATCHCORE_TEST_POSTGRES_URL=$$url $(SWIFT) test $(SWIFT_FLAGS) --no-parallel; rc=$$?; \
+	bash scripts/test-postgres.sh stop; exit $$rc
 	$(MAKE) fuzz-smoke
 
 # The malformed-input corpus (scripts/make_malformed_corpus.py, about 680 cases) through every command; see bench/CORPUS.md.

@@ -16,6 +16,14 @@ let package = Package(
         .package(url: "https://github.com/weichsel/ZIPFoundation", from: "0.9.20"),
         .package(url: "https://github.com/x-sheep/swift-property-based", from: "2.0.1"),
         .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
+        // The inspection service: HTTP server, embedded SQLite store, PostgreSQL store.
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+        .package(url: "https://github.com/vapor/sqlite-nio", from: "1.13.2"),
+        .package(url: "https://github.com/vapor/postgres-nio", from: "1.33.2"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+        .package(url: "https://github.com/apple/swift-http-types", from: "1.8.0"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
     ],
     targets: [
         // System C libraries (Debian -dev packages).
@@ -71,8 +79,30 @@ let package = Package(
             "PatchCore", "TensorCore", .product(name: "ZIPFoundation", package: "ZIPFoundation"),
         ]),
         .executableTarget(name: "patchcore", dependencies: [
-            "PatchCore", "Inpainting", "Defects", "PatchCoreExperiments", "WeightsFetch",
+            "PatchCore", "Inpainting", "Defects", "PatchCoreExperiments", "WeightsFetch", "InspectionService",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            .product(name: "Logging", package: "swift-log"),
+        ]),
+
+        // The service's records (products, model versions, inspections, reviews, jobs, audit, keys) in SQLite or
+        // PostgreSQL through one schema and one set of queries, and content-addressed blobs on disk.
+        .target(name: "InspectionStore", dependencies: [
+            "TensorCore",
+            .product(name: "SQLiteNIO", package: "sqlite-nio"),
+            .product(name: "PostgresNIO", package: "postgres-nio"),
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "Crypto", package: "swift-crypto"),
+            .product(name: "Logging", package: "swift-log"),
+        ]),
+        // `patchcore serve`: the HTTP API (Hummingbird) over PatchCore's ModelStore and the InspectionStore.
+        .target(name: "InspectionService", dependencies: [
+            "PatchCore", "InspectionStore",
+            .product(name: "Hummingbird", package: "hummingbird"),
+            .product(name: "Prometheus", package: "swift-prometheus"),
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            .product(name: "HTTPTypes", package: "swift-http-types"),
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOFoundationCompat", package: "swift-nio"),
             .product(name: "Logging", package: "swift-log"),
         ]),
 
@@ -103,6 +133,14 @@ let package = Package(
         .testTarget(name: "DiffusionSchedulersTests", dependencies: ["TestSupport", "DiffusionSchedulers", "TensorCore", "Checkpoints"], resources: [.copy("Fixtures")]),
         .testTarget(name: "InpaintingTests", dependencies: ["TestSupport", "Inpainting", "DiffusionModels", "DiffusionSchedulers", "Defects", "ImageIO", "TensorCore", "Checkpoints"], resources: [.copy("Fixtures")]),
         .testTarget(name: "CLITests", dependencies: ["patchcore", "PatchCore", "PatchCoreExperiments", "WeightsFetch", "Datasets", "ImageIO", "TensorCore", "Checkpoints"]),
+        // Fresh SQLite files and PostgreSQL databases (a real server on loopback) for the store and service tests.
+        .target(name: "StoreTestSupport", dependencies: ["InspectionStore"], path: "Tests/StoreTestSupport"),
+        .testTarget(name: "InspectionStoreTests", dependencies: ["InspectionStore", "StoreTestSupport"]),
+        .testTarget(name: "InspectionServiceTests", dependencies: [
+            "InspectionService", "InspectionStore", "StoreTestSupport", "PatchCore", "ImageIO",
+            .product(name: "HTTPTypes", package: "swift-http-types"),
+            .product(name: "HummingbirdTesting", package: "hummingbird"),
+        ]),
         // The malformed-input corpus (scripts/make_malformed_corpus.py) through the built `patchcore` binary; bench/CORPUS.md.
         .testTarget(name: "ReliabilityTests"),
     ]

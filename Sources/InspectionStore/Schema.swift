@@ -1,0 +1,117 @@
+import Foundation
+
+/// The versioned schema, one list of migrations for both engines. A migration is never edited once released: a
+/// change is a new entry. `{ID}` becomes the engine's auto-increment primary key; every other type name means the
+/// same on both (SQLite gives BIGINT integer and DOUBLE PRECISION real affinity).
+/// Times are integer milliseconds since 1970 (UTC), JSON documents are text, blobs are SHA-256 names in `BlobStore`.
+enum Schema {
+    static let migrations: [[String]] = [
+        // 1: products, model versions, inspections, reviews, datasets, jobs, audit log, API keys.
+        [
+            """
+            CREATE TABLE products (
+                id {ID}, name TEXT NOT NULL UNIQUE, description TEXT NOT NULL DEFAULT '',
+                active_model_id BIGINT, created_ms BIGINT NOT NULL)
+            """,
+            """
+            CREATE TABLE model_versions (
+                id {ID}, product_id BIGINT NOT NULL REFERENCES products(id), version BIGINT NOT NULL,
+                model_blob TEXT NOT NULL, backbone TEXT NOT NULL, config TEXT NOT NULL, metrics TEXT,
+                threshold DOUBLE PRECISION NOT NULL, threshold_provenance TEXT NOT NULL,
+                created_ms BIGINT NOT NULL, created_by TEXT NOT NULL,
+                activated_ms BIGINT, activated_by TEXT,
+                UNIQUE (product_id, version))
+            """,
+            """
+            CREATE TABLE inspections (
+                id {ID}, product_id BIGINT NOT NULL REFERENCES products(id),
+                model_version_id BIGINT NOT NULL REFERENCES model_versions(id),
+                image_blob TEXT NOT NULL, heatmap_blob TEXT, overlay_blob TEXT,
+                score DOUBLE PRECISION NOT NULL, normalized_score DOUBLE PRECISION NOT NULL,
+                decision TEXT NOT NULL CHECK (decision IN ('ok', 'anomalous')),
+                threshold DOUBLE PRECISION NOT NULL, latency_ms DOUBLE PRECISION NOT NULL,
+                source TEXT NOT NULL, created_ms BIGINT NOT NULL, review_id BIGINT)
+            """,
+            "CREATE INDEX inspections_by_product ON inspections (product_id, id)",
+            "CREATE INDEX inspections_by_time ON inspections (created_ms)",
+            """
+            CREATE TABLE reviews (
+                id {ID}, inspection_id BIGINT NOT NULL REFERENCES inspections(id),
+                verdict TEXT NOT NULL CHECK (verdict IN ('confirm', 'good', 'defect')),
+                mask_blob TEXT, reason TEXT NOT NULL DEFAULT '', reviewer TEXT NOT NULL,
+                created_ms BIGINT NOT NULL, undone_ms BIGINT, undone_by TEXT, dataset_item_id BIGINT)
+            """,
+            "CREATE INDEX reviews_by_inspection ON reviews (inspection_id)",
+            """
+            CREATE TABLE dataset_items (
+                id {ID}, product_id BIGINT NOT NULL REFERENCES products(id),
+                kind TEXT NOT NULL CHECK (kind IN ('good', 'defect', 'synthetic')),
+                image_blob TEXT NOT NULL, mask_blob TEXT, label TEXT NOT NULL DEFAULT '',
+                origin TEXT NOT NULL, origin_ref TEXT,
+                verdict TEXT NOT NULL DEFAULT 'accepted' CHECK (verdict IN ('pending', 'accepted', 'rejected')),
+                created_ms BIGINT NOT NULL, created_by TEXT NOT NULL, removed_ms BIGINT, removed_by TEXT)
+            """,
+            "CREATE INDEX dataset_items_by_product ON dataset_items (product_id, kind, id)",
+            """
+            CREATE TABLE jobs (
+                id {ID}, kind TEXT NOT NULL, product_id BIGINT REFERENCES products(id), params TEXT NOT NULL,
+                state TEXT NOT NULL CHECK (state IN ('queued', 'running', 'succeeded', 'failed', 'cancelled')),
+                stage TEXT NOT NULL DEFAULT '', done BIGINT NOT NULL DEFAULT 0, total BIGINT NOT NULL DEFAULT 0,
+                log TEXT NOT NULL DEFAULT '', result TEXT, error TEXT, cancel_requested BIGINT NOT NULL DEFAULT 0,
+                attempts BIGINT NOT NULL DEFAULT 0, lease_owner TEXT, lease_expires_ms BIGINT,
+                created_ms BIGINT NOT NULL, created_by TEXT NOT NULL, started_ms BIGINT, finished_ms BIGINT)
+            """,
+            "CREATE INDEX jobs_by_state ON jobs (state, id)",
+            """
+            CREATE TABLE audit_log (
+                id {ID}, at_ms BIGINT NOT NULL, actor TEXT NOT NULL, action TEXT NOT NULL,
+                entity TEXT NOT NULL, entity_id TEXT NOT NULL, detail TEXT NOT NULL DEFAULT '{}')
+            """,
+            """
+            CREATE TABLE api_keys (
+                id {ID}, name TEXT NOT NULL UNIQUE,
+                role TEXT NOT NULL CHECK (role IN ('operator', 'expert', 'admin')),
+                key_hash TEXT NOT NULL UNIQUE, prefix TEXT NOT NULL,
+                created_ms BIGINT NOT NULL, created_by TEXT NOT NULL, revoked_ms BIGINT)
+            """,
+        ],
+    ]
+
+    static var latestVersion: Int { migrations.count }
+
+    static func sql(_ statement: String, for dialect: SQLDialect) -> String {
+        switch dialect {
+        case .sqlite: return statement.replacingOccurrences(of: "{ID}", with: "INTEGER PRIMARY KEY")
+        case .postgres:
+            return statement.replacingOccurrences(of: "{ID}", with: "BIGINT GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY")
+        }
+    }
+
+    /// Brings the database to the latest version in one transaction per migration. Replicas starting together on
+    /// one PostgreSQL serialise on an advisory lock; SQLite's `BEGIN IMMEDIATE` does the same.
+    static func migrate(_ db: any SQLDriver) async throws {
+        let dialect = db.dialect
+        let location = db.location
+        try await db.transaction { tx in
+            if dialect == .postgres { try await tx.query("SELECT pg_advisory_xact_lock(727383001)") }
+            try await tx.query("""
+                CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY, applied_ms BIGINT NOT NULL)
+                """)
+            let current = try await tx.queryOne("SELECT COALESCE(MAX(version), 0) AS v FROM schema_migrations")?.int("v") ?? 0
+            if current > latestVersion {
+                throw StoreError.schemaTooNew(location: location, found: Int(current), known: latestVersion)
+            }
+            for version in Int(current)..<latestVersion {
+                for statement in migrations[version] {
+                    try await tx.query(sql(statement, for: dialect))
+                }
+                try await tx.query("INSERT INTO schema_migrations (version, applied_ms) VALUES (?, ?)",
+                                   version + 1, Clock.nowMilliseconds())
+            }
+        }
+    }
+}
+
+enum Clock {
+    static func nowMilliseconds() -> Int64 { Int64((Date().timeIntervalSince1970 * 1000).rounded()) }
+}

@@ -1,0 +1,94 @@
+import Foundation
+import InspectionStore
+
+/// The two engines every store and service test runs against.
+public enum Backend: String, CaseIterable, Sendable, CustomStringConvertible {
+    case sqlite
+    case postgres
+    public var description: String { rawValue }
+}
+
+/// Fresh, empty databases for tests: a SQLite file in a temporary folder, or a new database on the test PostgreSQL
+/// server (`PATCHCORE_TEST_POSTGRES_URL`, which `make test` sets; otherwise `scripts/test-postgres.sh start` starts
+/// one on loopback). Nothing is mocked: both are the real engines.
+public enum TestDatabases {
+    /// The test server's URL (its maintenance database `patchcore`).
+    public static func postgresServerURL() throws -> String {
+        if let url = ProcessInfo.processInfo.environment["PATCHCORE_TEST_POSTGRES_URL"], !url.isEmpty { return url }
+        return try startedServerURL.get()
+    }
+
+    private static let startedServerURL: Result<String, any Error> = Result {
+        let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent("scripts/test-postgres.sh")
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/bin/bash")
+        process.arguments = [script.path, "start"]
+        let out = Pipe(), err = Pipe()
+        process.standardOutput = out
+        process.standardError = err
+        try process.run()
+        let data = out.fileHandleForReading.readDataToEndOfFile()
+        let errors = err.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        guard process.terminationStatus == 0 else {
+            throw TestDatabaseError("scripts/test-postgres.sh start failed: \(String(decoding: errors, as: UTF8.self))")
+        }
+        return String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
+    /// A URL of a new, empty PostgreSQL database (dropped by `dropPostgresDatabase`).
+    public static func newPostgresDatabase() async throws -> (url: String, name: String) {
+        let server = try postgresServerURL()
+        let name = "t_" + UUID().uuidString.lowercased().replacingOccurrences(of: "-", with: "").prefix(20)
+        let admin = try await PostgresDriver.connect(url: server, maximumConnections: 1)
+        try await admin.query("CREATE DATABASE \(name)", [])
+        await admin.close()
+        return (server.replacingOccurrences(of: "/patchcore?", with: "/\(name)?"), String(name))
+    }
+
+    public static func dropPostgresDatabase(_ name: String) async {
+        guard let server = try? postgresServerURL(),
+              let admin = try? await PostgresDriver.connect(url: server, maximumConnections: 1) else { return }
+        _ = try? await admin.query("DROP DATABASE IF EXISTS \(name) WITH (FORCE)", [])
+        await admin.close()
+    }
+
+    /// Runs `body` with a migrated store on an empty database of `backend` and a temporary data folder.
+    public static func withStore<T>(_ backend: Backend,
+                                    _ body: (InspectionStore, URL, String?) async throws -> T) async throws -> T {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("store-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        switch backend {
+        case .sqlite:
+            let store = try await InspectionStore.open(databaseURL: nil, dataDirectory: folder)
+            do {
+                let result = try await body(store, folder, nil)
+                await store.close()
+                return result
+            } catch {
+                await store.close()
+                throw error
+            }
+        case .postgres:
+            let (url, name) = try await newPostgresDatabase()
+            let store = try await InspectionStore.open(databaseURL: url, dataDirectory: folder)
+            do {
+                let result = try await body(store, folder, url)
+                await store.close()
+                await dropPostgresDatabase(name)
+                return result
+            } catch {
+                await store.close()
+                await dropPostgresDatabase(name)
+                throw error
+            }
+        }
+    }
+}
+
+public struct TestDatabaseError: Error, CustomStringConvertible {
+    public var description: String
+    public init(_ d: String) { description = d }
+}
