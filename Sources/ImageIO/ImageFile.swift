@@ -57,6 +57,11 @@ public enum ImageFile {
         }
     }
 
+    /// Encodes an 8-bit gray, RGB or RGBA image as PNG bytes (e.g. an HTTP answer); `name` names it in errors.
+    public static func encodePNG(_ image: Image, name: String) throws -> Data {
+        try PNGCodec.encode(image, file: name)
+    }
+
     /// Encodes an 8-bit gray, RGB or RGBA image as PNG, atomically (temp file in the same folder, then rename).
     public static func writePNG(_ image: Image, to url: URL) throws {
         let bytes = try PNGCodec.encode(image, file: url.path)

@@ -1,0 +1,81 @@
+import Foundation
+import Hummingbird
+import InspectionStore
+
+// What the REST API sends and receives. Store records are sent as they are (snake_case JSON); these are the
+// shapes that are not a single record.
+
+/// The answer to `POST /api/v1/products/{product}/inspect`.
+struct InspectionResult: Codable, ResponseEncodable {
+    var id: Int64
+    var product: String
+    var score: Double
+    var normalizedScore: Double
+    var decision: InspectionDecision
+    var threshold: Double
+    var modelVersion: Int64
+    var modelVersionId: Int64
+    var latencyMs: Double
+    var source: String
+    var createdMs: Int64
+    var imageUrl: String
+    var heatmapUrl: String?
+    var overlayUrl: String?
+}
+
+struct InspectionPage: Codable, ResponseEncodable {
+    var items: [Inspection]
+    var nextCursor: Int64?
+}
+
+struct ProductList: Codable, ResponseEncodable { var items: [Product] }
+struct ModelVersionList: Codable, ResponseEncodable { var items: [ModelVersion] }
+struct ReviewList: Codable, ResponseEncodable { var items: [Review] }
+struct DatasetItemList: Codable, ResponseEncodable { var items: [DatasetItem] }
+struct JobList: Codable, ResponseEncodable { var items: [Job] }
+struct AuditList: Codable, ResponseEncodable { var items: [AuditEntry] }
+struct KeyList: Codable, ResponseEncodable { var items: [APIKey] }
+
+extension Product: ResponseEncodable {}
+extension ModelVersion: ResponseEncodable {}
+extension Inspection: ResponseEncodable {}
+extension Review: ResponseEncodable {}
+extension DatasetItem: ResponseEncodable {}
+extension Job: ResponseEncodable {}
+extension APIKey: ResponseEncodable {}
+
+struct NewProductRequest: Codable {
+    var name: String
+    var description: String?
+}
+
+struct ReviewRequest: Codable {
+    var verdict: Verdict
+    var reason: String?
+    /// A PNG or JPEG mask, base64, for a defect verdict.
+    var maskBase64: String?
+}
+
+struct ThresholdRequest: Codable {
+    /// A threshold by value...
+    var threshold: Double?
+    /// ...or the one that rejects this fraction of the model's held-out good images.
+    var falseRejectRate: Double?
+}
+
+struct NewKeyRequest: Codable {
+    var name: String
+    var role: Role
+}
+
+struct CreatedKey: Codable, ResponseEncodable {
+    /// Shown once; only its hash is stored.
+    var key: String
+    var record: APIKey
+}
+
+struct Health: Codable, ResponseEncodable {
+    var status: String
+    var store: String?
+    var missingModels: [String]?
+}

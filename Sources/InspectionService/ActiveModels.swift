@@ -1,0 +1,93 @@
+import Foundation
+import InspectionStore
+import Logging
+import PatchCore
+
+/// The model version that inspects each product, loaded and ready. The store says which version is active (and its
+/// threshold); this replica loads that version's file from the blob store into PatchCore's `ModelStore`, which
+/// swaps it in atomically: an inspection in flight finishes on the scorer it took, later ones get the new one.
+/// `refresh` (every `modelRefreshSeconds`) picks up activations and threshold changes made through any replica.
+actor ActiveModels {
+    struct Loaded: Sendable {
+        var version: ModelVersion
+        var scorer: PatchCoreScorer
+    }
+
+    private let store: InspectionStore
+    private let blobs: BlobStore
+    private let weights: URL?
+    private let logger: Logger
+    private var loaded: [Int64: Loaded] = [:]
+    /// Versions that failed to load, so a broken file is reported once per change, not every refresh.
+    private var failed: [Int64: String] = [:]
+
+    init(store: InspectionStore, blobs: BlobStore, weights: URL?, logger: Logger) {
+        self.store = store
+        self.blobs = blobs
+        self.weights = weights
+        self.logger = logger
+    }
+
+    func current(productId: Int64) -> Loaded? { loaded[productId] }
+
+    /// Products whose active version this replica has not loaded (empty = ready).
+    func missing() async throws -> [String] {
+        var out: [String] = []
+        for product in try await store.products() where product.activeModelId != nil {
+            if loaded[product.id]?.version.id != product.activeModelId { out.append(product.name) }
+        }
+        return out
+    }
+
+    /// Reads and checks a model file the way `patchcore predict` does; `threshold`, when given and different from
+    /// the file's, replaces it (a threshold set through the API lives in the store, not in the file).
+    static func scorer(file: URL, threshold: Double?, provenance: String, name: String, version: Int,
+                       weights: URL?) throws -> PatchCoreScorer {
+        var model = try ModelFile.read(file)
+        if let threshold, Double(model.calibration.threshold) != threshold {
+            try model.setThreshold(Float(threshold), provenance: ThresholdProvenance(
+                rule: .manual, images: 0, source: "service: \(provenance)", estimator: "set through the API"))
+        }
+        do {
+            let weightsFile = try weights ?? WeightsCatalog.locate(model.config.backbone)
+            return try PatchCoreScorer(model: model, weights: weightsFile, name: name, version: version)
+        } catch let PatchCoreError.invalidConfiguration(reason) {
+            throw PatchCoreError.modelFile(file: file.path, reason: reason)
+        }
+    }
+
+    /// Loads `version` (off this actor) and makes it current for its product.
+    func load(_ version: ModelVersion) async throws {
+        let file = try blobs.url(of: version.modelBlob)
+        let weights = self.weights
+        let scorer = try await Task.detached {
+            try Self.scorer(file: file, threshold: version.threshold, provenance: version.thresholdProvenance,
+                            name: "model version \(version.id)", version: Int(version.version), weights: weights)
+        }.value
+        loaded[version.productId] = Loaded(version: version, scorer: scorer)
+        failed[version.id] = nil
+        logger.info("model loaded", metadata: ["product_id": "\(version.productId)", "version": "\(version.version)",
+                                               "threshold": "\(version.threshold)"])
+    }
+
+    /// Brings every product to its active version (and threshold) as the store has them now.
+    func refresh() async throws {
+        for product in try await store.products() {
+            guard let activeId = product.activeModelId else {
+                loaded[product.id] = nil
+                continue
+            }
+            let version = try await store.modelVersion(id: activeId)
+            if let current = loaded[product.id], current.version == version { continue }
+            do {
+                try await load(version)
+            } catch {
+                let text = "\(error)"
+                if failed[version.id] != text {
+                    failed[version.id] = text
+                    logger.error("cannot load model version \(version.id) of \(product.name): \(text)")
+                }
+            }
+        }
+    }
+}

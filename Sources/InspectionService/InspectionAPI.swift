@@ -1,0 +1,443 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import ImageIO
+import InspectionStore
+import Logging
+import NIOCore
+import NIOFoundationCompat
+import PatchCore
+import TensorCore
+
+/// The REST API under `/api/v1`: one table of routes (`routes`), each checking its role, and their handlers.
+struct InspectionAPI: Sendable {
+    let configuration: ServiceConfiguration
+    let store: InspectionStore
+    let blobs: BlobStore
+    let models: ActiveModels
+    let gate: InferenceGate
+    let metrics: ServiceMetrics
+
+    var routes: [APIRoute] {
+        [
+            APIRoute(method: .get, path: "/healthz", role: nil, operationId: "health",
+                     summary: "The process is up.", success: (200, "Health", "application/json"), handler: health),
+            APIRoute(method: .get, path: "/readyz", role: nil, operationId: "ready",
+                     summary: "The store answers and every active model is loaded (503 otherwise).",
+                     success: (200, "Health", "application/json"), handler: ready),
+            APIRoute(method: .get, path: "/api/v1/openapi.json", role: nil, operationId: "openapi",
+                     summary: "This document.", success: (200, nil, "application/json"), handler: openAPI),
+            APIRoute(method: .get, path: "/api/v1/products", role: .operator, operationId: "listProducts",
+                     summary: "Products (part types on a line).", success: (200, "ProductList", "application/json"),
+                     handler: listProducts),
+            APIRoute(method: .post, path: "/api/v1/products", role: .admin, operationId: "createProduct",
+                     summary: "Adds a product.", body: (["application/json"], "NewProduct"),
+                     success: (201, "Product", "application/json"), handler: createProduct),
+            APIRoute(method: .get, path: "/api/v1/products/{product}", role: .operator, operationId: "getProduct",
+                     summary: "One product.", success: (200, "Product", "application/json"), handler: getProduct),
+            APIRoute(method: .post, path: "/api/v1/products/{product}/inspect", role: .operator, operationId: "inspect",
+                     summary: "Scores one image (PNG or JPEG body); the inspection is committed before the answer.",
+                     query: [("source", "string", "camera id or other origin, stored with the inspection")],
+                     body: (["image/png", "image/jpeg", "application/octet-stream"], nil),
+                     success: (200, "InspectionResult", "application/json"), handler: inspect),
+            APIRoute(method: .get, path: "/api/v1/products/{product}/models", role: .operator, operationId: "listModels",
+                     summary: "The product's model versions with their metrics.",
+                     success: (200, "ModelVersionList", "application/json"), handler: listModels),
+            APIRoute(method: .post, path: "/api/v1/products/{product}/models", role: .admin, operationId: "uploadModel",
+                     summary: "Adds a model version from a model file (`patchcore fit` output) in the body.",
+                     body: (["application/octet-stream"], nil), success: (201, "ModelVersion", "application/json"),
+                     handler: uploadModel),
+            APIRoute(method: .post, path: "/api/v1/products/{product}/models/{version}/activate", role: .admin,
+                     operationId: "activateModel",
+                     summary: "Makes a version the one that inspects the product (also a rollback).",
+                     success: (200, "ModelVersion", "application/json"), handler: activate),
+            APIRoute(method: .post, path: "/api/v1/products/{product}/models/{version}/threshold", role: .admin,
+                     operationId: "setThreshold",
+                     summary: "Sets a version's threshold by value or by a target false-reject rate on its held-out good images.",
+                     body: (["application/json"], "ThresholdRequest"), success: (200, "ModelVersion", "application/json"),
+                     handler: setThreshold),
+            APIRoute(method: .get, path: "/api/v1/inspections", role: .operator, operationId: "listInspections",
+                     summary: "Inspections, newest first, by cursor.",
+                     query: [("product", "string", "product name"), ("decision", "string", "ok or anomalous"),
+                             ("from_ms", "integer", "at or after (ms since 1970)"), ("to_ms", "integer", "before"),
+                             ("min_score", "number", "score at least"), ("max_score", "number", "score at most"),
+                             ("reviewed", "boolean", "reviewed or not"), ("cursor", "integer", "next_cursor of the previous page"),
+                             ("limit", "integer", "1-500, default 50")],
+                     success: (200, "InspectionPage", "application/json"), handler: listInspections),
+            APIRoute(method: .get, path: "/api/v1/inspections/{id}", role: .operator, operationId: "getInspection",
+                     summary: "One inspection.", success: (200, "Inspection", "application/json"), handler: getInspection),
+            APIRoute(method: .get, path: "/api/v1/inspections/{id}/reviews", role: .operator, operationId: "listReviews",
+                     summary: "The inspection's reviews, undone ones included.",
+                     success: (200, "ReviewList", "application/json"), handler: listReviews),
+            APIRoute(method: .post, path: "/api/v1/inspections/{id}/review", role: .operator, operationId: "review",
+                     summary: "A verdict: confirm, good (false reject: adds the image to the good set) or defect (adds it, with the mask, to the defect set).",
+                     body: (["application/json"], "ReviewRequest"), success: (201, "Review", "application/json"),
+                     handler: review),
+            APIRoute(method: .post, path: "/api/v1/reviews/{id}/undo", role: .operator, operationId: "undoReview",
+                     summary: "Undoes a review and what it added to the datasets.",
+                     success: (200, "Review", "application/json"), handler: undoReview),
+            APIRoute(method: .get, path: "/api/v1/products/{product}/datasets", role: .operator, operationId: "listDataset",
+                     summary: "The product's good, defect and synthetic images.",
+                     query: [("kind", "string", "good, defect or synthetic"), ("verdict", "string", "pending, accepted or rejected")],
+                     success: (200, "DatasetItemList", "application/json"), handler: listDataset),
+            APIRoute(method: .post, path: "/api/v1/products/{product}/datasets/{kind}", role: .expert,
+                     operationId: "uploadDatasetImage", summary: "Adds one image (PNG or JPEG body) to the good or defect set.",
+                     query: [("label", "string", "defect type")],
+                     body: (["image/png", "image/jpeg", "application/octet-stream"], nil),
+                     success: (201, "DatasetItem", "application/json"), handler: uploadDatasetImage),
+            APIRoute(method: .delete, path: "/api/v1/datasets/{id}", role: .expert, operationId: "removeDatasetItem",
+                     summary: "Removes an image from its set (undo: restore).",
+                     success: (200, "DatasetItem", "application/json"), handler: removeDatasetItem),
+            APIRoute(method: .post, path: "/api/v1/datasets/{id}/restore", role: .expert, operationId: "restoreDatasetItem",
+                     summary: "Puts a removed image back.", success: (200, "DatasetItem", "application/json"),
+                     handler: restoreDatasetItem),
+            APIRoute(method: .get, path: "/api/v1/blobs/{sha256}", role: .operator, operationId: "getBlob",
+                     summary: "A stored image, heatmap, mask or model file by its SHA-256.",
+                     success: (200, nil, "application/octet-stream"), handler: getBlob),
+            APIRoute(method: .get, path: "/api/v1/audit", role: .admin, operationId: "auditLog",
+                     summary: "Changes to thresholds, active models, keys, datasets and reviews, newest first.",
+                     query: [("entity", "string", "product, model_version, inspection, dataset_item, job, api_key"),
+                             ("entity_id", "string", "the entity's id"), ("limit", "integer", "1-1000")],
+                     success: (200, "AuditList", "application/json"), handler: auditLog),
+            APIRoute(method: .get, path: "/api/v1/keys", role: .admin, operationId: "listKeys",
+                     summary: "API keys (never the keys themselves).", success: (200, "KeyList", "application/json"),
+                     handler: listKeys),
+            APIRoute(method: .post, path: "/api/v1/keys", role: .admin, operationId: "createKey",
+                     summary: "Makes a key; the answer is the only time it is shown.",
+                     body: (["application/json"], "NewKey"), success: (201, "CreatedKey", "application/json"),
+                     handler: createKey),
+            APIRoute(method: .delete, path: "/api/v1/keys/{name}", role: .admin, operationId: "revokeKey",
+                     summary: "Revokes a key.", success: (200, "APIKey", "application/json"), handler: revokeKey),
+        ]
+    }
+
+    // MARK: Health
+
+    @Sendable func health(_ request: Request, _ context: ServiceContext) async throws -> Response {
+        try Health(status: "ok").response(.ok, request, context)
+    }
+
+    @Sendable func ready(_ request: Request, _ context: ServiceContext) async throws -> Response {
+        do {
+            try await store.ping()
+        } catch {
+            return try Health(status: "unavailable", store: "\(error)").response(.serviceUnavailable, request, context)
+        }
+        let missing = try await models.missing()
+        guard missing.isEmpty else {
+            return try Health(status: "loading", store: "ok", missingModels: missing).response(.serviceUnavailable, request, context)
+        }
+        return try Health(status: "ready", store: "ok").response(.ok, request, context)
+    }
+
+    @Sendable func openAPI(_ request: Request, _ context: ServiceContext) async throws -> Response {
+        var headers = HTTPFields()
+        headers[.contentType] = "application/json"
+        return Response(status: .ok, headers: headers,
+                        body: ResponseBody(byteBuffer: ByteBuffer(data: OpenAPIDocument.json(routes: routes))))
+    }
+
+    // MARK: Products and models
+
+    @Sendable func listProducts(_ request: Request, _ context: ServiceContext) async throws -> Response {
+        try ProductList(items: try await store.products()).response(.ok, request, context)
+    }
+
+    @Sendable func createProduct(_ request: Request, _ context: ServiceContext) async throws -> Response {
+        let key = try context.caller()
+        let body = try await RequestParts.json(request, context, as: NewProductRequest.self)
+        let product = try await store.createProduct(name: body.name, description: body.description ?? "", actor: key.name)
+        return try product.response(.created, request, context)
+    }
+
+    @Sendable func getProduct(_ request: Request, _ context: ServiceContext) async throws -> Response {
+        try await productInPath(context).response(.ok, request, context)
+    }
+
+    func productInPath(_ context: ServiceContext) async throws -> Product {
+        try await store.product(named: context.parameters.require("product"))
+    }
+
+    /// A version of the product in the path, by its number.
+    func versionInPath(_ context: ServiceContext, of product: Product) async throws -> ModelVersion {
+        let number = try RequestParts.id(context, "version")
+        guard let v = try await store.modelVersions(productId: product.id).first(where: { $0.version == number }) else {
+            throw StoreError.notFound(kind: "model version", key: "\(product.name) v\(number)")
+        }
+        return v
+    }
+
+    @Sendable func listModels(_ request: Request, _ context: ServiceContext) async throws -> Response {
+        let product = try await productInPath(context)
+        return try ModelVersionList(items: try await store.modelVersions(productId: product.id)).response(.ok, request, context)
+    }
+
+    /// The body is a model file: it is read and checked (format, finite bank, backbone known and its weights
+    /// present) exactly as `predict` would, before anything is stored.
+    @Sendable func uploadModel(_ request: Request, _ context: ServiceContext) async throws -> Response {
+        let key = try context.caller()
+        let product = try await productInPath(context)
+        let data = try await RequestParts.body(request, limit: configuration.maxModelUploadBytes, option: "--max-model-mb")
+        guard !data.isEmpty else { throw HTTPError(.badRequest, message: "the body must be a model file (.safetensors from `patchcore fit`)") }
+        let name = try blobs.put(data)
+        let file = try blobs.url(of: name)
+        let weights = configuration.weights
+        let model: PatchCoreModel = try await Task.detached {
+            let model = try ModelFile.read(file)
+            _ = try ActiveModels.scorer(file: file, threshold: nil, provenance: "", name: "upload", version: 0, weights: weights)
+            return model
+        }.value
+        let config = String(decoding: try JSONEncoder().encode(model.config), as: UTF8.self)
+        let version = try await store.addModelVersion(productId: product.id, NewModelVersion(
+            modelBlob: name, backbone: model.config.backbone, config: config, metrics: nil,
+            threshold: Double(model.calibration.threshold), thresholdProvenance: model.calibration.provenance.description),
+            actor: key.name)
+        return try version.response(.created, request, context)
+    }
+
+    @Sendable func activate(_ request: Request, _ context: ServiceContext) async throws -> Response {
+        let key = try context.caller()
+        let product = try await productInPath(context)
+        let version = try await versionInPath(context, of: product)
+        // Loaded here first: a file that cannot be served is refused before it becomes active anywhere.
+        try await models.load(version)
+        let activated = try await store.activate(modelVersionId: version.id, actor: key.name)
+        try await models.load(activated)
+        return try activated.response(.ok, request, context)
+    }
+
+    @Sendable func setThreshold(_ request: Request, _ context: ServiceContext) async throws -> Response {
+        let key = try context.caller()
+        let product = try await productInPath(context)
+        let version = try await versionInPath(context, of: product)
+        let body = try await RequestParts.json(request, context, as: ThresholdRequest.self)
+        let threshold: Double, provenance: String
+        switch (body.threshold, body.falseRejectRate) {
+        case let (t?, nil):
+            guard t.isFinite else { throw HTTPError(.badRequest, message: "field 'threshold' must be a finite number") }
+            threshold = t; provenance = "set by \(key.name)"
+        case let (nil, rate?):
+            guard rate > 0, rate < 1 else { throw HTTPError(.badRequest, message: "field 'false_reject_rate' must be in (0, 1)") }
+            let model = try ModelFile.read(try blobs.url(of: version.modelBlob))
+            let scores = model.calibration.goodScores.map(Double.init).sorted()
+            guard !scores.isEmpty else {
+                throw HTTPError(.unprocessableContent, message: "model version \(version.version) holds no held-out good scores; set the threshold by value")
+            }
+            // The smallest threshold that rejects at most `rate` of the held-out good images (score >= t is anomalous).
+            let allowed = Int((rate * Double(scores.count)).rounded(.down))
+            threshold = allowed == 0 ? scores.last!.nextUp : scores[scores.count - allowed]
+            provenance = "false_reject_rate \(rate) on \(scores.count) held-out good images, set by \(key.name)"
+        default:
+            throw HTTPError(.badRequest, message: "give exactly one of 'threshold' and 'false_reject_rate'")
+        }
+        let updated = try await store.setThreshold(modelVersionId: version.id, threshold: threshold, provenance: provenance,
+                                                   actor: key.name)
+        if product.activeModelId == updated.id { try await models.load(updated) }
+        return try updated.response(.ok, request, context)
+    }
+
+    // MARK: Inspection
+
+    @Sendable func inspect(_ request: Request, _ context: ServiceContext) async throws -> Response {
+        let started = ContinuousClock.now
+        let product = try await productInPath(context)
+        let source = try Self.source(request)
+        if let type = request.headers[.contentType]?.lowercased(),
+           !["image/png", "image/jpeg", "image/jpg", "application/octet-stream"].contains(where: type.hasPrefix) {
+            throw HTTPError(.unsupportedMediaType, message: "send the image as the body with Content-Type image/png, image/jpeg or application/octet-stream (got \(type.prefix(60)))")
+        }
+        guard let active = await models.current(productId: product.id) else {
+            if product.activeModelId == nil {
+                throw HTTPError(.conflict, message: "product '\(product.name)' has no active model; upload one and activate it")
+            }
+            throw HTTPError(.serviceUnavailable, headers: [.retryAfter: "5"],
+                            message: "the model of product '\(product.name)' is not loaded yet")
+        }
+        let data = try await RequestParts.body(request, limit: configuration.maxUploadBytes)
+        guard !data.isEmpty else { throw HTTPError(.badRequest, message: "the body is empty; send a PNG or JPEG image") }
+        let scorer = active.scorer
+        let scored: (Prediction, Data, Data)
+        do {
+            scored = try await gate.run {
+                let p = try scorer.predict(.encoded(data, name: "upload"))
+                let scale = HeatmapRenderer.scale(of: p)
+                let heatmap = try ImageFile.encodePNG(Heatmap.colorize(p.mapOnOriginal(), min: scale.low, max: scale.threshold), name: "heatmap")
+                let overlay = try ImageFile.encodePNG(HeatmapRenderer.overlay(p), name: "overlay")
+                return (p, heatmap, overlay)
+            }
+        } catch is InferenceGate.Overloaded {
+            metrics.rejectedOverload()
+            throw HTTPError(.serviceUnavailable, headers: [.retryAfter: "1"],
+                            message: "all \(gate.workers) inference workers are busy and \(gate.queue) inspections wait; retry")
+        }
+        let (p, heatmapPNG, overlayPNG) = scored
+        // Blobs first (each written atomically), then the row that points at them: a crash in between leaves an
+        // unreferenced blob, never a row without its image.
+        let imageBlob = try blobs.put(data)
+        let heatmapBlob = try blobs.put(heatmapPNG)
+        let overlayBlob = try blobs.put(overlayPNG)
+        let elapsed = ContinuousClock.now - started
+        let latency = Double(elapsed.components.seconds) * 1000 + Double(elapsed.components.attoseconds) / 1e15
+        let inspection = try await store.recordInspection(NewInspection(
+            productId: product.id, modelVersionId: active.version.id, imageBlob: imageBlob, heatmapBlob: heatmapBlob,
+            overlayBlob: overlayBlob, score: Double(p.score), normalizedScore: Double(p.normalizedScore),
+            decision: p.isAnomalous ? .anomalous : .ok, threshold: Double(p.threshold), latencyMs: latency, source: source))
+        metrics.inspected(decision: inspection.decision, latencyMs: latency)
+        return try result(inspection, product: product, version: active.version).response(.ok, request, context)
+    }
+
+    func result(_ i: Inspection, product: Product, version: ModelVersion) -> InspectionResult {
+        InspectionResult(id: i.id, product: product.name, score: i.score, normalizedScore: i.normalizedScore,
+                         decision: i.decision, threshold: i.threshold, modelVersion: version.version,
+                         modelVersionId: version.id, latencyMs: i.latencyMs, source: i.source, createdMs: i.createdMs,
+                         imageUrl: "/api/v1/blobs/\(i.imageBlob)", heatmapUrl: i.heatmapBlob.map { "/api/v1/blobs/\($0)" },
+                         overlayUrl: i.overlayBlob.map { "/api/v1/blobs/\($0)" })
+    }
+
+    /// `?source=` or `X-Source:`: at most 128 printable characters.
+    static func source(_ request: Request) throws -> String {
+        let text = request.uri.queryParameters["source"].map(String.init)
+            ?? request.headers[HTTPField.Name("X-Source")!] ?? "api"
+        guard (1...128).contains(text.count), text.unicodeScalars.allSatisfy({ $0.value >= 0x20 && $0.value != 0x7f }) else {
+            throw HTTPError(.badRequest, message: "source: 1-128 printable characters")
+        }
+        return text
+    }
+
+    @Sendable func listInspections(_ request: Request, _ context: ServiceContext) async throws -> Response {
+        var filter = InspectionFilter()
+        if let name = request.uri.queryParameters["product"] {
+            filter.productId = try await store.product(named: String(name)).id
+        }
+        filter.decision = try RequestParts.queryEnum(request, "decision", as: InspectionDecision.self)
+        filter.fromMs = try RequestParts.query(request, "from_ms", as: Int64.self)
+        filter.toMs = try RequestParts.query(request, "to_ms", as: Int64.self)
+        filter.minScore = try RequestParts.query(request, "min_score", as: Double.self)
+        filter.maxScore = try RequestParts.query(request, "max_score", as: Double.self)
+        filter.reviewed = try RequestParts.query(request, "reviewed", as: Bool.self)
+        filter.before = try RequestParts.query(request, "cursor", as: Int64.self)
+        let limit = try RequestParts.query(request, "limit", as: Int.self) ?? 50
+        guard (1...500).contains(limit) else { throw HTTPError(.badRequest, message: "query parameter 'limit' must be 1-500") }
+        filter.limit = limit
+        let page = try await store.inspections(filter)
+        return try InspectionPage(items: page.items, nextCursor: page.nextCursor).response(.ok, request, context)
+    }
+
+    @Sendable func getInspection(_ request: Request, _ context: ServiceContext) async throws -> Response {
+        return try await store.inspection(id: RequestParts.id(context, "id")).response(.ok, request, context)
+    }
+
+    @Sendable func listReviews(_ request: Request, _ context: ServiceContext) async throws -> Response {
+        let id = try RequestParts.id(context, "id")
+        _ = try await store.inspection(id: id)
+        return try ReviewList(items: try await store.reviews(inspectionId: id)).response(.ok, request, context)
+    }
+
+    @Sendable func review(_ request: Request, _ context: ServiceContext) async throws -> Response {
+        let key = try context.caller()
+        let id = try RequestParts.id(context, "id")
+        let body = try await RequestParts.json(request, context, as: ReviewRequest.self)
+        var maskBlob: String? = nil
+        if let encoded = body.maskBase64 {
+            guard let mask = Data(base64Encoded: encoded), !mask.isEmpty else {
+                throw HTTPError(.badRequest, message: "field 'mask_base64' is not base64")
+            }
+            let inspection = try await store.inspection(id: id)
+            let image = try ImageFile.decode(try blobs.get(inspection.imageBlob), file: "inspection \(id)", limits: configuration.limits)
+            let decoded = try ImageFile.decode(mask, file: "mask_base64", limits: configuration.limits)
+            guard decoded.width == image.width, decoded.height == image.height else {
+                throw HTTPError(.unprocessableContent, message: "field 'mask_base64': the mask is \(decoded.width)x\(decoded.height), the image \(image.width)x\(image.height)")
+            }
+            maskBlob = try blobs.put(mask)
+        }
+        let reason = body.reason ?? ""
+        guard reason.count <= 2000 else { throw HTTPError(.badRequest, message: "field 'reason': at most 2000 characters") }
+        let review = try await store.review(inspectionId: id, verdict: body.verdict, maskBlob: maskBlob, reason: reason,
+                                            reviewer: key.name)
+        return try review.response(.created, request, context)
+    }
+
+    @Sendable func undoReview(_ request: Request, _ context: ServiceContext) async throws -> Response {
+        let key = try context.caller()
+        return try await store.undoReview(reviewId: RequestParts.id(context, "id"), actor: key.name).response(.ok, request, context)
+    }
+
+    // MARK: Datasets
+
+    @Sendable func listDataset(_ request: Request, _ context: ServiceContext) async throws -> Response {
+        let product = try await productInPath(context)
+        let items = try await store.datasetItems(
+            productId: product.id, kind: RequestParts.queryEnum(request, "kind", as: DatasetKind.self),
+            verdict: RequestParts.queryEnum(request, "verdict", as: SampleVerdict.self))
+        return try DatasetItemList(items: items).response(.ok, request, context)
+    }
+
+    @Sendable func uploadDatasetImage(_ request: Request, _ context: ServiceContext) async throws -> Response {
+        let key = try context.caller()
+        let product = try await productInPath(context)
+        let kindText = try context.parameters.require("kind")
+        guard let kind = DatasetKind(rawValue: kindText), kind != .synthetic else {
+            throw HTTPError(.badRequest, message: "path parameter 'kind': '\(kindText.prefix(40))' is not good or defect")
+        }
+        let label = request.uri.queryParameters["label"].map(String.init) ?? ""
+        guard label.count <= 64 else { throw HTTPError(.badRequest, message: "query parameter 'label': at most 64 characters") }
+        let data = try await RequestParts.body(request, limit: configuration.maxUploadBytes)
+        guard !data.isEmpty else { throw HTTPError(.badRequest, message: "the body is empty; send a PNG or JPEG image") }
+        let limits = configuration.limits
+        _ = try await gate.run { try ImageFile.decode(data, file: "upload", limits: limits) }   // refuse what no fit could read
+        let item = try await store.addDatasetItem(productId: product.id, NewDatasetItem(
+            kind: kind, imageBlob: try blobs.put(data), label: label, origin: "upload"), actor: key.name)
+        return try item.response(.created, request, context)
+    }
+
+    @Sendable func removeDatasetItem(_ request: Request, _ context: ServiceContext) async throws -> Response {
+        let key = try context.caller()
+        return try await store.removeDatasetItem(id: RequestParts.id(context, "id"), actor: key.name).response(.ok, request, context)
+    }
+
+    @Sendable func restoreDatasetItem(_ request: Request, _ context: ServiceContext) async throws -> Response {
+        let key = try context.caller()
+        return try await store.restoreDatasetItem(id: RequestParts.id(context, "id"), actor: key.name).response(.ok, request, context)
+    }
+
+    @Sendable func getBlob(_ request: Request, _ context: ServiceContext) async throws -> Response {
+        let name = try context.parameters.require("sha256")
+        let data = try blobs.get(name)
+        var headers = HTTPFields()
+        switch ImageFile.format(ofMagic: data.prefix(8)) {
+        case .png: headers[.contentType] = "image/png"
+        case .jpeg: headers[.contentType] = "image/jpeg"
+        case nil: headers[.contentType] = "application/octet-stream"
+        }
+        // Content-addressed: the bytes behind a name never change.
+        headers[.cacheControl] = "private, max-age=31536000, immutable"
+        return Response(status: .ok, headers: headers, body: ResponseBody(byteBuffer: ByteBuffer(data: data)))
+    }
+
+    // MARK: Audit and keys
+
+    @Sendable func auditLog(_ request: Request, _ context: ServiceContext) async throws -> Response {
+        let limit = try RequestParts.query(request, "limit", as: Int.self) ?? 100
+        guard (1...1000).contains(limit) else { throw HTTPError(.badRequest, message: "query parameter 'limit' must be 1-1000") }
+        let entries = try await store.auditLog(entity: request.uri.queryParameters["entity"].map(String.init),
+                                               entityId: request.uri.queryParameters["entity_id"].map(String.init),
+                                               limit: limit)
+        return try AuditList(items: entries).response(.ok, request, context)
+    }
+
+    @Sendable func listKeys(_ request: Request, _ context: ServiceContext) async throws -> Response {
+        return try KeyList(items: try await store.keys()).response(.ok, request, context)
+    }
+
+    @Sendable func createKey(_ request: Request, _ context: ServiceContext) async throws -> Response {
+        let key = try context.caller()
+        let body = try await RequestParts.json(request, context, as: NewKeyRequest.self)
+        let made = try await store.createKey(name: body.name, role: body.role, actor: key.name)
+        return try CreatedKey(key: made.key, record: made.record).response(.created, request, context)
+    }
+
+    @Sendable func revokeKey(_ request: Request, _ context: ServiceContext) async throws -> Response {
+        let key = try context.caller()
+        return try await store.revokeKey(name: context.parameters.require("name"), actor: key.name).response(.ok, request, context)
+    }
+}

@@ -1,0 +1,152 @@
+import Foundation
+
+/// The OpenAPI 3.1 document served at `/api/v1/openapi.json`, built from the route table (paths, parameters,
+/// bodies, roles) and the schemas below, which describe the JSON the handlers send. A test compares the document
+/// with the router and validates live answers against these schemas.
+enum OpenAPIDocument {
+    static func json(routes: [APIRoute]) -> Data {
+        (try? JSONSerialization.data(withJSONObject: document(routes: routes), options: [.sortedKeys, .prettyPrinted])) ?? Data()
+    }
+
+    static func document(routes: [APIRoute]) -> [String: Any] {
+        var paths: [String: [String: Any]] = [:]
+        for route in routes {
+            var operation: [String: Any] = ["operationId": route.operationId, "summary": route.summary]
+            var parameters: [[String: Any]] = []
+            for name in route.pathParameters {
+                let schema: [String: Any] = ["id", "version"].contains(name) ? ["type": "integer", "minimum": 1] : ["type": "string"]
+                parameters.append(["name": name, "in": "path", "required": true, "schema": schema])
+            }
+            for q in route.query {
+                let schema: [String: Any] = ["type": q.type]
+                parameters.append(["name": q.name, "in": "query", "required": false, "description": q.description,
+                                   "schema": schema])
+            }
+            if !parameters.isEmpty { operation["parameters"] = parameters }
+            if let body = route.body {
+                var content: [String: Any] = [:]
+                for type in body.mediaTypes {
+                    let schema: [String: Any] = body.schema.map { ref($0) } ?? ["type": "string", "format": "binary"]
+                    content[type] = ["schema": schema]
+                }
+                operation["requestBody"] = ["required": true, "content": content]
+            }
+            var responses: [String: Any] = [:]
+            let successSchema: [String: Any] = route.success.schema.map { ref($0) } ?? ["type": "string", "format": "binary"]
+            let successContent: [String: Any] = [route.success.mediaType: ["schema": successSchema]]
+            responses[String(route.success.status)] = ["description": "success", "content": successContent]
+            if route.role != nil {
+                operation["security"] = [["apiKey": [String]()]]
+                operation["x-required-role"] = route.role!.rawValue
+                responses["401"] = errorResponse("no API key, or an unknown or revoked one")
+                responses["403"] = errorResponse("the key's role is below \(route.role!.rawValue)")
+                responses["400"] = errorResponse("a malformed parameter or body, named in the message")
+            }
+            if !route.pathParameters.isEmpty { responses["404"] = errorResponse("no such record") }
+            if route.body != nil { responses["413"] = errorResponse("the body is larger than --max-upload-mb") }
+            if route.operationId == "inspect" || route.operationId == "uploadDatasetImage" {
+                responses["415"] = errorResponse("not a PNG or JPEG image")
+                responses["422"] = errorResponse("a corrupt image")
+            }
+            if route.operationId == "inspect" {
+                responses["409"] = errorResponse("the product has no active model")
+                responses["503"] = errorResponse("every inference worker is busy and the queue is full (Retry-After), or the store is unavailable")
+            }
+            if ["createProduct", "createKey", "review", "undoReview"].contains(route.operationId) {
+                responses["409"] = errorResponse("a name that exists, or a record in a state that refuses the change")
+            }
+            if route.operationId == "ready" { responses["503"] = ["description": "not ready", "content": ["application/json": ["schema": ref("Health")]]] }
+            operation["responses"] = responses
+            paths[route.path, default: [:]][route.method.rawValue.lowercased()] = operation
+        }
+        return [
+            "openapi": "3.1.0",
+            "info": ["title": "PatchCore inspection service", "version": "1.0.0",
+                     "description": "Inspect parts, review decisions, manage models and datasets. Keys: Authorization: Bearer <key>; roles operator < expert < admin."],
+            "paths": paths,
+            "components": [
+                "securitySchemes": ["apiKey": ["type": "http", "scheme": "bearer"]],
+                "schemas": schemas,
+            ],
+        ]
+    }
+
+    static func ref(_ name: String) -> [String: Any] { ["$ref": "#/components/schemas/\(name)"] }
+
+    static func errorResponse(_ description: String) -> [String: Any] {
+        ["description": description, "content": ["application/json": ["schema": ref("Error")]]]
+    }
+
+    // MARK: Schemas
+
+    private static var int: [String: Any] { ["type": "integer"] }
+    private static var num: [String: Any] { ["type": "number"] }
+    private static var str: [String: Any] { ["type": "string"] }
+    private static var bool: [String: Any] { ["type": "boolean"] }
+    private static func nullable(_ s: [String: Any]) -> [String: Any] { ["type": [s["type"]!, "null"]] }
+    private static func enumeration(_ values: [String]) -> [String: Any] { ["type": "string", "enum": values] }
+    private static func object(_ properties: [String: [String: Any]], optional: Set<String> = []) -> [String: Any] {
+        ["type": "object", "properties": properties,
+         "required": properties.keys.filter { !optional.contains($0) }.sorted()]
+    }
+    private static func list(_ item: String) -> [String: Any] {
+        object(["items": ["type": "array", "items": ref(item)]])
+    }
+
+    static var schemas: [String: Any] {
+        [
+            "Error": object(["error": object(["message": str])]),
+            "Health": object(["status": str, "store": str, "missing_models": ["type": "array", "items": str]],
+                             optional: ["store", "missing_models"]),
+            "Product": object(["id": int, "name": str, "description": str, "active_model_id": nullable(int),
+                               "created_ms": int], optional: ["active_model_id"]),
+            "ProductList": list("Product"),
+            "NewProduct": object(["name": str, "description": str], optional: ["description"]),
+            "ModelVersion": object([
+                "id": int, "product_id": int, "version": int, "model_blob": str, "backbone": str, "config": str,
+                "metrics": nullable(str), "threshold": num, "threshold_provenance": str, "created_ms": int,
+                "created_by": str, "activated_ms": nullable(int), "activated_by": nullable(str),
+            ], optional: ["metrics", "activated_ms", "activated_by"]),
+            "ModelVersionList": list("ModelVersion"),
+            "ThresholdRequest": object(["threshold": num, "false_reject_rate": num], optional: ["threshold", "false_reject_rate"]),
+            "InspectionResult": object([
+                "id": int, "product": str, "score": num, "normalized_score": num,
+                "decision": enumeration(["ok", "anomalous"]), "threshold": num, "model_version": int,
+                "model_version_id": int, "latency_ms": num, "source": str, "created_ms": int, "image_url": str,
+                "heatmap_url": nullable(str), "overlay_url": nullable(str),
+            ], optional: ["heatmap_url", "overlay_url"]),
+            "Inspection": object([
+                "id": int, "product_id": int, "model_version_id": int, "image_blob": str, "heatmap_blob": nullable(str),
+                "overlay_blob": nullable(str), "score": num, "normalized_score": num,
+                "decision": enumeration(["ok", "anomalous"]), "threshold": num, "latency_ms": num, "source": str,
+                "created_ms": int, "review_id": nullable(int),
+            ], optional: ["heatmap_blob", "overlay_blob", "review_id"]),
+            "InspectionPage": object(["items": ["type": "array", "items": ref("Inspection")], "next_cursor": nullable(int)],
+                                     optional: ["next_cursor"]),
+            "ReviewRequest": object(["verdict": enumeration(["confirm", "good", "defect"]), "reason": str,
+                                     "mask_base64": str], optional: ["reason", "mask_base64"]),
+            "Review": object([
+                "id": int, "inspection_id": int, "verdict": enumeration(["confirm", "good", "defect"]),
+                "mask_blob": nullable(str), "reason": str, "reviewer": str, "created_ms": int,
+                "undone_ms": nullable(int), "undone_by": nullable(str), "dataset_item_id": nullable(int),
+            ], optional: ["mask_blob", "undone_ms", "undone_by", "dataset_item_id"]),
+            "ReviewList": list("Review"),
+            "DatasetItem": object([
+                "id": int, "product_id": int, "kind": enumeration(["good", "defect", "synthetic"]), "image_blob": str,
+                "mask_blob": nullable(str), "label": str, "origin": str, "origin_ref": nullable(str),
+                "verdict": enumeration(["pending", "accepted", "rejected"]), "created_ms": int, "created_by": str,
+                "removed_ms": nullable(int), "removed_by": nullable(str),
+            ], optional: ["mask_blob", "origin_ref", "removed_ms", "removed_by"]),
+            "DatasetItemList": list("DatasetItem"),
+            "AuditEntry": object(["id": int, "at_ms": int, "actor": str, "action": str, "entity": str,
+                                  "entity_id": str, "detail": str]),
+            "AuditList": list("AuditEntry"),
+            "APIKey": object(["id": int, "name": str, "role": enumeration(["operator", "expert", "admin"]),
+                              "prefix": str, "created_ms": int, "created_by": str, "revoked_ms": nullable(int)],
+                             optional: ["revoked_ms"]),
+            "KeyList": list("APIKey"),
+            "NewKey": object(["name": str, "role": enumeration(["operator", "expert", "admin"])]),
+            "CreatedKey": object(["key": str, "record": ref("APIKey")]),
+        ]
+    }
+}

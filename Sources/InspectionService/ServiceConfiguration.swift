@@ -1,0 +1,36 @@
+import Foundation
+import TensorCore
+
+/// Everything `patchcore serve` is started with.
+public struct ServiceConfiguration: Sendable {
+    /// Holds `patchcore.sqlite` (unless `databaseURL` is set) and `blobs/`.
+    public var dataDirectory: URL
+    /// `postgres://...` for PostgreSQL; nil for the embedded SQLite file.
+    public var databaseURL: String?
+    /// Loopback unless told otherwise.
+    public var host: String = "127.0.0.1"
+    /// 0 picks a free port (tests); the bound one is reported by `InspectionServer.onListening`.
+    public var port: Int = 8080
+    /// Request bodies above this are refused with 413 before they are read whole.
+    public var maxUploadBytes: Int = 32 << 20
+    /// Model files uploaded as new versions may be this large (a bank of a large data set runs to hundreds of MB).
+    public var maxModelUploadBytes: Int = 2 << 30
+    /// Inspections scored at once.
+    public var inferenceWorkers: Int = max(1, ProcessInfo.processInfo.activeProcessorCount)
+    /// Inspections allowed to wait for a worker; one more is answered 503 with Retry-After.
+    public var inferenceQueue: Int = 32
+    /// Limits on decoded images and files (the reliability policy), applied to every upload.
+    public var limits: InputLimits = InputLimits()
+    /// How often a replica looks for models activated by another one (the bound on how long a replica may keep
+    /// scoring with the previous version).
+    public var modelRefreshSeconds: Double = 2
+    /// Backbone weights to use instead of the cache's (tests; a site with its own weights file).
+    public var weights: URL? = nil
+    /// A name for this process in job leases and logs (host name + pid by default).
+    public var replicaName: String = "\(ProcessInfo.processInfo.hostName)-\(getpid())"
+
+    public init(dataDirectory: URL, databaseURL: String? = nil) {
+        self.dataDirectory = dataDirectory
+        self.databaseURL = databaseURL
+    }
+}
