@@ -12,6 +12,9 @@ import StoreTestSupport
 /// file's bytes, and demo images to inspect.
 enum ServiceFixture {
     struct Shared: Sendable {
+        /// The demo data set (MVTec layout) and the fitted model's file in it.
+        let root: URL
+        let modelPath: URL
         let modelFile: Data
         let good: [Data]
         let defects: [Data]
@@ -27,7 +30,7 @@ enum ServiceFixture {
         let file = root.appendingPathComponent("model.safetensors")
         try ModelFile.write(fit.model, to: file)
         let test = data.test
-        return Shared(modelFile: try Data(contentsOf: file),
+        return Shared(root: root, modelPath: file, modelFile: try Data(contentsOf: file),
                       good: try test.filter { $0.label == .good }.map { try Data(contentsOf: $0.image) },
                       defects: try test.filter { $0.label == .defect }.map { try Data(contentsOf: $0.image) })
     }
