@@ -93,7 +93,7 @@ fuzz: fuzz-build
 # bench/FUZZ.md. ASan skips the slow numerical parity suites; TSan runs the suites that exercise concurrency.
 # (swift test --filter / --skip take regular expressions over "<TestTarget>.<Suite>/<test>").
 ASAN_SKIP   ?= Parity|PipelineReplay|CLITests|InpaintingTests.EndToEnd
-TSAN_FILTER ?= PatchCoreTests|TensorCoreTests.(BLASThreads|AtomicFile|RowGather|GemmTiles)|CheckpointsTests|ImageIOTests|DefectsTests
+TSAN_FILTER ?= InspectionStoreTests|BlobStoreTests|InspectionServiceTests|PatchCoreTests|TensorCoreTests.(BLASThreads|AtomicFile|RowGather|GemmTiles)|CheckpointsTests|ImageIOTests|DefectsTests
 # LeakSanitizer ignores the toolchain's own leaks (Foundation, XCTest: bench/fuzz/lsan.supp); Swift's crash handler
 # is off because it trips ASan while reading a crashed stack.
 SANITIZE_ENV = SWIFT_BACKTRACE=enable=no LSAN_OPTIONS=suppressions=$(CURDIR)/bench/fuzz/lsan.supp
