@@ -42,6 +42,8 @@ struct ErrorMiddleware: RouterMiddleware {
             case .exceedsLimit: return HTTPError(.contentTooLarge, message: e.description)
             default: return HTTPError(.unprocessableContent, message: e.description)
             }
+        case let e as InputFileError:
+            return HTTPError(.unprocessableContent, message: e.description)
         case let e as InputLimitError:
             return HTTPError(.contentTooLarge, message: e.description)
         case let e as PatchCoreError:

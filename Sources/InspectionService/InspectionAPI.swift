@@ -18,6 +18,8 @@ struct InspectionAPI: Sendable {
     let gate: InferenceGate
     let metrics: ServiceMetrics
 
+    var inspector: Inspector { Inspector(store: store, blobs: blobs, models: models, gate: gate, metrics: metrics) }
+
     var routes: [APIRoute] {
         [
             APIRoute(method: .get, path: "/healthz", role: nil, operationId: "health",
@@ -246,52 +248,10 @@ struct InspectionAPI: Sendable {
            !["image/png", "image/jpeg", "image/jpg", "application/octet-stream"].contains(where: type.hasPrefix) {
             throw HTTPError(.unsupportedMediaType, message: "send the image as the body with Content-Type image/png, image/jpeg or application/octet-stream (got \(type.prefix(60)))")
         }
-        guard let active = await models.current(productId: product.id) else {
-            if product.activeModelId == nil {
-                throw HTTPError(.conflict, message: "product '\(product.name)' has no active model; upload one and activate it")
-            }
-            throw HTTPError(.serviceUnavailable, headers: [.retryAfter: "5"],
-                            message: "the model of product '\(product.name)' is not loaded yet")
-        }
         let data = try await RequestParts.body(request, limit: configuration.maxUploadBytes)
         guard !data.isEmpty else { throw HTTPError(.badRequest, message: "the body is empty; send a PNG or JPEG image") }
-        let scorer = active.scorer
-        let scored: (Prediction, Data, Data)
-        do {
-            scored = try await gate.run {
-                let p = try scorer.predict(.encoded(data, name: "upload"))
-                let scale = HeatmapRenderer.scale(of: p)
-                let heatmap = try ImageFile.encodePNG(Heatmap.colorize(p.mapOnOriginal(), min: scale.low, max: scale.threshold), name: "heatmap")
-                let overlay = try ImageFile.encodePNG(HeatmapRenderer.overlay(p), name: "overlay")
-                return (p, heatmap, overlay)
-            }
-        } catch is InferenceGate.Overloaded {
-            metrics.rejectedOverload()
-            throw HTTPError(.serviceUnavailable, headers: [.retryAfter: "1"],
-                            message: "all \(gate.workers) inference workers are busy and \(gate.queue) inspections wait; retry")
-        }
-        let (p, heatmapPNG, overlayPNG) = scored
-        // Blobs first (each written atomically), then the row that points at them: a crash in between leaves an
-        // unreferenced blob, never a row without its image.
-        let imageBlob = try blobs.put(data)
-        let heatmapBlob = try blobs.put(heatmapPNG)
-        let overlayBlob = try blobs.put(overlayPNG)
-        let elapsed = ContinuousClock.now - started
-        let latency = Double(elapsed.components.seconds) * 1000 + Double(elapsed.components.attoseconds) / 1e15
-        let inspection = try await store.recordInspection(NewInspection(
-            productId: product.id, modelVersionId: active.version.id, imageBlob: imageBlob, heatmapBlob: heatmapBlob,
-            overlayBlob: overlayBlob, score: Double(p.score), normalizedScore: Double(p.normalizedScore),
-            decision: p.isAnomalous ? .anomalous : .ok, threshold: Double(p.threshold), latencyMs: latency, source: source))
-        metrics.inspected(decision: inspection.decision, latencyMs: latency)
-        return try result(inspection, product: product, version: active.version).response(.ok, request, context)
-    }
-
-    func result(_ i: Inspection, product: Product, version: ModelVersion) -> InspectionResult {
-        InspectionResult(id: i.id, product: product.name, score: i.score, normalizedScore: i.normalizedScore,
-                         decision: i.decision, threshold: i.threshold, modelVersion: version.version,
-                         modelVersionId: version.id, latencyMs: i.latencyMs, source: i.source, createdMs: i.createdMs,
-                         imageUrl: "/api/v1/blobs/\(i.imageBlob)", heatmapUrl: i.heatmapBlob.map { "/api/v1/blobs/\($0)" },
-                         overlayUrl: i.overlayBlob.map { "/api/v1/blobs/\($0)" })
+        return try await inspector.inspect(product: product, data: data, source: source, started: started)
+            .response(.ok, request, context)
     }
 
     /// `?source=` or `X-Source:`: at most 128 printable characters.

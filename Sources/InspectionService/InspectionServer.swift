@@ -70,7 +70,12 @@ public final class InspectionServer: Sendable {
             router: router(),
             configuration: .init(address: .hostname(configuration.host, port: configuration.port),
                                  serverName: "patchcore"),
-            services: [ModelRefresher(models: models, seconds: configuration.modelRefreshSeconds, logger: logger)],
+            services: [ModelRefresher(models: models, seconds: configuration.modelRefreshSeconds, logger: logger)]
+                + configuration.watch.map {
+                    HotFolder(folder: $0.folder, productName: $0.product, inspector: api.inspector,
+                              maxBytes: configuration.maxUploadBytes, pollSeconds: configuration.hotFolderPollSeconds,
+                              logger: logger)
+                },
             onServerRunning: { channel in await onListening(channel.localAddress?.port ?? 0) },
             logger: logger)
     }

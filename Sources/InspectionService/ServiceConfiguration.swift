@@ -24,6 +24,10 @@ public struct ServiceConfiguration: Sendable {
     /// How often a replica looks for models activated by another one (the bound on how long a replica may keep
     /// scoring with the previous version).
     public var modelRefreshSeconds: Double = 2
+    /// Hot folders: every image that appears in `folder` is inspected as `product`.
+    public var watch: [(folder: URL, product: String)] = []
+    /// How often hot folders are listed; a file counts as complete once unchanged over one interval.
+    public var hotFolderPollSeconds: Double = 0.5
     /// Backbone weights to use instead of the cache's (tests; a site with its own weights file).
     public var weights: URL? = nil
     /// A name for this process in job leases and logs (host name + pid by default).

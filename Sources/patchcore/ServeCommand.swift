@@ -36,6 +36,9 @@ struct Serve: ParsableCommand {
     @Option(help: "Inspections that may wait for a worker; more are answered 503 with Retry-After.")
     var inferenceQueue: Int = 32
 
+    @Option(help: ArgumentHelp("Hot folder: inspect every PNG / JPEG that appears in DIR as PRODUCT, then move it to DIR/done/ or DIR/failed/ with a .json result beside it (repeatable).", valueName: "DIR=PRODUCT"))
+    var watch: [String] = []
+
     @Option(help: "Backbone weights file instead of the cached weights of each model's backbone.")
     var weights: String?
 
@@ -44,7 +47,22 @@ struct Serve: ParsableCommand {
 
     @OptionGroup var limits: LimitOptions
 
+    func watchedFolders() throws -> [(folder: URL, product: String)] {
+        try watch.map { spec in
+            guard let eq = spec.lastIndex(of: "="), eq != spec.startIndex, spec.index(after: eq) != spec.endIndex else {
+                throw ValidationError("--watch takes DIR=PRODUCT, got '\(spec)'")
+            }
+            let folder = URL(fileURLWithPath: String(spec[..<eq]))
+            var isDirectory: ObjCBool = false
+            guard FileManager.default.fileExists(atPath: folder.path, isDirectory: &isDirectory), isDirectory.boolValue else {
+                throw ValidationError("--watch \(spec): \(folder.path) is not a folder")
+            }
+            return (folder, String(spec[spec.index(after: eq)...]))
+        }
+    }
+
     func validate() throws {
+        _ = try watchedFolders()
         guard (0...65535).contains(port) else { throw ValidationError("--port must be 0-65535, got \(port)") }
         guard (1...4096).contains(maxUploadMb) else { throw ValidationError("--max-upload-mb must be 1-4096, got \(maxUploadMb)") }
         guard (1...65536).contains(maxModelMb) else { throw ValidationError("--max-model-mb must be 1-65536, got \(maxModelMb)") }
@@ -66,6 +84,7 @@ struct Serve: ParsableCommand {
         configuration.inferenceQueue = inferenceQueue
         configuration.weights = weights.map { URL(fileURLWithPath: $0) }
         configuration.modelRefreshSeconds = modelRefreshSeconds
+        configuration.watch = try watchedFolders()
         configuration.limits = InputLimits.current
         let host = self.host
         let configured = configuration
