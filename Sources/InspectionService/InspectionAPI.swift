@@ -93,6 +93,20 @@ struct InspectionAPI: Sendable {
             APIRoute(method: .post, path: "/api/v1/datasets/{id}/restore", role: .expert, operationId: "restoreDatasetItem",
                      summary: "Puts a removed image back.", success: (200, "DatasetItem", "application/json"),
                      handler: restoreDatasetItem),
+            APIRoute(method: .post, path: "/api/v1/products/{product}/jobs/fit", role: .expert, operationId: "startFit",
+                     summary: "Queues a fit on the product's good images; a job worker of some replica runs it and adds a model version.",
+                     body: (["application/json"], "FitJobRequest"), success: (201, "Job", "application/json"),
+                     handler: startFit),
+            APIRoute(method: .get, path: "/api/v1/jobs", role: .operator, operationId: "listJobs",
+                     summary: "Jobs, newest first.",
+                     query: [("state", "string", "queued, running, succeeded, failed or cancelled"), ("product", "string", "product name")],
+                     success: (200, "JobList", "application/json"), handler: listJobs),
+            APIRoute(method: .get, path: "/api/v1/jobs/{id}", role: .operator, operationId: "getJob",
+                     summary: "One job: state, stage, progress, log, result.", success: (200, "Job", "application/json"),
+                     handler: getJob),
+            APIRoute(method: .post, path: "/api/v1/jobs/{id}/cancel", role: .expert, operationId: "cancelJob",
+                     summary: "Cancels a queued job now, a running one at its next step.",
+                     success: (200, "Job", "application/json"), handler: cancelJob),
             APIRoute(method: .get, path: "/api/v1/blobs/{sha256}", role: .operator, operationId: "getBlob",
                      summary: "A stored image, heatmap, mask or model file by its SHA-256.",
                      success: (200, nil, "application/octet-stream"), handler: getBlob),
@@ -372,6 +386,40 @@ struct InspectionAPI: Sendable {
         // Content-addressed: the bytes behind a name never change.
         headers[.cacheControl] = "private, max-age=31536000, immutable"
         return Response(status: .ok, headers: headers, body: ResponseBody(byteBuffer: ByteBuffer(data: data)))
+    }
+
+    // MARK: Jobs
+
+    @Sendable func startFit(_ request: Request, _ context: ServiceContext) async throws -> Response {
+        let key = try context.caller()
+        let product = try await productInPath(context)
+        let params = try await RequestParts.json(request, context, as: FitJobParams.self)
+        // Checked now, so a bad value is a 400 to the client rather than a failed job later.
+        var config = try PatchCorePipeline.defaultConfig(backbone: params.backbone ?? "mobilenet_v2")
+        if let r = params.coresetRatio { config.coresetRatio = r }
+        do { try config.validate() } catch { throw HTTPError(.badRequest, message: "\(error)") }
+        if let rate = params.falseRejectRate, !(rate > 0 && rate < 1) {
+            throw HTTPError(.badRequest, message: "field 'false_reject_rate' must be in (0, 1)")
+        }
+        let json = String(decoding: try JSONEncoder.snakeCase.encode(params), as: UTF8.self)
+        let job = try await store.enqueueJob(kind: "fit", productId: product.id, params: json, actor: key.name)
+        return try job.response(.created, request, context)
+    }
+
+    @Sendable func listJobs(_ request: Request, _ context: ServiceContext) async throws -> Response {
+        var productId: Int64? = nil
+        if let name = request.uri.queryParameters["product"] { productId = try await store.product(named: String(name)).id }
+        let jobs = try await store.jobs(state: RequestParts.queryEnum(request, "state", as: JobState.self), productId: productId)
+        return try JobList(items: jobs).response(.ok, request, context)
+    }
+
+    @Sendable func getJob(_ request: Request, _ context: ServiceContext) async throws -> Response {
+        try await store.job(id: RequestParts.id(context, "id")).response(.ok, request, context)
+    }
+
+    @Sendable func cancelJob(_ request: Request, _ context: ServiceContext) async throws -> Response {
+        let key = try context.caller()
+        return try await store.requestCancel(jobId: RequestParts.id(context, "id"), actor: key.name).response(.ok, request, context)
     }
 
     // MARK: Audit and keys

@@ -75,6 +75,11 @@ public final class InspectionServer: Sendable {
                     HotFolder(folder: $0.folder, productName: $0.product, inspector: api.inspector,
                               maxBytes: configuration.maxUploadBytes, pollSeconds: configuration.hotFolderPollSeconds,
                               logger: logger)
+                }
+                + (0..<configuration.jobWorkers).map { n in
+                    JobWorker(store: store, blobs: blobs, models: models, owner: "\(configuration.replicaName)/\(n)",
+                              leaseSeconds: configuration.jobLeaseSeconds, pollSeconds: configuration.jobPollSeconds,
+                              weights: configuration.weights, logger: logger)
                 },
             onServerRunning: { channel in await onListening(channel.localAddress?.port ?? 0) },
             logger: logger)

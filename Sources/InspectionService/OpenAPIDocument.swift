@@ -52,7 +52,7 @@ enum OpenAPIDocument {
                 responses["409"] = errorResponse("the product has no active model")
                 responses["503"] = errorResponse("every inference worker is busy and the queue is full (Retry-After), or the store is unavailable")
             }
-            if ["createProduct", "createKey", "review", "undoReview"].contains(route.operationId) {
+            if ["createProduct", "createKey", "review", "undoReview", "cancelJob"].contains(route.operationId) {
                 responses["409"] = errorResponse("a name that exists, or a record in a state that refuses the change")
             }
             if route.operationId == "ready" { responses["503"] = ["description": "not ready", "content": ["application/json": ["schema": ref("Health")]]] }
@@ -138,6 +138,16 @@ enum OpenAPIDocument {
                 "removed_ms": nullable(int), "removed_by": nullable(str),
             ], optional: ["mask_blob", "origin_ref", "removed_ms", "removed_by"]),
             "DatasetItemList": list("DatasetItem"),
+            "FitJobRequest": object(["backbone": str, "coreset_ratio": num, "seed": int, "false_reject_rate": num,
+                                     "activate": bool], optional: ["backbone", "coreset_ratio", "seed", "false_reject_rate", "activate"]),
+            "Job": object([
+                "id": int, "kind": str, "product_id": nullable(int), "params": str,
+                "state": enumeration(["queued", "running", "succeeded", "failed", "cancelled"]), "stage": str,
+                "done": int, "total": int, "log": str, "result": nullable(str), "error": nullable(str),
+                "cancel_requested": bool, "attempts": int, "lease_owner": nullable(str), "lease_expires_ms": nullable(int),
+                "created_ms": int, "created_by": str, "started_ms": nullable(int), "finished_ms": nullable(int),
+            ], optional: ["product_id", "result", "error", "lease_owner", "lease_expires_ms", "started_ms", "finished_ms"]),
+            "JobList": list("Job"),
             "AuditEntry": object(["id": int, "at_ms": int, "actor": str, "action": str, "entity": str,
                                   "entity_id": str, "detail": str]),
             "AuditList": list("AuditEntry"),

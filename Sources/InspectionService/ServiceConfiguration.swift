@@ -28,6 +28,12 @@ public struct ServiceConfiguration: Sendable {
     public var watch: [(folder: URL, product: String)] = []
     /// How often hot folders are listed; a file counts as complete once unchanged over one interval.
     public var hotFolderPollSeconds: Double = 0.5
+    /// Jobs (fits) run at once by this replica; 0: this replica runs none.
+    public var jobWorkers: Int = 1
+    /// A job's lease: a replica that has not renewed it for this long is taken for dead and its job taken over.
+    public var jobLeaseSeconds: Double = 30
+    /// How often an idle job worker looks for queued jobs.
+    public var jobPollSeconds: Double = 1
     /// Backbone weights to use instead of the cache's (tests; a site with its own weights file).
     public var weights: URL? = nil
     /// A name for this process in job leases and logs (host name + pid by default).

@@ -39,6 +39,12 @@ struct Serve: ParsableCommand {
     @Option(help: ArgumentHelp("Hot folder: inspect every PNG / JPEG that appears in DIR as PRODUCT, then move it to DIR/done/ or DIR/failed/ with a .json result beside it (repeatable).", valueName: "DIR=PRODUCT"))
     var watch: [String] = []
 
+    @Option(help: "Jobs (fits) this replica runs at once; 0: none (inspection only).")
+    var jobWorkers: Int = 1
+
+    @Option(help: "Seconds without a lease renewal after which another replica takes a job over.")
+    var jobLeaseSeconds: Double = 30
+
     @Option(help: "Backbone weights file instead of the cached weights of each model's backbone.")
     var weights: String?
 
@@ -63,6 +69,10 @@ struct Serve: ParsableCommand {
 
     func validate() throws {
         _ = try watchedFolders()
+        guard (0...16).contains(jobWorkers) else { throw ValidationError("--job-workers must be 0-16, got \(jobWorkers)") }
+        guard jobLeaseSeconds.isFinite, (1...3600).contains(jobLeaseSeconds) else {
+            throw ValidationError("--job-lease-seconds must be 1-3600, got \(jobLeaseSeconds)")
+        }
         guard (0...65535).contains(port) else { throw ValidationError("--port must be 0-65535, got \(port)") }
         guard (1...4096).contains(maxUploadMb) else { throw ValidationError("--max-upload-mb must be 1-4096, got \(maxUploadMb)") }
         guard (1...65536).contains(maxModelMb) else { throw ValidationError("--max-model-mb must be 1-65536, got \(maxModelMb)") }
@@ -85,6 +95,8 @@ struct Serve: ParsableCommand {
         configuration.weights = weights.map { URL(fileURLWithPath: $0) }
         configuration.modelRefreshSeconds = modelRefreshSeconds
         configuration.watch = try watchedFolders()
+        configuration.jobWorkers = jobWorkers
+        configuration.jobLeaseSeconds = jobLeaseSeconds
         configuration.limits = InputLimits.current
         let host = self.host
         let configured = configuration

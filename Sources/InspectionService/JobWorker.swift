@@ -1,0 +1,152 @@
+import Foundation
+import InspectionStore
+import Logging
+import PatchCore
+import ServiceLifecycle
+
+/// Parameters of a fit job (`POST /api/v1/products/{product}/jobs/fit`).
+struct FitJobParams: Codable, Sendable {
+    var backbone: String?
+    var coresetRatio: Double?
+    var seed: UInt64?
+    var falseRejectRate: Double?
+    /// Make the new version active when the fit succeeds.
+    var activate: Bool?
+}
+
+/// Runs the jobs of the store, one at a time per replica, beside inspections. A job is claimed with a lease that
+/// this worker renews while it runs; a replica that dies stops renewing, and another replica's worker takes the job
+/// over once the lease has expired (`InspectionStore.claimJob`) and runs it again from the start. Progress goes to
+/// the store (stage, done/total, log) and a cancel request stops the fit at its next image.
+struct JobWorker: Service {
+    let store: InspectionStore
+    let blobs: BlobStore
+    let models: ActiveModels
+    let owner: String
+    let leaseSeconds: Double
+    let pollSeconds: Double
+    let weights: URL?
+    let logger: Logger
+
+    func run() async throws {
+        while !Task.isCancelled && !Task.isShuttingDownGracefully {
+            do {
+                if let job = try await store.claimJob(owner: owner, leaseMs: Int64(leaseSeconds * 1000), kinds: ["fit"]) {
+                    await runJob(job)
+                    continue
+                }
+            } catch {
+                logger.warning("job claim failed: \(error)")
+            }
+            do {
+                try await cancelWhenGracefulShutdown { try await Task.sleep(for: .milliseconds(Int(pollSeconds * 1000))) }
+            } catch {
+                return
+            }
+        }
+    }
+
+    /// Latest progress from the fitting thread, read by the lease loop.
+    final class Progress: @unchecked Sendable {
+        private let lock = NSLock()
+        private var report: ProgressReport?
+        func set(_ r: ProgressReport) { lock.withLock { report = r } }
+        var latest: ProgressReport? { lock.withLock { report } }
+    }
+
+    func runJob(_ job: Job) async {
+        logger.info("job \(job.id) (\(job.kind)) claimed by \(owner), attempt \(job.attempts)")
+        let progress = Progress()
+        let work = Task.detached { [self] in try await fit(job, progress: progress) }
+        // The lease loop: renew, publish progress, honour cancel requests, until the work ends.
+        var lost = false
+        while true {
+            let finished = await withTaskGroup(of: Bool.self) { group in
+                group.addTask { _ = try? await work.value; return true }
+                group.addTask { try? await Task.sleep(for: .milliseconds(Int(leaseSeconds * 1000 / 3))); return false }
+                let first = await group.next()!
+                group.cancelAll()
+                return first
+            }
+            if finished { break }
+            do {
+                guard try await store.renewLease(jobId: job.id, owner: owner, leaseMs: Int64(leaseSeconds * 1000)) else {
+                    lost = true
+                    work.cancel()
+                    break
+                }
+                if let r = progress.latest {
+                    try await store.updateJob(jobId: job.id, owner: owner, stage: r.stage.rawValue, done: Int64(r.done),
+                                              total: Int64(r.total))
+                }
+                if try await store.job(id: job.id).cancelRequested { work.cancel() }
+            } catch {
+                logger.warning("job \(job.id): lease renewal failed: \(error)")
+            }
+        }
+        if lost {
+            logger.warning("job \(job.id): lease lost to another worker; stopped")
+            return
+        }
+        if let r = progress.latest {   // the last report, which the lease loop may not have published
+            _ = try? await store.updateJob(jobId: job.id, owner: owner, stage: r.stage.rawValue, done: Int64(r.done),
+                                           total: Int64(r.total))
+        }
+        do {
+            let result = try await work.value
+            try await store.finishJob(jobId: job.id, owner: owner, state: .succeeded, result: result)
+        } catch is CancellationError {
+            _ = try? await store.finishJob(jobId: job.id, owner: owner, state: .cancelled, error: "cancelled")
+        } catch {
+            let http = ErrorMiddleware.httpError(error, logger: logger)
+            _ = try? await store.finishJob(jobId: job.id, owner: owner, state: .failed, error: http.body ?? "\(error)")
+        }
+    }
+
+    /// Fits on the product's good images; the model file goes to the blob store and becomes a new version.
+    func fit(_ job: Job, progress: Progress) async throws -> String {
+        let params = try JSONDecoder.snakeCase.decode(FitJobParams.self, from: Data(job.params.utf8))
+        guard let productId = job.productId else { throw StoreError.invalid(field: "product", problem: "a fit job needs a product") }
+        let goods = try await store.datasetItems(productId: productId, kind: .good)
+        guard goods.count >= 6 else {
+            throw StoreError.invalid(field: "dataset", problem: "the product has \(goods.count) good images; a fit needs at least 6 (5 are held out to set the threshold)")
+        }
+        var config = try PatchCorePipeline.defaultConfig(backbone: params.backbone ?? "mobilenet_v2")
+        if let r = params.coresetRatio { config.coresetRatio = r }
+        if let s = params.seed { config.seed = s }
+        try config.validate()
+        let weights = try self.weights ?? WeightsCatalog.locate(config.backbone)
+        let sources: [ImageSource] = try goods.map { .encoded(try blobs.get($0.imageBlob), name: "dataset item \($0.id)") }
+        var options = FitOptions()
+        if let rate = params.falseRejectRate { options.threshold = .falseRejectRate(rate) }
+        let result = try PatchCoreTrainer.fit(config: config, weights: weights, good: sources, options: options) {
+            progress.set($0)
+        }
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent("fit-\(job.id)-\(UUID().uuidString).safetensors")
+        defer { try? FileManager.default.removeItem(at: file) }
+        try ModelFile.write(result.model, to: file)
+        let blob = try blobs.put(try Data(contentsOf: file))
+        let version = try await store.addModelVersion(productId: productId, NewModelVersion(
+            modelBlob: blob, backbone: config.backbone,
+            config: String(decoding: try JSONEncoder().encode(config), as: UTF8.self),
+            threshold: Double(result.model.calibration.threshold),
+            thresholdProvenance: result.model.calibration.provenance.description), actor: "job:\(job.id)")
+        if params.activate == true {
+            try await models.load(version)
+            _ = try await store.activate(modelVersionId: version.id, actor: "job:\(job.id)")
+        }
+        let compact = JSONEncoder()
+        compact.outputFormatting = [.sortedKeys]
+        return String(decoding: try compact.encode(
+            ["model_version_id": version.id, "version": version.version, "images": Int64(goods.count),
+             "patches": Int64(result.patchCount)]), as: UTF8.self)
+    }
+}
+
+extension JSONDecoder {
+    static var snakeCase: JSONDecoder {
+        let d = JSONDecoder()
+        d.keyDecodingStrategy = .convertFromSnakeCase
+        return d
+    }
+}
