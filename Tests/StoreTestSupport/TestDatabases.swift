@@ -18,23 +18,34 @@ public enum TestDatabases {
         return try startedServerURL.get()
     }
 
-    private static let startedServerURL: Result<String, any Error> = Result {
+    private static let startedServerURL: Result<String, any Error> = Result { try serverScript("start") }
+
+    /// Runs `scripts/test-postgres.sh COMMAND` (start, pause: stop keeping the data, ...) and returns its output.
+    @discardableResult
+    public static func serverScript(_ command: String) throws -> String {
         let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
             .deletingLastPathComponent().appendingPathComponent("scripts/test-postgres.sh")
+        // Output to files, not pipes: a server that `start` launches must not hold a pipe of ours open.
+        let out = FileManager.default.temporaryDirectory.appendingPathComponent("pg-script-\(UUID().uuidString).out")
+        let err = URL(fileURLWithPath: out.path + ".err")
+        FileManager.default.createFile(atPath: out.path, contents: nil)
+        FileManager.default.createFile(atPath: err.path, contents: nil)
+        defer { try? FileManager.default.removeItem(at: out); try? FileManager.default.removeItem(at: err) }
         let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/bin/bash")
-        process.arguments = [script.path, "start"]
-        let out = Pipe(), err = Pipe()
-        process.standardOutput = out
-        process.standardError = err
+        // In its own session: started from the test process, pg_ctl (under runuser) did not return otherwise.
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/setsid")
+        process.arguments = ["-w", "/bin/bash", script.path, command]
+        process.standardInput = FileHandle.nullDevice
+        process.standardOutput = try FileHandle(forWritingTo: out)
+        process.standardError = try FileHandle(forWritingTo: err)
         try process.run()
-        let data = out.fileHandleForReading.readDataToEndOfFile()
-        let errors = err.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        guard process.terminationStatus == 0 else {
-            throw TestDatabaseError("scripts/test-postgres.sh start failed: \(String(decoding: errors, as: UTF8.self))")
+        let deadline = Date().addingTimeInterval(60)
+        while process.isRunning, Date() < deadline { usleep(20_000) }
+        guard !process.isRunning, process.terminationStatus == 0 else {
+            if process.isRunning { process.terminate() }
+            throw TestDatabaseError("scripts/test-postgres.sh \(command) failed: \((try? String(contentsOf: err, encoding: .utf8)) ?? "")")
         }
-        return String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+        return ((try? String(contentsOf: out, encoding: .utf8)) ?? "").trimmingCharacters(in: .whitespacesAndNewlines)
     }
 
     /// A URL of a new, empty PostgreSQL database (dropped by `dropPostgresDatabase`).

@@ -11,10 +11,12 @@ public final class PostgresDriver: SQLDriver {
     let client: PostgresClient
     private let runner: Task<Void, Never>
     private let logger: Logger
+    /// Longest wait for one query or transaction, connection included.
+    let operationTimeout: Double
 
     /// Connects to `url` (`postgres://user[:password]@host[:port]/database[?sslmode=disable|prefer|require]`)
     /// and checks that the server answers.
-    public static func connect(url: String, maximumConnections: Int = 8,
+    public static func connect(url: String, maximumConnections: Int = 8, operationTimeout: Double = 5,
                                logger: Logger = Logger(label: "patchcore.store")) async throws -> PostgresDriver {
         let settings = try PostgresURL(url)
         var configuration = PostgresClient.Configuration(
@@ -27,7 +29,7 @@ public final class PostgresDriver: SQLDriver {
         var poolLogger = logger
         poolLogger.logLevel = .error
         let driver = PostgresDriver(client: PostgresClient(configuration: configuration, backgroundLogger: poolLogger),
-                                    location: settings.redacted, logger: logger)
+                                    location: settings.redacted, logger: logger, operationTimeout: operationTimeout)
         do {
             _ = try await driver.query("SELECT 1 AS one", [])
         } catch {
@@ -37,7 +39,8 @@ public final class PostgresDriver: SQLDriver {
         return driver
     }
 
-    private init(client: PostgresClient, location: String, logger: Logger) {
+    private init(client: PostgresClient, location: String, logger: Logger, operationTimeout: Double) {
+        self.operationTimeout = operationTimeout
         self.client = client
         self.location = location
         self.logger = logger
@@ -46,12 +49,18 @@ public final class PostgresDriver: SQLDriver {
 
     @discardableResult
     public func query(_ sql: String, _ binds: [SQLValue]) async throws -> [SQLRow] {
-        try await mapErrors {
-            try await Self.collect(self.client.query(Self.statement(sql, binds), logger: self.logger))
+        try await withDeadline {
+            try await self.mapErrors {
+                try await Self.collect(self.client.query(Self.statement(sql, binds), logger: self.logger))
+            }
         }
     }
 
-    public func transaction<T: Sendable>(_ body: @Sendable (any SQLExecutor) async throws -> T) async throws -> T {
+    public func transaction<T: Sendable>(_ body: @escaping @Sendable (any SQLExecutor) async throws -> T) async throws -> T {
+        try await withDeadline { try await self.runTransaction(body) }
+    }
+
+    private func runTransaction<T: Sendable>(_ body: @Sendable (any SQLExecutor) async throws -> T) async throws -> T {
         try await mapErrors {
             try await self.client.withConnection { connection in
                 _ = try await connection.query("BEGIN", logger: self.logger)
@@ -114,6 +123,29 @@ public final class PostgresDriver: SQLDriver {
         return out
     }
 
+    /// postgres-nio's pool waits for a connection as long as it takes (it retries a server that is down), so every
+    /// operation gets a deadline: past it the caller gets `StoreError.unavailable` (a 503, `/readyz` failing)
+    /// instead of waiting with the client's request.
+    func withDeadline<T: Sendable>(_ body: @escaping @Sendable () async throws -> T) async throws -> T {
+        let seconds = operationTimeout, location = self.location
+        let once = ResumeOnce<T>()
+        // Not a task group: a group waits for every child, and a lease waiting on a down server may not end when
+        // cancelled. The caller is answered by whichever ends first; the other is cancelled and left to finish.
+        return try await withCheckedThrowingContinuation { continuation in
+            once.set(continuation)
+            let work = Task {
+                do { once.resume(.success(try await body())) } catch { once.resume(.failure(error)) }
+            }
+            let timer = Task {
+                try await Task.sleep(for: .milliseconds(Int(seconds * 1000)))
+                if once.resume(.failure(StoreError.unavailable(location: location, reason: "no answer within \(seconds) s"))) {
+                    work.cancel()
+                }
+            }
+            once.onResume { timer.cancel() }
+        }
+    }
+
     /// PostgreSQL's errors -> `StoreError`: integrity violations (SQLSTATE class 23) are conflicts, other server
     /// errors failed statements, and everything about the connection means the database is unavailable.
     func mapErrors<T>(_ body: () async throws -> T) async throws -> T {
@@ -167,5 +199,46 @@ struct PostgresURL {
                                          reason: "sslmode '\(mode)' is not one of disable, prefer, require")
         }
         redacted = "postgres://\(user)@\(host):\(port)/\(database ?? "")"
+    }
+}
+
+/// Resumes a continuation once, from whichever of several tasks gets there first.
+final class ResumeOnce<T: Sendable>: @unchecked Sendable {
+    private let lock = NSLock()
+    private var continuation: CheckedContinuation<T, any Error>?
+    private var pending: Result<T, any Error>?
+    private var resumed = false
+    private var after: (@Sendable () -> Void)?
+
+    func set(_ c: CheckedContinuation<T, any Error>) {
+        let early: Result<T, any Error>? = lock.withLock {
+            continuation = c
+            return pending
+        }
+        if let early { c.resume(with: early) }
+    }
+
+    /// Runs `action` once the continuation is resumed (now, if it already was).
+    func onResume(_ action: @escaping @Sendable () -> Void) {
+        let now: Bool = lock.withLock {
+            if resumed { return true }
+            after = action
+            return false
+        }
+        if now { action() }
+    }
+
+    /// True when this call resumed it.
+    @discardableResult
+    func resume(_ result: Result<T, any Error>) -> Bool {
+        lock.lock()
+        if resumed { lock.unlock(); return false }
+        resumed = true
+        if continuation == nil { pending = result }
+        let c = continuation, action = after
+        lock.unlock()
+        c?.resume(with: result)
+        action?()
+        return true
     }
 }

@@ -32,7 +32,7 @@ public protocol SQLDriver: SQLExecutor {
     /// Where it is, without secrets (a PostgreSQL URL's password is never printed).
     var location: String { get }
     /// Runs `body` in one transaction: committed when it returns, rolled back when it throws.
-    func transaction<T: Sendable>(_ body: @Sendable (any SQLExecutor) async throws -> T) async throws -> T
+    func transaction<T: Sendable>(_ body: @escaping @Sendable (any SQLExecutor) async throws -> T) async throws -> T
     /// Ends the connections; later calls fail with `StoreError.closed`.
     func close() async
 }

@@ -43,7 +43,7 @@ public final class SQLiteDriver: SQLDriver {
         try await gate.withLock { try await self.run(sql, binds) }
     }
 
-    public func transaction<T: Sendable>(_ body: @Sendable (any SQLExecutor) async throws -> T) async throws -> T {
+    public func transaction<T: Sendable>(_ body: @escaping @Sendable (any SQLExecutor) async throws -> T) async throws -> T {
         try await gate.withLock {
             // IMMEDIATE takes the write lock now, so two transactions never both read and then fail to write.
             _ = try await self.run("BEGIN IMMEDIATE", [])
