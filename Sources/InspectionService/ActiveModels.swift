@@ -39,21 +39,17 @@ actor ActiveModels {
         return out
     }
 
-    /// Reads and checks a model file the way `patchcore predict` does; `threshold`, when given and different from
-    /// the file's, replaces it (a threshold set through the API lives in the store, not in the file).
+    /// Reads and checks a model file with `PatchCoreScorer.load`, as `patchcore predict` does; `threshold`, when
+    /// given and different from the file's, replaces it (a threshold set through the API lives in the store, not in
+    /// the file) on a scorer that reuses the loaded extractor.
     static func scorer(file: URL, threshold: Double?, provenance: String, name: String, version: Int,
                        weights: URL?) throws -> PatchCoreScorer {
-        var model = try ModelFile.read(file)
-        if let threshold, Double(model.calibration.threshold) != threshold {
-            try model.setThreshold(Float(threshold), provenance: ThresholdProvenance(
-                rule: .manual, images: 0, source: "service: \(provenance)", estimator: "set through the API"))
-        }
-        do {
-            let weightsFile = try weights ?? WeightsCatalog.locate(model.config.backbone)
-            return try PatchCoreScorer(model: model, weights: weightsFile, name: name, version: version)
-        } catch let PatchCoreError.invalidConfiguration(reason) {
-            throw PatchCoreError.modelFile(file: file.path, reason: reason)
-        }
+        let loaded = try PatchCoreScorer.load(file, weights: weights, name: name, version: version)
+        guard let threshold, Double(loaded.model.calibration.threshold) != threshold else { return loaded }
+        var model = loaded.model
+        try model.setThreshold(Float(threshold), provenance: ThresholdProvenance(
+            rule: .manual, images: 0, source: "service: \(provenance)", estimator: "set through the API"))
+        return try PatchCoreScorer(model: model, extractor: loaded.extractor, name: name, version: version)
     }
 
     /// Loads `version` (off this actor) and makes it current for its product.

@@ -198,10 +198,8 @@ struct InspectionAPI: Sendable {
         let name = try blobs.put(data)
         let file = try blobs.url(of: name)
         let weights = configuration.weights
-        let model: PatchCoreModel = try await Task.detached {
-            let model = try ModelFile.read(file)
-            _ = try ActiveModels.scorer(file: file, threshold: nil, provenance: "", name: "upload", version: 0, weights: weights)
-            return model
+        let model = try await Task.detached {
+            try ActiveModels.scorer(file: file, threshold: nil, provenance: "", name: "upload", version: 0, weights: weights).model
         }.value
         let config = String(decoding: try JSONEncoder().encode(model.config), as: UTF8.self)
         let version = try await store.addModelVersion(productId: product.id, NewModelVersion(
