@@ -35,6 +35,8 @@ struct DatasetItemList: Codable, ResponseEncodable { var items: [DatasetItem] }
 struct JobList: Codable, ResponseEncodable { var items: [Job] }
 struct AuditList: Codable, ResponseEncodable { var items: [AuditEntry] }
 struct KeyList: Codable, ResponseEncodable { var items: [APIKey] }
+struct WebhookList: Codable, ResponseEncodable { var items: [Webhook] }
+struct DeliveryList: Codable, ResponseEncodable { var items: [WebhookDelivery] }
 
 extension Product: ResponseEncodable {}
 extension ModelVersion: ResponseEncodable {}
@@ -43,6 +45,7 @@ extension Review: ResponseEncodable {}
 extension DatasetItem: ResponseEncodable {}
 extension Job: ResponseEncodable {}
 extension APIKey: ResponseEncodable {}
+extension Webhook: ResponseEncodable {}
 
 struct NewProductRequest: Codable {
     var name: String
@@ -61,6 +64,10 @@ struct ThresholdRequest: Codable {
     var threshold: Double?
     /// ...or the one that rejects this fraction of the model's held-out good images.
     var falseRejectRate: Double?
+}
+
+struct NewWebhookRequest: Codable {
+    var url: String
 }
 
 struct NewKeyRequest: Codable {

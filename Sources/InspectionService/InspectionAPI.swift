@@ -107,6 +107,20 @@ struct InspectionAPI: Sendable {
             APIRoute(method: .post, path: "/api/v1/jobs/{id}/cancel", role: .expert, operationId: "cancelJob",
                      summary: "Cancels a queued job now, a running one at its next step.",
                      success: (200, "Job", "application/json"), handler: cancelJob),
+            APIRoute(method: .get, path: "/api/v1/products/{product}/webhooks", role: .admin, operationId: "listWebhooks",
+                     summary: "The URLs each inspection of the product is POSTed to, removed ones included.",
+                     success: (200, "WebhookList", "application/json"), handler: listWebhooks),
+            APIRoute(method: .post, path: "/api/v1/products/{product}/webhooks", role: .admin, operationId: "addWebhook",
+                     summary: "Adds a URL that receives every later inspection of the product as JSON (retried with backoff until a 2xx).",
+                     body: (["application/json"], "NewWebhook"), success: (201, "Webhook", "application/json"),
+                     handler: addWebhook),
+            APIRoute(method: .delete, path: "/api/v1/webhooks/{id}", role: .admin, operationId: "removeWebhook",
+                     summary: "Stops a webhook; its pending deliveries are failed.",
+                     success: (200, "Webhook", "application/json"), handler: removeWebhook),
+            APIRoute(method: .get, path: "/api/v1/webhooks/{id}/deliveries", role: .admin, operationId: "listDeliveries",
+                     summary: "A webhook's deliveries, newest first: state, attempts, the receiver's last status or error.",
+                     query: [("state", "string", "pending, delivered or failed"), ("limit", "integer", "1-1000, default 100")],
+                     success: (200, "DeliveryList", "application/json"), handler: listDeliveries),
             APIRoute(method: .get, path: "/api/v1/blobs/{sha256}", role: .operator, operationId: "getBlob",
                      summary: "A stored image, heatmap, mask or model file by its SHA-256.",
                      success: (200, nil, "application/octet-stream"), handler: getBlob),
@@ -418,6 +432,35 @@ struct InspectionAPI: Sendable {
     @Sendable func cancelJob(_ request: Request, _ context: ServiceContext) async throws -> Response {
         let key = try context.caller()
         return try await store.requestCancel(jobId: RequestParts.id(context, "id"), actor: key.name).response(.ok, request, context)
+    }
+
+    // MARK: Webhooks
+
+    @Sendable func listWebhooks(_ request: Request, _ context: ServiceContext) async throws -> Response {
+        let product = try await productInPath(context)
+        return try WebhookList(items: try await store.webhooks(productId: product.id)).response(.ok, request, context)
+    }
+
+    @Sendable func addWebhook(_ request: Request, _ context: ServiceContext) async throws -> Response {
+        let key = try context.caller()
+        let product = try await productInPath(context)
+        let body = try await RequestParts.json(request, context, as: NewWebhookRequest.self)
+        return try await store.addWebhook(productId: product.id, url: body.url, actor: key.name).response(.created, request, context)
+    }
+
+    @Sendable func removeWebhook(_ request: Request, _ context: ServiceContext) async throws -> Response {
+        let key = try context.caller()
+        return try await store.removeWebhook(id: RequestParts.id(context, "id"), actor: key.name).response(.ok, request, context)
+    }
+
+    @Sendable func listDeliveries(_ request: Request, _ context: ServiceContext) async throws -> Response {
+        let id = try RequestParts.id(context, "id")
+        _ = try await store.webhook(id: id)
+        let limit = try RequestParts.query(request, "limit", as: Int.self) ?? 100
+        guard (1...1000).contains(limit) else { throw HTTPError(.badRequest, message: "query parameter 'limit' must be 1-1000") }
+        let items = try await store.deliveries(webhookId: id, state: RequestParts.queryEnum(request, "state", as: DeliveryState.self),
+                                               limit: limit)
+        return try DeliveryList(items: items).response(.ok, request, context)
     }
 
     // MARK: Audit and keys

@@ -76,6 +76,11 @@ public final class InspectionServer: Sendable {
                               maxBytes: configuration.maxUploadBytes, pollSeconds: configuration.hotFolderPollSeconds,
                               logger: logger)
                 }
+                + [WebhookDispatcher(store: store, owner: configuration.replicaName,
+                                     pollSeconds: configuration.webhookPollSeconds,
+                                     retrySeconds: configuration.webhookRetrySeconds,
+                                     maxAttempts: configuration.webhookMaxAttempts,
+                                     timeoutSeconds: configuration.webhookTimeoutSeconds, metrics: metrics, logger: logger)]
                 + (0..<configuration.jobWorkers).map { n in
                     JobWorker(store: store, blobs: blobs, models: models, owner: "\(configuration.replicaName)/\(n)",
                               leaseSeconds: configuration.jobLeaseSeconds, pollSeconds: configuration.jobPollSeconds,

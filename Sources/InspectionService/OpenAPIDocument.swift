@@ -52,7 +52,7 @@ enum OpenAPIDocument {
                 responses["409"] = errorResponse("the product has no active model")
                 responses["503"] = errorResponse("every inference worker is busy and the queue is full (Retry-After), or the store is unavailable")
             }
-            if ["createProduct", "createKey", "review", "undoReview", "cancelJob"].contains(route.operationId) {
+            if ["createProduct", "createKey", "review", "undoReview", "cancelJob", "removeWebhook"].contains(route.operationId) {
                 responses["409"] = errorResponse("a name that exists, or a record in a state that refuses the change")
             }
             if route.operationId == "ready" { responses["503"] = ["description": "not ready", "content": ["application/json": ["schema": ref("Health")]]] }
@@ -157,6 +157,18 @@ enum OpenAPIDocument {
             "KeyList": list("APIKey"),
             "NewKey": object(["name": str, "role": enumeration(["operator", "expert", "admin"])]),
             "CreatedKey": object(["key": str, "record": ref("APIKey")]),
+            "NewWebhook": object(["url": str]),
+            "Webhook": object(["id": int, "product_id": int, "url": str, "created_ms": int, "created_by": str,
+                               "removed_ms": nullable(int), "removed_by": nullable(str)],
+                              optional: ["removed_ms", "removed_by"]),
+            "WebhookList": list("Webhook"),
+            "WebhookDelivery": object([
+                "id": int, "webhook_id": int, "inspection_id": int,
+                "state": enumeration(["pending", "delivered", "failed"]), "attempts": int, "next_attempt_ms": int,
+                "last_status": nullable(int), "last_error": nullable(str), "lease_owner": nullable(str),
+                "lease_expires_ms": nullable(int), "created_ms": int, "finished_ms": nullable(int),
+            ], optional: ["last_status", "last_error", "lease_owner", "lease_expires_ms", "finished_ms"]),
+            "DeliveryList": list("WebhookDelivery"),
         ]
     }
 }

@@ -34,6 +34,15 @@ public struct ServiceConfiguration: Sendable {
     public var jobLeaseSeconds: Double = 30
     /// How often an idle job worker looks for queued jobs.
     public var jobPollSeconds: Double = 1
+    /// How often idle webhook senders look for due deliveries (the usual delay between an inspection and its
+    /// webhook call).
+    public var webhookPollSeconds: Double = 0.25
+    /// The first retry's delay; each further one doubles it, up to 5 minutes.
+    public var webhookRetrySeconds: Double = 1
+    /// Attempts before a delivery is given up as failed (10 at the defaults span about 8.5 minutes).
+    public var webhookMaxAttempts: Int = 10
+    /// A receiver that has not answered within this is a failed attempt.
+    public var webhookTimeoutSeconds: Double = 10
     /// Backbone weights to use instead of the cache's (tests; a site with its own weights file).
     public var weights: URL? = nil
     /// A name for this process in job leases and logs (host name + pid by default).

@@ -40,6 +40,13 @@ final class ServiceMetrics: Sendable {
 
     func rejectedOverload() { overloads.increment() }
 
+    /// outcome: delivered, retry (will be tried again) or failed (given up).
+    func webhookAttempt(outcome: String) {
+        registry.makeCounter(descriptor: .init(namespace: "patchcore", metricName: "webhook_attempts", unitName: "total",
+                                               helpText: "Webhook delivery attempts by outcome."),
+                             labels: [("outcome", outcome)]).increment()
+    }
+
     func request(route: String, method: String, status: Int, seconds: Double) {
         registry.makeCounter(descriptor: .init(namespace: "patchcore", metricName: "http_requests", unitName: "total",
                                                helpText: "HTTP requests by route, method and status."),

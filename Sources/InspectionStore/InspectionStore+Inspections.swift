@@ -1,19 +1,28 @@
 import Foundation
 
 extension InspectionStore {
-    /// Commits one inspection; the caller answers the client only after this returns.
+    /// Commits one inspection, with a pending delivery for each of its product's webhooks in the same transaction
+    /// (so a committed inspection is never missing from a webhook, however the process ends); the caller answers
+    /// the client only after this returns.
     public func recordInspection(_ new: NewInspection) async throws -> Inspection {
         guard new.score.isFinite, new.normalizedScore.isFinite, new.threshold.isFinite, new.latencyMs.isFinite else {
             throw StoreError.invalid(field: "score", problem: "an inspection's numbers must be finite")
         }
-        let row = try await db.queryOne("""
-            INSERT INTO inspections (product_id, model_version_id, image_blob, heatmap_blob, overlay_blob, score,
-                normalized_score, decision, threshold, latency_ms, source, created_ms)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING *
-            """, new.productId, new.modelVersionId, new.imageBlob, new.heatmapBlob, new.overlayBlob, new.score,
-            new.normalizedScore, new.decision.rawValue, new.threshold, new.latencyMs, new.source,
-            Clock.nowMilliseconds())
-        return try Inspection(row: row!)
+        return try await db.transaction { tx in
+            let now = Clock.nowMilliseconds()
+            let row = try await tx.queryOne("""
+                INSERT INTO inspections (product_id, model_version_id, image_blob, heatmap_blob, overlay_blob, score,
+                    normalized_score, decision, threshold, latency_ms, source, created_ms)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING *
+                """, new.productId, new.modelVersionId, new.imageBlob, new.heatmapBlob, new.overlayBlob, new.score,
+                new.normalizedScore, new.decision.rawValue, new.threshold, new.latencyMs, new.source, now)
+            let inspection = try Inspection(row: row!)
+            try await tx.query("""
+                INSERT INTO webhook_deliveries (webhook_id, inspection_id, state, next_attempt_ms, created_ms)
+                SELECT id, ?, 'pending', ?, ? FROM webhooks WHERE product_id = ? AND removed_ms IS NULL
+                """, inspection.id, now, now, new.productId)
+            return inspection
+        }
     }
 
     public func inspection(id: Int64) async throws -> Inspection {

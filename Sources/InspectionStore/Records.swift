@@ -327,3 +327,50 @@ public struct APIKey: Codable, Sendable, Equatable {
         revokedMs = try r.optionalInt("revoked_ms")
     }
 }
+
+/// A URL that receives each inspection of a product as JSON (`POST`).
+public struct Webhook: Codable, Sendable, Equatable {
+    public var id: Int64
+    public var productId: Int64
+    public var url: String
+    public var createdMs: Int64
+    public var createdBy: String
+    public var removedMs: Int64?
+    public var removedBy: String?
+
+    init(row r: SQLRow) throws {
+        id = try r.int("id"); productId = try r.int("product_id"); url = try r.text("url")
+        createdMs = try r.int("created_ms"); createdBy = try r.text("created_by")
+        removedMs = try r.optionalInt("removed_ms"); removedBy = try r.optionalText("removed_by")
+    }
+}
+
+public enum DeliveryState: String, Codable, Sendable, CaseIterable { case pending, delivered, failed }
+
+/// One inspection sent (or still to be sent) to one webhook: attempts so far, the last answer, when it is due.
+public struct WebhookDelivery: Codable, Sendable, Equatable {
+    public var id: Int64
+    public var webhookId: Int64
+    public var inspectionId: Int64
+    public var state: DeliveryState
+    public var attempts: Int64
+    public var nextAttemptMs: Int64
+    /// The receiver's HTTP status of the last attempt (nil: no answer).
+    public var lastStatus: Int64?
+    public var lastError: String?
+    public var leaseOwner: String?
+    public var leaseExpiresMs: Int64?
+    public var createdMs: Int64
+    public var finishedMs: Int64?
+
+    init(row r: SQLRow) throws {
+        id = try r.int("id"); webhookId = try r.int("webhook_id"); inspectionId = try r.int("inspection_id")
+        let s = try r.text("state")
+        guard let state = DeliveryState(rawValue: s) else { throw StoreError.corruptRow(column: "state", problem: "unknown value '\(s)'") }
+        self.state = state
+        attempts = try r.int("attempts"); nextAttemptMs = try r.int("next_attempt_ms")
+        lastStatus = try r.optionalInt("last_status"); lastError = try r.optionalText("last_error")
+        leaseOwner = try r.optionalText("lease_owner"); leaseExpiresMs = try r.optionalInt("lease_expires_ms")
+        createdMs = try r.int("created_ms"); finishedMs = try r.optionalInt("finished_ms")
+    }
+}

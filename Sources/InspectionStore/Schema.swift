@@ -75,6 +75,26 @@ enum Schema {
                 created_ms BIGINT NOT NULL, created_by TEXT NOT NULL, revoked_ms BIGINT)
             """,
         ],
+        // 2: webhooks per product and their deliveries (an outbox written with each inspection).
+        [
+            """
+            CREATE TABLE webhooks (
+                id {ID}, product_id BIGINT NOT NULL REFERENCES products(id), url TEXT NOT NULL,
+                created_ms BIGINT NOT NULL, created_by TEXT NOT NULL, removed_ms BIGINT, removed_by TEXT)
+            """,
+            "CREATE INDEX webhooks_by_product ON webhooks (product_id)",
+            """
+            CREATE TABLE webhook_deliveries (
+                id {ID}, webhook_id BIGINT NOT NULL REFERENCES webhooks(id),
+                inspection_id BIGINT NOT NULL REFERENCES inspections(id),
+                state TEXT NOT NULL CHECK (state IN ('pending', 'delivered', 'failed')),
+                attempts BIGINT NOT NULL DEFAULT 0, next_attempt_ms BIGINT NOT NULL,
+                last_status BIGINT, last_error TEXT, lease_owner TEXT, lease_expires_ms BIGINT,
+                created_ms BIGINT NOT NULL, finished_ms BIGINT)
+            """,
+            "CREATE INDEX webhook_deliveries_due ON webhook_deliveries (state, next_attempt_ms)",
+            "CREATE INDEX webhook_deliveries_by_webhook ON webhook_deliveries (webhook_id, id)",
+        ],
     ]
 
     static var latestVersion: Int { migrations.count }
