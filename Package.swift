@@ -143,6 +143,7 @@ let package = Package(
             "InspectionService", "InspectionStore", "StoreTestSupport", "PatchCore", "ImageIO",
             .product(name: "HTTPTypes", package: "swift-http-types"),
             .product(name: "HummingbirdTesting", package: "hummingbird"),
+            .product(name: "AsyncHTTPClient", package: "async-http-client"),
         ]),
         // The malformed-input corpus (scripts/make_malformed_corpus.py) through the built `patchcore` binary; bench/CORPUS.md.
         .testTarget(name: "ReliabilityTests"),

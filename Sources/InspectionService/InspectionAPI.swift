@@ -42,6 +42,9 @@ struct InspectionAPI: Sendable {
                      query: [("source", "string", "camera id or other origin, stored with the inspection")],
                      body: (["image/png", "image/jpeg", "application/octet-stream"], nil),
                      success: (200, "InspectionResult", "application/json"), handler: inspect),
+            APIRoute(method: .get, path: "/api/v1/products/{product}/events", role: .operator, operationId: "productEvents",
+                     summary: "The product's inspections as server-sent events as they are committed (by any replica): `event: inspection`, `id:` the inspection id, data as the inspect route answers. A reconnecting client's Last-Event-ID resumes after that inspection.",
+                     success: (200, nil, "text/event-stream"), handler: productEvents),
             APIRoute(method: .get, path: "/api/v1/products/{product}/models", role: .operator, operationId: "listModels",
                      summary: "The product's model versions with their metrics.",
                      success: (200, "ModelVersionList", "application/json"), handler: listModels),
@@ -104,6 +107,9 @@ struct InspectionAPI: Sendable {
             APIRoute(method: .get, path: "/api/v1/jobs/{id}", role: .operator, operationId: "getJob",
                      summary: "One job: state, stage, progress, log, result.", success: (200, "Job", "application/json"),
                      handler: getJob),
+            APIRoute(method: .get, path: "/api/v1/jobs/{id}/events", role: .operator, operationId: "jobEvents",
+                     summary: "The job as server-sent events: an `event: job` with the whole job each time its state, stage, progress or log changes, ending after its end state.",
+                     success: (200, nil, "text/event-stream"), handler: jobEvents),
             APIRoute(method: .post, path: "/api/v1/jobs/{id}/cancel", role: .expert, operationId: "cancelJob",
                      summary: "Cancels a queued job now, a running one at its next step.",
                      success: (200, "Job", "application/json"), handler: cancelJob),
@@ -280,6 +286,43 @@ struct InspectionAPI: Sendable {
             .response(.ok, request, context)
     }
 
+    @Sendable func productEvents(_ request: Request, _ context: ServiceContext) async throws -> Response {
+        let product = try await productInPath(context)
+        let store = self.store
+        var start = EventStream.lastEventId(request) ?? 0
+        if EventStream.lastEventId(request) == nil { start = try await store.latestInspectionId(productId: product.id) }
+        struct Cursor {
+            var last: Int64
+            var seen: [Int64: Int64] = [:]          // id -> created_ms, for the late-commit window
+            var versions: [Int64: ModelVersion] = [:]
+        }
+        // What the client has (up to `start`) counts as seen, so the late-commit window does not send it again.
+        var initial = Cursor(last: start)
+        for i in try await store.inspections(productId: product.id, after: start) where i.id <= start {
+            initial.seen[i.id] = i.createdMs
+        }
+        let cursor = StreamState(initial)
+        return EventStream.response {
+            var c = cursor.value
+            let found = try await store.inspections(productId: product.id, after: c.last, seen: Set(c.seen.keys))
+            var events: [EventStream.Event] = []
+            for inspection in found {
+                if c.versions[inspection.modelVersionId] == nil {
+                    c.versions[inspection.modelVersionId] = try await store.modelVersion(id: inspection.modelVersionId)
+                }
+                let result = Inspector.result(inspection, product: product, version: c.versions[inspection.modelVersionId]!)
+                events.append(.init(id: inspection.id, name: "inspection", data: try JSONEncoder.compactSnakeCase.encode(result)))
+                c.last = max(c.last, inspection.id)
+                c.seen[inspection.id] = inspection.createdMs
+            }
+            let horizon = Int64(Date().timeIntervalSince1970 * 1000) - 20_000   // twice the store's late window
+            c.seen = c.seen.filter { $0.value >= horizon }
+            if c.versions.count > 64 { c.versions = [:] }
+            cursor.value = c
+            return (events, false)
+        }
+    }
+
     /// `?source=` or `X-Source:`: at most 128 printable characters.
     static func source(_ request: Request) throws -> String {
         let text = request.uri.queryParameters["source"].map(String.init)
@@ -427,6 +470,20 @@ struct InspectionAPI: Sendable {
 
     @Sendable func getJob(_ request: Request, _ context: ServiceContext) async throws -> Response {
         try await store.job(id: RequestParts.id(context, "id")).response(.ok, request, context)
+    }
+
+    @Sendable func jobEvents(_ request: Request, _ context: ServiceContext) async throws -> Response {
+        let id = try RequestParts.id(context, "id")
+        _ = try await store.job(id: id)   // an unknown job is a 404, not an empty stream
+        let store = self.store
+        let last = StreamState<Job?>(nil)
+        return EventStream.response {
+            let job = try await store.job(id: id)
+            let ended = ![.queued, .running].contains(job.state)
+            guard job != last.value else { return ([], ended) }
+            last.value = job
+            return ([EventStream.Event(id: nil, name: "job", data: try JSONEncoder.compactSnakeCase.encode(job))], ended)
+        }
     }
 
     @Sendable func cancelJob(_ request: Request, _ context: ServiceContext) async throws -> Response {

@@ -50,6 +50,32 @@ extension InspectionStore {
         return Page(items: items, nextCursor: rows.count > limit ? items.last?.id : nil)
     }
 
+    /// A product's inspections with an id above `afterId`, oldest first, plus any with a lower id committed
+    /// within `recentMs` that is not in `seen`: concurrent PostgreSQL transactions can commit a lower id after a
+    /// higher one has been read. For live views that follow a product.
+    public func inspections(productId: Int64, after afterId: Int64, recentMs: Int64 = 10_000,
+                            seen: Set<Int64> = [], limit: Int = 200) async throws -> [Inspection] {
+        let since = Clock.nowMilliseconds() - recentMs
+        let late = try await db.query("""
+            SELECT id FROM inspections WHERE product_id = ? AND id <= ? AND created_ms >= ?
+            """, [.integer(productId), .integer(afterId), .integer(since)])
+            .map { try $0.int("id") }.filter { !seen.contains($0) }.prefix(100)
+        var found: [Inspection] = []
+        if !late.isEmpty {
+            found = try await db.query("SELECT * FROM inspections WHERE id IN (\(late.map { _ in "?" }.joined(separator: ", ")))",
+                                       late.map { .integer($0) }).map(Inspection.init(row:))
+        }
+        found += try await db.query("""
+            SELECT * FROM inspections WHERE product_id = ? AND id > ? ORDER BY id LIMIT \(max(1, min(limit, 1000)))
+            """, [.integer(productId), .integer(afterId)]).map(Inspection.init(row:))
+        return found.sorted { $0.id < $1.id }
+    }
+
+    /// The id of the product's newest inspection, 0 when none.
+    public func latestInspectionId(productId: Int64) async throws -> Int64 {
+        try await db.queryOne("SELECT COALESCE(MAX(id), 0) AS n FROM inspections WHERE product_id = ?", productId)?.int("n") ?? 0
+    }
+
     public func inspectionCount(productId: Int64? = nil) async throws -> Int {
         var w = WhereClause()
         if let productId { w.add("product_id = ?", .integer(productId)) }

@@ -51,6 +51,12 @@ struct Serve: ParsableCommand {
     @Option(help: "Seconds between checks for models activated through another replica.")
     var modelRefreshSeconds: Double = 2
 
+    @Option(help: "Attempts at each webhook delivery before it is given up as failed (retries 1, 2, 4, ... s apart, at most 5 min).")
+    var webhookMaxAttempts: Int = 10
+
+    @Option(help: "Seconds a webhook receiver has to answer one attempt.")
+    var webhookTimeoutSeconds: Double = 10
+
     @OptionGroup var limits: LimitOptions
 
     func watchedFolders() throws -> [(folder: URL, product: String)] {
@@ -78,6 +84,10 @@ struct Serve: ParsableCommand {
         guard (1...65536).contains(maxModelMb) else { throw ValidationError("--max-model-mb must be 1-65536, got \(maxModelMb)") }
         guard (1...256).contains(inferenceWorkers) else { throw ValidationError("--inference-workers must be 1-256, got \(inferenceWorkers)") }
         guard (0...100_000).contains(inferenceQueue) else { throw ValidationError("--inference-queue must be 0-100000, got \(inferenceQueue)") }
+        guard (1...100).contains(webhookMaxAttempts) else { throw ValidationError("--webhook-max-attempts must be 1-100, got \(webhookMaxAttempts)") }
+        guard webhookTimeoutSeconds.isFinite, (0.1...300).contains(webhookTimeoutSeconds) else {
+            throw ValidationError("--webhook-timeout-seconds must be 0.1-300, got \(webhookTimeoutSeconds)")
+        }
         guard modelRefreshSeconds.isFinite, (0.05...3600).contains(modelRefreshSeconds) else {
             throw ValidationError("--model-refresh-seconds must be 0.05-3600, got \(modelRefreshSeconds)")
         }
@@ -97,6 +107,8 @@ struct Serve: ParsableCommand {
         configuration.watch = try watchedFolders()
         configuration.jobWorkers = jobWorkers
         configuration.jobLeaseSeconds = jobLeaseSeconds
+        configuration.webhookMaxAttempts = webhookMaxAttempts
+        configuration.webhookTimeoutSeconds = webhookTimeoutSeconds
         configuration.limits = InputLimits.current
         let host = self.host
         let configured = configuration
