@@ -25,6 +25,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-http-types", from: "1.8.0"),
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
         .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
+        .package(url: "https://github.com/vapor/multipart-kit", from: "4.7.1"),
     ],
     targets: [
         // System C libraries (Debian -dev packages).
@@ -97,7 +98,7 @@ let package = Package(
         ]),
         // `patchcore serve`: the HTTP API (Hummingbird) over PatchCore's ModelStore and the InspectionStore.
         .target(name: "InspectionService", dependencies: [
-            "PatchCore", "InspectionStore",
+            "PatchCore", "InspectionStore", "Checkpoints",
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "Prometheus", package: "swift-prometheus"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -106,6 +107,7 @@ let package = Package(
             .product(name: "NIOFoundationCompat", package: "swift-nio"),
             .product(name: "NIOHTTP1", package: "swift-nio"),
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            .product(name: "MultipartKit", package: "multipart-kit"),
             .product(name: "Logging", package: "swift-log"),
         ]),
 
@@ -144,6 +146,7 @@ let package = Package(
             .product(name: "HTTPTypes", package: "swift-http-types"),
             .product(name: "HummingbirdTesting", package: "hummingbird"),
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            .product(name: "ZIPFoundation", package: "ZIPFoundation"),
         ]),
         // The malformed-input corpus (scripts/make_malformed_corpus.py) through the built `patchcore` binary; bench/CORPUS.md.
         .testTarget(name: "ReliabilityTests"),

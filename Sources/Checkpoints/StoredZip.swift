@@ -2,7 +2,8 @@ import Foundation
 import TensorCore
 import ZIPFoundation
 
-/// A minimal reader of the zip archives torch.save writes (torch >= 1.6).
+/// A minimal, bounded reader of zip archives: the ones torch.save writes (torch >= 1.6), and the image archives
+/// the service takes as dataset uploads.
 ///
 /// torch writes every entry *stored* (uncompressed, data aligned to 64 bytes), so an entry is just a byte range
 /// of the file: this reader parses the central directory (including zip64 records) of a memory-mapped file and
@@ -13,8 +14,8 @@ import ZIPFoundation
 /// let zip = try StoredZip(data: mapped, file: url.path)
 /// let pickle = try zip.contents(of: "archive/data.pkl")
 /// ```
-struct StoredZip {
-    struct Entry {
+public struct StoredZip: Sendable {
+    struct Entry: Sendable {
         var name: String
         var method: Int
         var compressedSize: Int
@@ -29,9 +30,9 @@ struct StoredZip {
     let limits: InputLimits
     private(set) var entries: [String: Entry] = [:]
     /// Names in central-directory order.
-    private(set) var names: [String] = []
+    public private(set) var names: [String] = []
 
-    init(data: Data, file: String, url: URL? = nil, limits: InputLimits = InputLimits.current) throws {
+    public init(data: Data, file: String, url: URL? = nil, limits: InputLimits = InputLimits.current) throws {
         self.data = data
         self.file = file
         self.url = url
@@ -135,6 +136,9 @@ struct StoredZip {
         }
     }
 
+    /// The size entry `name` declares once extracted (checked against the limits when it is compressed).
+    public func uncompressedSize(of name: String) -> Int? { entries[name]?.uncompressedSize }
+
     /// Names torch never writes and that would escape a folder if extracted: refused outright.
     private func checkName(_ name: String) throws {
         let parts = name.split(separator: "/", omittingEmptySubsequences: false)
@@ -145,7 +149,7 @@ struct StoredZip {
     }
 
     /// The bytes of entry `name`: a slice of the mapping for stored entries, inflated via ZIPFoundation otherwise.
-    func contents(of name: String) throws -> Data {
+    public func contents(of name: String) throws -> Data {
         guard let entry = entries[name] else { throw malformed("no entry '\(name)'") }
         let h = entry.localHeaderOffset
         guard inside(h, 30), u32(h) == 0x0403_4b50 else { throw malformed("bad local header for '\(name)'") }

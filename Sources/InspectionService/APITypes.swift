@@ -35,6 +35,11 @@ struct DatasetItemList: Codable, ResponseEncodable { var items: [DatasetItem] }
 struct JobList: Codable, ResponseEncodable { var items: [Job] }
 struct AuditList: Codable, ResponseEncodable { var items: [AuditEntry] }
 struct KeyList: Codable, ResponseEncodable { var items: [APIKey] }
+struct DatasetBatchResult: Codable, ResponseEncodable {
+    var items: [DatasetItem]
+    /// Files that were not images by name, left out.
+    var skipped: [String]
+}
 struct WebhookList: Codable, ResponseEncodable { var items: [Webhook] }
 struct DeliveryList: Codable, ResponseEncodable { var items: [WebhookDelivery] }
 

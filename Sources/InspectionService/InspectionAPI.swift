@@ -90,6 +90,12 @@ struct InspectionAPI: Sendable {
                      query: [("label", "string", "defect type")],
                      body: (["image/png", "image/jpeg", "application/octet-stream"], nil),
                      success: (201, "DatasetItem", "application/json"), handler: uploadDatasetImage),
+            APIRoute(method: .post, path: "/api/v1/products/{product}/datasets/{kind}/batch", role: .expert,
+                     operationId: "uploadDatasetBatch",
+                     summary: "Adds many images at once, all or none: the files of a multipart/form-data body or the entries of a zip. `x_mask.png` is the mask of image `x` (defects); a defect's label is ?label= or its folder's name. Other files are skipped and listed.",
+                     query: [("label", "string", "defect type for every image (default: each image's folder name)")],
+                     body: (["multipart/form-data", "application/zip"], nil),
+                     success: (201, "DatasetBatchResult", "application/json"), handler: uploadDatasetBatch),
             APIRoute(method: .delete, path: "/api/v1/datasets/{id}", role: .expert, operationId: "removeDatasetItem",
                      summary: "Removes an image from its set (undo: restore).",
                      success: (200, "DatasetItem", "application/json"), handler: removeDatasetItem),
@@ -417,6 +423,56 @@ struct InspectionAPI: Sendable {
         let item = try await store.addDatasetItem(productId: product.id, NewDatasetItem(
             kind: kind, imageBlob: try blobs.put(data), label: label, origin: "upload"), actor: key.name)
         return try item.response(.created, request, context)
+    }
+
+    @Sendable func uploadDatasetBatch(_ request: Request, _ context: ServiceContext) async throws -> Response {
+        let key = try context.caller()
+        let product = try await productInPath(context)
+        let kindText = try context.parameters.require("kind")
+        guard let kind = DatasetKind(rawValue: kindText), kind != .synthetic else {
+            throw HTTPError(.badRequest, message: "path parameter 'kind': '\(kindText.prefix(40))' is not good or defect")
+        }
+        let label = request.uri.queryParameters["label"].map(String.init)
+        guard (label?.count ?? 0) <= 64 else { throw HTTPError(.badRequest, message: "query parameter 'label': at most 64 characters") }
+        let contentType = request.headers[.contentType] ?? ""
+        let body = try await RequestParts.body(request, limit: configuration.maxBatchUploadBytes, option: "--max-batch-mb")
+        guard !body.isEmpty else { throw HTTPError(.badRequest, message: "the body is empty; send a multipart/form-data body or a zip") }
+        let limits = configuration.limits, maxFile = configuration.maxUploadBytes
+        // Unpacked and every image decoded on an inference worker (bounded CPU), before anything is stored.
+        let (items, skipped) = try await gate.run { () throws -> ([DatasetBatch.Item], [String]) in
+            let (files, skipped) = try DatasetBatch.files(body: body, contentType: contentType, maxFileBytes: maxFile)
+            let items = try DatasetBatch.items(files, label: kind == .defect ? label : (label ?? ""))
+            for item in items {
+                let image: ImageIO.Image
+                do {
+                    image = try ImageFile.decode(item.image, file: item.name, limits: limits)
+                } catch {
+                    throw Self.named(error, item.name)
+                }
+                guard let mask = item.mask else { continue }
+                guard kind == .defect else {
+                    throw HTTPError(.unprocessableContent, message: "'\(item.name.prefix(200))' has a mask; masks go with defect images, not good ones")
+                }
+                let decoded: ImageIO.Image
+                do { decoded = try ImageFile.decode(mask, file: item.name + " (mask)", limits: limits) } catch { throw Self.named(error, item.name + " (mask)") }
+                guard decoded.width == image.width, decoded.height == image.height else {
+                    throw HTTPError(.unprocessableContent, message: "the mask of '\(item.name.prefix(200))' is \(decoded.width)x\(decoded.height), the image \(image.width)x\(image.height)")
+                }
+            }
+            return (items, skipped)
+        }
+        let new = try items.map { item in
+            NewDatasetItem(kind: kind, imageBlob: try blobs.put(item.image), maskBlob: try item.mask.map { try blobs.put($0) },
+                           label: item.label, origin: "upload", originRef: String(item.name.prefix(200)))
+        }
+        let added = try await store.addDatasetItems(productId: product.id, new, actor: key.name)
+        return try DatasetBatchResult(items: added, skipped: skipped).response(.created, request, context)
+    }
+
+    /// A library error about one file of a batch, as the HTTP error it maps to with the file named.
+    static func named(_ error: any Error, _ name: String) -> HTTPError {
+        let http = ErrorMiddleware.httpError(error, logger: Logger(label: "patchcore.serve"))
+        return HTTPError(http.status, message: "'\(name.prefix(200))': \(http.body ?? "\(error)")")
     }
 
     @Sendable func removeDatasetItem(_ request: Request, _ context: ServiceContext) async throws -> Response {

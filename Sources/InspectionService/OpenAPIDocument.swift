@@ -44,7 +44,7 @@ enum OpenAPIDocument {
             }
             if !route.pathParameters.isEmpty { responses["404"] = errorResponse("no such record") }
             if route.body != nil { responses["413"] = errorResponse("the body is larger than --max-upload-mb") }
-            if route.operationId == "inspect" || route.operationId == "uploadDatasetImage" {
+            if ["inspect", "uploadDatasetImage", "uploadDatasetBatch"].contains(route.operationId) {
                 responses["415"] = errorResponse("not a PNG or JPEG image")
                 responses["422"] = errorResponse("a corrupt image")
             }
@@ -138,6 +138,8 @@ enum OpenAPIDocument {
                 "removed_ms": nullable(int), "removed_by": nullable(str),
             ], optional: ["mask_blob", "origin_ref", "removed_ms", "removed_by"]),
             "DatasetItemList": list("DatasetItem"),
+            "DatasetBatchResult": object(["items": ["type": "array", "items": ref("DatasetItem")],
+                                          "skipped": ["type": "array", "items": str]]),
             "FitJobRequest": object(["backbone": str, "coreset_ratio": num, "seed": int, "false_reject_rate": num,
                                      "activate": bool], optional: ["backbone", "coreset_ratio", "seed", "false_reject_rate", "activate"]),
             "Job": object([

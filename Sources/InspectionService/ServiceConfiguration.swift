@@ -13,6 +13,9 @@ public struct ServiceConfiguration: Sendable {
     public var port: Int = 8080
     /// Request bodies above this are refused with 413 before they are read whole.
     public var maxUploadBytes: Int = 32 << 20
+    /// A batch dataset upload (multipart or zip of many images) may be this large; each image in it at most
+    /// `maxUploadBytes`.
+    public var maxBatchUploadBytes: Int = 512 << 20
     /// Model files uploaded as new versions may be this large (a bank of a large data set runs to hundreds of MB).
     public var maxModelUploadBytes: Int = 2 << 30
     /// Inspections scored at once.

@@ -171,6 +171,19 @@ extension InspectionStore {
         }
     }
 
+    /// Adds several items in one transaction: all of them or, on any error, none.
+    public func addDatasetItems(productId: Int64, _ new: [NewDatasetItem], actor: String) async throws -> [DatasetItem] {
+        try await db.transaction { tx in
+            guard try await tx.queryOne("SELECT id FROM products WHERE id = ?", productId) != nil else {
+                throw StoreError.notFound(kind: "product", key: String(productId))
+            }
+            let now = Clock.nowMilliseconds()
+            var items: [DatasetItem] = []
+            for item in new { items.append(try await Self.insertItem(tx, productId: productId, item, actor: actor, now: now)) }
+            return items
+        }
+    }
+
     static func insertItem(_ tx: any SQLExecutor, productId: Int64, _ new: NewDatasetItem, actor: String,
                            now: Int64) async throws -> DatasetItem {
         let row = try await tx.queryOne("""

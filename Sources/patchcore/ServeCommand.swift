@@ -27,6 +27,9 @@ struct Serve: ParsableCommand {
     @Option(help: "Largest request body in MiB (images, model files); larger ones are answered 413.")
     var maxUploadMb: Int = 32
 
+    @Option(help: "Largest batch dataset upload (multipart or zip of images), in MiB.")
+    var maxBatchMb: Int = 512
+
     @Option(help: "Largest model file uploaded as a new version, in MiB.")
     var maxModelMb: Int = 2048
 
@@ -81,6 +84,7 @@ struct Serve: ParsableCommand {
         }
         guard (0...65535).contains(port) else { throw ValidationError("--port must be 0-65535, got \(port)") }
         guard (1...4096).contains(maxUploadMb) else { throw ValidationError("--max-upload-mb must be 1-4096, got \(maxUploadMb)") }
+        guard (1...65536).contains(maxBatchMb) else { throw ValidationError("--max-batch-mb must be 1-65536, got \(maxBatchMb)") }
         guard (1...65536).contains(maxModelMb) else { throw ValidationError("--max-model-mb must be 1-65536, got \(maxModelMb)") }
         guard (1...256).contains(inferenceWorkers) else { throw ValidationError("--inference-workers must be 1-256, got \(inferenceWorkers)") }
         guard (0...100_000).contains(inferenceQueue) else { throw ValidationError("--inference-queue must be 0-100000, got \(inferenceQueue)") }
@@ -100,6 +104,7 @@ struct Serve: ParsableCommand {
         configuration.port = port
         configuration.maxUploadBytes = maxUploadMb << 20
         configuration.maxModelUploadBytes = maxModelMb << 20
+        configuration.maxBatchUploadBytes = maxBatchMb << 20
         configuration.inferenceWorkers = inferenceWorkers
         configuration.inferenceQueue = inferenceQueue
         configuration.weights = weights.map { URL(fileURLWithPath: $0) }
