@@ -39,11 +39,26 @@ public enum TestDatabases {
         process.standardOutput = try FileHandle(forWritingTo: out)
         process.standardError = try FileHandle(forWritingTo: err)
         try process.run()
+        // Reaped here with waitpid: in a process that has run a service, Foundation's own reaping of this child did
+        // not happen (it stayed a zombie and `isRunning` true), so the wait never ended.
+        let pid = process.processIdentifier
         let deadline = Date().addingTimeInterval(60)
-        while process.isRunning, Date() < deadline { usleep(20_000) }
-        guard !process.isRunning, process.terminationStatus == 0 else {
-            if process.isRunning { process.terminate() }
-            throw TestDatabaseError("scripts/test-postgres.sh \(command) failed: \((try? String(contentsOf: err, encoding: .utf8)) ?? "")")
+        var exitStatus: Int32? = nil
+        while exitStatus == nil, Date() < deadline {
+            var status: Int32 = 0
+            let r = waitpid(pid, &status, WNOHANG)
+            if r == pid {
+                exitStatus = (status & 0x7f) == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f)
+            } else if r == -1, errno == ECHILD {
+                exitStatus = process.isRunning ? nil : process.terminationStatus   // Foundation reaped it first
+                if exitStatus == nil { usleep(20_000) }
+            } else {
+                usleep(20_000)
+            }
+        }
+        guard exitStatus == 0 else {
+            if exitStatus == nil { kill(pid, SIGKILL) }
+            throw TestDatabaseError("scripts/test-postgres.sh \(command) failed (\(exitStatus.map { "exit \($0)" } ?? "timed out")): \((try? String(contentsOf: err, encoding: .utf8)) ?? "")")
         }
         return ((try? String(contentsOf: out, encoding: .utf8)) ?? "").trimmingCharacters(in: .whitespacesAndNewlines)
     }
