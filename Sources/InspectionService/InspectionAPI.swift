@@ -56,6 +56,10 @@ struct InspectionAPI: Sendable {
                      operationId: "activateModel",
                      summary: "Makes a version the one that inspects the product (also a rollback).",
                      success: (200, "ModelVersion", "application/json"), handler: activate),
+            APIRoute(method: .post, path: "/api/v1/products/{product}/models/{version}/evaluate", role: .expert,
+                     operationId: "startEvaluate",
+                     summary: "Queues an evaluation of a version on the product's defect images and the good images it was not trained on; the metrics (image/pixel AUROC, AUPRO, F1, AP, rates at its threshold) are stored on the version.",
+                     success: (201, "Job", "application/json"), handler: startEvaluate),
             APIRoute(method: .post, path: "/api/v1/products/{product}/models/{version}/threshold", role: .admin,
                      operationId: "setThreshold",
                      summary: "Sets a version's threshold by value or by a target false-reject rate on its held-out good images.",
@@ -514,6 +518,15 @@ struct InspectionAPI: Sendable {
         }
         let json = String(decoding: try JSONEncoder.snakeCase.encode(params), as: UTF8.self)
         let job = try await store.enqueueJob(kind: "fit", productId: product.id, params: json, actor: key.name)
+        return try job.response(.created, request, context)
+    }
+
+    @Sendable func startEvaluate(_ request: Request, _ context: ServiceContext) async throws -> Response {
+        let key = try context.caller()
+        let product = try await productInPath(context)
+        let version = try await versionInPath(context, of: product)
+        let json = String(decoding: try JSONEncoder.snakeCase.encode(EvaluateJobParams(modelVersionId: version.id)), as: UTF8.self)
+        let job = try await store.enqueueJob(kind: "evaluate", productId: product.id, params: json, actor: key.name)
         return try job.response(.created, request, context)
     }
 

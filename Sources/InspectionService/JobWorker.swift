@@ -14,6 +14,11 @@ struct FitJobParams: Codable, Sendable {
     var activate: Bool?
 }
 
+/// Parameters of an evaluate job (`POST /api/v1/products/{product}/models/{version}/evaluate`).
+struct EvaluateJobParams: Codable, Sendable {
+    var modelVersionId: Int64
+}
+
 /// Runs the jobs of the store, one at a time per replica, beside inspections. A job is claimed with a lease that
 /// this worker renews while it runs; a replica that dies stops renewing, and another replica's worker takes the job
 /// over once the lease has expired (`InspectionStore.claimJob`) and runs it again from the start. Progress goes to
@@ -31,7 +36,7 @@ struct JobWorker: Service {
     func run() async throws {
         while !Task.isCancelled && !Task.isShuttingDownGracefully {
             do {
-                if let job = try await store.claimJob(owner: owner, leaseMs: Int64(leaseSeconds * 1000), kinds: ["fit"]) {
+                if let job = try await store.claimJob(owner: owner, leaseMs: Int64(leaseSeconds * 1000), kinds: ["fit", "evaluate"]) {
                     await runJob(job)
                     continue
                 }
@@ -57,7 +62,9 @@ struct JobWorker: Service {
     func runJob(_ job: Job) async {
         logger.info("job \(job.id) (\(job.kind)) claimed by \(owner), attempt \(job.attempts)")
         let progress = Progress()
-        let work = Task.detached { [self] in try await fit(job, progress: progress) }
+        let work = Task.detached { [self] in
+            job.kind == "evaluate" ? try await evaluate(job, progress: progress) : try await fit(job, progress: progress)
+        }
         // The lease loop: renew, publish progress, honour cancel requests, until the work ends.
         var lost = false
         while true {
@@ -130,7 +137,8 @@ struct JobWorker: Service {
             modelBlob: blob, backbone: config.backbone,
             config: String(decoding: try JSONEncoder().encode(config), as: UTF8.self),
             threshold: Double(result.model.calibration.threshold),
-            thresholdProvenance: result.model.calibration.provenance.description), actor: "job:\(job.id)")
+            thresholdProvenance: result.model.calibration.provenance.description, trainItems: goods.map(\.id)),
+            actor: "job:\(job.id)")
         if params.activate == true {
             try await models.load(version)
             _ = try await store.activate(modelVersionId: version.id, actor: "job:\(job.id)")
@@ -140,6 +148,39 @@ struct JobWorker: Service {
         return String(decoding: try compact.encode(
             ["model_version_id": version.id, "version": version.version, "images": Int64(goods.count),
              "patches": Int64(result.patchCount)]), as: UTF8.self)
+    }
+}
+
+extension JobWorker {
+    /// Scores the product's held-out data with a version and stores the metrics on it: every defect image (with
+    /// its mask when it has one, for the pixel metrics) and every good image the version was not trained on.
+    func evaluate(_ job: Job, progress: Progress) async throws -> String {
+        let params = try JSONDecoder.snakeCase.decode(EvaluateJobParams.self, from: Data(job.params.utf8))
+        let version = try await store.modelVersion(id: params.modelVersionId)
+        let trained = version.trainItemIds
+        let goods = try await store.datasetItems(productId: version.productId, kind: .good).filter { !trained.contains($0.id) }
+        let defects = try await store.datasetItems(productId: version.productId, kind: .defect, verdict: .accepted)
+        guard !goods.isEmpty, !defects.isEmpty else {
+            throw StoreError.invalid(field: "dataset", problem: "an evaluation needs good images the version was not trained on (\(goods.count)) and defect images (\(defects.count)); upload more to the product's datasets")
+        }
+        let samples: [LabelledImage] = try (goods + defects).map { item in
+            LabelledImage(image: .encoded(try blobs.get(item.imageBlob), name: "dataset item \(item.id)"),
+                          mask: try item.maskBlob.map { .encoded(try blobs.get($0), name: "mask of dataset item \(item.id)") },
+                          label: item.kind == .good ? .good : .defect,
+                          defectType: item.kind == .good ? "good" : (item.label.isEmpty ? "defect" : item.label))
+        }
+        let scorer = try ActiveModels.scorer(file: try blobs.url(of: version.modelBlob), threshold: version.threshold,
+                                             provenance: version.thresholdProvenance, name: "v\(version.version)",
+                                             version: Int(version.version), weights: weights)
+        let run = try PatchCoreEvaluator.evaluate(scorer: scorer, images: samples, fitSeconds: 0, progress: { progress.set($0) })
+        var metrics = try JSONSerialization.jsonObject(with: JSONEncoder().encode(run.report)) as? [String: Any] ?? [:]
+        metrics["n_good"] = goods.count
+        metrics["n_defect"] = defects.count
+        metrics["n_defect_with_mask"] = defects.filter { $0.maskBlob != nil }.count
+        metrics["evaluated_by_job"] = job.id
+        let json = String(decoding: try JSONSerialization.data(withJSONObject: metrics, options: [.sortedKeys]), as: UTF8.self)
+        _ = try await store.setMetrics(modelVersionId: version.id, metrics: json, actor: "job:\(job.id)")
+        return json
     }
 }
 

@@ -106,7 +106,8 @@ enum OpenAPIDocument {
                 "id": int, "product_id": int, "version": int, "model_blob": str, "backbone": str, "config": str,
                 "metrics": nullable(str), "threshold": num, "threshold_provenance": str, "created_ms": int,
                 "created_by": str, "activated_ms": nullable(int), "activated_by": nullable(str),
-            ], optional: ["metrics", "activated_ms", "activated_by"]),
+                "train_items": nullable(str),
+            ], optional: ["metrics", "activated_ms", "activated_by", "train_items"]),
             "ModelVersionList": list("ModelVersion"),
             "ThresholdRequest": object(["threshold": num, "false_reject_rate": num], optional: ["threshold", "false_reject_rate"]),
             "InspectionResult": object([

@@ -96,10 +96,11 @@ public final class InspectionStore: Sendable {
                 "SELECT COALESCE(MAX(version), 0) + 1 AS v FROM model_versions WHERE product_id = ?", productId)!.int("v")
             let row = try await tx.queryOne("""
                 INSERT INTO model_versions (product_id, version, model_blob, backbone, config, metrics, threshold,
-                    threshold_provenance, created_ms, created_by)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING *
+                    threshold_provenance, created_ms, created_by, train_items)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING *
                 """, productId, next, new.modelBlob, new.backbone, new.config, new.metrics, new.threshold,
-                new.thresholdProvenance, Clock.nowMilliseconds(), actor)
+                new.thresholdProvenance, Clock.nowMilliseconds(), actor,
+                try new.trainItems.map { String(decoding: try JSONEncoder().encode($0), as: UTF8.self) })
             let version = try ModelVersion(row: row!)
             try await Self.audit(tx, actor: actor, action: "add", entity: "model_version", id: version.id,
                                  detail: ["product_id": String(productId), "version": String(next),
@@ -165,6 +166,19 @@ public final class InspectionStore: Sendable {
                                  detail: ["from": String(old.threshold), "to": String(threshold),
                                           "provenance": provenance])
             return try ModelVersion(row: updated!)
+        }
+    }
+
+    /// Stores a version's evaluation metrics (JSON), audited.
+    public func setMetrics(modelVersionId: Int64, metrics: String, actor: String) async throws -> ModelVersion {
+        try await db.transaction { tx in
+            guard let row = try await tx.queryOne("UPDATE model_versions SET metrics = ? WHERE id = ? RETURNING *",
+                                                  metrics, modelVersionId) else {
+                throw StoreError.notFound(kind: "model version", key: String(modelVersionId))
+            }
+            try await Self.audit(tx, actor: actor, action: "set_metrics", entity: "model_version", id: modelVersionId,
+                                 detail: [:])
+            return try ModelVersion(row: row)
         }
     }
 

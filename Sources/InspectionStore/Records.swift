@@ -48,8 +48,17 @@ public struct ModelVersion: Codable, Sendable, Equatable {
     public var createdBy: String
     public var activatedMs: Int64?
     public var activatedBy: String?
+    /// The good dataset items a fit job trained it on (JSON array of ids); nil for an uploaded model file.
+    public var trainItems: String?
+
+    /// `trainItems` decoded (empty when none are known).
+    public var trainItemIds: Set<Int64> {
+        guard let text = trainItems, let ids = try? JSONDecoder().decode([Int64].self, from: Data(text.utf8)) else { return [] }
+        return Set(ids)
+    }
 
     init(row r: SQLRow) throws {
+        trainItems = try r.optionalText("train_items")
         id = try r.int("id"); productId = try r.int("product_id"); version = try r.int("version")
         modelBlob = try r.text("model_blob"); backbone = try r.text("backbone"); config = try r.text("config")
         metrics = try r.optionalText("metrics"); threshold = try r.double("threshold")
@@ -67,11 +76,12 @@ public struct NewModelVersion: Sendable {
     public var metrics: String?
     public var threshold: Double
     public var thresholdProvenance: String
+    public var trainItems: [Int64]?
 
     public init(modelBlob: String, backbone: String, config: String, metrics: String? = nil, threshold: Double,
-                thresholdProvenance: String) {
+                thresholdProvenance: String, trainItems: [Int64]? = nil) {
         self.modelBlob = modelBlob; self.backbone = backbone; self.config = config; self.metrics = metrics
-        self.threshold = threshold; self.thresholdProvenance = thresholdProvenance
+        self.threshold = threshold; self.thresholdProvenance = thresholdProvenance; self.trainItems = trainItems
     }
 }
 

@@ -75,7 +75,7 @@ enum Schema {
                 created_ms BIGINT NOT NULL, created_by TEXT NOT NULL, revoked_ms BIGINT)
             """,
         ],
-        // 2: webhooks per product and their deliveries (an outbox written with each inspection).
+        // 2: webhooks per product and their deliveries (an outbox written with each inspection); training items.
         [
             """
             CREATE TABLE webhooks (
@@ -94,6 +94,9 @@ enum Schema {
             """,
             "CREATE INDEX webhook_deliveries_due ON webhook_deliveries (state, next_attempt_ms)",
             "CREATE INDEX webhook_deliveries_by_webhook ON webhook_deliveries (webhook_id, id)",
+            // The good dataset items a fit job trained a version on (JSON array of ids), so its evaluation can
+            // leave them out; null for uploaded model files.
+            "ALTER TABLE model_versions ADD COLUMN train_items TEXT",
         ],
     ]
 

@@ -55,6 +55,41 @@ import Testing
             let inspected = object(try await client.execute(uri: "/api/v1/products/bottle/inspect", method: .post,
                                                             headers: imageHeaders(h.operator), body: buffer(fixture.good[0])))
             #expect(inspected["model_version"] as? Int == 2, "\(inspected)")
+
+            // Evaluation of version 2: refused while every good image was in its training set, then run on two new
+            // good images and the defects (one with its mask); the metrics land on the version.
+            let tooEarly = object(try await client.execute(uri: "/api/v1/products/bottle/models/2/evaluate", method: .post,
+                                                           headers: auth(h.expert)))
+            let refused = try await Self.waitForJob(client, h.expert, tooEarly["id"] as! Int, until: ["failed"])
+            #expect((refused["error"] as? String)?.contains("not trained on (0)") == true, "\(refused)")
+            for image in [fixture.good[0], fixture.good[3]] {
+                _ = try await client.execute(uri: "/api/v1/products/bottle/datasets/good", method: .post,
+                                             headers: imageHeaders(h.expert), body: buffer(image))
+            }
+            let zip = try DatasetBatchTests.zip([
+                ("crack/a.png", fixture.defects[0]), ("crack/a_mask.png", try DatasetBatchTests.mask(like: fixture.defects[0])),
+                ("crack/b.png", fixture.defects[1]), ("spot/c.png", fixture.defects[2]),
+            ])
+            let uploaded = try await client.execute(uri: "/api/v1/products/bottle/datasets/defect/batch", method: .post,
+                                                    headers: auth(h.expert, [.contentType: "application/zip"]), body: buffer(zip))
+            #expect(uploaded.status == .created, "\(text(uploaded))")
+            #expect(try await client.execute(uri: "/api/v1/products/bottle/models/2/evaluate", method: .post,
+                                             headers: auth(h.operator)).status == .forbidden)
+            let evaluation = object(try await client.execute(uri: "/api/v1/products/bottle/models/2/evaluate", method: .post,
+                                                             headers: auth(h.expert)))
+            let evaluated = try await Self.waitForJob(client, h.expert, evaluation["id"] as! Int, until: ["succeeded", "failed"])
+            #expect(evaluated["state"] as? String == "succeeded", "\(evaluated)")
+            let versions = object(try await client.execute(uri: "/api/v1/products/bottle/models", method: .get,
+                                                           headers: auth(h.operator)))["items"] as! [[String: Any]]
+            let v2 = try #require(versions.first { $0["version"] as? Int == 2 })
+            let metrics = try JSONSerialization.jsonObject(with: Data(((v2["metrics"] as? String) ?? "{}").utf8)) as! [String: Any]
+            #expect(metrics["n_good"] as? Int == 2 && metrics["n_defect"] as? Int == 3 && metrics["n_defect_with_mask"] as? Int == 1, "\(metrics)")
+            #expect(metrics["n_test_images"] as? Int == 5)
+            let auroc = try #require(metrics["image_auroc"] as? Double)
+            #expect(auroc >= 0 && auroc <= 1)
+            #expect(metrics["pixel_auroc"] is Double)   // from the one mask
+            #expect((metrics["image_auroc_per_defect_type"] as? [String: Double])?.keys.sorted() == ["crack", "spot"], "\(metrics)")
+            #expect((v2["train_items"] as? String)?.hasPrefix("[") == true)
         }
     }
 
