@@ -5,7 +5,7 @@
 #   2. the service on SQLite and on PostgreSQL: POST .../inspect with that PNG for SECONDS, 1 and 10 connections,
 #      default workers (cores) and queue (32); then 10 connections with --inference-queue 2 (503s expected, no other
 #      error).
-# Writes bench/out/serve_wrk.json and prints it. Usage: bash bench/serve/run_wrk.sh [SECONDS]  (default 60)
+# Writes bench/out/serve_wrk.json (or $OUT) and prints it. Usage: bash bench/serve/run_wrk.sh [SECONDS]  (default 60)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 seconds="${1:-60}"
@@ -83,11 +83,12 @@ run() {   # name engine connections [serve options...]
     stop_server
 }
 
-run sqlite_c1 sqlite 1
-run sqlite_c10 sqlite 10
-run postgres_c1 postgres 1
-run postgres_c10 postgres 10
-run sqlite_c10_queue2 sqlite 10 --inference-queue 2
+want() { [ -z "${ONLY:-}" ] || [[ "$1" =~ $ONLY ]]; }   # ONLY=regex picks runs (a quick look; the record runs all)
+want sqlite_c1 && run sqlite_c1 sqlite 1
+want sqlite_c10 && run sqlite_c10 sqlite 10
+want postgres_c1 && run postgres_c1 postgres 1
+want postgres_c10 && run postgres_c10 postgres 10
+want sqlite_c10_queue2 && run sqlite_c10_queue2 sqlite 10 --inference-queue 2
 
 machine=$(cat bench/out/machine.json 2>/dev/null || echo '{}')
 {
@@ -95,5 +96,5 @@ machine=$(cat bench/out/machine.json 2>/dev/null || echo '{}')
     echo " \"cores\": $(nproc), \"machine\": $machine, \"library_ms_per_image\": $library_ms, \"runs\": ["
     (IFS=,; echo "${results[*]}")
     echo "]}"
-} | python3 -m json.tool > bench/out/serve_wrk.json
-cat bench/out/serve_wrk.json
+} | python3 -m json.tool > "${OUT:-bench/out/serve_wrk.json}"
+cat "${OUT:-bench/out/serve_wrk.json}"
