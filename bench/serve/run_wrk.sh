@@ -4,7 +4,7 @@
 #      its heatmap and overlay), per image = (time for N - time for 1) / (N - 1), so start-up is left out;
 #   2. the service on SQLite and on PostgreSQL: POST .../inspect with that PNG for SECONDS, 1 and 10 connections,
 #      default workers (cores) and queue (32); then 10 connections with --inference-queue 2 (503s expected, no other
-#      error).
+#      error). After each run the server is started again on the same data and timed to its first /readyz 200.
 # Writes bench/out/serve_wrk.json (or $OUT) and prints it. Usage: bash bench/serve/run_wrk.sh [SECONDS]  (default 60)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -32,9 +32,9 @@ library_ms=$(python3 -c "print(round(((($t2)-($t1)) - (($t1)-($t0))) / ($n - 1) 
 echo "library per image: $library_ms ms" >&2
 
 wait_ready() {
-    for _ in $(seq 1 200); do
+    for _ in $(seq 1 1000); do
         curl -sf "http://127.0.0.1:$1/readyz" >/dev/null && return 0
-        sleep 0.1
+        sleep 0.02
     done
     echo "the server on port $1 did not become ready" >&2; cat "$work/serve.log" >&2; return 1
 }
@@ -79,8 +79,16 @@ run() {   # name engine connections [serve options...]
     local json; json=$(echo "$out" | sed -n 's/^WRK_JSON //p')
     local rss; rss=$(ps -o rss= -p "$server_pid" | tr -d ' ')
     echo "$json" >&2
-    results+=("{\"name\": \"$name\", \"engine\": \"$engine\", \"connections\": $connections, \"options\": \"$*\", \"server_rss_kb\": $rss, \"wrk\": $json}")
     stop_server
+    # Startup to ready with the model active: the same data again, timed from launch to the first /readyz 200.
+    local store=(--data-dir "$work/$name"); [ -n "$db" ] && store+=(--database "$db")
+    local t0; t0=$(date +%s.%N)
+    "$bin" serve "${store[@]}" --port "$port" "$@" >"$work/serve.log" 2>&1 &
+    server_pid=$!
+    wait_ready "$port"
+    local ready; ready=$(python3 -c "print(round($(date +%s.%N) - $t0, 3))")
+    stop_server
+    results+=("{\"name\": \"$name\", \"engine\": \"$engine\", \"connections\": $connections, \"options\": \"$*\", \"server_rss_kb\": $rss, \"restart_to_ready_s\": $ready, \"wrk\": $json}")
 }
 
 want() { [ -z "${ONLY:-}" ] || [[ "$1" =~ $ONLY ]]; }   # ONLY=regex picks runs (a quick look; the record runs all)
