@@ -3,8 +3,8 @@ import Hummingbird
 import InspectionStore
 
 /// Reads `Authorization: Bearer <key>` (or `X-API-Key: <key>`), looks the key's hash up in the store and puts the
-/// key's record in the context. A key that is sent but unknown or revoked is refused here (401); a request with no
-/// key goes on, and each route's `context.require(role)` decides.
+/// key's record in the context. An unknown or revoked key is marked, and a request with no key goes on: each route's
+/// `context.require(role)` decides (401 for both on every route that needs a key).
 struct APIKeyMiddleware: RouterMiddleware {
     typealias Context = ServiceContext
     let store: InspectionStore
@@ -13,10 +13,11 @@ struct APIKeyMiddleware: RouterMiddleware {
                 next: (Request, ServiceContext) async throws -> Response) async throws -> Response {
         var context = context
         if let key = Self.key(in: request) {
-            guard let identity = try await store.authenticate(key: key) else {
-                throw HTTPError(.unauthorized, headers: [.wwwAuthenticate: "Bearer"], message: "unknown or revoked API key")
+            if let identity = try await store.authenticate(key: key) {
+                context.identity = identity
+            } else {
+                context.unknownKey = true
             }
-            context.identity = identity
         }
         return try await next(request, context)
     }

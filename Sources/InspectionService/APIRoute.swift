@@ -15,7 +15,8 @@ struct APIRoute: Sendable {
     var role: Role?
     var operationId: String
     var summary: String
-    /// Query parameters: name, OpenAPI type, description.
+    /// Query parameters: name, type, description. Types: `string`, `number`, `boolean`, `integer [MIN...[MAX]]`,
+    /// `text MIN...MAX` (printable characters), `enum A|B|C` (see `OpenAPIDocument.querySchema`).
     var query: [(name: String, type: String, description: String)] = []
     /// Request body media types -> schema name (nil: none).
     var body: (mediaTypes: [String], schema: String?)? = nil

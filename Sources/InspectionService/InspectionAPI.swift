@@ -39,7 +39,7 @@ struct InspectionAPI: Sendable {
                      summary: "One product.", success: (200, "Product", "application/json"), handler: getProduct),
             APIRoute(method: .post, path: "/api/v1/products/{product}/inspect", role: .operator, operationId: "inspect",
                      summary: "Scores one image (PNG or JPEG body); the inspection is committed before the answer.",
-                     query: [("source", "string", "camera id or other origin, stored with the inspection")],
+                     query: [("source", "text 1...128", "camera id or other origin, stored with the inspection")],
                      body: (["image/png", "image/jpeg", "application/octet-stream"], nil),
                      success: (200, "InspectionResult", "application/json"), handler: inspect),
             APIRoute(method: .get, path: "/api/v1/products/{product}/events", role: .operator, operationId: "productEvents",
@@ -67,11 +67,11 @@ struct InspectionAPI: Sendable {
                      handler: setThreshold),
             APIRoute(method: .get, path: "/api/v1/inspections", role: .operator, operationId: "listInspections",
                      summary: "Inspections, newest first, by cursor.",
-                     query: [("product", "string", "product name"), ("decision", "string", "ok or anomalous"),
+                     query: [("product", "string", "product name"), ("decision", "enum ok|anomalous", "the decision"),
                              ("from_ms", "integer", "at or after (ms since 1970)"), ("to_ms", "integer", "before"),
                              ("min_score", "number", "score at least"), ("max_score", "number", "score at most"),
-                             ("reviewed", "boolean", "reviewed or not"), ("cursor", "integer", "next_cursor of the previous page"),
-                             ("limit", "integer", "1-500, default 50")],
+                             ("reviewed", "boolean", "reviewed or not"), ("cursor", "integer 1...", "next_cursor of the previous page"),
+                             ("limit", "integer 1...500", "default 50")],
                      success: (200, "InspectionPage", "application/json"), handler: listInspections),
             APIRoute(method: .get, path: "/api/v1/inspections/{id}", role: .operator, operationId: "getInspection",
                      summary: "One inspection.", success: (200, "Inspection", "application/json"), handler: getInspection),
@@ -87,17 +87,17 @@ struct InspectionAPI: Sendable {
                      success: (200, "Review", "application/json"), handler: undoReview),
             APIRoute(method: .get, path: "/api/v1/products/{product}/datasets", role: .operator, operationId: "listDataset",
                      summary: "The product's good, defect and synthetic images.",
-                     query: [("kind", "string", "good, defect or synthetic"), ("verdict", "string", "pending, accepted or rejected")],
+                     query: [("kind", "enum good|defect|synthetic", "the set"), ("verdict", "enum pending|accepted|rejected", "a synthetic sample's verdict")],
                      success: (200, "DatasetItemList", "application/json"), handler: listDataset),
             APIRoute(method: .post, path: "/api/v1/products/{product}/datasets/{kind}", role: .expert,
                      operationId: "uploadDatasetImage", summary: "Adds one image (PNG or JPEG body) to the good or defect set.",
-                     query: [("label", "string", "defect type")],
+                     query: [("label", "text 0...64", "defect type")],
                      body: (["image/png", "image/jpeg", "application/octet-stream"], nil),
                      success: (201, "DatasetItem", "application/json"), handler: uploadDatasetImage),
             APIRoute(method: .post, path: "/api/v1/products/{product}/datasets/{kind}/batch", role: .expert,
                      operationId: "uploadDatasetBatch",
                      summary: "Adds many images at once, all or none: the files of a multipart/form-data body or the entries of a zip. `x_mask.png` is the mask of image `x` (defects); a defect's label is ?label= or its folder's name. Other files are skipped and listed.",
-                     query: [("label", "string", "defect type for every image (default: each image's folder name)")],
+                     query: [("label", "text 0...64", "defect type for every image (default: each image's folder name)")],
                      body: (["multipart/form-data", "application/zip"], nil),
                      success: (201, "DatasetBatchResult", "application/json"), handler: uploadDatasetBatch),
             APIRoute(method: .delete, path: "/api/v1/datasets/{id}", role: .expert, operationId: "removeDatasetItem",
@@ -112,7 +112,7 @@ struct InspectionAPI: Sendable {
                      handler: startFit),
             APIRoute(method: .get, path: "/api/v1/jobs", role: .operator, operationId: "listJobs",
                      summary: "Jobs, newest first.",
-                     query: [("state", "string", "queued, running, succeeded, failed or cancelled"), ("product", "string", "product name")],
+                     query: [("state", "enum queued|running|succeeded|failed|cancelled", "job state"), ("product", "string", "product name")],
                      success: (200, "JobList", "application/json"), handler: listJobs),
             APIRoute(method: .get, path: "/api/v1/jobs/{id}", role: .operator, operationId: "getJob",
                      summary: "One job: state, stage, progress, log, result.", success: (200, "Job", "application/json"),
@@ -135,7 +135,7 @@ struct InspectionAPI: Sendable {
                      success: (200, "Webhook", "application/json"), handler: removeWebhook),
             APIRoute(method: .get, path: "/api/v1/webhooks/{id}/deliveries", role: .admin, operationId: "listDeliveries",
                      summary: "A webhook's deliveries, newest first: state, attempts, the receiver's last status or error.",
-                     query: [("state", "string", "pending, delivered or failed"), ("limit", "integer", "1-1000, default 100")],
+                     query: [("state", "enum pending|delivered|failed", "delivery state"), ("limit", "integer 1...1000", "default 100")],
                      success: (200, "DeliveryList", "application/json"), handler: listDeliveries),
             APIRoute(method: .get, path: "/api/v1/blobs/{sha256}", role: .operator, operationId: "getBlob",
                      summary: "A stored image, heatmap, mask or model file by its SHA-256.",
@@ -143,7 +143,7 @@ struct InspectionAPI: Sendable {
             APIRoute(method: .get, path: "/api/v1/audit", role: .admin, operationId: "auditLog",
                      summary: "Changes to thresholds, active models, keys, datasets and reviews, newest first.",
                      query: [("entity", "string", "product, model_version, inspection, dataset_item, job, api_key"),
-                             ("entity_id", "string", "the entity's id"), ("limit", "integer", "1-1000")],
+                             ("entity_id", "string", "the entity's id"), ("limit", "integer 1...1000", "default 100")],
                      success: (200, "AuditList", "application/json"), handler: auditLog),
             APIRoute(method: .get, path: "/api/v1/keys", role: .admin, operationId: "listKeys",
                      summary: "API keys (never the keys themselves).", success: (200, "KeyList", "application/json"),
@@ -225,12 +225,21 @@ struct InspectionAPI: Sendable {
         let product = try await productInPath(context)
         let data = try await RequestParts.body(request, limit: configuration.maxModelUploadBytes, option: "--max-model-mb")
         guard !data.isEmpty else { throw HTTPError(.badRequest, message: "the body must be a model file (.safetensors from `patchcore fit`)") }
+        let existed = blobs.contains(BlobStore.name(of: data))
         let name = try blobs.put(data)
         let file = try blobs.url(of: name)
         let weights = configuration.weights
-        let model = try await Task.detached {
-            try ActiveModels.scorer(file: file, threshold: nil, provenance: "", name: "upload", version: 0, weights: weights).model
-        }.value
+        let model: PatchCoreModel
+        do {
+            model = try await Task.detached {
+                try ActiveModels.scorer(file: file, threshold: nil, provenance: "", name: "upload", version: 0, weights: weights).model
+            }.value
+        } catch {
+            // A file that is no model leaves nothing behind, and the answer never shows the server's paths.
+            if !existed { try? FileManager.default.removeItem(at: file) }
+            let http = ErrorMiddleware.httpError(error, logger: context.logger)
+            throw HTTPError(http.status, message: (http.body ?? "\(error)").replacingOccurrences(of: file.path, with: "the uploaded model file"))
+        }
         let config = String(decoding: try JSONEncoder().encode(model.config), as: UTF8.self)
         let version = try await store.addModelVersion(productId: product.id, NewModelVersion(
             modelBlob: name, backbone: model.config.backbone, config: config, metrics: nil,
@@ -333,6 +342,15 @@ struct InspectionAPI: Sendable {
         }
     }
 
+    /// `?label=`: at most 64 printable characters.
+    static func label(_ request: Request) throws -> String? {
+        guard let text = request.uri.queryParameters["label"].map(String.init) else { return nil }
+        guard text.count <= 64, text.unicodeScalars.allSatisfy({ $0.value >= 0x20 && $0.value != 0x7f }) else {
+            throw HTTPError(.badRequest, message: "query parameter 'label': at most 64 printable characters")
+        }
+        return text
+    }
+
     /// `?source=` or `X-Source:`: at most 128 printable characters.
     static func source(_ request: Request) throws -> String {
         let text = request.uri.queryParameters["source"].map(String.init)
@@ -355,6 +373,7 @@ struct InspectionAPI: Sendable {
         filter.maxScore = try RequestParts.query(request, "max_score", as: Double.self)
         filter.reviewed = try RequestParts.query(request, "reviewed", as: Bool.self)
         filter.before = try RequestParts.query(request, "cursor", as: Int64.self)
+        if let cursor = filter.before, cursor < 1 { throw HTTPError(.badRequest, message: "query parameter 'cursor' must be a next_cursor (>= 1)") }
         let limit = try RequestParts.query(request, "limit", as: Int.self) ?? 50
         guard (1...500).contains(limit) else { throw HTTPError(.badRequest, message: "query parameter 'limit' must be 1-500") }
         filter.limit = limit
@@ -418,8 +437,7 @@ struct InspectionAPI: Sendable {
         guard let kind = DatasetKind(rawValue: kindText), kind != .synthetic else {
             throw HTTPError(.badRequest, message: "path parameter 'kind': '\(kindText.prefix(40))' is not good or defect")
         }
-        let label = request.uri.queryParameters["label"].map(String.init) ?? ""
-        guard label.count <= 64 else { throw HTTPError(.badRequest, message: "query parameter 'label': at most 64 characters") }
+        let label = try Self.label(request) ?? ""
         let data = try await RequestParts.body(request, limit: configuration.maxUploadBytes)
         guard !data.isEmpty else { throw HTTPError(.badRequest, message: "the body is empty; send a PNG or JPEG image") }
         let limits = configuration.limits
@@ -436,8 +454,7 @@ struct InspectionAPI: Sendable {
         guard let kind = DatasetKind(rawValue: kindText), kind != .synthetic else {
             throw HTTPError(.badRequest, message: "path parameter 'kind': '\(kindText.prefix(40))' is not good or defect")
         }
-        let label = request.uri.queryParameters["label"].map(String.init)
-        guard (label?.count ?? 0) <= 64 else { throw HTTPError(.badRequest, message: "query parameter 'label': at most 64 characters") }
+        let label = try Self.label(request)
         let contentType = request.headers[.contentType] ?? ""
         let body = try await RequestParts.body(request, limit: configuration.maxBatchUploadBytes, option: "--max-batch-mb")
         guard !body.isEmpty else { throw HTTPError(.badRequest, message: "the body is empty; send a multipart/form-data body or a zip") }
@@ -510,9 +527,13 @@ struct InspectionAPI: Sendable {
         let product = try await productInPath(context)
         let params = try await RequestParts.json(request, context, as: FitJobParams.self)
         // Checked now, so a bad value is a 400 to the client rather than a failed job later.
-        var config = try PatchCorePipeline.defaultConfig(backbone: params.backbone ?? "mobilenet_v2")
-        if let r = params.coresetRatio { config.coresetRatio = r }
-        do { try config.validate() } catch { throw HTTPError(.badRequest, message: "\(error)") }
+        do {
+            var config = try PatchCorePipeline.defaultConfig(backbone: params.backbone ?? "mobilenet_v2")
+            if let r = params.coresetRatio { config.coresetRatio = r }
+            try config.validate()
+        } catch {
+            throw HTTPError(.badRequest, message: "\(error)")
+        }
         if let rate = params.falseRejectRate, !(rate > 0 && rate < 1) {
             throw HTTPError(.badRequest, message: "field 'false_reject_rate' must be in (0, 1)")
         }
@@ -613,6 +634,10 @@ struct InspectionAPI: Sendable {
 
     @Sendable func revokeKey(_ request: Request, _ context: ServiceContext) async throws -> Response {
         let key = try context.caller()
+        let name = try context.parameters.require("name")
+        guard name != key.name else {
+            throw HTTPError(.conflict, message: "key '\(name)' cannot revoke itself; revoke it with another admin key")
+        }
         return try await store.revokeKey(name: context.parameters.require("name"), actor: key.name).response(.ok, request, context)
     }
 }

@@ -53,6 +53,18 @@ public final class InspectionServer: Sendable {
                 return try await handler(request, context)
             }
         }
+        // A method a path does not have is a 405 naming the ones it has (not a 404, which would say the path is wrong).
+        var methodsByPath: [String: [HTTPRequest.Method]] = [:]
+        for route in api.routes { methodsByPath[route.routerPath, default: []].append(route.method) }
+        for (path, methods) in methodsByPath {
+            let allow = methods.map(\.rawValue).joined(separator: ", ")
+            for method in [HTTPRequest.Method.get, .post, .put, .patch, .delete, .options, .trace, HTTPRequest.Method("QUERY")!]
+            where !methods.contains(method) {
+                router.on(RouterPath(path), method: method) { _, _ -> Response in
+                    throw HTTPError(.methodNotAllowed, headers: [.allow: allow], message: "this path takes \(allow)")
+                }
+            }
+        }
         let metrics = self.metrics, gate = self.gate, store = self.store
         router.get("/metrics") { _, _ -> Response in
             var headers = HTTPFields()

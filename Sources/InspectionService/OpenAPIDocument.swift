@@ -1,4 +1,5 @@
 import Foundation
+import PatchCore
 
 /// The OpenAPI 3.1 document served at `/api/v1/openapi.json`, built from the route table (paths, parameters,
 /// bodies, roles) and the schemas below, which describe the JSON the handlers send. A test compares the document
@@ -14,13 +15,18 @@ enum OpenAPIDocument {
             var operation: [String: Any] = ["operationId": route.operationId, "summary": route.summary]
             var parameters: [[String: Any]] = []
             for name in route.pathParameters {
-                let schema: [String: Any] = ["id", "version"].contains(name) ? ["type": "integer", "minimum": 1] : ["type": "string"]
+                let schema: [String: Any]
+                switch name {
+                case "id", "version": schema = ["type": "integer", "minimum": 1, "maximum": Int64.max]
+                case "sha256": schema = ["type": "string", "pattern": "^[0-9a-f]{64}$"]
+                case "kind": schema = ["type": "string", "enum": ["good", "defect"]]
+                default: schema = ["type": "string"]
+                }
                 parameters.append(["name": name, "in": "path", "required": true, "schema": schema])
             }
             for q in route.query {
-                let schema: [String: Any] = ["type": q.type]
                 parameters.append(["name": q.name, "in": "query", "required": false, "description": q.description,
-                                   "schema": schema])
+                                   "schema": querySchema(q.type)])
             }
             if !parameters.isEmpty { operation["parameters"] = parameters }
             if let body = route.body {
@@ -33,8 +39,19 @@ enum OpenAPIDocument {
             }
             var responses: [String: Any] = [:]
             let successSchema: [String: Any] = route.success.schema.map { ref($0) } ?? ["type": "string", "format": "binary"]
-            let successContent: [String: Any] = [route.success.mediaType: ["schema": successSchema]]
-            responses[String(route.success.status)] = ["description": "success", "content": successContent]
+            // An event stream's events are described in the summary; a schema here would describe the whole body.
+            let successContent: [String: Any] = route.success.mediaType == "text/event-stream"
+                ? [route.success.mediaType: [String: Any]()] : [route.success.mediaType: ["schema": successSchema]]
+            var success: [String: Any] = ["description": "success", "content": successContent]
+            if route.operationId == "createProduct" {
+                // The new product's name is the {product} of every product route (clients and test generators follow these).
+                var links: [String: Any] = [:]
+                for other in routes where other.pathParameters == ["product"] {
+                    links[other.operationId] = ["operationId": other.operationId, "parameters": ["product": "$response.body#/name"]]
+                }
+                success["links"] = links
+            }
+            responses[String(route.success.status)] = success
             if route.role != nil {
                 operation["security"] = [["apiKey": [String]()]]
                 operation["x-required-role"] = route.role!.rawValue
@@ -42,8 +59,11 @@ enum OpenAPIDocument {
                 responses["403"] = errorResponse("the key's role is below \(route.role!.rawValue)")
                 responses["400"] = errorResponse("a malformed parameter or body, named in the message")
             }
-            if !route.pathParameters.isEmpty { responses["404"] = errorResponse("no such record") }
+            if !route.pathParameters.isEmpty || route.query.contains(where: { $0.name == "product" }) {
+                responses["404"] = errorResponse("no such record")
+            }
             if route.body != nil { responses["413"] = errorResponse("the body is larger than --max-upload-mb") }
+            if route.operationId == "uploadModel" { responses["422"] = errorResponse("not a usable model file (the message says why)") }
             if ["inspect", "uploadDatasetImage", "uploadDatasetBatch"].contains(route.operationId) {
                 responses["415"] = errorResponse("not a PNG or JPEG image")
                 responses["422"] = errorResponse("a corrupt image")
@@ -52,7 +72,7 @@ enum OpenAPIDocument {
                 responses["409"] = errorResponse("the product has no active model")
                 responses["503"] = errorResponse("every inference worker is busy and the queue is full (Retry-After), or the store is unavailable")
             }
-            if ["createProduct", "createKey", "review", "undoReview", "cancelJob", "removeWebhook"].contains(route.operationId) {
+            if ["createProduct", "createKey", "review", "undoReview", "cancelJob", "removeWebhook", "revokeKey"].contains(route.operationId) {
                 responses["409"] = errorResponse("a name that exists, or a record in a state that refuses the change")
             }
             if route.operationId == "ready" { responses["503"] = ["description": "not ready", "content": ["application/json": ["schema": ref("Health")]]] }
@@ -71,6 +91,27 @@ enum OpenAPIDocument {
         ]
     }
 
+    /// The schema of a query parameter type of `APIRoute.query`.
+    static func querySchema(_ type: String) -> [String: Any] {
+        let parts = type.split(separator: " ", maxSplits: 1).map(String.init)
+        guard parts.count == 2 else { return ["type": type] }
+        let bounds = parts[1].components(separatedBy: "...").map { Int($0) }
+        switch parts[0] {
+        case "enum": return ["type": "string", "enum": parts[1].split(separator: "|").map(String.init)]
+        case "integer":
+            var schema: [String: Any] = ["type": "integer"]
+            if let low = bounds.first ?? nil { schema["minimum"] = low }
+            if bounds.count > 1, let high = bounds[1] { schema["maximum"] = high }
+            return schema
+        case "text":
+            var schema: [String: Any] = ["type": "string", "pattern": "^[^\\u0000-\\u001f\\u007f]*$"]
+            if let low = bounds.first ?? nil { schema["minLength"] = low }
+            if bounds.count > 1, let high = bounds[1] { schema["maxLength"] = high }
+            return schema
+        default: return ["type": parts[0]]
+        }
+    }
+
     static func ref(_ name: String) -> [String: Any] { ["$ref": "#/components/schemas/\(name)"] }
 
     static func errorResponse(_ description: String) -> [String: Any] {
@@ -83,6 +124,8 @@ enum OpenAPIDocument {
     private static var num: [String: Any] { ["type": "number"] }
     private static var str: [String: Any] { ["type": "string"] }
     private static var bool: [String: Any] { ["type": "boolean"] }
+    /// Product and key names (`InspectionStore.validateName`).
+    private static var name: [String: Any] { ["type": "string", "pattern": "^[A-Za-z0-9_-][A-Za-z0-9._-]{0,63}$"] }
     private static func nullable(_ s: [String: Any]) -> [String: Any] { ["type": [s["type"]!, "null"]] }
     private static func enumeration(_ values: [String]) -> [String: Any] { ["type": "string", "enum": values] }
     private static func object(_ properties: [String: [String: Any]], optional: Set<String> = []) -> [String: Any] {
@@ -101,7 +144,7 @@ enum OpenAPIDocument {
             "Product": object(["id": int, "name": str, "description": str, "active_model_id": nullable(int),
                                "created_ms": int], optional: ["active_model_id"]),
             "ProductList": list("Product"),
-            "NewProduct": object(["name": str, "description": str], optional: ["description"]),
+            "NewProduct": object(["name": name, "description": nullable(str)], optional: ["description"]),
             "ModelVersion": object([
                 "id": int, "product_id": int, "version": int, "model_blob": str, "backbone": str, "config": str,
                 "metrics": nullable(str), "threshold": num, "threshold_provenance": str, "created_ms": int,
@@ -124,8 +167,10 @@ enum OpenAPIDocument {
             ], optional: ["heatmap_blob", "overlay_blob", "review_id"]),
             "InspectionPage": object(["items": ["type": "array", "items": ref("Inspection")], "next_cursor": nullable(int)],
                                      optional: ["next_cursor"]),
-            "ReviewRequest": object(["verdict": enumeration(["confirm", "good", "defect"]), "reason": str,
-                                     "mask_base64": str], optional: ["reason", "mask_base64"]),
+            "ReviewRequest": object(["verdict": enumeration(["confirm", "good", "defect"]), "reason": ["type": "string", "maxLength": 2000],
+                                     "mask_base64": ["type": "string", "minLength": 4, "pattern": "^[A-Za-z0-9+/]+={0,2}$",
+                                                     "contentEncoding": "base64", "contentMediaType": "image/png"]],
+                                    optional: ["reason", "mask_base64"]),
             "Review": object([
                 "id": int, "inspection_id": int, "verdict": enumeration(["confirm", "good", "defect"]),
                 "mask_blob": nullable(str), "reason": str, "reviewer": str, "created_ms": int,
@@ -141,7 +186,7 @@ enum OpenAPIDocument {
             "DatasetItemList": list("DatasetItem"),
             "DatasetBatchResult": object(["items": ["type": "array", "items": ref("DatasetItem")],
                                           "skipped": ["type": "array", "items": str]]),
-            "FitJobRequest": object(["backbone": str, "coreset_ratio": num, "seed": int, "false_reject_rate": num,
+            "FitJobRequest": object(["backbone": enumeration(BackboneRegistry.names), "coreset_ratio": ["type": "number", "exclusiveMinimum": 0, "maximum": 1], "seed": int, "false_reject_rate": num,
                                      "activate": bool], optional: ["backbone", "coreset_ratio", "seed", "false_reject_rate", "activate"]),
             "Job": object([
                 "id": int, "kind": str, "product_id": nullable(int), "params": str,
@@ -158,9 +203,9 @@ enum OpenAPIDocument {
                               "prefix": str, "created_ms": int, "created_by": str, "revoked_ms": nullable(int)],
                              optional: ["revoked_ms"]),
             "KeyList": list("APIKey"),
-            "NewKey": object(["name": str, "role": enumeration(["operator", "expert", "admin"])]),
+            "NewKey": object(["name": name, "role": enumeration(["operator", "expert", "admin"])]),
             "CreatedKey": object(["key": str, "record": ref("APIKey")]),
-            "NewWebhook": object(["url": str]),
+            "NewWebhook": object(["url": ["type": "string", "format": "uri", "pattern": "^https?://[^/?#]+", "maxLength": 2048]]),
             "Webhook": object(["id": int, "product_id": int, "url": str, "created_ms": int, "created_by": str,
                                "removed_ms": nullable(int), "removed_by": nullable(str)],
                               optional: ["removed_ms", "removed_by"]),

@@ -166,6 +166,38 @@ import Testing
         }
     }
 
+    /// Found by schemathesis: a file that is no model was kept as a blob and its error named the server's path; a
+    /// stale key on a public route was a 401; a key could revoke itself; a label could hold control characters;
+    /// a method a path lacks was a 404.
+    @Test func refusalsKeepNothingAndShowNoServerPaths() async throws {
+        let fixture = try ServiceFixture.shared()
+        try await ServiceHarness.with(.sqlite) { h, client in
+            try await deployModel(h, client)
+            let blobs = h.server.blobs.root
+            func count() throws -> Int {
+                (FileManager.default.enumerator(atPath: blobs.path)?.allObjects as? [String] ?? [])
+                    .filter { $0.split(separator: "/").last?.count == 64 }.count
+            }
+            let before = try count()
+            let notAModel = try await client.execute(uri: "/api/v1/products/bottle/models", method: .post,
+                                                     headers: auth(h.admin, [.contentType: "application/octet-stream"]),
+                                                     body: buffer(fixture.good[1]))
+            #expect(notAModel.status == .unprocessableContent)
+            #expect(!text(notAModel).contains(blobs.path) && !text(notAModel).contains("/blobs/"), "\(text(notAModel))")
+            #expect(text(notAModel).contains("the uploaded model file"), "\(text(notAModel))")
+            #expect(try count() == before)
+            #expect(try await client.execute(uri: "/healthz", method: .get, headers: auth("pc_stale")).status == .ok)
+            #expect(try await client.execute(uri: "/api/v1/products", method: .get, headers: auth("pc_stale")).status == .unauthorized)
+            #expect(try await client.execute(uri: "/api/v1/keys/admin", method: .delete, headers: auth(h.admin)).status == .conflict)
+            let control = try await client.execute(uri: "/api/v1/products/bottle/datasets/good?label=a%01b", method: .post,
+                                                   headers: imageHeaders(h.expert), body: buffer(fixture.good[0]))
+            #expect(control.status == .badRequest && text(control).contains("label"))
+            let wrongMethod = try await client.execute(uri: "/api/v1/keys", method: .put, headers: auth(h.admin))
+            #expect(wrongMethod.status == .methodNotAllowed)
+            #expect(wrongMethod.headers[.allow] == "GET, POST")
+        }
+    }
+
     @Test func aFullQueueIsAnswered503WithRetryAfter() async throws {
         let fixture = try ServiceFixture.shared()
         try await ServiceHarness.with(.sqlite, configure: { $0.inferenceWorkers = 1; $0.inferenceQueue = 1 }) { h, client in
