@@ -152,7 +152,8 @@ enum OpenAPIDocument {
                 "train_items": nullable(str),
             ], optional: ["metrics", "activated_ms", "activated_by", "train_items"]),
             "ModelVersionList": list("ModelVersion"),
-            "ThresholdRequest": object(["threshold": num, "false_reject_rate": num], optional: ["threshold", "false_reject_rate"]),
+            "ThresholdRequest": object(["threshold": num, "false_reject_rate": ["type": "number", "exclusiveMinimum": 0, "exclusiveMaximum": 1]],
+                                       optional: ["threshold", "false_reject_rate"]),
             "InspectionResult": object([
                 "id": int, "product": str, "score": num, "normalized_score": num,
                 "decision": enumeration(["ok", "anomalous"]), "threshold": num, "model_version": int,
@@ -186,8 +187,13 @@ enum OpenAPIDocument {
             "DatasetItemList": list("DatasetItem"),
             "DatasetBatchResult": object(["items": ["type": "array", "items": ref("DatasetItem")],
                                           "skipped": ["type": "array", "items": str]]),
-            "FitJobRequest": object(["backbone": enumeration(BackboneRegistry.names), "coreset_ratio": ["type": "number", "exclusiveMinimum": 0, "maximum": 1], "seed": int, "false_reject_rate": num,
-                                     "activate": bool], optional: ["backbone", "coreset_ratio", "seed", "false_reject_rate", "activate"]),
+            // Every field may be left out or null (the default then applies).
+            "FitJobRequest": object(["backbone": ["type": ["string", "null"], "enum": BackboneRegistry.names.map { $0 as Any } + [NSNull()]],
+                                     "coreset_ratio": ["type": ["number", "null"], "exclusiveMinimum": 0, "maximum": 1],
+                                     "seed": ["type": ["integer", "null"], "minimum": 0],
+                                     "false_reject_rate": ["type": ["number", "null"], "exclusiveMinimum": 0, "exclusiveMaximum": 1],
+                                     "activate": ["type": ["boolean", "null"]]],
+                                    optional: ["backbone", "coreset_ratio", "seed", "false_reject_rate", "activate"]),
             "Job": object([
                 "id": int, "kind": str, "product_id": nullable(int), "params": str,
                 "state": enumeration(["queued", "running", "succeeded", "failed", "cancelled"]), "stage": str,
