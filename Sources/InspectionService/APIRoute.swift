@@ -55,6 +55,13 @@ enum RequestParts {
         return value
     }
 
+    /// `?limit=`: 1 to `max`, `default` when absent.
+    static func limit(_ request: Request, default value: Int, max: Int) throws -> Int {
+        let limit = try query(request, "limit", as: Int.self) ?? value
+        guard (1...max).contains(limit) else { throw HTTPError(.badRequest, message: "query parameter 'limit' must be 1-\(max)") }
+        return limit
+    }
+
     static func id(_ context: ServiceContext, _ name: String) throws -> Int64 {
         let text = try context.parameters.require(name)
         guard let v = Int64(text), v > 0 else {

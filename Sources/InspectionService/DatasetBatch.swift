@@ -56,6 +56,10 @@ enum DatasetBatch {
     }
 
     static func zip(_ body: Data, maxFileBytes: Int) throws -> [File] {
+        // A zip starts with a local header or, when empty, with the end record.
+        guard body.starts(with: [0x50, 0x4b, 0x03, 0x04]) || body.starts(with: [0x50, 0x4b, 0x05, 0x06]) else {
+            throw HTTPError(.unprocessableContent, message: "the body is not a zip archive (it does not start with 'PK')")
+        }
         do {
             let archive = try StoredZip(data: body, file: "the uploaded zip")
             guard archive.names.count <= maxFiles else {
@@ -74,8 +78,11 @@ enum DatasetBatch {
 
     /// Splits a multipart body with multipart-kit's parser; parts without a file name (plain form fields) are skipped.
     static func multipart(_ body: Data, contentType: String, maxFileBytes: Int) throws -> [File] {
-        guard let boundary = parameter("boundary", of: contentType), !boundary.isEmpty, boundary.count <= 200 else {
+        guard let boundary = parameter("boundary", of: contentType), !boundary.isEmpty else {
             throw HTTPError(.badRequest, message: "Content-Type multipart/form-data needs a boundary parameter")
+        }
+        guard boundary.count <= 70 else {   // RFC 2046: 1 to 70 characters
+            throw HTTPError(.badRequest, message: "the multipart boundary is \(boundary.count) characters; at most 70")
         }
         let parser = MultipartParser(boundary: boundary)
         var files: [File] = []

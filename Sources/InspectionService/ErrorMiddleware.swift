@@ -10,6 +10,9 @@ import TensorCore
 /// an unreachable database a 503, and anything else a 500 whose detail goes to the log, not to the client.
 struct ErrorMiddleware: RouterMiddleware {
     typealias Context = ServiceContext
+    /// The service's data folder: library errors name files by path, and a client is never shown where the server
+    /// keeps its files (`<data-dir>` instead).
+    let dataDirectory: URL
 
     func handle(_ request: Request, context: ServiceContext,
                 next: (Request, ServiceContext) async throws -> Response) async throws -> Response {
@@ -18,11 +21,19 @@ struct ErrorMiddleware: RouterMiddleware {
         } catch let error as HTTPResponseError {
             throw error
         } catch {
-            throw Self.httpError(error, logger: context.logger)
+            throw Self.httpError(error, logger: context.logger, hiding: dataDirectory)
         }
     }
 
-    static func httpError(_ error: any Error, logger: Logger) -> HTTPError {
+    static func httpError(_ error: any Error, logger: Logger, hiding folder: URL?) -> HTTPError {
+        let http = httpError(error, logger: logger)
+        guard let folder, let body = http.body, body.contains(folder.path) else { return http }
+        return HTTPError(http.status, headers: http.headers,
+                         message: body.replacingOccurrences(of: folder.standardizedFileURL.path, with: "<data-dir>")
+                            .replacingOccurrences(of: folder.path, with: "<data-dir>"))
+    }
+
+    private static func httpError(_ error: any Error, logger: Logger) -> HTTPError {
         switch error {
         case let e as StoreError:
             switch e {

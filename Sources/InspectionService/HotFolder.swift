@@ -58,7 +58,7 @@ struct HotFolder: Service {
             let result = try await inspector.inspect(product: product, data: data, source: source)
             try finish(file, into: done, json: try JSONEncoder.snakeCase.encode(result))
         } catch {
-            let http = (error as? HTTPError) ?? ErrorMiddleware.httpError(error, logger: logger)
+            let http = (error as? HTTPError) ?? ErrorMiddleware.httpError(error, logger: logger, hiding: nil)
             // Not the file's fault: leave it for the next poll.
             if http.status == .serviceUnavailable || http.status == .conflict {
                 logger.warning("hot folder \(folder.path): \(name) waits: \(http.body ?? "\(http.status)")")

@@ -237,7 +237,7 @@ struct InspectionAPI: Sendable {
         } catch {
             // A file that is no model leaves nothing behind, and the answer never shows the server's paths.
             if !existed { try? FileManager.default.removeItem(at: file) }
-            let http = ErrorMiddleware.httpError(error, logger: context.logger)
+            let http = ErrorMiddleware.httpError(error, logger: context.logger, hiding: nil)
             throw HTTPError(http.status, message: (http.body ?? "\(error)").replacingOccurrences(of: file.path, with: "the uploaded model file"))
         }
         let config = String(decoding: try JSONEncoder().encode(model.config), as: UTF8.self)
@@ -317,7 +317,7 @@ struct InspectionAPI: Sendable {
         }
         // What the client has (up to `start`) counts as seen, so the late-commit window does not send it again.
         var initial = Cursor(last: start)
-        for i in try await store.inspections(productId: product.id, after: start) where i.id <= start {
+        for i in try await store.inspections(productId: product.id, after: start, limit: 1) where i.id <= start {
             initial.seen[i.id] = i.createdMs
         }
         let cursor = StreamState(initial)
@@ -340,6 +340,15 @@ struct InspectionAPI: Sendable {
             cursor.value = c
             return (events, false)
         }
+    }
+
+    /// The `{kind}` of an upload route: good or defect (synthetic samples come from synthesis, not uploads).
+    static func uploadKind(_ context: ServiceContext) throws -> DatasetKind {
+        let text = try context.parameters.require("kind")
+        guard let kind = DatasetKind(rawValue: text), kind != .synthetic else {
+            throw HTTPError(.badRequest, message: "path parameter 'kind': '\(text.prefix(40))' is not good or defect")
+        }
+        return kind
     }
 
     /// `?label=`: at most 64 printable characters.
@@ -374,8 +383,7 @@ struct InspectionAPI: Sendable {
         filter.reviewed = try RequestParts.query(request, "reviewed", as: Bool.self)
         filter.before = try RequestParts.query(request, "cursor", as: Int64.self)
         if let cursor = filter.before, cursor < 1 { throw HTTPError(.badRequest, message: "query parameter 'cursor' must be a next_cursor (>= 1)") }
-        let limit = try RequestParts.query(request, "limit", as: Int.self) ?? 50
-        guard (1...500).contains(limit) else { throw HTTPError(.badRequest, message: "query parameter 'limit' must be 1-500") }
+        let limit = try RequestParts.limit(request, default: 50, max: 500)
         filter.limit = limit
         let page = try await store.inspections(filter)
         return try InspectionPage(items: page.items, nextCursor: page.nextCursor).response(.ok, request, context)
@@ -433,10 +441,7 @@ struct InspectionAPI: Sendable {
     @Sendable func uploadDatasetImage(_ request: Request, _ context: ServiceContext) async throws -> Response {
         let key = try context.caller()
         let product = try await productInPath(context)
-        let kindText = try context.parameters.require("kind")
-        guard let kind = DatasetKind(rawValue: kindText), kind != .synthetic else {
-            throw HTTPError(.badRequest, message: "path parameter 'kind': '\(kindText.prefix(40))' is not good or defect")
-        }
+        let kind = try Self.uploadKind(context)
         let label = try Self.label(request) ?? ""
         let data = try await RequestParts.body(request, limit: configuration.maxUploadBytes)
         guard !data.isEmpty else { throw HTTPError(.badRequest, message: "the body is empty; send a PNG or JPEG image") }
@@ -450,15 +455,12 @@ struct InspectionAPI: Sendable {
     @Sendable func uploadDatasetBatch(_ request: Request, _ context: ServiceContext) async throws -> Response {
         let key = try context.caller()
         let product = try await productInPath(context)
-        let kindText = try context.parameters.require("kind")
-        guard let kind = DatasetKind(rawValue: kindText), kind != .synthetic else {
-            throw HTTPError(.badRequest, message: "path parameter 'kind': '\(kindText.prefix(40))' is not good or defect")
-        }
+        let kind = try Self.uploadKind(context)
         let label = try Self.label(request)
         let contentType = request.headers[.contentType] ?? ""
         let body = try await RequestParts.body(request, limit: configuration.maxBatchUploadBytes, option: "--max-batch-mb")
         guard !body.isEmpty else { throw HTTPError(.badRequest, message: "the body is empty; send a multipart/form-data body or a zip") }
-        let limits = configuration.limits, maxFile = configuration.maxUploadBytes
+        let limits = configuration.limits, maxFile = configuration.maxUploadBytes, logger = context.logger
         // Unpacked and every image decoded on an inference worker (bounded CPU), before anything is stored.
         let (items, skipped) = try await gate.run { () throws -> ([DatasetBatch.Item], [String]) in
             let (files, skipped) = try DatasetBatch.files(body: body, contentType: contentType, maxFileBytes: maxFile)
@@ -468,14 +470,14 @@ struct InspectionAPI: Sendable {
                 do {
                     image = try ImageFile.decode(item.image, file: item.name, limits: limits)
                 } catch {
-                    throw Self.named(error, item.name)
+                    throw Self.named(error, item.name, logger: logger)
                 }
                 guard let mask = item.mask else { continue }
                 guard kind == .defect else {
                     throw HTTPError(.unprocessableContent, message: "'\(item.name.prefix(200))' has a mask; masks go with defect images, not good ones")
                 }
                 let decoded: ImageIO.Image
-                do { decoded = try ImageFile.decode(mask, file: item.name + " (mask)", limits: limits) } catch { throw Self.named(error, item.name + " (mask)") }
+                do { decoded = try ImageFile.decode(mask, file: item.name + " (mask)", limits: limits) } catch { throw Self.named(error, item.name + " (mask)", logger: logger) }
                 guard decoded.width == image.width, decoded.height == image.height else {
                     throw HTTPError(.unprocessableContent, message: "the mask of '\(item.name.prefix(200))' is \(decoded.width)x\(decoded.height), the image \(image.width)x\(image.height)")
                 }
@@ -491,8 +493,8 @@ struct InspectionAPI: Sendable {
     }
 
     /// A library error about one file of a batch, as the HTTP error it maps to with the file named.
-    static func named(_ error: any Error, _ name: String) -> HTTPError {
-        let http = ErrorMiddleware.httpError(error, logger: Logger(label: "patchcore.serve"))
+    static func named(_ error: any Error, _ name: String, logger: Logger) -> HTTPError {
+        let http = ErrorMiddleware.httpError(error, logger: logger, hiding: nil)
         return HTTPError(http.status, message: "'\(name.prefix(200))': \(http.body ?? "\(error)")")
     }
 
@@ -603,8 +605,7 @@ struct InspectionAPI: Sendable {
     @Sendable func listDeliveries(_ request: Request, _ context: ServiceContext) async throws -> Response {
         let id = try RequestParts.id(context, "id")
         _ = try await store.webhook(id: id)
-        let limit = try RequestParts.query(request, "limit", as: Int.self) ?? 100
-        guard (1...1000).contains(limit) else { throw HTTPError(.badRequest, message: "query parameter 'limit' must be 1-1000") }
+        let limit = try RequestParts.limit(request, default: 100, max: 1000)
         let items = try await store.deliveries(webhookId: id, state: RequestParts.queryEnum(request, "state", as: DeliveryState.self),
                                                limit: limit)
         return try DeliveryList(items: items).response(.ok, request, context)
@@ -613,8 +614,7 @@ struct InspectionAPI: Sendable {
     // MARK: Audit and keys
 
     @Sendable func auditLog(_ request: Request, _ context: ServiceContext) async throws -> Response {
-        let limit = try RequestParts.query(request, "limit", as: Int.self) ?? 100
-        guard (1...1000).contains(limit) else { throw HTTPError(.badRequest, message: "query parameter 'limit' must be 1-1000") }
+        let limit = try RequestParts.limit(request, default: 100, max: 1000)
         let entries = try await store.auditLog(entity: request.uri.queryParameters["entity"].map(String.init),
                                                entityId: request.uri.queryParameters["entity_id"].map(String.init),
                                                limit: limit)

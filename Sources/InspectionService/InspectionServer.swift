@@ -43,7 +43,7 @@ public final class InspectionServer: Sendable {
     public func router() -> Router<ServiceContext> {
         let router = Router(context: ServiceContext.self)
         router.add(middleware: MetricsMiddleware(metrics: metrics))
-        router.add(middleware: ErrorMiddleware())
+        router.add(middleware: ErrorMiddleware(dataDirectory: configuration.dataDirectory))
         router.add(middleware: APIKeyMiddleware(store: store))
         for route in api.routes {
             let role = route.role

@@ -105,7 +105,7 @@ struct JobWorker: Service {
         } catch is CancellationError {
             _ = try? await store.finishJob(jobId: job.id, owner: owner, state: .cancelled, error: "cancelled")
         } catch {
-            let http = ErrorMiddleware.httpError(error, logger: logger)
+            let http = ErrorMiddleware.httpError(error, logger: logger, hiding: blobs.root.deletingLastPathComponent())
             _ = try? await store.finishJob(jobId: job.id, owner: owner, state: .failed, error: http.body ?? "\(error)")
         }
     }

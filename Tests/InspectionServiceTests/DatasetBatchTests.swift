@@ -97,6 +97,8 @@ import ZIPFoundation
                 ("bomb", try Self.zip([("big.png", Data(count: 4 << 20))]), "good", .contentTooLarge, "'big.png' is 4194304 bytes"),
                 ("truncated zip", try Self.zip([("a.png", png)]).prefix(100), "good", .unprocessableContent, "zip"),
                 ("not a zip", Data("PK but no".utf8), "good", .unprocessableContent, "zip"),
+                ("random bytes", Data((0..<4096).map { UInt8(truncatingIfNeeded: $0 &* 7919) }), "good", .unprocessableContent,
+                 "not a zip archive"),
             ]
             for (name, body, kind, status, words) in refusals {
                 let r = try await upload(kind, body, type: "application/zip")
@@ -107,6 +109,8 @@ import ZIPFoundation
             #expect(try await count("defect") == 3)
             let noBoundary = try await upload("good", form, type: "multipart/form-data")
             #expect(noBoundary.status == .badRequest && text(noBoundary).contains("boundary"))
+            let longBoundary = try await upload("good", form, type: "multipart/form-data; boundary=\(String(repeating: "b", count: 71))")
+            #expect(longBoundary.status == .badRequest && text(longBoundary).contains("at most 70"), "\(text(longBoundary))")
             #expect(try await upload("good", form, type: "text/plain").status == .unsupportedMediaType)
             #expect(try await upload("synthetic", mvtec, type: "application/zip").status == .badRequest)
             // The server is still up.
