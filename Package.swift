@@ -98,7 +98,7 @@ let package = Package(
         ]),
         // `patchcore serve`: the HTTP API (Hummingbird) over PatchCore's ModelStore and the InspectionStore.
         .target(name: "InspectionService", dependencies: [
-            "PatchCore", "InspectionStore", "Checkpoints",
+            "PatchCore", "InspectionStore", "Checkpoints", "Defects", "Inpainting",
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "Prometheus", package: "swift-prometheus"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

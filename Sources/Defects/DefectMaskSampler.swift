@@ -119,6 +119,25 @@ public struct DefectMaskSampler: Sendable {
         self.init(entries: entries, skipped: skipped, augmentation: augmentation, source: maskFolder.path)
     }
 
+    /// Given mask files, each with the defect image it belongs to when known (`cut_paste` crops those), e.g. the
+    /// defect set of a service's product. Empty or unreadable masks are skipped and listed.
+    /// - Throws: `DefectSynthesisError.noMasks` when no usable mask remains.
+    public init(masks: [(mask: URL, image: URL?)], augmentation: MaskAugmentation = .init(), source: String) throws {
+        var entries: [Entry] = [], skipped: [SkippedMask] = []
+        for given in masks {
+            switch DefectMaskSampler.loadMask(given.mask) {
+            case let .usable(mask, regions):
+                entries.append(Entry(maskFile: given.mask, image: given.image, mask: mask, regions: regions))
+            case let .skipped(s): skipped.append(s)
+            }
+        }
+        guard !entries.isEmpty else {
+            throw DefectSynthesisError.noMasks(source: source, reason: skipped.isEmpty
+                ? "no masks given" : "all \(skipped.count) masks skipped (first: \(skipped[0]))")
+        }
+        self.init(entries: entries, skipped: skipped, augmentation: augmentation, source: source)
+    }
+
     /// The real defect masks of a data set: samples with `label == .defect` and a mask, from the training split, and
     /// from the test split too only when `includeTest` (off by default: test masks would leak into evaluation).
     /// - Throws: `DefectSynthesisError.noMasks` when no usable mask remains.

@@ -64,6 +64,11 @@ struct ReviewRequest: Codable {
     var maskBase64: String?
 }
 
+/// The expert's verdict on a synthetic sample.
+struct VerdictRequest: Codable {
+    var verdict: SampleVerdict
+}
+
 struct ThresholdRequest: Codable {
     /// A threshold by value...
     var threshold: Double?

@@ -110,6 +110,14 @@ struct InspectionAPI: Sendable {
                      summary: "Queues a fit on the product's good images; a job worker of some replica runs it and adds a model version.",
                      body: (["application/json"], "FitJobRequest"), success: (201, "Job", "application/json"),
                      handler: startFit),
+            APIRoute(method: .post, path: "/api/v1/products/{product}/jobs/synthesize", role: .expert, operationId: "startSynthesize",
+                     summary: "Queues synthetic defects: `classical` (cut-paste of the product's real defects, Perlin texture / intensity) or `diffusion` (the server's --diffusers inpainting model paints each prompt into the product's defect masks). Each sample joins the product's synthetic set as it is made, with the verdict `pending` until an expert accepts or rejects it.",
+                     body: (["application/json"], "SynthesizeJobRequest"), success: (201, "Job", "application/json"),
+                     handler: startSynthesize),
+            APIRoute(method: .post, path: "/api/v1/datasets/{id}/verdict", role: .expert, operationId: "setSampleVerdict",
+                     summary: "The expert's verdict on a synthetic sample: accepted samples feed positive banks (fit with `positives`), rejected ones never do; `pending` undoes a verdict.",
+                     body: (["application/json"], "VerdictRequest"), success: (200, "DatasetItem", "application/json"),
+                     handler: setSampleVerdict),
             APIRoute(method: .get, path: "/api/v1/jobs", role: .operator, operationId: "listJobs",
                      summary: "Jobs, newest first.",
                      query: [("state", "enum queued|running|succeeded|failed|cancelled", "job state"), ("product", "string", "product name")],
@@ -542,6 +550,28 @@ struct InspectionAPI: Sendable {
         let json = String(decoding: try JSONEncoder.snakeCase.encode(params), as: UTF8.self)
         let job = try await store.enqueueJob(kind: "fit", productId: product.id, params: json, actor: key.name)
         return try job.response(.created, request, context)
+    }
+
+    @Sendable func startSynthesize(_ request: Request, _ context: ServiceContext) async throws -> Response {
+        let key = try context.caller()
+        let product = try await productInPath(context)
+        let params = try await RequestParts.json(request, context, as: SynthesizeJobParams.self)
+        try params.validate(maxSamples: configuration.maxSynthesisSamples, diffusers: configuration.diffusers)
+        let json = String(decoding: try JSONEncoder.snakeCase.encode(params), as: UTF8.self)
+        let job = try await store.enqueueJob(kind: "synthesize", productId: product.id, params: json, actor: key.name)
+        return try job.response(.created, request, context)
+    }
+
+    @Sendable func setSampleVerdict(_ request: Request, _ context: ServiceContext) async throws -> Response {
+        let key = try context.caller()
+        let id = try RequestParts.id(context, "id")
+        let body = try await RequestParts.json(request, context, as: VerdictRequest.self)
+        let item = try await store.datasetItem(id: id)
+        guard item.kind == .synthetic else {
+            throw HTTPError(.conflict, message: "dataset item \(id) is a \(item.kind.rawValue) image; only synthetic samples get a verdict")
+        }
+        guard item.removedMs == nil else { throw HTTPError(.conflict, message: "dataset item \(id) is removed; restore it first") }
+        return try await store.setSampleVerdict(id: id, verdict: body.verdict, actor: key.name).response(.ok, request, context)
     }
 
     @Sendable func startEvaluate(_ request: Request, _ context: ServiceContext) async throws -> Response {

@@ -12,6 +12,9 @@ struct FitJobParams: Codable, Sendable {
     var falseRejectRate: Double?
     /// Make the new version active when the fit succeeds.
     var activate: Bool?
+    /// PatchCoreDual: the product's accepted defects with masks and accepted synthetic samples build a positive
+    /// bank beside the normal one.
+    var positives: Bool?
 }
 
 /// Parameters of an evaluate job (`POST /api/v1/products/{product}/models/{version}/evaluate`).
@@ -31,12 +34,14 @@ struct JobWorker: Service {
     let leaseSeconds: Double
     let pollSeconds: Double
     let weights: URL?
+    /// The diffusers inpainting folder of diffusion synthesis jobs (nil: only classical ones can run).
+    let diffusers: URL?
     let logger: Logger
 
     func run() async throws {
         while !Task.isCancelled && !Task.isShuttingDownGracefully {
             do {
-                if let job = try await store.claimJob(owner: owner, leaseMs: Int64(leaseSeconds * 1000), kinds: ["fit", "evaluate"]) {
+                if let job = try await store.claimJob(owner: owner, leaseMs: Int64(leaseSeconds * 1000), kinds: ["fit", "evaluate", "synthesize"]) {
                     await runJob(job)
                     continue
                 }
@@ -51,19 +56,25 @@ struct JobWorker: Service {
         }
     }
 
-    /// Latest progress from the fitting thread, read by the lease loop.
+    /// Latest progress from the working thread, read by the lease loop.
     final class Progress: @unchecked Sendable {
+        struct Report { var stage: String; var done: Int; var total: Int }
         private let lock = NSLock()
-        private var report: ProgressReport?
-        func set(_ r: ProgressReport) { lock.withLock { report = r } }
-        var latest: ProgressReport? { lock.withLock { report } }
+        private var report: Report?
+        func set(_ r: ProgressReport) { set(stage: r.stage.rawValue, done: r.done, total: r.total) }
+        func set(stage: String, done: Int, total: Int) { lock.withLock { report = Report(stage: stage, done: done, total: total) } }
+        var latest: Report? { lock.withLock { report } }
     }
 
     func runJob(_ job: Job) async {
         logger.info("job \(job.id) (\(job.kind)) claimed by \(owner), attempt \(job.attempts)")
         let progress = Progress()
         let work = Task.detached { [self] in
-            job.kind == "evaluate" ? try await evaluate(job, progress: progress) : try await fit(job, progress: progress)
+            switch job.kind {
+            case "evaluate": return try await evaluate(job, progress: progress)
+            case "synthesize": return try await synthesize(job, progress: progress)
+            default: return try await fit(job, progress: progress)
+            }
         }
         // The lease loop: renew, publish progress, honour cancel requests, until the work ends.
         var lost = false
@@ -83,7 +94,7 @@ struct JobWorker: Service {
                     break
                 }
                 if let r = progress.latest {
-                    try await store.updateJob(jobId: job.id, owner: owner, stage: r.stage.rawValue, done: Int64(r.done),
+                    try await store.updateJob(jobId: job.id, owner: owner, stage: r.stage, done: Int64(r.done),
                                               total: Int64(r.total))
                 }
                 if try await store.job(id: job.id).cancelRequested { work.cancel() }
@@ -96,7 +107,7 @@ struct JobWorker: Service {
             return
         }
         if let r = progress.latest {   // the last report, which the lease loop may not have published
-            _ = try? await store.updateJob(jobId: job.id, owner: owner, stage: r.stage.rawValue, done: Int64(r.done),
+            _ = try? await store.updateJob(jobId: job.id, owner: owner, stage: r.stage, done: Int64(r.done),
                                            total: Int64(r.total))
         }
         do {
@@ -126,6 +137,19 @@ struct JobWorker: Service {
         let sources: [ImageSource] = try goods.map { .encoded(try blobs.get($0.imageBlob), name: "dataset item \($0.id)") }
         var options = FitOptions()
         if let rate = params.falseRejectRate { options.threshold = .falseRejectRate(rate) }
+        var positiveItems: [DatasetItem] = []
+        if params.positives == true {
+            positiveItems = try await (store.datasetItems(productId: productId, kind: .defect, verdict: .accepted)
+                + store.datasetItems(productId: productId, kind: .synthetic, verdict: .accepted)).filter { $0.maskBlob != nil }
+            guard !positiveItems.isEmpty else {
+                throw StoreError.invalid(field: "positives", problem: "the product has no accepted defect image with a mask and no accepted synthetic sample; upload defects with masks or accept synthetic samples first")
+            }
+            options.positives = try positiveItems.map { item in
+                PositiveExample(image: try blobs.url(of: item.imageBlob), mask: try blobs.url(of: item.maskBlob!),
+                                source: PositiveSource(kind: item.kind == .synthetic ? .synthetic : .trainDefects,
+                                                       path: "dataset item \(item.id)"))
+            }
+        }
         let result = try PatchCoreTrainer.fit(config: config, weights: weights, good: sources, options: options) {
             progress.set($0)
         }
@@ -137,7 +161,8 @@ struct JobWorker: Service {
             modelBlob: blob, backbone: config.backbone,
             config: String(decoding: try JSONEncoder().encode(config), as: UTF8.self),
             threshold: Double(result.model.calibration.threshold),
-            thresholdProvenance: result.model.calibration.provenance.description, trainItems: goods.map(\.id)),
+            thresholdProvenance: result.model.calibration.provenance.description,
+            trainItems: goods.map(\.id) + positiveItems.map(\.id)),
             actor: "job:\(job.id)")
         if params.activate == true {
             try await models.load(version)
@@ -147,7 +172,7 @@ struct JobWorker: Service {
         compact.outputFormatting = [.sortedKeys]
         return String(decoding: try compact.encode(
             ["model_version_id": version.id, "version": version.version, "images": Int64(goods.count),
-             "patches": Int64(result.patchCount)]), as: UTF8.self)
+             "patches": Int64(result.patchCount), "positives": Int64(positiveItems.count)]), as: UTF8.self)
     }
 }
 
@@ -159,7 +184,9 @@ extension JobWorker {
         let version = try await store.modelVersion(id: params.modelVersionId)
         let trained = version.trainItemIds
         let goods = try await store.datasetItems(productId: version.productId, kind: .good).filter { !trained.contains($0.id) }
+        // Defects that built a positive bank are training data too.
         let defects = try await store.datasetItems(productId: version.productId, kind: .defect, verdict: .accepted)
+            .filter { !trained.contains($0.id) }
         guard !goods.isEmpty, !defects.isEmpty else {
             throw StoreError.invalid(field: "dataset", problem: "an evaluation needs good images the version was not trained on (\(goods.count)) and defect images (\(defects.count)); upload more to the product's datasets")
         }

@@ -1,4 +1,6 @@
+import Defects
 import Foundation
+import InspectionStore
 import PatchCore
 
 /// The OpenAPI 3.1 document served at `/api/v1/openapi.json`, built from the route table (paths, parameters,
@@ -181,9 +183,9 @@ enum OpenAPIDocument {
             "DatasetItem": object([
                 "id": int, "product_id": int, "kind": enumeration(["good", "defect", "synthetic"]), "image_blob": str,
                 "mask_blob": nullable(str), "label": str, "origin": str, "origin_ref": nullable(str),
-                "verdict": enumeration(["pending", "accepted", "rejected"]), "created_ms": int, "created_by": str,
-                "removed_ms": nullable(int), "removed_by": nullable(str),
-            ], optional: ["mask_blob", "origin_ref", "removed_ms", "removed_by"]),
+                "verdict": enumeration(["pending", "accepted", "rejected"]), "details": nullable(str), "created_ms": int,
+                "created_by": str, "removed_ms": nullable(int), "removed_by": nullable(str),
+            ], optional: ["mask_blob", "origin_ref", "details", "removed_ms", "removed_by"]),
             "DatasetItemList": list("DatasetItem"),
             "DatasetBatchResult": object(["items": ["type": "array", "items": ref("DatasetItem")],
                                           "skipped": ["type": "array", "items": str]]),
@@ -192,8 +194,23 @@ enum OpenAPIDocument {
                                      "coreset_ratio": ["type": ["number", "null"], "exclusiveMinimum": 0, "maximum": 1],
                                      "seed": ["type": ["integer", "null"], "minimum": 0],
                                      "false_reject_rate": ["type": ["number", "null"], "exclusiveMinimum": 0, "exclusiveMaximum": 1],
-                                     "activate": ["type": ["boolean", "null"]]],
-                                    optional: ["backbone", "coreset_ratio", "seed", "false_reject_rate", "activate"]),
+                                     "activate": ["type": ["boolean", "null"]],
+                                     "positives": ["type": ["boolean", "null"]]],
+                                    optional: ["backbone", "coreset_ratio", "seed", "false_reject_rate", "activate", "positives"]),
+            "SynthesizeJobRequest": object(["generator": enumeration(SynthesizeJobParams.generators),
+                                            "count": ["type": "integer", "minimum": 1, "maximum": 1000],
+                                            "seed": ["type": ["integer", "null"], "minimum": 0],
+                                            "methods": ["type": ["array", "null"], "minItems": 1,
+                                                        "items": enumeration(ClassicalMethod.allCases.map(\.rawValue))],
+                                            "prompts": ["type": ["array", "null"], "minItems": 1, "maxItems": SynthesizeJobParams.maxPrompts,
+                                                        "items": ["type": "string", "minLength": 1, "maxLength": 1000]],
+                                            "negative_prompt": ["type": ["string", "null"], "minLength": 1, "maxLength": 1000],
+                                            "steps": ["type": ["integer", "null"], "minimum": 1, "maximum": 1000],
+                                            "guidance_scale": ["type": ["number", "null"], "minimum": 0, "maximum": 100],
+                                            "strength": ["type": ["number", "null"], "exclusiveMinimum": 0, "maximum": 1],
+                                            "label": ["type": ["string", "null"], "maxLength": 64]],
+                                           optional: ["seed", "methods", "prompts", "negative_prompt", "steps", "guidance_scale", "strength", "label"]),
+            "VerdictRequest": object(["verdict": enumeration(SampleVerdict.allCases.map(\.rawValue))]),
             "Job": object([
                 "id": int, "kind": str, "product_id": nullable(int), "params": str,
                 "state": enumeration(["queued", "running", "succeeded", "failed", "cancelled"]), "stage": str,

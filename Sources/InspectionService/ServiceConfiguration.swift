@@ -48,6 +48,10 @@ public struct ServiceConfiguration: Sendable {
     public var webhookTimeoutSeconds: Double = 10
     /// Backbone weights to use instead of the cache's (tests; a site with its own weights file).
     public var weights: URL? = nil
+    /// A diffusers inpainting model folder for diffusion synthesis jobs (nil: classical synthesis only).
+    public var diffusers: URL? = nil
+    /// The most samples one synthesis job may make (diffusion: per prompt).
+    public var maxSynthesisSamples: Int = 1000
     /// A name for this process in job leases and logs (host name + pid by default).
     public var replicaName: String = "\(ProcessInfo.processInfo.hostName)-\(getpid())"
 

@@ -188,10 +188,10 @@ extension InspectionStore {
                            now: Int64) async throws -> DatasetItem {
         let row = try await tx.queryOne("""
             INSERT INTO dataset_items (product_id, kind, image_blob, mask_blob, label, origin, origin_ref, verdict,
-                created_ms, created_by)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING *
+                details, created_ms, created_by)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING *
             """, productId, new.kind.rawValue, new.imageBlob, new.maskBlob, new.label, new.origin, new.originRef,
-            new.verdict.rawValue, now, actor)
+            new.verdict.rawValue, new.details, now, actor)
         let item = try DatasetItem(row: row!)
         try await audit(tx, actor: actor, action: "add", entity: "dataset_item", id: item.id,
                         detail: ["product_id": String(productId), "kind": new.kind.rawValue, "origin": new.origin])

@@ -225,6 +225,8 @@ public struct DatasetItem: Codable, Sendable, Equatable {
     /// The inspection, review or job it came from.
     public var originRef: String?
     public var verdict: SampleVerdict
+    /// A synthetic sample's making as JSON (generator, method, seed, prompt, parameters); nil for other items.
+    public var details: String?
     public var createdMs: Int64
     public var createdBy: String
     public var removedMs: Int64?
@@ -237,7 +239,8 @@ public struct DatasetItem: Codable, Sendable, Equatable {
         guard let verdict = SampleVerdict(rawValue: v) else { throw StoreError.corruptRow(column: "verdict", problem: "unknown value '\(v)'") }
         self.kind = kind; self.verdict = verdict
         imageBlob = try r.text("image_blob"); maskBlob = try r.optionalText("mask_blob"); label = try r.text("label")
-        origin = try r.text("origin"); originRef = try r.optionalText("origin_ref"); createdMs = try r.int("created_ms")
+        origin = try r.text("origin"); originRef = try r.optionalText("origin_ref"); details = try r.optionalText("details")
+        createdMs = try r.int("created_ms")
         createdBy = try r.text("created_by"); removedMs = try r.optionalInt("removed_ms")
         removedBy = try r.optionalText("removed_by")
     }
@@ -251,11 +254,12 @@ public struct NewDatasetItem: Sendable {
     public var origin: String
     public var originRef: String?
     public var verdict: SampleVerdict
+    public var details: String?
 
     public init(kind: DatasetKind, imageBlob: String, maskBlob: String? = nil, label: String = "", origin: String,
-                originRef: String? = nil, verdict: SampleVerdict = .accepted) {
+                originRef: String? = nil, verdict: SampleVerdict = .accepted, details: String? = nil) {
         self.kind = kind; self.imageBlob = imageBlob; self.maskBlob = maskBlob; self.label = label
-        self.origin = origin; self.originRef = originRef; self.verdict = verdict
+        self.origin = origin; self.originRef = originRef; self.verdict = verdict; self.details = details
     }
 }
 

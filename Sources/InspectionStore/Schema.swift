@@ -98,6 +98,10 @@ enum Schema {
             // leave them out; null for uploaded model files.
             "ALTER TABLE model_versions ADD COLUMN train_items TEXT",
         ],
+        // 3: how a synthetic sample was made (generator, method, seed, prompt, parameters) for the expert's review.
+        [
+            "ALTER TABLE dataset_items ADD COLUMN details TEXT",
+        ],
     ]
 
     static var latestVersion: Int { migrations.count }

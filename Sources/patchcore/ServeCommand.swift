@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Inpainting
 import InspectionService
 import InspectionStore
 import Logging
@@ -50,6 +51,9 @@ struct Serve: ParsableCommand {
 
     @Option(help: "Backbone weights file instead of the cached weights of each model's backbone.")
     var weights: String?
+
+    @Option(help: "A diffusers inpainting model folder (SD / SDXL) for diffusion synthesis jobs; without it only classical synthesis runs.")
+    var diffusers: String?
 
     @Option(help: "Seconds between checks for models activated through another replica.")
     var modelRefreshSeconds: Double = 2
@@ -108,6 +112,12 @@ struct Serve: ParsableCommand {
         configuration.inferenceWorkers = inferenceWorkers
         configuration.inferenceQueue = inferenceQueue
         configuration.weights = weights.map { URL(fileURLWithPath: $0) }
+        if let diffusers {
+            // A wrong folder is a start-up error, not a failed job hours later.
+            let folder = try DiffusersModelFolder.open(URL(fileURLWithPath: diffusers))
+            try folder.checkWeights()
+            configuration.diffusers = folder.root
+        }
         configuration.modelRefreshSeconds = modelRefreshSeconds
         configuration.watch = try watchedFolders()
         configuration.jobWorkers = jobWorkers

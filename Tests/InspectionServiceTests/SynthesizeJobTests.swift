@@ -1,0 +1,193 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import HummingbirdTesting
+import ImageIO
+import InspectionService
+import InspectionStore
+import StoreTestSupport
+import Testing
+
+/// Synthesize jobs through the API: classical samples from the product's own data (both engines) and diffusion ones
+/// from the tiny random SD inpainting folder of the Inpainting tests; each sample waits, pending, for the expert's
+/// verdict, and accepted ones feed a PatchCoreDual fit.
+@Suite(.serialized) struct SynthesizeJobTests {
+    static let sdTiny = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .appendingPathComponent("InpaintingTests/Fixtures/sd_tiny")
+
+    static func start(_ h: ServiceHarness, _ client: any TestClientProtocol, _ body: String, key: String? = nil) async throws -> TestResponse {
+        try await client.execute(uri: "/api/v1/products/bottle/jobs/synthesize", method: .post,
+                                 headers: jsonHeaders(key ?? h.expert), body: buffer(body))
+    }
+
+    static func items(_ h: ServiceHarness, _ client: any TestClientProtocol, _ query: String) async throws -> [[String: Any]] {
+        object(try await client.execute(uri: "/api/v1/products/bottle/datasets?\(query)", method: .get,
+                                        headers: auth(h.operator)))["items"] as? [[String: Any]] ?? []
+    }
+
+    /// The product, its good images and one defect with a mask (in a zip, as an expert would upload them).
+    static func uploadData(_ h: ServiceHarness, _ client: any TestClientProtocol, goodCopies: Int = 1) async throws {
+        let fixture = try ServiceFixture.shared()
+        for _ in 0..<goodCopies {
+            for image in fixture.good {
+                let r = try await client.execute(uri: "/api/v1/products/bottle/datasets/good", method: .post,
+                                                 headers: imageHeaders(h.expert), body: buffer(image))
+                #expect(r.status == .created)
+            }
+        }
+        let zip = try DatasetBatchTests.zip([
+            ("crack/a.png", fixture.defects[0]), ("crack/a_mask.png", try DatasetBatchTests.mask(like: fixture.defects[0])),
+        ])
+        let r = try await client.execute(uri: "/api/v1/products/bottle/datasets/defect/batch", method: .post,
+                                         headers: auth(h.expert, [.contentType: "application/zip"]), body: buffer(zip))
+        #expect(r.status == .created, "\(text(r))")
+    }
+
+    @Test(arguments: Backend.allCases)
+    func classicalSamplesWaitForTheExpertAndAcceptedOnesFeedADualFit(_ backend: Backend) async throws {
+        try await ServiceHarness.with(backend, configure: { $0.jobPollSeconds = 0.1 }) { h, client in
+            _ = try await client.execute(uri: "/api/v1/products", method: .post, headers: jsonHeaders(h.admin),
+                                         body: buffer(#"{"name":"bottle"}"#))
+            // Nothing to paint into yet: the job fails and says why.
+            let early = object(try await Self.start(h, client, #"{"generator":"classical","count":2}"#))
+            let failed = try await JobTests.waitForJob(client, h.expert, early["id"] as! Int, until: ["failed"])
+            #expect((failed["error"] as? String)?.contains("no good images") == true, "\(failed)")
+
+            // A client's mistakes are 4xx that name the field, before any job exists.
+            for (body, status, words) in [
+                (#"{"generator":"gan","count":2}"#, HTTPResponse.Status.badRequest, "generator"),
+                (#"{"generator":"classical","count":0}"#, .badRequest, "count"),
+                (#"{"generator":"classical","count":5000}"#, .badRequest, "count"),
+                (#"{"generator":"classical","count":2,"methods":["smudge"]}"#, .badRequest, "smudge"),
+                (#"{"generator":"classical","count":2,"prompts":["a crack"]}"#, .badRequest, "prompts"),
+                (#"{"generator":"diffusion","count":2,"prompts":["a crack"]}"#, .conflict, "--diffusers"),
+                (#"{"generator":"classical"}"#, .badRequest, "count"),
+            ] {
+                let r = try await Self.start(h, client, body)
+                #expect(r.status == status && text(r).contains(words), "\(body): \(r.status) \(text(r))")
+            }
+            #expect(try await Self.start(h, client, #"{"generator":"classical","count":2}"#, key: h.operator).status == .forbidden)
+
+            try await Self.uploadData(h, client, goodCopies: 2)
+            let started = try await Self.start(h, client, #"{"generator":"classical","count":4,"seed":3,"label":"synthetic crack"}"#)
+            #expect(started.status == .created, "\(text(started))")
+            let job = try await JobTests.waitForJob(client, h.expert, object(started)["id"] as! Int, until: ["succeeded", "failed"])
+            #expect(job["state"] as? String == "succeeded", "\(job)")
+            #expect((job["result"] as? String)?.contains("\"made\":4") == true, "\(job)")
+            #expect(job["done"] as? Int == 4 && job["total"] as? Int == 4, "\(job)")
+
+            let pending = try await Self.items(h, client, "kind=synthetic&verdict=pending")
+            #expect(pending.count == 4)
+            let goodIds = Set(try await Self.items(h, client, "kind=good").map { $0["id"] as! Int })
+            let dataDir = h.server.configuration.dataDirectory.path
+            for item in pending {
+                #expect(item["origin"] as? String == "synthesis" && item["label"] as? String == "synthetic crack")
+                #expect((item["origin_ref"] as? String)?.hasPrefix("job:\(job["id"] as! Int)/classical_") == true)
+                let details = try JSONSerialization.jsonObject(with: Data((item["details"] as! String).utf8)) as! [String: Any]
+                #expect(details["generator"] as? String == "classical" && details["method"] is String, "\(details)")
+                // Sources are named as dataset items, never as the server's files.
+                let source = try #require(details["source_image"] as? String)
+                #expect(goodIds.contains(Int(source.split(separator: " ").last ?? "") ?? -1), "\(source)")
+                #expect(!(item["details"] as! String).contains(dataDir))
+                // The sample and its mask are served, at the good image's size.
+                let image = try await client.execute(uri: "/api/v1/blobs/\(item["image_blob"] as! String)", method: .get, headers: auth(h.operator))
+                let mask = try await client.execute(uri: "/api/v1/blobs/\(item["mask_blob"] as! String)", method: .get, headers: auth(h.operator))
+                let decoded = try ImageFile.decode(Data(image.body.readableBytesView), file: "sample")
+                let decodedMask = try ImageFile.decode(Data(mask.body.readableBytesView), file: "mask")
+                #expect(decoded.width == decodedMask.width && decoded.height == decodedMask.height && decodedMask.channels == 1)
+                #expect(decodedMask.pixels.contains(255), "a sample's mask marks its defect")
+            }
+
+            // Verdicts: only on synthetic samples, by an expert, audited, undoable with `pending`.
+            let accept = pending[0]["id"] as! Int, reject = pending[1]["id"] as! Int
+            func verdict(_ id: Int, _ body: String, key: String? = nil) async throws -> TestResponse {
+                try await client.execute(uri: "/api/v1/datasets/\(id)/verdict", method: .post, headers: jsonHeaders(key ?? h.expert),
+                                         body: buffer(body))
+            }
+            #expect(object(try await verdict(accept, #"{"verdict":"accepted"}"#))["verdict"] as? String == "accepted")
+            #expect(object(try await verdict(reject, #"{"verdict":"rejected"}"#))["verdict"] as? String == "rejected")
+            #expect(try await verdict(accept, #"{"verdict":"accepted"}"#, key: h.operator).status == .forbidden)
+            #expect(try await verdict(accept, #"{"verdict":"maybe"}"#).status == .badRequest)
+            #expect(try await verdict(goodIds.min()!, #"{"verdict":"accepted"}"#).status == .conflict)
+            #expect(try await verdict(999_999, #"{"verdict":"accepted"}"#).status == .notFound)
+            let undone = pending[2]["id"] as! Int
+            _ = try await verdict(undone, #"{"verdict":"accepted"}"#)
+            #expect(object(try await verdict(undone, #"{"verdict":"pending"}"#))["verdict"] as? String == "pending")
+            #expect(try await Self.items(h, client, "kind=synthetic&verdict=accepted").map { $0["id"] as! Int } == [accept])
+            #expect(try await Self.items(h, client, "kind=synthetic&verdict=pending").count == 2)
+            let audit = object(try await client.execute(uri: "/api/v1/audit?entity=dataset_item&entity_id=\(reject)", method: .get,
+                                                        headers: auth(h.admin)))["items"] as? [[String: Any]] ?? []
+            #expect(audit.contains { $0["action"] as? String == "verdict_rejected" && $0["actor"] as? String == "expert" }, "\(audit)")
+
+            // A dual fit: the accepted sample and the real defect with its mask build the positive bank; the
+            // rejected and pending samples do not.
+            let fit = object(try await client.execute(uri: "/api/v1/products/bottle/jobs/fit", method: .post, headers: jsonHeaders(h.expert),
+                                                      body: buffer(#"{"coreset_ratio":0.1,"positives":true}"#)))
+            let fitted = try await JobTests.waitForJob(client, h.expert, fit["id"] as! Int, until: ["succeeded", "failed"])
+            #expect(fitted["state"] as? String == "succeeded", "\(fitted)")
+            #expect((fitted["result"] as? String)?.contains("\"positives\":2") == true, "\(fitted)")
+        }
+    }
+
+    /// A job taken over from a replica that died makes only the samples it had not stored, under the same ids.
+    @Test func aJobTakenOverSkipsTheSamplesAlreadyStored() async throws {
+        try await ServiceHarness.with(.postgres, configure: { $0.jobWorkers = 0 }) { h, client in
+            _ = try await client.execute(uri: "/api/v1/products", method: .post, headers: jsonHeaders(h.admin),
+                                         body: buffer(#"{"name":"bottle"}"#))
+            try await Self.uploadData(h, client)
+            let id = object(try await Self.start(h, client, #"{"generator":"classical","count":3,"seed":1}"#))["id"] as! Int
+            // What the dead replica had stored: sample 1 of the job.
+            let product = try await h.server.store.product(named: "bottle")
+            let good = try #require(try await h.server.store.datasetItems(productId: product.id, kind: .good).first)
+            _ = try await h.server.store.addDatasetItem(productId: product.id, NewDatasetItem(
+                kind: .synthetic, imageBlob: good.imageBlob, maskBlob: good.imageBlob, origin: "synthesis",
+                originRef: "job:\(id)/classical_000001", verdict: .pending), actor: "job:\(id)")
+            var configuration = h.server.configuration
+            configuration.jobWorkers = 1
+            configuration.jobPollSeconds = 0.1
+            let replica = try await InspectionServer(configuration: configuration)
+            let job = try await replica.application().test(.ahc(.http)) { _ in
+                try await JobTests.waitForJob(client, h.expert, id, until: ["succeeded", "failed"])
+            }
+            await replica.store.close()
+            #expect(job["state"] as? String == "succeeded", "\(job)")
+            #expect((job["result"] as? String)?.contains(#""already_stored":1,"made":2"#) == true, "\(job)")
+            let refs = try await Self.items(h, client, "kind=synthetic").compactMap { $0["origin_ref"] as? String }.sorted()
+            #expect(refs == (0..<3).map { "job:\(id)/classical_00000\($0)" }, "\(refs)")
+        }
+    }
+
+    @Test func diffusionSamplesComeFromTheConfiguredInpaintingFolder() async throws {
+        try await ServiceHarness.with(.sqlite, configure: { $0.jobPollSeconds = 0.1; $0.diffusers = Self.sdTiny }) { h, client in
+            _ = try await client.execute(uri: "/api/v1/products", method: .post, headers: jsonHeaders(h.admin),
+                                         body: buffer(#"{"name":"bottle"}"#))
+            let fixture = try ServiceFixture.shared()
+            _ = try await client.execute(uri: "/api/v1/products/bottle/datasets/good", method: .post,
+                                         headers: imageHeaders(h.expert), body: buffer(fixture.good[0]))
+            let request = #"{"generator":"diffusion","count":2,"seed":5,"prompts":["a dark scratch"],"negative_prompt":"blur","steps":2}"#
+            // Good images but no defect mask to paint into: the job says what to upload.
+            let noMasks = object(try await Self.start(h, client, request))
+            let refused = try await JobTests.waitForJob(client, h.expert, noMasks["id"] as! Int, until: ["failed"])
+            #expect((refused["error"] as? String)?.contains("masks") == true, "\(refused)")
+            #expect(try await Self.start(h, client, #"{"generator":"diffusion","count":2}"#).status == .badRequest)
+            #expect(try await Self.start(h, client, #"{"generator":"diffusion","count":2,"prompts":["x"],"strength":0}"#).status == .badRequest)
+
+            try await Self.uploadData(h, client)
+            let started = object(try await Self.start(h, client, request))
+            let job = try await JobTests.waitForJob(client, h.expert, started["id"] as! Int, until: ["succeeded", "failed"])
+            #expect(job["state"] as? String == "succeeded", "\(job)")
+            let samples = try await Self.items(h, client, "kind=synthetic&verdict=pending")
+            #expect(samples.count == 2)
+            for item in samples {
+                let details = try JSONSerialization.jsonObject(with: Data((item["details"] as! String).utf8)) as! [String: Any]
+                #expect(details["generator"] as? String == "diffusion" && details["prompt"] as? String == "a dark scratch"
+                        && details["negative_prompt"] as? String == "blur", "\(details)")
+                #expect((details["source_mask"] as? String)?.hasPrefix("mask of dataset item") == true, "\(details)")
+                #expect(!(item["details"] as! String).contains(h.server.configuration.dataDirectory.path))
+            }
+            // The scratch folder the library's writer used is gone once the samples are in the store.
+            let scratch = h.server.configuration.dataDirectory.appendingPathComponent("synthesis/job-\(started["id"] as! Int)")
+            #expect(!FileManager.default.fileExists(atPath: scratch.path))
+        }
+    }
+}
