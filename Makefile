@@ -7,18 +7,28 @@ CONFIG       ?= release
 SWIFT_FLAGS  ?= -c $(CONFIG) -Xswiftc -enable-testing
 BIN           = $(shell $(SWIFT) build $(SWIFT_FLAGS) --show-bin-path)/patchcore
 DEB_PACKAGES  = libopenblas-dev libpng-dev libjpeg62-turbo-dev postgresql
+UI_TEST_PACKAGES = chromium chromium-driver python3-selenium
 TEST_WEIGHTS  = mobilenet_v2 efficientnet_lite0 efficientnet_lite2
 DEMO_OUT     ?= out/demo
 
-.PHONY: deps build weights demo test corpus fixtures bench clean fuzz-build fuzz-smoke-build fuzz-smoke fuzz sanitize
+.PHONY: deps ui-deps ui-test build weights demo test corpus fixtures bench clean fuzz-build fuzz-smoke-build fuzz-smoke fuzz sanitize
 
-deps:
-	@missing=""; for p in $(DEB_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+# Installs the Debian packages in $(1) that are missing.
+define install_debs
+	@missing=""; for p in $(1); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing:$$missing"; \
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing; \
 	fi
+endef
+
+deps:
+	$(call install_debs,$(DEB_PACKAGES))
+
+# The browser the web app's test drives (Debian's Chromium, its driver, Selenium).
+ui-deps:
+	$(call install_debs,$(UI_TEST_PACKAGES))
 
 build: deps
 	$(SWIFT) build $(SWIFT_FLAGS) --product patchcore
@@ -35,12 +45,18 @@ demo: weights
 # Then the fuzz smoke run: every libFuzzer target replays its committed crashers and fuzzes a few seconds.
 # The store and service suites run against SQLite and a real PostgreSQL server started on loopback for the run
 # (scripts/test-postgres.sh; its data in a temporary folder, removed at the end).
-test: weights
+test: weights ui-deps
 	$(SWIFT) build $(SWIFT_FLAGS) --product InspectFolder
 	url=$$(bash scripts/test-postgres.sh start) || exit 1; \
 	PATCHCORE_TEST_POSTGRES_URL=$$url $(SWIFT) test $(SWIFT_FLAGS) --no-parallel; rc=$$?; \
 	bash scripts/test-postgres.sh stop; exit $$rc
 	$(MAKE) fuzz-smoke
+	$(MAKE) ui-test
+
+# The web app end to end in headless Chromium against a real `patchcore serve` (screenshots in out/ui-test/).
+ui-test: weights ui-deps
+	$(SWIFT) build $(SWIFT_FLAGS) --product patchcore
+	/usr/bin/python3 scripts/ui-test.py --bin $(BIN) --shots out/ui-test   # Debian's Python: it has python3-selenium
 
 # The malformed-input corpus (scripts/make_malformed_corpus.py, about 680 cases) through every command; see bench/CORPUS.md.
 # `make test` runs it too; this target runs it alone.

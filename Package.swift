@@ -109,7 +109,7 @@ let package = Package(
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
             .product(name: "MultipartKit", package: "multipart-kit"),
             .product(name: "Logging", package: "swift-log"),
-        ]),
+        ], resources: [.copy("WebUI")]),
 
         // The library's smallest client: fit on a folder, inspect another (built by `make test`).
         .executableTarget(name: "InspectFolder", dependencies: ["PatchCore"], path: "Examples/InspectFolder"),

@@ -29,6 +29,9 @@ struct InspectionAPI: Sendable {
                      success: (200, "Health", "application/json"), handler: ready),
             APIRoute(method: .get, path: "/api/v1/openapi.json", role: nil, operationId: "openapi",
                      summary: "This document.", success: (200, nil, "application/json"), handler: openAPI),
+            APIRoute(method: .get, path: "/api/v1/me", role: .operator, operationId: "whoAmI",
+                     summary: "The caller's key (name, role): what a client shows and offers.",
+                     success: (200, "APIKey", "application/json"), handler: whoAmI),
             APIRoute(method: .get, path: "/api/v1/products", role: .operator, operationId: "listProducts",
                      summary: "Products (part types on a line).", success: (200, "ProductList", "application/json"),
                      handler: listProducts),
@@ -189,6 +192,10 @@ struct InspectionAPI: Sendable {
         headers[.contentType] = "application/json"
         return Response(status: .ok, headers: headers,
                         body: ResponseBody(byteBuffer: ByteBuffer(data: OpenAPIDocument.json(routes: routes))))
+    }
+
+    @Sendable func whoAmI(_ request: Request, _ context: ServiceContext) async throws -> Response {
+        try context.caller().response(.ok, request, context)
     }
 
     // MARK: Products and models

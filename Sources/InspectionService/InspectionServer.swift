@@ -65,6 +65,7 @@ public final class InspectionServer: Sendable {
                 }
             }
         }
+        WebApp().add(to: router)
         let metrics = self.metrics, gate = self.gate, store = self.store
         router.get("/metrics") { _, _ -> Response in
             var headers = HTTPFields()

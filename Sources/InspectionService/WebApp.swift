@@ -1,0 +1,57 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import NIOCore
+
+/// The web app (`/` and `/ui/*`): plain HTML, CSS and JavaScript modules from the target's resources, no build step.
+/// The pages talk to the documented REST API only, with the key the user signs in with held in the tab's
+/// sessionStorage and sent as a Bearer header (never a cookie, so no request is sent with credentials by another
+/// site). Every page answer carries a Content-Security-Policy that allows this origin's scripts only.
+struct WebApp: Sendable {
+    /// The files served, by name: nothing outside this list is ever read, whatever the path asks for.
+    static let files: [String: String] = [
+        "index.html": "text/html; charset=utf-8", "style.css": "text/css; charset=utf-8",
+        "app.js": "text/javascript; charset=utf-8", "api.js": "text/javascript; charset=utf-8",
+        "live.js": "text/javascript; charset=utf-8", "studio.js": "text/javascript; charset=utf-8",
+        "dom.js": "text/javascript; charset=utf-8",
+    ]
+
+    /// Where the files are: the resource bundle SwiftPM builds beside the binary (PatchCoreSwift_InspectionService.resources) (`Bundle.module` would stop the
+    /// process when it is missing; a server answers 503 instead).
+    let folder: URL?
+
+    init() {
+        let bundleName = "PatchCoreSwift_InspectionService.resources"
+        var candidates: [URL] = []
+        if let executable = Bundle.main.executableURL?.resolvingSymlinksInPath().deletingLastPathComponent() {
+            candidates.append(executable.appendingPathComponent(bundleName))
+        }
+        candidates.append(Bundle.main.bundleURL.appendingPathComponent(bundleName))
+        candidates += Bundle.allBundles.map { $0.bundleURL.deletingLastPathComponent().appendingPathComponent(bundleName) }
+        folder = candidates.map { $0.appendingPathComponent("WebUI") }
+            .first { FileManager.default.fileExists(atPath: $0.appendingPathComponent("index.html").path) }
+    }
+
+    static let securityHeaders: HTTPFields = [
+        HTTPField.Name("Content-Security-Policy")!: "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' blob: data:; connect-src 'self'; form-action 'none'; frame-ancestors 'none'; base-uri 'none'",
+        HTTPField.Name("X-Content-Type-Options")!: "nosniff",
+        HTTPField.Name("Referrer-Policy")!: "no-referrer",
+        HTTPField.Name("X-Frame-Options")!: "DENY",
+        .cacheControl: "no-cache",
+    ]
+
+    func add(to router: Router<ServiceContext>) {
+        router.get("/") { _, _ in try serve("index.html") }
+        router.get("/ui/{file}") { _, context in try serve(try context.parameters.require("file")) }
+    }
+
+    func serve(_ name: String) throws -> Response {
+        guard let type = Self.files[name] else { throw HTTPError(.notFound, message: "no page '\(name.prefix(64))'") }
+        guard let folder, let data = FileManager.default.contents(atPath: folder.appendingPathComponent(name).path) else {
+            throw HTTPError(.serviceUnavailable, message: "the web app's files (PatchCoreSwift_InspectionService.resources beside the binary) are missing")
+        }
+        var headers = Self.securityHeaders
+        headers[.contentType] = type
+        return Response(status: .ok, headers: headers, body: ResponseBody(byteBuffer: ByteBuffer(bytes: data)))
+    }
+}

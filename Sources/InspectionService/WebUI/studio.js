@@ -1,0 +1,154 @@
+// Defect studio: synthesis jobs on the product's data, their samples beside their masks, the expert's verdicts
+// (buttons or one key: A accept, R reject, P back to pending, J/K move), and a dual model rebuilt from them.
+import { el, clear, status } from './dom.js';
+
+const METHODS = ['cut_paste', 'perlin_texture', 'perlin_intensity'];
+
+export function showStudio(root, api, product) {
+  const controller = new AbortController();
+  const base = `/api/v1/products/${encodeURIComponent(product)}`;
+  let filter = 'pending';
+  const objectURLs = [];
+
+  const generator = el('select', { id: 'generator', name: 'generator' },
+    el('option', { value: 'classical', text: 'classical (cut-paste, Perlin)' }),
+    el('option', { value: 'diffusion', text: 'diffusion (server model)' }));
+  const count = el('input', { id: 'count', name: 'count', type: 'number', min: 1, max: 1000, value: 8, required: true });
+  const seed = el('input', { id: 'seed', name: 'seed', type: 'number', min: 0, value: 0 });
+  const label = el('input', { id: 'label', name: 'label', maxlength: 64, value: 'synthetic' });
+  const prompt = el('input', { id: 'prompt', name: 'prompt', maxlength: 1000, placeholder: 'a dark scratch on the glass' });
+  const negative = el('input', { id: 'negative-prompt', name: 'negative_prompt', maxlength: 1000 });
+  const steps = el('input', { id: 'steps', name: 'steps', type: 'number', min: 1, max: 1000, value: 30 });
+  const methodBoxes = METHODS.map((m) => el('input', { type: 'checkbox', id: `method-${m}`, value: m, checked: true }));
+  const diffusionFields = el('fieldset', { id: 'diffusion-fields', hidden: true },
+    el('legend', { text: 'Diffusion' }),
+    el('label', { for: 'prompt', text: 'Prompt' }), prompt,
+    el('label', { for: 'negative-prompt', text: 'Negative prompt' }), negative,
+    el('label', { for: 'steps', text: 'Steps' }), steps);
+  const classicalFields = el('fieldset', { id: 'classical-fields' },
+    el('legend', { text: 'Methods' }),
+    METHODS.map((m, i) => el('label', { class: 'inline', for: `method-${m}` }, methodBoxes[i], ` ${m}`)));
+  generator.addEventListener('change', () => {
+    diffusionFields.hidden = generator.value !== 'diffusion';
+    classicalFields.hidden = generator.value !== 'classical';
+  });
+  const progress = el('progress', { id: 'job-progress', max: 1, value: 0, hidden: true });
+  const jobLine = el('p', { id: 'job-line', class: 'muted', 'aria-live': 'polite' });
+  const form = el('form', { id: 'synthesize', class: 'panel' },
+    el('h2', { text: 'Make synthetic defects' }),
+    el('label', { for: 'generator', text: 'Generator' }), generator,
+    el('label', { for: 'count', text: 'Samples' }), count,
+    el('label', { for: 'seed', text: 'Seed' }), seed,
+    el('label', { for: 'label', text: 'Defect label' }), label,
+    classicalFields, diffusionFields,
+    el('button', { type: 'submit', id: 'start-synthesis', text: 'Start synthesis' }),
+    progress, jobLine);
+
+  const rebuild = el('button', { type: 'button', id: 'rebuild-dual', text: 'Rebuild the dual model with the accepted samples' });
+  const tabs = el('div', { role: 'tablist', class: 'tabs', 'aria-label': 'Samples by verdict' },
+    ['pending', 'accepted', 'rejected'].map((v) => el('button', {
+      type: 'button', role: 'tab', id: `tab-${v}`, 'aria-selected': String(v === filter), text: v,
+      onclick: () => { filter = v; for (const t of tabs.children) t.setAttribute('aria-selected', String(t.id === `tab-${v}`)); load(); },
+    })));
+  const gallery = el('ol', { id: 'gallery', class: 'cards samples', 'aria-label': 'Synthetic samples' });
+  clear(root).append(
+    el('div', { class: 'toolbar' }, el('h1', { text: `Defect studio — ${product}` })),
+    el('div', { class: 'studio' }, form,
+      el('section', { class: 'panel grow' },
+        el('div', { class: 'toolbar' }, tabs, rebuild),
+        el('p', { class: 'muted small', text: 'Keys: A accept · R reject · P pending · J/K next/previous sample' }),
+        gallery)));
+
+  form.addEventListener('submit', async (event) => {
+    event.preventDefault();
+    const body = { generator: generator.value, count: Number(count.value), seed: Number(seed.value), label: label.value };
+    if (generator.value === 'classical') body.methods = methodBoxes.filter((b) => b.checked).map((b) => b.value);
+    else { body.prompts = [prompt.value]; if (negative.value) body.negative_prompt = negative.value; body.steps = Number(steps.value); }
+    try {
+      const job = await api.post(`${base}/jobs/synthesize`, body);
+      await follow(job, 'synthesis');
+      await load();
+    } catch (error) { status(error.message, true); }
+  });
+
+  rebuild.addEventListener('click', async () => {
+    try {
+      const job = await api.post(`${base}/jobs/fit`, { positives: true, activate: true });
+      await follow(job, 'dual fit');
+    } catch (error) { status(error.message, true); }
+  });
+
+  // A job's progress from its event stream until its end state.
+  async function follow(job, what) {
+    progress.hidden = false;
+    progress.value = 0;
+    delete jobLine.dataset.state;
+    jobLine.textContent = `${what}: job ${job.id} queued`;
+    for await (const message of api.events(`/api/v1/jobs/${job.id}/events`, controller.signal)) {
+      const j = JSON.parse(message.data);
+      if (j.total > 0) { progress.max = j.total; progress.value = j.done; }
+      jobLine.textContent = `${what}: job ${j.id} ${j.state}${j.stage ? ` (${j.stage} ${j.done}/${j.total})` : ''}`;
+      if (['succeeded', 'failed', 'cancelled'].includes(j.state)) {
+        if (j.state === 'failed') status(`${what} failed: ${j.error}`, true);
+        else status(`${what} ${j.state}`);
+        jobLine.dataset.state = j.state;
+        return j;
+      }
+    }
+  }
+
+  async function load() {
+    for (const u of objectURLs.splice(0)) URL.revokeObjectURL(u);
+    const { items } = await api.get(`${base}/datasets?kind=synthetic&verdict=${filter}`);
+    clear(gallery);
+    for (const item of items) gallery.append(card(item));
+    gallery.querySelector('li')?.focus();
+  }
+
+  function card(item) {
+    let details = {};
+    try { details = JSON.parse(item.details ?? '{}'); } catch { /* shown without details */ }
+    const image = el('img', { alt: `sample ${item.id}`, width: 140, height: 140 });
+    const mask = el('img', { alt: `mask of sample ${item.id}`, width: 140, height: 140 });
+    for (const [img, sha] of [[image, item.image_blob], [mask, item.mask_blob]]) {
+      if (!sha) continue;
+      api.blobURL(`/api/v1/blobs/${sha}`).then((u) => { objectURLs.push(u); img.src = u; })
+        .catch((error) => status(error.message, true));
+    }
+    const what = details.prompt ? `“${details.prompt}”` : (details.method ?? details.generator ?? '');
+    const li = el('li', { class: `card sample ${item.verdict}`, tabindex: 0, dataset: { id: String(item.id) },
+                          'aria-label': `sample ${item.id}, ${item.verdict}` },
+      el('div', { class: 'pair' }, image, mask),
+      el('div', { class: 'small', text: what }),
+      el('div', { class: 'muted small', text: `${item.label} · seed ${details.seed ?? '?'} · from ${details.source_image ?? '?'}` }),
+      el('div', { class: 'row' },
+        el('button', { type: 'button', class: 'accept', text: 'Accept', onclick: () => verdict(li, item, 'accepted') }),
+        el('button', { type: 'button', class: 'reject', text: 'Reject', onclick: () => verdict(li, item, 'rejected') })));
+    li.addEventListener('keydown', (event) => {
+      const key = event.key.toLowerCase();
+      if (key === 'a') verdict(li, item, 'accepted');
+      else if (key === 'r') verdict(li, item, 'rejected');
+      else if (key === 'p') verdict(li, item, 'pending');
+      else if (key === 'j') li.nextElementSibling?.focus();
+      else if (key === 'k') li.previousElementSibling?.focus();
+      else return;
+      event.preventDefault();
+    });
+    return li;
+  }
+
+  async function verdict(li, item, value) {
+    try {
+      const updated = await api.post(`/api/v1/datasets/${item.id}/verdict`, { verdict: value });
+      status(`sample ${item.id}: ${updated.verdict}`);
+      if (updated.verdict !== filter) {
+        const next = li.nextElementSibling ?? li.previousElementSibling;
+        li.remove();
+        next?.focus();
+      }
+    } catch (error) { status(error.message, true); }
+  }
+
+  load().catch((error) => status(error.message, true));
+  return () => { controller.abort(); for (const u of objectURLs.splice(0)) URL.revokeObjectURL(u); };
+}

@@ -1,0 +1,297 @@
+#!/usr/bin/env python3
+"""The web app end to end in a real browser: Debian's Chromium + chromium-driver driven by Selenium, against a real
+`patchcore serve` on loopback over a fresh data folder. Run by `make test` (which installs the packages):
+
+    python3 scripts/ui-test.py --bin .build/release/patchcore [--shots DIR]
+
+Every step asserts on the page's DOM, fails on any JavaScript console error, and saves a screenshot to --shots.
+Test data are generated here (small PNGs), never read from a data set.
+"""
+import argparse
+import io
+import json
+import os
+import re
+import shutil
+import struct
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+import zipfile
+import zlib
+
+from selenium import webdriver
+from selenium.common.exceptions import StaleElementReferenceException, TimeoutException
+from selenium.webdriver.chrome.options import Options
+from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.by import By
+from selenium.webdriver.support.ui import Select, WebDriverWait
+
+HOSTILE = '<img src=x onerror="window.__pwned=1">'
+
+
+def png(width, height, pixel, channels=3):
+    """A PNG of `pixel(x, y)` (a tuple of `channels` bytes), through zlib only."""
+    raw = bytearray()
+    for y in range(height):
+        raw.append(0)
+        for x in range(width):
+            raw.extend(pixel(x, y))
+    def chunk(kind, data):
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+    colour = {1: 0, 3: 2}[channels]
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, colour, 0, 0, 0))
+            + chunk(b"IDAT", zlib.compress(bytes(raw))) + chunk(b"IEND", b""))
+
+
+def part(seed, defect=False, size=96):
+    """A textured part (stripes + a seeded ripple); a defect adds a dark blob."""
+    def pixel(x, y):
+        v = 120 + 40 * ((x // 6 + y // 6) % 2) + ((x * 7 + y * 13 + seed * 29) % 17)
+        if defect and (x - 60) ** 2 + (y - 40) ** 2 < 120:
+            v = 20
+        return (v, v, min(255, v + 20))
+    return png(size, size, pixel)
+
+
+def defect_mask(size=96):
+    return png(size, size, lambda x, y: (255,) if (x - 60) ** 2 + (y - 40) ** 2 < 120 else (0,), channels=1)
+
+
+class Server:
+    def __init__(self, binary, folder):
+        self.binary, self.folder = binary, folder
+        self.keys = {role: self.make_key(role) for role in ("admin", "expert", "operator")}
+        self.process = subprocess.Popen([binary, "serve", "--data-dir", folder, "--port", "0"],
+                                        stdout=subprocess.PIPE, stderr=open(os.path.join(folder, "serve.log"), "w"),
+                                        text=True)
+        line = self.process.stdout.readline()
+        match = re.search(r"http://127\.0\.0\.1:(\d+)", line)
+        if not match:
+            raise SystemExit(f"serve did not start: {line!r}")
+        self.url = f"http://127.0.0.1:{match.group(1)}"
+
+    def make_key(self, role):
+        out = subprocess.run([self.binary, "serve", "keys", "create", "--data-dir", self.folder, "--name", role,
+                              "--role", role], check=True, capture_output=True, text=True).stdout
+        return re.search(r"pc_[A-Za-z0-9_\-]+", out).group(0)
+
+    def call(self, method, path, role="admin", body=None, content_type="application/json"):
+        data = json.dumps(body).encode() if content_type == "application/json" and body is not None else body
+        request = urllib.request.Request(self.url + path, data=data, method=method,
+                                         headers={"Authorization": f"Bearer {self.keys[role]}", "Content-Type": content_type})
+        try:
+            with urllib.request.urlopen(request, timeout=60) as r:
+                return r.status, json.loads(r.read() or b"null")
+        except urllib.error.HTTPError as e:
+            return e.code, e.read().decode()
+
+    def wait_job(self, job_id, seconds=300):
+        deadline = time.time() + seconds
+        while time.time() < deadline:
+            _, job = self.call("GET", f"/api/v1/jobs/{job_id}")
+            if job["state"] in ("succeeded", "failed", "cancelled"):
+                return job
+            time.sleep(0.2)
+        raise AssertionError(f"job {job_id} did not end within {seconds} s")
+
+    def stop(self):
+        self.process.terminate()
+        self.process.wait(timeout=30)
+
+
+class Browser:
+    def __init__(self, shots):
+        options = Options()
+        options.binary_location = shutil.which("chromium") or "/usr/bin/chromium"
+        for flag in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=1280,800",
+                     "--disable-gpu", "--no-first-run"):
+            options.add_argument(flag)
+        options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+        self.driver = webdriver.Chrome(service=Service(shutil.which("chromedriver") or "/usr/bin/chromedriver"),
+                                       options=options)
+        self.shots = shots
+        self.allowed = []   # console errors a step expects (a refused key's 401)
+
+    def wait(self, condition, what, seconds=30):
+        try:
+            # A list the page re-renders while the condition reads it is read again at the next poll.
+            return WebDriverWait(self.driver, seconds, poll_frequency=0.1,
+                                 ignored_exceptions=[StaleElementReferenceException]).until(lambda d: condition(d))
+        except TimeoutException:
+            self.shot("failure")
+            raise AssertionError(f"timed out waiting for {what}") from None
+
+    def find(self, css):
+        return self.driver.find_element(By.CSS_SELECTOR, css)
+
+    def all(self, css):
+        return self.driver.find_elements(By.CSS_SELECTOR, css)
+
+    def text(self, css):
+        return self.find(css).text
+
+    def shot(self, name):
+        self.driver.save_screenshot(os.path.join(self.shots, f"{name}.png"))
+
+    def step(self, name):
+        """Ends a step: no console error beyond the expected ones, and a screenshot."""
+        errors = [e for e in self.driver.get_log("browser") if e["level"] == "SEVERE"
+                  and not any(a in e["message"] for a in self.allowed)]
+        self.allowed = []
+        self.shot(name)
+        assert not errors, f"{name}: console errors {errors}"
+        assert not self.driver.execute_script("return window.__pwned === 1"), f"{name}: injected script ran"
+        print(f"ok  {name}", flush=True)
+
+    def image_has_content(self, element):
+        """True when a loaded <img> has pixels that are not all one value (a heatmap or sample, not a blank)."""
+        return self.driver.execute_script("""
+            const img = arguments[0];
+            if (!img.complete || img.naturalWidth === 0) return false;
+            const c = document.createElement('canvas'); c.width = img.naturalWidth; c.height = img.naturalHeight;
+            const g = c.getContext('2d'); g.drawImage(img, 0, 0);
+            const d = g.getImageData(0, 0, c.width, c.height).data;
+            let min = 255, max = 0;
+            for (let i = 0; i < d.length; i += 4) { min = Math.min(min, d[i]); max = Math.max(max, d[i]); }
+            return max - min > 10;""", element)
+
+    def sign_in(self, url, key):
+        self.driver.get(url + "/")
+        self.wait(lambda d: self.find("#sign-in").is_displayed(), "the sign-in form")
+        self.find("#key").send_keys(key)
+        self.find("#sign-in button[type=submit]").click()
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--bin", required=True)
+    parser.add_argument("--shots", default="out/ui-test")
+    args = parser.parse_args()
+    os.makedirs(args.shots, exist_ok=True)
+    folder = tempfile.mkdtemp(prefix="patchcore-ui-")
+    server = Server(os.path.abspath(args.bin), folder)
+    browser = Browser(args.shots)
+    try:
+        run(server, browser)
+    finally:
+        browser.driver.quit()
+        server.stop()
+        shutil.rmtree(folder, ignore_errors=True)
+    print("web app: every step passed")
+
+
+def run(server, b):
+    # Data through the API, as a line's tooling would bring it: a product, good images, a defect with its mask,
+    # and a fitted, active model.
+    assert server.call("POST", "/api/v1/products", body={"name": "bottle"})[0] == 201
+    for seed in range(8):
+        assert server.call("POST", "/api/v1/products/bottle/datasets/good", "expert", part(seed), "image/png")[0] == 201
+    archive = io.BytesIO()
+    with zipfile.ZipFile(archive, "w") as z:
+        z.writestr("crack/a.png", part(99, defect=True))
+        z.writestr("crack/a_mask.png", defect_mask())
+    status, body = server.call("POST", "/api/v1/products/bottle/datasets/defect/batch", "expert", archive.getvalue(),
+                               "application/zip")
+    assert status == 201, body
+    _, job = server.call("POST", "/api/v1/products/bottle/jobs/fit", "expert", {"coreset_ratio": 0.1, "activate": True})
+    fitted = server.wait_job(job["id"])
+    assert fitted["state"] == "succeeded", fitted
+
+    # Sign-in: a wrong key is refused with a message, the expert's key shows the expert's pages.
+    b.allowed = ["/api/v1/me"]
+    b.sign_in(server.url, "pc_not-a-key")
+    b.wait(lambda d: "not valid" in b.text("#sign-in-error"), "the refusal of a wrong key")
+    b.step("sign-in-refused")
+    b.find("#key").clear()
+    b.find("#key").send_keys(server.keys["expert"])
+    b.find("#sign-in button[type=submit]").click()
+    b.wait(lambda d: b.text("#who") == "expert (expert)", "the signed-in expert")
+    assert not b.find("#sign-in").is_displayed()
+    assert [a.text for a in b.all("#nav a") if a.is_displayed()] == ["Live", "Defect studio"]
+    assert Select(b.find("#product")).first_selected_option.text == "bottle"
+    b.step("signed-in-expert")
+
+    # Live: inspections posted through the API arrive as cards with their heatmaps, counters follow, pause holds.
+    b.wait(lambda d: b.all("#stream-state") and b.text("#stream-state") == "live", "the live stream")
+    for seed, defect in ((1, False), (2, False), (3, True)):
+        status, result = server.call("POST", "/api/v1/products/bottle/inspect?source=cam-1", "operator",
+                                     part(seed, defect), "image/png")
+        assert status == 200, result
+    b.wait(lambda d: len(b.all("#live-cards li")) == 3, "three live cards")
+    assert b.text("#count-parts") == "3"
+    b.wait(lambda d: all(b.image_has_content(i) for i in b.all("#live-cards img")), "the heatmap overlays drawn")
+    badges = [e.text for e in b.all("#live-cards .badge")]
+    assert set(badges) <= {"OK", "NG"} and len(badges) == 3
+    assert int(b.text("#count-ng")) == badges.count("NG")
+    b.step("live")
+    b.find("#pause").click()
+    server.call("POST", "/api/v1/products/bottle/inspect", "operator", part(4), "image/png")
+    b.wait(lambda d: b.text("#count-parts") == "4", "the counter while paused")
+    assert len(b.all("#live-cards li")) == 3 and b.text("#pause") == "Resume (1)"
+    b.find("#pause").click()
+    b.wait(lambda d: len(b.all("#live-cards li")) == 4, "the held card after resume")
+    b.step("live-paused-and-resumed")
+
+    # Defect studio: a classical synthesis job with progress, a gallery of samples beside their masks,
+    # verdicts by button and by key, hostile text shown as text, then a dual model rebuilt from the accepted ones.
+    b.find('#nav a[data-page="studio"]').click()
+    b.wait(lambda d: b.all("#synthesize"), "the studio")
+    assert not b.find("#diffusion-fields").is_displayed(), "diffusion settings only for the diffusion generator"
+    b.find("#count").clear()
+    b.find("#count").send_keys("4")
+    b.find("#label").clear()
+    b.find("#label").send_keys(HOSTILE)
+    b.find("#start-synthesis").click()
+    b.wait(lambda d: b.find("#job-line").get_attribute("data-state") == "succeeded", "the synthesis job", 120)
+    b.wait(lambda d: len(b.all("#gallery li")) == 4, "four pending samples")
+    b.wait(lambda d: all(b.image_has_content(i) for i in b.all("#gallery img")), "the samples and masks drawn")
+    assert HOSTILE in b.text("#gallery li"), "the label is shown as text"
+    assert not b.all('#gallery img[src="x"]')
+    b.step("studio-samples")
+    first = b.all("#gallery li")[0]
+    first_id = first.get_attribute("data-id")
+    first.find_element(By.CSS_SELECTOR, "button.accept").click()
+    b.wait(lambda d: len(b.all("#gallery li")) == 3, "the accepted sample leaving the pending list")
+    focused = b.driver.switch_to.active_element
+    second_id = focused.get_attribute("data-id")
+    assert second_id and second_id != first_id, "focus moves to the next sample"
+    focused.send_keys("r")
+    b.wait(lambda d: len(b.all("#gallery li")) == 2, "the rejected sample leaving the pending list")
+    _, accepted = server.call("GET", "/api/v1/products/bottle/datasets?kind=synthetic&verdict=accepted", "operator")
+    _, rejected = server.call("GET", "/api/v1/products/bottle/datasets?kind=synthetic&verdict=rejected", "operator")
+    assert [str(i["id"]) for i in accepted["items"]] == [first_id], accepted
+    assert [str(i["id"]) for i in rejected["items"]] == [second_id], rejected
+    b.find("#tab-accepted").click()
+    b.wait(lambda d: [e.get_attribute("data-id") for e in b.all("#gallery li")] == [first_id], "the accepted tab")
+    b.step("studio-verdicts")
+    b.find("#rebuild-dual").click()
+    b.wait(lambda d: b.text("#job-line").startswith("dual fit") and b.find("#job-line").get_attribute("data-state") == "succeeded",
+           "the dual fit", 300)
+    _, versions = server.call("GET", "/api/v1/products/bottle/models", "operator")
+    newest = max(versions["items"], key=lambda v: v["version"])
+    assert newest["version"] == 2 and newest["activated_ms"], newest
+    b.step("studio-dual-rebuilt")
+
+    # The operator: no studio link, the page says why, and the API refuses an expert's call.
+    b.find("#sign-out").click()
+    b.sign_in(server.url, server.keys["operator"])
+    b.wait(lambda d: b.text("#who") == "operator (operator)", "the signed-in operator")
+    assert [a.text for a in b.all("#nav a") if a.is_displayed()] == ["Live"]
+    b.driver.get(server.url + "/#/studio")
+    b.wait(lambda d: "needs the expert role" in b.text("#page"), "the refusal of the studio")
+    assert not b.all("#synthesize")
+    status, _ = server.call("POST", f"/api/v1/datasets/{first_id}/verdict", "operator", {"verdict": "rejected"})
+    assert status == 403, status
+    b.step("operator")
+
+
+if __name__ == "__main__":
+    try:
+        main()
+    except AssertionError as error:
+        print(f"FAIL {error}", file=sys.stderr)
+        sys.exit(1)
