@@ -27,6 +27,7 @@ from selenium import webdriver
 from selenium.common.exceptions import StaleElementReferenceException, TimeoutException
 from selenium.webdriver.chrome.options import Options
 from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
@@ -159,6 +160,15 @@ class Browser:
             for (let i = 0; i < d.length; i += 4) { min = Math.min(min, d[i]); max = Math.max(max, d[i]); }
             return max - min > 10;""", element)
 
+    def canvas_has_content(self, css, channel=0):
+        """True when a canvas's `channel` is not one value everywhere (something was drawn)."""
+        return self.driver.execute_script("""
+            const c = document.querySelector(arguments[0]);
+            const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+            let min = 255, max = 0;
+            for (let i = arguments[1]; i < d.length; i += 4) { min = Math.min(min, d[i]); max = Math.max(max, d[i]); }
+            return c.width > 0 && max - min > 10;""", css, channel)
+
     def sign_in(self, url, key):
         self.driver.get(url + "/")
         self.wait(lambda d: self.find("#sign-in").is_displayed(), "the sign-in form")
@@ -235,6 +245,65 @@ def run(server, b):
     b.find("#pause").click()
     b.wait(lambda d: len(b.all("#live-cards li")) == 4, "the held card after resume")
     b.step("live-paused-and-resumed")
+
+    # Inspection detail: the NG part with its heatmap; a mask painted with pointer drags goes with a defect verdict
+    # into the defect set (hostile reason shown as text); undo takes it out; an OK part overridden to good by key.
+    def count(kind):
+        _, listed = server.call("GET", f"/api/v1/products/bottle/datasets?kind={kind}", "operator")
+        return listed["items"]
+    defects_before, goods_before = len(count("defect")), len(count("good"))
+    ng_card = [c for c in b.all("#live-cards li") if c.find_element(By.CSS_SELECTOR, ".badge").text == "NG"][0]
+    ng_id = ng_card.get_attribute("data-id")
+    ng_card.click()
+    b.wait(lambda d: b.find("#page").get_attribute("data-loaded") == "true", "the inspection detail")
+    assert b.text("#detail-decision") == "NG" and f"Inspection {ng_id}" in b.text("#page h1")
+    assert b.canvas_has_content("#detail-image") and b.canvas_has_content("#detail-heatmap"), "image and heatmap drawn"
+    b.find("#paint").click()
+    viewer = b.find("#viewer")
+    ActionChains(b.driver).move_to_element_with_offset(viewer, -30, -10).click_and_hold() \
+        .move_by_offset(20, 5).move_by_offset(20, 5).move_by_offset(20, 0).release().perform()
+    assert b.canvas_has_content("#detail-mask", channel=3), "the painted stroke"
+    b.find("#reason").send_keys(HOSTILE)
+    ActionChains(b.driver).move_to_element(b.find("#verdict-defect")).perform()
+    assert "defect set" in b.text("#effect"), "what the verdict does, before it is given"
+    b.find("#verdict-defect").click()
+    b.wait(lambda d: len(b.all('#reviews li[data-verdict="defect"]')) == 1, "the defect review")
+    assert HOSTILE in b.text("#reviews li .reason")
+    added = count("defect")
+    assert len(added) == defects_before + 1 and added[-1]["mask_blob"], added
+    white = b.driver.execute_async_script("""
+        const done = arguments[arguments.length - 1];
+        fetch('/api/v1/blobs/' + arguments[0], { headers: { Authorization: 'Bearer ' + sessionStorage.getItem('patchcore.key') } })
+          .then((r) => r.blob()).then(createImageBitmap).then((bitmap) => {
+            const c = document.createElement('canvas'); c.width = bitmap.width; c.height = bitmap.height;
+            const g = c.getContext('2d'); g.drawImage(bitmap, 0, 0);
+            const d = g.getImageData(0, 0, c.width, c.height).data;
+            let n = 0; for (let i = 0; i < d.length; i += 4) if (d[i] > 127) n += 1;
+            done(n);
+          }).catch((e) => done(-1));""", added[-1]["mask_blob"])
+    assert white > 50, f"the stored mask holds the painted stroke ({white} white pixels)"
+    b.step("detail-defect-with-mask")
+    b.find("#reviews li button.undo").click()
+    b.wait(lambda d: b.all("#reviews li.undone"), "the undone review")
+    after_undo = count("defect")
+    assert len(after_undo) == defects_before, f"undo leaves {len(after_undo)} defects, {defects_before} before"
+    b.find("#viewer").click()   # focus on the page, not a field, so keys are shortcuts
+    b.find("body").send_keys("g")
+    b.wait(lambda d: len(b.all('#reviews li[data-verdict="good"]')) == 1, "the override to good by key")
+    goods_after = count("good")
+    assert len(goods_after) == goods_before + 1, f"{len(goods_after)} good images after the override, {goods_before} before"
+    b.find('#nav a[data-page="live"]').click()
+    b.wait(lambda d: len(b.all("#live-cards li")) == 4, "the live page again (history)")
+    ok_card = [c for c in b.all("#live-cards li") if c.find_element(By.CSS_SELECTOR, ".badge").text == "OK"][0]
+    ok_card.click()
+    b.wait(lambda d: b.find("#page").get_attribute("data-loaded") == "true", "the OK part's detail")
+    ActionChains(b.driver).move_to_element(b.find("#verdict-good")).perform()
+    assert "no dataset changes" in b.text("#effect")
+    b.find("#viewer").click()
+    b.find("body").send_keys("d")
+    b.wait(lambda d: len(b.all('#reviews li[data-verdict="defect"]')) == 1, "the escape reported by key")
+    assert len(count("defect")) == defects_before + 1, "an escape joins the defect set"
+    b.step("detail-override-good")
 
     # Defect studio: a classical synthesis job with progress, a gallery of samples beside their masks,
     # verdicts by button and by key, hostile text shown as text, then a dual model rebuilt from the accepted ones.

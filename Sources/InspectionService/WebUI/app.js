@@ -4,9 +4,14 @@ import { API } from './api.js';
 import { el, clear, status } from './dom.js';
 import { showLive } from './live.js';
 import { showStudio } from './studio.js';
+import { showDetail } from './detail.js';
 
 const RANK = { operator: 0, expert: 1, admin: 2 };
-const PAGES = { live: { show: showLive, role: 'operator' }, studio: { show: showStudio, role: 'expert' } };
+const PAGES = {
+  live: { show: showLive, role: 'operator' },
+  inspection: { show: showDetail, role: 'operator' },
+  studio: { show: showStudio, role: 'expert' },
+};
 let api = null;
 let me = null;
 let unmount = null;
@@ -43,8 +48,9 @@ function route() {
   if (!api) return;
   unmount?.();
   unmount = null;
-  const name = location.hash.replace(/^#\//, '') || 'live';
-  const page = PAGES[name] ?? PAGES.live;
+  // #/page or #/page/argument (an inspection id).
+  const [name = 'live', argument] = location.hash.replace(/^#\//, '').split('/');
+  const page = PAGES[name || 'live'] ?? PAGES.live;
   for (const link of $('nav').querySelectorAll('a')) {
     link.setAttribute('aria-current', link.dataset.page === name ? 'page' : 'false');
   }
@@ -56,7 +62,7 @@ function route() {
   } else if (!product) {
     clear(root).append(el('p', { text: 'No product yet: an administrator adds one (POST /api/v1/products).' }));
   } else {
-    unmount = page.show(root, api, product);
+    unmount = page.show(root, api, product, argument);
   }
 }
 

@@ -56,7 +56,10 @@ export function showLive(root, api, product) {
     // The bar puts the threshold at its middle: a score twice the threshold fills it.
     const fill = Math.max(0, Math.min(1, inspection.score / (2 * inspection.threshold)));
     const image = el('img', { alt: `inspection ${inspection.id} with its heatmap`, width: 160, height: 160 });
-    const card = el('li', { class: `card ${ok ? 'ok' : 'ng'}`, dataset: { id: String(inspection.id) } },
+    const open = () => { location.hash = `#/inspection/${inspection.id}`; };
+    const card = el('li', { class: `card ${ok ? 'ok' : 'ng'}`, dataset: { id: String(inspection.id) }, tabindex: 0,
+                            'aria-label': `inspection ${inspection.id}: ${ok ? 'OK' : 'NG'}, open`,
+                            onclick: open, onkeydown: (e) => { if (e.key === 'Enter') open(); } },
       image,
       el('div', { class: 'row' },
         el('span', { class: `badge ${ok ? 'ok' : 'ng'}`, text: ok ? 'OK' : 'NG' }),

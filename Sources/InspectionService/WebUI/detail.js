@@ -1,0 +1,213 @@
+// Inspection detail: the part at full resolution with its heatmap (opacity slider), zoom and pan, the numbers of
+// the decision, and the operator's verdict (confirm, override to good, override to defect with a mask painted on
+// the image) with a reason; what a verdict does to the datasets is said before it is given; reviews can be undone.
+// Keys: C confirm · G good · D defect · M paint / pan · + / - zoom · 0 fit.
+import { el, clear, status, formatScore, formatTime } from './dom.js';
+
+// What a verdict does to the datasets (as the store applies it), said before it is given.
+function effectOf(verdict, decision) {
+  const ng = decision === 'anomalous';
+  if (verdict === 'good') {
+    return ng ? 'Override to good (a false reject): adds this image to the product\'s good set, which the next fit learns as normal.'
+      : 'Good: agrees with the OK decision; no dataset changes.';
+  }
+  if (verdict === 'defect' || ng) {
+    return `${ng ? 'Confirm NG' : 'Override to defect (an escape)'}: adds this image, with the painted mask if any, to the product's defect set.`;
+  }
+  return 'Confirm: the OK decision was right; no dataset changes.';
+}
+
+function loadImage(url) {
+  return new Promise((resolve, reject) => {
+    const image = new Image();
+    image.onload = () => resolve(image);
+    image.onerror = () => reject(new Error(`could not draw ${url}`));
+    image.src = url;
+  });
+}
+
+export function showDetail(root, api, product, id) {
+  const urls = [];
+  let zoom = 1, panX = 0, panY = 0, painting = false, dirtyMask = false;
+  const base = el('canvas', { id: 'detail-image', 'aria-label': 'the inspected part' });
+  const heat = el('canvas', { id: 'detail-heatmap', 'aria-hidden': 'true' });
+  const mask = el('canvas', { id: 'detail-mask', 'aria-label': 'defect mask (paint with the pointer in paint mode)' });
+  const stage = el('div', { class: 'stage' }, base, heat, mask);
+  const viewer = el('div', { class: 'viewer', id: 'viewer' }, stage);
+  const opacity = el('input', { id: 'opacity', type: 'range', min: 0, max: 100, value: 50 });
+  const brush = el('input', { id: 'brush', type: 'range', min: 1, max: 64, value: 8 });
+  const paint = el('button', { type: 'button', id: 'paint', 'aria-pressed': 'false', text: 'Paint mask (M)' });
+  const clearMask = el('button', { type: 'button', id: 'clear-mask', text: 'Clear mask' });
+  const facts = el('dl', { id: 'facts', class: 'facts' });
+  const reason = el('textarea', { id: 'reason', maxlength: 2000, rows: 2 });
+  const effect = el('p', { id: 'effect', class: 'muted small', 'aria-live': 'polite' });
+  let decision = null;
+  const buttons = ['confirm', 'good', 'defect'].map((v) => el('button', {
+    type: 'button', id: `verdict-${v}`, class: v === 'good' ? 'accept' : v === 'defect' ? 'reject' : '',
+    text: { confirm: 'Confirm (C)', good: 'Override: good (G)', defect: 'Defect (D)' }[v],
+    onmouseenter: () => { effect.textContent = effectOf(v, decision); }, onfocus: () => { effect.textContent = effectOf(v, decision); },
+    onclick: () => review(v),
+  }));
+  const reviews = el('ol', { id: 'reviews', class: 'reviews' });
+  clear(root).append(
+    el('div', { class: 'toolbar' },
+      el('a', { href: '#/live', text: '← Live' }), el('h1', { text: `Inspection ${id}` })),
+    el('div', { class: 'detail' },
+      el('div', {},
+        viewer,
+        el('div', { class: 'toolbar small' },
+          el('label', { for: 'opacity', text: 'Heatmap' }), opacity,
+          el('button', { type: 'button', text: '+', 'aria-label': 'zoom in', onclick: () => zoomBy(1.25) }),
+          el('button', { type: 'button', text: '−', 'aria-label': 'zoom out', onclick: () => zoomBy(0.8) }),
+          el('button', { type: 'button', text: 'Fit', onclick: fit }),
+          paint, el('label', { for: 'brush', text: 'Brush' }), brush, clearMask)),
+      el('section', { class: 'panel' },
+        facts,
+        el('label', { for: 'reason', text: 'Reason' }), reason,
+        el('div', { class: 'row verdicts' }, buttons),
+        effect,
+        el('h2', { text: 'Reviews' }), reviews)));
+
+  const applyView = () => { stage.style.transform = `translate(${panX}px, ${panY}px) scale(${zoom})`; };
+  function fit() {
+    zoom = Math.min(viewer.clientWidth / base.width, viewer.clientHeight / base.height) || 1;
+    panX = (viewer.clientWidth - base.width * zoom) / 2;
+    panY = (viewer.clientHeight - base.height * zoom) / 2;
+    applyView();
+  }
+  function zoomBy(factor, cx = viewer.clientWidth / 2, cy = viewer.clientHeight / 2) {
+    const next = Math.max(0.05, Math.min(40, zoom * factor));
+    panX = cx - (cx - panX) * (next / zoom);
+    panY = cy - (cy - panY) * (next / zoom);
+    zoom = next;
+    applyView();
+  }
+  opacity.addEventListener('input', () => { heat.style.opacity = String(opacity.value / 100); });
+  viewer.addEventListener('wheel', (event) => {
+    event.preventDefault();
+    const r = viewer.getBoundingClientRect();
+    zoomBy(event.deltaY < 0 ? 1.15 : 1 / 1.15, event.clientX - r.left, event.clientY - r.top);
+  }, { passive: false });
+  paint.addEventListener('click', () => togglePaint());
+  clearMask.addEventListener('click', () => {
+    mask.getContext('2d').clearRect(0, 0, mask.width, mask.height);
+    dirtyMask = false;
+  });
+  function togglePaint() {
+    painting = !painting;
+    paint.setAttribute('aria-pressed', String(painting));
+    viewer.classList.toggle('painting', painting);
+  }
+
+  // One pointer drag: paints in paint mode, pans otherwise.
+  let drag = null;
+  viewer.addEventListener('pointerdown', (event) => {
+    viewer.setPointerCapture(event.pointerId);
+    drag = { x: event.clientX, y: event.clientY };
+    if (painting) dab(event);
+  });
+  viewer.addEventListener('pointermove', (event) => {
+    if (!drag) return;
+    if (painting) dab(event);
+    else { panX += event.clientX - drag.x; panY += event.clientY - drag.y; applyView(); }
+    drag = { x: event.clientX, y: event.clientY };
+  });
+  viewer.addEventListener('pointerup', () => { drag = null; });
+  function dab(event) {
+    const r = mask.getBoundingClientRect();
+    const x = (event.clientX - r.left) / r.width * mask.width, y = (event.clientY - r.top) / r.height * mask.height;
+    const g = mask.getContext('2d');
+    g.fillStyle = '#ff2020';
+    g.beginPath();
+    g.arc(x, y, Number(brush.value) / 2, 0, 2 * Math.PI);
+    g.fill();
+    dirtyMask = true;
+  }
+
+  // The painted mask as the API takes it: a PNG at the image's size, white where painted.
+  async function maskBase64() {
+    if (!dirtyMask) return undefined;
+    const out = el('canvas');
+    out.width = mask.width; out.height = mask.height;
+    const g = out.getContext('2d');
+    const painted = mask.getContext('2d').getImageData(0, 0, mask.width, mask.height);
+    const pixels = g.createImageData(mask.width, mask.height);
+    for (let i = 0; i < painted.data.length; i += 4) {
+      const v = painted.data[i + 3] > 0 ? 255 : 0;
+      pixels.data[i] = v; pixels.data[i + 1] = v; pixels.data[i + 2] = v; pixels.data[i + 3] = 255;
+    }
+    g.putImageData(pixels, 0, 0);
+    const blob = await new Promise((resolve) => out.toBlob(resolve, 'image/png'));
+    const bytes = new Uint8Array(await blob.arrayBuffer());
+    let binary = '';
+    for (let i = 0; i < bytes.length; i += 0x8000) binary += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
+    return btoa(binary);
+  }
+
+  async function review(verdict) {
+    try {
+      const body = { verdict, reason: reason.value };
+      if (verdict === 'defect' || (verdict === 'confirm' && decision === 'anomalous')) body.mask_base64 = await maskBase64();
+      const made = await api.post(`/api/v1/inspections/${id}/review`, body);
+      status(made.dataset_item_id ? `reviewed: ${verdict}; added dataset item ${made.dataset_item_id}` : `reviewed: ${verdict}`);
+      reason.value = '';
+      await loadReviews();
+    } catch (error) { status(error.message, true); }
+  }
+
+  async function loadReviews() {
+    const { items } = await api.get(`/api/v1/inspections/${id}/reviews`);
+    clear(reviews);
+    for (const r of items) {
+      const undo = el('button', { type: 'button', class: 'undo', text: 'Undo', onclick: async () => {
+        try { await api.post(`/api/v1/reviews/${r.id}/undo`); status(`review ${r.id} undone`); await loadReviews(); }
+        catch (error) { status(error.message, true); }
+      } });
+      reviews.append(el('li', { class: r.undone_ms ? 'undone' : '', dataset: { id: String(r.id), verdict: r.verdict } },
+        el('strong', { text: r.verdict }), ` by ${r.reviewer} at ${formatTime(r.created_ms)}`,
+        r.dataset_item_id ? ` · dataset item ${r.dataset_item_id}` : '',
+        r.reason ? el('div', { class: 'small reason', text: r.reason }) : null,
+        r.undone_ms ? el('div', { class: 'muted small', text: `undone by ${r.undone_by}` }) : undo));
+    }
+  }
+
+  function onKey(event) {
+    if (['INPUT', 'TEXTAREA', 'SELECT'].includes(document.activeElement?.tagName)) return;
+    const action = { c: () => review('confirm'), g: () => review('good'), d: () => review('defect'), m: togglePaint,
+                     '+': () => zoomBy(1.25), '-': () => zoomBy(0.8), 0: fit }[event.key.toLowerCase()];
+    if (action) { event.preventDefault(); action(); }
+  }
+  document.addEventListener('keydown', onKey);
+
+  (async () => {
+    const inspection = await api.get(`/api/v1/inspections/${id}`);
+    const { items: versions } = await api.get(`/api/v1/products/${encodeURIComponent(product)}/models`);
+    const version = versions.find((v) => v.id === inspection.model_version_id);
+    decision = inspection.decision;
+    const ok = inspection.decision === 'ok';
+    const rows = [
+      ['Decision', el('span', { class: `badge ${ok ? 'ok' : 'ng'}`, id: 'detail-decision', text: ok ? 'OK' : 'NG' })],
+      ['Score', formatScore(inspection.score)], ['Normalised score', formatScore(inspection.normalized_score)],
+      ['Threshold', formatScore(inspection.threshold)], ['Latency', `${inspection.latency_ms.toFixed(1)} ms`],
+      ['Model version', version ? `v${version.version}` : `#${inspection.model_version_id}`],
+      ['Source', inspection.source], ['Time', new Date(inspection.created_ms).toLocaleString()],
+    ];
+    for (const [name, value] of rows) facts.append(el('div', {}, el('dt', { text: name }), el('dd', {}, value)));
+    const imageURL = await api.blobURL(`/api/v1/blobs/${inspection.image_blob}`);
+    urls.push(imageURL);
+    const image = await loadImage(imageURL);
+    for (const c of [base, heat, mask]) { c.width = image.naturalWidth; c.height = image.naturalHeight; }
+    base.getContext('2d').drawImage(image, 0, 0);
+    if (inspection.heatmap_blob) {
+      const heatURL = await api.blobURL(`/api/v1/blobs/${inspection.heatmap_blob}`);
+      urls.push(heatURL);
+      heat.getContext('2d').drawImage(await loadImage(heatURL), 0, 0, heat.width, heat.height);
+    }
+    heat.style.opacity = String(opacity.value / 100);
+    fit();
+    root.dataset.loaded = 'true';
+    await loadReviews();
+  })().catch((error) => status(error.message, true));
+
+  return () => { document.removeEventListener('keydown', onKey); for (const u of urls) URL.revokeObjectURL(u); };
+}
