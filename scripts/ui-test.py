@@ -221,7 +221,7 @@ def run(server, b):
     b.find("#sign-in button[type=submit]").click()
     b.wait(lambda d: b.text("#who") == "expert (expert)", "the signed-in expert")
     assert not b.find("#sign-in").is_displayed()
-    assert [a.text for a in b.all("#nav a") if a.is_displayed()] == ["Live", "Defect studio"]
+    assert [a.text for a in b.all("#nav a") if a.is_displayed()] == ["Live", "Models", "Defect studio"]
     assert Select(b.find("#product")).first_selected_option.text == "bottle"
     b.step("signed-in-expert")
 
@@ -345,17 +345,55 @@ def run(server, b):
     assert newest["version"] == 2 and newest["activated_ms"], newest
     b.step("studio-dual-rebuilt")
 
+    # Models: both versions listed, the dual one active; each evaluated with progress on two new good images and
+    # the defects it was not trained on; the two side by side; a rollback to v1.
+    for seed in (20, 21):
+        assert server.call("POST", "/api/v1/products/bottle/datasets/good", "expert", part(seed), "image/png")[0] == 201
+    b.find('#nav a[data-page="models"]').click()
+    b.wait(lambda d: b.find("#page").get_attribute("data-loaded") == "true", "the models page")
+    rows = b.all("#versions tbody tr")
+    assert [r.get_attribute("data-version") for r in rows] == ["2", "1"]
+    assert "active" in rows[0].get_attribute("class")
+    for version in ("1", "2"):
+        b.find(f'#versions tr[data-version="{version}"] button.evaluate').click()
+        b.wait(lambda d: b.text("#model-job-line").startswith(f"evaluation of v{version}")
+               and b.find("#model-job-line").get_attribute("data-state") is not None, f"the evaluation of v{version}", 300)
+        assert b.find("#model-job-line").get_attribute("data-state") == "succeeded", b.text("#model-job-line")
+        b.wait(lambda d: b.find(f'#versions tr[data-version="{version}"] td.num').text != "–", f"v{version}'s metrics")
+    for version in ("1", "2"):
+        b.find(f'#versions tr[data-version="{version}"] input[type=checkbox]').click()
+    b.wait(lambda d: b.all("#comparison"), "the comparison")
+    auroc = b.all('#comparison tr[data-metric="image_auroc"] td')
+    assert all(re.fullmatch(r"[01]\.\d{3}", c.text) for c in auroc[:2]), [c.text for c in auroc]
+    b.step("models-compared")
+    assert not b.all("#versions button.activate"), "activation is an admin's"
+
     # The operator: no studio link, the page says why, and the API refuses an expert's call.
     b.find("#sign-out").click()
     b.sign_in(server.url, server.keys["operator"])
     b.wait(lambda d: b.text("#who") == "operator (operator)", "the signed-in operator")
-    assert [a.text for a in b.all("#nav a") if a.is_displayed()] == ["Live"]
+    assert [a.text for a in b.all("#nav a") if a.is_displayed()] == ["Live", "Models"]
+    b.find('#nav a[data-page="models"]').click()
+    b.wait(lambda d: b.find("#page").get_attribute("data-loaded") == "true", "the models page for the operator")
+    assert not b.all("#fit-form") and not b.all("#versions button"), "no fit, evaluate or activate for an operator"
     b.driver.get(server.url + "/#/studio")
     b.wait(lambda d: "needs the expert role" in b.text("#page"), "the refusal of the studio")
     assert not b.all("#synthesize")
     status, _ = server.call("POST", f"/api/v1/datasets/{first_id}/verdict", "operator", {"verdict": "rejected"})
     assert status == 403, status
     b.step("operator")
+
+    # The admin rolls back to v1; the next inspection is scored by it.
+    b.find("#sign-out").click()
+    b.sign_in(server.url, server.keys["admin"])
+    b.wait(lambda d: b.text("#who") == "admin (admin)", "the signed-in admin")
+    b.find('#nav a[data-page="models"]').click()
+    b.wait(lambda d: b.all('#versions tr[data-version="1"] button.activate'), "the activate button")
+    b.find('#versions tr[data-version="1"] button.activate').click()
+    b.wait(lambda d: "active" in b.find('#versions tr[data-version="1"]').get_attribute("class"), "the rollback to v1")
+    _, result = server.call("POST", "/api/v1/products/bottle/inspect", "operator", part(5), "image/png")
+    assert result["model_version"] == 1, result
+    b.step("admin-rollback")
 
 
 if __name__ == "__main__":

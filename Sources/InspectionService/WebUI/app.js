@@ -5,11 +5,13 @@ import { el, clear, status } from './dom.js';
 import { showLive } from './live.js';
 import { showStudio } from './studio.js';
 import { showDetail } from './detail.js';
+import { showModels } from './models.js';
 
 const RANK = { operator: 0, expert: 1, admin: 2 };
 const PAGES = {
   live: { show: showLive, role: 'operator' },
   inspection: { show: showDetail, role: 'operator' },
+  models: { show: showModels, role: 'operator' },
   studio: { show: showStudio, role: 'expert' },
 };
 let api = null;
@@ -62,7 +64,7 @@ function route() {
   } else if (!product) {
     clear(root).append(el('p', { text: 'No product yet: an administrator adds one (POST /api/v1/products).' }));
   } else {
-    unmount = page.show(root, api, product, argument);
+    unmount = page.show(root, api, product, argument, me);
   }
 }
 

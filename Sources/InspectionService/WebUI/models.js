@@ -1,0 +1,137 @@
+// Models: the product's versions with their evaluation metrics; fit (backbone, coreset ratio, dual on/off) and
+// evaluate jobs with a progress bar and ETA from the job events; activate or roll back (admin); two versions side
+// by side.
+import { el, clear, status, formatTime } from './dom.js';
+
+const METRICS = [
+  ['image_auroc', 'Image AUROC'], ['pixel_auroc', 'Pixel AUROC'], ['aupro', 'AUPRO'], ['f1_max', 'F1-max'],
+  ['average_precision', 'AP'], ['false_reject_rate', 'False rejects'], ['escape_rate', 'Escapes'], ['n_test_images', 'Test images'],
+];
+const RANK = { operator: 0, expert: 1, admin: 2 };
+// Which way is better: +1 higher, -1 lower, 0 neither (a count).
+const BETTER = { false_reject_rate: -1, escape_rate: -1, n_test_images: 0 };
+
+function metricsOf(version) {
+  try { return JSON.parse(version.metrics ?? '{}') ?? {}; } catch { return {}; }
+}
+
+function show(value) {
+  if (value === undefined || value === null) return '–';
+  return typeof value === 'number' ? (Number.isInteger(value) ? String(value) : value.toFixed(3)) : String(value);
+}
+
+export function showModels(root, api, product, _argument, me) {
+  const controller = new AbortController();
+  const base = `/api/v1/products/${encodeURIComponent(product)}`;
+  const canExpert = RANK[me.role] >= RANK.expert, canAdmin = RANK[me.role] >= RANK.admin;
+  const table = el('table', { id: 'versions', class: 'grid' });
+  const compare = el('div', { id: 'compare' });
+  const progress = el('progress', { id: 'model-job-progress', max: 1, value: 0, hidden: true });
+  const jobLine = el('p', { id: 'model-job-line', class: 'muted', 'aria-live': 'polite' });
+  const backbone = el('select', { id: 'fit-backbone' });
+  const coreset = el('input', { id: 'fit-coreset', type: 'number', min: 0.001, max: 1, step: 0.001, value: 0.1 });
+  const dual = el('input', { id: 'fit-dual', type: 'checkbox' });
+  const activate = el('input', { id: 'fit-activate', type: 'checkbox' });
+  const fitForm = el('form', { id: 'fit-form', class: 'panel inline-form' },
+    el('h2', { text: 'Fit a new version' }),
+    el('label', { for: 'fit-backbone', text: 'Backbone' }), backbone,
+    el('label', { for: 'fit-coreset', text: 'Coreset ratio' }), coreset,
+    el('label', { class: 'inline', for: 'fit-dual' }, dual, ' dual (accepted defects and samples as a positive bank)'),
+    el('label', { class: 'inline', for: 'fit-activate' }, activate, ' activate when done'),
+    el('button', { type: 'submit', id: 'start-fit', text: 'Start fit' }));
+  clear(root).append(
+    el('div', { class: 'toolbar' }, el('h1', { text: `Models — ${product}` })),
+    el('section', { class: 'panel' }, table, el('p', { class: 'muted small', text: 'Tick two versions to compare them.' }), compare),
+    canExpert ? fitForm : null, progress, jobLine);
+
+  // The backbones the server takes, from its own API description.
+  api.get('/api/v1/openapi.json').then((doc) => {
+    const names = doc.components.schemas.FitJobRequest.properties.backbone.enum.filter((n) => n);
+    for (const n of names) backbone.append(el('option', { value: n, text: n }));
+    backbone.value = names.includes('mobilenet_v2') ? 'mobilenet_v2' : names[0];
+  }).catch((error) => status(error.message, true));
+
+  fitForm.addEventListener('submit', async (event) => {
+    event.preventDefault();
+    const body = { backbone: backbone.value, coreset_ratio: Number(coreset.value), positives: dual.checked, activate: activate.checked };
+    try { await follow(await api.post(`${base}/jobs/fit`, body), 'fit'); await load(); } catch (error) { status(error.message, true); }
+  });
+
+  async function follow(job, what) {
+    progress.hidden = false;
+    progress.value = 0;
+    delete jobLine.dataset.state;
+    let stage = null, stageStart = Date.now();   // the ETA is of the current stage, from its own rate
+    for await (const message of api.events(`/api/v1/jobs/${job.id}/events`, controller.signal)) {
+      const j = JSON.parse(message.data);
+      let eta = '';
+      if (j.total > 0) {
+        progress.max = j.total; progress.value = j.done;
+        if (j.stage !== stage) { stage = j.stage; stageStart = Date.now(); }
+        const elapsed = (Date.now() - stageStart) / 1000;
+        if (j.done > 0 && j.done < j.total) eta = `, about ${Math.ceil(elapsed / j.done * (j.total - j.done))} s left`;
+      }
+      jobLine.textContent = `${what}: job ${j.id} ${j.state}${j.stage ? ` (${j.stage} ${j.done}/${j.total}${eta})` : ''}`;
+      if (['succeeded', 'failed', 'cancelled'].includes(j.state)) {
+        if (j.state === 'failed') status(`${what} failed: ${j.error}`, true); else status(`${what} ${j.state}`);
+        jobLine.dataset.state = j.state;
+        return j;
+      }
+    }
+  }
+
+  const ticked = new Set();
+  async function load() {
+    const [p, { items }] = await Promise.all([api.get(base), api.get(`${base}/models`)]);
+    const versions = [...items].sort((a, b) => b.version - a.version);
+    clear(table).append(el('thead', {}, el('tr', {},
+      ['', 'Version', 'Created', 'Backbone', 'Threshold', ...METRICS.slice(0, 5).map(([, n]) => n), ''].map((h) => el('th', { scope: 'col', text: h })))));
+    const body = el('tbody');
+    for (const v of versions) {
+      const m = metricsOf(v);
+      const active = p.active_model_id === v.id;
+      const box = el('input', { type: 'checkbox', 'aria-label': `compare version ${v.version}`, checked: ticked.has(v.id),
+        onchange: (e) => { if (e.target.checked) ticked.add(v.id); else ticked.delete(v.id); renderCompare(versions); } });
+      const actions = el('td', { class: 'actions' });
+      if (active) actions.append(el('span', { class: 'badge ok', text: 'active' }));
+      else if (canAdmin) actions.append(el('button', { type: 'button', class: 'activate', text: 'Activate', onclick: async () => {
+        try { await api.post(`${base}/models/${v.version}/activate`); status(`version ${v.version} active`); await load(); }
+        catch (error) { status(error.message, true); } } }));
+      if (canExpert) actions.append(el('button', { type: 'button', class: 'evaluate', text: 'Evaluate', onclick: async () => {
+        try { await follow(await api.post(`${base}/models/${v.version}/evaluate`), `evaluation of v${v.version}`); await load(); }
+        catch (error) { status(error.message, true); } } }));
+      body.append(el('tr', { dataset: { version: String(v.version) }, class: active ? 'active' : '' },
+        el('td', {}, box), el('td', { text: `v${v.version}` }), el('td', { text: formatTime(v.created_ms) }),
+        el('td', { text: v.backbone }), el('td', { text: show(v.threshold) }),
+        METRICS.slice(0, 5).map(([key]) => el('td', { class: 'num', text: show(m[key]) })), actions));
+    }
+    table.append(body);
+    renderCompare(versions);
+  }
+
+  function gain(key, delta) {
+    const sign = (BETTER[key] ?? 1) * (delta ?? 0);
+    return sign > 0 ? 'up' : sign < 0 ? 'down' : '';
+  }
+
+  function renderCompare(versions) {
+    clear(compare);
+    const chosen = versions.filter((v) => ticked.has(v.id)).slice(0, 2).sort((a, b) => a.version - b.version);
+    if (chosen.length !== 2) return;
+    const [a, b] = chosen.map(metricsOf);
+    const t = el('table', { class: 'grid', id: 'comparison' },
+      el('thead', {}, el('tr', {}, ['Metric', `v${chosen[0].version}`, `v${chosen[1].version}`, 'Change'].map((h) => el('th', { scope: 'col', text: h })))));
+    const rows = el('tbody');
+    for (const [key, name] of METRICS) {
+      const delta = typeof a[key] === 'number' && typeof b[key] === 'number' ? b[key] - a[key] : null;
+      rows.append(el('tr', { dataset: { metric: key } }, el('th', { scope: 'row', text: name }),
+        el('td', { class: 'num', text: show(a[key]) }), el('td', { class: 'num', text: show(b[key]) }),
+        el('td', { class: `num ${gain(key, delta)}`, text: delta === null ? '–' : `${delta >= 0 ? '+' : ''}${delta.toFixed(3)}` })));
+    }
+    t.append(rows);
+    compare.append(el('h2', { text: 'Comparison' }), t);
+  }
+
+  load().then(() => { root.dataset.loaded = 'true'; }).catch((error) => status(error.message, true));
+  return () => controller.abort();
+}
