@@ -221,7 +221,7 @@ def run(server, b):
     b.find("#sign-in button[type=submit]").click()
     b.wait(lambda d: b.text("#who") == "expert (expert)", "the signed-in expert")
     assert not b.find("#sign-in").is_displayed()
-    assert [a.text for a in b.all("#nav a") if a.is_displayed()] == ["Live", "Models", "Defect studio"]
+    assert [a.text for a in b.all("#nav a") if a.is_displayed()] == ["Live", "Models", "Datasets", "Defect studio"]
     assert Select(b.find("#product")).first_selected_option.text == "bottle"
     b.step("signed-in-expert")
 
@@ -270,7 +270,7 @@ def run(server, b):
     b.wait(lambda d: len(b.all('#reviews li[data-verdict="defect"]')) == 1, "the defect review")
     assert HOSTILE in b.text("#reviews li .reason")
     added = count("defect")
-    assert len(added) == defects_before + 1 and added[-1]["mask_blob"], added
+    assert len(added) == defects_before + 1 and added[-1].get("mask_blob"), added
     white = b.driver.execute_async_script("""
         const done = arguments[arguments.length - 1];
         fetch('/api/v1/blobs/' + arguments[0], { headers: { Authorization: 'Bearer ' + sessionStorage.getItem('patchcore.key') } })
@@ -304,6 +304,30 @@ def run(server, b):
     b.wait(lambda d: len(b.all('#reviews li[data-verdict="defect"]')) == 1, "the escape reported by key")
     assert len(count("defect")) == defects_before + 1, "an escape joins the defect set"
     b.step("detail-override-good")
+
+    # Datasets: many files at once through the file picker (a defect with its mask, one without), removal and undo.
+    uploads = os.path.join(server.folder, "uploads")
+    os.makedirs(uploads, exist_ok=True)
+    for name, data in (("x.png", part(30, defect=True)), ("x_mask.png", defect_mask()), ("y.png", part(31, defect=True))):
+        with open(os.path.join(uploads, name), "wb") as f:
+            f.write(data)
+    b.find('#nav a[data-page="datasets"]').click()
+    b.wait(lambda d: b.find("#page").get_attribute("data-loaded") == "true", "the datasets page")
+    b.find("#set-defect").click()
+    b.wait(lambda d: b.text("#dataset-summary") == f"{len(count('defect'))} defect image(s)", "the defect set")
+    before = len(count("defect"))
+    b.find("#upload-label").send_keys("scratch")
+    b.find("#upload-files").send_keys("\n".join(os.path.join(uploads, n) for n in ("x.png", "x_mask.png", "y.png")))
+    b.wait(lambda d: b.text("#dataset-summary") == f"{before + 2} defect image(s)", "the two uploaded defects")
+    b.wait(lambda d: all(b.image_has_content(i) for i in b.all("#dataset-items img")), "the images and the mask drawn")
+    with_mask = [i for i in count("defect") if i["label"] == "scratch" and i.get("mask_blob")]
+    assert len(with_mask) == 1, count("defect")
+    b.step("datasets-uploaded")
+    b.all("#dataset-items li button.remove")[-1].click()
+    b.wait(lambda d: b.text("#dataset-summary") == f"{before + 1} defect image(s)", "the removal")
+    b.find("#recently-removed button.restore").click()
+    b.wait(lambda d: b.text("#dataset-summary") == f"{before + 2} defect image(s)", "the undo")
+    b.step("datasets-removed-and-restored")
 
     # Defect studio: a classical synthesis job with progress, a gallery of samples beside their masks,
     # verdicts by button and by key, hostile text shown as text, then a dual model rebuilt from the accepted ones.
@@ -372,7 +396,7 @@ def run(server, b):
     b.find("#sign-out").click()
     b.sign_in(server.url, server.keys["operator"])
     b.wait(lambda d: b.text("#who") == "operator (operator)", "the signed-in operator")
-    assert [a.text for a in b.all("#nav a") if a.is_displayed()] == ["Live", "Models"]
+    assert [a.text for a in b.all("#nav a") if a.is_displayed()] == ["Live", "Models", "Datasets"]
     b.find('#nav a[data-page="models"]').click()
     b.wait(lambda d: b.find("#page").get_attribute("data-loaded") == "true", "the models page for the operator")
     assert not b.all("#fit-form") and not b.all("#versions button"), "no fit, evaluate or activate for an operator"
