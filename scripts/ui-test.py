@@ -221,7 +221,7 @@ def run(server, b):
     b.find("#sign-in button[type=submit]").click()
     b.wait(lambda d: b.text("#who") == "expert (expert)", "the signed-in expert")
     assert not b.find("#sign-in").is_displayed()
-    assert [a.text for a in b.all("#nav a") if a.is_displayed()] == ["Live", "Models", "Datasets", "Defect studio"]
+    assert [a.text for a in b.all("#nav a") if a.is_displayed()] == ["Live", "Review", "Models", "Datasets", "Defect studio"]
     assert Select(b.find("#product")).first_selected_option.text == "bottle"
     b.step("signed-in-expert")
 
@@ -304,6 +304,24 @@ def run(server, b):
     b.wait(lambda d: len(b.all('#reviews li[data-verdict="defect"]')) == 1, "the escape reported by key")
     assert len(count("defect")) == defects_before + 1, "an escape joins the defect set"
     b.step("detail-override-good")
+
+    # Review queue: unreviewed parts, oldest first, one key per verdict.
+    _, unreviewed = server.call("GET", "/api/v1/inspections?product=bottle&reviewed=false", "operator")
+    waiting = sorted(i["id"] for i in unreviewed["items"])
+    assert waiting and all(i["decision"] == "ok" for i in unreviewed["items"]), unreviewed
+    b.find('#nav a[data-page="review"]').click()
+    b.wait(lambda d: b.find("#page").get_attribute("data-loaded") == "true", "the review queue")
+    b.find("#band").clear()
+    b.find("#band").send_keys("100")
+    b.find("#queue-summary").click()   # leaves the field: its change event reloads the queue
+    b.wait(lambda d: [int(li.get_attribute("data-id")) for li in b.all("#queue li")] == waiting, "the good parts, oldest first")
+    b.find("#queue li").click()
+    assert "no dataset changes" in b.text("#queue-effect")
+    b.driver.switch_to.active_element.send_keys("c")
+    b.wait(lambda d: [int(li.get_attribute("data-id")) for li in b.all("#queue li")] == waiting[1:], "the confirmed part leaving")
+    _, reviews = server.call("GET", f"/api/v1/inspections/{waiting[0]}/reviews", "operator")
+    assert [r["verdict"] for r in reviews["items"]] == ["confirm"], reviews
+    b.step("review-queue")
 
     # Datasets: many files at once through the file picker (a defect with its mask, one without), removal and undo.
     uploads = os.path.join(server.folder, "uploads")
@@ -396,7 +414,7 @@ def run(server, b):
     b.find("#sign-out").click()
     b.sign_in(server.url, server.keys["operator"])
     b.wait(lambda d: b.text("#who") == "operator (operator)", "the signed-in operator")
-    assert [a.text for a in b.all("#nav a") if a.is_displayed()] == ["Live", "Models", "Datasets"]
+    assert [a.text for a in b.all("#nav a") if a.is_displayed()] == ["Live", "Review", "Models", "Datasets"]
     b.find('#nav a[data-page="models"]').click()
     b.wait(lambda d: b.find("#page").get_attribute("data-loaded") == "true", "the models page for the operator")
     assert not b.all("#fit-form") and not b.all("#versions button"), "no fit, evaluate or activate for an operator"

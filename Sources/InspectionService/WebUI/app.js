@@ -7,11 +7,13 @@ import { showStudio } from './studio.js';
 import { showDetail } from './detail.js';
 import { showModels } from './models.js';
 import { showDatasets } from './datasets.js';
+import { showReview } from './review.js';
 
 const RANK = { operator: 0, expert: 1, admin: 2 };
 const PAGES = {
   live: { show: showLive, role: 'operator' },
   inspection: { show: showDetail, role: 'operator' },
+  review: { show: showReview, role: 'operator' },
   models: { show: showModels, role: 'operator' },
   datasets: { show: showDatasets, role: 'operator' },
   studio: { show: showStudio, role: 'expert' },

@@ -5,7 +5,7 @@
 import { el, clear, status, formatScore, formatTime } from './dom.js';
 
 // What a verdict does to the datasets (as the store applies it), said before it is given.
-function effectOf(verdict, decision) {
+export function effectOf(verdict, decision) {
   const ng = decision === 'anomalous';
   if (verdict === 'good') {
     return ng ? 'Override to good (a false reject): adds this image to the product\'s good set, which the next fit learns as normal.'
