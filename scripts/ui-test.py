@@ -221,7 +221,7 @@ def run(server, b):
     b.find("#sign-in button[type=submit]").click()
     b.wait(lambda d: b.text("#who") == "expert (expert)", "the signed-in expert")
     assert not b.find("#sign-in").is_displayed()
-    assert [a.text for a in b.all("#nav a") if a.is_displayed()] == ["Live", "Review", "Models", "Datasets", "Defect studio"]
+    assert [a.text for a in b.all("#nav a") if a.is_displayed()] == ["Live", "Review", "Calibration", "Models", "Datasets", "Defect studio"]
     assert Select(b.find("#product")).first_selected_option.text == "bottle"
     b.step("signed-in-expert")
 
@@ -323,6 +323,24 @@ def run(server, b):
     assert [r["verdict"] for r in reviews["items"]] == ["confirm"], reviews
     b.step("review-queue")
 
+    # Calibration (expert): the histograms drawn; dragging the threshold moves it and the expected rates; only an
+    # admin may apply.
+    b.find('#nav a[data-page="calibration"]').click()
+    b.wait(lambda d: b.find("#page").get_attribute("data-loaded") == "true", "the calibration page")
+    assert len(b.all("#histogram rect.bar")) > 0
+    assert len(b.all("#histogram rect.series-defect")) > 0, "the reviewed defect (the escape) is drawn"
+    start = float(b.find("#threshold-input").get_attribute("value"))
+    rates_before = b.text("#expected-false-rejects")
+    chart = b.find("#histogram")
+    ActionChains(b.driver).move_to_element_with_offset(chart, -chart.size["width"] // 2 + 60, 0).click().perform()
+    moved = float(b.find("#threshold-input").get_attribute("value"))
+    assert moved < start, (start, moved)
+    b.wait(lambda d: b.text("#expected-false-rejects") != rates_before, "the expected false rejects to follow")
+    assert b.find("#apply-threshold").get_attribute("disabled") is not None, "an expert cannot apply"
+    b.step("calibration-expert")
+    b.find("#cancel-threshold").click()
+    assert float(b.find("#threshold-input").get_attribute("value")) == start
+
     # Datasets: many files at once through the file picker (a defect with its mask, one without), removal and undo.
     uploads = os.path.join(server.folder, "uploads")
     os.makedirs(uploads, exist_ok=True)
@@ -414,7 +432,7 @@ def run(server, b):
     b.find("#sign-out").click()
     b.sign_in(server.url, server.keys["operator"])
     b.wait(lambda d: b.text("#who") == "operator (operator)", "the signed-in operator")
-    assert [a.text for a in b.all("#nav a") if a.is_displayed()] == ["Live", "Review", "Models", "Datasets"]
+    assert [a.text for a in b.all("#nav a") if a.is_displayed()] == ["Live", "Review", "Calibration", "Models", "Datasets"]
     b.find('#nav a[data-page="models"]').click()
     b.wait(lambda d: b.find("#page").get_attribute("data-loaded") == "true", "the models page for the operator")
     assert not b.all("#fit-form") and not b.all("#versions button"), "no fit, evaluate or activate for an operator"
@@ -436,6 +454,19 @@ def run(server, b):
     _, result = server.call("POST", "/api/v1/products/bottle/inspect", "operator", part(5), "image/png")
     assert result["model_version"] == 1, result
     b.step("admin-rollback")
+    b.find('#nav a[data-page="calibration"]').click()
+    b.wait(lambda d: b.find("#page").get_attribute("data-loaded") == "true", "the calibration page for the admin")
+    field = b.find("#threshold-input")
+    field.clear()
+    field.send_keys("2.5\t")
+    b.wait(lambda d: b.find("#apply-threshold").get_attribute("disabled") is None, "apply enabled for a changed threshold")
+    b.find("#apply-threshold").click()
+    b.wait(lambda d: "threshold 2.500 applied" in b.text("#status"), "the applied threshold")
+    _, versions = server.call("GET", "/api/v1/products/bottle/models", "operator")
+    assert [v["threshold"] for v in versions["items"] if v["version"] == 1] == [2.5], versions
+    _, audit = server.call("GET", "/api/v1/audit?entity=model_version", "admin")
+    assert any(e["actor"] == "admin" and "threshold" in e["action"] for e in audit["items"]), audit
+    b.step("calibration-applied")
 
 
 if __name__ == "__main__":

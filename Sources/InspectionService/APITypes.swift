@@ -64,6 +64,16 @@ struct ReviewRequest: Codable {
     var maskBase64: String?
 }
 
+/// What places a version's threshold (`GET .../models/{version}/calibration`).
+struct Calibration: Codable, ResponseEncodable {
+    var version: Int64
+    var threshold: Double
+    var thresholdProvenance: String
+    var heldOutGoodScores: [Double]
+    var reviewedGoodScores: [Double]
+    var reviewedDefectScores: [Double]
+}
+
 /// The expert's verdict on a synthetic sample.
 struct VerdictRequest: Codable {
     var verdict: SampleVerdict

@@ -68,6 +68,10 @@ struct InspectionAPI: Sendable {
                      summary: "Sets a version's threshold by value or by a target false-reject rate on its held-out good images.",
                      body: (["application/json"], "ThresholdRequest"), success: (200, "ModelVersion", "application/json"),
                      handler: setThreshold),
+            APIRoute(method: .get, path: "/api/v1/products/{product}/models/{version}/calibration", role: .operator,
+                     operationId: "getCalibration",
+                     summary: "The scores that place a version's threshold: its held-out good images (from the fit) and its reviewed inspections (good and defective, newest 10,000), with the current threshold.",
+                     success: (200, "Calibration", "application/json"), handler: calibration),
             APIRoute(method: .get, path: "/api/v1/inspections", role: .operator, operationId: "listInspections",
                      summary: "Inspections, newest first, by cursor.",
                      query: [("product", "string", "product name"), ("decision", "enum ok|anomalous", "the decision"),
@@ -272,6 +276,18 @@ struct InspectionAPI: Sendable {
         let activated = try await store.activate(modelVersionId: version.id, actor: key.name)
         try await models.load(activated)
         return try activated.response(.ok, request, context)
+    }
+
+    @Sendable func calibration(_ request: Request, _ context: ServiceContext) async throws -> Response {
+        let product = try await productInPath(context)
+        let version = try await versionInPath(context, of: product)
+        let model = try ModelFile.read(try blobs.url(of: version.modelBlob))
+        let reviewed = try await store.reviewedScores(modelVersionId: version.id)
+        return try Calibration(version: version.version, threshold: version.threshold,
+                               thresholdProvenance: version.thresholdProvenance,
+                               heldOutGoodScores: model.calibration.goodScores.map(Double.init),
+                               reviewedGoodScores: reviewed.good, reviewedDefectScores: reviewed.defect)
+            .response(.ok, request, context)
     }
 
     @Sendable func setThreshold(_ request: Request, _ context: ServiceContext) async throws -> Response {

@@ -210,6 +210,10 @@ enum OpenAPIDocument {
                                             "strength": ["type": ["number", "null"], "exclusiveMinimum": 0, "maximum": 1],
                                             "label": ["type": ["string", "null"], "maxLength": 64]],
                                            optional: ["seed", "methods", "prompts", "negative_prompt", "steps", "guidance_scale", "strength", "label"]),
+            "Calibration": object(["version": int, "threshold": num, "threshold_provenance": str,
+                                   "held_out_good_scores": ["type": "array", "items": num],
+                                   "reviewed_good_scores": ["type": "array", "items": num],
+                                   "reviewed_defect_scores": ["type": "array", "items": num]]),
             "VerdictRequest": object(["verdict": enumeration(SampleVerdict.allCases.map(\.rawValue))]),
             "Job": object([
                 "id": int, "kind": str, "product_id": nullable(int), "params": str,

@@ -15,7 +15,7 @@ struct WebApp: Sendable {
         "live.js": "text/javascript; charset=utf-8", "studio.js": "text/javascript; charset=utf-8",
         "dom.js": "text/javascript; charset=utf-8", "detail.js": "text/javascript; charset=utf-8",
         "models.js": "text/javascript; charset=utf-8", "datasets.js": "text/javascript; charset=utf-8",
-        "review.js": "text/javascript; charset=utf-8",
+        "review.js": "text/javascript; charset=utf-8", "calibration.js": "text/javascript; charset=utf-8",
     ]
 
     /// Where the files are: the resource bundle SwiftPM builds beside the binary (PatchCoreSwift_InspectionService.resources) (`Bundle.module` would stop the

@@ -137,6 +137,21 @@ extension InspectionStore {
         }
     }
 
+    /// Scores of a version's reviewed inspections, newest first, split by what the review found: a good part
+    /// (confirmed OK or overridden to good) or a defective one (confirmed NG or overridden to defect).
+    public func reviewedScores(modelVersionId: Int64, limit: Int = 10_000) async throws -> (good: [Double], defect: [Double]) {
+        let rows = try await db.query("""
+            SELECT i.score, i.decision, r.verdict FROM inspections i JOIN reviews r ON r.id = i.review_id
+            WHERE i.model_version_id = ? ORDER BY i.id DESC LIMIT ?
+            """, [.integer(modelVersionId), .integer(Int64(limit))])
+        var good: [Double] = [], defect: [Double] = []
+        for row in rows {
+            let score = try row.double("score"), verdict = try row.text("verdict"), decision = try row.text("decision")
+            if verdict == "defect" || (verdict == "confirm" && decision == "anomalous") { defect.append(score) } else { good.append(score) }
+        }
+        return (good, defect)
+    }
+
     public func reviews(inspectionId: Int64) async throws -> [Review] {
         try await db.query("SELECT * FROM reviews WHERE inspection_id = ? ORDER BY id", [.integer(inspectionId)])
             .map(Review.init(row:))

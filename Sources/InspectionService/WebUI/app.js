@@ -8,6 +8,7 @@ import { showDetail } from './detail.js';
 import { showModels } from './models.js';
 import { showDatasets } from './datasets.js';
 import { showReview } from './review.js';
+import { showCalibration } from './calibration.js';
 
 const RANK = { operator: 0, expert: 1, admin: 2 };
 const PAGES = {
@@ -15,6 +16,7 @@ const PAGES = {
   inspection: { show: showDetail, role: 'operator' },
   review: { show: showReview, role: 'operator' },
   models: { show: showModels, role: 'operator' },
+  calibration: { show: showCalibration, role: 'operator' },
   datasets: { show: showDatasets, role: 'operator' },
   studio: { show: showStudio, role: 'expert' },
 };
