@@ -87,6 +87,11 @@ enum RequestParts {
         do {
             return try context.requestDecoder.decode(T.self, from: data)
         } catch let error as DecodingError {
+            // Foundation reports a number that does not fit its field (1e30 for an integer, -1 for an unsigned one)
+            // as invalid JSON at the root; say what it is when the body does parse.
+            if case let .dataCorrupted(c) = error, c.codingPath.isEmpty, (try? JSONSerialization.jsonObject(with: data)) != nil {
+                throw HTTPError(.badRequest, message: "malformed JSON: a number is out of its field's range (a negative, fractional or too large value for an integer field)")
+            }
             throw HTTPError(.badRequest, message: "malformed JSON: \(ErrorMiddleware.describe(error))")
         }
     }

@@ -385,10 +385,15 @@ struct InspectionAPI: Sendable {
     /// `?label=`: at most 64 printable characters.
     static func label(_ request: Request) throws -> String? {
         guard let text = request.uri.queryParameters["label"].map(String.init) else { return nil }
-        guard text.count <= 64, text.unicodeScalars.allSatisfy({ $0.value >= 0x20 && $0.value != 0x7f }) else {
+        guard isLabel(text) else {
             throw HTTPError(.badRequest, message: "query parameter 'label': at most 64 printable characters")
         }
         return text
+    }
+
+    /// A defect label (of an upload or a synthesis job): at most 64 printable characters.
+    static func isLabel(_ text: String) -> Bool {
+        text.count <= 64 && text.unicodeScalars.allSatisfy { $0.value >= 0x20 && $0.value != 0x7f }
     }
 
     /// `?source=` or `X-Source:`: at most 128 printable characters.

@@ -33,7 +33,7 @@ struct SynthesizeJobParams: Codable, Sendable {
             throw bad("generator", "must be one of \(Self.generators.joined(separator: ", ")), got '\(generator)'")
         }
         guard (1...maxSamples).contains(count) else { throw bad("count", "must be in 1...\(maxSamples), got \(count)") }
-        if let label, !(label.count <= 64 && label.unicodeScalars.allSatisfy({ $0.value >= 0x20 && $0.value != 0x7f })) {
+        if let label, !InspectionAPI.isLabel(label) {
             throw bad("label", "at most 64 printable characters")
         }
         if generator == "classical" {

@@ -8,19 +8,14 @@ import NIOCore
 /// sessionStorage and sent as a Bearer header (never a cookie, so no request is sent with credentials by another
 /// site). Every page answer carries a Content-Security-Policy that allows this origin's scripts only.
 struct WebApp: Sendable {
-    /// The files served, by name: nothing outside this list is ever read, whatever the path asks for.
-    static let files: [String: String] = [
-        "index.html": "text/html; charset=utf-8", "style.css": "text/css; charset=utf-8",
-        "app.js": "text/javascript; charset=utf-8", "api.js": "text/javascript; charset=utf-8",
-        "live.js": "text/javascript; charset=utf-8", "studio.js": "text/javascript; charset=utf-8",
-        "dom.js": "text/javascript; charset=utf-8", "detail.js": "text/javascript; charset=utf-8",
-        "models.js": "text/javascript; charset=utf-8", "datasets.js": "text/javascript; charset=utf-8",
-        "review.js": "text/javascript; charset=utf-8", "calibration.js": "text/javascript; charset=utf-8",
-    ]
+    static let contentTypes = ["html": "text/html; charset=utf-8", "css": "text/css; charset=utf-8",
+                               "js": "text/javascript; charset=utf-8"]
 
     /// Where the files are: the resource bundle SwiftPM builds beside the binary (PatchCoreSwift_InspectionService.resources) (`Bundle.module` would stop the
     /// process when it is missing; a server answers 503 instead).
     let folder: URL?
+    /// The files served: those of the folder at start-up; nothing else is ever read, whatever the path asks for.
+    let files: Set<String>
 
     init() {
         let bundleName = "PatchCoreSwift_InspectionService.resources"
@@ -32,6 +27,7 @@ struct WebApp: Sendable {
         candidates += Bundle.allBundles.map { $0.bundleURL.deletingLastPathComponent().appendingPathComponent(bundleName) }
         folder = candidates.map { $0.appendingPathComponent("WebUI") }
             .first { FileManager.default.fileExists(atPath: $0.appendingPathComponent("index.html").path) }
+        files = Set(folder.flatMap { try? FileManager.default.contentsOfDirectory(atPath: $0.path) } ?? [])
     }
 
     static let securityHeaders: HTTPFields = [
@@ -47,11 +43,14 @@ struct WebApp: Sendable {
         router.get("/ui/{file}") { _, context in try serve(try context.parameters.require("file")) }
     }
 
+    static let missing = HTTPError(.serviceUnavailable, message: "the web app's files (PatchCoreSwift_InspectionService.resources beside the binary) are missing")
+
     func serve(_ name: String) throws -> Response {
-        guard let type = Self.files[name] else { throw HTTPError(.notFound, message: "no page '\(name.prefix(64))'") }
-        guard let folder, let data = FileManager.default.contents(atPath: folder.appendingPathComponent(name).path) else {
-            throw HTTPError(.serviceUnavailable, message: "the web app's files (PatchCoreSwift_InspectionService.resources beside the binary) are missing")
+        guard let folder else { throw Self.missing }
+        guard files.contains(name), let type = Self.contentTypes[(name as NSString).pathExtension] else {
+            throw HTTPError(.notFound, message: "no page '\(name.prefix(64))'")
         }
+        guard let data = FileManager.default.contents(atPath: folder.appendingPathComponent(name).path) else { throw Self.missing }
         var headers = Self.securityHeaders
         headers[.contentType] = type
         return Response(status: .ok, headers: headers, body: ResponseBody(byteBuffer: ByteBuffer(bytes: data)))

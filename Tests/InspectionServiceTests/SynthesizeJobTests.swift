@@ -62,6 +62,9 @@ import Testing
                 (#"{"generator":"classical","count":2,"prompts":["a crack"]}"#, .badRequest, "prompts"),
                 (#"{"generator":"diffusion","count":2,"prompts":["a crack"]}"#, .conflict, "--diffusers"),
                 (#"{"generator":"classical"}"#, .badRequest, "count"),
+                (#"{"generator":"classical","count":2,"seed":-1}"#, .badRequest, "out of its field's range"),
+                (#"{"generator":"classical","count":1e30}"#, .badRequest, "out of its field's range"),
+                (#"{"generator":"classical","count":2,"label":"\#(String(repeating: "x", count: 65))"}"#, .badRequest, "label"),
             ] {
                 let r = try await Self.start(h, client, body)
                 #expect(r.status == status && text(r).contains(words), "\(body): \(r.status) \(text(r))")

@@ -1,4 +1,8 @@
 // The documented REST API (/api/v1, described at /api/v1/openapi.json) with the signed-in key as a Bearer header.
+// The server's roles, each allowed what the ones below it are.
+const RANK = { operator: 0, expert: 1, admin: 2 };
+export function hasRole(me, role) { return (RANK[me?.role] ?? -1) >= RANK[role]; }
+
 export class APIError extends Error {
   constructor(status, message) { super(message); this.status = status; }
 }

@@ -1,6 +1,6 @@
 // The app shell: sign-in with an API key (kept in this tab's sessionStorage), role-aware navigation, a product
 // picker, and hash routes (#/live, #/studio) that mount one page at a time.
-import { API } from './api.js';
+import { API, hasRole } from './api.js';
 import { el, clear, status } from './dom.js';
 import { showLive } from './live.js';
 import { showStudio } from './studio.js';
@@ -10,7 +10,6 @@ import { showDatasets } from './datasets.js';
 import { showReview } from './review.js';
 import { showCalibration } from './calibration.js';
 
-const RANK = { operator: 0, expert: 1, admin: 2 };
 const PAGES = {
   live: { show: showLive, role: 'operator' },
   inspection: { show: showDetail, role: 'operator' },
@@ -37,7 +36,7 @@ async function signIn(key) {
   $('who').textContent = `${me.name} (${me.role})`;
   // Links of pages above the role are not shown at all (the server refuses their calls anyway).
   for (const link of $('nav').querySelectorAll('a')) {
-    link.hidden = RANK[me.role] < RANK[link.dataset.role ?? 'operator'];
+    link.hidden = !hasRole(me, link.dataset.role ?? 'operator');
   }
   await loadProducts();
   route();
@@ -65,7 +64,7 @@ function route() {
   const root = $('page');
   root.hidden = false;
   const product = $('product').value;
-  if (RANK[me.role] < RANK[page.role]) {
+  if (!hasRole(me, page.role)) {
     clear(root).append(el('p', { class: 'error', text: `This page needs the ${page.role} role.` }));
   } else if (!product) {
     clear(root).append(el('p', { text: 'No product yet: an administrator adds one (POST /api/v1/products).' }));

@@ -1,6 +1,7 @@
 // Calibration: histograms (SVG) of a version's held-out good scores and its reviewed good and defective
 // inspections; drag the threshold (or type it, or use the arrow keys) and see the expected false-reject and escape
 // rates; an admin applies it (audited) or cancels.
+import { hasRole } from './api.js';
 import { el, clear, status, formatScore } from './dom.js';
 
 const SVG = 'http://www.w3.org/2000/svg';
@@ -30,7 +31,7 @@ export function rates(calibration, t) {
 
 export function showCalibration(root, api, product, _argument, me) {
   const base = `/api/v1/products/${encodeURIComponent(product)}`;
-  const canApply = me.role === 'admin';
+  const canApply = hasRole(me, 'admin');
   const versionSelect = el('select', { id: 'calibration-version' });
   const input = el('input', { id: 'threshold-input', type: 'number', step: 'any' });
   const falseReject = el('output', { id: 'expected-false-rejects' });

@@ -1,12 +1,11 @@
 // Datasets: the product's good and defect images (defects beside their masks), upload of many files at once by
 // drag and drop or a file picker (`x_mask.png` is the mask of `x.png`; all or none are stored), remove with undo.
+import { hasRole } from './api.js';
 import { el, clear, status, formatTime } from './dom.js';
-
-const RANK = { operator: 0, expert: 1, admin: 2 };
 
 export function showDatasets(root, api, product, _argument, me) {
   const base = `/api/v1/products/${encodeURIComponent(product)}`;
-  const canEdit = RANK[me.role] >= RANK.expert;
+  const canEdit = hasRole(me, 'expert');
   const urls = [];
   let kind = 'good';
   const grid = el('ol', { id: 'dataset-items', class: 'cards', 'aria-label': 'Images of the set' });

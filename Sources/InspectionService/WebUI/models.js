@@ -1,13 +1,14 @@
 // Models: the product's versions with their evaluation metrics; fit (backbone, coreset ratio, dual on/off) and
 // evaluate jobs with a progress bar and ETA from the job events; activate or roll back (admin); two versions side
 // by side.
+import { hasRole } from './api.js';
 import { el, clear, status, formatTime } from './dom.js';
+import { JobProgress } from './jobs.js';
 
 const METRICS = [
   ['image_auroc', 'Image AUROC'], ['pixel_auroc', 'Pixel AUROC'], ['aupro', 'AUPRO'], ['f1_max', 'F1-max'],
   ['average_precision', 'AP'], ['false_reject_rate', 'False rejects'], ['escape_rate', 'Escapes'], ['n_test_images', 'Test images'],
 ];
-const RANK = { operator: 0, expert: 1, admin: 2 };
 // Which way is better: +1 higher, -1 lower, 0 neither (a count).
 const BETTER = { false_reject_rate: -1, escape_rate: -1, n_test_images: 0 };
 
@@ -23,11 +24,10 @@ function show(value) {
 export function showModels(root, api, product, _argument, me) {
   const controller = new AbortController();
   const base = `/api/v1/products/${encodeURIComponent(product)}`;
-  const canExpert = RANK[me.role] >= RANK.expert, canAdmin = RANK[me.role] >= RANK.admin;
+  const canExpert = hasRole(me, 'expert'), canAdmin = hasRole(me, 'admin');
   const table = el('table', { id: 'versions', class: 'grid' });
   const compare = el('div', { id: 'compare' });
-  const progress = el('progress', { id: 'model-job-progress', max: 1, value: 0, hidden: true });
-  const jobLine = el('p', { id: 'model-job-line', class: 'muted', 'aria-live': 'polite' });
+  const job = new JobProgress(api, controller.signal, 'model-job-');
   const backbone = el('select', { id: 'fit-backbone' });
   const coreset = el('input', { id: 'fit-coreset', type: 'number', min: 0.001, max: 1, step: 0.001, value: 0.1 });
   const dual = el('input', { id: 'fit-dual', type: 'checkbox' });
@@ -42,7 +42,7 @@ export function showModels(root, api, product, _argument, me) {
   clear(root).append(
     el('div', { class: 'toolbar' }, el('h1', { text: `Models — ${product}` })),
     el('section', { class: 'panel' }, table, el('p', { class: 'muted small', text: 'Tick two versions to compare them.' }), compare),
-    canExpert ? fitForm : null, progress, jobLine);
+    canExpert ? fitForm : null, job.bar, job.line);
 
   // The backbones the server takes, from its own API description.
   api.get('/api/v1/openapi.json').then((doc) => {
@@ -54,31 +54,8 @@ export function showModels(root, api, product, _argument, me) {
   fitForm.addEventListener('submit', async (event) => {
     event.preventDefault();
     const body = { backbone: backbone.value, coreset_ratio: Number(coreset.value), positives: dual.checked, activate: activate.checked };
-    try { await follow(await api.post(`${base}/jobs/fit`, body), 'fit'); await load(); } catch (error) { status(error.message, true); }
+    try { await job.follow(await api.post(`${base}/jobs/fit`, body), 'fit'); await load(); } catch (error) { status(error.message, true); }
   });
-
-  async function follow(job, what) {
-    progress.hidden = false;
-    progress.value = 0;
-    delete jobLine.dataset.state;
-    let stage = null, stageStart = Date.now();   // the ETA is of the current stage, from its own rate
-    for await (const message of api.events(`/api/v1/jobs/${job.id}/events`, controller.signal)) {
-      const j = JSON.parse(message.data);
-      let eta = '';
-      if (j.total > 0) {
-        progress.max = j.total; progress.value = j.done;
-        if (j.stage !== stage) { stage = j.stage; stageStart = Date.now(); }
-        const elapsed = (Date.now() - stageStart) / 1000;
-        if (j.done > 0 && j.done < j.total) eta = `, about ${Math.ceil(elapsed / j.done * (j.total - j.done))} s left`;
-      }
-      jobLine.textContent = `${what}: job ${j.id} ${j.state}${j.stage ? ` (${j.stage} ${j.done}/${j.total}${eta})` : ''}`;
-      if (['succeeded', 'failed', 'cancelled'].includes(j.state)) {
-        if (j.state === 'failed') status(`${what} failed: ${j.error}`, true); else status(`${what} ${j.state}`);
-        jobLine.dataset.state = j.state;
-        return j;
-      }
-    }
-  }
 
   const ticked = new Set();
   async function load() {
@@ -98,7 +75,7 @@ export function showModels(root, api, product, _argument, me) {
         try { await api.post(`${base}/models/${v.version}/activate`); status(`version ${v.version} active`); await load(); }
         catch (error) { status(error.message, true); } } }));
       if (canExpert) actions.append(el('button', { type: 'button', class: 'evaluate', text: 'Evaluate', onclick: async () => {
-        try { await follow(await api.post(`${base}/models/${v.version}/evaluate`), `evaluation of v${v.version}`); await load(); }
+        try { await job.follow(await api.post(`${base}/models/${v.version}/evaluate`), `evaluation of v${v.version}`); await load(); }
         catch (error) { status(error.message, true); } } }));
       body.append(el('tr', { dataset: { version: String(v.version) }, class: active ? 'active' : '' },
         el('td', {}, box), el('td', { text: `v${v.version}` }), el('td', { text: formatTime(v.created_ms) }),

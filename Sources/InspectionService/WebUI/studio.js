@@ -1,6 +1,7 @@
 // Defect studio: synthesis jobs on the product's data, their samples beside their masks, the expert's verdicts
 // (buttons or one key: A accept, R reject, P back to pending, J/K move), and a dual model rebuilt from them.
 import { el, clear, status } from './dom.js';
+import { JobProgress } from './jobs.js';
 
 const METHODS = ['cut_paste', 'perlin_texture', 'perlin_intensity'];
 
@@ -32,8 +33,7 @@ export function showStudio(root, api, product) {
     diffusionFields.hidden = generator.value !== 'diffusion';
     classicalFields.hidden = generator.value !== 'classical';
   });
-  const progress = el('progress', { id: 'job-progress', max: 1, value: 0, hidden: true });
-  const jobLine = el('p', { id: 'job-line', class: 'muted', 'aria-live': 'polite' });
+  const job = new JobProgress(api, controller.signal, 'job-');
   const form = el('form', { id: 'synthesize', class: 'panel' },
     el('h2', { text: 'Make synthetic defects' }),
     el('label', { for: 'generator', text: 'Generator' }), generator,
@@ -42,7 +42,7 @@ export function showStudio(root, api, product) {
     el('label', { for: 'label', text: 'Defect label' }), label,
     classicalFields, diffusionFields,
     el('button', { type: 'submit', id: 'start-synthesis', text: 'Start synthesis' }),
-    progress, jobLine);
+    job.bar, job.line);
 
   const rebuild = el('button', { type: 'button', id: 'rebuild-dual', text: 'Rebuild the dual model with the accepted samples' });
   const tabs = el('div', { role: 'tablist', class: 'tabs', 'aria-label': 'Samples by verdict' },
@@ -65,37 +65,16 @@ export function showStudio(root, api, product) {
     if (generator.value === 'classical') body.methods = methodBoxes.filter((b) => b.checked).map((b) => b.value);
     else { body.prompts = [prompt.value]; if (negative.value) body.negative_prompt = negative.value; body.steps = Number(steps.value); }
     try {
-      const job = await api.post(`${base}/jobs/synthesize`, body);
-      await follow(job, 'synthesis');
+      await job.follow(await api.post(`${base}/jobs/synthesize`, body), 'synthesis');
       await load();
     } catch (error) { status(error.message, true); }
   });
 
   rebuild.addEventListener('click', async () => {
     try {
-      const job = await api.post(`${base}/jobs/fit`, { positives: true, activate: true });
-      await follow(job, 'dual fit');
+      await job.follow(await api.post(`${base}/jobs/fit`, { positives: true, activate: true }), 'dual fit');
     } catch (error) { status(error.message, true); }
   });
-
-  // A job's progress from its event stream until its end state.
-  async function follow(job, what) {
-    progress.hidden = false;
-    progress.value = 0;
-    delete jobLine.dataset.state;
-    jobLine.textContent = `${what}: job ${job.id} queued`;
-    for await (const message of api.events(`/api/v1/jobs/${job.id}/events`, controller.signal)) {
-      const j = JSON.parse(message.data);
-      if (j.total > 0) { progress.max = j.total; progress.value = j.done; }
-      jobLine.textContent = `${what}: job ${j.id} ${j.state}${j.stage ? ` (${j.stage} ${j.done}/${j.total})` : ''}`;
-      if (['succeeded', 'failed', 'cancelled'].includes(j.state)) {
-        if (j.state === 'failed') status(`${what} failed: ${j.error}`, true);
-        else status(`${what} ${j.state}`);
-        jobLine.dataset.state = j.state;
-        return j;
-      }
-    }
-  }
 
   async function load() {
     for (const u of objectURLs.splice(0)) URL.revokeObjectURL(u);
