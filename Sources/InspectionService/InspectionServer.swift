@@ -81,6 +81,7 @@ public final class InspectionServer: Sendable {
     -> some ApplicationProtocol {
         Application(
             router: router(),
+            server: .http1(configuration: .init(idleTimeout: .nanoseconds(Int64(configuration.idleTimeoutSeconds * 1e9)))),
             configuration: .init(address: .hostname(configuration.host, port: configuration.port),
                                  serverName: "patchcore"),
             services: [ModelRefresher(models: models, seconds: configuration.modelRefreshSeconds, logger: logger)]

@@ -46,6 +46,9 @@ public struct ServiceConfiguration: Sendable {
     public var webhookMaxAttempts: Int = 10
     /// A receiver that has not answered within this is a failed attempt.
     public var webhookTimeoutSeconds: Double = 10
+    /// A connection that has sent no complete request part for this long is closed: a client that went silent,
+    /// or one that trickles a request's headers a byte at a time, does not hold a descriptor for ever.
+    public var idleTimeoutSeconds: Double = 30
     /// Backbone weights to use instead of the cache's (tests; a site with its own weights file).
     public var weights: URL? = nil
     /// A diffusers inpainting model folder for diffusion synthesis jobs (nil: classical synthesis only).

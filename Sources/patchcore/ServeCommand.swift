@@ -64,6 +64,9 @@ struct Serve: ParsableCommand {
     @Option(help: "Seconds a webhook receiver has to answer one attempt.")
     var webhookTimeoutSeconds: Double = 10
 
+    @Option(help: "Seconds after which a connection that has sent no complete request part is closed (silent clients, headers trickled a byte at a time).")
+    var idleTimeoutSeconds: Double = 30
+
     @OptionGroup var limits: LimitOptions
 
     func watchedFolders() throws -> [(folder: URL, product: String)] {
@@ -96,6 +99,9 @@ struct Serve: ParsableCommand {
         guard webhookTimeoutSeconds.isFinite, (0.1...300).contains(webhookTimeoutSeconds) else {
             throw ValidationError("--webhook-timeout-seconds must be 0.1-300, got \(webhookTimeoutSeconds)")
         }
+        guard idleTimeoutSeconds.isFinite, (1...86400).contains(idleTimeoutSeconds) else {
+            throw ValidationError("--idle-timeout-seconds must be 1-86400, got \(idleTimeoutSeconds)")
+        }
         guard modelRefreshSeconds.isFinite, (0.05...3600).contains(modelRefreshSeconds) else {
             throw ValidationError("--model-refresh-seconds must be 0.05-3600, got \(modelRefreshSeconds)")
         }
@@ -124,6 +130,7 @@ struct Serve: ParsableCommand {
         configuration.jobLeaseSeconds = jobLeaseSeconds
         configuration.webhookMaxAttempts = webhookMaxAttempts
         configuration.webhookTimeoutSeconds = webhookTimeoutSeconds
+        configuration.idleTimeoutSeconds = idleTimeoutSeconds
         configuration.limits = InputLimits.current
         let host = self.host
         let configured = configuration
