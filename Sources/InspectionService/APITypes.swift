@@ -52,6 +52,20 @@ extension Job: ResponseEncodable {}
 extension APIKey: ResponseEncodable {}
 extension Webhook: ResponseEncodable {}
 
+/// The add-webhook answer: the record and, this once, the secret its deliveries are signed with.
+struct CreatedWebhook: Encodable, ResponseEncodable {
+    var webhook: Webhook
+    var signingSecret: String?
+
+    enum Keys: String, CodingKey { case signingSecret }
+
+    func encode(to encoder: any Encoder) throws {
+        try webhook.encode(to: encoder)
+        var container = encoder.container(keyedBy: Keys.self)
+        try container.encode(signingSecret, forKey: .signingSecret)
+    }
+}
+
 struct NewProductRequest: Codable {
     var name: String
     var description: String?

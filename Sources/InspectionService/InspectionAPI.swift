@@ -142,8 +142,8 @@ struct InspectionAPI: Sendable {
                      summary: "The URLs each inspection of the product is POSTed to, removed ones included.",
                      success: (200, "WebhookList", "application/json"), handler: listWebhooks),
             APIRoute(method: .post, path: "/api/v1/products/{product}/webhooks", role: .admin, operationId: "addWebhook",
-                     summary: "Adds a URL that receives every later inspection of the product as JSON (retried with backoff until a 2xx).",
-                     body: (["application/json"], "NewWebhook"), success: (201, "Webhook", "application/json"),
+                     summary: "Adds a URL that receives every later inspection of the product as JSON (retried with backoff until a 2xx), signed with a secret shown only in this answer: X-PatchCore-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256 of \"<t>.\" + body>.",
+                     body: (["application/json"], "NewWebhook"), success: (201, "CreatedWebhook", "application/json"),
                      handler: addWebhook),
             APIRoute(method: .delete, path: "/api/v1/webhooks/{id}", role: .admin, operationId: "removeWebhook",
                      summary: "Stops a webhook; its pending deliveries are failed.",
@@ -652,7 +652,8 @@ struct InspectionAPI: Sendable {
         let key = try context.caller()
         let product = try await productInPath(context)
         let body = try await RequestParts.json(request, context, as: NewWebhookRequest.self)
-        return try await store.addWebhook(productId: product.id, url: body.url, actor: key.name).response(.created, request, context)
+        let hook = try await store.addWebhook(productId: product.id, url: body.url, actor: key.name)
+        return try CreatedWebhook(webhook: hook, signingSecret: hook.signingSecret).response(.created, request, context)
     }
 
     @Sendable func removeWebhook(_ request: Request, _ context: ServiceContext) async throws -> Response {

@@ -234,8 +234,12 @@ enum OpenAPIDocument {
             "CreatedKey": object(["key": str, "record": ref("APIKey")]),
             "NewWebhook": object(["url": ["type": "string", "format": "uri", "pattern": "^https?://[^/?#]+", "maxLength": 2048]]),
             "Webhook": object(["id": int, "product_id": int, "url": str, "created_ms": int, "created_by": str,
-                               "removed_ms": nullable(int), "removed_by": nullable(str)],
+                               "removed_ms": nullable(int), "removed_by": nullable(str), "signed": bool],
                               optional: ["removed_ms", "removed_by"]),
+            "CreatedWebhook": object(["id": int, "product_id": int, "url": str, "created_ms": int, "created_by": str,
+                                      "removed_ms": nullable(int), "removed_by": nullable(str), "signed": bool,
+                                      "signing_secret": str],
+                                     optional: ["removed_ms", "removed_by"]),
             "WebhookList": list("Webhook"),
             "WebhookDelivery": object([
                 "id": int, "webhook_id": int, "inspection_id": int,

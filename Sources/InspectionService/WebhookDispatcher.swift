@@ -1,4 +1,5 @@
 import AsyncHTTPClient
+import Crypto
 import Foundation
 import InspectionStore
 import Logging
@@ -13,6 +14,10 @@ import ServiceLifecycle
 /// `webhookRetrySeconds` (at most 5 minutes apart) until `webhookMaxAttempts`, then the delivery is failed. A
 /// replica that dies mid-send loses its lease and the delivery is sent again by whoever claims it next, so a
 /// receiver sees each inspection at least once.
+///
+/// Each delivery of a signed webhook carries `X-PatchCore-Signature: t=<unix seconds>,v1=<hex>`, the HMAC-SHA256
+/// of `"<t>." + body` under the webhook's secret, so a receiver can check the sender and refuse old replays (the
+/// scheme Stripe and GitHub use: timestamp inside the MAC, hex digest, a version tag for later schemes).
 struct WebhookDispatcher: Service {
     let store: InspectionStore
     let owner: String
@@ -52,6 +57,12 @@ struct WebhookDispatcher: Service {
         }
     }
 
+    /// `t=<at>,v1=<hex HMAC-SHA256 of "<at>." + body>`.
+    static func signature(body: Data, secret: String, at: Int64) -> String {
+        let mac = HMAC<SHA256>.authenticationCode(for: Data("\(at).".utf8) + body, using: SymmetricKey(data: Data(secret.utf8)))
+        return "t=\(at),v1=" + mac.map { String(format: "%02x", $0) }.joined()
+    }
+
     /// The delay before attempt `attempt + 1`, after `attempt` failures.
     static func backoff(afterAttempt attempt: Int64, base: Double) -> Double {
         min(base * pow(2, Double(max(0, attempt - 1))), 300)
@@ -72,6 +83,10 @@ struct WebhookDispatcher: Service {
             request.headers.add(name: "User-Agent", value: "patchcore-serve")
             request.headers.add(name: "X-PatchCore-Event", value: "inspection")
             request.headers.add(name: "X-PatchCore-Delivery", value: String(delivery.id))
+            if let secret = hook.signingSecret {
+                request.headers.add(name: "X-PatchCore-Signature",
+                                    value: Self.signature(body: body, secret: secret, at: Int64(Date().timeIntervalSince1970)))
+            }
             request.body = .bytes(ByteBuffer(data: body))
             let response = try await client.execute(request, timeout: .milliseconds(Int64(timeoutSeconds * 1000)))
             status = Int(response.status.code)

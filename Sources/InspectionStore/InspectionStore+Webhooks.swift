@@ -11,15 +11,20 @@ extension InspectionStore {
         }
     }
 
+    /// Adds a webhook with a new signing secret (256 random bits). Unlike API keys the secret is stored as it is:
+    /// every delivery is signed with it, so a hash would not do; it is shown once, by the route that adds it.
     public func addWebhook(productId: Int64, url: String, actor: String) async throws -> Webhook {
         try Self.validateWebhookURL(url)
+        var generator = SystemRandomNumberGenerator()
+        let secret = "whsec_" + (0..<32).map { _ in String(format: "%02x", UInt8.random(in: 0...255, using: &generator)) }.joined()
         return try await db.transaction { tx in
             guard try await tx.queryOne("SELECT id FROM products WHERE id = ?", productId) != nil else {
                 throw StoreError.notFound(kind: "product", key: String(productId))
             }
             let row = try await tx.queryOne("""
-                INSERT INTO webhooks (product_id, url, created_ms, created_by) VALUES (?, ?, ?, ?) RETURNING *
-                """, productId, url, Clock.nowMilliseconds(), actor)
+                INSERT INTO webhooks (product_id, url, created_ms, created_by, signing_secret) VALUES (?, ?, ?, ?, ?)
+                RETURNING *
+                """, productId, url, Clock.nowMilliseconds(), actor, secret)
             let hook = try Webhook(row: row!)
             try await Self.audit(tx, actor: actor, action: "add", entity: "webhook", id: hook.id,
                                  detail: ["product_id": String(productId), "url": url])

@@ -351,11 +351,19 @@ public struct Webhook: Codable, Sendable, Equatable {
     public var createdBy: String
     public var removedMs: Int64?
     public var removedBy: String?
+    /// Whether deliveries carry an `X-PatchCore-Signature` (webhooks added before signing existed do not).
+    public var signed: Bool
+    /// The HMAC key of the signatures; never part of the record's JSON (the add route shows it once).
+    public var signingSecret: String? = nil
+
+    enum CodingKeys: String, CodingKey { case id, productId, url, createdMs, createdBy, removedMs, removedBy, signed }
 
     init(row r: SQLRow) throws {
         id = try r.int("id"); productId = try r.int("product_id"); url = try r.text("url")
         createdMs = try r.int("created_ms"); createdBy = try r.text("created_by")
         removedMs = try r.optionalInt("removed_ms"); removedBy = try r.optionalText("removed_by")
+        signingSecret = try r.optionalText("signing_secret")
+        signed = signingSecret != nil
     }
 }
 

@@ -102,6 +102,10 @@ enum Schema {
         [
             "ALTER TABLE dataset_items ADD COLUMN details TEXT",
         ],
+        // 4: a secret per webhook that signs its deliveries (null for webhooks added before: sent unsigned).
+        [
+            "ALTER TABLE webhooks ADD COLUMN signing_secret TEXT",
+        ],
     ]
 
     static var latestVersion: Int { migrations.count }

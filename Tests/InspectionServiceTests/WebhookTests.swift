@@ -1,3 +1,4 @@
+import Crypto
 import Foundation
 import HTTPTypes
 import Hummingbird
@@ -15,6 +16,8 @@ actor WebhookReceiver {
         let delivery: String
         let event: String
         let contentType: String
+        let signature: String
+        let raw: Data
         let body: [String: String]
     }
 
@@ -43,7 +46,8 @@ actor WebhookReceiver {
             let call = Call(delivery: request.headers[HTTPField.Name("X-PatchCore-Delivery")!] ?? "",
                             event: request.headers[HTTPField.Name("X-PatchCore-Event")!] ?? "",
                             contentType: request.headers[.contentType] ?? "",
-                            body: json.mapValues { "\($0)" })
+                            signature: request.headers[HTTPField.Name("X-PatchCore-Signature")!] ?? "",
+                            raw: Data(data.readableBytesView), body: json.mapValues { "\($0)" })
             return Response(status: await receive(call))
         }
         let app = Application(router: router, configuration: .init(address: .hostname("127.0.0.1", port: 0)),
@@ -62,6 +66,18 @@ actor WebhookReceiver {
 /// attempt is retried, an unreachable receiver is given up after the configured attempts, and every attempt is in
 /// the store.
 @Suite(.serialized) struct WebhookTests {
+    /// A receiver's check: `t=<seconds>,v1=<hex>` with v1 the HMAC-SHA256 of "<t>." + body, t within 5 minutes.
+    static func signatureIsValid(_ header: String, body: Data, secret: String) -> Bool {
+        let parts = Dictionary(header.split(separator: ",").compactMap { item -> (String, String)? in
+            let kv = item.split(separator: "=", maxSplits: 1)
+            return kv.count == 2 ? (String(kv[0]), String(kv[1])) : nil
+        }, uniquingKeysWith: { a, _ in a })
+        guard let t = parts["t"], let at = Double(t), abs(Date().timeIntervalSince1970 - at) < 300,
+              let v1 = parts["v1"] else { return false }
+        let mac = HMAC<SHA256>.authenticationCode(for: Data("\(t).".utf8) + body, using: SymmetricKey(data: Data(secret.utf8)))
+        return mac.map { String(format: "%02x", $0) }.joined() == v1
+    }
+
     func eventually(_ what: String, within seconds: Double = 60, _ condition: () async throws -> Bool) async throws {
         let deadline = ContinuousClock.now + .milliseconds(Int(seconds * 1000))
         while ContinuousClock.now < deadline {
@@ -121,6 +137,16 @@ actor WebhookReceiver {
             #expect(accepted.allSatisfy { $0.body["product"] == "bottle" && $0.body["decision"] != nil
                                           && $0.body["heatmap_url"]?.hasPrefix("/api/v1/blobs/") == true })
             #expect(Set(accepted.map(\.delivery)).count == 3)
+            // Signed: the secret is in the add answer only, and each body's HMAC under it is in the header.
+            let secret = try #require(object(good)["signing_secret"] as? String)
+            #expect(object(good)["signed"] as? Bool == true)
+            for call in accepted {
+                #expect(Self.signatureIsValid(call.signature, body: call.raw, secret: secret), "\(call.signature)")
+                #expect(!Self.signatureIsValid(call.signature, body: call.raw + Data(" ".utf8), secret: secret))
+                #expect(!Self.signatureIsValid(call.signature, body: call.raw, secret: secret + "0"))
+            }
+            let listed = try await client.execute(uri: "/api/v1/products/bottle/webhooks", method: .get, headers: auth(h.admin))
+            #expect(!text(listed).contains(secret) && !text(listed).contains("signing_secret"))
             let delivered = try await store.deliveries(webhookId: Int64(goodId))
             #expect(delivered.allSatisfy { $0.attempts == 2 && $0.lastStatus == 200 && $0.finishedMs != nil })
             // The unreachable one: given up after 3 attempts, with the connection error kept.
