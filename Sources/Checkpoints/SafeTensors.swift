@@ -29,6 +29,13 @@ public enum SafeTensors {
         return try decode(data, file: url.path, accepting: accepting, limits: limits)
     }
 
+    /// The string metadata alone: the header is parsed and validated (as `read` does) and no tensor is decoded,
+    /// so this costs the header, not the file, on a memory-mapped multi-GiB file.
+    public static func readMetadata(_ url: URL, limits: InputLimits = InputLimits.current) throws -> [String: String] {
+        let data = try CheckpointFile.map(url)
+        return try index(data, file: url.path, limits: limits).metadata
+    }
+
     struct Entry {
         var name: String
         var type: ScalarType

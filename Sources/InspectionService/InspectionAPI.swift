@@ -281,13 +281,19 @@ struct InspectionAPI: Sendable {
     @Sendable func calibration(_ request: Request, _ context: ServiceContext) async throws -> Response {
         let product = try await productInPath(context)
         let version = try await versionInPath(context, of: product)
-        let model = try ModelFile.read(try blobs.url(of: version.modelBlob))
+        let goodScores = try heldOutGoodScores(version)
         let reviewed = try await store.reviewedScores(modelVersionId: version.id)
         return try Calibration(version: version.version, threshold: version.threshold,
                                thresholdProvenance: version.thresholdProvenance,
-                               heldOutGoodScores: model.calibration.goodScores.map(Double.init),
+                               heldOutGoodScores: goodScores,
                                reviewedGoodScores: reviewed.good, reviewedDefectScores: reviewed.defect)
             .response(.ok, request, context)
+    }
+
+    /// The held-out good scores a version's threshold was calibrated on, from its model file's header only (files
+    /// older than held-out calibration have none).
+    func heldOutGoodScores(_ version: ModelVersion) throws -> [Double] {
+        try ModelFile.readInfo(try blobs.url(of: version.modelBlob)).info.thresholdCalibration?.goodScores.map(Double.init) ?? []
     }
 
     @Sendable func setThreshold(_ request: Request, _ context: ServiceContext) async throws -> Response {
@@ -302,8 +308,7 @@ struct InspectionAPI: Sendable {
             threshold = t; provenance = "set by \(key.name)"
         case let (nil, rate?):
             guard rate > 0, rate < 1 else { throw HTTPError(.badRequest, message: "field 'false_reject_rate' must be in (0, 1)") }
-            let model = try ModelFile.read(try blobs.url(of: version.modelBlob))
-            let scores = model.calibration.goodScores.map(Double.init).sorted()
+            let scores = try heldOutGoodScores(version).sorted()
             guard !scores.isEmpty else {
                 throw HTTPError(.unprocessableContent, message: "model version \(version.version) holds no held-out good scores; set the threshold by value")
             }

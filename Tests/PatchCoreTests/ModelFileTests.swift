@@ -34,6 +34,27 @@ import Testing
         #expect(leftovers.isEmpty)
     }
 
+    @Test func readInfoGivesTheHeaderOfReadWithoutTheBank() throws {
+        let model = try sampleModel()
+        let url = tempURL()
+        defer { try? FileManager.default.removeItem(at: url) }
+        try ModelFile.write(model, to: url)
+        let (config, info) = try ModelFile.readInfo(url)
+        #expect(config == model.config && info == model.info)
+        // The bank is not looked at: a NaN in it fails `read` only; the header's checks hold for both.
+        var contents = try SafeTensors.read(url)
+        contents.tensors["memory_bank"]!.scalars[3] = .nan
+        try SafeTensors.write(contents.tensors, metadata: contents.metadata, to: url)
+        #expect(try ModelFile.readInfo(url).info == model.info)
+        #expect { try ModelFile.read(url) } throws: { "\($0)".contains("non-finite") }
+        contents.metadata["format_version"] = String(ModelFile.formatVersion + 1)
+        try SafeTensors.write(contents.tensors, metadata: contents.metadata, to: url)
+        #expect { try ModelFile.readInfo(url) } throws: { "\($0)".contains(url.path) && "\($0)".contains("newer") }
+        let data = try Data(contentsOf: url)
+        try data.prefix(data.count - 8).write(to: url)
+        #expect { try ModelFile.readInfo(url) } throws: { "\($0)".contains(url.path) && "\($0)".contains("truncated") }
+    }
+
     @Test func newerFormatVersionIsRefused() throws {
         let url = tempURL()
         defer { try? FileManager.default.removeItem(at: url) }

@@ -52,33 +52,7 @@ public enum ModelFile {
             throw PatchCoreError.modelFile(file: file, reason: e.description)
         }
         let meta = contents.metadata
-        guard meta["format"] == formatName else {
-            throw PatchCoreError.modelFile(file: file, reason: "no '\(formatName)' format tag (is this a model written by `patchcore fit`?)")
-        }
-        guard let versionText = meta["format_version"], let version = Int(versionText), version >= 1 else {
-            throw PatchCoreError.modelFile(file: file, reason: "format_version must be a whole number >= 1, got '\(meta["format_version"]?.prefix(40) ?? "")'")
-        }
-        guard version <= formatVersion else {
-            throw PatchCoreError.incompatibleModel(file: file, reason: "model format version \(version) is newer than this build supports (\(formatVersion)); upgrade patchcore")
-        }
-        let decoder = JSONDecoder()
-        func decode<T: Decodable>(_ type: T.Type, _ key: String) throws -> T {
-            guard let text = meta[key] else { throw PatchCoreError.modelFile(file: file, reason: "metadata '\(key)' is missing") }
-            do { return try decoder.decode(T.self, from: Data(text.utf8)) } catch {
-                throw PatchCoreError.modelFile(file: file, reason: "metadata '\(key)': \(SystemErrorText.describe(error))")
-            }
-        }
-        func checked(_ validate: () throws -> Void) throws {
-            do { try validate() } catch let PatchCoreError.invalidConfiguration(reason) {
-                throw PatchCoreError.modelFile(file: file, reason: reason)
-            }
-        }
-        let config = try decode(PatchCoreConfig.self, "config")
-        let info = try decode(ModelInfo.self, "model")
-        try checked { try config.validate(); try info.validate() }
-        if let d = config.featureDimension, d != info.featureDimension {
-            throw PatchCoreError.modelFile(file: file, reason: "config.feature_dimension \(d) differs from model.feature_dimension \(info.featureDimension)")
-        }
+        let (version, config, info) = try describe(meta, file: file)
         func bank(_ name: String) throws -> MemoryBank {
             guard let t = contents.tensors[name], t.rank == 2, t.shape[0] > 0 else {
                 throw PatchCoreError.modelFile(file: file, reason: "missing or empty \(name) tensor")
@@ -102,8 +76,8 @@ public enum ModelFile {
             guard version >= 2 else {
                 throw PatchCoreError.modelFile(file: file, reason: "dual metadata in a format_version \(version) file (dual models are version 2)")
             }
-            let dual = try decode(DualBankInfo.self, "dual")
-            try checked { try dual.validate() }
+            let dual: DualBankInfo = try decode(meta, "dual", file: file)
+            try checked(file) { try dual.validate() }
             guard contents.tensors["positive_bank"] != nil else {
                 throw PatchCoreError.modelFile(file: file, reason: "dual model without a non-empty positive_bank tensor")
             }
@@ -113,5 +87,56 @@ public enum ModelFile {
             throw PatchCoreError.modelFile(file: file, reason: "positive_bank tensor without dual metadata")
         }
         return PatchCoreModel(config: config, info: info, banks: .single(normal))
+    }
+
+    /// The configuration and the model's facts (threshold, calibration, provenance) from the header alone, with the
+    /// same checks as `read` on the metadata and no bank read: a service asks this of a many-MB file per request.
+    public static func readInfo(_ url: URL) throws -> (config: PatchCoreConfig, info: ModelInfo) {
+        let file = url.path
+        do { try InputFile.checkRegularFile(url) } catch let error as InputFileError {
+            throw PatchCoreError.modelFile(file: file, reason: error.reason)
+        }
+        let meta: [String: String]
+        do { meta = try SafeTensors.readMetadata(url) } catch let e as CheckpointError {
+            throw PatchCoreError.modelFile(file: file, reason: e.description)
+        }
+        let (_, config, info) = try describe(meta, file: file)
+        return (config, info)
+    }
+
+    /// Format tag, version, configuration and info of a model file's metadata, validated; errors name the file.
+    private static func describe(_ meta: [String: String], file: String) throws
+    -> (version: Int, config: PatchCoreConfig, info: ModelInfo) {
+        guard meta["format"] == formatName else {
+            throw PatchCoreError.modelFile(file: file, reason: "no '\(formatName)' format tag (is this a model written by `patchcore fit`?)")
+        }
+        guard let versionText = meta["format_version"], let version = Int(versionText), version >= 1 else {
+            throw PatchCoreError.modelFile(file: file, reason: "format_version must be a whole number >= 1, got '\(meta["format_version"]?.prefix(40) ?? "")'")
+        }
+        guard version <= formatVersion else {
+            throw PatchCoreError.incompatibleModel(file: file, reason: "model format version \(version) is newer than this build supports (\(formatVersion)); upgrade patchcore")
+        }
+        let config = try decode(meta, "config", file: file) as PatchCoreConfig
+        let info = try decode(meta, "model", file: file) as ModelInfo
+        try checked(file) { try config.validate(); try info.validate() }
+        if let d = config.featureDimension, d != info.featureDimension {
+            throw PatchCoreError.modelFile(file: file, reason: "config.feature_dimension \(d) differs from model.feature_dimension \(info.featureDimension)")
+        }
+        return (version, config, info)
+    }
+
+    /// Runs a validation, its configuration error turned into one naming the model file.
+    private static func checked(_ file: String, _ validate: () throws -> Void) throws {
+        do { try validate() } catch let PatchCoreError.invalidConfiguration(reason) {
+            throw PatchCoreError.modelFile(file: file, reason: reason)
+        }
+    }
+
+    /// Decodes the JSON of one metadata key; a missing key or bad JSON is an error naming the file and the key.
+    private static func decode<T: Decodable>(_ meta: [String: String], _ key: String, file: String) throws -> T {
+        guard let text = meta[key] else { throw PatchCoreError.modelFile(file: file, reason: "metadata '\(key)' is missing") }
+        do { return try JSONDecoder().decode(T.self, from: Data(text.utf8)) } catch {
+            throw PatchCoreError.modelFile(file: file, reason: "metadata '\(key)': \(SystemErrorText.describe(error))")
+        }
     }
 }
