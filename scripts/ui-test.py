@@ -129,6 +129,13 @@ class Browser:
     def find(self, css):
         return self.driver.find_element(By.CSS_SELECTOR, css)
 
+    def click(self, css):
+        """Clicks an element after scrolling it to the middle of the window: the page's status line is fixed at
+        the bottom, where WebDriver's own scrolling would leave an element under it."""
+        element = self.find(css)
+        self.driver.execute_script("arguments[0].scrollIntoView({block: 'center'})", element)
+        element.click()
+
     def all(self, css):
         return self.driver.find_elements(By.CSS_SELECTOR, css)
 
@@ -258,6 +265,9 @@ def run(server, b):
     b.wait(lambda d: b.find("#page").get_attribute("data-loaded") == "true", "the inspection detail")
     assert b.text("#detail-decision") == "NG" and f"Inspection {ng_id}" in b.text("#page h1")
     assert b.canvas_has_content("#detail-image") and b.canvas_has_content("#detail-heatmap"), "image and heatmap drawn"
+    # The predicted region (map at the threshold) is outlined, and its size is among the facts.
+    assert b.canvas_has_content("#detail-region", channel=3), "the predicted region's outline"
+    assert " px (" in b.text("#detail-region-area"), b.text("#detail-region-area")
     b.find("#paint").click()
     viewer = b.find("#viewer")
     ActionChains(b.driver).move_to_element_with_offset(viewer, -30, -10).click_and_hold() \
@@ -283,7 +293,7 @@ def run(server, b):
           }).catch((e) => done(-1));""", added[-1]["mask_blob"])
     assert white > 50, f"the stored mask holds the painted stroke ({white} white pixels)"
     b.step("detail-defect-with-mask")
-    b.find("#reviews li button.undo").click()
+    b.click("#reviews li button.undo")
     b.wait(lambda d: b.all("#reviews li.undone"), "the undone review")
     after_undo = count("defect")
     assert len(after_undo) == defects_before, f"undo leaves {len(after_undo)} defects, {defects_before} before"

@@ -30,6 +30,26 @@ extension Heatmap {
         return Image(width: w, height: h, channels: 3, pixels: out)
     }
 
+    /// The heatmap alone as an RGBA layer to put over the image (a page's opacity slider): `scale.colour(of:)`
+    /// with its opacity as alpha, so low values are transparent and the predicted region `{ map >= threshold }` is
+    /// exactly the pixels of opaque `HeatmapScale.thresholdColour` (the ramp ends at orange, never that red), which
+    /// a viewer can outline without the map.
+    ///
+    /// ```swift
+    /// let layer = try Heatmap.layer(map, scale: HeatmapScale(low: 1.1, threshold: 2.9))   // 4 channels
+    /// ```
+    public static func layer(_ map: Tensor, scale: HeatmapScale) throws -> Image {
+        let (h, w) = try Image.planeSize(map, what: "heatmap")
+        var out = [UInt8](repeating: 0, count: h * w * 4)
+        for i in 0..<(h * w) {
+            let c = scale.colour(of: map.scalars[i])
+            guard c.a > 0 else { continue }
+            out[4 * i] = c.r; out[4 * i + 1] = c.g; out[4 * i + 2] = c.b
+            out[4 * i + 3] = UInt8((min(max(c.a, 0), 1) * 255).rounded())
+        }
+        return Image(width: w, height: h, channels: 4, pixels: out)
+    }
+
     /// (H, W) of a map that must cover `image` pixel for pixel; throws naming `what` otherwise.
     static func matchingPlaneSize(_ map: Tensor, _ image: Image, what: String) throws -> (Int, Int) {
         let (h, w) = try Image.planeSize(map, what: what)

@@ -33,7 +33,8 @@ struct Inspector: Sendable {
             scored = try await gate.run {
                 let p = try scorer.predict(.encoded(data, name: "upload"))
                 let scale = HeatmapRenderer.scale(of: p)
-                let heatmap = try ImageFile.encodePNG(Heatmap.colorize(p.mapOnOriginal(), min: scale.low, max: scale.threshold), name: "heatmap")
+                // RGBA on the model's scale: the page lays it over the image and outlines its opaque red (the region).
+                let heatmap = try ImageFile.encodePNG(Heatmap.layer(p.mapOnOriginal(), scale: scale), name: "heatmap")
                 let overlay = try ImageFile.encodePNG(HeatmapRenderer.overlay(p), name: "overlay")
                 return (p, heatmap, overlay)
             }

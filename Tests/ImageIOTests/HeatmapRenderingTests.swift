@@ -96,6 +96,26 @@ struct HeatmapRenderingTests {
         #expect(Self.rgb(blended, 0, 0) == Self.rgb(img, 0, 0))
     }
 
+    @Test func layerIsTransparentWhereLowAndOpaqueRedExactlyOnTheRegion() throws {
+        let w = 12, h = 10
+        var values = [Float](repeating: 0, count: w * h)
+        for i in 0..<(w * h) { values[i] = Float(i % 7) * 0.6 }   // below low, ramp and above threshold
+        values[5] = .nan
+        let map = Tensor(shape: [h, w], scalars: values)
+        let layer = try Heatmap.layer(map, scale: scale)
+        #expect(layer.channels == 4 && layer.width == w && layer.height == h)
+        let red = HeatmapScale.thresholdColour
+        for i in 0..<(w * h) {
+            let v = values[i]
+            let p = Array(layer.pixels[(4 * i)..<(4 * i + 4)])
+            let isRegion = p == [red.r, red.g, red.b, 255]
+            #expect(isRegion == (v >= scale.threshold), "value \(v): \(p)")
+            if v.isNaN || v <= scale.low { #expect(p[3] == 0, "value \(v) is transparent") }
+            if v > scale.low && v < scale.threshold { #expect(p[3] > 0 && p[3] < 255, "value \(v) is translucent") }
+        }
+        #expect(throws: ImageError.self) { try Heatmap.layer(Tensor(zeros: [2, 3, 4]), scale: scale) }
+    }
+
     // MARK: outline
 
     /// Inside pixels with an outside (or off-image) 4-neighbour, computed independently of `Heatmap.contour`.

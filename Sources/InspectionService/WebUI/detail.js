@@ -1,5 +1,5 @@
-// Inspection detail: the part at full resolution with its heatmap (opacity slider), zoom and pan, the numbers of
-// the decision, and the operator's verdict (confirm, override to good, override to defect with a mask painted on
+// Inspection detail: the part at full resolution with its heatmap (opacity slider) and the predicted region
+// outlined at the threshold, zoom and pan, the numbers of the decision, and the operator's verdict (confirm, override to good, override to defect with a mask painted on
 // the image) with a reason; what a verdict does to the datasets is said before it is given; reviews can be undone.
 // Keys: C confirm · G good · D defect · M paint / pan · + / - zoom · 0 fit.
 import { el, clear, status, formatScore, formatTime } from './dom.js';
@@ -17,6 +17,37 @@ export function effectOf(verdict, decision) {
   return 'Confirm: the OK decision was right; no dataset changes.';
 }
 
+// The server's heatmap layer is opaque decision red exactly where the map reaches the threshold (and translucent
+// ramp colours or nothing elsewhere): outline those pixels, i.e. the ones with a 4-neighbour outside the region
+// (or off the image), 2 px wide so it shows at any zoom. Returns the region's pixel count.
+export const REGION_RED = [230, 0, 0];
+export function outlineRegion(heat, target, colour = [255, 230, 0]) {
+  const w = heat.width, h = heat.height;
+  const src = heat.getContext('2d').getImageData(0, 0, w, h).data;
+  const inside = new Uint8Array(w * h);
+  let area = 0;
+  for (let i = 0; i < w * h; i++) {
+    if (src[4 * i] === REGION_RED[0] && src[4 * i + 1] === REGION_RED[1] && src[4 * i + 2] === REGION_RED[2] && src[4 * i + 3] === 255) {
+      inside[i] = 1; area++;
+    }
+  }
+  const at = (x, y) => x >= 0 && y >= 0 && x < w && y < h && inside[y * w + x] === 1;
+  const g = target.getContext('2d');
+  const out = g.createImageData(w, h);
+  for (let y = 0; y < h; y++) {
+    for (let x = 0; x < w; x++) {
+      const here = at(x, y), n = [at(x - 1, y), at(x + 1, y), at(x, y - 1), at(x, y + 1)];
+      // the inner ring (inside, next to outside) and the outer ring (outside, next to inside)
+      if (here ? n.includes(false) : n.includes(true)) {
+        const k = 4 * (y * w + x);
+        out.data[k] = colour[0]; out.data[k + 1] = colour[1]; out.data[k + 2] = colour[2]; out.data[k + 3] = 255;
+      }
+    }
+  }
+  g.putImageData(out, 0, 0);
+  return area;
+}
+
 function loadImage(url) {
   return new Promise((resolve, reject) => {
     const image = new Image();
@@ -31,8 +62,10 @@ export function showDetail(root, api, product, id) {
   let zoom = 1, panX = 0, panY = 0, painting = false, dirtyMask = false;
   const base = el('canvas', { id: 'detail-image', 'aria-label': 'the inspected part' });
   const heat = el('canvas', { id: 'detail-heatmap', 'aria-hidden': 'true' });
+  const region = el('canvas', { id: 'detail-region', 'aria-hidden': 'true' });
   const mask = el('canvas', { id: 'detail-mask', 'aria-label': 'defect mask (paint with the pointer in paint mode)' });
-  const stage = el('div', { class: 'stage' }, base, heat, mask);
+  const stage = el('div', { class: 'stage' }, base, heat, region, mask);
+  const showRegion = el('input', { id: 'show-region', type: 'checkbox', checked: true });
   const viewer = el('div', { class: 'viewer', id: 'viewer' }, stage);
   const opacity = el('input', { id: 'opacity', type: 'range', min: 0, max: 100, value: 50 });
   const brush = el('input', { id: 'brush', type: 'range', min: 1, max: 64, value: 8 });
@@ -57,6 +90,7 @@ export function showDetail(root, api, product, id) {
         viewer,
         el('div', { class: 'toolbar small' },
           el('label', { for: 'opacity', text: 'Heatmap' }), opacity,
+          showRegion, el('label', { for: 'show-region', text: 'Region' }),
           el('button', { type: 'button', text: '+', 'aria-label': 'zoom in', onclick: () => zoomBy(1.25) }),
           el('button', { type: 'button', text: '−', 'aria-label': 'zoom out', onclick: () => zoomBy(0.8) }),
           el('button', { type: 'button', text: 'Fit', onclick: fit }),
@@ -83,6 +117,7 @@ export function showDetail(root, api, product, id) {
     applyView();
   }
   opacity.addEventListener('input', () => { heat.style.opacity = String(opacity.value / 100); });
+  showRegion.addEventListener('change', () => { region.style.display = showRegion.checked ? '' : 'none'; });
   viewer.addEventListener('wheel', (event) => {
     event.preventDefault();
     const r = viewer.getBoundingClientRect();
@@ -196,12 +231,16 @@ export function showDetail(root, api, product, id) {
     const imageURL = await api.blobURL(`/api/v1/blobs/${inspection.image_blob}`);
     urls.push(imageURL);
     const image = await loadImage(imageURL);
-    for (const c of [base, heat, mask]) { c.width = image.naturalWidth; c.height = image.naturalHeight; }
+    for (const c of [base, heat, region, mask]) { c.width = image.naturalWidth; c.height = image.naturalHeight; }
     base.getContext('2d').drawImage(image, 0, 0);
     if (inspection.heatmap_blob) {
       const heatURL = await api.blobURL(`/api/v1/blobs/${inspection.heatmap_blob}`);
       urls.push(heatURL);
       heat.getContext('2d').drawImage(await loadImage(heatURL), 0, 0, heat.width, heat.height);
+      const area = outlineRegion(heat, region);
+      const share = (100 * area / (heat.width * heat.height)).toFixed(area && area < heat.width * heat.height / 1000 ? 3 : 1);
+      facts.append(el('div', {}, el('dt', { text: 'Predicted region' }),
+        el('dd', { id: 'detail-region-area', text: area ? `${area} px (${share} % of the image), outlined` : 'none (no pixel at the threshold)' })));
     }
     heat.style.opacity = String(opacity.value / 100);
     fit();
