@@ -252,6 +252,13 @@ def run(server, b):
     b.find("#pause").click()
     b.wait(lambda d: len(b.all("#live-cards li")) == 4, "the held card after resume")
     b.step("live-paused-and-resumed")
+    # The counters are the server's (this shift, last hour), so a page opened again mid-shift starts from them.
+    b.find('#nav a[data-page="review"]').click()
+    b.wait(lambda d: b.find("#page").get_attribute("data-loaded") == "true", "the review page")
+    b.find('#nav a[data-page="live"]').click()
+    b.wait(lambda d: b.all("#count-parts") and b.text("#count-parts") == "4" and b.text("#count-hour") == "4",
+           "this shift's and the last hour's counts from the server")
+    assert b.text("#shift-since").startswith("since"), b.text("#shift-since")
 
     # Inspection detail: the NG part with its heatmap; a mask painted with pointer drags goes with a defect verdict
     # into the defect set (hostile reason shown as text); undo takes it out; an OK part overridden to good by key.

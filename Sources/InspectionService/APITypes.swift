@@ -23,6 +23,13 @@ struct InspectionResult: Codable, ResponseEncodable {
     var overlayUrl: String?
 }
 
+struct InspectionCounts: Codable, ResponseEncodable {
+    var fromMs: Int64
+    var parts: Int
+    var ng: Int
+    var lastId: Int64
+}
+
 struct InspectionPage: Codable, ResponseEncodable {
     var items: [Inspection]
     var nextCursor: Int64?

@@ -48,6 +48,10 @@ struct InspectionAPI: Sendable {
             APIRoute(method: .get, path: "/api/v1/products/{product}/events", role: .operator, operationId: "productEvents",
                      summary: "The product's inspections as server-sent events as they are committed (by any replica): `event: inspection`, `id:` the inspection id, data as the inspect route answers. A reconnecting client's Last-Event-ID resumes after that inspection.",
                      success: (200, nil, "text/event-stream"), handler: productEvents),
+            APIRoute(method: .get, path: "/api/v1/products/{product}/counts", role: .operator, operationId: "inspectionCounts",
+                     summary: "How many inspections of the product, and how many NG, at or after from_ms (a shift, the last hour), with the newest id counted.",
+                     query: [("from_ms", "integer", "at or after (ms since 1970); default 0")],
+                     success: (200, "InspectionCounts", "application/json"), handler: inspectionCounts),
             APIRoute(method: .get, path: "/api/v1/products/{product}/models", role: .operator, operationId: "listModels",
                      summary: "The product's model versions with their metrics.",
                      success: (200, "ModelVersionList", "application/json"), handler: listModels),
@@ -428,6 +432,14 @@ struct InspectionAPI: Sendable {
         filter.limit = limit
         let page = try await store.inspections(filter)
         return try InspectionPage(items: page.items, nextCursor: page.nextCursor).response(.ok, request, context)
+    }
+
+    @Sendable func inspectionCounts(_ request: Request, _ context: ServiceContext) async throws -> Response {
+        let product = try await productInPath(context)
+        let from = try RequestParts.query(request, "from_ms", as: Int64.self) ?? 0
+        let counts = try await store.inspectionCounts(productId: product.id, fromMs: from)
+        return try InspectionCounts(fromMs: from, parts: counts.parts, ng: counts.ng, lastId: counts.lastId)
+            .response(.ok, request, context)
     }
 
     @Sendable func getInspection(_ request: Request, _ context: ServiceContext) async throws -> Response {

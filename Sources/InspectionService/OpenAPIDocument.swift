@@ -168,6 +168,7 @@ enum OpenAPIDocument {
                 "decision": enumeration(["ok", "anomalous"]), "threshold": num, "latency_ms": num, "source": str,
                 "created_ms": int, "review_id": nullable(int),
             ], optional: ["heatmap_blob", "overlay_blob", "review_id"]),
+            "InspectionCounts": object(["from_ms": int, "parts": int, "ng": int, "last_id": int]),
             "InspectionPage": object(["items": ["type": "array", "items": ref("Inspection")], "next_cursor": nullable(int)],
                                      optional: ["next_cursor"]),
             "ReviewRequest": object(["verdict": enumeration(["confirm", "good", "defect"]), "reason": ["type": "string", "maxLength": 2000],

@@ -82,6 +82,17 @@ extension InspectionStore {
         return Int(try await db.query("SELECT COUNT(*) AS n FROM inspections \(w.sql)", w.binds).first?.int("n") ?? 0)
     }
 
+    /// A product's inspections and NG decisions at or after `fromMs`, and the newest id among them (0 if none), so
+    /// a page that adds streamed inspections to these counts adds only those with a larger id.
+    public func inspectionCounts(productId: Int64, fromMs: Int64) async throws -> (parts: Int, ng: Int, lastId: Int64) {
+        let row = try await db.queryOne("""
+            SELECT COUNT(*) AS n, COALESCE(SUM(CASE WHEN decision = 'anomalous' THEN 1 ELSE 0 END), 0) AS ng,
+                   COALESCE(MAX(id), 0) AS last_id
+            FROM inspections WHERE product_id = ? AND created_ms >= ?
+            """, productId, fromMs)
+        return (Int(try row?.int("n") ?? 0), Int(try row?.int("ng") ?? 0), try row?.int("last_id") ?? 0)
+    }
+
     // MARK: Reviews
 
     /// Records a verdict. It replaces the inspection's earlier review (undoing what that one added), and adds

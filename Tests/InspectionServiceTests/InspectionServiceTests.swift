@@ -50,6 +50,17 @@ import Testing
             let page = object(try await client.execute(uri: "/api/v1/inspections?limit=1", method: .get, headers: auth(h.operator)))
             #expect((page["items"] as? [Any])?.count == 1 && page["next_cursor"] as? Int == id)
 
+            // Counts for a shift or the last hour: both parts since 0, none from a later time; the newest id counted.
+            let all = object(try await client.execute(uri: "/api/v1/products/bottle/counts?from_ms=0", method: .get,
+                                                      headers: auth(h.operator)))
+            #expect(all["parts"] as? Int == 2 && all["ng"] as? Int == 1 && all["last_id"] as? Int == id)
+            let later = (g["created_ms"] as? Int ?? 0) + 3_600_000
+            let none = object(try await client.execute(uri: "/api/v1/products/bottle/counts?from_ms=\(later)", method: .get,
+                                                       headers: auth(h.operator)))
+            #expect(none["parts"] as? Int == 0 && none["ng"] as? Int == 0 && none["last_id"] as? Int == 0)
+            #expect(try await client.execute(uri: "/api/v1/products/bottle/counts?from_ms=soon", method: .get,
+                                             headers: auth(h.operator)).status == .badRequest)
+
             // An operator overrides the defect to good: the image joins the good set; undo takes it out again.
             let review = try await client.execute(uri: "/api/v1/inspections/\(id)/review", method: .post,
                                                   headers: jsonHeaders(h.operator),

@@ -63,6 +63,7 @@ function route() {
   }
   const root = $('page');
   root.hidden = false;
+  delete root.dataset.loaded;   // each page sets it when its data is shown (what the browser test waits for)
   const product = $('product').value;
   if (!hasRole(me, page.role)) {
     clear(root).append(el('p', { class: 'error', text: `This page needs the ${page.role} role.` }));

@@ -1,7 +1,32 @@
-// Live: a product's inspections as they are committed (server-sent events), newest first, with counters.
+// Live: a product's inspections as they are committed (server-sent events), newest first, with counters for the
+// current shift and the last hour. The counters come from the server (so a page opened mid-shift is right) and are
+// kept up by the stream between refreshes; shift start times are the page's setting (kept in this browser).
 import { el, clear, status, formatScore, formatTime } from './dom.js';
 
 const MAX_CARDS = 48;
+const SHIFTS_KEY = 'patchcore.shiftStarts';
+const REFRESH_MS = 60_000;
+
+// "06:00,14:00,22:00" -> minutes after midnight, sorted; null when any part is not HH:MM.
+export function parseShiftStarts(text) {
+  const starts = [];
+  for (const part of text.split(',').map((s) => s.trim()).filter(Boolean)) {
+    const m = /^(\d{1,2}):(\d{2})$/.exec(part);
+    if (!m || Number(m[1]) > 23 || Number(m[2]) > 59) return null;
+    starts.push(Number(m[1]) * 60 + Number(m[2]));
+  }
+  return starts.length ? starts.sort((a, b) => a - b) : null;
+}
+
+// The latest shift start (local time) at or before `now`: today's, or yesterday's last one.
+export function shiftStart(starts, now = new Date()) {
+  const minutes = now.getHours() * 60 + now.getMinutes();
+  const today = new Date(now.getFullYear(), now.getMonth(), now.getDate());
+  const earlier = starts.filter((s) => s <= minutes);
+  if (earlier.length) return new Date(today.getTime() + earlier[earlier.length - 1] * 60_000);
+  const yesterday = new Date(today); yesterday.setDate(yesterday.getDate() - 1);
+  return new Date(yesterday.getTime() + starts[starts.length - 1] * 60_000);
+}
 
 // Sizes go through the CSSOM: the page's Content-Security-Policy refuses inline style attributes.
 function fillBar(fraction) {
@@ -12,8 +37,12 @@ function fillBar(fraction) {
 
 export function showLive(root, api, product) {
   const controller = new AbortController();
-  const counts = { parts: 0, ng: 0, times: [] };
+  // Server counts since the shift start and since an hour ago, each with the newest inspection id it covers.
+  const counts = { shift: { parts: 0, ng: 0, lastId: Infinity }, hour: { parts: 0, ng: 0, lastId: Infinity }, shiftFrom: null };
   let paused = false;
+  const shiftText = el('input', { id: 'shift-starts', type: 'text', size: 17, value: localStorage.getItem(SHIFTS_KEY) ?? '06:00,14:00,22:00',
+                                  'aria-describedby': 'shift-since' });
+  const shiftSince = el('span', { id: 'shift-since', class: 'muted small' });
   const held = [];
   const parts = el('output', { id: 'count-parts', text: '0' });
   const ng = el('output', { id: 'count-ng', text: '0' });
@@ -24,10 +53,11 @@ export function showLive(root, api, product) {
   const state = el('span', { id: 'stream-state', class: 'muted', text: 'connecting…' });
   clear(root).append(
     el('div', { class: 'toolbar' },
-      el('h1', { text: `Live — ${product}` }), state, pause),
+      el('h1', { text: `Live — ${product}` }), state, pause,
+      el('label', { for: 'shift-starts', class: 'small', text: 'Shifts start' }), shiftText, shiftSince),
     el('dl', { class: 'counters' },
-      el('div', {}, el('dt', { text: 'Parts' }), el('dd', {}, parts)),
-      el('div', {}, el('dt', { text: 'NG' }), el('dd', {}, ng)),
+      el('div', {}, el('dt', { text: 'Parts this shift' }), el('dd', {}, parts)),
+      el('div', {}, el('dt', { text: 'NG this shift' }), el('dd', {}, ng)),
       el('div', {}, el('dt', { text: 'NG rate' }), el('dd', {}, rate)),
       el('div', {}, el('dt', { text: 'Last hour' }), el('dd', {}, hour))),
     grid);
@@ -39,16 +69,39 @@ export function showLive(root, api, product) {
     if (!paused) { for (const inspection of held.splice(0)) addCard(inspection); }
   });
 
+  function showCounts() {
+    const s = counts.shift;
+    parts.textContent = String(s.parts);
+    ng.textContent = String(s.ng);
+    rate.textContent = s.parts ? `${(100 * s.ng / s.parts).toFixed(1)} %` : '–';
+    hour.textContent = String(counts.hour.parts);
+  }
+
+  // Both counters from the server (GET .../counts); a streamed inspection is added only past the id they cover.
+  async function refreshCounts() {
+    const starts = parseShiftStarts(shiftText.value);
+    shiftText.setAttribute('aria-invalid', String(!starts));
+    if (!starts) { status('shift starts: write times as HH:MM, comma-separated (e.g. 06:00,14:00,22:00)', true); return; }
+    localStorage.setItem(SHIFTS_KEY, shiftText.value);
+    const from = shiftStart(starts);
+    const name = encodeURIComponent(product);
+    const [shift, hourAgo] = await Promise.all([
+      api.get(`/api/v1/products/${name}/counts?from_ms=${from.getTime()}`),
+      api.get(`/api/v1/products/${name}/counts?from_ms=${Date.now() - 3600_000}`)]);
+    counts.shift = { parts: shift.parts, ng: shift.ng, lastId: shift.last_id };
+    counts.hour = { parts: hourAgo.parts, ng: hourAgo.ng, lastId: hourAgo.last_id };
+    shiftSince.textContent = `since ${from.toLocaleString([], { weekday: 'short', hour: '2-digit', minute: '2-digit' })}`;
+    showCounts();
+  }
+  shiftText.addEventListener('change', () => refreshCounts().catch((error) => status(error.message, true)));
+
   function count(inspection) {
-    counts.parts += 1;
-    if (inspection.decision === 'anomalous') counts.ng += 1;
-    counts.times.push(inspection.created_ms);
-    const hourAgo = Date.now() - 3600_000;
-    while (counts.times.length && counts.times[0] < hourAgo) counts.times.shift();
-    parts.textContent = String(counts.parts);
-    ng.textContent = String(counts.ng);
-    rate.textContent = `${(100 * counts.ng / counts.parts).toFixed(1)} %`;
-    hour.textContent = String(counts.times.length);
+    for (const c of [counts.shift, counts.hour]) {
+      if (inspection.id <= c.lastId) continue;
+      c.parts += 1;
+      if (inspection.decision === 'anomalous') c.ng += 1;
+    }
+    showCounts();
   }
 
   function addCard(inspection) {
@@ -90,8 +143,8 @@ export function showLive(root, api, product) {
     if (paused) { held.push(inspection); pause.textContent = `Resume (${held.length})`; } else addCard(inspection);
   }
 
-  // The latest stored inspections first (not counted: the counters start with the page), then the stream from the
-  // newest of them, so nothing committed in between is missed.
+  // The latest stored inspections first (counted by the server, not here), then the stream from the newest of
+  // them, so nothing committed in between is missed.
   async function history() {
     const name = encodeURIComponent(product);
     const versions = new Map((await api.get(`/api/v1/products/${name}/models`)).items.map((v) => [v.id, v.version]));
@@ -106,7 +159,9 @@ export function showLive(root, api, product) {
 
   (async () => {
     let lastId = null;
-    try { lastId = await history(); } catch (error) { status(error.message, true); }
+    try { await refreshCounts(); lastId = await history(); root.dataset.loaded = 'true'; } catch (error) { status(error.message, true); }
+    const refresher = setInterval(() => refreshCounts().catch((error) => status(error.message, true)), REFRESH_MS);
+    controller.signal.addEventListener('abort', () => clearInterval(refresher));
     for (let attempt = 0; !controller.signal.aborted; attempt += 1) {
       try {
         const opened = () => { state.textContent = 'live'; attempt = 0; };
