@@ -36,6 +36,7 @@ def case(name, s, y):
     s64 = s.astype(np.float64)
     fpr, tpr, thr = roc_curve(y, s64, drop_intermediate=False)
     f1, th = f1_max(y, s64)
+    precision, recall, _ = precision_recall_curve(y, s64)
     return {
         "name": name,
         "scores": [float(v) for v in s],
@@ -46,6 +47,9 @@ def case(name, s, y):
         "f1_threshold": th,
         "roc_fpr": [float(v) for v in fpr],
         "roc_tpr": [float(v) for v in tpr],
+        # from the highest threshold down, without sklearn's final (P=1, R=0) point
+        "pr_precision": [float(v) for v in precision[-2::-1]],
+        "pr_recall": [float(v) for v in recall[-2::-1]],
     }
 
 

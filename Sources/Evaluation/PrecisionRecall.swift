@@ -60,3 +60,38 @@ extension Metrics {
         return F1Max(f1: Double(bestNum) / Double(bestDen), threshold: scoreFromKey(bestKey))
     }
 }
+
+/// A precision-recall curve, one point per distinct score from the highest threshold down, as
+/// `sklearn.metrics.precision_recall_curve` read backwards, without its final `(recall 0, precision 1)` point.
+public struct PrecisionRecallCurve: Sendable, Equatable {
+    /// Recall at each threshold, non-decreasing, ending at 1.
+    public var recall: [Double]
+    /// Precision at each threshold.
+    public var precision: [Double]
+    /// Thresholds, decreasing: point k counts the scores `>= thresholds[k]` as defects.
+    public var thresholds: [Float]
+}
+
+extension Metrics {
+    /// Precision-recall curve with ties handled like sklearn (one point per distinct score).
+    ///
+    /// ```swift
+    /// let c = try Metrics.precisionRecallCurve(scores: [0.1, 0.4, 0.35, 0.8], labels: [false, false, true, true])
+    /// // c.recall == [0.5, 0.5, 1, 1], c.precision == [1, 0.5, 0.667, 0.5], thresholds 0.8, 0.4, 0.35, 0.1
+    /// ```
+    /// - Throws: `MetricError` for empty, mismatched, NaN or one-class input.
+    public static func precisionRecallCurve(scores: [Float], labels: [Bool]) throws -> PrecisionRecallCurve {
+        let ranked = try RankedScores(metric: "precision-recall curve", scores: scores, labels: labels)
+        try ranked.requireBothClasses("precision-recall curve")
+        let p = Double(ranked.positives)
+        var curve = PrecisionRecallCurve(recall: [], precision: [], thresholds: [])
+        var tp = 0, fp = 0
+        ranked.forEachGroupDescending { key, dp, dn in
+            tp += dp; fp += dn
+            curve.recall.append(Double(tp) / p)
+            curve.precision.append(Double(tp) / Double(tp + fp))
+            curve.thresholds.append(scoreFromKey(key))
+        }
+        return curve
+    }
+}

@@ -16,6 +16,8 @@ struct MetricFixtures: Decodable {
         let f1_threshold: Double
         let roc_fpr: [Double]
         let roc_tpr: [Double]
+        let pr_precision: [Double]
+        let pr_recall: [Double]
         var floatScores: [Float] { scores.map { Float($0) } }
     }
     struct AUPROCase: Decodable {
@@ -75,6 +77,23 @@ struct MetricFixtureTests {
             #expect(zip(curve.thresholds, curve.thresholds.dropFirst()).allSatisfy { $0 > $1 })
         }
         print("ROC curve vs sklearn: max abs diff \(maxDiff)")
+        #expect(maxDiff <= 1e-12)
+    }
+
+    @Test func precisionRecallCurveMatchesSklearn() throws {
+        let fx = try MetricFixtures.load()
+        var maxDiff = 0.0
+        for c in fx.cases {
+            let curve = try Metrics.precisionRecallCurve(scores: c.floatScores, labels: c.labels)
+            #expect(curve.recall.count == c.pr_recall.count, "\(c.name): \(curve.recall.count) points vs \(c.pr_recall.count)")
+            guard curve.recall.count == c.pr_recall.count else { continue }
+            for k in curve.recall.indices {
+                maxDiff = max(maxDiff, abs(curve.recall[k] - c.pr_recall[k]), abs(curve.precision[k] - c.pr_precision[k]))
+            }
+            #expect(curve.recall.last == 1)
+            #expect(zip(curve.thresholds, curve.thresholds.dropFirst()).allSatisfy { $0 > $1 })
+        }
+        print("PR curve vs sklearn: max abs diff \(maxDiff)")
         #expect(maxDiff <= 1e-12)
     }
 
