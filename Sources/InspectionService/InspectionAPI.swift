@@ -65,7 +65,7 @@ struct InspectionAPI: Sendable {
                      success: (200, "ModelVersion", "application/json"), handler: activate),
             APIRoute(method: .post, path: "/api/v1/products/{product}/models/{version}/evaluate", role: .expert,
                      operationId: "startEvaluate",
-                     summary: "Queues an evaluation of a version on the product's defect images and the good images it was not trained on; the metrics (image/pixel AUROC, AUPRO, F1, AP, rates at its threshold) are stored on the version.",
+                     summary: "Queues an evaluation of a version on the product's defect images and the good images it was not trained on; the metrics (image/pixel AUROC, AUPRO, F1, AP, rates at its threshold) are stored on the version, with each image's score (`images`: dataset_item_id, image_blob, defect_type, defect, score) and the ROC (`roc`: fpr, tpr) and precision-recall (`pr`: recall, precision) curves.",
                      success: (201, "Job", "application/json"), handler: startEvaluate),
             APIRoute(method: .post, path: "/api/v1/products/{product}/models/{version}/threshold", role: .admin,
                      operationId: "setThreshold",

@@ -1,3 +1,4 @@
+import Evaluation
 import Foundation
 import InspectionStore
 import Logging
@@ -205,6 +206,19 @@ extension JobWorker {
         metrics["n_defect"] = defects.count
         metrics["n_defect_with_mask"] = defects.filter { $0.maskBlob != nil }.count
         metrics["evaluated_by_job"] = job.id
+        // What the Models page draws: each image's score (the worst cases link to their dataset images) and the
+        // ROC and precision-recall curves, computed here by the same metrics code as the numbers above.
+        let byName = Dictionary(uniqueKeysWithValues: (goods + defects).map { ("dataset item \($0.id)", $0) })
+        metrics["images"] = run.records.compactMap { r -> [String: Any]? in
+            guard let item = byName[r.image] else { return nil }
+            return ["dataset_item_id": item.id, "image_blob": item.imageBlob, "defect_type": r.defectType ?? "defect",
+                    "defect": item.kind != .good, "score": Double(r.score)]
+        }
+        let scores = run.records.map(\.score), labels = run.records.map { $0.label == "defect" }
+        let roc = try Metrics.rocCurve(scores: scores, labels: labels)
+        let pr = try Metrics.precisionRecallCurve(scores: scores, labels: labels)
+        metrics["roc"] = ["fpr": roc.fpr, "tpr": roc.tpr]
+        metrics["pr"] = ["recall": pr.recall, "precision": pr.precision]
         let json = String(decoding: try JSONSerialization.data(withJSONObject: metrics, options: [.sortedKeys]), as: UTF8.self)
         _ = try await store.setMetrics(modelVersionId: version.id, metrics: json, actor: "job:\(job.id)")
         return json

@@ -2,6 +2,7 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 import NIOCore
+import Reports
 
 /// The web app (`/` and `/ui/*`): plain HTML, CSS and JavaScript modules from the target's resources, no build step.
 /// The pages talk to the documented REST API only, with the key the user signs in with held in the tab's
@@ -11,23 +12,24 @@ struct WebApp: Sendable {
     static let contentTypes = ["html": "text/html; charset=utf-8", "css": "text/css; charset=utf-8",
                                "js": "text/javascript; charset=utf-8"]
 
-    /// Where the files are: the resource bundle SwiftPM builds beside the binary (PatchCoreSwift_InspectionService.resources) (`Bundle.module` would stop the
-    /// process when it is missing; a server answers 503 instead).
+    /// Where the app's files are: the resource bundle SwiftPM builds beside the binary
+    /// (PatchCoreSwift_InspectionService.resources); `Bundle.module` would stop the process when it is missing, a
+    /// server answers 503 instead.
     let folder: URL?
-    /// The files served: those of the folder at start-up; nothing else is ever read, whatever the path asks for.
-    let files: Set<String>
+    /// The files served, by name: the folder's at start-up plus the shared chart module (charts.js, charts.css from
+    /// the Reports target); nothing else is ever read, whatever the path asks for.
+    let files: [String: URL]
 
     init() {
-        let bundleName = "PatchCoreSwift_InspectionService.resources"
-        var candidates: [URL] = []
-        if let executable = Bundle.main.executableURL?.resolvingSymlinksInPath().deletingLastPathComponent() {
-            candidates.append(executable.appendingPathComponent(bundleName))
+        folder = ResourceFolder.find(bundle: "PatchCoreSwift_InspectionService.resources", folder: "WebUI", containing: "index.html")
+        var files: [String: URL] = [:]
+        for name in folder.flatMap({ try? FileManager.default.contentsOfDirectory(atPath: $0.path) }) ?? [] {
+            files[name] = folder?.appendingPathComponent(name)
         }
-        candidates.append(Bundle.main.bundleURL.appendingPathComponent(bundleName))
-        candidates += Bundle.allBundles.map { $0.bundleURL.deletingLastPathComponent().appendingPathComponent(bundleName) }
-        folder = candidates.map { $0.appendingPathComponent("WebUI") }
-            .first { FileManager.default.fileExists(atPath: $0.appendingPathComponent("index.html").path) }
-        files = Set(folder.flatMap { try? FileManager.default.contentsOfDirectory(atPath: $0.path) } ?? [])
+        if let charts = ChartAssets.folder {
+            for name in ChartAssets.files { files[name] = charts.appendingPathComponent(name) }
+        }
+        self.files = files
     }
 
     static let securityHeaders: HTTPFields = [
@@ -47,10 +49,10 @@ struct WebApp: Sendable {
 
     func serve(_ name: String) throws -> Response {
         guard let folder else { throw Self.missing }
-        guard files.contains(name), let type = Self.contentTypes[(name as NSString).pathExtension] else {
+        guard let file = files[name], let type = Self.contentTypes[(name as NSString).pathExtension] else {
             throw HTTPError(.notFound, message: "no page '\(name.prefix(64))'")
         }
-        guard let data = FileManager.default.contents(atPath: folder.appendingPathComponent(name).path) else { throw Self.missing }
+        guard let data = FileManager.default.contents(atPath: file.path) else { throw Self.missing }
         var headers = Self.securityHeaders
         headers[.contentType] = type
         return Response(status: .ok, headers: headers, body: ResponseBody(byteBuffer: ByteBuffer(bytes: data)))

@@ -1,6 +1,7 @@
 import Evaluation
 import Foundation
 import PatchCore
+import Reports
 import TensorCore
 
 /// One row of the PatchCore vs PatchCoreDual ablation: a method, its positives, rule and isolation, the metrics of
@@ -180,9 +181,10 @@ public struct DualAblationReport: Sendable, Codable, Equatable {
         return s
     }
 
-    /// Writes `ablation.json` and `ablation.md` into `folder`, atomically.
+    /// Writes `ablation.json`, `ablation.md` and `ablation.html` into `folder`, atomically.
     public func write(to folder: URL) throws {
         try AtomicFile.write(try jsonData(), to: folder.appendingPathComponent("ablation.json"))
         try AtomicFile.write(Data(markdown().utf8), to: folder.appendingPathComponent("ablation.md"))
+        try AtomicFile.write(Data(try htmlPage().html(assets: ChartAssets.load()).utf8), to: folder.appendingPathComponent("ablation.html"))
     }
 }

@@ -46,7 +46,7 @@ struct Ablation: ParsableCommand {
     var timingImages: Int = 64
     @Option(help: "Training images (evenly spaced) that calibrate the log_ratio rule.")
     var calibrationImages: Int = 100
-    @Option(help: "Output folder (ablation.json, ablation.md, synthetic/).")
+    @Option(help: "Output folder (ablation.json, ablation.md, ablation.html, synthetic/).")
     var out: String
 
     func parsedCounts() throws -> [Int] {
@@ -101,6 +101,6 @@ struct Ablation: ParsableCommand {
         let outURL = URL(fileURLWithPath: out)
         let report = try DualAblation.run(extractor: extractor, dataset: ds, options: try options(), out: outURL) { log($0) }
         print(report.markdown())
-        log("wrote \(outURL.path)/ablation.{json,md}")
+        log("wrote \(outURL.path)/ablation.{json,md,html}")
     }
 }

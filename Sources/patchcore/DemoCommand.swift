@@ -7,7 +7,7 @@ struct Demo: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Generate the built-in demo data set, fit, evaluate, and write a report with heatmaps.")
 
-    @Option(help: "Output folder (data/, model.safetensors, report.md, metrics.json, heatmaps/).") var out = "out/demo"
+    @Option(help: "Output folder (data/, model.safetensors, report.md, report.html, metrics.json, heatmaps/).") var out = "out/demo"
     @Option(help: "Seed of the generated data set.") var dataSeed: UInt64 = 7
     @OptionGroup var modelOptions: ModelOptions
     @OptionGroup var threshold: ThresholdOptions
@@ -27,6 +27,6 @@ struct Demo: ParsableCommand {
                                     saveModel: root.appendingPathComponent("model.safetensors"), out: root, composite: true,
                                     skipBad: false).run()
         print(run.report.textTable())
-        print("report: \(root.appendingPathComponent("report.md").path)")
+        print("report: \(root.appendingPathComponent("report.md").path) and \(root.appendingPathComponent("report.html").path)")
     }
 }

@@ -2,6 +2,7 @@ import ArgumentParser
 import Datasets
 import Evaluation
 import Foundation
+import Reports
 import PatchCore
 import TensorCore
 
@@ -93,11 +94,11 @@ struct EvaluationJob {
             scorer = try PatchCoreScorer(model: fit.model, extractor: extractor)
         }
         // Written into a staging folder and swapped in at the end: never old heatmaps beside new ones.
-        let staged = try out.map { try StagedOutputFolder($0, entries: ["heatmaps", "composites", "predictions.jsonl", "metrics.json", "report.md"]) }
+        let staged = try out.map { try StagedOutputFolder($0, entries: ["heatmaps", "composites", "predictions.jsonl", "metrics.json", "report.md", "report.html"]) }
         do {
             let run = try evaluate(scorer: scorer, fitSeconds: fitSeconds, fitSkipped: skipped, staged: staged)
             try staged?.commit()
-            if let out { log("wrote \(out.path)/{metrics.json,report.md,predictions.jsonl,heatmaps/}") }
+            if let out { log("wrote \(out.path)/{metrics.json,report.md,report.html,predictions.jsonl,heatmaps/}") }
             return run
         } catch {
             if let kept = staged?.abandon() { log("note: the outputs written before the error are in \(kept.path)") }
@@ -110,17 +111,15 @@ struct EvaluationJob {
         let heatmaps = staged?.url("heatmaps"), composites = composite ? staged?.url("composites") : nil
         var run = try PatchCoreEvaluator.evaluate(scorer: scorer, samples: dataset.test, fitSeconds: fitSeconds,
                                                   datasetName: dataset.name, skipBad: skipBad, heatmap: { p, sample, _ in
-            guard let heatmaps else { return nil }
-            let name = URL(fileURLWithPath: sample.image.name).deletingPathExtension().lastPathComponent + ".png"
-            let url = heatmaps.appendingPathComponent(sample.defectType).appendingPathComponent(name)
-            try ImageFile.writePNG(try HeatmapRenderer.overlay(p), to: url)
+            guard let heatmaps, let staged else { return nil }
+            try ImageFile.writePNG(try HeatmapRenderer.overlay(p), to: Self.overlay(in: heatmaps, image: sample.image.name, defectType: sample.defectType))
             if let composites {
                 let mask = try sample.mask.map { try $0.load() }
                 try ImageFile.writePNG(try HeatmapRenderer.composite(p, groundTruth: mask),
-                                       to: composites.appendingPathComponent(sample.defectType).appendingPathComponent(name))
+                                       to: Self.overlay(in: composites, image: sample.image.name, defectType: sample.defectType))
             }
             // The path it will have once the run is swapped in.
-            return staged?.finalURL("heatmaps").appendingPathComponent(sample.defectType).appendingPathComponent(name).path
+            return Self.overlay(in: staged.finalURL("heatmaps"), image: sample.image.name, defectType: sample.defectType).path
         }, progress: TerminalProgress().handler)
         run.skipped = skipped + run.skipped
         if let setThreshold, let saveModel {
@@ -139,7 +138,32 @@ struct EvaluationJob {
             let method = scorer.model.banks.positive.map { "PatchCoreDual (\($0.info.scoring.rule.rawValue))" } ?? "PatchCore"
             let markdown = "# \(dataset.name): \(method) evaluation\n\n\(run.report.markdownTable())\n\nThreshold: \(scorer.model.calibration.threshold) (\(scorer.model.calibration.provenance)); a part is anomalous when score >= threshold.\n\nHeatmap overlays: `heatmaps/<defect type>/<image>.png`; per-image scores: `predictions.jsonl`.\n"
             try AtomicFile.write(Data(markdown.utf8), to: staged.url("report.md"))
+            try writeHTMLReport(run, method: method, scorer: scorer, to: staged)
         }
         return run
+    }
+
+    /// report.html: the same metrics with ROC, precision-recall and score charts, the per-type table and the worst
+    /// cases with their overlays, in one file.
+    private func writeHTMLReport(_ run: PatchCoreEvaluator.Run, method: String, scorer: PatchCoreScorer,
+                                 to staged: StagedOutputFolder) throws {
+        let heatmaps = staged.url("heatmaps")
+        let images = run.records.map { r in
+            ReportImage(name: URL(fileURLWithPath: r.image).lastPathComponent, score: r.score,
+                        isDefect: r.label == Label.defect.rawValue, defectType: r.defectType ?? r.label ?? "?",
+                        overlay: Self.overlay(in: heatmaps, image: r.image, defectType: r.defectType ?? "unknown"))
+        }
+        let calibration = scorer.model.calibration
+        let page = try EvaluationPage.make(title: "\(dataset.name): \(method) evaluation", report: run.report, images: images,
+                                           threshold: calibration.threshold, note: "\(calibration.provenance)")
+        let assets = ChartAssets.load()
+        if assets == nil { log("warning: report.html without charts: \(ChartAssets.bundleName) is not beside the patchcore binary") }
+        try AtomicFile.write(Data(try page.html(assets: assets).utf8), to: staged.url("report.html"))
+    }
+
+    /// Where the overlay of a test image goes: `<folder>/<defect type>/<image name>.png`.
+    static func overlay(in folder: URL, image: String, defectType: String) -> URL {
+        let name = URL(fileURLWithPath: image).deletingPathExtension().lastPathComponent + ".png"
+        return folder.appendingPathComponent(defectType).appendingPathComponent(name)
     }
 }

@@ -72,6 +72,8 @@ import Testing
         let markdown = try String(contentsOf: out.appendingPathComponent("ablation.md"), encoding: .utf8)
         #expect(markdown.contains("| method | positives | rule | isolation | image AUROC | pixel AUROC | AUPRO | F1-max |"))
         #expect(markdown.contains("real + 4 synthetic"))
+        let html = try String(contentsOf: out.appendingPathComponent("ablation.html"), encoding: .utf8)
+        #expect(html.contains("real + 4 synthetic") && html.contains("id=\"metrics-chart\"") && html.contains("export function drawCharts"))
 
         // The PatchCore row is what `patchcore evaluate` gives with the same coreset ratio and a bank of every training
         // image (no held-out calibration share, as in the ablation).

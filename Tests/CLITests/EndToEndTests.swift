@@ -68,9 +68,14 @@ import Testing
         let r = try CLIRunner.run(["evaluate", "--data", data.path, "--coreset-ratio", "0.1", "--out", out.path])
         #expect(r.status == 0, "\(r.stderr)")
         #expect(r.stdout.contains("image AUROC"))
-        for file in ["metrics.json", "report.md", "predictions.jsonl", "heatmaps/good/000.png"] {
+        for file in ["metrics.json", "report.md", "report.html", "predictions.jsonl", "heatmaps/good/000.png"] {
             #expect(FileManager.default.fileExists(atPath: out.appendingPathComponent(file).path), "missing \(file)")
         }
+        // report.html carries its chart code (the binary found its resources) and the worst cases' overlays inline.
+        let html = try String(contentsOf: out.appendingPathComponent("report.html"), encoding: .utf8)
+        #expect(html.contains("export function drawCharts") && !html.contains("charts-missing"))
+        #expect(html.contains("id=\"worst-good\"") && html.contains("data:image/png;base64,"))
+        #expect(!r.stderr.contains("without charts"))
     }
 
     @Test func corruptTrainingImageFailsNamingItOrIsSkipped() throws {

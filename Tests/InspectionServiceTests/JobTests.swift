@@ -1,3 +1,4 @@
+import Evaluation
 import Foundation
 import HTTPTypes
 import Hummingbird
@@ -90,6 +91,16 @@ import Testing
             #expect(metrics["pixel_auroc"] is Double)   // from the one mask
             #expect((metrics["image_auroc_per_defect_type"] as? [String: Double])?.keys.sorted() == ["crack", "spot"], "\(metrics)")
             #expect((v2["train_items"] as? String)?.hasPrefix("[") == true)
+            // Each image's score and the curves, for the Models page: they agree with the metrics stored beside them.
+            let images = try #require(metrics["images"] as? [[String: Any]])
+            #expect(images.count == 5 && images.filter { $0["defect"] as? Bool == true }.count == 3)
+            #expect(images.allSatisfy { ($0["image_blob"] as? String)?.count == 64 && $0["dataset_item_id"] is Int })
+            let scores = images.map { Float($0["score"] as! Double) }, labels = images.map { $0["defect"] as! Bool }
+            #expect(try Metrics.auroc(scores: scores, labels: labels) == auroc)
+            let roc = try #require(metrics["roc"] as? [String: [Double]])
+            #expect(roc["fpr"]?.first == 0 && roc["fpr"]?.last == 1 && roc["tpr"]?.count == roc["fpr"]?.count)
+            let pr = try #require(metrics["pr"] as? [String: [Double]])
+            #expect(pr["recall"]?.last == 1 && pr["precision"]?.count == pr["recall"]?.count)
         }
     }
 

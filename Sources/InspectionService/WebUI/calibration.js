@@ -3,21 +3,14 @@
 // rates; an admin applies it (audited) or cancels.
 import { hasRole } from './api.js';
 import { el, clear, status, formatScore } from './dom.js';
+import { svgNode, histogramChart, legend } from './charts.js';
 
-const SVG = 'http://www.w3.org/2000/svg';
-const W = 760, H = 260, PAD = { left: 40, right: 12, top: 12, bottom: 28 }, BINS = 40;
+const W = 760, H = 260, BINS = 40;
 const SERIES = [
   ['held_out_good_scores', 'held-out good (fit)', 'series-good'],
   ['reviewed_good_scores', 'reviewed good', 'series-reviewed-good'],
   ['reviewed_defect_scores', 'reviewed defective', 'series-defect'],
 ];
-
-function svg(tag, attributes = {}, text) {
-  const node = document.createElementNS(SVG, tag);
-  for (const [k, v] of Object.entries(attributes)) node.setAttribute(k, String(v));
-  if (text !== undefined) node.textContent = text;
-  return node;
-}
 
 export function rates(calibration, t) {
   const good = [...calibration.held_out_good_scores, ...calibration.reviewed_good_scores];
@@ -36,7 +29,7 @@ export function showCalibration(root, api, product, _argument, me) {
   const input = el('input', { id: 'threshold-input', type: 'number', step: 'any' });
   const falseReject = el('output', { id: 'expected-false-rejects' });
   const escape = el('output', { id: 'expected-escapes' });
-  const chart = svg('svg', { id: 'histogram', viewBox: `0 0 ${W} ${H}`, role: 'img', 'aria-label': 'score histograms with the threshold' });
+  const chart = svgNode('svg', { id: 'histogram', viewBox: `0 0 ${W} ${H}`, role: 'img', 'aria-label': 'score histograms with the threshold' });
   const apply = el('button', { type: 'button', id: 'apply-threshold', text: 'Apply', disabled: !canApply });
   const cancel = el('button', { type: 'button', id: 'cancel-threshold', text: 'Cancel' });
   const provenance = el('p', { id: 'threshold-provenance', class: 'muted small' });
@@ -44,7 +37,7 @@ export function showCalibration(root, api, product, _argument, me) {
     el('div', { class: 'toolbar' }, el('h1', { text: `Calibration — ${product}` }),
       el('label', { for: 'calibration-version', text: 'Version' }), versionSelect),
     el('section', { class: 'panel' },
-      el('div', { class: 'legend small' }, SERIES.map(([, name, cls]) => el('span', { class: `key ${cls}`, text: name }))),
+      legend(SERIES.map(([, name, cls]) => ({ name, cls }))),
       el('div', { class: 'chart' }, chart),
       el('div', { class: 'toolbar' },
         el('label', { for: 'threshold-input', text: 'Threshold' }), input,
@@ -52,40 +45,15 @@ export function showCalibration(root, api, product, _argument, me) {
         apply, cancel, canApply ? null : el('span', { class: 'muted small', text: 'an admin applies thresholds' })),
       provenance));
 
-  let calibration = null, threshold = 0, lo = 0, hi = 1;
-  const x = (s) => PAD.left + (s - lo) / (hi - lo) * (W - PAD.left - PAD.right);
-  const fromX = (px) => lo + (px - PAD.left) / (W - PAD.left - PAD.right) * (hi - lo);
+  let calibration = null, threshold = 0, lo = 0, hi = 1, scale = null;
 
   function draw(fromInput = false) {
-    while (chart.firstChild) chart.firstChild.remove();
-    const width = (hi - lo) / BINS;
-    const counts = SERIES.map(([key]) => {
-      const c = new Array(BINS).fill(0);
-      for (const s of calibration[key]) c[Math.max(0, Math.min(BINS - 1, Math.floor((s - lo) / width)))] += 1;
-      return c;
-    });
-    // Each series as a share of its own size, so a few defects are as visible as many good images.
-    const shares = counts.map((c) => { const n = c.reduce((a, b) => a + b, 0) || 1; return c.map((v) => v / n); });
-    const top = Math.max(0.01, ...shares.flat());
-    const plotH = H - PAD.top - PAD.bottom;
-    chart.append(svg('line', { x1: PAD.left, y1: H - PAD.bottom, x2: W - PAD.right, y2: H - PAD.bottom, class: 'axis' }));
-    for (let i = 0; i <= 4; i += 1) {
-      const s = lo + (hi - lo) * i / 4;
-      chart.append(svg('text', { x: x(s), y: H - 8, 'text-anchor': 'middle', class: 'tick' }, formatScore(s)));
-    }
-    shares.forEach((series, k) => {
-      series.forEach((v, b) => {
-        if (v === 0) return;
-        const barW = (W - PAD.left - PAD.right) / BINS / SERIES.length;
-        const h = v / top * plotH;
-        chart.append(svg('rect', { x: x(lo + b * width) + k * barW, y: H - PAD.bottom - h, width: barW, height: h,
-                                   class: `bar ${SERIES[k][2]}` }));
-      });
-    });
-    const line = svg('line', { id: 'threshold-line', x1: x(threshold), x2: x(threshold), y1: PAD.top, y2: H - PAD.bottom,
-                               class: 'threshold', tabindex: 0, role: 'slider', 'aria-label': 'threshold',
-                               'aria-valuenow': threshold, 'aria-valuemin': lo, 'aria-valuemax': hi });
-    chart.append(svg('rect', { x: x(threshold) - 6, y: PAD.top, width: 12, height: plotH, class: 'handle' }), line);
+    scale = histogramChart(chart, { series: SERIES.map(([key, name, cls]) => ({ name, values: calibration[key], cls })),
+                                    lo, hi, bins: BINS, width: W, height: H, xLabel: 'score' });
+    const line = svgNode('line', { id: 'threshold-line', x1: scale.x(threshold), x2: scale.x(threshold), y1: scale.top, y2: scale.bottom,
+                                   class: 'threshold', tabindex: 0, role: 'slider', 'aria-label': 'threshold',
+                                   'aria-valuenow': threshold, 'aria-valuemin': lo, 'aria-valuemax': hi });
+    chart.append(svgNode('rect', { x: scale.x(threshold) - 6, y: scale.top, width: 12, height: scale.bottom - scale.top, class: 'handle' }), line);
     if (!fromInput) input.value = threshold.toPrecision(6);   // never rewrite what the user is typing
     const r = rates(calibration, threshold);
     falseReject.textContent = r.falseReject === null ? '–' : `${(100 * r.falseReject).toFixed(1)} % of ${r.good}`;
@@ -97,7 +65,7 @@ export function showCalibration(root, api, product, _argument, me) {
   let dragging = false;
   const toScore = (event) => {
     const r = chart.getBoundingClientRect();
-    return fromX((event.clientX - r.left) / r.width * W);
+    return scale.fromX((event.clientX - r.left) / r.width * W);
   };
   chart.addEventListener('pointerdown', (event) => { dragging = true; chart.setPointerCapture(event.pointerId); setThreshold(toScore(event)); });
   chart.addEventListener('pointermove', (event) => { if (dragging) setThreshold(toScore(event)); });

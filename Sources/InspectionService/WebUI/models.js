@@ -1,9 +1,10 @@
 // Models: the product's versions with their evaluation metrics; fit (backbone, coreset ratio, dual on/off) and
 // evaluate jobs with a progress bar and ETA from the job events; activate or roll back (admin); two versions side
-// by side.
+// by side; an evaluated version's ROC and precision-recall curves, score histograms, per-type table and worst cases.
 import { hasRole } from './api.js';
-import { el, clear, status, formatTime } from './dom.js';
+import { el, clear, status, formatTime, formatScore } from './dom.js';
 import { JobProgress } from './jobs.js';
+import { svgNode, curveChart, histogramChart, legend } from './charts.js';
 
 const METRICS = [
   ['image_auroc', 'Image AUROC'], ['pixel_auroc', 'Pixel AUROC'], ['aupro', 'AUPRO'], ['f1_max', 'F1-max'],
@@ -27,6 +28,8 @@ export function showModels(root, api, product, _argument, me) {
   const canExpert = hasRole(me, 'expert'), canAdmin = hasRole(me, 'admin');
   const table = el('table', { id: 'versions', class: 'grid' });
   const compare = el('div', { id: 'compare' });
+  const evaluation = el('section', { id: 'evaluation', class: 'panel', hidden: true });
+  let thumbnails = [];
   const job = new JobProgress(api, controller.signal, 'model-job-');
   const backbone = el('select', { id: 'fit-backbone' });
   const coreset = el('input', { id: 'fit-coreset', type: 'number', min: 0.001, max: 1, step: 0.001, value: 0.1 });
@@ -42,6 +45,7 @@ export function showModels(root, api, product, _argument, me) {
   clear(root).append(
     el('div', { class: 'toolbar' }, el('h1', { text: `Models — ${product}` })),
     el('section', { class: 'panel' }, table, el('p', { class: 'muted small', text: 'Tick two versions to compare them.' }), compare),
+    evaluation,
     canExpert ? fitForm : null, job.bar, job.line);
 
   // The backbones the server takes, from its own API description.
@@ -74,6 +78,8 @@ export function showModels(root, api, product, _argument, me) {
       else if (canAdmin) actions.append(el('button', { type: 'button', class: 'activate', text: 'Activate', onclick: async () => {
         try { await api.post(`${base}/models/${v.version}/activate`); status(`version ${v.version} active`); await load(); }
         catch (error) { status(error.message, true); } } }));
+      if (Array.isArray(m.images)) actions.append(el('button', { type: 'button', class: 'show-charts', text: 'Charts',
+        'aria-controls': 'evaluation', onclick: () => renderEvaluation(v, m) }));
       if (canExpert) actions.append(el('button', { type: 'button', class: 'evaluate', text: 'Evaluate', onclick: async () => {
         try { await job.follow(await api.post(`${base}/models/${v.version}/evaluate`), `evaluation of v${v.version}`); await load(); }
         catch (error) { status(error.message, true); } } }));
@@ -109,6 +115,65 @@ export function showModels(root, api, product, _argument, me) {
     compare.append(el('h2', { text: 'Comparison' }), t);
   }
 
+  function releaseThumbnails() { for (const u of thumbnails) URL.revokeObjectURL(u); thumbnails = []; }
+
+  // The evaluation of one version: curves and histograms from the metrics the evaluate job stored, the table per
+  // defect type at the version's threshold, and the good images scored highest and the defects scored lowest.
+  function renderEvaluation(version, m) {
+    releaseThumbnails();
+    const images = m.images, t = version.threshold;
+    const good = images.filter((i) => !i.defect), defects = images.filter((i) => i.defect);
+    const roc = svgNode('svg', { id: 'eval-roc', role: 'img', 'aria-label': 'ROC curve' });
+    const pr = svgNode('svg', { id: 'eval-pr', role: 'img', 'aria-label': 'precision-recall curve' });
+    const histogram = svgNode('svg', { id: 'eval-histogram', role: 'img', 'aria-label': 'score histograms with the threshold' });
+    const series = [{ name: `good (${good.length})`, values: good.map((i) => i.score), cls: 'series-good' },
+                    { name: `defective (${defects.length})`, values: defects.map((i) => i.score), cls: 'series-defect' }];
+    clear(evaluation).append(
+      el('h2', { text: `Evaluation of v${version.version}` }),
+      el('p', { class: 'muted small', text: `${images.length} held-out images (job ${m.evaluated_by_job ?? '?'}); threshold ${formatScore(t)}` }),
+      el('div', { class: 'charts' },
+        el('figure', {}, roc, el('figcaption', { text: `ROC (image AUROC ${show(m.image_auroc)})` })),
+        el('figure', {}, pr, el('figcaption', { text: `Precision-recall (AP ${show(m.average_precision)})` }))),
+      el('figure', {}, histogram, legend(series), el('figcaption', { text: 'Image scores, each set as a share of its own count; the black line is the threshold' })),
+      perTypeTable(images, t, m.image_auroc_per_defect_type ?? {}),
+      el('h3', { text: 'Good images scored highest (false rejects first)' }), gallery('eval-worst-good', [...good].sort((a, b) => b.score - a.score), t),
+      el('h3', { text: 'Defects scored lowest (escapes first)' }), gallery('eval-worst-defects', [...defects].sort((a, b) => a.score - b.score), t));
+    evaluation.hidden = false;
+    curveChart(roc, { curves: [{ name: 'ROC', x: m.roc.fpr, y: m.roc.tpr, cls: 'series-defect' }], xLabel: 'false-positive rate', yLabel: 'true-positive rate', diagonal: true });
+    curveChart(pr, { curves: [{ name: 'PR', x: m.pr.recall, y: m.pr.precision, cls: 'series-good' }], xLabel: 'recall', yLabel: 'precision', step: true });
+    const all = images.map((i) => i.score).concat([t]);
+    const lo = Math.min(...all), hi = Math.max(...all), margin = (hi - lo) * 0.05 || 1;
+    histogramChart(histogram, { series, lo: lo - margin, hi: hi + margin, threshold: t, xLabel: 'image score' });
+    evaluation.scrollIntoView({ block: 'start' });
+  }
+
+  function perTypeTable(images, t, auroc) {
+    const types = [...new Set(images.map((i) => i.defect ? i.defect_type : 'good'))].sort((a, b) => (a === 'good' ? -1 : b === 'good' ? 1 : a.localeCompare(b)));
+    const body = el('tbody');
+    for (const type of types) {
+      const group = images.filter((i) => (i.defect ? i.defect_type : 'good') === type);
+      const flagged = group.filter((i) => i.score >= t).length;
+      const sorted = group.map((i) => i.score).sort((a, b) => a - b);
+      body.append(el('tr', { dataset: { type } }, el('th', { scope: 'row', text: type }), el('td', { class: 'num', text: String(group.length) }),
+        el('td', { class: 'num', text: `${flagged} ${type === 'good' ? 'false rejects' : 'caught'}` }),
+        el('td', { class: 'num', text: show(auroc[type]) }), el('td', { class: 'num', text: formatScore(sorted[Math.floor(sorted.length / 2)]) })));
+    }
+    return el('table', { id: 'eval-per-type', class: 'grid' },
+      el('thead', {}, el('tr', {}, ['Type', 'Images', 'At the threshold', 'Image AUROC', 'Median score'].map((h) => el('th', { scope: 'col', text: h })))), body);
+  }
+
+  function gallery(id, items, t) {
+    const list = el('ul', { id, class: 'gallery' });
+    for (const item of items.slice(0, 6)) {
+      const img = el('img', { alt: `dataset image ${item.dataset_item_id}` });
+      const wrong = item.defect ? item.score < t : item.score >= t;
+      list.append(el('li', { class: wrong ? 'wrong' : '' }, img,
+        el('span', { class: 'small', text: `#${item.dataset_item_id} ${item.defect_type}: ${formatScore(item.score)}${wrong ? (item.defect ? ' escape' : ' false reject') : ''}` })));
+      api.blobURL(`/api/v1/blobs/${item.image_blob}`).then((u) => { thumbnails.push(u); img.src = u; }).catch((e) => status(e.message, true));
+    }
+    return list;
+  }
+
   load().then(() => { root.dataset.loaded = 'true'; }).catch((error) => status(error.message, true));
-  return () => controller.abort();
+  return () => { controller.abort(); releaseThumbnails(); };
 }
