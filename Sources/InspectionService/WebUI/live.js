@@ -138,7 +138,10 @@ export function showLive(root, api, product) {
     }
   }
 
+  let received = 0;
   function receive(inspection) {
+    received += 1;
+    root.dataset.received = String(received);   // read by bench/serve/live_page.py: events delivered vs inspected
     count(inspection);
     if (paused) { held.push(inspection); pause.textContent = `Resume (${held.length})`; } else addCard(inspection);
   }
