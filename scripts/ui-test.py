@@ -300,14 +300,19 @@ def run(server, b):
             done(n);
           }).catch((e) => done(-1));""", added[-1]["mask_blob"])
     assert white > 50, f"the stored mask holds the painted stroke ({white} white pixels)"
+    b.wait(lambda d: "outlined in green" in b.text("#detail-truth-fact"), "the review's mask as ground truth")
+    assert b.text("#detail-truth-fact").startswith("defect (review"), b.text("#detail-truth-fact")
+    assert b.canvas_has_content("#detail-truth", channel=1), "the ground-truth outline is drawn"
     b.step("detail-defect-with-mask")
     b.click("#reviews li button.undo")
     b.wait(lambda d: b.all("#reviews li.undone"), "the undone review")
+    b.wait(lambda d: b.text("#detail-truth-fact") == "not reviewed", "no ground truth once the review is undone")
     after_undo = count("defect")
     assert len(after_undo) == defects_before, f"undo leaves {len(after_undo)} defects, {defects_before} before"
     b.find("#viewer").click()   # focus on the page, not a field, so keys are shortcuts
     b.find("body").send_keys("g")
     b.wait(lambda d: len(b.all('#reviews li[data-verdict="good"]')) == 1, "the override to good by key")
+    b.wait(lambda d: b.text("#detail-truth-fact").startswith("good (review"), "the override as ground truth")
     goods_after = count("good")
     assert len(goods_after) == goods_before + 1, f"{len(goods_after)} good images after the override, {goods_before} before"
     b.find('#nav a[data-page="live"]').click()
@@ -455,6 +460,19 @@ def run(server, b):
     b.wait(lambda d: all(b.image_has_content(i) for i in b.all("#eval-worst-good img") + b.all("#eval-worst-defects img"))
            and b.all("#eval-worst-defects img"), "the worst cases' images")
     b.step("models-evaluation")
+    # A fit from the form with its taps and input size, followed to the end; the new version is listed, not active.
+    b.find("#fit-taps").send_keys("features.13")
+    b.find("#fit-size").send_keys("64x48")
+    b.click("#start-fit")
+    b.wait(lambda d: b.text("#model-job-line").startswith("fit")
+           and b.find("#model-job-line").get_attribute("data-state") is not None, "the fit from the form", 300)
+    assert b.find("#model-job-line").get_attribute("data-state") == "succeeded", b.text("#model-job-line")
+    b.wait(lambda d: b.all('#versions tr[data-version="3"]'), "version 3 in the list")
+    assert "active" not in b.find('#versions tr[data-version="3"]').get_attribute("class")
+    _, versions = server.call("GET", "/api/v1/products/bottle/models", "operator")
+    v3 = next(v for v in versions["items"] if v["version"] == 3)
+    assert '"taps":["features.13"]' in v3["config"] and '"width":64' in v3["config"] and '"height":48' in v3["config"], v3["config"]
+    b.step("models-fit-from-form")
     assert not b.all("#versions button.activate"), "activation is an admin's"
 
     # The operator: no studio link, the page says why, and the API refuses an expert's call.

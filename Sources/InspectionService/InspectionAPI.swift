@@ -582,13 +582,7 @@ struct InspectionAPI: Sendable {
         let product = try await productInPath(context)
         let params = try await RequestParts.json(request, context, as: FitJobParams.self)
         // Checked now, so a bad value is a 400 to the client rather than a failed job later.
-        do {
-            var config = try PatchCorePipeline.defaultConfig(backbone: params.backbone ?? "mobilenet_v2")
-            if let r = params.coresetRatio { config.coresetRatio = r }
-            try config.validate()
-        } catch {
-            throw HTTPError(.badRequest, message: "\(error)")
-        }
+        do { _ = try params.config() } catch { throw HTTPError(.badRequest, message: "\(error)") }
         if let rate = params.falseRejectRate, !(rate > 0 && rate < 1) {
             throw HTTPError(.badRequest, message: "field 'false_reject_rate' must be in (0, 1)")
         }

@@ -16,6 +16,26 @@ struct FitJobParams: Codable, Sendable {
     /// PatchCoreDual: the product's accepted defects with masks and accepted synthetic samples build a positive
     /// bank beside the normal one.
     var positives: Bool?
+    /// Layers whose features are used (default: the backbone's); an unknown name fails the job naming the valid ones.
+    var taps: [String]?
+    /// Plain resize to `WxH` (as `fit --size`); default: resize 256 + centre crop 224.
+    var size: String?
+
+    /// The model configuration these parameters ask for, validated (`StoreError.invalid` names the field).
+    func config() throws -> PatchCoreConfig {
+        var config = try PatchCorePipeline.defaultConfig(backbone: backbone ?? "mobilenet_v2")
+        if let r = coresetRatio { config.coresetRatio = r }
+        if let s = seed { config.seed = s }
+        if let taps { config.taps = taps }
+        if let size {
+            guard let transform = InputTransform.parseSize(size) else {
+                throw StoreError.invalid(field: "size", problem: "must be WxH with each side in 32...\(PatchCoreConfig.maxInputSide), got '\(size.prefix(40))'")
+            }
+            config.transform = transform
+        }
+        try config.validate()
+        return config
+    }
 }
 
 /// Parameters of an evaluate job (`POST /api/v1/products/{product}/models/{version}/evaluate`).
@@ -130,10 +150,7 @@ struct JobWorker: Service {
         guard goods.count >= 6 else {
             throw StoreError.invalid(field: "dataset", problem: "the product has \(goods.count) good images; a fit needs at least 6 (5 are held out to set the threshold)")
         }
-        var config = try PatchCorePipeline.defaultConfig(backbone: params.backbone ?? "mobilenet_v2")
-        if let r = params.coresetRatio { config.coresetRatio = r }
-        if let s = params.seed { config.seed = s }
-        try config.validate()
+        let config = try params.config()
         let weights = try self.weights ?? WeightsCatalog.locate(config.backbone)
         let sources: [ImageSource] = try goods.map { .encoded(try blobs.get($0.imageBlob), name: "dataset item \($0.id)") }
         var options = FitOptions()

@@ -41,18 +41,30 @@ import Testing
             let bad = try await client.execute(uri: "/api/v1/products/bottle/jobs/fit", method: .post,
                                                headers: jsonHeaders(h.expert), body: buffer(#"{"coreset_ratio": 7}"#))
             #expect(bad.status == .badRequest && text(bad).contains("coreset"), "\(text(bad))")
+            let badSize = try await client.execute(uri: "/api/v1/products/bottle/jobs/fit", method: .post,
+                                                   headers: jsonHeaders(h.expert), body: buffer(#"{"size": "10x9000"}"#))
+            #expect(badSize.status == .badRequest && text(badSize).contains("size"), "\(text(badSize))")
+            // A tap the backbone lacks: the job fails naming the valid ones.
+            let unknownTap = object(try await client.execute(uri: "/api/v1/products/bottle/jobs/fit", method: .post,
+                                                             headers: jsonHeaders(h.expert), body: buffer(#"{"taps": ["layer9"]}"#)))
+            let tapFailed = try await Self.waitForJob(client, h.expert, unknownTap["id"] as! Int, until: ["failed"])
+            #expect((tapFailed["error"] as? String)?.contains("layer9") == true
+                    && (tapFailed["error"] as? String)?.contains("valid taps") == true, "\(tapFailed)")
             let operatorTry = try await client.execute(uri: "/api/v1/products/bottle/jobs/fit", method: .post,
                                                        headers: jsonHeaders(h.operator), body: buffer("{}"))
             #expect(operatorTry.status == .forbidden)
 
             let started = try await client.execute(uri: "/api/v1/products/bottle/jobs/fit", method: .post,
                                                    headers: jsonHeaders(h.expert),
-                                                   body: buffer(#"{"coreset_ratio": 0.1, "activate": true}"#))
+                                                   body: buffer(#"{"coreset_ratio": 0.1, "activate": true, "size": "96x80", "taps": ["features.13"]}"#))
             #expect(started.status == .created, "\(text(started))")
             let job = try await Self.waitForJob(client, h.expert, object(started)["id"] as! Int, until: ["succeeded", "failed"])
             #expect(job["state"] as? String == "succeeded", "\(job)")
             #expect((job["result"] as? String)?.contains("\"version\":2") == true, "\(job)")
             #expect(job["total"] as? Int ?? 0 > 0)
+            let fitted = object(try await client.execute(uri: "/api/v1/products/bottle/models", method: .get, headers: auth(h.operator)))
+            let config = try #require((fitted["items"] as? [[String: Any]])?.first { $0["version"] as? Int == 2 }?["config"] as? String)
+            #expect(config.contains(#""taps":["features.13"]"#) && config.contains("96") && config.contains("80"), "\(config)")
             let inspected = object(try await client.execute(uri: "/api/v1/products/bottle/inspect", method: .post,
                                                             headers: imageHeaders(h.operator), body: buffer(fixture.good[0])))
             #expect(inspected["model_version"] as? Int == 2, "\(inspected)")

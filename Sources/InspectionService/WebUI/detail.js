@@ -21,15 +21,18 @@ export function effectOf(verdict, decision) {
 // ramp colours or nothing elsewhere): outline those pixels, i.e. the ones with a 4-neighbour outside the region
 // (or off the image), 2 px wide so it shows at any zoom. Returns the region's pixel count.
 export const REGION_RED = [230, 0, 0];
-export function outlineRegion(heat, target, colour = [255, 230, 0]) {
-  const w = heat.width, h = heat.height;
-  const src = heat.getContext('2d').getImageData(0, 0, w, h).data;
+const decisionRed = (d, k) => d[k] === REGION_RED[0] && d[k + 1] === REGION_RED[1] && d[k + 2] === REGION_RED[2] && d[k + 3] === 255;
+const maskWhite = (d, k) => d[k] > 127;
+
+// Outlines in `target` the pixels of `source` for which `isInside` holds (default: the heatmap's decision red);
+// returns their number.
+export function outlineRegion(source, target, colour = [255, 230, 0], isInside = decisionRed) {
+  const w = source.width, h = source.height;
+  const src = source.getContext('2d').getImageData(0, 0, w, h).data;
   const inside = new Uint8Array(w * h);
   let area = 0;
   for (let i = 0; i < w * h; i++) {
-    if (src[4 * i] === REGION_RED[0] && src[4 * i + 1] === REGION_RED[1] && src[4 * i + 2] === REGION_RED[2] && src[4 * i + 3] === 255) {
-      inside[i] = 1; area++;
-    }
+    if (isInside(src, 4 * i)) { inside[i] = 1; area++; }
   }
   const at = (x, y) => x >= 0 && y >= 0 && x < w && y < h && inside[y * w + x] === 1;
   const g = target.getContext('2d');
@@ -63,9 +66,12 @@ export function showDetail(root, api, product, id) {
   const base = el('canvas', { id: 'detail-image', 'aria-label': 'the inspected part' });
   const heat = el('canvas', { id: 'detail-heatmap', 'aria-hidden': 'true' });
   const region = el('canvas', { id: 'detail-region', 'aria-hidden': 'true' });
+  const truth = el('canvas', { id: 'detail-truth', 'aria-hidden': 'true' });
   const mask = el('canvas', { id: 'detail-mask', 'aria-label': 'defect mask (paint with the pointer in paint mode)' });
-  const stage = el('div', { class: 'stage' }, base, heat, region, mask);
+  const stage = el('div', { class: 'stage' }, base, heat, region, truth, mask);
   const showRegion = el('input', { id: 'show-region', type: 'checkbox', checked: true });
+  const showTruth = el('input', { id: 'show-truth', type: 'checkbox', checked: true });
+  const truthFact = el('dd', { id: 'detail-truth-fact', text: 'not reviewed' });
   const viewer = el('div', { class: 'viewer', id: 'viewer' }, stage);
   const opacity = el('input', { id: 'opacity', type: 'range', min: 0, max: 100, value: 50 });
   const brush = el('input', { id: 'brush', type: 'range', min: 1, max: 64, value: 8 });
@@ -91,6 +97,7 @@ export function showDetail(root, api, product, id) {
         el('div', { class: 'toolbar small' },
           el('label', { for: 'opacity', text: 'Heatmap' }), opacity,
           showRegion, el('label', { for: 'show-region', text: 'Region' }),
+          showTruth, el('label', { for: 'show-truth', text: 'Ground truth' }),
           el('button', { type: 'button', text: '+', 'aria-label': 'zoom in', onclick: () => zoomBy(1.25) }),
           el('button', { type: 'button', text: '−', 'aria-label': 'zoom out', onclick: () => zoomBy(0.8) }),
           el('button', { type: 'button', text: 'Fit', onclick: fit }),
@@ -118,6 +125,7 @@ export function showDetail(root, api, product, id) {
   }
   opacity.addEventListener('input', () => { heat.style.opacity = String(opacity.value / 100); });
   showRegion.addEventListener('change', () => { region.style.display = showRegion.checked ? '' : 'none'; });
+  showTruth.addEventListener('change', () => { truth.style.display = showTruth.checked ? '' : 'none'; });
   viewer.addEventListener('wheel', (event) => {
     event.preventDefault();
     const r = viewer.getBoundingClientRect();
@@ -204,6 +212,27 @@ export function showDetail(root, api, product, id) {
         r.reason ? el('div', { class: 'small reason', text: r.reason }) : null,
         r.undone_ms ? el('div', { class: 'muted small', text: `undone by ${r.undone_by}` }) : undo));
     }
+    await showGroundTruth(items);
+  }
+
+  // Ground truth: the newest review still standing says what the part is; its mask, when it has one, is outlined
+  // in green beside the predicted region.
+  async function showGroundTruth(items) {
+    truth.getContext('2d').clearRect(0, 0, truth.width, truth.height);
+    const standing = items.filter((r) => !r.undone_ms).sort((a, b) => b.id - a.id)[0];
+    if (!standing) { truthFact.textContent = 'not reviewed'; return; }
+    const defect = standing.verdict === 'defect' || (standing.verdict === 'confirm' && decision === 'anomalous');
+    let text = `${defect ? 'defect' : 'good'} (review ${standing.id} by ${standing.reviewer})`;
+    if (standing.mask_blob) {
+      const url = await api.blobURL(`/api/v1/blobs/${standing.mask_blob}`);
+      urls.push(url);
+      const scratch = el('canvas');
+      scratch.width = truth.width; scratch.height = truth.height;
+      scratch.getContext('2d').drawImage(await loadImage(url), 0, 0, truth.width, truth.height);
+      const area = outlineRegion(scratch, truth, [0, 200, 80], maskWhite);
+      text += area ? `, its mask outlined in green (${area} px)` : ', an empty mask';
+    }
+    truthFact.textContent = text;
   }
 
   function onKey(event) {
@@ -231,7 +260,7 @@ export function showDetail(root, api, product, id) {
     const imageURL = await api.blobURL(`/api/v1/blobs/${inspection.image_blob}`);
     urls.push(imageURL);
     const image = await loadImage(imageURL);
-    for (const c of [base, heat, region, mask]) { c.width = image.naturalWidth; c.height = image.naturalHeight; }
+    for (const c of [base, heat, region, truth, mask]) { c.width = image.naturalWidth; c.height = image.naturalHeight; }
     base.getContext('2d').drawImage(image, 0, 0);
     if (inspection.heatmap_blob) {
       const heatURL = await api.blobURL(`/api/v1/blobs/${inspection.heatmap_blob}`);
@@ -242,6 +271,7 @@ export function showDetail(root, api, product, id) {
       facts.append(el('div', {}, el('dt', { text: 'Predicted region' }),
         el('dd', { id: 'detail-region-area', text: area ? `${area} px (${share} % of the image), outlined` : 'none (no pixel at the threshold)' })));
     }
+    facts.append(el('div', {}, el('dt', { text: 'Ground truth' }), truthFact));
     heat.style.opacity = String(opacity.value / 100);
     fit();
     root.dataset.loaded = 'true';
