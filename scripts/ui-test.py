@@ -393,16 +393,50 @@ def run(server, b):
     b.find('#nav a[data-page="studio"]').click()
     b.wait(lambda d: b.all("#synthesize"), "the studio")
     assert not b.find("#diffusion-fields").is_displayed(), "diffusion settings only for the diffusion generator"
+    # The placement painted by the expert on one good image with pointer drags (a stroke, an erased dab undone).
+    b.click("#use-painted")
+    b.wait(lambda d: b.find("#painter").get_attribute("data-ready") == "true", "the good image to paint on")
+    canvas = b.find("#paint-mask")
+    ActionChains(b.driver).move_to_element_with_offset(canvas, -50, -20).click_and_hold() \
+        .move_by_offset(20, 8).move_by_offset(20, 8).move_by_offset(20, 4).release().perform()
+    assert b.canvas_has_content("#paint-mask", channel=3), "the painted stroke"
+    b.click("#paint-erase")
+    ActionChains(b.driver).move_to_element_with_offset(canvas, -50, -20).click().perform()
+    b.click("#paint-undo")
+    b.click("#paint-erase")
+    painted = b.driver.execute_script("""
+        const c = document.getElementById('paint-mask'), d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+        let n = 0; for (let i = 3; i < d.length; i += 4) if (d[i] > 0) n += 1; return n;""")
+    assert painted > 30, f"the stroke after undoing the eraser ({painted} px)"
     b.find("#count").clear()
     b.find("#count").send_keys("4")
     b.find("#label").clear()
     b.find("#label").send_keys(HOSTILE)
-    b.find("#start-synthesis").click()
+    b.click("#start-synthesis")
     b.wait(lambda d: b.find("#job-line").get_attribute("data-state") == "succeeded", "the synthesis job", 120)
     b.wait(lambda d: len(b.all("#gallery li")) == 4, "four pending samples")
     b.wait(lambda d: all(b.image_has_content(i) for i in b.all("#gallery img")), "the samples and masks drawn")
     assert HOSTILE in b.text("#gallery li"), "the label is shown as text"
     assert not b.all('#gallery img[src="x"]')
+    # Every sample's defect lies inside the painted mask, on the chosen good image.
+    _, samples = server.call("GET", "/api/v1/products/bottle/datasets?kind=synthetic", "operator")
+    chosen = b.find("#paint-good").get_attribute("value")
+    for item in samples["items"]:
+        assert json.loads(item["details"])["source_image"] == f"dataset item {chosen}", item["details"]
+    outside = b.driver.execute_async_script("""
+        const done = arguments[arguments.length - 1];
+        const c = document.getElementById('paint-mask'), painted = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+        const key = sessionStorage.getItem('patchcore.key');
+        Promise.all(arguments[0].map((sha) => fetch('/api/v1/blobs/' + sha, { headers: { Authorization: 'Bearer ' + key } })
+            .then((r) => r.blob()).then(createImageBitmap).then((bitmap) => {
+              const o = document.createElement('canvas'); o.width = bitmap.width; o.height = bitmap.height;
+              const g = o.getContext('2d'); g.drawImage(bitmap, 0, 0);
+              const d = g.getImageData(0, 0, o.width, o.height).data;
+              let inside = 0, out = 0;
+              for (let i = 0; i < d.length; i += 4) if (d[i] > 127) { if (painted[i + 3] > 0) inside += 1; else out += 1; }
+              return [inside, out];
+            }))).then(done).catch((e) => done(String(e)));""", [i["mask_blob"] for i in samples["items"]])
+    assert all(inside > 0 and out == 0 for inside, out in outside), f"sample mask pixels (inside, outside the painted mask): {outside}"
     b.step("studio-samples")
     first = b.all("#gallery li")[0]
     first_id = first.get_attribute("data-id")

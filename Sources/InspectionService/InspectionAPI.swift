@@ -458,16 +458,8 @@ struct InspectionAPI: Sendable {
         let body = try await RequestParts.json(request, context, as: ReviewRequest.self)
         var maskBlob: String? = nil
         if let encoded = body.maskBase64 {
-            guard let mask = Data(base64Encoded: encoded), !mask.isEmpty else {
-                throw HTTPError(.badRequest, message: "field 'mask_base64' is not base64")
-            }
             let inspection = try await store.inspection(id: id)
-            let image = try ImageFile.decode(try blobs.get(inspection.imageBlob), file: "inspection \(id)", limits: configuration.limits)
-            let decoded = try ImageFile.decode(mask, file: "mask_base64", limits: configuration.limits)
-            guard decoded.width == image.width, decoded.height == image.height else {
-                throw HTTPError(.unprocessableContent, message: "field 'mask_base64': the mask is \(decoded.width)x\(decoded.height), the image \(image.width)x\(image.height)")
-            }
-            maskBlob = try blobs.put(mask)
+            maskBlob = try storeMask(encoded, paintedOn: inspection.imageBlob, name: "inspection \(id)")
         }
         let reason = body.reason ?? ""
         guard reason.count <= 2000 else { throw HTTPError(.badRequest, message: "field 'reason': at most 2000 characters") }
@@ -594,11 +586,33 @@ struct InspectionAPI: Sendable {
     @Sendable func startSynthesize(_ request: Request, _ context: ServiceContext) async throws -> Response {
         let key = try context.caller()
         let product = try await productInPath(context)
-        let params = try await RequestParts.json(request, context, as: SynthesizeJobParams.self)
+        var params = try await RequestParts.json(request, context, as: SynthesizeJobParams.self)
         try params.validate(maxSamples: configuration.maxSynthesisSamples, diffusers: configuration.diffusers)
+        if let goodId = params.goodItemId, let encoded = params.maskBase64 {
+            let item = try await store.datasetItem(id: goodId)
+            guard item.productId == product.id, item.kind == .good, item.removedMs == nil else {
+                throw HTTPError(.badRequest, message: "field 'good_item_id': dataset item \(goodId) is not a good image of \(product.name)")
+            }
+            params.maskBlob = try storeMask(encoded, paintedOn: item.imageBlob, name: "dataset item \(goodId)")
+            params.maskBase64 = nil   // the job carries the stored mask, not its base64
+        }
         let json = String(decoding: try JSONEncoder.snakeCase.encode(params), as: UTF8.self)
         let job = try await store.enqueueJob(kind: "synthesize", productId: product.id, params: json, actor: key.name)
         return try job.response(.created, request, context)
+    }
+
+    /// A mask sent as `mask_base64` (a PNG or JPEG at the size of the image it was painted on, white = defect),
+    /// checked and stored; its blob name.
+    func storeMask(_ encoded: String, paintedOn imageBlob: String, name: String) throws -> String {
+        guard let mask = Data(base64Encoded: encoded), !mask.isEmpty else {
+            throw HTTPError(.badRequest, message: "field 'mask_base64' is not base64")
+        }
+        let image = try ImageFile.decode(try blobs.get(imageBlob), file: name, limits: configuration.limits)
+        let decoded = try ImageFile.decode(mask, file: "mask_base64", limits: configuration.limits)
+        guard decoded.width == image.width, decoded.height == image.height else {
+            throw HTTPError(.unprocessableContent, message: "field 'mask_base64': the mask is \(decoded.width)x\(decoded.height), the image \(image.width)x\(image.height)")
+        }
+        return try blobs.put(mask)
     }
 
     @Sendable func setSampleVerdict(_ request: Request, _ context: ServiceContext) async throws -> Response {

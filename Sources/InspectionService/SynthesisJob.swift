@@ -22,6 +22,13 @@ struct SynthesizeJobParams: Codable, Sendable {
     var strength: Double?
     /// The defect label the samples get (default: `synthetic`).
     var label: String?
+    /// The expert's own placement: a good image of the product (`good_item_id`) and a mask painted on it
+    /// (`mask_base64`, a PNG at the image's size, white = defect): every sample is that image with a defect made
+    /// exactly there. Without them samples take the product's good images and its real defects' masks.
+    var goodItemId: Int64?
+    var maskBase64: String?
+    /// The stored painted mask (set by the server from `mask_base64`; never taken from a client).
+    var maskBlob: String?
 
     static let generators = ["classical", "diffusion"]
     static let maxPrompts = 16
@@ -35,6 +42,13 @@ struct SynthesizeJobParams: Codable, Sendable {
         guard (1...maxSamples).contains(count) else { throw bad("count", "must be in 1...\(maxSamples), got \(count)") }
         if let label, !InspectionAPI.isLabel(label) {
             throw bad("label", "at most 64 printable characters")
+        }
+        if maskBlob != nil { throw bad("mask_blob", "is set by the server; send mask_base64") }
+        if (goodItemId == nil) != (maskBase64 == nil) {
+            throw bad(goodItemId == nil ? "good_item_id" : "mask_base64", "a painted mask goes with the good image it was painted on: give good_item_id and mask_base64 together")
+        }
+        if maskBase64 != nil, methods?.contains(ClassicalMethod.cutPaste.rawValue) == true {
+            throw bad("methods", "cut_paste copies real defects from the defect set; into a painted mask use perlin_texture or perlin_intensity")
         }
         if generator == "classical" {
             for (field, value) in [("prompts", prompts != nil), ("negative_prompt", negativePrompt != nil), ("steps", steps != nil),
@@ -92,21 +106,32 @@ extension JobWorker {
     func synthesize(_ job: Job, progress: Progress) async throws -> String {
         let params = try JSONDecoder.snakeCase.decode(SynthesizeJobParams.self, from: Data(job.params.utf8))
         guard let productId = job.productId else { throw StoreError.invalid(field: "product", problem: "a synthesize job needs a product") }
-        let goods = try await store.datasetItems(productId: productId, kind: .good)
+        // Records name their sources as dataset items, never as the server's blob paths.
+        var itemOfPath: [String: String] = [:]
+        let goods: [DatasetItem]
+        let masks: DefectMaskSampler?
+        if let painted = params.maskBlob, let goodId = params.goodItemId {
+            // The expert's placement: that image, that mask, no flip, shift or scale.
+            goods = [try await store.datasetItem(id: goodId)]
+            let maskURL = try blobs.url(of: painted)
+            itemOfPath[maskURL.path] = "mask painted on dataset item \(goodId)"
+            masks = try DefectMaskSampler(masks: [(mask: maskURL, image: nil)], augmentation: .none,
+                                          source: "the mask painted on dataset item \(goodId)")
+        } else {
+            goods = try await store.datasetItems(productId: productId, kind: .good)
+            let defects = try await store.datasetItems(productId: productId, kind: .defect, verdict: .accepted).filter { $0.maskBlob != nil }
+            for item in defects {
+                itemOfPath[try blobs.url(of: item.imageBlob).path] = "dataset item \(item.id)"
+                itemOfPath[try blobs.url(of: item.maskBlob!).path] = "mask of dataset item \(item.id)"
+            }
+            masks = defects.isEmpty ? nil : try DefectMaskSampler(
+                masks: defects.map { (mask: try blobs.url(of: $0.maskBlob!), image: try blobs.url(of: $0.imageBlob)) },
+                source: "the product's defect set")
+        }
         guard !goods.isEmpty else {
             throw StoreError.invalid(field: "dataset", problem: "the product has no good images to paint defects into; upload some to its good set")
         }
-        let defects = try await store.datasetItems(productId: productId, kind: .defect, verdict: .accepted).filter { $0.maskBlob != nil }
-        // Records name their sources as dataset items, never as the server's blob paths.
-        var itemOfPath: [String: String] = [:]
         for item in goods { itemOfPath[try blobs.url(of: item.imageBlob).path] = "dataset item \(item.id)" }
-        for item in defects {
-            itemOfPath[try blobs.url(of: item.imageBlob).path] = "dataset item \(item.id)"
-            itemOfPath[try blobs.url(of: item.maskBlob!).path] = "mask of dataset item \(item.id)"
-        }
-        let masks: DefectMaskSampler? = defects.isEmpty ? nil : try DefectMaskSampler(
-            masks: defects.map { (mask: try blobs.url(of: $0.maskBlob!), image: try blobs.url(of: $0.imageBlob)) },
-            source: "the product's defect set")
         let prefix = "job:\(job.id)/"
         let stored = Set(try await store.datasetItems(productId: productId, kind: .synthetic, includeRemoved: true)
             .compactMap(\.originRef).filter { $0.hasPrefix(prefix) })
@@ -116,6 +141,7 @@ extension JobWorker {
         if params.generator == "classical" {
             var options = ClassicalGeneratorOptions()
             options.methods = try params.methods.map(params.classicalMethods)
+            if params.maskBlob != nil { options.givenMaskProbability = 1 }   // always inside the painted mask
             let generator = try ClassicalDefectGenerator(goodImages: goodURLs, masks: masks, options: options)
             let seed = params.seed ?? 0
             for k in 0..<params.count {

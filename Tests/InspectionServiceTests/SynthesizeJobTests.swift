@@ -133,6 +133,56 @@ import Testing
     }
 
     /// A job taken over from a replica that died makes only the samples it had not stored, under the same ids.
+    /// The expert's placement: a mask painted on one good image; every sample is that image with its defect inside
+    /// the painted region, named as painted there.
+    @Test func aPaintedMaskPutsEveryDefectWhereItWasPainted() async throws {
+        try await ServiceHarness.with(.sqlite, configure: { $0.jobPollSeconds = 0.1 }) { h, client in
+            _ = try await client.execute(uri: "/api/v1/products", method: .post, headers: jsonHeaders(h.admin),
+                                         body: buffer(#"{"name":"bottle"}"#))
+            try await Self.uploadData(h, client)
+            let good = try #require(try await Self.items(h, client, "kind=good").last)
+            let goodId = good["id"] as! Int
+            let blob = try await client.execute(uri: "/api/v1/blobs/\(good["image_blob"] as! String)", method: .get, headers: auth(h.operator))
+            let image = try ImageFile.decode(Data(blob.body.readableBytesView), file: "good")
+            let (w, h0) = (image.width, image.height)
+            var painted = [UInt8](repeating: 0, count: w * h0)
+            for y in (h0 / 2)..<(3 * h0 / 4) { for x in (w / 2)..<(3 * w / 4) { painted[y * w + x] = 255 } }
+            let mask = try ImageFile.encodePNG(Image(width: w, height: h0, channels: 1, pixels: painted), name: "painted").base64EncodedString()
+            let defect = try #require(try await Self.items(h, client, "kind=defect").first)["id"] as! Int
+            let small = try ImageFile.encodePNG(Image(width: 8, height: 8, channels: 1, pixels: [UInt8](repeating: 255, count: 64)), name: "small").base64EncodedString()
+            for (body, status, words) in [
+                (#"{"generator":"classical","count":2,"good_item_id":\#(goodId)}"#, HTTPResponse.Status.badRequest, "mask_base64"),
+                (#"{"generator":"classical","count":2,"mask_base64":"\#(mask)"}"#, .badRequest, "good_item_id"),
+                (#"{"generator":"classical","count":2,"good_item_id":\#(defect),"mask_base64":"\#(mask)"}"#, .badRequest, "not a good image"),
+                (#"{"generator":"classical","count":2,"good_item_id":999999,"mask_base64":"\#(mask)"}"#, .notFound, "999999"),
+                (#"{"generator":"classical","count":2,"good_item_id":\#(goodId),"mask_base64":"\#(small)"}"#, .unprocessableContent, "8x8"),
+                (#"{"generator":"classical","count":2,"good_item_id":\#(goodId),"mask_base64":"\#(mask)","methods":["cut_paste"]}"#, .badRequest, "cut_paste"),
+                (#"{"generator":"classical","count":2,"mask_blob":"\#(good["image_blob"] as! String)"}"#, .badRequest, "mask_blob"),
+            ] {
+                let r = try await Self.start(h, client, body)
+                #expect(r.status == status && text(r).contains(words), "\(body.prefix(90)): \(r.status) \(text(r))")
+            }
+            let started = try await Self.start(h, client, #"{"generator":"classical","count":4,"seed":5,"good_item_id":\#(goodId),"mask_base64":"\#(mask)"}"#)
+            #expect(started.status == .created, "\(text(started))")
+            let job = try await JobTests.waitForJob(client, h.expert, object(started)["id"] as! Int, until: ["succeeded", "failed"])
+            #expect(job["state"] as? String == "succeeded", "\(job)")
+            let params = try #require(job["params"] as? String)
+            #expect(params.contains("mask_blob") && !params.contains("mask_base64"), "the job keeps the stored mask, not its base64: \(params)")
+            let samples = try await Self.items(h, client, "kind=synthetic")
+            #expect(samples.count == 4)
+            for item in samples {
+                let details = try JSONSerialization.jsonObject(with: Data((item["details"] as! String).utf8)) as! [String: Any]
+                #expect(details["source_image"] as? String == "dataset item \(goodId)", "\(details)")
+                #expect(details["method"] as? String != "cut_paste")
+                let sampleMask = try await client.execute(uri: "/api/v1/blobs/\(item["mask_blob"] as! String)", method: .get, headers: auth(h.operator))
+                let m = try ImageFile.decode(Data(sampleMask.body.readableBytesView), file: "sample mask")
+                #expect(m.width == w && m.height == h0)
+                let inside = m.pixels.indices.filter { m.pixels[$0] > 127 }
+                #expect(!inside.isEmpty && inside.allSatisfy { painted[$0] == 255 }, "every defect pixel lies in the painted mask")
+            }
+        }
+    }
+
     @Test func aJobTakenOverSkipsTheSamplesAlreadyStored() async throws {
         try await ServiceHarness.with(.postgres, configure: { $0.jobWorkers = 0 }) { h, client in
             _ = try await client.execute(uri: "/api/v1/products", method: .post, headers: jsonHeaders(h.admin),

@@ -3,6 +3,7 @@
 // the image) with a reason; what a verdict does to the datasets is said before it is given; reviews can be undone.
 // Keys: C confirm · G good · D defect · M paint / pan · + / - zoom · 0 fit.
 import { el, clear, status, formatScore, formatTime } from './dom.js';
+import { dab, maskPNGBase64 } from './maskpaint.js';
 
 // What a verdict does to the datasets (as the store applies it), said before it is given.
 export function effectOf(verdict, decision) {
@@ -147,44 +148,23 @@ export function showDetail(root, api, product, id) {
   viewer.addEventListener('pointerdown', (event) => {
     viewer.setPointerCapture(event.pointerId);
     drag = { x: event.clientX, y: event.clientY };
-    if (painting) dab(event);
+    if (painting) paintAt(event);
   });
   viewer.addEventListener('pointermove', (event) => {
     if (!drag) return;
-    if (painting) dab(event);
+    if (painting) paintAt(event);
     else { panX += event.clientX - drag.x; panY += event.clientY - drag.y; applyView(); }
     drag = { x: event.clientX, y: event.clientY };
   });
   viewer.addEventListener('pointerup', () => { drag = null; });
-  function dab(event) {
-    const r = mask.getBoundingClientRect();
-    const x = (event.clientX - r.left) / r.width * mask.width, y = (event.clientY - r.top) / r.height * mask.height;
-    const g = mask.getContext('2d');
-    g.fillStyle = '#ff2020';
-    g.beginPath();
-    g.arc(x, y, Number(brush.value) / 2, 0, 2 * Math.PI);
-    g.fill();
+  function paintAt(event) {
+    dab(mask, event, Number(brush.value));
     dirtyMask = true;
   }
 
-  // The painted mask as the API takes it: a PNG at the image's size, white where painted.
+  // The painted mask as the API takes it (maskpaint.js), once something is painted.
   async function maskBase64() {
-    if (!dirtyMask) return undefined;
-    const out = el('canvas');
-    out.width = mask.width; out.height = mask.height;
-    const g = out.getContext('2d');
-    const painted = mask.getContext('2d').getImageData(0, 0, mask.width, mask.height);
-    const pixels = g.createImageData(mask.width, mask.height);
-    for (let i = 0; i < painted.data.length; i += 4) {
-      const v = painted.data[i + 3] > 0 ? 255 : 0;
-      pixels.data[i] = v; pixels.data[i + 1] = v; pixels.data[i + 2] = v; pixels.data[i + 3] = 255;
-    }
-    g.putImageData(pixels, 0, 0);
-    const blob = await new Promise((resolve) => out.toBlob(resolve, 'image/png'));
-    const bytes = new Uint8Array(await blob.arrayBuffer());
-    let binary = '';
-    for (let i = 0; i < bytes.length; i += 0x8000) binary += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
-    return btoa(binary);
+    return dirtyMask ? maskPNGBase64(mask) : undefined;
   }
 
   async function review(verdict) {

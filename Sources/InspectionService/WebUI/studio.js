@@ -1,7 +1,9 @@
-// Defect studio: synthesis jobs on the product's data, their samples beside their masks, the expert's verdicts
-// (buttons or one key: A accept, R reject, P back to pending, J/K move), and a dual model rebuilt from them.
+// Defect studio: synthesis jobs on the product's data or into a mask the expert paints on one good image, their
+// samples beside their masks, the expert's verdicts (buttons or one key: A accept, R reject, P back to pending, J/K
+// move), and a dual model rebuilt from them.
 import { el, clear, status } from './dom.js';
 import { JobProgress } from './jobs.js';
+import { dab, maskPNGBase64 } from './maskpaint.js';
 
 const METHODS = ['cut_paste', 'perlin_texture', 'perlin_intensity'];
 
@@ -33,6 +35,67 @@ export function showStudio(root, api, product) {
     diffusionFields.hidden = generator.value !== 'diffusion';
     classicalFields.hidden = generator.value !== 'classical';
   });
+  // Where the defects go: by default the masks of the product's real defects on its good images; or a mask painted
+  // here on one good image (brush, eraser, undo, clear), which every sample of the job then uses as it is.
+  const usePainted = el('input', { id: 'use-painted', type: 'checkbox' });
+  const goodSelect = el('select', { id: 'paint-good', 'aria-label': 'good image to paint on' });
+  const paintImage = el('canvas', { id: 'paint-image', 'aria-label': 'the good image' });
+  const paintMask = el('canvas', { id: 'paint-mask', 'aria-label': 'the defect mask: paint with the pointer' });
+  const paintBrush = el('input', { id: 'paint-brush', type: 'range', min: 2, max: 64, value: 12 });
+  const erase = el('input', { id: 'paint-erase', type: 'checkbox' });
+  const undoPaint = el('button', { type: 'button', id: 'paint-undo', text: 'Undo' });
+  const clearPaint = el('button', { type: 'button', id: 'paint-clear', text: 'Clear' });
+  const painter = el('fieldset', { id: 'painter' },
+    el('legend', { text: 'Placement' }),
+    el('label', { class: 'inline', for: 'use-painted' }, usePainted, ' put every defect in a mask painted on one good image'),
+    el('div', { id: 'paint-tools', hidden: true },
+      el('label', { for: 'paint-good', text: 'Good image' }), goodSelect,
+      el('div', { class: 'paint-stage' }, paintImage, paintMask),
+      el('div', { class: 'row small' },
+        el('label', { for: 'paint-brush', text: 'Brush' }), paintBrush,
+        el('label', { class: 'inline', for: 'paint-erase' }, erase, ' erase'), undoPaint, clearPaint)));
+  const undoStack = [];
+  usePainted.addEventListener('change', () => {
+    painter.querySelector('#paint-tools').hidden = !usePainted.checked;
+    if (usePainted.checked && !goodSelect.options.length) loadGoodImages().catch((error) => status(error.message, true));
+  });
+  goodSelect.addEventListener('change', () => showGood().catch((error) => status(error.message, true)));
+  let stroke = false;
+  paintMask.addEventListener('pointerdown', (event) => {
+    paintMask.setPointerCapture(event.pointerId);
+    undoStack.push(paintMask.getContext('2d').getImageData(0, 0, paintMask.width, paintMask.height));
+    if (undoStack.length > 30) undoStack.shift();
+    stroke = true;
+    dab(paintMask, event, Number(paintBrush.value), erase.checked);
+  });
+  paintMask.addEventListener('pointermove', (event) => { if (stroke) dab(paintMask, event, Number(paintBrush.value), erase.checked); });
+  paintMask.addEventListener('pointerup', () => { stroke = false; });
+  undoPaint.addEventListener('click', () => { const last = undoStack.pop(); if (last) paintMask.getContext('2d').putImageData(last, 0, 0); });
+  clearPaint.addEventListener('click', () => {
+    undoStack.push(paintMask.getContext('2d').getImageData(0, 0, paintMask.width, paintMask.height));
+    paintMask.getContext('2d').clearRect(0, 0, paintMask.width, paintMask.height);
+  });
+
+  async function loadGoodImages() {
+    const { items } = await api.get(`${base}/datasets?kind=good`);
+    for (const item of items) goodSelect.append(el('option', { value: item.id, text: `image ${item.id}`, dataset: { blob: item.image_blob } }));
+    if (items.length) await showGood(); else status('the product has no good images to paint on', true);
+  }
+
+  async function showGood() {
+    const option = goodSelect.selectedOptions[0];
+    if (!option) return;
+    const url = await api.blobURL(`/api/v1/blobs/${option.dataset.blob}`);
+    objectURLs.push(url);
+    const image = await new Promise((resolve, reject) => {
+      const i = new Image(); i.onload = () => resolve(i); i.onerror = () => reject(new Error('the good image did not load')); i.src = url;
+    });
+    for (const c of [paintImage, paintMask]) { c.width = image.naturalWidth; c.height = image.naturalHeight; }
+    paintImage.getContext('2d').drawImage(image, 0, 0);
+    undoStack.length = 0;
+    painter.dataset.ready = 'true';
+  }
+
   const job = new JobProgress(api, controller.signal, 'job-');
   const form = el('form', { id: 'synthesize', class: 'panel' },
     el('h2', { text: 'Make synthetic defects' }),
@@ -40,7 +103,7 @@ export function showStudio(root, api, product) {
     el('label', { for: 'count', text: 'Samples' }), count,
     el('label', { for: 'seed', text: 'Seed' }), seed,
     el('label', { for: 'label', text: 'Defect label' }), label,
-    classicalFields, diffusionFields,
+    classicalFields, diffusionFields, painter,
     el('button', { type: 'submit', id: 'start-synthesis', text: 'Start synthesis' }),
     job.bar, job.line);
 
@@ -64,6 +127,14 @@ export function showStudio(root, api, product) {
     const body = { generator: generator.value, count: Number(count.value), seed: Number(seed.value), label: label.value };
     if (generator.value === 'classical') body.methods = methodBoxes.filter((b) => b.checked).map((b) => b.value);
     else { body.prompts = [prompt.value]; if (negative.value) body.negative_prompt = negative.value; body.steps = Number(steps.value); }
+    if (usePainted.checked) {
+      const mask = await maskPNGBase64(paintMask);
+      if (!mask) { status('paint the mask first (or untick the painted placement)', true); return; }
+      body.good_item_id = Number(goodSelect.value);
+      body.mask_base64 = mask;
+      // cut_paste copies a real defect's own shape; into a painted mask only the procedural methods paint.
+      if (body.methods) body.methods = body.methods.filter((m) => m !== 'cut_paste');
+    }
     try {
       await job.follow(await api.post(`${base}/jobs/synthesize`, body), 'synthesis');
       await load();
