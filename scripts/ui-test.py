@@ -408,6 +408,21 @@ def run(server, b):
         const c = document.getElementById('paint-mask'), d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
         let n = 0; for (let i = 3; i < d.length; i += 4) if (d[i] > 0) n += 1; return n;""")
     assert painted > 30, f"the stroke after undoing the eraser ({painted} px)"
+    # Or start from a real defect's mask, flipped; undo comes back to the stroke.
+    def mask_state():
+        return b.driver.execute_script("""
+            const c = document.getElementById('paint-mask'), d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+            let n = 0, sx = 0; for (let i = 3; i < d.length; i += 4) if (d[i] > 0) { n += 1; sx += ((i - 3) / 4) % c.width; }
+            return [n, n ? Math.round(sx / n) : -1];""")
+    b.click("#paint-load-defect")
+    b.wait(lambda d: mask_state()[0] > 0 and mask_state()[0] != painted, "the real defect's mask on the canvas")
+    loaded = mask_state()
+    b.click("#paint-flip-h")
+    flipped = mask_state()
+    assert abs(flipped[0] - loaded[0]) <= loaded[0] // 20 and flipped[1] != loaded[1], (loaded, flipped)
+    b.click("#paint-undo")
+    b.click("#paint-undo")
+    assert mask_state()[0] == painted, "undo back to the painted stroke"
     b.find("#count").clear()
     b.find("#count").send_keys("4")
     b.find("#label").clear()

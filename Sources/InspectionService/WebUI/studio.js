@@ -43,6 +43,12 @@ export function showStudio(root, api, product) {
   const paintMask = el('canvas', { id: 'paint-mask', 'aria-label': 'the defect mask: paint with the pointer' });
   const paintBrush = el('input', { id: 'paint-brush', type: 'range', min: 2, max: 64, value: 12 });
   const erase = el('input', { id: 'paint-erase', type: 'checkbox' });
+  const defectSelect = el('select', { id: 'paint-from-defect', 'aria-label': 'a real defect whose mask to start from' });
+  const loadDefect = el('button', { type: 'button', id: 'paint-load-defect', text: 'Start from its mask' });
+  const transforms = [['flip-h', 'Flip ↔'], ['flip-v', 'Flip ↕'], ['smaller', 'Smaller'], ['larger', 'Larger'],
+                      ['left', '←'], ['right', '→'], ['up', '↑'], ['down', '↓']]
+    .map(([id, text]) => el('button', { type: 'button', id: `paint-${id}`, text, 'aria-label': `mask: ${id.replace('-', ' ')}`,
+                                        onclick: () => transformMask(id) }));
   const undoPaint = el('button', { type: 'button', id: 'paint-undo', text: 'Undo' });
   const clearPaint = el('button', { type: 'button', id: 'paint-clear', text: 'Clear' });
   const painter = el('fieldset', { id: 'painter' },
@@ -53,7 +59,9 @@ export function showStudio(root, api, product) {
       el('div', { class: 'paint-stage' }, paintImage, paintMask),
       el('div', { class: 'row small' },
         el('label', { for: 'paint-brush', text: 'Brush' }), paintBrush,
-        el('label', { class: 'inline', for: 'paint-erase' }, erase, ' erase'), undoPaint, clearPaint)));
+        el('label', { class: 'inline', for: 'paint-erase' }, erase, ' erase'), undoPaint, clearPaint),
+      el('div', { class: 'row small' }, defectSelect, loadDefect),
+      el('div', { class: 'row small', role: 'group', 'aria-label': 'move the mask' }, transforms)));
   const undoStack = [];
   usePainted.addEventListener('change', () => {
     painter.querySelector('#paint-tools').hidden = !usePainted.checked;
@@ -63,8 +71,7 @@ export function showStudio(root, api, product) {
   let stroke = false;
   paintMask.addEventListener('pointerdown', (event) => {
     paintMask.setPointerCapture(event.pointerId);
-    undoStack.push(paintMask.getContext('2d').getImageData(0, 0, paintMask.width, paintMask.height));
-    if (undoStack.length > 30) undoStack.shift();
+    snapshot();
     stroke = true;
     dab(paintMask, event, Number(paintBrush.value), erase.checked);
   });
@@ -72,11 +79,65 @@ export function showStudio(root, api, product) {
   paintMask.addEventListener('pointerup', () => { stroke = false; });
   undoPaint.addEventListener('click', () => { const last = undoStack.pop(); if (last) paintMask.getContext('2d').putImageData(last, 0, 0); });
   clearPaint.addEventListener('click', () => {
-    undoStack.push(paintMask.getContext('2d').getImageData(0, 0, paintMask.width, paintMask.height));
+    snapshot();
     paintMask.getContext('2d').clearRect(0, 0, paintMask.width, paintMask.height);
   });
 
+  function snapshot() {
+    undoStack.push(paintMask.getContext('2d').getImageData(0, 0, paintMask.width, paintMask.height));
+    if (undoStack.length > 30) undoStack.shift();
+  }
+
+  // Flip, scale (about the centre) or shift the mask by a tenth of the image, as the classical sampler does.
+  function transformMask(kind) {
+    const w = paintMask.width, h = paintMask.height;
+    const copy = el('canvas'); copy.width = w; copy.height = h;
+    copy.getContext('2d').drawImage(paintMask, 0, 0);
+    snapshot();
+    const g = paintMask.getContext('2d');
+    g.save();
+    g.clearRect(0, 0, w, h);
+    const step = { left: [-w / 10, 0], right: [w / 10, 0], up: [0, -h / 10], down: [0, h / 10] }[kind];
+    if (kind === 'flip-h') { g.translate(w, 0); g.scale(-1, 1); }
+    else if (kind === 'flip-v') { g.translate(0, h); g.scale(1, -1); }
+    else if (kind === 'smaller' || kind === 'larger') {
+      const f = kind === 'smaller' ? 0.8 : 1.25;
+      g.translate(w / 2, h / 2); g.scale(f, f); g.translate(-w / 2, -h / 2);
+    } else if (step) g.translate(step[0], step[1]);
+    g.drawImage(copy, 0, 0);
+    g.restore();
+  }
+
+  // A real defect's mask (white = defect) as the painted mask, scaled to the good image.
+  async function startFromDefect() {
+    const option = defectSelect.selectedOptions[0];
+    if (!option) { status('the product has no defect image with a mask', true); return; }
+    const url = await api.blobURL(`/api/v1/blobs/${option.dataset.mask}`);
+    objectURLs.push(url);
+    const image = await new Promise((resolve, reject) => {
+      const i = new Image(); i.onload = () => resolve(i); i.onerror = () => reject(new Error('the mask did not load')); i.src = url;
+    });
+    const w = paintMask.width, h = paintMask.height;
+    const scratch = el('canvas'); scratch.width = w; scratch.height = h;
+    const sg = scratch.getContext('2d');
+    sg.drawImage(image, 0, 0, w, h);
+    const source = sg.getImageData(0, 0, w, h).data;
+    snapshot();
+    const g = paintMask.getContext('2d');
+    const out = g.createImageData(w, h);
+    for (let i = 0; i < source.length; i += 4) {
+      if (source[i] > 127) { out.data[i] = 255; out.data[i + 1] = 32; out.data[i + 2] = 32; out.data[i + 3] = 255; }
+    }
+    g.putImageData(out, 0, 0);
+  }
+  loadDefect.addEventListener('click', () => startFromDefect().catch((error) => status(error.message, true)));
+
   async function loadGoodImages() {
+    const defects = (await api.get(`${base}/datasets?kind=defect`)).items.filter((i) => i.mask_blob);
+    for (const item of defects) {
+      defectSelect.append(el('option', { value: item.id, text: `defect ${item.id} (${item.label || 'defect'})`, dataset: { mask: item.mask_blob } }));
+    }
+    loadDefect.disabled = !defects.length;
     const { items } = await api.get(`${base}/datasets?kind=good`);
     for (const item of items) goodSelect.append(el('option', { value: item.id, text: `image ${item.id}`, dataset: { blob: item.image_blob } }));
     if (items.length) await showGood(); else status('the product has no good images to paint on', true);
