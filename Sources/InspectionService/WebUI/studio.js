@@ -22,12 +22,16 @@ export function showStudio(root, api, product) {
   const prompt = el('input', { id: 'prompt', name: 'prompt', maxlength: 1000, placeholder: 'a dark scratch on the glass' });
   const negative = el('input', { id: 'negative-prompt', name: 'negative_prompt', maxlength: 1000 });
   const steps = el('input', { id: 'steps', name: 'steps', type: 'number', min: 1, max: 1000, value: 30 });
+  const guidance = el('input', { id: 'guidance', name: 'guidance_scale', type: 'number', min: 0, max: 100, step: 0.5, value: 7.5 });
+  const strength = el('input', { id: 'strength', name: 'strength', type: 'number', min: 0.01, max: 1, step: 0.01, value: 1 });
   const methodBoxes = METHODS.map((m) => el('input', { type: 'checkbox', id: `method-${m}`, value: m, checked: true }));
   const diffusionFields = el('fieldset', { id: 'diffusion-fields', hidden: true },
     el('legend', { text: 'Diffusion' }),
     el('label', { for: 'prompt', text: 'Prompt' }), prompt,
     el('label', { for: 'negative-prompt', text: 'Negative prompt' }), negative,
-    el('label', { for: 'steps', text: 'Steps' }), steps);
+    el('label', { for: 'steps', text: 'Steps' }), steps,
+    el('label', { for: 'guidance', text: 'Guidance scale' }), guidance,
+    el('label', { for: 'strength', text: 'Strength (1: repaint the masked area completely)' }), strength);
   const classicalFields = el('fieldset', { id: 'classical-fields' },
     el('legend', { text: 'Methods' }),
     METHODS.map((m, i) => el('label', { class: 'inline', for: `method-${m}` }, methodBoxes[i], ` ${m}`)));
@@ -187,7 +191,11 @@ export function showStudio(root, api, product) {
     event.preventDefault();
     const body = { generator: generator.value, count: Number(count.value), seed: Number(seed.value), label: label.value };
     if (generator.value === 'classical') body.methods = methodBoxes.filter((b) => b.checked).map((b) => b.value);
-    else { body.prompts = [prompt.value]; if (negative.value) body.negative_prompt = negative.value; body.steps = Number(steps.value); }
+    else {
+      body.prompts = [prompt.value];
+      if (negative.value) body.negative_prompt = negative.value;
+      body.steps = Number(steps.value); body.guidance_scale = Number(guidance.value); body.strength = Number(strength.value);
+    }
     if (usePainted.checked) {
       const mask = await maskPNGBase64(paintMask);
       if (!mask) { status('paint the mask first (or untick the painted placement)', true); return; }
