@@ -35,10 +35,13 @@ public struct ClassicalDefectGenerator: Sendable {
     public let methods: [ClassicalMethod]
     /// Indices of `masks.entries` with a defect image.
     let defectEntries: [Int]
+    /// Where defects may go (nil: anywhere).
+    public let placement: PlacementRegion?
 
     /// - Throws: `DefectSynthesisError` when there is no good image, the options are invalid, or a requested method
     ///   cannot run (`cut_paste` without real defect images).
-    public init(goodImages: [URL], masks: DefectMaskSampler? = nil, options: ClassicalGeneratorOptions = .init()) throws {
+    public init(goodImages: [URL], masks: DefectMaskSampler? = nil, options: ClassicalGeneratorOptions = .init(),
+                placement: PlacementRegion? = nil) throws {
         try options.validate()
         guard !goodImages.isEmpty else { throw DefectSynthesisError.noGoodImages(source: "good image list") }
         let defectEntries = masks.map { m in m.entries.indices.filter { m.entries[$0].image != nil } } ?? []
@@ -56,6 +59,7 @@ public struct ClassicalDefectGenerator: Sendable {
         self.options = options
         self.methods = methods
         self.defectEntries = defectEntries
+        self.placement = placement
     }
 
     /// The seed of sample `index` of a run with `baseSeed`: SplitMix64(baseSeed + index).next().
@@ -64,8 +68,20 @@ public struct ClassicalDefectGenerator: Sendable {
         return rng.next()
     }
 
-    /// The sample for `seed`.
+    /// The sample for `seed`; with a placement region, the first draw (`seed`, then seeds derived from it) whose
+    /// defect lies in the region.
     public func sample(seed: UInt64) throws -> ClassicalDefectSample {
+        guard let placement else { return try draw(seed: seed) }
+        var trySeed = seed
+        for attempt in 1...PlacementRegion.maxDraws {
+            let sample = try draw(seed: trySeed)
+            if placement.contains(sample.mask) { return sample }
+            trySeed = Self.sampleSeed(baseSeed: seed, index: attempt)
+        }
+        throw DefectSynthesisError.invalidArgument("no draw of \(PlacementRegion.maxDraws) for sample seed \(seed) put its defect inside \(placement.source) (at least \(Int(placement.minInside * 100)) % of its pixels); give a larger region or none")
+    }
+
+    func draw(seed: UInt64) throws -> ClassicalDefectSample {
         var rng = SplitMix64(seed: seed)
         let method = methods[rng.index(methods.count)]
         let goodURL = goodImages[rng.index(goodImages.count)]

@@ -51,7 +51,7 @@ struct Synthesize: ParsableCommand {
             abstract: "Classical synthetic defects: cut_paste, perlin_texture, perlin_intensity (no model needed).")
 
         /// Options only this subcommand has (for the parent's hint).
-        static let ownOptions: Set<String> = ["--count", "--methods", "--given-mask-probability"]
+        static let ownOptions: Set<String> = ["--count", "--methods", "--given-mask-probability", "--placement"]
 
         @OptionGroup var inputs: SynthesisInputs
         @Option(help: "Number of samples.") var count: Int
@@ -61,6 +61,10 @@ struct Synthesize: ParsableCommand {
         var methods: [ClassicalMethod]?
         @Option(help: "Chance that a procedural method paints inside a given mask instead of a Perlin mask (default \(ClassicalGeneratorOptions().givenMaskProbability)).")
         var givenMaskProbability: Double?
+        @Option(help: ArgumentHelp(
+            "Where defects may go: auto (the good images' foreground, estimated; anywhere when the part fills the frame), none (anywhere), or a mask file (white = allowed).",
+            valueName: "auto|none|file"))
+        var placement: String = "auto"
 
         /// The library's settings from the options; `ClassicalGeneratorOptions.validate` is the one check of them.
         func generatorOptions() -> ClassicalGeneratorOptions {
@@ -80,8 +84,15 @@ struct Synthesize: ParsableCommand {
             let goodImages = try inputs.loadGoodImages()
             let sampler = try inputs.loadMasks()
             let outURL = URL(fileURLWithPath: inputs.out)
-            let generator = try ClassicalDefectGenerator(goodImages: goodImages, masks: sampler, options: generatorOptions())
-            log("methods: \(generator.methods.map(\.rawValue).joined(separator: ", "))")
+            let region: PlacementRegion?
+            switch placement {
+            case "none": region = nil
+            case "auto": region = try PlacementRegion.estimate(goodImages: goodImages)
+            default: region = try PlacementRegion.read(URL(fileURLWithPath: placement))
+            }
+            let generator = try ClassicalDefectGenerator(goodImages: goodImages, masks: sampler, options: generatorOptions(),
+                                                         placement: region)
+            log("methods: \(generator.methods.map(\.rawValue).joined(separator: ", ")); placement: \(region?.source ?? "anywhere")")
             let writer = try SyntheticDefectSet.Writer(folder: outURL)
             let summary = try ClassicalSynthesisJob.run(generator: generator, count: count, baseSeed: inputs.seed,
                                                         writer: writer) { p in

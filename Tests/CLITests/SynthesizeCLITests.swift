@@ -105,6 +105,7 @@ import Testing
             (["classical", "--good", good, "--count", "2", "--given-mask-probability", "1.5", "--out", out], "given mask probability must be in [0, 1], got 1.5"),
             (["classical", "--good", good, "--count", "2", "--defect-masks-from", data.path, "--out", out], "--include-test-defects"),
             (["classical", "--good", good, "--count", "2", "--prompt", "scratch", "--out", out], "Unknown option '--prompt'"),
+            (["classical", "--good", good, "--count", "2", "--placement", root.appendingPathComponent("nowhere.png").path, "--out", out], "nowhere.png"),
             // No subcommand: a usage error naming both, and which one takes what was given.
             (["--good", good, "--count", "2", "--out", out], "name the generator: `patchcore synthesize classical ...`"),
             (["--model", fakeModel.path, "--good", good, "--prompt", "x", "--out", out], "--model is an option of `synthesize diffusion`"),
