@@ -185,9 +185,17 @@ extension JobWorker {
         let scratch = blobs.root.deletingLastPathComponent().appendingPathComponent("synthesis/job-\(job.id)")
         let writer = try SyntheticDefectSet.Writer(folder: scratch)
         let total = synthesis.plan().count
+        // Progress in denoising steps over the whole job (sample k of n at step i of s is (k - 1) s + i of n s), so
+        // the bar and its ETA move with every step, not only between samples.
         let run = Task.detached {
+            var sample = 1, samples = total
             try synthesis.run(pipeline: InpaintingPipeline(model: model), writer: writer) { event in
-                if case let .started(_, number, total, _, _) = event { progress.set(stage: "synthesize", done: number - 1, total: total) }
+                switch event {
+                case let .started(_, number, count, _, _): sample = number; samples = count
+                case let .step(_, step):
+                    progress.set(stage: "diffusion steps", done: (sample - 1) * step.count + step.index + 1, total: samples * step.count)
+                default: break
+                }
             }
         }
         func importFinished() async throws {
@@ -210,7 +218,7 @@ extension JobWorker {
             }
         } onCancel: { run.cancel() }
         _ = try await run.value
-        progress.set(stage: "synthesize", done: total, total: total)
+        progress.set(stage: "synthesize", done: total, total: total)   // samples made
         try? FileManager.default.removeItem(at: scratch)
     }
 }
