@@ -393,6 +393,36 @@ def run(server, b):
     b.find('#nav a[data-page="studio"]').click()
     b.wait(lambda d: b.all("#synthesize"), "the studio")
     assert not b.find("#diffusion-fields").is_displayed(), "diffusion settings only for the diffusion generator"
+    # The prompt library: a diffusion prompt saved for its defect class (the label), reused, removed and restored.
+    # This server has no diffusion model, so no job runs; the library and its fields work all the same.
+    Select(b.find("#generator")).select_by_value("diffusion")
+    assert b.find("#diffusion-fields").is_displayed()
+    for css, value in (("#label", "scratch"), ("#prompt", HOSTILE), ("#negative-prompt", "blurry"), ("#steps", "12"),
+                       ("#padding-crop", "24")):
+        b.find(css).clear()
+        b.find(css).send_keys(value)
+    b.click("#save-preset")
+    b.wait(lambda d: len(b.all('#preset optgroup[label="scratch"] option')) == 1, "the saved preset in the library")
+    option = b.find('#preset optgroup[label="scratch"] option')
+    assert option.text == HOSTILE and b.find("#preset").get_attribute("value") == option.get_attribute("value")
+    _, library = server.call("GET", "/api/v1/products/bottle/prompts", "expert")
+    assert [(p["defect_class"], p["prompt"], p["steps"], p["padding_mask_crop"]) for p in library["items"]] == \
+        [("scratch", HOSTILE, 12, 24)], library
+    for css in ("#prompt", "#negative-prompt", "#padding-crop", "#label"):
+        b.find(css).clear()
+    b.find("#steps").clear()
+    b.find("#steps").send_keys("50")
+    Select(b.find("#preset")).select_by_index(0)
+    Select(b.find("#preset")).select_by_value(option.get_attribute("value"))
+    assert [b.find(c).get_attribute("value") for c in ("#prompt", "#negative-prompt", "#steps", "#padding-crop", "#label")] \
+        == [HOSTILE, "blurry", "12", "24", "scratch"]
+    b.click("#remove-preset")
+    b.wait(lambda d: not b.all("#preset optgroup") and b.find("#undo-remove-preset").is_displayed(), "the removed preset")
+    b.click("#undo-remove-preset")
+    b.wait(lambda d: len(b.all('#preset optgroup[label="scratch"] option')) == 1, "the restored preset")
+    assert not b.all('img[src="x"]') and not b.driver.execute_script("return window.__pwned"), "the prompt stays text"
+    b.step("studio-prompt-library")
+    Select(b.find("#generator")).select_by_value("classical")
     # The placement painted by the expert on one good image with pointer drags (a stroke, an erased dab undone).
     b.click("#use-painted")
     b.wait(lambda d: b.find("#painter").get_attribute("data-ready") == "true", "the good image to paint on")

@@ -49,6 +49,7 @@ struct DatasetBatchResult: Codable, ResponseEncodable {
 }
 struct WebhookList: Codable, ResponseEncodable { var items: [Webhook] }
 struct DeliveryList: Codable, ResponseEncodable { var items: [WebhookDelivery] }
+struct PromptPresetList: Codable, ResponseEncodable { var items: [PromptPreset] }
 
 extension Product: ResponseEncodable {}
 extension ModelVersion: ResponseEncodable {}
@@ -58,6 +59,7 @@ extension DatasetItem: ResponseEncodable {}
 extension Job: ResponseEncodable {}
 extension APIKey: ResponseEncodable {}
 extension Webhook: ResponseEncodable {}
+extension PromptPreset: ResponseEncodable {}
 
 /// The add-webhook answer: the record and, this once, the secret its deliveries are signed with.
 struct CreatedWebhook: Encodable, ResponseEncodable {

@@ -129,6 +129,21 @@ struct InspectionAPI: Sendable {
                      summary: "The expert's verdict on a synthetic sample: accepted samples feed positive banks (fit with `positives`), rejected ones never do; `pending` undoes a verdict.",
                      body: (["application/json"], "VerdictRequest"), success: (200, "DatasetItem", "application/json"),
                      handler: setSampleVerdict),
+            APIRoute(method: .get, path: "/api/v1/products/{product}/prompts", role: .expert, operationId: "listPromptPresets",
+                     summary: "The product's prompt library: diffusion prompts saved per defect class with the settings they worked with.",
+                     query: [("defect_class", "string", "only this defect class"),
+                             ("include_removed", "boolean", "removed presets too (default false)")],
+                     success: (200, "PromptPresetList", "application/json"), handler: listPromptPresets),
+            APIRoute(method: .post, path: "/api/v1/products/{product}/prompts", role: .expert, operationId: "addPromptPreset",
+                     summary: "Saves a prompt (and its negative prompt, steps, guidance, strength, padding crop, seed) for a defect class; audited.",
+                     body: (["application/json"], "NewPromptPreset"), success: (201, "PromptPreset", "application/json"),
+                     handler: addPromptPreset),
+            APIRoute(method: .delete, path: "/api/v1/prompts/{id}", role: .expert, operationId: "removePromptPreset",
+                     summary: "Takes a preset out of the library (kept for the audit log; restore undoes it).",
+                     success: (200, "PromptPreset", "application/json"), handler: removePromptPreset),
+            APIRoute(method: .post, path: "/api/v1/prompts/{id}/restore", role: .expert, operationId: "restorePromptPreset",
+                     summary: "Puts a removed preset back into the library.",
+                     success: (200, "PromptPreset", "application/json"), handler: restorePromptPreset),
             APIRoute(method: .get, path: "/api/v1/jobs", role: .operator, operationId: "listJobs",
                      summary: "Jobs, newest first.",
                      query: [("state", "enum queued|running|succeeded|failed|cancelled", "job state"), ("product", "string", "product name")],
@@ -664,6 +679,36 @@ struct InspectionAPI: Sendable {
     @Sendable func cancelJob(_ request: Request, _ context: ServiceContext) async throws -> Response {
         let key = try context.caller()
         return try await store.requestCancel(jobId: RequestParts.id(context, "id"), actor: key.name).response(.ok, request, context)
+    }
+
+    // MARK: Prompt library
+
+    @Sendable func listPromptPresets(_ request: Request, _ context: ServiceContext) async throws -> Response {
+        let product = try await productInPath(context)
+        let defectClass = request.uri.queryParameters["defect_class"].map(String.init)
+        if let defectClass, !Self.isLabel(defectClass) {
+            throw HTTPError(.badRequest, message: "query parameter 'defect_class': at most 64 printable characters")
+        }
+        let items = try await store.promptPresets(productId: product.id, defectClass: defectClass,
+                                                  includeRemoved: RequestParts.query(request, "include_removed", as: Bool.self) ?? false)
+        return try PromptPresetList(items: items).response(.ok, request, context)
+    }
+
+    @Sendable func addPromptPreset(_ request: Request, _ context: ServiceContext) async throws -> Response {
+        let key = try context.caller()
+        let product = try await productInPath(context)
+        let body = try await RequestParts.json(request, context, as: NewPromptPreset.self)
+        return try await store.addPromptPreset(productId: product.id, body, actor: key.name).response(.created, request, context)
+    }
+
+    @Sendable func removePromptPreset(_ request: Request, _ context: ServiceContext) async throws -> Response {
+        let key = try context.caller()
+        return try await store.removePromptPreset(id: RequestParts.id(context, "id"), actor: key.name).response(.ok, request, context)
+    }
+
+    @Sendable func restorePromptPreset(_ request: Request, _ context: ServiceContext) async throws -> Response {
+        let key = try context.caller()
+        return try await store.restorePromptPreset(id: RequestParts.id(context, "id"), actor: key.name).response(.ok, request, context)
     }
 
     // MARK: Webhooks

@@ -74,7 +74,8 @@ enum OpenAPIDocument {
                 responses["409"] = errorResponse("the product has no active model")
                 responses["503"] = errorResponse("every inference worker is busy and the queue is full (Retry-After), or the store is unavailable")
             }
-            if ["createProduct", "createKey", "review", "undoReview", "cancelJob", "removeWebhook", "revokeKey"].contains(route.operationId) {
+            if ["createProduct", "createKey", "review", "undoReview", "cancelJob", "removeWebhook", "revokeKey",
+                 "removePromptPreset", "restorePromptPreset"].contains(route.operationId) {
                 responses["409"] = errorResponse("a name that exists, or a record in a state that refuses the change")
             }
             if route.operationId == "ready" { responses["503"] = ["description": "not ready", "content": ["application/json": ["schema": ref("Health")]]] }
@@ -129,6 +130,14 @@ enum OpenAPIDocument {
     /// Product and key names (`InspectionStore.validateName`).
     private static var name: [String: Any] { ["type": "string", "pattern": "^[A-Za-z0-9_-][A-Za-z0-9._-]{0,63}$"] }
     private static func nullable(_ s: [String: Any]) -> [String: Any] { ["type": [s["type"]!, "null"]] }
+    /// Prompts and defect classes (`PromptText`): no control characters.
+    private static func printable(maxLength: Int, nullable: Bool = false) -> [String: Any] {
+        ["type": nullable ? ["string", "null"] as Any : "string", "minLength": 1, "maxLength": maxLength,
+         "pattern": "^[^\\u0000-\\u001f\\u007f-\\u009f]*$"]
+    }
+    private static var paddingCrop: [String: Any] {
+        ["type": ["integer", "null"], "minimum": 0, "maximum": PromptText.maxPaddingMaskCrop]
+    }
     private static func enumeration(_ values: [String]) -> [String: Any] { ["type": "string", "enum": values] }
     private static func object(_ properties: [String: [String: Any]], optional: Set<String> = []) -> [String: Any] {
         ["type": "object", "properties": properties,
@@ -212,10 +221,11 @@ enum OpenAPIDocument {
                                             "steps": ["type": ["integer", "null"], "minimum": 1, "maximum": 1000],
                                             "guidance_scale": ["type": ["number", "null"], "minimum": 0, "maximum": 100],
                                             "strength": ["type": ["number", "null"], "exclusiveMinimum": 0, "maximum": 1],
+                                            "padding_mask_crop": paddingCrop,
                                             "label": ["type": ["string", "null"], "maxLength": 64],
                                             "good_item_id": ["type": ["integer", "null"], "minimum": 1],
                                             "mask_base64": ["type": ["string", "null"], "minLength": 4, "pattern": "^[A-Za-z0-9+/]+={0,2}$"]],
-                                           optional: ["seed", "methods", "prompts", "negative_prompt", "steps", "guidance_scale", "strength", "label",
+                                           optional: ["seed", "methods", "prompts", "negative_prompt", "steps", "guidance_scale", "strength", "padding_mask_crop", "label",
                                                       "good_item_id", "mask_base64"]),
             "Calibration": object(["version": int, "threshold": num, "threshold_provenance": str,
                                    "held_out_good_scores": ["type": "array", "items": num],
@@ -255,6 +265,21 @@ enum OpenAPIDocument {
                 "lease_expires_ms": nullable(int), "created_ms": int, "finished_ms": nullable(int),
             ], optional: ["last_status", "last_error", "lease_owner", "lease_expires_ms", "finished_ms"]),
             "DeliveryList": list("WebhookDelivery"),
+            "NewPromptPreset": object(["defect_class": printable(maxLength: 64),
+                                       "prompt": printable(maxLength: PromptText.maxLength),
+                                       "negative_prompt": printable(maxLength: PromptText.maxLength, nullable: true),
+                                       "steps": ["type": ["integer", "null"], "minimum": 1, "maximum": 1000],
+                                       "guidance_scale": ["type": ["number", "null"], "minimum": 0, "maximum": 100],
+                                       "strength": ["type": ["number", "null"], "exclusiveMinimum": 0, "maximum": 1],
+                                       "padding_mask_crop": paddingCrop,
+                                       "seed": ["type": ["integer", "null"], "minimum": 0, "maximum": Int64.max]],
+                                      optional: ["negative_prompt", "steps", "guidance_scale", "strength", "padding_mask_crop", "seed"]),
+            "PromptPreset": object(["id": int, "product_id": int, "defect_class": str, "prompt": str,
+                                    "negative_prompt": nullable(str), "steps": int, "guidance_scale": num, "strength": num,
+                                    "padding_mask_crop": nullable(int), "seed": nullable(int), "created_ms": int,
+                                    "created_by": str, "removed_ms": nullable(int), "removed_by": nullable(str)],
+                                   optional: ["negative_prompt", "padding_mask_crop", "seed", "removed_ms", "removed_by"]),
+            "PromptPresetList": list("PromptPreset"),
         ]
     }
 }

@@ -20,6 +20,9 @@ struct SynthesizeJobParams: Codable, Sendable {
     var steps: Int?
     var guidanceScale: Double?
     var strength: Double?
+    /// Pixels of context kept around the mask when the model works on a crop of the image (diffusers'
+    /// `padding_mask_crop`): small defects get the model's full resolution.
+    var paddingMaskCrop: Int?
     /// The defect label the samples get (default: `synthetic`).
     var label: String?
     /// The expert's own placement: a good image of the product (`good_item_id`) and a mask painted on it
@@ -52,7 +55,8 @@ struct SynthesizeJobParams: Codable, Sendable {
         }
         if generator == "classical" {
             for (field, value) in [("prompts", prompts != nil), ("negative_prompt", negativePrompt != nil), ("steps", steps != nil),
-                                   ("guidance_scale", guidanceScale != nil), ("strength", strength != nil)] where value {
+                                   ("guidance_scale", guidanceScale != nil), ("strength", strength != nil),
+                                   ("padding_mask_crop", paddingMaskCrop != nil)] where value {
                 throw bad(field, "applies to the diffusion generator only")
             }
             if let methods { _ = try classicalMethods(methods) }
@@ -65,10 +69,10 @@ struct SynthesizeJobParams: Codable, Sendable {
         guard let prompts, (1...Self.maxPrompts).contains(prompts.count) else {
             throw bad("prompts", "the diffusion generator needs 1...\(Self.maxPrompts) prompts")
         }
-        for text in prompts + (negativePrompt.map { [$0] } ?? []) {
-            guard (1...1000).contains(text.count), !text.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) else {
-                throw bad("prompts", "a prompt must be 1...1000 characters without control characters")
-            }
+        for text in prompts { try PromptText.validate(text, field: "prompts") }
+        if let negativePrompt { try PromptText.validate(negativePrompt, field: "negative_prompt") }
+        if let paddingMaskCrop, !(0...Int(PromptText.maxPaddingMaskCrop)).contains(paddingMaskCrop) {
+            throw bad("padding_mask_crop", "must be in 0...\(PromptText.maxPaddingMaskCrop) pixels, got \(paddingMaskCrop)")
         }
         guard count * prompts.count <= maxSamples else {
             throw bad("count", "\(count) per prompt x \(prompts.count) prompts is over \(maxSamples) samples")
@@ -93,7 +97,7 @@ struct SynthesizeJobParams: Codable, Sendable {
     func settings(model: String, width: Int, height: Int, scheduler: String) -> DiffusionSynthesisSettings {
         DiffusionSynthesisSettings(model: model, prompts: prompts ?? [], negativePrompt: negativePrompt, perPrompt: count,
                                    steps: steps ?? 30, guidanceScale: guidanceScale ?? 7.5, strength: strength ?? 1.0,
-                                   width: width, height: height, scheduler: scheduler, seed: seed ?? 0)
+                                   paddingMaskCrop: paddingMaskCrop, width: width, height: height, scheduler: scheduler, seed: seed ?? 0)
     }
 }
 

@@ -396,3 +396,87 @@ public struct WebhookDelivery: Codable, Sendable, Equatable {
         createdMs = try r.int("created_ms"); finishedMs = try r.optionalInt("finished_ms")
     }
 }
+
+/// A diffusion prompt the expert saved for a defect class of a product, with the settings it worked with, so the
+/// studio can reuse it instead of retyping it per job.
+public struct PromptPreset: Codable, Sendable, Equatable {
+    public var id: Int64
+    public var productId: Int64
+    public var defectClass: String
+    public var prompt: String
+    public var negativePrompt: String?
+    public var steps: Int64
+    public var guidanceScale: Double
+    public var strength: Double
+    public var paddingMaskCrop: Int64?
+    public var seed: Int64?
+    public var createdMs: Int64
+    public var createdBy: String
+    public var removedMs: Int64?
+    public var removedBy: String?
+
+    init(row r: SQLRow) throws {
+        id = try r.int("id"); productId = try r.int("product_id"); defectClass = try r.text("defect_class")
+        prompt = try r.text("prompt"); negativePrompt = try r.optionalText("negative_prompt")
+        steps = try r.int("steps"); guidanceScale = try r.double("guidance_scale"); strength = try r.double("strength")
+        paddingMaskCrop = try r.optionalInt("padding_mask_crop"); seed = try r.optionalInt("seed")
+        createdMs = try r.int("created_ms"); createdBy = try r.text("created_by")
+        removedMs = try r.optionalInt("removed_ms"); removedBy = try r.optionalText("removed_by")
+    }
+}
+
+/// What a client sends to save a prompt preset; the defaults are those of a synthesize job.
+public struct NewPromptPreset: Codable, Sendable, Equatable {
+    public var defectClass: String
+    public var prompt: String
+    public var negativePrompt: String?
+    public var steps: Int64?
+    public var guidanceScale: Double?
+    public var strength: Double?
+    public var paddingMaskCrop: Int64?
+    public var seed: Int64?
+
+    public init(defectClass: String, prompt: String, negativePrompt: String? = nil, steps: Int64? = nil,
+                guidanceScale: Double? = nil, strength: Double? = nil, paddingMaskCrop: Int64? = nil, seed: Int64? = nil) {
+        self.defectClass = defectClass; self.prompt = prompt; self.negativePrompt = negativePrompt; self.steps = steps
+        self.guidanceScale = guidanceScale; self.strength = strength; self.paddingMaskCrop = paddingMaskCrop; self.seed = seed
+    }
+
+    /// The ranges a synthesize job accepts, so a saved preset always makes a valid job.
+    public func validate() throws {
+        func bad(_ field: String, _ problem: String) -> StoreError { .invalid(field: field, problem: problem) }
+        guard (1...64).contains(defectClass.count), PromptText.isPrintable(defectClass) else {
+            throw bad("defect_class", "1-64 printable characters")
+        }
+        try PromptText.validate(prompt, field: "prompt")
+        if let negativePrompt { try PromptText.validate(negativePrompt, field: "negative_prompt") }
+        if let steps, !(1...1000).contains(steps) { throw bad("steps", "must be in 1...1000, got \(steps)") }
+        if let guidanceScale, !(guidanceScale.isFinite && (0...100).contains(guidanceScale)) {
+            throw bad("guidance_scale", "must be in 0...100, got \(guidanceScale)")
+        }
+        if let strength, !(strength.isFinite && strength > 0 && strength <= 1) {
+            throw bad("strength", "must be in (0, 1], got \(strength)")
+        }
+        if let paddingMaskCrop, !(0...PromptText.maxPaddingMaskCrop).contains(paddingMaskCrop) {
+            throw bad("padding_mask_crop", "must be in 0...\(PromptText.maxPaddingMaskCrop) pixels, got \(paddingMaskCrop)")
+        }
+        if let seed, seed < 0 { throw bad("seed", "must be 0 or more, got \(seed)") }
+    }
+}
+
+/// The rules for text that reaches the diffusion model's tokenizer, shared by presets and synthesize jobs.
+public enum PromptText {
+    public static let maxLength = 1000
+    /// Pixels of context kept around the mask when the pipeline crops to it (diffusers' `padding_mask_crop`).
+    public static let maxPaddingMaskCrop: Int64 = 4096
+
+    public static func isPrintable(_ text: String) -> Bool {
+        !text.unicodeScalars.contains(where: { $0.properties.generalCategory == .control })
+    }
+
+    public static func validate(_ text: String, field: String) throws {
+        guard (1...maxLength).contains(text.count), isPrintable(text) else {
+            throw StoreError.invalid(field: field, problem: "must be 1...\(maxLength) characters without control characters")
+        }
+    }
+}

@@ -106,6 +106,18 @@ enum Schema {
         [
             "ALTER TABLE webhooks ADD COLUMN signing_secret TEXT",
         ],
+        // 5: the expert's prompt library per product and defect class (diffusion settings saved for reuse).
+        [
+            """
+            CREATE TABLE prompt_presets (
+                id {ID}, product_id BIGINT NOT NULL REFERENCES products(id), defect_class TEXT NOT NULL,
+                prompt TEXT NOT NULL, negative_prompt TEXT, steps BIGINT NOT NULL,
+                guidance_scale DOUBLE PRECISION NOT NULL, strength DOUBLE PRECISION NOT NULL,
+                padding_mask_crop BIGINT, seed BIGINT,
+                created_ms BIGINT NOT NULL, created_by TEXT NOT NULL, removed_ms BIGINT, removed_by TEXT)
+            """,
+            "CREATE INDEX prompt_presets_by_product ON prompt_presets (product_id, defect_class, id)",
+        ],
     ]
 
     static var latestVersion: Int { migrations.count }

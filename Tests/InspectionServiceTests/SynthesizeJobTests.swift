@@ -226,7 +226,9 @@ import Testing
             #expect(try await Self.start(h, client, #"{"generator":"diffusion","count":2,"prompts":["x"],"strength":0}"#).status == .badRequest)
 
             try await Self.uploadData(h, client)
-            let started = object(try await Self.start(h, client, request))
+            // With a padding crop: the model works on the mask's neighbourhood, recorded with each sample.
+            let cropped = request.replacingOccurrences(of: #""steps":2"#, with: #""steps":2,"padding_mask_crop":4"#)
+            let started = object(try await Self.start(h, client, cropped))
             let job = try await JobTests.waitForJob(client, h.expert, started["id"] as! Int, until: ["succeeded", "failed"])
             #expect(job["state"] as? String == "succeeded", "\(job)")
             let samples = try await Self.items(h, client, "kind=synthetic&verdict=pending")
@@ -236,6 +238,8 @@ import Testing
                 #expect(details["generator"] as? String == "diffusion" && details["prompt"] as? String == "a dark scratch"
                         && details["negative_prompt"] as? String == "blur", "\(details)")
                 #expect((details["source_mask"] as? String)?.hasPrefix("mask of dataset item") == true, "\(details)")
+                let parameters = details["parameters"] as? [String: String] ?? [:]
+                #expect(parameters["padding_mask_crop"] == "4" && parameters["crop_region"] != nil, "\(parameters)")
                 #expect(!(item["details"] as! String).contains(h.server.configuration.dataDirectory.path))
             }
             // The scratch folder the library's writer used is gone once the samples are in the store.

@@ -24,14 +24,25 @@ export function showStudio(root, api, product) {
   const steps = el('input', { id: 'steps', name: 'steps', type: 'number', min: 1, max: 1000, value: 30 });
   const guidance = el('input', { id: 'guidance', name: 'guidance_scale', type: 'number', min: 0, max: 100, step: 0.5, value: 7.5 });
   const strength = el('input', { id: 'strength', name: 'strength', type: 'number', min: 0.01, max: 1, step: 0.01, value: 1 });
+  const paddingCrop = el('input', { id: 'padding-crop', name: 'padding_mask_crop', type: 'number', min: 0, max: 4096,
+                                    placeholder: 'whole image' });
+  // The prompt library: prompts saved per defect class (the label) with the settings they worked with.
+  const presetSelect = el('select', { id: 'preset', 'aria-label': 'prompt library' });
+  const savePreset = el('button', { type: 'button', id: 'save-preset', text: 'Save to library' });
+  const removePreset = el('button', { type: 'button', id: 'remove-preset', text: 'Remove', disabled: true });
+  const undoRemovePreset = el('button', { type: 'button', id: 'undo-remove-preset', text: 'Undo remove', hidden: true });
+  let presets = [];
   const methodBoxes = METHODS.map((m) => el('input', { type: 'checkbox', id: `method-${m}`, value: m, checked: true }));
   const diffusionFields = el('fieldset', { id: 'diffusion-fields', hidden: true },
     el('legend', { text: 'Diffusion' }),
+    el('label', { for: 'preset', text: 'Prompt library (by defect class)' }), presetSelect,
+    el('div', { class: 'row small' }, savePreset, removePreset, undoRemovePreset),
     el('label', { for: 'prompt', text: 'Prompt' }), prompt,
     el('label', { for: 'negative-prompt', text: 'Negative prompt' }), negative,
     el('label', { for: 'steps', text: 'Steps' }), steps,
     el('label', { for: 'guidance', text: 'Guidance scale' }), guidance,
-    el('label', { for: 'strength', text: 'Strength (1: repaint the masked area completely)' }), strength);
+    el('label', { for: 'strength', text: 'Strength (1: repaint the masked area completely)' }), strength,
+    el('label', { for: 'padding-crop', text: 'Padding crop (px of context around the mask; empty: whole image)' }), paddingCrop);
   const classicalFields = el('fieldset', { id: 'classical-fields' },
     el('legend', { text: 'Methods' }),
     METHODS.map((m, i) => el('label', { class: 'inline', for: `method-${m}` }, methodBoxes[i], ` ${m}`)));
@@ -195,6 +206,7 @@ export function showStudio(root, api, product) {
       body.prompts = [prompt.value];
       if (negative.value) body.negative_prompt = negative.value;
       body.steps = Number(steps.value); body.guidance_scale = Number(guidance.value); body.strength = Number(strength.value);
+      if (paddingCrop.value !== '') body.padding_mask_crop = Number(paddingCrop.value);
     }
     if (usePainted.checked) {
       const mask = await maskPNGBase64(paintMask);
@@ -268,6 +280,61 @@ export function showStudio(root, api, product) {
     } catch (error) { status(error.message, true); }
   }
 
+  // Presets fill the diffusion fields and the label (their defect class); saving takes the fields as they are.
+  async function loadPresets(selectId) {
+    presets = (await api.get(`${base}/prompts`)).items;
+    clear(presetSelect).append(el('option', { value: '', text: presets.length ? '— choose a saved prompt —' : '— no saved prompts —' }));
+    const classes = [...new Set(presets.map((p) => p.defect_class))];
+    for (const c of classes) {
+      presetSelect.append(el('optgroup', { label: c },
+        presets.filter((p) => p.defect_class === c).map((p) => el('option', { value: p.id, text: p.prompt }))));
+    }
+    presetSelect.value = selectId ? String(selectId) : '';
+    removePreset.disabled = !presetSelect.value;
+  }
+  presetSelect.addEventListener('change', () => {
+    removePreset.disabled = !presetSelect.value;
+    const preset = presets.find((p) => String(p.id) === presetSelect.value);
+    if (!preset) return;
+    generator.value = 'diffusion';
+    generator.dispatchEvent(new Event('change'));
+    prompt.value = preset.prompt;
+    negative.value = preset.negative_prompt ?? '';
+    steps.value = preset.steps; guidance.value = preset.guidance_scale; strength.value = preset.strength;
+    paddingCrop.value = preset.padding_mask_crop ?? '';
+    if (preset.seed !== undefined && preset.seed !== null) seed.value = preset.seed;
+    label.value = preset.defect_class;
+  });
+  savePreset.addEventListener('click', async () => {
+    const body = { defect_class: label.value.trim(), prompt: prompt.value, steps: Number(steps.value),
+                   guidance_scale: Number(guidance.value), strength: Number(strength.value), seed: Number(seed.value) };
+    if (negative.value) body.negative_prompt = negative.value;
+    if (paddingCrop.value !== '') body.padding_mask_crop = Number(paddingCrop.value);
+    try {
+      const saved = await api.post(`${base}/prompts`, body);
+      await loadPresets(saved.id);
+      status(`saved to the ${saved.defect_class} prompts`);
+    } catch (error) { status(error.message, true); }
+  });
+  removePreset.addEventListener('click', async () => {
+    try {
+      const removed = await api.request('DELETE', `/api/v1/prompts/${encodeURIComponent(presetSelect.value)}`);
+      undoRemovePreset.dataset.id = String(removed.id);
+      undoRemovePreset.hidden = false;
+      await loadPresets();
+      status(`removed a ${removed.defect_class} prompt`);
+    } catch (error) { status(error.message, true); }
+  });
+  undoRemovePreset.addEventListener('click', async () => {
+    try {
+      const restored = await api.post(`/api/v1/prompts/${encodeURIComponent(undoRemovePreset.dataset.id)}/restore`);
+      undoRemovePreset.hidden = true;
+      await loadPresets(restored.id);
+      status(`restored a ${restored.defect_class} prompt`);
+    } catch (error) { status(error.message, true); }
+  });
+
   load().catch((error) => status(error.message, true));
+  loadPresets().catch((error) => status(error.message, true));
   return () => { controller.abort(); for (const u of objectURLs.splice(0)) URL.revokeObjectURL(u); };
 }
