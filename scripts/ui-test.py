@@ -423,6 +423,27 @@ def run(server, b):
     assert not b.all('img[src="x"]') and not b.driver.execute_script("return window.__pwned"), "the prompt stays text"
     b.step("studio-prompt-library")
     Select(b.find("#generator")).select_by_value("classical")
+    # The product's placement region: shown as the server resolves it, painted once with a drag, saved, forgotten.
+    b.click("#region-panel summary")
+    b.wait(lambda d: b.find("#region-panel").get_attribute("data-ready") == "true", "the placement region")
+    first_source = b.find("#region-panel").get_attribute("data-source")
+    assert first_source in ("estimated", "none") and b.text("#region-source").startswith("Defects go:"), first_source
+    region = b.find("#region-mask")
+    b.driver.execute_script("arguments[0].getContext('2d').clearRect(0, 0, arguments[0].width, arguments[0].height);"
+                            "arguments[0].scrollIntoView({block: 'center'})", region)
+    ActionChains(b.driver).move_to_element_with_offset(region, -40, -40).click_and_hold() \
+        .move_by_offset(30, 0).move_by_offset(30, 30).move_by_offset(-30, 20).release().perform()
+    b.click("#region-save")
+    b.wait(lambda d: b.find("#region-panel").get_attribute("data-source") == "painted", "the saved region")
+    _, placement = server.call("GET", "/api/v1/products/bottle/placement", "operator")
+    _, product = server.call("GET", "/api/v1/products/bottle", "operator")
+    assert placement["source"] == "painted" and placement["mask_blob"] == product["placement_blob"], (placement, product)
+    assert b.canvas_has_content("#region-mask", channel=3), "the saved region drawn back"
+    b.step("studio-placement-region")
+    b.click("#region-forget")
+    b.wait(lambda d: b.find("#region-panel").get_attribute("data-source") == first_source, "the estimate again")
+    _, product = server.call("GET", "/api/v1/products/bottle", "operator")
+    assert product.get("placement_blob") is None, product
     # The placement painted by the expert on one good image with pointer drags (a stroke, an erased dab undone).
     b.click("#use-painted")
     b.wait(lambda d: b.find("#painter").get_attribute("data-ready") == "true", "the good image to paint on")
@@ -553,6 +574,23 @@ def run(server, b):
     assert '"taps":["features.13"]' in v3["config"] and '"width":64' in v3["config"] and '"height":48' in v3["config"], v3["config"]
     b.step("models-fit-from-form")
     assert not b.all("#versions button.activate"), "activation is an admin's"
+
+    # A tablet held upright (768 x 1024): every page fits its width (nothing to scroll sideways) and the controls
+    # stay on screen; then back to the laptop size.
+    b.driver.set_window_size(768, 1024)
+    for page in ("live", "review", "calibration", "models", "datasets", "studio"):
+        b.find(f'#nav a[data-page="{page}"]').click()
+        b.wait(lambda d: b.find("#page").get_attribute("data-loaded") == "true", f"the {page} page at tablet width")
+        overflow = b.driver.execute_script("""
+            const width = document.documentElement.clientWidth;
+            const wide = [...document.querySelectorAll('body *')].filter((e) => {
+              const r = e.getBoundingClientRect();
+              return r.width > 0 && r.right > width + 1 && getComputedStyle(e).position !== 'fixed' && !e.closest('.scroll-x');
+            }).map((e) => e.id || e.className || e.tagName);
+            return [document.documentElement.scrollWidth - width, wide.slice(0, 5)];""")
+        assert overflow[0] <= 0 and not overflow[1], f"{page} at 768 px: {overflow[0]} px too wide, {overflow[1]}"
+    b.step("tablet-studio")
+    b.driver.set_window_size(1280, 800)
 
     # The operator: no studio link, the page says why, and the API refuses an expert's call.
     b.find("#sign-out").click()

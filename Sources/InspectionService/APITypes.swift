@@ -109,6 +109,16 @@ struct ThresholdRequest: Codable {
     var falseRejectRate: Double?
 }
 
+struct NewPlacementRequest: Codable {
+    var maskBase64: String
+}
+
+/// The placement route's answer: where the region comes from and the region itself (a mask blob).
+struct PlacementAnswer: Codable, ResponseEncodable {
+    var source: ProductPlacement.Source
+    var maskBlob: String?
+}
+
 struct NewWebhookRequest: Codable {
     var url: String
 }

@@ -129,6 +129,16 @@ struct InspectionAPI: Sendable {
                      summary: "The expert's verdict on a synthetic sample: accepted samples feed positive banks (fit with `positives`), rejected ones never do; `pending` undoes a verdict.",
                      body: (["application/json"], "VerdictRequest"), success: (200, "DatasetItem", "application/json"),
                      handler: setSampleVerdict),
+            APIRoute(method: .get, path: "/api/v1/products/{product}/placement", role: .operator, operationId: "getPlacement",
+                     summary: "Where the product's classical synthetic defects may go: the region an expert painted (`painted`), else the good images' estimated foreground (`estimated`), else anywhere (`none`: a texture that fills the frame, or no good images). `mask_blob` is the region (white = the part).",
+                     success: (200, "Placement", "application/json"), handler: getPlacement),
+            APIRoute(method: .put, path: "/api/v1/products/{product}/placement", role: .expert, operationId: "setPlacement",
+                     summary: "Paints the product's placement region once: `mask_base64`, a PNG or JPEG (white = the part; any size, it meets each image by nearest lookup) that every later classical synthesis job of the product respects; audited.",
+                     body: (["application/json"], "NewPlacement"), success: (200, "Placement", "application/json"),
+                     handler: setPlacement),
+            APIRoute(method: .delete, path: "/api/v1/products/{product}/placement", role: .expert, operationId: "clearPlacement",
+                     summary: "Forgets the painted region: jobs estimate it from the good images again; audited.",
+                     success: (200, "Placement", "application/json"), handler: clearPlacement),
             APIRoute(method: .get, path: "/api/v1/products/{product}/prompts", role: .expert, operationId: "listPromptPresets",
                      summary: "The product's prompt library: diffusion prompts saved per defect class with the settings they worked with.",
                      query: [("defect_class", "string", "only this defect class"),
@@ -679,6 +689,38 @@ struct InspectionAPI: Sendable {
     @Sendable func cancelJob(_ request: Request, _ context: ServiceContext) async throws -> Response {
         let key = try context.caller()
         return try await store.requestCancel(jobId: RequestParts.id(context, "id"), actor: key.name).response(.ok, request, context)
+    }
+
+    // MARK: Placement region
+
+    func placement(of product: Product) async throws -> PlacementAnswer {
+        let goods = try await store.datasetItems(productId: product.id, kind: .good).map { try blobs.url(of: $0.imageBlob) }
+        let (region, source) = try ProductPlacement.resolve(product, goods: goods, blobs: blobs, limits: configuration.limits)
+        switch source {
+        case .painted: return PlacementAnswer(source: source, maskBlob: product.placementBlob)
+        case .estimated: return PlacementAnswer(source: source, maskBlob: try region.map { try blobs.put(ImageFile.encodePNG($0.mask, name: "placement")) })
+        case .none: return PlacementAnswer(source: source, maskBlob: nil)
+        }
+    }
+
+    @Sendable func getPlacement(_ request: Request, _ context: ServiceContext) async throws -> Response {
+        try await placement(of: try await productInPath(context)).response(.ok, request, context)
+    }
+
+    @Sendable func setPlacement(_ request: Request, _ context: ServiceContext) async throws -> Response {
+        let key = try context.caller()
+        let product = try await productInPath(context)
+        let body = try await RequestParts.json(request, context, as: NewPlacementRequest.self)
+        let blob = try ProductPlacement.store(body.maskBase64, blobs: blobs, limits: configuration.limits)
+        let updated = try await store.setPlacement(productId: product.id, maskBlob: blob, actor: key.name)
+        return try await placement(of: updated).response(.ok, request, context)
+    }
+
+    @Sendable func clearPlacement(_ request: Request, _ context: ServiceContext) async throws -> Response {
+        let key = try context.caller()
+        let product = try await productInPath(context)
+        let updated = try await store.setPlacement(productId: product.id, maskBlob: nil, actor: key.name)
+        return try await placement(of: updated).response(.ok, request, context)
     }
 
     // MARK: Prompt library

@@ -153,7 +153,7 @@ enum OpenAPIDocument {
             "Health": object(["status": str, "store": str, "missing_models": ["type": "array", "items": str]],
                              optional: ["store", "missing_models"]),
             "Product": object(["id": int, "name": str, "description": str, "active_model_id": nullable(int),
-                               "created_ms": int], optional: ["active_model_id"]),
+                               "created_ms": int, "placement_blob": nullable(str)], optional: ["active_model_id", "placement_blob"]),
             "ProductList": list("Product"),
             "NewProduct": object(["name": name, "description": nullable(str)], optional: ["description"]),
             "ModelVersion": object([
@@ -280,6 +280,9 @@ enum OpenAPIDocument {
                                     "created_by": str, "removed_ms": nullable(int), "removed_by": nullable(str)],
                                    optional: ["negative_prompt", "padding_mask_crop", "seed", "removed_ms", "removed_by"]),
             "PromptPresetList": list("PromptPreset"),
+            "NewPlacement": object(["mask_base64": ["type": "string", "minLength": 4, "pattern": "^[A-Za-z0-9+/]+={0,2}$"]]),
+            "Placement": object(["source": enumeration(["painted", "estimated", "none"]), "mask_blob": nullable(str)],
+                                optional: ["mask_blob"]),
         ]
     }
 }

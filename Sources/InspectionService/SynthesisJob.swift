@@ -146,8 +146,10 @@ extension JobWorker {
             var options = ClassicalGeneratorOptions()
             options.methods = try params.methods.map(params.classicalMethods)
             if params.maskBlob != nil { options.givenMaskProbability = 1 }   // always inside the painted mask
-            // A painted mask is the placement itself; otherwise defects stay on the part (the good images' foreground).
-            let region = params.maskBlob == nil ? try PlacementRegion.estimate(goodImages: goodURLs) : nil
+            // A mask painted for the job is the placement itself; otherwise defects stay on the part (the region
+            // painted for the product, else the good images' foreground).
+            let region = params.maskBlob == nil
+                ? try ProductPlacement.resolve(try await store.product(id: productId), goods: goodURLs, blobs: blobs).region : nil
             let generator = try ClassicalDefectGenerator(goodImages: goodURLs, masks: masks, options: options, placement: region)
             let seed = params.seed ?? 0
             for k in 0..<params.count {

@@ -80,6 +80,19 @@ public final class InspectionStore: Sendable {
         return try Product(row: row)
     }
 
+    /// Sets (a stored mask blob) or clears (nil) the product's painted placement region; audited.
+    public func setPlacement(productId: Int64, maskBlob: String?, actor: String) async throws -> Product {
+        try await db.transaction { tx in
+            guard let row = try await tx.queryOne("UPDATE products SET placement_blob = ? WHERE id = ? RETURNING *",
+                                                  maskBlob, productId) else {
+                throw StoreError.notFound(kind: "product", key: String(productId))
+            }
+            try await Self.audit(tx, actor: actor, action: maskBlob == nil ? "clear_placement" : "set_placement",
+                                 entity: "product", id: productId, detail: maskBlob.map { ["mask_blob": $0] } ?? [:])
+            return try Product(row: row)
+        }
+    }
+
     public func products() async throws -> [Product] {
         try await db.query("SELECT * FROM products ORDER BY name", []).map(Product.init(row:))
     }

@@ -22,10 +22,14 @@ public struct Product: Codable, Sendable, Equatable {
     public var description: String
     public var activeModelId: Int64?
     public var createdMs: Int64
+    /// Where synthetic defects may go, painted by an expert (a mask blob, white = the part); nil: estimated from
+    /// the good images' foreground for each job.
+    public var placementBlob: String?
 
     init(row r: SQLRow) throws {
         id = try r.int("id"); name = try r.text("name"); description = try r.text("description")
         activeModelId = try r.optionalInt("active_model_id"); createdMs = try r.int("created_ms")
+        placementBlob = try r.optionalText("placement_blob")
     }
 }
 

@@ -118,6 +118,10 @@ enum Schema {
             """,
             "CREATE INDEX prompt_presets_by_product ON prompt_presets (product_id, defect_class, id)",
         ],
+        // 6: a placement region per product, painted once by the expert (a mask blob; null: estimated per job).
+        [
+            "ALTER TABLE products ADD COLUMN placement_blob TEXT",
+        ],
     ]
 
     static var latestVersion: Int { migrations.count }

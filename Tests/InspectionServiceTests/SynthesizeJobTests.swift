@@ -210,6 +210,72 @@ import Testing
         }
     }
 
+    /// The product's placement region, painted once: read back, used by every classical job (each sample's defect at
+    /// least 90 % inside it), forgotten again; refused when empty, not an image, or sent by an operator.
+    @Test(arguments: Backend.allCases)
+    func aPlacementRegionPaintedForTheProductKeepsClassicalDefectsInside(_ backend: Backend) async throws {
+        try await ServiceHarness.with(backend, configure: { $0.jobPollSeconds = 0.1 }) { h, client in
+            _ = try await client.execute(uri: "/api/v1/products", method: .post, headers: jsonHeaders(h.admin),
+                                         body: buffer(#"{"name":"bottle"}"#))
+            let uri = "/api/v1/products/bottle/placement"
+            func get() async throws -> [String: Any] {
+                let r = try await client.execute(uri: uri, method: .get, headers: auth(h.operator))
+                #expect(r.status == .ok, "\(text(r))")
+                return object(r)
+            }
+            func put(_ base64: String, key: String? = nil) async throws -> TestResponse {
+                try await client.execute(uri: uri, method: .put, headers: jsonHeaders(key ?? h.expert),
+                                         body: buffer(#"{"mask_base64":"\#(base64)"}"#))
+            }
+            let empty = try await get()
+            #expect(empty["source"] as? String == "none" && empty["mask_blob"] == nil, "\(empty)")
+            try await Self.uploadData(h, client)
+            let estimated = try await get()
+            #expect(["estimated", "none"].contains(estimated["source"] as? String ?? ""), "\(estimated)")
+
+            // The left half of the frame, painted at 64 x 64 (regions meet images of any size by nearest lookup).
+            let side = 64
+            let leftHalf = Image(width: side, height: side, channels: 1,
+                                 pixels: (0..<side * side).map { $0 % side < side / 2 ? 255 : 0 })
+            let black = Image(width: side, height: side, channels: 1, pixels: [UInt8](repeating: 0, count: side * side))
+            #expect(try await put(ImageFile.encodePNG(leftHalf, name: "m").base64EncodedString(), key: h.operator).status == .forbidden)
+            let notBase64 = try await put("@@@@")
+            #expect(notBase64.status == .badRequest && text(notBase64).contains("mask_base64"), "\(text(notBase64))")
+            let blank = try await put(ImageFile.encodePNG(black, name: "m").base64EncodedString())
+            #expect(blank.status == .badRequest && text(blank).contains("empty"), "\(text(blank))")
+            let notImage = try await put(Data("not an image".utf8).base64EncodedString())
+            #expect((400..<500).contains(Int(notImage.status.code)) && text(notImage).contains("mask_base64"), "\(text(notImage))")
+            let painted = try await put(ImageFile.encodePNG(leftHalf, name: "m").base64EncodedString())
+            #expect(painted.status == .ok, "\(text(painted))")
+            #expect(object(painted)["source"] as? String == "painted")
+            let sha = try #require(object(painted)["mask_blob"] as? String)
+            #expect(try await get()["mask_blob"] as? String == sha)
+            let product = object(try await client.execute(uri: "/api/v1/products/bottle", method: .get, headers: auth(h.operator)))
+            #expect(product["placement_blob"] as? String == sha)
+
+            let started = object(try await Self.start(h, client, #"{"generator":"classical","count":6,"seed":3,"methods":["perlin_texture","perlin_intensity"]}"#))
+            let job = try await JobTests.waitForJob(client, h.expert, started["id"] as! Int, until: ["succeeded", "failed"])
+            #expect(job["state"] as? String == "succeeded", "\(job)")
+            let samples = try await Self.items(h, client, "kind=synthetic")
+            #expect(samples.count == 6)
+            for item in samples {
+                let blob = try await client.execute(uri: "/api/v1/blobs/\(item["mask_blob"] as! String)", method: .get, headers: auth(h.operator))
+                let mask = try ImageFile.decode(Data(blob.body.readableBytesView), file: "sample mask")
+                var inside = 0, total = 0
+                for y in 0..<mask.height { for x in 0..<mask.width where mask.pixels[(y * mask.width + x) * mask.channels] > 127 {
+                    total += 1
+                    if x * side / mask.width < side / 2 { inside += 1 }
+                } }
+                #expect(total > 0 && Double(inside) >= 0.9 * Double(total), "sample \(item["id"]!): \(inside) of \(total) defect pixels in the region")
+            }
+
+            let cleared = try await client.execute(uri: uri, method: .delete, headers: auth(h.expert))
+            #expect(cleared.status == .ok && object(cleared)["source"] as? String == estimated["source"] as? String, "\(text(cleared))")
+            let audit = try await h.server.store.auditLog(entity: "product").map(\.action)
+            #expect(audit.contains("set_placement") && audit.contains("clear_placement"), "\(audit)")
+        }
+    }
+
     @Test func diffusionSamplesComeFromTheConfiguredInpaintingFolder() async throws {
         try await ServiceHarness.with(.sqlite, configure: { $0.jobPollSeconds = 0.1; $0.diffusers = Self.sdTiny }) { h, client in
             _ = try await client.execute(uri: "/api/v1/products", method: .post, headers: jsonHeaders(h.admin),

@@ -50,7 +50,7 @@ export function showModels(root, api, product, _argument, me) {
     el('button', { type: 'submit', id: 'start-fit', text: 'Start fit' }));
   clear(root).append(
     el('div', { class: 'toolbar' }, el('h1', { text: `Models — ${product}` })),
-    el('section', { class: 'panel' }, table, el('p', { class: 'muted small', text: 'Tick two versions to compare them.' }), compare),
+    el('section', { class: 'panel' }, el('div', { class: 'scroll-x' }, table), el('p', { class: 'muted small', text: 'Tick two versions to compare them.' }), compare),
     evaluation,
     canExpert ? fitForm : null, job.bar, job.line);
 
@@ -121,7 +121,7 @@ export function showModels(root, api, product, _argument, me) {
         el('td', { class: `num ${gain(key, delta)}`, text: delta === null ? '–' : `${delta >= 0 ? '+' : ''}${delta.toFixed(3)}` })));
     }
     t.append(rows);
-    compare.append(el('h2', { text: 'Comparison' }), t);
+    compare.append(el('h2', { text: 'Comparison' }), el('div', { class: 'scroll-x' }, t));
   }
 
   function releaseThumbnails() { for (const u of thumbnails) URL.revokeObjectURL(u); thumbnails = []; }
@@ -167,8 +167,8 @@ export function showModels(root, api, product, _argument, me) {
         el('td', { class: 'num', text: `${flagged} ${type === 'good' ? 'false rejects' : 'caught'}` }),
         el('td', { class: 'num', text: show(auroc[type]) }), el('td', { class: 'num', text: formatScore(sorted[Math.floor(sorted.length / 2)]) })));
     }
-    return el('table', { id: 'eval-per-type', class: 'grid' },
-      el('thead', {}, el('tr', {}, ['Type', 'Images', 'At the threshold', 'Image AUROC', 'Median score'].map((h) => el('th', { scope: 'col', text: h })))), body);
+    return el('div', { class: 'scroll-x' }, el('table', { id: 'eval-per-type', class: 'grid' },
+      el('thead', {}, el('tr', {}, ['Type', 'Images', 'At the threshold', 'Image AUROC', 'Median score'].map((h) => el('th', { scope: 'col', text: h })))), body));
   }
 
   function gallery(id, items, t) {

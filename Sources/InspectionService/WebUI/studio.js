@@ -4,6 +4,7 @@
 import { el, clear, status } from './dom.js';
 import { JobProgress } from './jobs.js';
 import { dab, maskPNGBase64 } from './maskpaint.js';
+import { placementPanel } from './region.js';
 
 const METHODS = ['cut_paste', 'perlin_texture', 'perlin_intensity'];
 
@@ -192,7 +193,7 @@ export function showStudio(root, api, product) {
   const gallery = el('ol', { id: 'gallery', class: 'cards samples', 'aria-label': 'Synthetic samples' });
   clear(root).append(
     el('div', { class: 'toolbar' }, el('h1', { text: `Defect studio — ${product}` })),
-    el('div', { class: 'studio' }, form,
+    el('div', { class: 'studio' }, el('div', { class: 'column' }, form, placementPanel(api, base, objectURLs)),
       el('section', { class: 'panel grow' },
         el('div', { class: 'toolbar' }, tabs, rebuild),
         el('p', { class: 'muted small', text: 'Keys: A accept · R reject · P pending · J/K next/previous sample' }),
@@ -234,6 +235,7 @@ export function showStudio(root, api, product) {
     clear(gallery);
     for (const item of items) gallery.append(card(item));
     gallery.querySelector('li')?.focus();
+    root.dataset.loaded = 'true';
   }
 
   function card(item) {
