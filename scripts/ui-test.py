@@ -521,17 +521,31 @@ def run(server, b):
     b.wait(lambda d: [e.get_attribute("data-id") for e in b.all("#gallery li")] == [first_id], "the accepted tab")
     b.step("studio-verdicts")
     b.find("#rebuild-dual").click()
-    b.wait(lambda d: b.text("#job-line").startswith("dual fit") and b.find("#job-line").get_attribute("data-state") == "succeeded",
-           "the dual fit", 300)
+    # The dual fit, then the comparison's evaluations, follow in the job line; the comparison's state ends it.
+    b.wait(lambda d: b.find("#rebuild-comparison").get_attribute("data-state") is not None, "the dual fit and the comparison", 300)
     _, versions = server.call("GET", "/api/v1/products/bottle/models", "operator")
     newest = max(versions["items"], key=lambda v: v["version"])
     assert newest["version"] == 2 and newest["activated_ms"], newest
+    # Before / after: both versions were trained on every good image, so the comparison asks for new ones; with
+    # two uploaded, "Compare again" evaluates v1 and v2 on the same held-out images.
+    assert b.find("#rebuild-comparison").get_attribute("data-state") == "failed", b.text("#rebuild-comparison")
+    assert "neither v1 nor v2 was trained on (0)" in b.text("#rebuild-comparison"), b.text("#rebuild-comparison")
+    for seed in (20, 21):
+        assert server.call("POST", "/api/v1/products/bottle/datasets/good", "expert", part(seed), "image/png")[0] == 201
+    b.click("#compare-again")
+    b.wait(lambda d: b.find("#rebuild-comparison").get_attribute("data-state") == "done", "the before / after comparison", 300)
+    heads = [th.text for th in b.all("#studio-comparison thead th")]
+    assert heads == ["Metric", "before (v1)", "after (v2)", "Change"], heads
+    auroc = [c.text for c in b.all('#studio-comparison tr[data-metric="image_auroc"] td')]
+    assert all(re.fullmatch(r"[01]\.\d{3}", c) for c in auroc[:2]) and re.fullmatch(r"[+-]\d\.\d{3}", auroc[2]), auroc
+    _, versions = server.call("GET", "/api/v1/products/bottle/models", "operator")
+    common = [json.loads(v["metrics"]).get("common_with") for v in sorted(versions["items"], key=lambda v: v["version"])]
+    assert common == [2, 1], common
+    assert "Both on the same 2 good" in b.text("#rebuild-comparison"), b.text("#rebuild-comparison")
     b.step("studio-dual-rebuilt")
 
     # Models: both versions listed, the dual one active; each evaluated with progress on two new good images and
     # the defects it was not trained on; the two side by side; a rollback to v1.
-    for seed in (20, 21):
-        assert server.call("POST", "/api/v1/products/bottle/datasets/good", "expert", part(seed), "image/png")[0] == 201
     b.find('#nav a[data-page="models"]').click()
     b.wait(lambda d: b.find("#page").get_attribute("data-loaded") == "true", "the models page")
     rows = b.all("#versions tbody tr")

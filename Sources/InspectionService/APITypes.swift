@@ -109,6 +109,11 @@ struct ThresholdRequest: Codable {
     var falseRejectRate: Double?
 }
 
+struct EvaluateRequest: Codable {
+    /// Another version of the product (its number): the held-out images are those neither version was trained on.
+    var commonWith: Int64?
+}
+
 struct NewPlacementRequest: Codable {
     var maskBase64: String
 }

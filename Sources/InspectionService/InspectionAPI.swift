@@ -65,8 +65,9 @@ struct InspectionAPI: Sendable {
                      success: (200, "ModelVersion", "application/json"), handler: activate),
             APIRoute(method: .post, path: "/api/v1/products/{product}/models/{version}/evaluate", role: .expert,
                      operationId: "startEvaluate",
-                     summary: "Queues an evaluation of a version on the product's defect images and the good images it was not trained on; the metrics (image/pixel AUROC, AUPRO, F1, AP, rates at its threshold) are stored on the version, with each image's score (`images`: dataset_item_id, image_blob, defect_type, defect, score) and the ROC (`roc`: fpr, tpr) and precision-recall (`pr`: recall, precision) curves.",
-                     success: (201, "Job", "application/json"), handler: startEvaluate),
+                     summary: "Queues an evaluation of a version on the product's defect images and the good images it was not trained on (with `common_with`: that neither it nor the other version was trained on, so the two compare on the same images, as after a rebuild in the studio); the metrics (image/pixel AUROC, AUPRO, F1, AP, rates at its threshold) are stored on the version, with each image's score (`images`: dataset_item_id, image_blob, defect_type, defect, score) and the ROC (`roc`: fpr, tpr) and precision-recall (`pr`: recall, precision) curves.",
+                     body: (["application/json"], "EvaluateRequest"), success: (201, "Job", "application/json"),
+                     handler: startEvaluate),
             APIRoute(method: .post, path: "/api/v1/products/{product}/models/{version}/threshold", role: .admin,
                      operationId: "setThreshold",
                      summary: "Sets a version's threshold by value or by a target false-reject rate on its held-out good images.",
@@ -656,7 +657,25 @@ struct InspectionAPI: Sendable {
         let key = try context.caller()
         let product = try await productInPath(context)
         let version = try await versionInPath(context, of: product)
-        let json = String(decoding: try JSONEncoder.snakeCase.encode(EvaluateJobParams(modelVersionId: version.id)), as: UTF8.self)
+        // Optional: `common_with` another version, so both are measured on the images neither was trained on.
+        var params = EvaluateJobParams(modelVersionId: version.id)
+        let data = try await RequestParts.body(request, limit: 1 << 16)
+        if !data.isEmpty {
+            let body: EvaluateRequest
+            do { body = try context.requestDecoder.decode(EvaluateRequest.self, from: data) } catch let error as DecodingError {
+                throw HTTPError(.badRequest, message: "malformed JSON: \(ErrorMiddleware.describe(error))")
+            }
+            if let number = body.commonWith {
+                guard number != version.version else {
+                    throw StoreError.invalid(field: "common_with", problem: "v\(number) is the version evaluated; name the one to compare it with")
+                }
+                guard let other = try await store.modelVersions(productId: product.id).first(where: { $0.version == number }) else {
+                    throw StoreError.notFound(kind: "model version", key: "\(product.name) v\(number)")
+                }
+                params.commonWithId = other.id
+            }
+        }
+        let json = String(decoding: try JSONEncoder.snakeCase.encode(params), as: UTF8.self)
         let job = try await store.enqueueJob(kind: "evaluate", productId: product.id, params: json, actor: key.name)
         return try job.response(.created, request, context)
     }

@@ -41,6 +41,9 @@ struct FitJobParams: Codable, Sendable {
 /// Parameters of an evaluate job (`POST /api/v1/products/{product}/models/{version}/evaluate`).
 struct EvaluateJobParams: Codable, Sendable {
     var modelVersionId: Int64
+    /// A second version whose training images are left out too, so that both versions' metrics come from the
+    /// same held-out images (a comparison after a rebuild).
+    var commonWithId: Int64? = nil
 }
 
 /// Runs the jobs of the store, one at a time per replica, beside inspections. A job is claimed with a lease that
@@ -200,13 +203,15 @@ extension JobWorker {
     func evaluate(_ job: Job, progress: Progress) async throws -> String {
         let params = try JSONDecoder.snakeCase.decode(EvaluateJobParams.self, from: Data(job.params.utf8))
         let version = try await store.modelVersion(id: params.modelVersionId)
-        let trained = version.trainItemIds
+        var other: ModelVersion? = nil
+        if let id = params.commonWithId { other = try await store.modelVersion(id: id) }
+        let trained = version.trainItemIds.union(other?.trainItemIds ?? [])
         let goods = try await store.datasetItems(productId: version.productId, kind: .good).filter { !trained.contains($0.id) }
         // Defects that built a positive bank are training data too.
         let defects = try await store.datasetItems(productId: version.productId, kind: .defect, verdict: .accepted)
             .filter { !trained.contains($0.id) }
         guard !goods.isEmpty, !defects.isEmpty else {
-            throw StoreError.invalid(field: "dataset", problem: "an evaluation needs good images the version was not trained on (\(goods.count)) and defect images (\(defects.count)); upload more to the product's datasets")
+            throw StoreError.invalid(field: "dataset", problem: "an evaluation needs good images \(other.map { "neither v\(version.version) nor v\($0.version) was" } ?? "the version was not") trained on (\(goods.count)) and defect images (\(defects.count)); upload more to the product's datasets")
         }
         let samples: [LabelledImage] = try (goods + defects).map { item in
             LabelledImage(image: .encoded(try blobs.get(item.imageBlob), name: "dataset item \(item.id)"),
@@ -223,6 +228,7 @@ extension JobWorker {
         metrics["n_defect"] = defects.count
         metrics["n_defect_with_mask"] = defects.filter { $0.maskBlob != nil }.count
         metrics["evaluated_by_job"] = job.id
+        if let other { metrics["common_with"] = other.version }
         // What the Models page draws: each image's score (the worst cases link to their dataset images) and the
         // ROC and precision-recall curves, computed here by the same metrics code as the numbers above.
         let byName = Dictionary(uniqueKeysWithValues: (goods + defects).map { ("dataset item \($0.id)", $0) })

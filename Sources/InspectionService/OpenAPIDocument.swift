@@ -37,7 +37,8 @@ enum OpenAPIDocument {
                     let schema: [String: Any] = body.schema.map { ref($0) } ?? ["type": "string", "format": "binary"]
                     content[type] = ["schema": schema]
                 }
-                operation["requestBody"] = ["required": true, "content": content]
+                // The evaluate route's body is optional (`common_with`); every other body is needed.
+                operation["requestBody"] = ["required": route.operationId != "startEvaluate", "content": content]
             }
             var responses: [String: Any] = [:]
             let successSchema: [String: Any] = route.success.schema.map { ref($0) } ?? ["type": "string", "format": "binary"]
@@ -280,6 +281,8 @@ enum OpenAPIDocument {
                                     "created_by": str, "removed_ms": nullable(int), "removed_by": nullable(str)],
                                    optional: ["negative_prompt", "padding_mask_crop", "seed", "removed_ms", "removed_by"]),
             "PromptPresetList": list("PromptPreset"),
+            "EvaluateRequest": object(["common_with": ["type": ["integer", "null"], "minimum": 1, "maximum": Int64.max]],
+                                      optional: ["common_with"]),
             "NewPlacement": object(["mask_base64": ["type": "string", "minLength": 4, "pattern": "^[A-Za-z0-9+/]+={0,2}$"]]),
             "Placement": object(["source": enumeration(["painted", "estimated", "none"]), "mask_blob": nullable(str)],
                                 optional: ["mask_blob"]),

@@ -116,6 +116,74 @@ import Testing
         }
     }
 
+    /// A plain version and the dual one rebuilt after it are compared on the same images: with `common_with`, each
+    /// is evaluated on the good and defect images neither was trained on (the dual one trains on defects too).
+    @Test func twoVersionsCompareOnTheImagesNeitherWasTrainedOn() async throws {
+        let fixture = try ServiceFixture.shared()
+        try await ServiceHarness.with(.sqlite, configure: { $0.jobPollSeconds = 0.1 }) { h, client in
+            _ = try await client.execute(uri: "/api/v1/products", method: .post, headers: jsonHeaders(h.admin),
+                                         body: buffer(#"{"name":"bottle"}"#))
+            func upload(_ images: [Data]) async throws {
+                for image in images {
+                    _ = try await client.execute(uri: "/api/v1/products/bottle/datasets/good", method: .post,
+                                                 headers: imageHeaders(h.expert), body: buffer(image))
+                }
+            }
+            func run(_ path: String, _ body: String) async throws -> [String: Any] {
+                let started = try await client.execute(uri: "/api/v1/products/bottle/\(path)", method: .post,
+                                                       headers: jsonHeaders(h.expert), body: buffer(body))
+                #expect(started.status == .created, "\(path): \(text(started))")
+                return try await Self.waitForJob(client, h.expert, object(started)["id"] as! Int, until: ["succeeded", "failed"])
+            }
+            func metrics(_ version: Int) async throws -> [String: Any] {
+                let versions = object(try await client.execute(uri: "/api/v1/products/bottle/models", method: .get,
+                                                               headers: auth(h.operator)))["items"] as! [[String: Any]]
+                let json = versions.first { $0["version"] as? Int == version }?["metrics"] as? String ?? "{}"
+                return try JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any] ?? [:]
+            }
+            let fit = #"{"coreset_ratio": 0.1, "size": "96x80", "taps": ["features.13"]"#
+            try await upload(fixture.good + fixture.good.prefix(2))                  // 6: v1's training set
+            let zip = try DatasetBatchTests.zip([
+                ("crack/a.png", fixture.defects[0]), ("crack/a_mask.png", try DatasetBatchTests.mask(like: fixture.defects[0])),
+            ])
+            _ = try await client.execute(uri: "/api/v1/products/bottle/datasets/defect/batch", method: .post,
+                                         headers: auth(h.expert, [.contentType: "application/zip"]), body: buffer(zip))
+            #expect(try await run("jobs/fit", fit + "}")["state"] as? String == "succeeded")
+            try await upload([fixture.good[2], fixture.good[3]])                    // v2 trains on these too
+            #expect(try await run("jobs/fit", fit + #", "positives": true}"#)["state"] as? String == "succeeded")  // + defect a
+            // Before anything new: v2 left nothing out, so the comparison says what to upload.
+            let none = try await run("models/1/evaluate", #"{"common_with": 2}"#)
+            #expect((none["error"] as? String)?.contains("neither v1 nor v2 was trained on (0)") == true, "\(none)")
+            try await upload([fixture.good[0], fixture.good[1]])
+            let more = try DatasetBatchTests.zip([("crack/b.png", fixture.defects[1]), ("spot/c.png", fixture.defects[2])])
+            _ = try await client.execute(uri: "/api/v1/products/bottle/datasets/defect/batch", method: .post,
+                                         headers: auth(h.expert, [.contentType: "application/zip"]), body: buffer(more))
+
+            // Alone, v1 is measured on 4 good images and 3 defects, v2 on 2 and 2.
+            #expect(try await run("models/1/evaluate", "")["state"] as? String == "succeeded")
+            let alone = try await metrics(1)
+            #expect(alone["n_good"] as? Int == 4 && alone["n_defect"] as? Int == 3 && alone["common_with"] == nil, "\(alone)")
+            // Together, both on the same 2 + 2.
+            #expect(try await run("models/1/evaluate", #"{"common_with": 2}"#)["state"] as? String == "succeeded")
+            #expect(try await run("models/2/evaluate", #"{"common_with": 1}"#)["state"] as? String == "succeeded")
+            let (m1, m2) = (try await metrics(1), try await metrics(2))
+            for (m, other) in [(m1, 2), (m2, 1)] {
+                #expect(m["n_good"] as? Int == 2 && m["n_defect"] as? Int == 2 && m["common_with"] as? Int == other, "\(m)")
+            }
+            let ids = { (m: [String: Any]) in Set((m["images"] as? [[String: Any]] ?? []).compactMap { $0["dataset_item_id"] as? Int }) }
+            #expect(ids(m1) == ids(m2) && ids(m1).count == 4)
+
+            let refusals = [("models/2/evaluate", #"{"common_with": 2}"#, HTTPResponse.Status.badRequest),
+                            ("models/2/evaluate", #"{"common_with": 9}"#, .notFound),
+                            ("models/2/evaluate", #"{"common_with": "one"}"#, .badRequest)]
+            for (path, body, status) in refusals {
+                let r = try await client.execute(uri: "/api/v1/products/bottle/\(path)", method: .post, headers: jsonHeaders(h.expert),
+                                                 body: buffer(body))
+                #expect(r.status == status, "\(body): \(r.status) \(text(r))")
+            }
+        }
+    }
+
     @Test func aQueuedJobCancelsAtOnceAndAnEndedOneRefuses() async throws {
         try await ServiceHarness.with(.sqlite, configure: { $0.jobWorkers = 0 }) { h, client in
             _ = try await client.execute(uri: "/api/v1/products", method: .post, headers: jsonHeaders(h.admin),

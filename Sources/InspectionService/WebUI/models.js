@@ -5,22 +5,7 @@ import { hasRole } from './api.js';
 import { el, clear, status, formatTime, formatScore } from './dom.js';
 import { JobProgress } from './jobs.js';
 import { svgNode, curveChart, histogramChart, legend } from './charts.js';
-
-const METRICS = [
-  ['image_auroc', 'Image AUROC'], ['pixel_auroc', 'Pixel AUROC'], ['aupro', 'AUPRO'], ['f1_max', 'F1-max'],
-  ['average_precision', 'AP'], ['false_reject_rate', 'False rejects'], ['escape_rate', 'Escapes'], ['n_test_images', 'Test images'],
-];
-// Which way is better: +1 higher, -1 lower, 0 neither (a count).
-const BETTER = { false_reject_rate: -1, escape_rate: -1, n_test_images: 0 };
-
-function metricsOf(version) {
-  try { return JSON.parse(version.metrics ?? '{}') ?? {}; } catch { return {}; }
-}
-
-function show(value) {
-  if (value === undefined || value === null) return '–';
-  return typeof value === 'number' ? (Number.isInteger(value) ? String(value) : value.toFixed(3)) : String(value);
-}
+import { METRICS, metricsOf, show, comparisonTable } from './compare.js';
 
 export function showModels(root, api, product, _argument, me) {
   const controller = new AbortController();
@@ -101,27 +86,11 @@ export function showModels(root, api, product, _argument, me) {
     renderCompare(versions);
   }
 
-  function gain(key, delta) {
-    const sign = (BETTER[key] ?? 1) * (delta ?? 0);
-    return sign > 0 ? 'up' : sign < 0 ? 'down' : '';
-  }
-
   function renderCompare(versions) {
     clear(compare);
     const chosen = versions.filter((v) => ticked.has(v.id)).slice(0, 2).sort((a, b) => a.version - b.version);
     if (chosen.length !== 2) return;
-    const [a, b] = chosen.map(metricsOf);
-    const t = el('table', { class: 'grid', id: 'comparison' },
-      el('thead', {}, el('tr', {}, ['Metric', `v${chosen[0].version}`, `v${chosen[1].version}`, 'Change'].map((h) => el('th', { scope: 'col', text: h })))));
-    const rows = el('tbody');
-    for (const [key, name] of METRICS) {
-      const delta = typeof a[key] === 'number' && typeof b[key] === 'number' ? b[key] - a[key] : null;
-      rows.append(el('tr', { dataset: { metric: key } }, el('th', { scope: 'row', text: name }),
-        el('td', { class: 'num', text: show(a[key]) }), el('td', { class: 'num', text: show(b[key]) }),
-        el('td', { class: `num ${gain(key, delta)}`, text: delta === null ? '–' : `${delta >= 0 ? '+' : ''}${delta.toFixed(3)}` })));
-    }
-    t.append(rows);
-    compare.append(el('h2', { text: 'Comparison' }), el('div', { class: 'scroll-x' }, t));
+    compare.append(el('h2', { text: 'Comparison' }), comparisonTable('comparison', chosen[0], chosen[1]));
   }
 
   function releaseThumbnails() { for (const u of thumbnails) URL.revokeObjectURL(u); thumbnails = []; }

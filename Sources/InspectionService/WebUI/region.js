@@ -50,10 +50,9 @@ export function placementPanel(api, base, objectURLs) {
   // The region as the server resolves it, over the product's first good image.
   async function show(placement) {
     source.textContent = `Defects go: ${SOURCES[placement.source] ?? placement.source}`;
-    panel.dataset.source = placement.source;
     forget.disabled = placement.source !== 'painted';
     const { items } = await api.get(`${base}/datasets?kind=good`);
-    if (!items.length) { panel.dataset.ready = 'true'; return; }
+    if (!items.length) { panel.dataset.source = placement.source; panel.dataset.ready = 'true'; return; }
     const good = await picture(items[0].image_blob);
     for (const c of [image, mask]) { c.width = good.naturalWidth; c.height = good.naturalHeight; }
     image.getContext('2d').drawImage(good, 0, 0);
@@ -72,6 +71,8 @@ export function placementPanel(api, base, objectURLs) {
       g.putImageData(out, 0, 0);
     }
     history.length = 0;
+    // Set once the region is drawn: what the browser test waits for.
+    panel.dataset.source = placement.source;
     panel.dataset.ready = 'true';
   }
 

@@ -5,6 +5,7 @@ import { el, clear, status } from './dom.js';
 import { JobProgress } from './jobs.js';
 import { dab, maskPNGBase64 } from './maskpaint.js';
 import { placementPanel } from './region.js';
+import { comparisonTable } from './compare.js';
 
 const METHODS = ['cut_paste', 'perlin_texture', 'perlin_intensity'];
 
@@ -185,6 +186,7 @@ export function showStudio(root, api, product) {
     job.bar, job.line);
 
   const rebuild = el('button', { type: 'button', id: 'rebuild-dual', text: 'Rebuild the dual model with the accepted samples' });
+  const comparison = el('section', { id: 'rebuild-comparison', 'aria-live': 'polite' });
   const tabs = el('div', { role: 'tablist', class: 'tabs', 'aria-label': 'Samples by verdict' },
     ['pending', 'accepted', 'rejected'].map((v) => el('button', {
       type: 'button', role: 'tab', id: `tab-${v}`, 'aria-selected': String(v === filter), text: v,
@@ -195,7 +197,7 @@ export function showStudio(root, api, product) {
     el('div', { class: 'toolbar' }, el('h1', { text: `Defect studio — ${product}` })),
     el('div', { class: 'studio' }, el('div', { class: 'column' }, form, placementPanel(api, base, objectURLs)),
       el('section', { class: 'panel grow' },
-        el('div', { class: 'toolbar' }, tabs, rebuild),
+        el('div', { class: 'toolbar' }, tabs, rebuild), comparison,
         el('p', { class: 'muted small', text: 'Keys: A accept · R reject · P pending · J/K next/previous sample' }),
         gallery)));
 
@@ -223,11 +225,39 @@ export function showStudio(root, api, product) {
     } catch (error) { status(error.message, true); }
   });
 
+  // Rebuild, then before / after: the version that was active and the rebuilt one, each evaluated on the images
+  // neither was trained on (`common_with`), side by side.
   rebuild.addEventListener('click', async () => {
     try {
-      await job.follow(await api.post(`${base}/jobs/fit`, { positives: true, activate: true }), 'dual fit');
+      const [{ items: before }, current] = await Promise.all([api.get(`${base}/models`), api.get(base)]);
+      const previous = before.find((v) => v.id === current.active_model_id);
+      const fitted = await job.follow(await api.post(`${base}/jobs/fit`, { positives: true, activate: true }), 'dual fit');
+      if (fitted?.state !== 'succeeded') return;
+      const rebuilt = JSON.parse(fitted.result).version;
+      if (previous) await compare(previous.version, rebuilt);
+      else clear(comparison).append(el('p', { class: 'muted', text: `v${rebuilt} is the product's first version: nothing to compare it with.` }));
     } catch (error) { status(error.message, true); }
   });
+
+  async function compare(before, after) {
+    delete comparison.dataset.state;
+    clear(comparison).append(el('h2', { text: `Before and after: v${before} and v${after}` }));
+    for (const [version, other] of [[before, after], [after, before]]) {
+      const evaluated = await job.follow(await api.post(`${base}/models/${version}/evaluate`, { common_with: other }), `evaluation of v${version}`);
+      if (evaluated?.state !== 'succeeded') {
+        comparison.dataset.state = 'failed';
+        comparison.append(el('p', { class: 'error', text: evaluated?.error ?? 'the evaluation did not finish' }),
+          el('button', { type: 'button', id: 'compare-again', text: 'Compare again', onclick: () => compare(before, after).catch((e) => status(e.message, true)) }));
+        return;
+      }
+    }
+    const { items } = await api.get(`${base}/models`);
+    const [a, b] = [before, after].map((n) => items.find((v) => v.version === n));
+    const n = JSON.parse(b.metrics ?? '{}');
+    comparison.append(comparisonTable('studio-comparison', a, b, [`before (v${before})`, `after (v${after})`]),
+      el('p', { class: 'muted small', text: `Both on the same ${n.n_good ?? '?'} good and ${n.n_defect ?? '?'} defect images that neither version was trained on.` }));
+    comparison.dataset.state = 'done';
+  }
 
   async function load() {
     for (const u of objectURLs.splice(0)) URL.revokeObjectURL(u);
