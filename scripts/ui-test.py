@@ -573,6 +573,8 @@ def run(server, b):
     assert types[0] == "good" and len(types) >= 2, types
     b.wait(lambda d: all(b.image_has_content(i) for i in b.all("#eval-worst-good img") + b.all("#eval-worst-defects img"))
            and b.all("#eval-worst-defects img"), "the worst cases' images")
+    alts = [i.get_attribute("alt") for i in b.all("#eval-worst-good img") + b.all("#eval-worst-defects img")]
+    assert all(a.startswith("heatmap overlay of dataset image") for a in alts), alts
     b.step("models-evaluation")
     # A fit from the form with its taps and input size, followed to the end; the new version is listed, not active.
     b.find("#fit-taps").send_keys("features.13")

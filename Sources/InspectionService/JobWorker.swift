@@ -1,5 +1,6 @@
 import Evaluation
 import Foundation
+import ImageIO
 import InspectionStore
 import Logging
 import PatchCore
@@ -198,6 +199,9 @@ struct JobWorker: Service {
 }
 
 extension JobWorker {
+    /// Worst cases per side with a heatmap overlay (the Models page's galleries show as many).
+    static let worstCasesShown = 6
+
     /// Scores the product's held-out data with a version and stores the metrics on it: every defect image (with
     /// its mask when it has one, for the pixel metrics) and every good image the version was not trained on.
     func evaluate(_ job: Job, progress: Progress) async throws -> String {
@@ -232,10 +236,22 @@ extension JobWorker {
         // What the Models page draws: each image's score (the worst cases link to their dataset images) and the
         // ROC and precision-recall curves, computed here by the same metrics code as the numbers above.
         let byName = Dictionary(uniqueKeysWithValues: (goods + defects).map { ("dataset item \($0.id)", $0) })
+        // The worst cases the page shows (the good images scored highest, the defects scored lowest) get their
+        // heatmap overlays, scored again here: the evaluation keeps scores, not maps.
+        let worstGood = run.records.filter { $0.label == "good" }.sorted { $0.score > $1.score }.prefix(Self.worstCasesShown)
+        let worstDefects = run.records.filter { $0.label != "good" }.sorted { $0.score < $1.score }.prefix(Self.worstCasesShown)
+        var overlayOf: [String: String] = [:]
+        for r in worstGood + worstDefects {
+            guard let item = byName[r.image] else { continue }
+            let p = try scorer.predict(.encoded(try blobs.get(item.imageBlob), name: r.image))
+            overlayOf[r.image] = try blobs.put(ImageFile.encodePNG(HeatmapRenderer.overlay(p), name: "overlay of \(r.image)"))
+        }
         metrics["images"] = run.records.compactMap { r -> [String: Any]? in
             guard let item = byName[r.image] else { return nil }
-            return ["dataset_item_id": item.id, "image_blob": item.imageBlob, "defect_type": r.defectType ?? "defect",
-                    "defect": item.kind != .good, "score": Double(r.score)]
+            var entry: [String: Any] = ["dataset_item_id": item.id, "image_blob": item.imageBlob, "defect_type": r.defectType ?? "defect",
+                                        "defect": item.kind != .good, "score": Double(r.score)]
+            if let overlay = overlayOf[r.image] { entry["overlay_blob"] = overlay }
+            return entry
         }
         let scores = run.records.map(\.score), labels = run.records.map { $0.label == "defect" }
         let roc = try Metrics.rocCurve(scores: scores, labels: labels)

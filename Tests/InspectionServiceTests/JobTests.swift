@@ -3,6 +3,7 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
+import ImageIO
 import InspectionService
 import InspectionStore
 import StoreTestSupport
@@ -107,6 +108,18 @@ import Testing
             let images = try #require(metrics["images"] as? [[String: Any]])
             #expect(images.count == 5 && images.filter { $0["defect"] as? Bool == true }.count == 3)
             #expect(images.allSatisfy { ($0["image_blob"] as? String)?.count == 64 && $0["dataset_item_id"] is Int })
+            // The worst cases (here every image: 2 good, 3 defects, under 6 per side) carry a heatmap overlay: the
+            // image at its width with the map drawn on it and the legend band beneath.
+            for entry in images {
+                let overlay = try #require(entry["overlay_blob"] as? String, "\(entry)")
+                #expect(overlay != entry["image_blob"] as? String)
+                let bytes = { (sha: String) async throws -> Data in
+                    Data(try await client.execute(uri: "/api/v1/blobs/\(sha)", method: .get, headers: auth(h.operator)).body.readableBytesView)
+                }
+                let (drawn, original) = (try ImageFile.decode(try await bytes(overlay), file: "overlay"),
+                                         try ImageFile.decode(try await bytes(entry["image_blob"] as! String), file: "image"))
+                #expect(drawn.width == original.width && drawn.height > original.height, "\(drawn.width)x\(drawn.height)")
+            }
             let scores = images.map { Float($0["score"] as! Double) }, labels = images.map { $0["defect"] as! Bool }
             #expect(try Metrics.auroc(scores: scores, labels: labels) == auroc)
             let roc = try #require(metrics["roc"] as? [String: [Double]])

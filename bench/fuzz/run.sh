@@ -21,7 +21,9 @@ corpus="$root/bench/fuzz/corpus"
 rss="${FUZZ_RSS_MB:-2048}"
 timeout="${FUZZ_TIMEOUT:-10}"
 mkdir -p "$logs"
-[ -d "$corpus" ] || bash bench/fuzz/make_seeds.sh "$corpus" >/dev/null
+# Seeds once, under a lock: several run.sh started together (one per target) must not start fuzzing from a corpus
+# another is still writing (libFuzzer reads its corpus only at start).
+( flock 9; [ -f "$corpus/.seeded" ] || { bash bench/fuzz/make_seeds.sh "$corpus" >/dev/null && touch "$corpus/.seeded"; } ) 9>"$logs/.seeds.lock"
 
 dict_for() {
     case "$1" in

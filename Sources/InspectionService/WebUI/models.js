@@ -142,12 +142,13 @@ export function showModels(root, api, product, _argument, me) {
 
   function gallery(id, items, t) {
     const list = el('ul', { id, class: 'gallery' });
-    for (const item of items.slice(0, 6)) {
-      const img = el('img', { alt: `dataset image ${item.dataset_item_id}` });
+    for (const item of items.slice(0, 6)) {   // the evaluate job stores overlays for as many (worstCasesShown)
+      const overlay = item.overlay_blob;
+      const img = el('img', { alt: `${overlay ? 'heatmap overlay of ' : ''}dataset image ${item.dataset_item_id}` });
       const wrong = item.defect ? item.score < t : item.score >= t;
       list.append(el('li', { class: wrong ? 'wrong' : '' }, img,
         el('span', { class: 'small', text: `#${item.dataset_item_id} ${item.defect_type}: ${formatScore(item.score)}${wrong ? (item.defect ? ' escape' : ' false reject') : ''}` })));
-      api.blobURL(`/api/v1/blobs/${item.image_blob}`).then((u) => { thumbnails.push(u); img.src = u; }).catch((e) => status(e.message, true));
+      api.blobURL(`/api/v1/blobs/${overlay ?? item.image_blob}`).then((u) => { thumbnails.push(u); img.src = u; }).catch((e) => status(e.message, true));
     }
     return list;
   }
