@@ -605,6 +605,14 @@ def run(server, b):
             }).map((e) => e.id || e.className || e.tagName);
             return [document.documentElement.scrollWidth - width, wide.slice(0, 5)];""")
         assert overflow[0] <= 0 and not overflow[1], f"{page} at 768 px: {overflow[0]} px too wide, {overflow[1]}"
+        # Every visible control has a name a screen reader can say (a label, aria-label or its own text).
+        unnamed = b.driver.execute_script("""
+            return [...document.querySelectorAll('input, select, textarea, button, [role=tab], canvas[aria-label], [tabindex]')]
+              .filter((e) => e.offsetParent !== null && e.type !== 'hidden')
+              .filter((e) => !(e.getAttribute('aria-label') || e.getAttribute('aria-labelledby') || (e.labels && e.labels.length)
+                               || (e.tagName !== 'INPUT' && e.textContent.trim()) || e.getAttribute('alt')))
+              .map((e) => e.outerHTML.slice(0, 80));""")
+        assert not unnamed, f"{page}: controls without an accessible name: {unnamed}"
     b.step("tablet-studio")
     b.driver.set_window_size(1280, 800)
 

@@ -14,7 +14,7 @@ export function showDatasets(root, api, product, _argument, me) {
   const tabs = el('div', { role: 'tablist', class: 'tabs', 'aria-label': 'Sets' },
     ['good', 'defect'].map((k) => el('button', { type: 'button', role: 'tab', id: `set-${k}`, 'aria-selected': String(k === kind),
       text: k, onclick: () => { kind = k; for (const t of tabs.children) t.setAttribute('aria-selected', String(t.id === `set-${k}`)); load(); } })));
-  const files = el('input', { type: 'file', id: 'upload-files', multiple: true, accept: 'image/png,image/jpeg' });
+  const files = el('input', { type: 'file', id: 'upload-files', multiple: true, accept: 'image/png,image/jpeg', 'aria-label': 'images to upload' });
   const label = el('input', { id: 'upload-label', maxlength: 64, placeholder: 'defect type (default: folder name)' });
   const drop = el('div', { id: 'drop-zone', class: 'drop', tabindex: 0 },
     el('p', { text: 'Drop PNG / JPEG files here, or pick them:' }), files,
