@@ -33,6 +33,36 @@ from selenium.webdriver.support.ui import Select, WebDriverWait
 
 HOSTILE = '<img src=x onerror="window.__pwned=1">'
 
+# WCAG 2 contrast of each visible element's own text against the first opaque background behind it (canvases, SVG
+# charts and images are not text); returns the failures.
+CONTRAST_CHECK = """
+const rgb = (c) => (c.match(/[\\d.]+/g) || []).map(Number);
+const lum = ([r, g, b]) => [r, g, b].map((v) => { v /= 255; return v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4; })
+  .reduce((s, v, i) => s + v * [0.2126, 0.7152, 0.0722][i], 0);
+const background = (e) => {
+  for (let n = e; n; n = n.parentElement) {
+    const c = rgb(getComputedStyle(n).backgroundColor);
+    if (c.length === 3 || (c.length === 4 && c[3] === 1)) return c.slice(0, 3);
+  }
+  return [255, 255, 255];
+};
+const out = [];
+for (const e of document.querySelectorAll('body *')) {
+  if (e.offsetParent === null || e.closest('svg')) continue;
+  const own = [...e.childNodes].some((n) => n.nodeType === 3 && n.textContent.trim());
+  if (!own && !['INPUT', 'SELECT', 'BUTTON', 'TEXTAREA'].includes(e.tagName)) continue;
+  if (e.tagName === 'INPUT' && ['range', 'checkbox', 'radio', 'color', 'file'].includes(e.type)) continue;   // no text
+  const style = getComputedStyle(e);
+  const fg = rgb(style.color);
+  if (fg.length === 4 && fg[3] < 1) continue;
+  const [a, b] = [lum(fg.slice(0, 3)), lum(background(e))];
+  const ratio = (Math.max(a, b) + 0.05) / (Math.min(a, b) + 0.05);
+  const large = parseFloat(style.fontSize) >= 24 || (parseFloat(style.fontSize) >= 18.66 && Number(style.fontWeight) >= 700);
+  if (ratio < (large ? 3 : 4.5)) out.push(`${e.tagName}#${e.id}.${e.className} '${(e.textContent || e.value || '').trim().slice(0, 30)}' ${ratio.toFixed(2)}`);
+}
+return out;
+"""
+
 
 def png(width, height, pixel, channels=3):
     """A PNG of `pixel(x, y)` (a tuple of `channels` bytes), through zlib only."""
@@ -613,6 +643,9 @@ def run(server, b):
                                || (e.tagName !== 'INPUT' && e.textContent.trim()) || e.getAttribute('alt')))
               .map((e) => e.outerHTML.slice(0, 80));""")
         assert not unnamed, f"{page}: controls without an accessible name: {unnamed}"
+        # Text contrast against its background at least 4.5:1 (WCAG AA; 3:1 for large text), on opaque backgrounds.
+        low = b.driver.execute_script(CONTRAST_CHECK)
+        assert not low, f"{page}: text below AA contrast: {low[:5]}"
     b.step("tablet-studio")
     b.driver.set_window_size(1280, 800)
 
