@@ -29,6 +29,7 @@ from selenium.webdriver.chrome.options import Options
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.by import By
+from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
 HOSTILE = '<img src=x onerror="window.__pwned=1">'
@@ -463,6 +464,15 @@ def run(server, b):
                             "arguments[0].scrollIntoView({block: 'center'})", region)
     ActionChains(b.driver).move_to_element_with_offset(region, -40, -40).click_and_hold() \
         .move_by_offset(30, 0).move_by_offset(30, 30).move_by_offset(-30, 20).release().perform()
+    # And with the keyboard: focus the canvas, move the cursor down with the arrows, Space paints a dab there.
+    def region_pixels():
+        return b.driver.execute_script("""
+            const c = document.getElementById('region-mask'), d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+            let n = 0; for (let i = 3; i < d.length; i += 4) if (d[i] > 0) n += 1; return n;""")
+    by_pointer = region_pixels()
+    region.send_keys(Keys.ARROW_DOWN, Keys.ARROW_DOWN, Keys.ARROW_DOWN, Keys.ARROW_DOWN, Keys.ARROW_DOWN, Keys.ARROW_DOWN, Keys.SPACE)
+    assert b.driver.switch_to.active_element == region and "% down" in region.get_attribute("aria-valuetext")
+    assert region_pixels() > by_pointer, (by_pointer, region_pixels())
     b.click("#region-save")
     b.wait(lambda d: b.find("#region-panel").get_attribute("data-source") == "painted", "the saved region")
     _, placement = server.call("GET", "/api/v1/products/bottle/placement", "operator")

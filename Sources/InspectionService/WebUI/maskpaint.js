@@ -4,7 +4,10 @@
 // A round dab of `diameter` image pixels where the pointer is (the canvas may be shown scaled); `erase` clears.
 export function dab(mask, event, diameter, erase = false) {
   const r = mask.getBoundingClientRect();
-  const x = (event.clientX - r.left) / r.width * mask.width, y = (event.clientY - r.top) / r.height * mask.height;
+  dabAt(mask, (event.clientX - r.left) / r.width * mask.width, (event.clientY - r.top) / r.height * mask.height, diameter, erase);
+}
+
+function dabAt(mask, x, y, diameter, erase) {
   const g = mask.getContext('2d');
   g.save();
   g.globalCompositeOperation = erase ? 'destination-out' : 'source-over';
@@ -13,6 +16,39 @@ export function dab(mask, event, diameter, erase = false) {
   g.arc(x, y, diameter / 2, 0, 2 * Math.PI);
   g.fill();
   g.restore();
+}
+
+// Painting without a pointer: the canvas takes focus; arrow keys move a ring cursor by a twentieth of the image
+// (with Shift, an eightieth), Space or Enter paints a dab there, and holding P while moving paints a stroke.
+// `brush()` and `erase()` read the page's controls; `before()` runs before each change (the page's undo snapshot).
+export function keyboardPainting(mask, { brush, erase = () => false, before = () => {} }) {
+  mask.tabIndex = 0;
+  const cursor = document.createElement('div');
+  cursor.className = 'paint-cursor';
+  cursor.hidden = true;
+  mask.parentElement.append(cursor);
+  let x = 0.5, y = 0.5, stroke = false;
+  const place = () => {
+    cursor.style.left = `${x * 100}%`; cursor.style.top = `${y * 100}%`;
+    cursor.style.width = cursor.style.height = `${brush() / Math.max(1, mask.width) * 100}%`;
+    mask.setAttribute('aria-valuetext', `cursor at ${Math.round(x * 100)} % across, ${Math.round(y * 100)} % down`);
+  };
+  const paint = () => { before(); dabAt(mask, x * mask.width, y * mask.height, brush(), erase()); };
+  mask.addEventListener('focus', () => { cursor.hidden = false; place(); });
+  mask.addEventListener('blur', () => { cursor.hidden = true; stroke = false; });
+  mask.addEventListener('keyup', (event) => { if (event.key === 'p' || event.key === 'P') stroke = false; });
+  mask.addEventListener('keydown', (event) => {
+    const step = event.shiftKey ? 1 / 80 : 1 / 20;
+    const move = { ArrowLeft: [-step, 0], ArrowRight: [step, 0], ArrowUp: [0, -step], ArrowDown: [0, step] }[event.key];
+    if (move) {
+      x = Math.min(1, Math.max(0, x + move[0])); y = Math.min(1, Math.max(0, y + move[1]));
+      place();
+      if (stroke) paint();
+    } else if (event.key === ' ' || event.key === 'Enter') paint();
+    else if ((event.key === 'p' || event.key === 'P') && !event.repeat) { stroke = true; paint(); }
+    else return;
+    event.preventDefault();
+  });
 }
 
 // The painted pixels as the API takes them: base64 of a PNG at the canvas's size, white where painted, black

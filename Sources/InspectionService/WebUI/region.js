@@ -2,7 +2,7 @@
 // good image as the server resolves it (painted for the product, else estimated from the good images' foreground,
 // else anywhere); the expert paints it once (brush, eraser, undo) and saves it, or forgets it to estimate again.
 import { el, status } from './dom.js';
-import { dab, maskPNGBase64 } from './maskpaint.js';
+import { dab, keyboardPainting, maskPNGBase64 } from './maskpaint.js';
 
 const SOURCES = {
   painted: 'painted for this product',
@@ -13,7 +13,7 @@ const SOURCES = {
 export function placementPanel(api, base, objectURLs) {
   const source = el('p', { id: 'region-source', class: 'small', 'aria-live': 'polite' });
   const image = el('canvas', { id: 'region-image', 'aria-label': 'a good image of the product' });
-  const mask = el('canvas', { id: 'region-mask', class: 'overlay', 'aria-label': 'the placement region: paint with the pointer' });
+  const mask = el('canvas', { id: 'region-mask', class: 'overlay', 'aria-label': 'the placement region: paint with the pointer, or with the arrow keys and Space' });
   const brush = el('input', { id: 'region-brush', type: 'range', min: 4, max: 96, value: 24 });
   const erase = el('input', { id: 'region-erase', type: 'checkbox' });
   const undo = el('button', { type: 'button', id: 'region-undo', text: 'Undo' });
@@ -28,10 +28,14 @@ export function placementPanel(api, base, objectURLs) {
     el('div', { class: 'row small' }, save, forget));
   const history = [];
   let stroke = false;
-  mask.addEventListener('pointerdown', (event) => {
-    mask.setPointerCapture(event.pointerId);
+  const snapshot = () => {
     history.push(mask.getContext('2d').getImageData(0, 0, mask.width, mask.height));
     if (history.length > 30) history.shift();
+  };
+  keyboardPainting(mask, { brush: () => Number(brush.value), erase: () => erase.checked, before: snapshot });
+  mask.addEventListener('pointerdown', (event) => {
+    mask.setPointerCapture(event.pointerId);
+    snapshot();
     stroke = true;
     dab(mask, event, Number(brush.value), erase.checked);
   });

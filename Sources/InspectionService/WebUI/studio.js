@@ -3,7 +3,7 @@
 // move), and a dual model rebuilt from them.
 import { el, clear, status } from './dom.js';
 import { JobProgress } from './jobs.js';
-import { dab, maskPNGBase64 } from './maskpaint.js';
+import { dab, keyboardPainting, maskPNGBase64 } from './maskpaint.js';
 import { placementPanel } from './region.js';
 import { comparisonTable } from './compare.js';
 
@@ -57,7 +57,7 @@ export function showStudio(root, api, product) {
   const usePainted = el('input', { id: 'use-painted', type: 'checkbox' });
   const goodSelect = el('select', { id: 'paint-good', 'aria-label': 'good image to paint on' });
   const paintImage = el('canvas', { id: 'paint-image', 'aria-label': 'the good image' });
-  const paintMask = el('canvas', { id: 'paint-mask', 'aria-label': 'the defect mask: paint with the pointer' });
+  const paintMask = el('canvas', { id: 'paint-mask', 'aria-label': 'the defect mask: paint with the pointer, or with the arrow keys and Space' });
   const paintBrush = el('input', { id: 'paint-brush', type: 'range', min: 2, max: 64, value: 12 });
   const erase = el('input', { id: 'paint-erase', type: 'checkbox' });
   const defectSelect = el('select', { id: 'paint-from-defect', 'aria-label': 'a real defect whose mask to start from' });
@@ -94,6 +94,7 @@ export function showStudio(root, api, product) {
   });
   paintMask.addEventListener('pointermove', (event) => { if (stroke) dab(paintMask, event, Number(paintBrush.value), erase.checked); });
   paintMask.addEventListener('pointerup', () => { stroke = false; });
+  keyboardPainting(paintMask, { brush: () => Number(paintBrush.value), erase: () => erase.checked, before: snapshot });
   undoPaint.addEventListener('click', () => { const last = undoStack.pop(); if (last) paintMask.getContext('2d').putImageData(last, 0, 0); });
   clearPaint.addEventListener('click', () => {
     snapshot();
