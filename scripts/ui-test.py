@@ -312,6 +312,15 @@ def run(server, b):
     ActionChains(b.driver).move_to_element_with_offset(viewer, -30, -10).click_and_hold() \
         .move_by_offset(20, 5).move_by_offset(20, 5).move_by_offset(20, 0).release().perform()
     assert b.canvas_has_content("#detail-mask", channel=3), "the painted stroke"
+    # The keyboard paints too: focus the mask, move the cursor, Space.
+    def mask_pixels():
+        return b.driver.execute_script("""
+            const c = document.getElementById('detail-mask'), d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+            let n = 0; for (let i = 3; i < d.length; i += 4) if (d[i] > 0) n += 1; return n;""")
+    by_pointer = mask_pixels()
+    b.driver.execute_script("arguments[0].focus()", b.find("#detail-mask"))
+    b.driver.switch_to.active_element.send_keys(Keys.ARROW_UP, Keys.ARROW_UP, Keys.ARROW_UP, Keys.ARROW_UP, Keys.SPACE)
+    assert mask_pixels() > by_pointer, (by_pointer, mask_pixels())
     b.find("#reason").send_keys(HOSTILE)
     ActionChains(b.driver).move_to_element(b.find("#verdict-defect")).perform()
     assert "defect set" in b.text("#effect"), "what the verdict does, before it is given"

@@ -3,7 +3,7 @@
 // the image) with a reason; what a verdict does to the datasets is said before it is given; reviews can be undone.
 // Keys: C confirm · G good · D defect · M paint / pan · + / - zoom · 0 fit.
 import { el, clear, status, formatScore, formatTime } from './dom.js';
-import { dab, maskPNGBase64 } from './maskpaint.js';
+import { dab, keyboardPainting, maskPNGBase64 } from './maskpaint.js';
 
 // What a verdict does to the datasets (as the store applies it), said before it is given.
 export function effectOf(verdict, decision) {
@@ -68,7 +68,7 @@ export function showDetail(root, api, product, id) {
   const heat = el('canvas', { id: 'detail-heatmap', 'aria-hidden': 'true' });
   const region = el('canvas', { id: 'detail-region', 'aria-hidden': 'true' });
   const truth = el('canvas', { id: 'detail-truth', 'aria-hidden': 'true' });
-  const mask = el('canvas', { id: 'detail-mask', 'aria-label': 'defect mask (paint with the pointer in paint mode)' });
+  const mask = el('canvas', { id: 'detail-mask', 'aria-label': 'defect mask (paint with the pointer in paint mode, or with the arrow keys and Space)' });
   const stage = el('div', { class: 'stage' }, base, heat, region, truth, mask);
   const showRegion = el('input', { id: 'show-region', type: 'checkbox', checked: true });
   const showTruth = el('input', { id: 'show-truth', type: 'checkbox', checked: true });
@@ -157,6 +157,8 @@ export function showDetail(root, api, product, id) {
     drag = { x: event.clientX, y: event.clientY };
   });
   viewer.addEventListener('pointerup', () => { drag = null; });
+  // From the keyboard too (focus the mask: arrows, Space; maskpaint.js), whatever the pointer mode.
+  keyboardPainting(mask, { brush: () => Number(brush.value), before: () => { dirtyMask = true; } });
   function paintAt(event) {
     dab(mask, event, Number(brush.value));
     dirtyMask = true;
