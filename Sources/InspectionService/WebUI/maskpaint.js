@@ -51,6 +51,47 @@ export function keyboardPainting(mask, { brush, erase = () => false, before = ()
   });
 }
 
+// A mask canvas painted with the pointer (strokes) and the keyboard (keyboardPainting), with an undo history of 30
+// changes. `snapshot()` records the canvas before a change made elsewhere (a clear, a transform, a loaded mask).
+export function maskPainter(mask, { brush, erase = () => false }) {
+  const history = [];
+  const snapshot = () => {
+    history.push(mask.getContext('2d').getImageData(0, 0, mask.width, mask.height));
+    if (history.length > 30) history.shift();
+  };
+  let stroke = false;
+  mask.addEventListener('pointerdown', (event) => {
+    mask.setPointerCapture(event.pointerId);
+    snapshot();
+    stroke = true;
+    dab(mask, event, brush(), erase());
+  });
+  mask.addEventListener('pointermove', (event) => { if (stroke) dab(mask, event, brush(), erase()); });
+  mask.addEventListener('pointerup', () => { stroke = false; });
+  keyboardPainting(mask, { brush, erase, before: snapshot });
+  return {
+    snapshot,
+    undo() { const last = history.pop(); if (last) mask.getContext('2d').putImageData(last, 0, 0); },
+    forget() { history.length = 0; },
+  };
+}
+
+// A mask image (white = marked) as painted pixels, scaled to the canvas; it replaces what was painted.
+export function paintFromMaskImage(mask, image) {
+  const w = mask.width, h = mask.height;
+  const scratch = document.createElement('canvas');
+  scratch.width = w; scratch.height = h;
+  const sg = scratch.getContext('2d');
+  sg.drawImage(image, 0, 0, w, h);
+  const source = sg.getImageData(0, 0, w, h).data;
+  const g = mask.getContext('2d');
+  const out = g.createImageData(w, h);
+  for (let i = 0; i < source.length; i += 4) {
+    if (source[i] > 127) { out.data[i] = 255; out.data[i + 1] = 32; out.data[i + 2] = 32; out.data[i + 3] = 255; }
+  }
+  g.putImageData(out, 0, 0);
+}
+
 // The painted pixels as the API takes them: base64 of a PNG at the canvas's size, white where painted, black
 // elsewhere; undefined when nothing is painted.
 export async function maskPNGBase64(mask) {

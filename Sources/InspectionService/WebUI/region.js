@@ -2,7 +2,7 @@
 // good image as the server resolves it (painted for the product, else estimated from the good images' foreground,
 // else anywhere); the expert paints it once (brush, eraser, undo) and saves it, or forgets it to estimate again.
 import { el, status } from './dom.js';
-import { dab, keyboardPainting, maskPNGBase64 } from './maskpaint.js';
+import { maskPainter, maskPNGBase64, paintFromMaskImage } from './maskpaint.js';
 
 const SOURCES = {
   painted: 'painted for this product',
@@ -26,22 +26,8 @@ export function placementPanel(api, base, objectURLs) {
       el('label', { for: 'region-brush', text: 'Brush' }), brush,
       el('label', { class: 'inline', for: 'region-erase' }, erase, ' erase'), undo),
     el('div', { class: 'row small' }, save, forget));
-  const history = [];
-  let stroke = false;
-  const snapshot = () => {
-    history.push(mask.getContext('2d').getImageData(0, 0, mask.width, mask.height));
-    if (history.length > 30) history.shift();
-  };
-  keyboardPainting(mask, { brush: () => Number(brush.value), erase: () => erase.checked, before: snapshot });
-  mask.addEventListener('pointerdown', (event) => {
-    mask.setPointerCapture(event.pointerId);
-    snapshot();
-    stroke = true;
-    dab(mask, event, Number(brush.value), erase.checked);
-  });
-  mask.addEventListener('pointermove', (event) => { if (stroke) dab(mask, event, Number(brush.value), erase.checked); });
-  mask.addEventListener('pointerup', () => { stroke = false; });
-  undo.addEventListener('click', () => { const last = history.pop(); if (last) mask.getContext('2d').putImageData(last, 0, 0); });
+  const painting = maskPainter(mask, { brush: () => Number(brush.value), erase: () => erase.checked });
+  undo.addEventListener('click', () => painting.undo());
 
   async function picture(sha) {
     const url = await api.blobURL(`/api/v1/blobs/${sha}`);
@@ -60,21 +46,9 @@ export function placementPanel(api, base, objectURLs) {
     const good = await picture(items[0].image_blob);
     for (const c of [image, mask]) { c.width = good.naturalWidth; c.height = good.naturalHeight; }
     image.getContext('2d').drawImage(good, 0, 0);
-    const g = mask.getContext('2d');
-    g.clearRect(0, 0, mask.width, mask.height);
-    if (placement.mask_blob) {
-      const region = await picture(placement.mask_blob);
-      const scratch = el('canvas'); scratch.width = mask.width; scratch.height = mask.height;
-      const sg = scratch.getContext('2d');
-      sg.drawImage(region, 0, 0, mask.width, mask.height);
-      const from = sg.getImageData(0, 0, mask.width, mask.height).data;
-      const out = g.createImageData(mask.width, mask.height);
-      for (let i = 0; i < from.length; i += 4) {
-        if (from[i] > 127) { out.data[i] = 255; out.data[i + 1] = 32; out.data[i + 2] = 32; out.data[i + 3] = 255; }
-      }
-      g.putImageData(out, 0, 0);
-    }
-    history.length = 0;
+    mask.getContext('2d').clearRect(0, 0, mask.width, mask.height);
+    if (placement.mask_blob) paintFromMaskImage(mask, await picture(placement.mask_blob));
+    painting.forget();
     // Set once the region is drawn: what the browser test waits for.
     panel.dataset.source = placement.source;
     panel.dataset.ready = 'true';

@@ -3,7 +3,7 @@
 // move), and a dual model rebuilt from them.
 import { el, clear, status } from './dom.js';
 import { JobProgress } from './jobs.js';
-import { dab, keyboardPainting, maskPNGBase64 } from './maskpaint.js';
+import { maskPainter, maskPNGBase64, paintFromMaskImage } from './maskpaint.js';
 import { placementPanel } from './region.js';
 import { comparisonTable } from './compare.js';
 
@@ -79,32 +79,18 @@ export function showStudio(root, api, product) {
         el('label', { class: 'inline', for: 'paint-erase' }, erase, ' erase'), undoPaint, clearPaint),
       el('div', { class: 'row small' }, defectSelect, loadDefect),
       el('div', { class: 'row small', role: 'group', 'aria-label': 'move the mask' }, transforms)));
-  const undoStack = [];
   usePainted.addEventListener('change', () => {
     painter.querySelector('#paint-tools').hidden = !usePainted.checked;
     if (usePainted.checked && !goodSelect.options.length) loadGoodImages().catch((error) => status(error.message, true));
   });
   goodSelect.addEventListener('change', () => showGood().catch((error) => status(error.message, true)));
-  let stroke = false;
-  paintMask.addEventListener('pointerdown', (event) => {
-    paintMask.setPointerCapture(event.pointerId);
-    snapshot();
-    stroke = true;
-    dab(paintMask, event, Number(paintBrush.value), erase.checked);
-  });
-  paintMask.addEventListener('pointermove', (event) => { if (stroke) dab(paintMask, event, Number(paintBrush.value), erase.checked); });
-  paintMask.addEventListener('pointerup', () => { stroke = false; });
-  keyboardPainting(paintMask, { brush: () => Number(paintBrush.value), erase: () => erase.checked, before: snapshot });
-  undoPaint.addEventListener('click', () => { const last = undoStack.pop(); if (last) paintMask.getContext('2d').putImageData(last, 0, 0); });
+  const painting = maskPainter(paintMask, { brush: () => Number(paintBrush.value), erase: () => erase.checked });
+  const snapshot = painting.snapshot;
+  undoPaint.addEventListener('click', () => painting.undo());
   clearPaint.addEventListener('click', () => {
     snapshot();
     paintMask.getContext('2d').clearRect(0, 0, paintMask.width, paintMask.height);
   });
-
-  function snapshot() {
-    undoStack.push(paintMask.getContext('2d').getImageData(0, 0, paintMask.width, paintMask.height));
-    if (undoStack.length > 30) undoStack.shift();
-  }
 
   // Flip, scale (about the centre) or shift the mask by a tenth of the image, as the classical sampler does.
   function transformMask(kind) {
@@ -135,18 +121,8 @@ export function showStudio(root, api, product) {
     const image = await new Promise((resolve, reject) => {
       const i = new Image(); i.onload = () => resolve(i); i.onerror = () => reject(new Error('the mask did not load')); i.src = url;
     });
-    const w = paintMask.width, h = paintMask.height;
-    const scratch = el('canvas'); scratch.width = w; scratch.height = h;
-    const sg = scratch.getContext('2d');
-    sg.drawImage(image, 0, 0, w, h);
-    const source = sg.getImageData(0, 0, w, h).data;
     snapshot();
-    const g = paintMask.getContext('2d');
-    const out = g.createImageData(w, h);
-    for (let i = 0; i < source.length; i += 4) {
-      if (source[i] > 127) { out.data[i] = 255; out.data[i + 1] = 32; out.data[i + 2] = 32; out.data[i + 3] = 255; }
-    }
-    g.putImageData(out, 0, 0);
+    paintFromMaskImage(paintMask, image);
   }
   loadDefect.addEventListener('click', () => startFromDefect().catch((error) => status(error.message, true)));
 
@@ -171,7 +147,7 @@ export function showStudio(root, api, product) {
     });
     for (const c of [paintImage, paintMask]) { c.width = image.naturalWidth; c.height = image.naturalHeight; }
     paintImage.getContext('2d').drawImage(image, 0, 0);
-    undoStack.length = 0;
+    painting.forget();
     painter.dataset.ready = 'true';
   }
 
