@@ -26,6 +26,10 @@ public func fuzzModelFile(_ start: UnsafeRawPointer, _ count: Int) -> CInt {
         switch model.config.transform {
         case let .resizeCrop(resize, crop): _ = probe.resized(shorterSide: resize).centerCropped(width: crop, height: crop)
         case let .resize(width, height): _ = probe.resized(width: width, height: height)
+        case let .shortSide(side: side): _ = probe.resized(shorterSide: side)
+        case .native:
+            let size = model.config.transform.inputSize(forWidth: 64, height: 64)
+            _ = probe.resized(width: size.width, height: size.height)
         }
     } catch {
         // Rejected with an error: fine.

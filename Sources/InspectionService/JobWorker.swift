@@ -21,6 +21,9 @@ struct FitJobParams: Codable, Sendable {
     var taps: [String]?
     /// Plain resize to `WxH` (as `fit --size`); default: resize 256 + centre crop 224.
     var size: String?
+    /// Any input geometry in `InputTransform.parse` form: `WxH`, `resize:R:crop:C`, `short-side:N`, `native`,
+    /// `native:S` (as `fit --short-side`, `--native --scale`).
+    var geometry: String?
 
     /// The model configuration these parameters ask for, validated (`StoreError.invalid` names the field).
     func config() throws -> PatchCoreConfig {
@@ -33,6 +36,16 @@ struct FitJobParams: Codable, Sendable {
                 throw StoreError.invalid(field: "size", problem: "must be WxH with each side in 32...\(PatchCoreConfig.maxInputSide), got '\(size.prefix(40))'")
             }
             config.transform = transform
+        }
+        if let geometry {
+            guard size == nil else { throw StoreError.invalid(field: "geometry", problem: "give size or geometry, not both") }
+            guard let transform = InputTransform.parse(geometry) else {
+                throw StoreError.invalid(field: "geometry", problem: "must be WxH, resize:R:crop:C, short-side:N, native or native:S, got '\(geometry.prefix(40))'")
+            }
+            config.transform = transform
+            do { try config.validate() } catch let error as PatchCoreError {
+                throw StoreError.invalid(field: "geometry", problem: "\(error)")
+            }
         }
         try config.validate()
         return config

@@ -94,8 +94,15 @@ public enum DualAblation {
         var masks: [[UInt8]?]           // per image, at the input size, 0/1
         var labels: [Bool]
         var types: [String]
-        var grid: PatchGrid
+        var grids: [PatchGrid]          // per image (aspect-keeping geometries give each image its own)
+        var inputSizes: [(width: Int, height: Int)]
         var backboneSeconds: Double      // sum over images
+
+        /// Anomaly map of image `i` from its patch scores, as `PatchCoreScorer` makes it.
+        func map(_ i: Int, patchScores: [Float], sigma: Double) throws -> Tensor {
+            try AnomalyMapGenerator(height: inputSizes[i].height, width: inputSizes[i].width, sigma: sigma)
+                .maps(patchScores: patchScores, grid: (grids[i].height, grids[i].width))
+        }
     }
 
     public static func run(extractor: FeatureExtractor, dataset: Dataset, options: DualAblationOptions, out: URL,
@@ -143,8 +150,7 @@ public enum DualAblation {
         let negativeFitSeconds = goodSeconds + Date().timeIntervalSince(coresetStart)
         log("negative bank: \(negative.count) x \(negative.features.shape[1]) from \(good.features.shape[0]) patches")
         let nn = try test.features.map { try negative.nearestNeighbours(of: $0, k: 1) }
-        let mapper = AnomalyMapGenerator(height: config.transform.inputSize.height, width: config.transform.inputSize.width,
-                                         sigma: Double(config.blurSigma))
+        let sigma = Double(config.blurSigma)
         let timing = Array(0..<min(options.timingImages, test.features.count))
         let calibration = evenlySpaced(good, count: options.calibrationImages)
 
@@ -156,7 +162,7 @@ public enum DualAblation {
             singleScores.append(s.imageScore); singleMaps.append(s.patchScores)
         }
         var mapSeconds = 0.0
-        for i in timing { let t = Date(); _ = try mapper.maps(patchScores: singleMaps[i], grid: (test.grid.height, test.grid.width)); mapSeconds += Date().timeIntervalSince(t) }
+        for i in timing { let t = Date(); _ = try test.map(i, patchScores: singleMaps[i], sigma: sigma); mapSeconds += Date().timeIntervalSince(t) }
         let mapMs = 1000 * mapSeconds / Double(timing.count)
         let backboneMs = 1000 * test.backboneSeconds / Double(test.features.count)
         let singleMs = try timeScorer(single, test: test, images: timing)
@@ -168,7 +174,7 @@ public enum DualAblation {
             numNeighbours: options.numNeighbours, epsilon: options.epsilon, seed: options.seed,
             defaultRule: DualScoreRule.default.rawValue, defaultIsolation: "\(DefectIsolation().mode.rawValue) at \(DefectIsolation().scale.rawValue)",
             backboneMsPerImage: backboneMs, mapMsPerImage: mapMs, timingImages: timing.count, rows: [], warnings: warnings)
-        let singleMetrics = try metrics(scores: singleScores, patchScores: singleMaps, test: test, mapper: mapper,
+        let singleMetrics = try metrics(scores: singleScores, patchScores: singleMaps, test: test, sigma: sigma,
                                         fitSeconds: negativeFitSeconds, msPerImage: backboneMs + singleMs + mapMs,
                                         dataset: dataset.name, model: config.backbone)
         report.rows.append(DualAblationRow(
@@ -223,7 +229,7 @@ public enum DualAblation {
                     let ratio = (backboneMs + dualMs + mapMs) / (backboneMs + singleMsNow + mapMs)
                     let mapKey = "\(rule.combination)"
                     var m = try metrics(scores: scores, patchScores: pixelCache[mapKey] == nil ? maps : nil, test: test,
-                                        mapper: mapper, fitSeconds: fitSeconds, msPerImage: backboneMs + dualMs + mapMs,
+                                        sigma: sigma, fitSeconds: fitSeconds, msPerImage: backboneMs + dualMs + mapMs,
                                         dataset: dataset.name, model: config.backbone)
                     if rule.combination == .calibratedLogRatio {
                         // Its map depends on the calibration: never shared.
@@ -297,7 +303,7 @@ public enum DualAblation {
     static func testFeatures(extractor: FeatureExtractor, samples: [Sample], skipBad: Bool, progress: ProgressHandler?,
                              warnings: inout [String]) throws -> TestSplit {
         guard !samples.isEmpty else { throw PatchCoreError.invalidConfiguration("the test split is empty") }
-        var split = TestSplit(features: [], masks: [], labels: [], types: [], grid: PatchGrid(batch: 1, height: 1, width: 1, inputHeight: 1, inputWidth: 1),
+        var split = TestSplit(features: [], masks: [], labels: [], types: [], grids: [], inputSizes: [],
                               backboneSeconds: 0)
         var step = StageProgress(.evaluation, total: samples.count, handler: progress)
         for (i, sample) in samples.enumerated() {
@@ -316,7 +322,8 @@ public enum DualAblation {
             let t = Date()
             let set = try extractor.patchFeatures([input])
             split.backboneSeconds += Date().timeIntervalSince(t)
-            split.features.append(set.features); split.grid = set.grid
+            split.features.append(set.features); split.grids.append(set.grid)
+            split.inputSizes.append((input.width, input.height))
             split.masks.append(mask.map { $0.pixels.map { $0 > 127 ? 1 : 0 } })
             split.labels.append(sample.label == .defect); split.types.append(sample.defectType)
         }
@@ -327,14 +334,14 @@ public enum DualAblation {
 
     /// `Metrics.evaluate` on image scores and patch values (maps made as `PatchCoreScorer` makes them); nil patch
     /// values skip the pixel metrics (the caller has them already).
-    static func metrics(scores: [Float], patchScores: [[Float]]?, test: TestSplit, mapper: AnomalyMapGenerator,
+    static func metrics(scores: [Float], patchScores: [[Float]]?, test: TestSplit, sigma: Double,
                         fitSeconds: Double, msPerImage: Double, dataset: String, model: String) throws -> EvaluationReport {
         let anyMasks = test.masks.contains { $0 != nil }
         var pixels: [ScoredMask] = []
         if anyMasks, let patchScores {
             pixels.reserveCapacity(scores.count)
             for (i, p) in patchScores.enumerated() {
-                let map = try mapper.maps(patchScores: p, grid: (test.grid.height, test.grid.width))
+                let map = try test.map(i, patchScores: p, sigma: sigma)
                 pixels.append(try ScoredMask(map: map, mask: test.masks[i]))
             }
         }
@@ -366,14 +373,7 @@ public enum DualAblation {
     static func evenlySpaced(_ good: TrainingFeatures, count: Int) -> TrainingFeatures {
         guard count < good.imageCount else { return good }
         let picks = (0..<count).map { $0 * good.imageCount / count }
-        var rows: [Float] = []
-        rows.reserveCapacity(count * good.grid.patchesPerImage * good.features.shape[1])
-        for i in picks { rows += good.image(i).scalars }
-        // A copy with its public fields replaced: the memberwise initialiser is internal to PatchCore.
-        var subset = good
-        subset.features = Tensor(shape: [count * good.grid.patchesPerImage, good.features.shape[1]], scalars: rows)
-        subset.imageCount = count
-        subset.names = picks.map { good.names[$0] }
+        var subset = good.subset(picks)
         subset.skipped = []
         return subset
     }

@@ -16,8 +16,23 @@ struct ModelOptions: ParsableArguments {
     @Option(help: "Feature taps, comma-separated layer names (e.g. layer2,layer3). Default: the backbone's default taps.")
     var taps: String?
 
-    @Option(help: "Resize to WxH (e.g. 512x256) instead of the default resize 256 + centre crop 224.")
+    @Option(help: "Input geometry: resize to WxH (e.g. 512x256) instead of the default resize 256 + centre crop 224.")
     var size: InputTransform?
+
+    @Option(help: "Input geometry: resize the shorter side to this (torchvision Resize); with --crop, then centre crop. Default 256 with crop 224.")
+    var resize: Int?
+
+    @Option(help: "Input geometry: centre crop side after --resize.")
+    var crop: Int?
+
+    @Option(help: "Input geometry: resize the shorter side to N and keep the aspect ratio, no crop (images of any size).")
+    var shortSide: Int?
+
+    @Flag(help: "Input geometry: each image at its own size (times --scale), no distortion; maps at the image's own resolution.")
+    var native = false
+
+    @Option(help: "With --native: scale every image by this factor (0.05...4).")
+    var scale: Double?
 
     @Option(help: "Fraction of training patches kept in the memory bank (greedy coreset).")
     var coresetRatio: Double = 0.1
@@ -36,13 +51,26 @@ struct ModelOptions: ParsableArguments {
         if let featureDimension, featureDimension < 1 || featureDimension > 65536 {
             throw ValidationError("--feature-dimension must be in 1...65536, got \(featureDimension)")
         }
+        let geometries = [size != nil, resize != nil || crop != nil, shortSide != nil, native].filter { $0 }.count
+        if geometries > 1 { throw ValidationError("give one input geometry: --size, --resize/--crop, --short-side or --native") }
+        if scale != nil, !native { throw ValidationError("--scale needs --native") }
+        if crop != nil, resize == nil { throw ValidationError("--crop needs --resize") }
+    }
+
+    /// The input geometry asked for, nil for the default (resize 256 + centre crop 224).
+    var transform: InputTransform? {
+        if let size { return size }
+        if let resize { return crop.map { .resizeCrop(resize: resize, crop: $0) } ?? .shortSide(side: resize) }
+        if let shortSide { return .shortSide(side: shortSide) }
+        if native { return .native(scale: scale ?? 1) }
+        return nil
     }
 
     /// The configuration; the library validates it (its errors name the value).
     func config() throws -> PatchCoreConfig {
         var config = try PatchCorePipeline.defaultConfig(backbone: backbone)
         if let taps { config.taps = taps.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) } }
-        if let size { config.transform = size }
+        if let transform { config.transform = transform }
         config.coresetRatio = coresetRatio
         config.featureDimension = featureDimension
         config.seed = seed
@@ -91,7 +119,7 @@ extension InputTransform: ExpressibleByArgument {
         guard let t = InputTransform.parseSize(argument) else { return nil }
         self = t
     }
-    public var defaultValueDescription: String { "\(inputSize.width)x\(inputSize.height)" }
+    public var defaultValueDescription: String { token }
 }
 
 extension DualScoreRule: ExpressibleByArgument {}

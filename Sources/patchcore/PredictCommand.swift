@@ -101,6 +101,7 @@ struct Predict: ParsableCommand {
         let say: (String) -> Void = sink.isStandardOutput ? { log($0) } : { print($0) }
         let rule = threshold.map { "score >= \($0) (given)" } ?? "score >= \(fitted.calibration.threshold) (\(fitted.calibration.provenance))"
         log("model \(scorer.identity); anomalous when \(rule)")
+        log("input geometry: \(fitted.config.transform)")
 
         var anomalous = 0
         var skipped: [SkippedImage] = []
@@ -129,7 +130,9 @@ struct Predict: ParsableCommand {
             let record = PredictionRecord(p, threshold: threshold, heatmap: heatmap)
             try sink.append(record)
             if record.anomalous { anomalous += 1 }
-            say("\(record.anomalous ? "ANOMALOUS" : "ok       ")  \(String(format: "%10.4f", p.score))  \(url.path)")
+            // Geometry and patch count per image: they differ per image with --short-side / --native.
+            let geometry = "\(p.input.width)x\(p.input.height), \(p.patchGrid.height * p.patchGrid.width) patches"
+            say("\(record.anomalous ? "ANOMALOUS" : "ok       ")  \(String(format: "%10.4f", p.score))  \(url.path)  (\(geometry))")
         }
         if let path = sink.path, !sink.isStandardOutput, staged == nil || json != nil { log("wrote \(path)") }
         return (anomalous, skipped)

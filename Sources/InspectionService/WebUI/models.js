@@ -19,7 +19,7 @@ export function showModels(root, api, product, _argument, me) {
   const backbone = el('select', { id: 'fit-backbone' });
   const coreset = el('input', { id: 'fit-coreset', type: 'number', min: 0.001, max: 1, step: 0.001, value: 0.1 });
   const taps = el('input', { id: 'fit-taps', type: 'text', placeholder: 'the backbone\'s default', 'aria-describedby': 'fit-taps-help' });
-  const size = el('input', { id: 'fit-size', type: 'text', placeholder: 'resize 256, crop 224', pattern: '[0-9]{2,4}x[0-9]{2,4}', 'aria-describedby': 'fit-size-help' });
+  const size = el('input', { id: 'fit-size', type: 'text', placeholder: 'resize 256, crop 224', pattern: '[0-9]{2,4}x[0-9]{2,4}|short-side:[0-9]{2,4}|native(:[0-9.]+)?|resize:[0-9]{2,4}:crop:[0-9]{2,4}', 'aria-describedby': 'fit-size-help' });
   const dual = el('input', { id: 'fit-dual', type: 'checkbox' });
   const activate = el('input', { id: 'fit-activate', type: 'checkbox' });
   const fitForm = el('form', { id: 'fit-form', class: 'panel inline-form' },
@@ -27,8 +27,8 @@ export function showModels(root, api, product, _argument, me) {
     el('label', { for: 'fit-backbone', text: 'Backbone' }), backbone,
     el('label', { for: 'fit-taps', text: 'Taps' }), taps,
     el('span', { id: 'fit-taps-help', class: 'muted small', text: 'layer names, comma-separated (e.g. features.6, features.13)' }),
-    el('label', { for: 'fit-size', text: 'Input size' }), size,
-    el('span', { id: 'fit-size-help', class: 'muted small', text: 'WxH, a plain resize (e.g. 320x192 for long parts); empty: resize 256 + centre crop 224' }),
+    el('label', { for: 'fit-size', text: 'Input geometry' }), size,
+    el('span', { id: 'fit-size-help', class: 'muted small', text: 'WxH: a plain resize (e.g. 320x192 for long parts); short-side:N: aspect kept; native or native:S: each image at its own size (times S); empty: resize 256 + centre crop 224' }),
     el('label', { for: 'fit-coreset', text: 'Coreset ratio' }), coreset,
     el('label', { class: 'inline', for: 'fit-dual' }, dual, ' dual (accepted defects and samples as a positive bank)'),
     el('label', { class: 'inline', for: 'fit-activate' }, activate, ' activate when done'),
@@ -51,7 +51,9 @@ export function showModels(root, api, product, _argument, me) {
     const body = { backbone: backbone.value, coreset_ratio: Number(coreset.value), positives: dual.checked, activate: activate.checked };
     const tapList = taps.value.split(',').map((t) => t.trim()).filter((t) => t);
     if (tapList.length) body.taps = tapList;
-    if (size.value.trim()) body.size = size.value.trim();
+    const geometry = size.value.trim();
+    if (/^[0-9]{2,4}x[0-9]{2,4}$/.test(geometry)) body.size = geometry;
+    else if (geometry) body.geometry = geometry;
     try { await job.follow(await api.post(`${base}/jobs/fit`, body), 'fit'); await load(); } catch (error) { status(error.message, true); }
   });
 

@@ -2,17 +2,55 @@ import Backbones
 import Foundation
 import ImageIO
 
-/// How images become model inputs.
+/// How images become model inputs: the input geometry, recorded in the model file and applied identically at fit and
+/// at scoring. The first two give every image the same input size; the last two keep each image's aspect ratio, so
+/// images of different sizes give feature grids (and anomaly maps) of different sizes.
 public enum InputTransform: Sendable, Codable, Equatable, CustomStringConvertible {
     /// torchvision `Resize(resize)` (shorter side) then `CenterCrop(crop)`: the PatchCore paper's protocol.
     case resizeCrop(resize: Int, crop: Int)
     /// Plain resize to width x height, for parts whose aspect ratio matters (`--size WxH`).
     case resize(width: Int, height: Int)
+    /// torchvision `Resize(side)` without a crop: the shorter side becomes `side`, the aspect ratio is kept
+    /// (`--short-side N`).
+    case shortSide(side: Int)
+    /// Each image at its own size times `scale` (1 = the camera's pixels), no distortion (`--native [--scale S]`).
+    case native(scale: Double)
 
-    public var inputSize: (width: Int, height: Int) {
+    /// Smallest model input side: below it the coarsest taps of the backbones (stride 16-32) have no cell left.
+    public static let minimumSide = 32
+    /// Range of `native(scale:)`.
+    public static let scaleRange: ClosedRange<Double> = 0.05...4
+
+    /// The input size every image gets, or nil when it depends on the image (`shortSide`, `native`).
+    public var fixedInputSize: (width: Int, height: Int)? {
         switch self {
         case let .resizeCrop(_, crop): return (crop, crop)
         case let .resize(w, h): return (w, h)
+        case .shortSide, .native: return nil
+        }
+    }
+
+    /// The model input size of a `width` x `height` image (before any limit or minimum is checked).
+    public func inputSize(forWidth width: Int, height: Int) -> (width: Int, height: Int) {
+        switch self {
+        case let .resizeCrop(_, crop): return (crop, crop)
+        case let .resize(w, h): return (w, h)
+        case let .shortSide(side: side): return Image.resizedSize(width: width, height: height, shorterSide: side)
+        case let .native(scale):
+            guard scale != 1 else { return (width, height) }
+            return (max(1, Int((Double(width) * scale).rounded())), max(1, Int((Double(height) * scale).rounded())))
+        }
+    }
+
+    /// The size defect crops are brought to when positives are isolated as resized crops: the input size, or for
+    /// geometries without one a square of the short side (`shortSide`) or of 224 pixels times the scale (`native`).
+    public var cropInputSize: (width: Int, height: Int) {
+        switch self {
+        case let .shortSide(side: side): return (side, side)
+        case let .native(scale):
+            let side = max(Self.minimumSide, Int((224 * scale).rounded()))
+            return (side, side)
+        default: return fixedInputSize!
         }
     }
 
@@ -20,15 +58,17 @@ public enum InputTransform: Sendable, Codable, Equatable, CustomStringConvertibl
         switch self {
         case let .resizeCrop(r, c): return "resize \(r) + centre crop \(c)"
         case let .resize(w, h): return "resize \(w)x\(h)"
+        case let .shortSide(side: s): return "short side \(s) (aspect kept)"
+        case let .native(scale): return scale == 1 ? "native (each image at its own size)" : "native x\(scale) (aspect kept)"
         }
     }
 
     /// Where, in the pixels of a `width` x `height` source image, the model input comes from: the centre crop's
-    /// rectangle mapped back through the resize (the whole image for a plain resize). Heatmaps use it to put the
+    /// rectangle mapped back through the resize (the whole image otherwise). Heatmaps use it to put the
     /// anomaly map back onto the image the camera took.
     public func sourceRegion(width: Int, height: Int) -> (x: Double, y: Double, width: Double, height: Double) {
         switch self {
-        case .resize:
+        case .resize, .shortSide, .native:
             return (0, 0, Double(width), Double(height))
         case let .resizeCrop(resize, crop):
             let resized = Image.resizedSize(width: width, height: height, shorterSide: resize)
@@ -41,9 +81,39 @@ public enum InputTransform: Sendable, Codable, Equatable, CustomStringConvertibl
     /// Parses `WxH` (e.g. `224x224`).
     public static func parseSize(_ text: String) -> InputTransform? {
         let parts = text.lowercased().split(separator: "x")
-        guard parts.count == 2, let w = Int(parts[0]), let h = Int(parts[1]), w >= 32, h >= 32,
+        guard parts.count == 2, let w = Int(parts[0]), let h = Int(parts[1]), w >= minimumSide, h >= minimumSide,
               w <= PatchCoreConfig.maxInputSide, h <= PatchCoreConfig.maxInputSide else { return nil }
         return .resize(width: w, height: h)
+    }
+
+    /// Parses the one-word form used by the service and reports: `WxH`, `resize:R:crop:C`, `short-side:N`,
+    /// `native` or `native:S`. nil when the text is none of them (ranges are checked by `PatchCoreConfig.validate`).
+    public static func parse(_ text: String) -> InputTransform? {
+        let t = text.lowercased().trimmingCharacters(in: .whitespaces)
+        if t == "native" { return .native(scale: 1) }
+        let parts = t.split(separator: ":", omittingEmptySubsequences: false).map(String.init)
+        switch parts.first {
+        case "native" where parts.count == 2:
+            guard let s = Double(parts[1]), s.isFinite else { return nil }
+            return .native(scale: s)
+        case "short-side" where parts.count == 2:
+            return Int(parts[1]).map { .shortSide(side: $0) }
+        case "resize" where parts.count == 4 && parts[2] == "crop":
+            guard let r = Int(parts[1]), let c = Int(parts[3]) else { return nil }
+            return .resizeCrop(resize: r, crop: c)
+        default:
+            return parts.count == 1 ? parseSize(t) : nil
+        }
+    }
+
+    /// The form `parse` reads back.
+    public var token: String {
+        switch self {
+        case let .resizeCrop(r, c): return "resize:\(r):crop:\(c)"
+        case let .resize(w, h): return "\(w)x\(h)"
+        case let .shortSide(side: s): return "short-side:\(s)"
+        case let .native(scale): return scale == 1 ? "native" : "native:\(scale)"
+        }
     }
 }
 
@@ -139,6 +209,12 @@ public struct PatchCoreConfig: Sendable, Codable, Equatable {
         case let .resize(w, h):
             guard (32...side).contains(w), (32...side).contains(h) else {
                 throw bad("transform: input size must be within 32x32...\(side)x\(side), got \(w)x\(h)")
+            }
+        case let .shortSide(side: s):
+            guard (32...side).contains(s) else { throw bad("transform: short side must be in 32...\(side), got \(s)") }
+        case let .native(scale):
+            guard scale.isFinite, InputTransform.scaleRange.contains(scale) else {
+                throw bad("transform: native scale must be in \(InputTransform.scaleRange.lowerBound)...\(InputTransform.scaleRange.upperBound), got \(scale)")
             }
         }
     }

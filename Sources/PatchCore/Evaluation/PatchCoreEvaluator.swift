@@ -24,6 +24,10 @@ public struct PredictionRecord: Sendable, Codable, Equatable {
     /// decision colour exactly when `mapMax >= mapThreshold`.
     public var mapMax: Float?
     public var mapThreshold: Float?
+    /// The model input the image became (`WxH`) and its patch count: they vary per image with the aspect-keeping
+    /// geometries (`--short-side`, `--native`).
+    public var inputSize: String?
+    public var patches: Int?
 
     public init(image: String, score: Float, normalizedScore: Float, threshold: Float, anomalous: Bool,
                 decisionRule: String? = nil, model: ModelIdentity? = nil, timestamp: String? = nil,
@@ -43,6 +47,8 @@ public struct PredictionRecord: Sendable, Codable, Equatable {
                   label: label, defectType: defectType, heatmap: heatmap, latencyMs: p.timings.total * 1000)
         mapMax = p.map.scalars.max()
         mapThreshold = p.mapThreshold
+        inputSize = "\(p.input.width)x\(p.input.height)"
+        patches = p.patchGrid.height * p.patchGrid.width
     }
 
     enum CodingKeys: String, CodingKey {
@@ -52,6 +58,7 @@ public struct PredictionRecord: Sendable, Codable, Equatable {
         case defectType = "defect_type"
         case latencyMs = "latency_ms"
         case mapMax = "map_max", mapThreshold = "map_threshold"
+        case inputSize = "input_size", patches
     }
 
     /// One JSON line (sorted keys, newline-terminated).

@@ -51,19 +51,28 @@ public final class FeatureExtractor: Sendable {
         }.map(\.element)
     }
 
-    /// Input size (width, height) of the model.
-    public var inputSize: (width: Int, height: Int) { config.transform.inputSize }
+    /// The model input size of a `width` x `height` image (`InputTransform.inputSize(forWidth:height:)`).
+    public func inputSize(forWidth width: Int, height: Int) -> (width: Int, height: Int) {
+        config.transform.inputSize(forWidth: width, height: height)
+    }
 
-    /// Colour image at the model's input size (resize + centre crop, or plain resize). Every step's result is checked
-    /// against `InputLimits` before it is allocated (a 1 x 65,500 image resized to 256 on its short side would ask for
-    /// 16.8 M x 256 pixels); errors name `file`.
+    /// Colour image at the model's input geometry (resize + centre crop, plain resize, short side, native). Every
+    /// step's result is checked against `InputLimits` before it is allocated (a 1 x 65,500 image resized to 256 on its
+    /// short side would ask for 16.8 M x 256 pixels); an input outside 32...`maxInputSide` per side (possible only with
+    /// the aspect-keeping geometries) is refused naming the minimum or maximum. Errors name `file`.
     public func prepare(_ image: Image, file: String = "image") throws -> Image {
         let rgb = image.channels == 3 ? image : image.toRGB()
+        try checkInputSize(of: image, file: file)
         switch config.transform {
         case let .resizeCrop(resize, crop):
             return try rgb.resized(shorterSide: resize, nearest: false, file: file).centerCropped(width: crop, height: crop, file: file)
         case let .resize(w, h):
             return try rgb.resized(width: w, height: h, file: file)
+        case let .shortSide(side: side):
+            return try rgb.resized(shorterSide: side, nearest: false, file: file)
+        case .native:
+            let size = inputSize(forWidth: image.width, height: image.height)
+            return size == (image.width, image.height) ? rgb : try rgb.resized(width: size.width, height: size.height, file: file)
         }
     }
 
@@ -75,6 +84,25 @@ public final class FeatureExtractor: Sendable {
             return try gray.resized(shorterSide: resize, nearest: true, file: file).centerCropped(width: crop, height: crop, file: file)
         case let .resize(w, h):
             return try gray.resizedNearest(width: w, height: h, file: file)
+        case let .shortSide(side: side):
+            return try gray.resized(shorterSide: side, nearest: true, file: file)
+        case .native:
+            let size = inputSize(forWidth: mask.width, height: mask.height)
+            return try gray.resizedNearest(width: size.width, height: size.height, file: file)
+        }
+    }
+
+    /// The aspect-keeping geometries give each image its own input size: it must stay within what the backbone
+    /// can run (`InputTransform.minimumSide`) and what one pass may take (`PatchCoreConfig.maxInputSide`).
+    private func checkInputSize(of image: Image, file: String) throws {
+        guard config.transform.fixedInputSize == nil else { return }
+        let size = inputSize(forWidth: image.width, height: image.height)
+        let least = InputTransform.minimumSide, most = PatchCoreConfig.maxInputSide
+        guard min(size.width, size.height) >= least else {
+            throw ImageError.unsupported(file: file, reason: "\(image.width)x\(image.height) becomes \(size.width)x\(size.height) at the model input (\(config.transform)), below the network's minimum of \(least) pixels per side")
+        }
+        guard max(size.width, size.height) <= most else {
+            throw ImageError.unsupported(file: file, reason: "\(image.width)x\(image.height) becomes \(size.width)x\(size.height) at the model input (\(config.transform)), above the largest input side \(most); use a smaller --scale or --short-side")
         }
     }
 

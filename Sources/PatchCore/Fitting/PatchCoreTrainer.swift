@@ -78,15 +78,14 @@ public enum PatchCoreTrainer {
         // 4. Threshold: score good images the bank did not see (or, by request or necessity, its own).
         let calibrationStart = Date()
         let scorer = ImageScorer(config: config, bank: normal, positive: banks.positive?.bank, dual: scoring)
-        let maps = AnomalyMapGenerator(height: extractor.inputSize.height, width: extractor.inputSize.width,
-                                       sigma: Double(config.blurSigma))
         var calibrationSet = heldOut
         var skipped = training.skipped
         var calibrationNames: [String] = []
         var scores: [Float] = [], maxima: [Float] = [], medians: [Float] = []
         var step = StageProgress(.calibration, total: calibrationSet?.count ?? training.imageCount, handler: progress)
-        func record(_ features: Tensor, grid: PatchGrid) throws {
+        func record(_ features: Tensor, grid: PatchGrid, input: (width: Int, height: Int)) throws {
             let (patchScores, score) = try scorer.score(features: features)
+            let maps = AnomalyMapGenerator(height: input.height, width: input.width, sigma: Double(config.blurSigma))
             let map = try maps.maps(patchScores: patchScores, grid: (grid.height, grid.width)).scalars
             scores.append(finite(score))
             maxima.append(finite(map.max() ?? 0))
@@ -97,7 +96,7 @@ public enum PatchCoreTrainer {
                 do {
                     let input = try extractor.prepare(try source.load(), file: source.name)
                     let f = try extractor.patchFeatures([input])
-                    try record(f.features, grid: f.grid)
+                    try record(f.features, grid: f.grid, input: (input.width, input.height))
                     calibrationNames.append(source.name)
                 } catch let error as CancellationError { throw error } catch {
                     guard options.skipBad else { throw error }
@@ -110,7 +109,7 @@ public enum PatchCoreTrainer {
         if calibrationSet == nil {
             step = StageProgress(.calibration, total: training.imageCount, handler: progress)
             for i in 0..<training.imageCount {
-                try record(training.image(i), grid: training.grid)
+                try record(training.image(i), grid: training.grids[i], input: training.inputSizes[i])
                 try step.advance()
             }
             calibrationNames = training.names
@@ -201,19 +200,51 @@ public enum PatchCoreTrainer {
     }
 }
 
-/// Patch features of a set of training images, all rows in one tensor.
+/// Patch features of a set of training images, all rows in one tensor. With an aspect-keeping geometry each image
+/// has its own grid, so rows are found through `offsets`.
 public struct TrainingFeatures: Sendable {
-    /// (imageCount * grid.patchesPerImage, D), rows (n, y, x).
+    /// (total patches, D), rows (n, y, x).
     public var features: Tensor
-    public var grid: PatchGrid
+    /// Grid of each image, in row order.
+    public var grids: [PatchGrid]
+    /// Model input size (width, height) of each image.
+    public var inputSizes: [(width: Int, height: Int)]
+    /// First row of each image, and one past the last row at the end (`imageCount + 1` values).
+    public var offsets: [Int]
     /// Images read (unreadable ones are in `skipped`).
-    public var imageCount: Int
+    public var imageCount: Int { grids.count }
     /// Names of the images read, in row order.
     public var names: [String]
     public var skipped: [SkippedImage]
 
+    public init(features: Tensor, grids: [PatchGrid], inputSizes: [(width: Int, height: Int)], names: [String],
+                skipped: [SkippedImage]) {
+        self.features = features; self.grids = grids; self.inputSizes = inputSizes; self.names = names
+        self.skipped = skipped
+        var offsets = [0]
+        for g in grids { offsets.append(offsets.last! + g.patchesPerImage) }
+        self.offsets = offsets
+    }
+
+    /// The first image's grid (the grid of every image when the geometry has a fixed input size).
+    public var grid: PatchGrid { grids[0] }
+
+    /// Whether every image has the same grid.
+    public var uniformGrid: Bool { grids.allSatisfy { $0.height == grids[0].height && $0.width == grids[0].width } }
+
     /// The (P, D) rows of image `i`.
-    public func image(_ i: Int) -> Tensor { features.rows(i * grid.patchesPerImage ..< (i + 1) * grid.patchesPerImage) }
+    public func image(_ i: Int) -> Tensor { features.rows(offsets[i] ..< offsets[i + 1]) }
+
+    /// The images at `indices`, in that order.
+    public func subset(_ indices: [Int]) -> TrainingFeatures {
+        let d = features.shape[1]
+        var rows: [Float] = []
+        rows.reserveCapacity(indices.reduce(0) { $0 + (offsets[$1 + 1] - offsets[$1]) } * d)
+        for i in indices { rows += features.scalars[offsets[i] * d ..< offsets[i + 1] * d] }
+        return TrainingFeatures(features: Tensor(shape: [rows.count / max(d, 1), d], scalars: rows),
+                                grids: indices.map { grids[$0] }, inputSizes: indices.map { inputSizes[$0] },
+                                names: indices.map { names[$0] }, skipped: skipped)
+    }
 }
 
 extension PatchCoreTrainer {
@@ -223,7 +254,9 @@ extension PatchCoreTrainer {
                                         progress: ProgressHandler? = nil) throws -> TrainingFeatures {
         guard !images.isEmpty else { throw PatchCoreError.emptyTrainingSet("the training set lists no images") }
         var rows: [Float] = []
-        var grid: PatchGrid?
+        var grids: [PatchGrid] = []
+        var sizes: [(width: Int, height: Int)] = []
+        var dimension = 0
         var skipped: [SkippedImage] = []
         var names: [String] = []
         var step = StageProgress(.features, total: images.count, handler: progress)
@@ -238,18 +271,21 @@ extension PatchCoreTrainer {
             }
             let set = try extractor.patchFeatures([input])
             try FiniteCheck.require(set.features, file: source.name, tensor: "patch features")
-            if rows.isEmpty { rows.reserveCapacity(images.count * set.features.count) }
+            if rows.isEmpty, extractor.config.transform.fixedInputSize != nil {
+                rows.reserveCapacity(images.count * set.features.count)
+            }
             rows.append(contentsOf: set.features.scalars)
-            grid = set.grid
+            grids.append(set.grid)
+            sizes.append((input.width, input.height))
+            dimension = set.dimension
             names.append(source.name)
             try step.advance()
         }
-        guard let grid, !names.isEmpty else {
+        guard !names.isEmpty else {
             throw PatchCoreError.emptyTrainingSet("all \(images.count) training image(s) were unreadable")
         }
-        let dimension = rows.count / (names.count * grid.patchesPerImage)
-        return TrainingFeatures(features: Tensor(shape: [names.count * grid.patchesPerImage, dimension], scalars: rows),
-                                grid: grid, imageCount: names.count, names: names, skipped: skipped)
+        return TrainingFeatures(features: Tensor(shape: [rows.count / dimension, dimension], scalars: rows),
+                                grids: grids, inputSizes: sizes, names: names, skipped: skipped)
     }
 
     /// `trainingFeatures` of image files.

@@ -70,6 +70,8 @@ public struct Prediction: Sendable {
     public var sourceRegion: (x: Double, y: Double, width: Double, height: Double)
     public var timings: StageTimings
     public var model: ModelIdentity
+    /// The patch grid the image was scored on (rows x columns of the finest tap).
+    public var patchGrid: (height: Int, width: Int) = (0, 0)
 
     /// The anomaly map on the original image's pixel grid (bilinear; NaN where the model saw nothing, e.g.
     /// outside the centre crop).
@@ -96,7 +98,6 @@ public final class PatchCoreScorer: Sendable {
     public let identity: ModelIdentity
     let calibration: ModelCalibration
     let scorer: ImageScorer
-    let maps: AnomalyMapGenerator
 
     public convenience init(model: PatchCoreModel, weights: URL, name: String? = nil, version: Int? = nil) throws {
         try self.init(model: model, extractor: FeatureExtractor(config: model.config, weights: weights), name: name, version: version)
@@ -132,8 +133,6 @@ public final class PatchCoreScorer: Sendable {
         calibration = model.calibration
         let positive = model.banks.positive
         scorer = ImageScorer(config: model.config, bank: model.banks.normal, positive: positive?.bank, dual: positive?.info.scoring)
-        let size = model.config.transform.inputSize
-        maps = AnomalyMapGenerator(height: size.height, width: size.width, sigma: Double(model.config.blurSigma))
     }
 
     /// Scores one image from a file, bytes or pixels.
@@ -165,14 +164,18 @@ public final class PatchCoreScorer: Sendable {
         timings.features = lap()
         let (patchScores, score) = try scorer.score(features: set.features)
         timings.search = lap()
+        // The map takes the prepared input's size: fixed for resize geometries, the image's own for native ones.
+        let maps = AnomalyMapGenerator(height: input.height, width: input.width, sigma: Double(model.config.blurSigma))
         let map = try maps.maps(patchScores: patchScores, grid: (set.grid.height, set.grid.width))
         timings.map = lap()
-        return Prediction(source: name, score: score, normalizedScore: calibration.normalise(score),
+        var prediction = Prediction(source: name, score: score, normalizedScore: calibration.normalise(score),
                           threshold: calibration.threshold, thresholdProvenance: calibration.provenance,
                           decision: calibration.isAnomalous(score) ? .anomalous : .ok,
                           map: map.reshaped([map.shape[1], map.shape[2]]), mapLow: calibration.mapLow,
                           mapThreshold: calibration.mapThreshold, input: input, original: input,
                           sourceRegion: (0, 0, Double(input.width), Double(input.height)), timings: timings, model: identity)
+        prediction.patchGrid = (set.grid.height, set.grid.width)
+        return prediction
     }
 
     public func predict(contentsOf url: URL) throws -> Prediction { try predict(.file(url)) }

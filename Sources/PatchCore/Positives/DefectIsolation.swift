@@ -246,6 +246,9 @@ extension InputTransform {
             let size = Image.resizedSize(width: w, height: h, shorterSide: resize)
             let origin = Image.centerCropOrigin(width: size.width, height: size.height, cropWidth: crop, cropHeight: crop)
             (scaledW, scaledH, originX, originY, outW, outH) = (size.width, size.height, origin.x, origin.y, crop, crop)
+        case .shortSide, .native:
+            let size = inputSize(forWidth: w, height: h)
+            (scaledW, scaledH, originX, originY, outW, outH) = (size.width, size.height, 0, 0, size.width, size.height)
         }
         let sx = Double(scaledW) / Double(w), sy = Double(scaledH) / Double(h)
         var x0 = Int((Double(box.x0) * sx).rounded(.down)) - originX, x1 = Int((Double(box.x1) * sx).rounded(.up)) - originX

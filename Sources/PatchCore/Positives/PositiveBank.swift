@@ -156,7 +156,7 @@ public enum PositivePatchExtractor {
             switch isolation.scale {
             case .resizedCrop:
                 // One backbone pass per region crop.
-                let (crops, notes) = isolation.crops(image: image, mask: mask, inputSize: extractor.inputSize, file: example.image.path)
+                let (crops, notes) = isolation.crops(image: image, mask: mask, inputSize: extractor.config.transform.cropInputSize, file: example.image.path)
                 warnings += notes.map { SkippedImage(file: example.image.path, reason: $0) }
                 for crop in crops {
                     let set = try extractor.patchFeatures([crop.image])
