@@ -9,13 +9,15 @@ extension Metrics {
     ///     (each type against all good images).
     ///   - pixels: anomaly maps with masks for the same images; pixel AUROC and AUPRO are `nil` when it is
     ///     empty or holds no defect pixel.
+    ///   - inputPixels: optionally the same maps and masks at the model input's resolution when `pixels` are at
+    ///     the ground truth's own (`pixel_auroc_input`, `aupro_input`).
     /// ```swift
     /// let report = try Metrics.evaluate(imageScores: s, imageLabels: y, pixels: maps,
     ///                                   fitSeconds: 12, inferenceSecondsPerImage: 0.02)
     /// ```
     /// - Throws: `MetricError` when the image-level metrics are undefined (e.g. no good or no defect image).
     public static func evaluate(imageScores: [Float], imageLabels: [Bool], defectTypes: [String]? = nil,
-                                pixels: [ScoredMask] = [], fitSeconds: Double, inferenceSecondsPerImage: Double,
+                                pixels: [ScoredMask] = [], inputPixels: [ScoredMask] = [], fitSeconds: Double, inferenceSecondsPerImage: Double,
                                 dataset: String? = nil, model: String? = nil) throws -> EvaluationReport {
         let auc = try auroc(scores: imageScores, labels: imageLabels)
         let ap = try averagePrecision(scores: imageScores, labels: imageLabels)
@@ -38,9 +40,14 @@ extension Metrics {
             pixelAUC = try pixelAUROC(pixels)
             pro = try aupro(pixels)
         }
-        return EvaluationReport(imageAUROC: auc, pixelAUROC: pixelAUC, aupro: pro, f1Max: f1.f1, averagePrecision: ap,
-                                nTestImages: imageScores.count, fitSeconds: fitSeconds,
-                                inferenceSecondsPerImage: inferenceSecondsPerImage, f1Threshold: f1.threshold,
-                                imageAUROCPerDefectType: perType, dataset: dataset, model: model)
+        var report = EvaluationReport(imageAUROC: auc, pixelAUROC: pixelAUC, aupro: pro, f1Max: f1.f1, averagePrecision: ap,
+                                      nTestImages: imageScores.count, fitSeconds: fitSeconds,
+                                      inferenceSecondsPerImage: inferenceSecondsPerImage, f1Threshold: f1.threshold,
+                                      imageAUROCPerDefectType: perType, dataset: dataset, model: model)
+        if inputPixels.contains(where: { $0.defectPixelCount > 0 }) {
+            report.pixelAUROCInput = try pixelAUROC(inputPixels)
+            report.auproInput = try aupro(inputPixels)
+        }
+        return report
     }
 }

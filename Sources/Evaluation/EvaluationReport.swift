@@ -1,9 +1,11 @@
 import Foundation
 
 /// The result of evaluating a fitted model on a test set, saved as JSON with snake_case keys:
-/// `image_auroc`, `pixel_auroc`, `aupro`, `f1_max`, `average_precision`, `n_test_images`, `fit_seconds`,
+/// `image_auroc`, `pixel_auroc`, `aupro` (pixel metrics at the ground truth's own resolution when the caller has it,
+/// see `pixel_auroc_input`), `f1_max`, `average_precision`, `n_test_images`, `fit_seconds`,
 /// `inference_seconds_per_image` (always present; pixel metrics are `null` when the test set has no masks),
-/// plus optional extras `f1_threshold`, `image_auroc_per_defect_type` (each defect type against the good images),
+/// plus optional extras `pixel_auroc_input` and `aupro_input` (the same metrics at the model input's resolution,
+/// comparable with results that resize the masks to the input), `f1_threshold`, `image_auroc_per_defect_type` (each defect type against the good images),
 /// `dataset` and `model`.
 ///
 /// ```swift
@@ -17,6 +19,10 @@ public struct EvaluationReport: Sendable, Codable, Equatable {
     public var imageAUROC: Double
     public var pixelAUROC: Double?
     public var aupro: Double?
+    /// Pixel AUROC and AUPRO at the model input's resolution (masks brought through the input geometry), when the
+    /// main pixel metrics are at the ground truth's own resolution.
+    public var pixelAUROCInput: Double?
+    public var auproInput: Double?
     public var f1Max: Double
     public var averagePrecision: Double
     public var nTestImages: Int
@@ -52,6 +58,8 @@ public struct EvaluationReport: Sendable, Codable, Equatable {
         case imageAUROC = "image_auroc"
         case pixelAUROC = "pixel_auroc"
         case aupro
+        case pixelAUROCInput = "pixel_auroc_input"
+        case auproInput = "aupro_input"
         case f1Max = "f1_max"
         case averagePrecision = "average_precision"
         case nTestImages = "n_test_images"
@@ -71,6 +79,8 @@ public struct EvaluationReport: Sendable, Codable, Equatable {
         try c.encode(imageAUROC, forKey: .imageAUROC)
         try c.encode(pixelAUROC, forKey: .pixelAUROC)   // null when absent: the key is always there
         try c.encode(aupro, forKey: .aupro)
+        try c.encodeIfPresent(pixelAUROCInput, forKey: .pixelAUROCInput)
+        try c.encodeIfPresent(auproInput, forKey: .auproInput)
         try c.encode(f1Max, forKey: .f1Max)
         try c.encode(averagePrecision, forKey: .averagePrecision)
         try c.encode(nTestImages, forKey: .nTestImages)
@@ -100,9 +110,11 @@ public struct EvaluationReport: Sendable, Codable, Equatable {
             ("image AUROC", m(imageAUROC)),
             ("pixel AUROC", m(pixelAUROC)),
             ("AUPRO@0.3", m(aupro)),
-            ("F1-max", m(f1Max)),
-            ("average precision", m(averagePrecision)),
         ]
+        if pixelAUROCInput != nil || auproInput != nil {
+            r += [("pixel AUROC (input res.)", m(pixelAUROCInput)), ("AUPRO@0.3 (input res.)", m(auproInput))]
+        }
+        r += [("F1-max", m(f1Max)), ("average precision", m(averagePrecision))]
         // %.9g: enough digits for a Float to round-trip, so the printed value reproduces the decisions.
         if let t = f1Threshold { r.append(("F1 threshold", String(format: "%.9g", Double(t)))) }
         if let t = threshold { r.append(("model threshold", String(format: "%.9g", Double(t)))) }

@@ -1,5 +1,5 @@
 import Foundation
-import PatchCore
+@testable import PatchCore
 import Testing
 
 /// The aspect-keeping input geometries (`--short-side`, `--native`): parsing and ranges, a bank fitted on images of
@@ -130,6 +130,32 @@ import Testing
         let run = try PatchCoreEvaluator.evaluate(scorer: scorer, samples: fixture.data.test, fitSeconds: 0)
         #expect(Set(run.records.compactMap(\.inputSize)) == ["168x168"])
         #expect(run.report.imageAUROC > 0.95 && (run.report.pixelAUROC ?? 0) > 0.9)
+    }
+
+    /// Pixel metrics at the ground truth's own resolution: natively they equal the input-resolution figures; with a
+    /// centre crop the pixels the model never saw rank below every seen one, so a defect there counts as missed.
+    @Test func pixelMetricsAtTheGroundTruthsResolution() throws {
+        var config = try LibraryFixture.config(coresetRatio: 0.1)
+        config.transform = .native(scale: 1)
+        let native = try LibraryFixture.extractor(config)
+        let nativeModel = try PatchCoreTrainer.fit(extractor: native, good: ImageSource.files(fixture.data.train.map(\.image))).model
+        let run = try PatchCoreEvaluator.evaluate(scorer: try PatchCoreScorer(model: nativeModel, extractor: native),
+                                                  samples: fixture.data.test, fitSeconds: 0)
+        let (full, input) = (try #require(run.report.pixelAUROC), try #require(run.report.pixelAUROCInput))
+        #expect(abs(full - input) < 1e-9 && abs(run.report.aupro! - run.report.auproInput!) < 1e-9, "\(full) vs \(input)")
+
+        let cropped = try LibraryFixture.extractor(try LibraryFixture.config(coresetRatio: 0.1))   // resize 256 + crop 224
+        let model = try PatchCoreTrainer.fit(extractor: cropped, good: ImageSource.files(fixture.data.train.map(\.image))).model
+        let scorer = try PatchCoreScorer(model: model, extractor: cropped)
+        let sample = try #require(fixture.data.test.first { $0.label == .defect })
+        let p = try scorer.predict(.file(sample.image))
+        let mask = try ImageFile.read(sample.mask!)
+        let item = try PatchCoreEvaluator.groundTruthResolution(p, mask: mask)
+        #expect(item.width == 224 && item.height == 224 && item.mask!.count == 224 * 224)
+        // 224 -> 256 -> centre 224: the outer 14 source pixels (16 of 256, scaled back) were never seen.
+        #expect(item.scores[0] == -Float.greatestFiniteMagnitude && item.scores[5 * 224 + 112] == -Float.greatestFiniteMagnitude)
+        #expect(item.scores[112 * 224 + 112].isFinite && item.scores[112 * 224 + 112] >= 0)
+        #expect(item.scores.filter { $0 == -Float.greatestFiniteMagnitude }.count < 224 * 224 / 4)
     }
 
     @Test func imagesBelowTheNetworksMinimumAreRefusedByName() throws {

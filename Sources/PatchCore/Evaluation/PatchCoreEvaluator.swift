@@ -101,6 +101,17 @@ public enum PatchCoreEvaluator {
                      skipBad: skipBad, heatmap: heatmap, progress: progress)
     }
 
+    /// The map on the camera's pixels against the mask as it was given. Pixels the model never saw (outside a centre
+    /// crop) score below every seen pixel: a defect there counts as missed.
+    static func groundTruthResolution(_ p: Prediction, mask: Image?) throws -> ScoredMask {
+        let map = p.mapOnOriginal()
+        let unseen = -Float.greatestFiniteMagnitude
+        let scores = map.scalars.map { $0.isNaN ? unseen : $0 }
+        let gray = mask.map { $0.channels == 1 ? $0 : $0.toGray() }
+        return try ScoredMask(width: p.original.width, height: p.original.height, scores: scores,
+                              mask: gray.map { $0.pixels.map { $0 > 127 ? 1 : 0 } })
+    }
+
     /// Labelled images from files or memory.
     /// - Parameters:
     ///   - heatmap: called with each prediction, its item and its prepared mask (e.g. to write overlays); returns the
@@ -111,7 +122,7 @@ public enum PatchCoreEvaluator {
                                 progress: ProgressHandler? = nil) throws -> Run {
         guard !samples.isEmpty else { throw PatchCoreError.invalidConfiguration("the test split of \(datasetName ?? "the data set") is empty") }
         var scores: [Float] = [], labels: [Bool] = [], types: [String] = []
-        var pixels: [ScoredMask] = []
+        var pixels: [ScoredMask] = [], inputPixels: [ScoredMask] = []
         var records: [PredictionRecord] = []
         var skipped: [SkippedImage] = []
         var inferenceSeconds = 0.0, preprocessSeconds = 0.0
@@ -119,9 +130,9 @@ public enum PatchCoreEvaluator {
         var step = StageProgress(.evaluation, total: samples.count, handler: progress)
         for sample in samples {
             let image: Image
-            var mask: Image?
+            var mask: Image?, rawMask: Image?
             do {
-                (image, mask) = try scorer.extractor.readTestSample(sample)
+                (image, rawMask, mask) = try scorer.extractor.readTestSampleAtBothResolutions(sample)
             } catch {
                 guard skipBad else { throw error }
                 skipped.append(SkippedImage(file: sample.image.name, reason: SystemErrorText.describe(error)))
@@ -135,7 +146,8 @@ public enum PatchCoreEvaluator {
             labels.append(sample.label == .defect)
             types.append(sample.defectType)
             if anyMasks {
-                pixels.append(try ScoredMask(map: p.map, mask: mask.map { $0.pixels.map { $0 > 127 ? 1 : 0 } }))
+                inputPixels.append(try ScoredMask(map: p.map, mask: mask.map { $0.pixels.map { $0 > 127 ? 1 : 0 } }))
+                pixels.append(try groundTruthResolution(p, mask: rawMask))
             }
             let heatmapPath = try heatmap?(p, sample, mask)
             records.append(PredictionRecord(p, label: sample.label.rawValue, defectType: sample.defectType, heatmap: heatmapPath))
@@ -143,7 +155,7 @@ public enum PatchCoreEvaluator {
         }
         guard !scores.isEmpty else { throw PatchCoreError.badImages(skipped.map { "\($0.file): \($0.reason)" }) }
         var report = try Metrics.evaluate(imageScores: scores, imageLabels: labels, defectTypes: types, pixels: pixels,
-                                          fitSeconds: fitSeconds, inferenceSecondsPerImage: inferenceSeconds / Double(scores.count),
+                                          inputPixels: inputPixels, fitSeconds: fitSeconds, inferenceSecondsPerImage: inferenceSeconds / Double(scores.count),
                                           dataset: datasetName, model: scorer.model.config.backbone)
         report.preprocessSecondsPerImage = preprocessSeconds / Double(scores.count)
         let threshold = scorer.calibration.threshold

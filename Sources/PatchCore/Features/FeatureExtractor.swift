@@ -118,14 +118,20 @@ extension FeatureExtractor {
     /// A test image and, when it has one, its mask prepared like the image (`prepareMask`); the mask must have the
     /// image's size. Shared by `PatchCoreEvaluator` and the ablation so both read test data identically.
     public func readTestSample(_ item: LabelledImage) throws -> (image: Image, mask: Image?) {
+        let read = try readTestSampleAtBothResolutions(item)
+        return (read.image, read.mask)
+    }
+
+    /// `readTestSample` that also returns the mask as it was read (the ground truth's own resolution).
+    public func readTestSampleAtBothResolutions(_ item: LabelledImage) throws -> (image: Image, raw: Image?, mask: Image?) {
         let image = try item.image.load()
-        guard let m = item.mask else { return (image, nil) }
+        guard let m = item.mask else { return (image, nil, nil) }
         let raw = try m.load()
         guard raw.width == image.width, raw.height == image.height else {
             throw ImageError.sizeMismatch(file: m.name, expected: "its image \(image.width)x\(image.height)",
                                           actual: "\(raw.width)x\(raw.height)")
         }
-        return (image, try prepareMask(raw, file: m.name))
+        return (image, raw, try prepareMask(raw, file: m.name))
     }
 
     public func readTestSample(_ sample: Sample) throws -> (image: Image, mask: Image?) {
