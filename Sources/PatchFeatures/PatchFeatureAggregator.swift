@@ -34,6 +34,8 @@ public struct PatchFeatureSet: Sendable {
     public var features: Tensor
     public var grid: PatchGrid
     public var dimension: Int { features.shape[1] }
+
+    public init(features: Tensor, grid: PatchGrid) { self.features = features; self.grid = grid }
 }
 
 /// Turns backbone feature maps into PatchCore patch features (paper Sec. 3.1, "locally aware

@@ -122,7 +122,7 @@ struct EvaluationJob {
             return Self.overlay(in: staged.finalURL("heatmaps"), image: sample.image.name, defectType: sample.defectType).path
         }, progress: TerminalProgress().handler)
         run.skipped = skipped + run.skipped
-        logGeometry(run, transform: scorer.model.config.transform)
+        logGeometry(run, config: scorer.model.config)
         if let setThreshold, let saveModel {
             guard let f1 = run.report.f1Threshold else { throw ValidationError("the test split gave no F1 threshold") }
             var model = scorer.model
@@ -170,11 +170,11 @@ struct EvaluationJob {
 }
 
 /// The input geometry and the patch count per image (they vary per image with --short-side / --native).
-func logGeometry(_ run: PatchCoreEvaluator.Run, transform: InputTransform) {
+func logGeometry(_ run: PatchCoreEvaluator.Run, config: PatchCoreConfig) {
     let counts = run.records.compactMap(\.patches)
     guard let lo = counts.min(), let hi = counts.max() else { return }
     let mean = Double(counts.reduce(0, +)) / Double(counts.count)
     let sizes = Set(run.records.compactMap(\.inputSize))
-    log("input geometry: \(transform); \(sizes.count == 1 ? "input \(sizes.first!)" : "\(sizes.count) input sizes"); "
+    log("input geometry: \(config.transform)\(config.tile.map { ", \($0)" } ?? ""); \(sizes.count == 1 ? "input \(sizes.first!)" : "\(sizes.count) input sizes"); "
         + (lo == hi ? "\(lo) patches per image" : "\(lo)...\(hi) patches per image (mean \(Int(mean.rounded())))"))
 }

@@ -62,14 +62,14 @@ func printSummary(_ result: FitResult, config: PatchCoreConfig, file: URL?) {
     var lines = ["model:      \(file?.path ?? "not saved") (id \(m.id))"]
     if let (positive, dual) = m.banks.positive {
         lines[0] += " PatchCoreDual, score \(dual.scoring.rule.rawValue), isolation \(dual.isolation.mode.rawValue) at \(dual.isolation.scale.rawValue)"
-        lines += ["backbone:   \(config.backbone) taps \(config.taps.joined(separator: ",")), input \(config.transform)",
+        lines += ["backbone:   \(config.backbone) taps \(config.taps.joined(separator: ",")), input \(config.transform)\(config.tile.map { ", \($0)" } ?? "")",
                   "images:     \(info.trainImageCount) in the bank (\(result.patchCount) patches of dimension \(info.featureDimension)), \(result.calibrationImages.count) set the threshold",
                   "bank:       \(m.banks.normal.count) normal patches (coreset ratio \(dual.negativeCoresetRatio))",
                   "positive:   \(positive.count) defect patches of \(result.positivePatchCount) (coreset ratio \(dual.positiveCoresetRatio))",
                   "sources:    " + dual.sources.map { "\($0.source.description): \($0.images) image(s), \($0.regions) region(s), \($0.patches) patches" }
                       .joined(separator: "\n            ")]
     } else {
-        lines += ["backbone:   \(config.backbone) taps \(config.taps.joined(separator: ",")), input \(config.transform)",
+        lines += ["backbone:   \(config.backbone) taps \(config.taps.joined(separator: ",")), input \(config.transform)\(config.tile.map { ", \($0)" } ?? "")",
                   "images:     \(info.trainImageCount) in the bank (\(result.patchCount) patches of dimension \(info.featureDimension)), \(result.calibrationImages.count) set the threshold",
                   "bank:       \(m.banks.normal.count) patches (coreset ratio \(config.coresetRatio))"]
     }

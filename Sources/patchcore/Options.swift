@@ -34,6 +34,12 @@ struct ModelOptions: ParsableArguments {
     @Option(help: "With --native: scale every image by this factor (0.05...4).")
     var scale: Double?
 
+    @Option(help: "Compute features tile by tile for inputs larger than WxH (multiples of 32), stitched into one map; bounds the memory of a pass.")
+    var tile: String?
+
+    @Option(help: "With --tile: pixels of each neighbouring tile a tile's pass also sees (multiple of 32).")
+    var tileOverlap: Int = 128
+
     @Option(help: "Fraction of training patches kept in the memory bank (greedy coreset).")
     var coresetRatio: Double = 0.1
 
@@ -55,6 +61,15 @@ struct ModelOptions: ParsableArguments {
         if geometries > 1 { throw ValidationError("give one input geometry: --size, --resize/--crop, --short-side or --native") }
         if scale != nil, !native { throw ValidationError("--scale needs --native") }
         if crop != nil, resize == nil { throw ValidationError("--crop needs --resize") }
+        if let tile, tileSpec == nil { throw ValidationError("--tile must be WxH (e.g. 512x512), got '\(tile.prefix(40))'") }
+    }
+
+    /// `--tile WxH` with `--tile-overlap` (the library checks the ranges and names them).
+    var tileSpec: TileSpec? {
+        guard let tile else { return nil }
+        let parts = tile.lowercased().split(separator: "x")
+        guard parts.count == 2, let w = Int(parts[0]), let h = Int(parts[1]) else { return nil }
+        return TileSpec(width: w, height: h, overlap: tileOverlap)
     }
 
     /// The input geometry asked for, nil for the default (resize 256 + centre crop 224).
@@ -71,6 +86,7 @@ struct ModelOptions: ParsableArguments {
         var config = try PatchCorePipeline.defaultConfig(backbone: backbone)
         if let taps { config.taps = taps.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) } }
         if let transform { config.transform = transform }
+        config.tile = tileSpec
         config.coresetRatio = coresetRatio
         config.featureDimension = featureDimension
         config.seed = seed

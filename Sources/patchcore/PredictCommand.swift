@@ -101,7 +101,7 @@ struct Predict: ParsableCommand {
         let say: (String) -> Void = sink.isStandardOutput ? { log($0) } : { print($0) }
         let rule = threshold.map { "score >= \($0) (given)" } ?? "score >= \(fitted.calibration.threshold) (\(fitted.calibration.provenance))"
         log("model \(scorer.identity); anomalous when \(rule)")
-        log("input geometry: \(fitted.config.transform)")
+        log("input geometry: \(fitted.config.transform)\(fitted.config.tile.map { ", \($0)" } ?? "")")
 
         var anomalous = 0
         var skipped: [SkippedImage] = []

@@ -117,6 +117,37 @@ public enum InputTransform: Sendable, Codable, Equatable, CustomStringConvertibl
     }
 }
 
+/// Tiled feature extraction (`--tile WxH --tile-overlap P`): the prepared input is cut into tiles of `width` x
+/// `height` input pixels; each tile's backbone pass also sees `overlap` pixels of its neighbours on every side (the
+/// halo), and only the tile's own cells are kept, so the stitched grid is the whole-image grid. Sides and overlap are
+/// multiples of `alignment`, the largest tap stride, so every tile's cells line up with the whole image's. Memory of
+/// one pass is bounded by (tile + 2 overlap)^2 whatever the image size; an input no larger than one tile is one pass.
+public struct TileSpec: Sendable, Codable, Equatable, CustomStringConvertible {
+    public var width: Int
+    public var height: Int
+    public var overlap: Int
+
+    public static let alignment = 32
+    public static let maxSide = 4096
+
+    public init(width: Int, height: Int, overlap: Int = 128) {
+        self.width = width; self.height = height; self.overlap = overlap
+    }
+
+    public var description: String { "tiles \(width)x\(height), overlap \(overlap)" }
+
+    /// Checks sides and overlap, naming the value.
+    public func validate() throws {
+        let a = Self.alignment
+        guard width >= a, height >= a, width <= Self.maxSide, height <= Self.maxSide, width % a == 0, height % a == 0 else {
+            throw PatchCoreError.invalidConfiguration("tile: sides must be multiples of \(a) in \(a)...\(Self.maxSide), got \(width)x\(height)")
+        }
+        guard overlap >= 0, overlap <= Self.maxSide, overlap % a == 0 else {
+            throw PatchCoreError.invalidConfiguration("tile overlap must be a multiple of \(a) in 0...\(Self.maxSide) pixels, got \(overlap)")
+        }
+    }
+}
+
 /// Everything that defines a PatchCore model before fitting. Stored verbatim in the model file.
 public struct PatchCoreConfig: Sendable, Codable, Equatable {
     public var backbone: String
@@ -135,6 +166,8 @@ public struct PatchCoreConfig: Sendable, Codable, Equatable {
     /// Gaussian sigma (pixels at input resolution) applied to anomaly maps.
     public var blurSigma: Float
     public var seed: UInt64
+    /// Tiled feature extraction for large inputs; nil: one backbone pass per image.
+    public var tile: TileSpec?
 
     public init(backbone: String, taps: [String], transform: InputTransform = .resizeCrop(resize: 256, crop: 224),
                 mean: [Float] = [0.485, 0.456, 0.406], std: [Float] = [0.229, 0.224, 0.225],
@@ -153,13 +186,14 @@ public struct PatchCoreConfig: Sendable, Codable, Equatable {
         case featureDimension = "feature_dimension"
         case reweightNeighbours = "reweight_neighbours"
         case blurSigma = "blur_sigma"
+        case tile
     }
 
     /// Whether both configurations turn an image into the same patch features (backbone, taps, input transform,
     /// normalisation, reduction), whatever their bank and scoring settings.
     public func extractsSameFeatures(as other: PatchCoreConfig) -> Bool {
         backbone == other.backbone && taps == other.taps && transform == other.transform && mean == other.mean
-            && std == other.std && featureDimension == other.featureDimension
+            && std == other.std && featureDimension == other.featureDimension && tile == other.tile
     }
 
     /// Largest model input side. Images are decoded at any size (within `InputLimits`), but the backbone runs on
@@ -200,6 +234,7 @@ public struct PatchCoreConfig: Sendable, Codable, Equatable {
         if let d = featureDimension, !(1...Self.maxFeatureDimension).contains(d) {
             throw bad("feature_dimension must be in 1...\(Self.maxFeatureDimension), got \(d)")
         }
+        try tile?.validate()
         let side = Self.maxInputSide
         switch transform {
         case let .resizeCrop(r, c):

@@ -21,6 +21,8 @@ public final class FeatureExtractor: Sendable {
     private let aggregator: PatchFeatureAggregator
     /// Taps ordered finest grid first (the aggregator resizes the others onto it).
     private let orderedTaps: [String]
+    /// Input pixels per cell of the finest tap (8 for MobileNetV2's default taps).
+    public let finestStride: Int
 
     public init(config: PatchCoreConfig, weights: URL) throws {
         try config.validate()
@@ -49,6 +51,11 @@ public final class FeatureExtractor: Sendable {
             let ha = maps[a.element]!.shape[2], hb = maps[b.element]!.shape[2]
             return ha != hb ? ha > hb : a.offset < b.offset
         }.map(\.element)
+        finestStride = 64 / max(1, maps[orderedTaps[0]]!.shape[2])
+        let coarsest = 64 / max(1, maps[orderedTaps.last!]!.shape[2])
+        if config.tile != nil, TileSpec.alignment % coarsest != 0 || TileSpec.alignment < coarsest {
+            throw PatchCoreError.invalidConfiguration("tiling needs taps of stride at most \(TileSpec.alignment); \(orderedTaps.last!) has stride \(coarsest)")
+        }
     }
 
     /// The model input size of a `width` x `height` image (`InputTransform.inputSize(forWidth:height:)`).
@@ -101,16 +108,71 @@ public final class FeatureExtractor: Sendable {
         guard min(size.width, size.height) >= least else {
             throw ImageError.unsupported(file: file, reason: "\(image.width)x\(image.height) becomes \(size.width)x\(size.height) at the model input (\(config.transform)), below the network's minimum of \(least) pixels per side")
         }
-        guard max(size.width, size.height) <= most else {
+        // Tiled passes are bounded by the tile; the decoded size is bounded by `InputLimits`.
+        guard config.tile != nil || max(size.width, size.height) <= most else {
             throw ImageError.unsupported(file: file, reason: "\(image.width)x\(image.height) becomes \(size.width)x\(size.height) at the model input (\(config.transform)), above the largest input side \(most); use a smaller --scale or --short-side")
         }
     }
 
-    /// Patch features of prepared images (all at the input size): (N*h*w, D), rows (n, y, x).
+    /// Patch features of prepared images (all at the input size): (N*h*w, D), rows (n, y, x). With `config.tile`,
+    /// each image larger than a tile is computed tile by tile (`tiledPatchFeatures`).
     public func patchFeatures(_ images: [Image]) throws -> PatchFeatureSet {
+        if let tile = config.tile, images.contains(where: { $0.width > tile.width || $0.height > tile.height }) {
+            let sets = try images.map { try tiledPatchFeatures($0, tile: tile) }
+            guard sets.count > 1 else { return sets[0] }
+            var grid = sets[0].grid
+            grid.batch = sets.count
+            return PatchFeatureSet(features: Tensor(shape: [sets.count * grid.patchesPerImage, sets[0].dimension],
+                                                    scalars: sets.flatMap(\.features.scalars)), grid: grid)
+        }
+        return try wholePatchFeatures(images)
+    }
+
+    private func wholePatchFeatures(_ images: [Image]) throws -> PatchFeatureSet {
         let batch = try Image.batchTensor(images, mean: config.mean, std: config.std)
         let maps = try backbone.features(batch, taps: orderedTaps)
         return try aggregator.aggregate(orderedTaps.map { maps[$0]! }, inputHeight: batch.shape[2], inputWidth: batch.shape[3])
+    }
+
+    /// One image's patch features tile by tile, stitched into the whole-image grid. Each pass covers a tile plus
+    /// `tile.overlap` pixels on every side (clipped at the image border, where the whole-image pass pads alike); its
+    /// cells inside the tile are kept. Cells agree with a whole-image pass up to the receptive field that reaches past
+    /// the overlap and the coarse taps' resize onto the finest grid (exact when the image sides are multiples of the
+    /// largest stride); `InputGeometryTests` measures the difference.
+    public func tiledPatchFeatures(_ image: Image, tile: TileSpec) throws -> PatchFeatureSet {
+        let (w, h) = (image.width, image.height)
+        let stride = finestStride
+        let (gridH, gridW) = ((h + stride - 1) / stride, (w + stride - 1) / stride)
+        var out: [Float] = []
+        var d = 0
+        for y0 in Swift.stride(from: 0, to: h, by: tile.height) {
+            for x0 in Swift.stride(from: 0, to: w, by: tile.width) {
+                try Task.checkCancellation()
+                let (x1, y1) = (min(x0 + tile.width, w), min(y0 + tile.height, h))
+                let (cx0, cy0) = (max(0, x0 - tile.overlap), max(0, y0 - tile.overlap))
+                let (cx1, cy1) = (min(w, x1 + tile.overlap), min(h, y1 + tile.overlap))
+                let set = try wholePatchFeatures([image.cropped(x: cx0, y: cy0, width: cx1 - cx0, height: cy1 - cy0)])
+                if out.isEmpty {
+                    d = set.dimension
+                    out = [Float](repeating: 0, count: gridH * gridW * d)
+                }
+                // Cells of this tile in whole-image coordinates, and where they sit in the pass's grid.
+                let (gx1, gy1) = (min(gridW, (x1 + stride - 1) / stride), min(gridH, (y1 + stride - 1) / stride))
+                let (ox, oy) = (cx0 / stride, cy0 / stride)
+                set.features.withUnsafeBufferPointer { src in
+                    out.withUnsafeMutableBufferPointer { dst in
+                        for gy in (y0 / stride)..<gy1 where gy - oy < set.grid.height {
+                            for gx in (x0 / stride)..<gx1 where gx - ox < set.grid.width {
+                                let from = ((gy - oy) * set.grid.width + (gx - ox)) * d, to = (gy * gridW + gx) * d
+                                for c in 0..<d { dst[to + c] = src[from + c] }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        let rows = Tensor(shape: [gridH * gridW, d], scalars: out)
+        return PatchFeatureSet(features: rows, grid: PatchGrid(batch: 1, height: gridH, width: gridW, inputHeight: h, inputWidth: w))
     }
 }
 
