@@ -14,6 +14,10 @@
   python3 bench/coreset_bench.py knn --bank FILE
       per-image 1-NN: the last image's 784 patches vs every 10th row of the other images and vs all other rows,
       torch.cdist + min (median of 5).
+  python3 bench/coreset_bench.py faiss --bank FILE [--threads 2]
+      the same queries and banks through faiss-cpu (pip faiss-cpu): exact IndexFlatL2 (median of 5), and IVF
+      (nlist = 4 sqrt(N), trained on the bank, nprobe 1/8/32) with its recall@1 against the exact neighbour and the
+      change of the mean 1-NN distance.
 Runs on 2 threads (torch.set_num_threads(2)), like REFERENCE.md.
 """
 import argparse
@@ -132,9 +136,48 @@ def knn(path):
               f"(min {min(times) * 1e3:.1f}); mean 1-NN distance {d.values.mean():.4f}")
 
 
+def faiss_knn(path, threads):
+    import faiss
+    faiss.omp_set_num_threads(threads)
+    x = load(path).numpy()
+    q = np.ascontiguousarray(x[-784:])
+    others = x[:-784]
+    for b in (np.ascontiguousarray(others[::10]), np.ascontiguousarray(others)):
+        flat = faiss.IndexFlatL2(b.shape[1])
+        flat.add(b)
+        times = []
+        for _ in range(5):
+            t0 = time.perf_counter()
+            d, i = flat.search(q, 1)
+            times.append(time.perf_counter() - t0)
+        exact_d, exact_i = np.sqrt(np.maximum(d[:, 0], 0)), i[:, 0]
+        print(f"faiss IndexFlatL2 784 x {len(b)} ({threads} threads): median {np.median(times) * 1e3:.1f} ms "
+              f"(min {min(times) * 1e3:.1f}); mean 1-NN distance {exact_d.mean():.4f}")
+        nlist = int(4 * np.sqrt(len(b)))
+        quantizer = faiss.IndexFlatL2(b.shape[1])
+        ivf = faiss.IndexIVFFlat(quantizer, b.shape[1], nlist)
+        t0 = time.perf_counter()
+        ivf.train(b)
+        ivf.add(b)
+        build = time.perf_counter() - t0
+        for nprobe in (1, 8, 32):
+            ivf.nprobe = nprobe
+            times = []
+            for _ in range(5):
+                t0 = time.perf_counter()
+                d, i = ivf.search(q, 1)
+                times.append(time.perf_counter() - t0)
+            recall = float(np.mean(i[:, 0] == exact_i))
+            approx = np.sqrt(np.maximum(d[:, 0], 0))
+            print(f"faiss IVF{nlist},Flat nprobe {nprobe} 784 x {len(b)}: median {np.median(times) * 1e3:.2f} ms; "
+                  f"recall@1 {recall:.4f}; mean 1-NN distance {approx.mean():.4f} (exact {exact_d.mean():.4f}); "
+                  f"build {build:.1f} s")
+
+
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("cmd", choices=["make-bank", "coreset", "knn"])
+    ap.add_argument("cmd", choices=["make-bank", "coreset", "knn", "faiss"])
+    ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--kind", default="mixture")
     ap.add_argument("--out")
     ap.add_argument("--bank")
@@ -145,6 +188,8 @@ def main():
         make_bank(a.kind, a.out or f"/tmp/bank_{a.kind}.f32")
     elif a.cmd == "coreset":
         coreset(a.bank, a.picks, a.start)
+    elif a.cmd == "faiss":
+        faiss_knn(a.bank, a.threads)
     else:
         knn(a.bank)
 
