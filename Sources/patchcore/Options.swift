@@ -34,6 +34,9 @@ struct ModelOptions: ParsableArguments {
     @Option(help: "With --native: scale every image by this factor (0.05...4).")
     var scale: Double?
 
+    @Flag(help: "With --native: pad images smaller than 32 pixels a side at the model input (edge pixels repeated) instead of refusing them.")
+    var pad = false
+
     @Option(help: "Compute features tile by tile for inputs larger than WxH (multiples of 32), stitched into one map; bounds the memory of a pass.")
     var tile: String?
 
@@ -60,6 +63,7 @@ struct ModelOptions: ParsableArguments {
         let geometries = [size != nil, resize != nil || crop != nil, shortSide != nil, native].filter { $0 }.count
         if geometries > 1 { throw ValidationError("give one input geometry: --size, --resize/--crop, --short-side or --native") }
         if scale != nil, !native { throw ValidationError("--scale needs --native") }
+        if pad, !native { throw ValidationError("--pad needs --native (the other geometries never go below 32 pixels)") }
         if crop != nil, resize == nil { throw ValidationError("--crop needs --resize") }
         if let tile, tileSpec == nil { throw ValidationError("--tile must be WxH (e.g. 512x512), got '\(tile.prefix(40))'") }
     }
@@ -87,6 +91,7 @@ struct ModelOptions: ParsableArguments {
         if let taps { config.taps = taps.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) } }
         if let transform { config.transform = transform }
         config.tile = tileSpec
+        if pad { config.pad = true }
         config.coresetRatio = coresetRatio
         config.featureDimension = featureDimension
         config.seed = seed

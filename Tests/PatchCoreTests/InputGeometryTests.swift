@@ -222,6 +222,21 @@ import Testing
         let fit = try PatchCoreTrainer.fit(extractor: extractor, good: [.decoded(small, name: "thin-part.png")]
             + fixture.data.train.prefix(8).map { .file($0.image) }, options: FitOptions(skipBad: true))
         #expect(fit.skipped.map(\.file) == ["thin-part.png"])
+
+        // With pad the same image is padded to 56 x 32 (edge pixels repeated) and its map cropped back onto it.
+        config.pad = true
+        let padding = try LibraryFixture.extractor(config)
+        let padded = try padding.prepare(small, file: "thin-part.png")
+        #expect(padded.width == 56 && padded.height == 32)
+        #expect(Array(padded.pixels[(31 * 56 + 10) * 3..<(31 * 56 + 11) * 3]) == Array(padded.pixels[(24 * 56 + 10) * 3..<(24 * 56 + 11) * 3]))
+        let mask = try padding.prepareMask(Image(width: 224, height: 100, channels: 1, pixels: [UInt8](repeating: 255, count: 22_400)))
+        #expect(mask.width == 56 && mask.height == 32 && mask.pixels[31 * 56] == 0 && mask.pixels[24 * 56] == 255)
+        let model = try PatchCoreTrainer.fit(extractor: padding, good: [.decoded(small, name: "thin-part.png")]
+            + fixture.data.train.prefix(8).map { .file($0.image) }).model
+        let p = try PatchCoreScorer(model: model, extractor: padding).predict(small, name: "thin-part.png")
+        #expect(p.map.shape == [32, 56])
+        let onImage = p.mapOnOriginal()
+        #expect(onImage.shape == [100, 224] && onImage.scalars.allSatisfy(\.isFinite))
     }
 
     /// Tuples are not Equatable for `#expect`; (width, height) against (width, height).

@@ -168,6 +168,9 @@ public struct PatchCoreConfig: Sendable, Codable, Equatable {
     public var seed: UInt64
     /// Tiled feature extraction for large inputs; nil: one backbone pass per image.
     public var tile: TileSpec?
+    /// With `native`: inputs below `InputTransform.minimumSide` a side are padded (edge pixels repeated, the map
+    /// cropped back) instead of refused. nil or false: refused, naming the file.
+    public var pad: Bool?
 
     public init(backbone: String, taps: [String], transform: InputTransform = .resizeCrop(resize: 256, crop: 224),
                 mean: [Float] = [0.485, 0.456, 0.406], std: [Float] = [0.229, 0.224, 0.225],
@@ -186,7 +189,7 @@ public struct PatchCoreConfig: Sendable, Codable, Equatable {
         case featureDimension = "feature_dimension"
         case reweightNeighbours = "reweight_neighbours"
         case blurSigma = "blur_sigma"
-        case tile
+        case tile, pad
     }
 
     /// Whether both configurations turn an image into the same patch features (backbone, taps, input transform,
@@ -194,6 +197,7 @@ public struct PatchCoreConfig: Sendable, Codable, Equatable {
     public func extractsSameFeatures(as other: PatchCoreConfig) -> Bool {
         backbone == other.backbone && taps == other.taps && transform == other.transform && mean == other.mean
             && std == other.std && featureDimension == other.featureDimension && tile == other.tile
+            && (pad ?? false) == (other.pad ?? false)
     }
 
     /// Largest model input side. Images are decoded at any size (within `InputLimits`), but the backbone runs on

@@ -79,8 +79,28 @@ public final class FeatureExtractor: Sendable {
             return try rgb.resized(shorterSide: side, nearest: false, file: file)
         case .native:
             let size = inputSize(forWidth: image.width, height: image.height)
-            return size == (image.width, image.height) ? rgb : try rgb.resized(width: size.width, height: size.height, file: file)
+            let input = size == (image.width, image.height) ? rgb : try rgb.resized(width: size.width, height: size.height, file: file)
+            return config.pad == true ? Self.paddedToMinimum(input, repeatEdges: true) : input
         }
+    }
+
+    /// `image` grown to at least `InputTransform.minimumSide` a side, content at the top left; the new pixels repeat
+    /// the last column and row (`repeatEdges`, for images) or are 0 (masks).
+    static func paddedToMinimum(_ image: Image, repeatEdges: Bool) -> Image {
+        let least = InputTransform.minimumSide
+        let (w, h, c) = (image.width, image.height, image.channels)
+        guard w < least || h < least else { return image }
+        let (pw, ph) = (max(w, least), max(h, least))
+        var pixels = [UInt8](repeating: 0, count: pw * ph * c)
+        for y in 0..<ph {
+            let sy = min(y, h - 1)
+            guard repeatEdges || y < h else { continue }
+            for x in 0..<pw where repeatEdges || x < w {
+                let sx = min(x, w - 1)
+                for k in 0..<c { pixels[(y * pw + x) * c + k] = image.pixels[(sy * w + sx) * c + k] }
+            }
+        }
+        return Image(width: pw, height: ph, channels: c, pixels: pixels)
     }
 
     /// A ground-truth mask brought to the model input geometry (nearest-neighbour, like torchvision v2 masks).
@@ -95,7 +115,8 @@ public final class FeatureExtractor: Sendable {
             return try gray.resized(shorterSide: side, nearest: true, file: file)
         case .native:
             let size = inputSize(forWidth: mask.width, height: mask.height)
-            return try gray.resizedNearest(width: size.width, height: size.height, file: file)
+            let input = try gray.resizedNearest(width: size.width, height: size.height, file: file)
+            return config.pad == true ? Self.paddedToMinimum(input, repeatEdges: false) : input
         }
     }
 
@@ -105,8 +126,8 @@ public final class FeatureExtractor: Sendable {
         guard config.transform.fixedInputSize == nil else { return }
         let size = inputSize(forWidth: image.width, height: image.height)
         let least = InputTransform.minimumSide, most = PatchCoreConfig.maxInputSide
-        guard min(size.width, size.height) >= least else {
-            throw ImageError.unsupported(file: file, reason: "\(image.width)x\(image.height) becomes \(size.width)x\(size.height) at the model input (\(config.transform)), below the network's minimum of \(least) pixels per side")
+        guard min(size.width, size.height) >= least || (config.pad == true && min(size.width, size.height) >= 1) else {
+            throw ImageError.unsupported(file: file, reason: "\(image.width)x\(image.height) becomes \(size.width)x\(size.height) at the model input (\(config.transform)), below the network's minimum of \(least) pixels per side (--pad pads it)")
         }
         // Tiled passes are bounded by the tile; the decoded size is bounded by `InputLimits`.
         guard config.tile != nil || max(size.width, size.height) <= most else {

@@ -152,6 +152,12 @@ public final class PatchCoreScorer: Sendable {
         p.timings.preprocess = Date().timeIntervalSince(t0) - p.timings.total
         p.original = image
         p.sourceRegion = model.config.transform.sourceRegion(width: image.width, height: image.height)
+        // A padded input (`config.pad`) holds the image in its top-left part: the map's region grows by the padding.
+        let content = model.config.transform.inputSize(forWidth: image.width, height: image.height)
+        if input.width > content.width || input.height > content.height {
+            p.sourceRegion.width *= Double(input.width) / Double(content.width)
+            p.sourceRegion.height *= Double(input.height) / Double(content.height)
+        }
         return p
     }
 
