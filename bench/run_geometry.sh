@@ -29,6 +29,8 @@ declare -A ROWS=(
   [bottle_short512_1]="${BOTTLE[*]} --short-side 512 --coreset-ratio 0.01"
   [bottle_native_tiled_1]="${BOTTLE[*]} --native --tile 448x448 --coreset-ratio 0.01"
   [mt_resize320_1]="${MT[*]} --size 320x320 --coreset-ratio 0.01"
+  [mt_defaults]="${MT[*]}"
+  [mt_defaults_dual]="${MT[*]} --dual"
 )
 names=("$@")
 [ ${#names[@]} -gt 0 ] || names=(mt_resize224_1 mt_short224_1 mt_native_1 bottle_crop224_1 bottle_short320_1 bottle_short448_1)
