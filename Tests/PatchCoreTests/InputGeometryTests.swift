@@ -45,7 +45,7 @@ import Testing
         }
         let features = try PatchCoreTrainer.trainingFeatures(extractor: extractor, images: good)
         // MobileNetV2's finest default tap has stride 8 (ceil at odd sizes): one grid per image size.
-        #expect(!features.uniformGrid)
+        #expect(Set(features.grids.map { "\($0.height)x\($0.width)" }).count == 4)
         #expect(features.grids[1].height == 20 && features.grids[1].width == 28)
         #expect(features.features.shape[0] == features.grids.reduce(0) { $0 + $1.height * $1.width })
         #expect(features.image(3).shape[0] == 12 * 24)
@@ -143,6 +143,13 @@ import Testing
                                                   samples: fixture.data.test, fitSeconds: 0)
         let (full, input) = (try #require(run.report.pixelAUROC), try #require(run.report.pixelAUROCInput))
         #expect(abs(full - input) < 1e-9 && abs(run.report.aupro! - run.report.auproInput!) < 1e-9, "\(full) vs \(input)")
+        // The evaluator reuses the input pixels there; the projection onto the image gives the same map.
+        let nativeScorer = try PatchCoreScorer(model: nativeModel, extractor: native)
+        let defect = try #require(fixture.data.test.first { $0.label == .defect })
+        let np = try nativeScorer.predict(.file(defect.image))
+        #expect(PatchCoreEvaluator.seesWholeImageAtItsSize(np))
+        let projected = try PatchCoreEvaluator.groundTruthResolution(np, mask: try ImageFile.read(defect.mask!))
+        #expect(zip(projected.scores, np.map.scalars).allSatisfy { abs($0 - $1) <= 1e-5 * max(1, abs($1)) })
 
         let cropped = try LibraryFixture.extractor(try LibraryFixture.config(coresetRatio: 0.1))   // resize 256 + crop 224
         let model = try PatchCoreTrainer.fit(extractor: cropped, good: ImageSource.files(fixture.data.train.map(\.image))).model

@@ -112,6 +112,14 @@ public enum PatchCoreEvaluator {
                               mask: gray.map { $0.pixels.map { $0 > 127 ? 1 : 0 } })
     }
 
+    /// Whether the model saw the whole image at its own size (native scale 1), so its map is already on the ground
+    /// truth's pixels.
+    static func seesWholeImageAtItsSize(_ p: Prediction) -> Bool {
+        p.input.width == p.original.width && p.input.height == p.original.height && p.sourceRegion.x == 0
+            && p.sourceRegion.y == 0 && Int(p.sourceRegion.width) == p.original.width
+            && Int(p.sourceRegion.height) == p.original.height
+    }
+
     /// Labelled images from files or memory.
     /// - Parameters:
     ///   - heatmap: called with each prediction, its item and its prepared mask (e.g. to write overlays); returns the
@@ -123,6 +131,7 @@ public enum PatchCoreEvaluator {
         guard !samples.isEmpty else { throw PatchCoreError.invalidConfiguration("the test split of \(datasetName ?? "the data set") is empty") }
         var scores: [Float] = [], labels: [Bool] = [], types: [String] = []
         var pixels: [ScoredMask] = [], inputPixels: [ScoredMask] = []
+        var allNative = true   // every input so far is its image at its own size, whole
         var records: [PredictionRecord] = []
         var skipped: [SkippedImage] = []
         var inferenceSeconds = 0.0, preprocessSeconds = 0.0
@@ -147,7 +156,9 @@ public enum PatchCoreEvaluator {
             types.append(sample.defectType)
             if anyMasks {
                 inputPixels.append(try ScoredMask(map: p.map, mask: mask.map { $0.pixels.map { $0 > 127 ? 1 : 0 } }))
-                pixels.append(try groundTruthResolution(p, mask: rawMask))
+                // At native size the input is the ground truth's resolution: no second copy of the pixels.
+                if !seesWholeImageAtItsSize(p) { allNative = false }
+                pixels.append(allNative ? inputPixels[inputPixels.count - 1] : try groundTruthResolution(p, mask: rawMask))
             }
             let heatmapPath = try heatmap?(p, sample, mask)
             records.append(PredictionRecord(p, label: sample.label.rawValue, defectType: sample.defectType, heatmap: heatmapPath))
@@ -155,8 +166,9 @@ public enum PatchCoreEvaluator {
         }
         guard !scores.isEmpty else { throw PatchCoreError.badImages(skipped.map { "\($0.file): \($0.reason)" }) }
         var report = try Metrics.evaluate(imageScores: scores, imageLabels: labels, defectTypes: types, pixels: pixels,
-                                          inputPixels: inputPixels, fitSeconds: fitSeconds, inferenceSecondsPerImage: inferenceSeconds / Double(scores.count),
+                                          inputPixels: allNative ? [] : inputPixels, fitSeconds: fitSeconds, inferenceSecondsPerImage: inferenceSeconds / Double(scores.count),
                                           dataset: datasetName, model: scorer.model.config.backbone)
+        if allNative { (report.pixelAUROCInput, report.auproInput) = (report.pixelAUROC, report.aupro) }
         report.preprocessSecondsPerImage = preprocessSeconds / Double(scores.count)
         let threshold = scorer.calibration.threshold
         report.threshold = threshold

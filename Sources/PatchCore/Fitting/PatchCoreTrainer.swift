@@ -206,11 +206,11 @@ public struct TrainingFeatures: Sendable {
     /// (total patches, D), rows (n, y, x).
     public var features: Tensor
     /// Grid of each image, in row order.
-    public var grids: [PatchGrid]
+    public private(set) var grids: [PatchGrid]
     /// Model input size (width, height) of each image.
-    public var inputSizes: [(width: Int, height: Int)]
-    /// First row of each image, and one past the last row at the end (`imageCount + 1` values).
-    public var offsets: [Int]
+    public private(set) var inputSizes: [(width: Int, height: Int)]
+    /// First row of each image, and one past the last row at the end (`imageCount + 1` values), from `grids`.
+    public private(set) var offsets: [Int]
     /// Images read (unreadable ones are in `skipped`).
     public var imageCount: Int { grids.count }
     /// Names of the images read, in row order.
@@ -228,9 +228,6 @@ public struct TrainingFeatures: Sendable {
 
     /// The first image's grid (the grid of every image when the geometry has a fixed input size).
     public var grid: PatchGrid { grids[0] }
-
-    /// Whether every image has the same grid.
-    public var uniformGrid: Bool { grids.allSatisfy { $0.height == grids[0].height && $0.width == grids[0].width } }
 
     /// The (P, D) rows of image `i`.
     public func image(_ i: Int) -> Tensor { features.rows(offsets[i] ..< offsets[i + 1]) }
