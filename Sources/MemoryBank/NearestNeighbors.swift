@@ -28,8 +28,57 @@ extension MemoryBank {
     /// let imageScore = d.scalars.max()!
     /// ```
     public func nearest(to queries: Tensor, k: Int) -> (distances: Tensor, indices: [Int32]) {
-        groups.count > 1 ? nearestGrouped(to: queries, k: k)
-                         : nearestLinear(to: queries, k: k, tileBytes: Self.defaultTileBytes)
+        nearestRouted(to: queries, k: k).result
+    }
+
+    /// How `nearest(to:k:)` searched: `grouped` when group pruning ran for every query, `linear` when the bank has
+    /// one group or the first block of queries showed that pruning would visit too much of this bank.
+    public enum SearchRoute: String, Sendable { case linear, grouped }
+
+    /// Share of the bank rows that the first block of 64 queries may visit for group pruning to go on. Above it, a
+    /// visited row through the groups' small products costs more than the row in the linear search's large tiles
+    /// saves (measured on real banks, bench/RESULTS.md: bottle banks visit a small share and pruning wins 2.5x;
+    /// Magnetic Tile banks visit nearly all rows and pruning loses 1.4-2x).
+    public static let groupedSearchMaxVisitedShare = 0.5
+
+    /// `nearest(to:k:)` with the route it took and the share of bank rows the first query block visited through
+    /// the groups (nil when the bank has one group). Both routes are exact and select by the same rule.
+    ///
+    /// ```swift
+    /// let (result, route, visited) = bank.nearestRouted(to: patchFeatures, k: 1)
+    /// ```
+    public func nearestRouted(to queries: Tensor, k: Int)
+        -> (result: (distances: Tensor, indices: [Int32]), route: SearchRoute, probeVisitedShare: Double?) {
+        precondition(queries.rank == 2 && queries.shape[1] == dimension,
+                     "queries must be (M,\(dimension)), got \(queries.shape)")
+        precondition(k >= 1, "k must be >= 1, got \(k)")
+        let m = queries.shape[0], kk = min(k, count)
+        guard groups.count > 1, m > 0 else {
+            let candidates = linearCandidates(queries, k: kk, tileBytes: Self.defaultTileBytes)
+            return (refineDistances(queries: queries, candidates: candidates, k: kk), .linear, nil)
+        }
+        // A bank's intrinsic dimension decides whether its groups prune; the first block of queries measures it.
+        var (candidates, done, share) = groupedCandidates(queries, k: kk, stopAboveShare: Self.groupedSearchMaxVisitedShare)
+        var route = SearchRoute.grouped
+        if done < m {
+            let rest = linearCandidates(queries.rows(done..<m), k: kk, tileBytes: Self.defaultTileBytes)
+            candidates.replaceSubrange((done * kk)..<(m * kk), with: rest)
+            route = .linear
+        }
+        return (refineDistances(queries: queries, candidates: candidates, k: kk), route, share)
+    }
+
+    /// Every query through group pruning, whatever share of the bank it visits (for tests and benchmarks).
+    public func nearestGrouped(to queries: Tensor, k: Int) -> (distances: Tensor, indices: [Int32]) {
+        precondition(queries.rank == 2 && queries.shape[1] == dimension,
+                     "queries must be (M,\(dimension)), got \(queries.shape)")
+        precondition(k >= 1, "k must be >= 1, got \(k)")
+        let kk = min(k, count)
+        if queries.shape[0] == 0 || groups.count <= 1 {
+            return refineDistances(queries: queries, candidates: linearCandidates(queries, k: kk, tileBytes: Self.defaultTileBytes), k: kk)
+        }
+        let (candidates, _, _) = groupedCandidates(queries, k: kk, stopAboveShare: nil)
+        return refineDistances(queries: queries, candidates: candidates, k: kk)
     }
 
     /// All bank rows in order, in tiles of at most `tileBytes` bytes, no pruning (used for small banks;
@@ -38,9 +87,15 @@ extension MemoryBank {
         precondition(queries.rank == 2 && queries.shape[1] == dimension,
                      "queries must be (M,\(dimension)), got \(queries.shape)")
         precondition(requestedK >= 1, "k must be >= 1, got \(requestedK)")
+        let k = min(requestedK, count)
+        if queries.shape[0] == 0 { return (Tensor(zeros: [0, k]), []) }
+        return refineDistances(queries: queries, candidates: linearCandidates(queries, k: k, tileBytes: tileBytes), k: k)
+    }
+
+    /// The k chosen bank rows of every query (M*k, by s = ||b||^2 - 2 q.b), all rows in tiles; k <= N.
+    private func linearCandidates(_ queries: Tensor, k: Int, tileBytes: Int) -> [Int32] {
         let m = queries.shape[0], n = count, d = dimension
-        let k = min(requestedK, n)
-        if m == 0 { return (Tensor(zeros: [0, k]), []) }
+        if m == 0 { return [] }
 
         // Tile sizes: a query block of mq rows times a bank block of nb rows, mq * nb * 4 <= tileBytes.
         let mq = min(m, 256)
@@ -90,7 +145,7 @@ extension MemoryBank {
                 }
             }
         }
-        return refineDistances(queries: queries, candidates: bestI, k: k)
+        return bestI
     }
 
     /// The `k` nearest bank rows of the bank rows at `indices` (PatchCore's reweighting support set
@@ -114,20 +169,19 @@ extension MemoryBank {
         }
     }
 
-    /// Group-pruned search (same selection rule as `nearestLinear`).
+    /// Group-pruned candidates (same selection rule as `linearCandidates`), k <= N, M >= 1.
     ///
     /// Per block of 64 queries: lb(q,g) = ||q - centre_g|| - radius_g (from a (64,G) product); groups are
     /// visited in increasing min_q lb; group g is skipped when for every query of the block
     /// lb^2 > ||q||^2 + s_k(q) + 2E_q, where s_k(q) is its current k-th best s and E_q = 4 D 2^-24
     /// (||q||^2 + max ||b||^2) bounds the float32 rounding of the expansions, so no skipped row could have
     /// entered the top k; the visit stops when min_q lb^2 exceeds every query's bound.
-    func nearestGrouped(to queries: Tensor, k requestedK: Int) -> (distances: Tensor, indices: [Int32]) {
-        precondition(queries.rank == 2 && queries.shape[1] == dimension,
-                     "queries must be (M,\(dimension)), got \(queries.shape)")
-        precondition(requestedK >= 1, "k must be >= 1, got \(requestedK)")
+    /// With `stopAboveShare`, the search returns after the first block when that block visited more than this
+    /// share of the bank rows: `done` is the number of query rows whose candidates are filled in.
+    private func groupedCandidates(_ queries: Tensor, k: Int, stopAboveShare: Double?)
+        -> (candidates: [Int32], done: Int, firstBlockShare: Double) {
         let m = queries.shape[0], d = dimension, g = groups.count
-        let k = min(requestedK, count)
-        if m == 0 { return (Tensor(zeros: [0, k]), []) }
+        var visitedRows = 0, firstBlockShare = 0.0, done = m
         let mq = 64
         let qn = rowSquaredNorms(queries)
         let errScale = Float(4 * d) * 0x1p-24
@@ -185,6 +239,7 @@ extension MemoryBank {
                     if !need { continue }
                     let g0 = groups.starts[j], size = groups.starts[j + 1] - g0
                     if size == 0 { continue }
+                    visitedRows += size
                     sgemm(transposeA: false, transposeB: true, m: mb, n: size, k: d, alpha: -2,
                           a: q + q0 * d, lda: d, b: rowsBuf.baseAddress! + g0 * d, ldb: d,
                           beta: 0, c: t, ldc: size)
@@ -203,10 +258,14 @@ extension MemoryBank {
                         }
                     }
                 }
+                if q0 == 0 {
+                    firstBlockShare = Double(visitedRows) / Double(count)
+                    if let stopAboveShare, firstBlockShare > stopAboveShare { done = mb; break }
+                }
                 q0 += mb
             }
         }}}}}}}}}
-        return refineDistances(queries: queries, candidates: bestI, k: k)
+        return (bestI, done, firstBlockShare)
     }
 
     /// Recomputes the chosen neighbours' distances directly, sorts each row by (distance, index), takes sqrt.

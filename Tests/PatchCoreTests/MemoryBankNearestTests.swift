@@ -51,6 +51,32 @@ struct MemoryBankNearestTests {
         for k in [1, 3] { compare(tieBank, tieQueries, k: k, tileBytes: 0, label: "grouped ties k=\(k)") }
     }
 
+    @Test func searchRouteFollowsTheBank() throws {
+        // Clustered rows, queried like an image's patches: neighbouring queries are alike (here the 200 bank rows
+        // nearest to row 0), so the first block visits a few groups and pruning stays on for every query.
+        let clustered = try MemoryBank(features: MemoryBankTestData.clustered(4096, 32, clusters: 64, seed: 11))
+        let nearClusters = clustered.rows(clustered.nearestNaive(to: clustered.rows([0]), k: 200).indices.map(Int.init))
+        let (_, clusteredRoute, clusteredShare) = clustered.nearestRouted(to: nearClusters, k: 1)
+        // i.i.d. Gaussian rows in 64 dimensions: no group is far from any query, so the rest goes linear.
+        let gauss = try MemoryBank(features: MemoryBankTestData.normal(4096, 64, seed: 12))
+        let gaussQueries = MemoryBankTestData.normal(200, 64, seed: 13)
+        let (_, gaussRoute, gaussShare) = gauss.nearestRouted(to: gaussQueries, k: 1)
+        print("clustered: \(clusteredRoute) (first block visited \(clusteredShare ?? -1)); gauss: \(gaussRoute) (\(gaussShare ?? -1))")
+        #expect(clusteredRoute == .grouped && (clusteredShare ?? 1) <= MemoryBank.groupedSearchMaxVisitedShare)
+        #expect(gaussRoute == .linear && (gaussShare ?? 0) > MemoryBank.groupedSearchMaxVisitedShare)
+        // Both routes, and the switch after the first block, give the naive neighbours.
+        for k in [1, 3] {
+            compare(clustered, nearClusters, k: k, tileBytes: 0, label: "routed clustered k=\(k)")
+            compare(gauss, gaussQueries, k: k, tileBytes: 0, label: "routed gauss k=\(k)")
+            let forced = gauss.nearestGrouped(to: gaussQueries, k: k), routed = gauss.nearest(to: gaussQueries, k: k)
+            #expect(forced.indices == routed.indices && forced.distances == routed.distances)
+        }
+        // A bank below 1,024 rows has one group: linear, no probe.
+        let small = try MemoryBank(features: MemoryBankTestData.normal(500, 16, seed: 14))
+        let (_, smallRoute, smallShare) = small.nearestRouted(to: MemoryBankTestData.normal(10, 16, seed: 15), k: 1)
+        #expect(smallRoute == .linear && smallShare == nil)
+    }
+
     @Test func tiesKeepTheSmallerIndex() throws {
         // Small integers: the expansion is exact in float32, so ties are exact and order must match the naive one.
         var rng = SplitMix64(seed: 5)

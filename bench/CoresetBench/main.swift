@@ -94,12 +94,16 @@ case "knn":
         let tb = now()
         let bank = try MemoryBank(features: features)
         print(String(format: "bank of %d rows built (grouping) in %.2f s", rows, now() - tb))
-        for mode in ["grouped", "linear 2 MiB tiles", "linear 8 MiB tiles"] {
+        let (_, route, share) = bank.nearestRouted(to: queries, k: 1)
+        print(String(format: "default route: %@ (first block of 64 queries visited %.1f%% of the rows)",
+                     route.rawValue, (share ?? 1) * 100))
+        for mode in ["default", "grouped", "linear 2 MiB tiles", "linear 8 MiB tiles"] {
             var times: [Double] = []
             var mean: Float = 0
             for _ in 0..<5 {
                 let t0 = now()
-                let (d, _) = mode == "grouped" ? bank.nearest(to: queries, k: 1)
+                let (d, _) = mode == "default" ? bank.nearest(to: queries, k: 1)
+                    : mode == "grouped" ? bank.nearestGrouped(to: queries, k: 1)
                     : bank.nearestLinear(to: queries, k: 1, tileBytes: mode.contains("8") ? 8 << 20 : 2 << 20)
                 times.append(now() - t0)
                 mean = d.scalars.reduce(0, +) / Float(784)
