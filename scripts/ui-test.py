@@ -625,9 +625,10 @@ def run(server, b):
     alts = [i.get_attribute("alt") for i in b.all("#eval-worst-good img") + b.all("#eval-worst-defects img")]
     assert all(a.startswith("heatmap overlay of dataset image") for a in alts), alts
     b.step("models-evaluation")
-    # A fit from the form with its taps and input size, followed to the end; the new version is listed, not active.
+    # A fit from the form with its taps, input size and tiles, followed to the end; the new version is listed, not active.
     b.find("#fit-taps").send_keys("features.13")
     b.find("#fit-size").send_keys("64x48")
+    b.find("#fit-tile").send_keys("32x32")
     b.click("#start-fit")
     b.wait(lambda d: b.text("#model-job-line").startswith("fit")
            and b.find("#model-job-line").get_attribute("data-state") is not None, "the fit from the form", 300)
@@ -636,7 +637,8 @@ def run(server, b):
     assert "active" not in b.find('#versions tr[data-version="3"]').get_attribute("class")
     _, versions = server.call("GET", "/api/v1/products/bottle/models", "operator")
     v3 = next(v for v in versions["items"] if v["version"] == 3)
-    assert '"taps":["features.13"]' in v3["config"] and '"width":64' in v3["config"] and '"height":48' in v3["config"], v3["config"]
+    assert '"taps":["features.13"]' in v3["config"] and '"width":64' in v3["config"] and '"height":48' in v3["config"] \
+        and '"tile":{' in v3["config"] and '"overlap":128' in v3["config"], v3["config"]
     b.step("models-fit-from-form")
     assert not b.all("#versions button.activate"), "activation is an admin's"
 

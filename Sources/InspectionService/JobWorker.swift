@@ -24,6 +24,10 @@ struct FitJobParams: Codable, Sendable {
     /// Any input geometry in `InputTransform.parse` form: `WxH`, `resize:R:crop:C`, `short-side:N`, `native`,
     /// `native:S` (as `fit --short-side`, `--native --scale`).
     var geometry: String?
+    /// Tiled feature extraction, `WxH` in input pixels (as `fit --tile`), with `tile_overlap` pixels of halo
+    /// (default 128); both multiples of 32.
+    var tile: String?
+    var tileOverlap: Int?
 
     /// The model configuration these parameters ask for, validated (`StoreError.invalid` names the field).
     func config() throws -> PatchCoreConfig {
@@ -46,6 +50,17 @@ struct FitJobParams: Codable, Sendable {
             do { try config.validate() } catch let error as PatchCoreError {
                 throw StoreError.invalid(field: "geometry", problem: "\(error)")
             }
+        }
+        if let tile {
+            guard let spec = TileSpec.parse(tile, overlap: tileOverlap ?? 128) else {
+                throw StoreError.invalid(field: "tile", problem: "must be WxH (e.g. 512x512), got '\(tile.prefix(40))'")
+            }
+            do { try spec.validate() } catch let error as PatchCoreError {
+                throw StoreError.invalid(field: "tile", problem: "\(error)")
+            }
+            config.tile = spec
+        } else if tileOverlap != nil {
+            throw StoreError.invalid(field: "tile_overlap", problem: "needs tile")
         }
         try config.validate()
         return config

@@ -70,10 +70,7 @@ struct ModelOptions: ParsableArguments {
 
     /// `--tile WxH` with `--tile-overlap` (the library checks the ranges and names them).
     var tileSpec: TileSpec? {
-        guard let tile else { return nil }
-        let parts = tile.lowercased().split(separator: "x")
-        guard parts.count == 2, let w = Int(parts[0]), let h = Int(parts[1]) else { return nil }
-        return TileSpec(width: w, height: h, overlap: tileOverlap)
+        tile.flatMap { TileSpec.parse($0, overlap: tileOverlap) }
     }
 
     /// The input geometry asked for, nil for the default (resize 256 + centre crop 224).

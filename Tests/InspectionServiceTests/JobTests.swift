@@ -51,6 +51,12 @@ import Testing
                                                  headers: jsonHeaders(h.expert), body: buffer(body))
                 #expect(r.status == .badRequest && text(r).contains("geometry") && text(r).contains(says), "\(body): \(text(r))")
             }
+            for (body, says) in [(#"{"tile": "big"}"#, "WxH"), (#"{"tile": "100x64"}"#, "multiples of 32"),
+                                 (#"{"tile": "64x64", "tile_overlap": 40}"#, "overlap"), (#"{"tile_overlap": 64}"#, "needs tile")] {
+                let r = try await client.execute(uri: "/api/v1/products/bottle/jobs/fit", method: .post,
+                                                 headers: jsonHeaders(h.expert), body: buffer(body))
+                #expect(r.status == .badRequest && text(r).contains("tile") && text(r).contains(says), "\(body): \(text(r))")
+            }
             // A tap the backbone lacks: the job fails naming the valid ones.
             let unknownTap = object(try await client.execute(uri: "/api/v1/products/bottle/jobs/fit", method: .post,
                                                              headers: jsonHeaders(h.expert), body: buffer(#"{"taps": ["layer9"]}"#)))
@@ -63,7 +69,7 @@ import Testing
 
             let started = try await client.execute(uri: "/api/v1/products/bottle/jobs/fit", method: .post,
                                                    headers: jsonHeaders(h.expert),
-                                                   body: buffer(#"{"coreset_ratio": 0.1, "activate": true, "geometry": "short-side:80", "taps": ["features.13"]}"#))
+                                                   body: buffer(#"{"coreset_ratio": 0.1, "activate": true, "geometry": "short-side:80", "taps": ["features.13"], "tile": "64x64", "tile_overlap": 32}"#))
             #expect(started.status == .created, "\(text(started))")
             let job = try await Self.waitForJob(client, h.expert, object(started)["id"] as! Int, until: ["succeeded", "failed"])
             #expect(job["state"] as? String == "succeeded", "\(job)")
@@ -71,7 +77,8 @@ import Testing
             #expect(job["total"] as? Int ?? 0 > 0)
             let fitted = object(try await client.execute(uri: "/api/v1/products/bottle/models", method: .get, headers: auth(h.operator)))
             let config = try #require((fitted["items"] as? [[String: Any]])?.first { $0["version"] as? Int == 2 }?["config"] as? String)
-            #expect(config.contains(#""taps":["features.13"]"#) && config.contains(#""shortSide":{"side":80}"#), "\(config)")
+            #expect(config.contains(#""taps":["features.13"]"#) && config.contains(#""shortSide":{"side":80}"#)
+                    && config.contains(#""overlap":32"#) && config.contains(#""width":64"#), "\(config)")
             let inspected = object(try await client.execute(uri: "/api/v1/products/bottle/inspect", method: .post,
                                                             headers: imageHeaders(h.operator), body: buffer(fixture.good[0])))
             #expect(inspected["model_version"] as? Int == 2, "\(inspected)")

@@ -20,6 +20,7 @@ export function showModels(root, api, product, _argument, me) {
   const coreset = el('input', { id: 'fit-coreset', type: 'number', min: 0.001, max: 1, step: 0.001, value: 0.1 });
   const taps = el('input', { id: 'fit-taps', type: 'text', placeholder: 'the backbone\'s default', 'aria-describedby': 'fit-taps-help' });
   const size = el('input', { id: 'fit-size', type: 'text', placeholder: 'resize 256, crop 224', pattern: '[0-9]{2,4}x[0-9]{2,4}|short-side:[0-9]{2,4}|native(:[0-9.]+)?|resize:[0-9]{2,4}:crop:[0-9]{2,4}', 'aria-describedby': 'fit-size-help' });
+  const tile = el('input', { id: 'fit-tile', type: 'text', placeholder: 'none', pattern: '[0-9]{2,4}x[0-9]{2,4}', 'aria-describedby': 'fit-tile-help' });
   const dual = el('input', { id: 'fit-dual', type: 'checkbox' });
   const activate = el('input', { id: 'fit-activate', type: 'checkbox' });
   const fitForm = el('form', { id: 'fit-form', class: 'panel inline-form' },
@@ -29,6 +30,8 @@ export function showModels(root, api, product, _argument, me) {
     el('span', { id: 'fit-taps-help', class: 'muted small', text: 'layer names, comma-separated (e.g. features.6, features.13)' }),
     el('label', { for: 'fit-size', text: 'Input geometry' }), size,
     el('span', { id: 'fit-size-help', class: 'muted small', text: 'WxH: a plain resize (e.g. 320x192 for long parts); short-side:N: aspect kept; native or native:S: each image at its own size (times S); empty: resize 256 + centre crop 224' }),
+    el('label', { for: 'fit-tile', text: 'Tiles' }), tile,
+    el('span', { id: 'fit-tile-help', class: 'muted small', text: 'WxH, multiples of 32 (e.g. 512x512): large inputs in tiles with 128 px of overlap, memory bounded per tile; empty: one pass per image' }),
     el('label', { for: 'fit-coreset', text: 'Coreset ratio' }), coreset,
     el('label', { class: 'inline', for: 'fit-dual' }, dual, ' dual (accepted defects and samples as a positive bank)'),
     el('label', { class: 'inline', for: 'fit-activate' }, activate, ' activate when done'),
@@ -54,6 +57,7 @@ export function showModels(root, api, product, _argument, me) {
     const geometry = size.value.trim();
     if (/^[0-9]{2,4}x[0-9]{2,4}$/.test(geometry)) body.size = geometry;
     else if (geometry) body.geometry = geometry;
+    if (tile.value.trim()) body.tile = tile.value.trim();
     try { await job.follow(await api.post(`${base}/jobs/fit`, body), 'fit'); await load(); } catch (error) { status(error.message, true); }
   });
 

@@ -136,6 +136,14 @@ public struct TileSpec: Sendable, Codable, Equatable, CustomStringConvertible {
 
     public var description: String { "tiles \(width)x\(height), overlap \(overlap)" }
 
+    /// `WxH` (as `--tile 512x512`) with the given overlap; nil unless the text is two integers around an `x`
+    /// (the ranges are `validate()`'s to check and name).
+    public static func parse(_ text: String, overlap: Int = 128) -> TileSpec? {
+        let parts = text.lowercased().split(separator: "x", omittingEmptySubsequences: false)
+        guard parts.count == 2, let w = Int(parts[0]), let h = Int(parts[1]) else { return nil }
+        return TileSpec(width: w, height: h, overlap: overlap)
+    }
+
     /// Checks sides and overlap, naming the value.
     public func validate() throws {
         let a = Self.alignment
