@@ -36,6 +36,10 @@ import Testing
         for r in lines {
             #expect(r["anomalous"] as? Bool == false)
             for key in ["timestamp", "decision_rule", "model", "threshold", "normalized_score", "latency_ms"] { #expect(r[key] != nil, "\(key)") }
+            // The stages add up to the latency (each rounded to 0.01 ms).
+            let stages = try #require(r["stage_ms"] as? [String: Double])
+            #expect(Set(stages.keys) == ["decode", "preprocess", "features", "search", "map"] && stages["features"]! > 0)
+            #expect(abs(stages.values.reduce(0, +) - (r["latency_ms"] as! Double)) < 0.05, "\(stages) vs \(r["latency_ms"]!)")
             #expect((r["decision_rule"] as? String)?.contains("score >= threshold") == true)
         }
         #expect(onlyGood.stderr.contains("anomalous when score >="), "the rule is printed: \(onlyGood.stderr)")

@@ -28,6 +28,8 @@ public struct PredictionRecord: Sendable, Codable, Equatable {
     /// geometries (`--short-side`, `--native`).
     public var inputSize: String?
     public var patches: Int?
+    /// Where `latencyMs` went, in ms: decode, preprocess, features, search, map (`StageTimings`).
+    public var stageMs: [String: Double]?
 
     public init(image: String, score: Float, normalizedScore: Float, threshold: Float, anomalous: Bool,
                 decisionRule: String? = nil, model: ModelIdentity? = nil, timestamp: String? = nil,
@@ -49,6 +51,9 @@ public struct PredictionRecord: Sendable, Codable, Equatable {
         mapThreshold = p.mapThreshold
         inputSize = "\(p.input.width)x\(p.input.height)"
         patches = p.patchGrid.height * p.patchGrid.width
+        let st = p.timings
+        stageMs = ["decode": st.decode, "preprocess": st.preprocess, "features": st.features, "search": st.search, "map": st.map]
+            .mapValues { ($0 * 1e5).rounded() / 100 }
     }
 
     enum CodingKeys: String, CodingKey {
@@ -59,6 +64,7 @@ public struct PredictionRecord: Sendable, Codable, Equatable {
         case latencyMs = "latency_ms"
         case mapMax = "map_max", mapThreshold = "map_threshold"
         case inputSize = "input_size", patches
+        case stageMs = "stage_ms"
     }
 
     /// One JSON line (sorted keys, newline-terminated).
