@@ -73,7 +73,7 @@ bench: weights
 # libFuzzer targets (Fuzz/, bench/FUZZ.md): a release build with -sanitize=fuzzer,address in its own scratch path, so
 # the normal build cache is untouched. PATCHCORE_FUZZ=1 makes Package.swift declare the targets (libFuzzer supplies
 # main, so a plain build must not see them); -enable-testing lets them reach the parsers' internal byte entry points.
-FUZZ_TARGETS       = FuzzImageDecode FuzzUnpickler FuzzTorchCheckpoint FuzzSafeTensors FuzzModelFile FuzzManifest FuzzDiffusersConfig
+FUZZ_TARGETS       = FuzzImageDecode FuzzUnpickler FuzzTorchCheckpoint FuzzSafeTensors FuzzModelFile FuzzManifest FuzzDiffusersConfig FuzzServiceRequest
 FUZZ_SCRATCH       = .build-fuzz
 # -Xswiftc -sanitize=address,fuzzer: swiftc keeps only the LAST -sanitize= of a multi-file module, and SwiftPM passes
 # --sanitize values as two flags in no fixed order, so without it Swift code gets ASan but no coverage (or the reverse).

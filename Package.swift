@@ -173,6 +173,7 @@ if ProcessInfo.processInfo.environment["PATCHCORE_FUZZ"] == "1" {
         ("FuzzModelFile", ["PatchCore", "ImageIO"]),
         ("FuzzManifest", ["Datasets"]),
         ("FuzzDiffusersConfig", ["DiffusionModels", "DiffusionSchedulers"]),
+        ("FuzzServiceRequest", ["InspectionService", "InspectionStore"]),
     ]
     for fuzz in fuzzTargets {
         package.targets.append(.executableTarget(

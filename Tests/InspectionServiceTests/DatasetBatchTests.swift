@@ -3,7 +3,7 @@ import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
 import ImageIO
-import InspectionService
+@testable import InspectionService
 import InspectionStore
 import StoreTestSupport
 import Testing
@@ -107,6 +107,21 @@ import ZIPFoundation
             }
             #expect(try await count("good") == 2)
             #expect(try await count("defect") == 3)
+            // A byte >= 0x80 in a part's header name traps multipart-kit 4.7.1 (found by FuzzServiceRequest): a 400,
+            // and the server stays up. UTF-8 in a header value (a file name) is fine.
+            let utf8Name = Self.multipart([("files", "Prüfteil 1.png", fixture.good[0])], boundary: boundary)
+            #expect(DatasetBatch.headerNamesAreASCII(utf8Name, boundary: boundary))
+            for header in ["Cont\u{e9}nt-Type: image/png", "X-\u{1F600}: y", "\u{80}"] {
+                let evil = Data("--\(boundary)\r\nContent-Disposition: form-data; name=\"files\"; filename=\"a.png\"\r\n\(header)\r\n\r\n".utf8)
+                    + fixture.good[0] + Data("\r\n--\(boundary)--\r\n".utf8)
+                #expect(!DatasetBatch.headerNamesAreASCII(evil, boundary: boundary), "\(header)")
+                let r = try await upload("good", evil, type: "multipart/form-data; boundary=\(boundary)")
+                #expect(r.status == .badRequest && text(r).contains("non-ASCII"), "\(header): \(r.status) \(text(r))")
+            }
+            // The header block of a second part inside the first one's headers is checked too; a CR without LF ends it.
+            let nested = Data("--\(boundary)\r\nA: 1\r\n--\(boundary)\r\nB\u{e9}: 2\r\n\r\n".utf8)
+            #expect(!DatasetBatch.headerNamesAreASCII(nested, boundary: boundary))
+            #expect(DatasetBatch.headerNamesAreASCII(Data("--\(boundary)\r\nA: 1\rB\u{e9}: 2\r\n\r\n".utf8), boundary: boundary))
             let noBoundary = try await upload("good", form, type: "multipart/form-data")
             #expect(noBoundary.status == .badRequest && text(noBoundary).contains("boundary"))
             let longBoundary = try await upload("good", form, type: "multipart/form-data; boundary=\(String(repeating: "b", count: 71))")

@@ -174,5 +174,43 @@ for i, s in enumerate(schedulers):
     put("FuzzDiffusersConfig", f"scheduler_{i}.json", json.dumps(s).encode())
 put("FuzzDiffusersConfig", "scheduler_nonfinite.json",
     b'{"_class_name": "DPMSolverMultistepScheduler", "lambda_min_clipped": -Infinity, "sigma_max": NaN}')
+
+# Service request bodies (FuzzServiceRequest): the first byte picks the decoder (see the target).
+def multipart(boundary, parts):
+    body = b""
+    for name, data in parts:
+        body += b"--" + boundary + b"\r\nContent-Disposition: form-data; name=\"files\"; filename=\"" + name.encode() \
+            + b"\"\r\nContent-Type: image/png\r\n\r\n" + data + b"\r\n"
+    return body + b"--" + boundary + b"--\r\n"
+tiny = png(1, 1, 0, 8, [b"\x80"])
+b = b"XyZ123boundary"
+put("FuzzServiceRequest", "multipart.bin", b"\x00" + bytes([len(b)]) + b + multipart(b, [("test/crack/000.png", tiny), ("test/crack/000_mask.png", tiny), ("notes.txt", b"x")]))
+put("FuzzServiceRequest", "multipart_empty.bin", b"\x00\x01-" + b"---\r\n")
+zbuf = io.BytesIO()
+with zipfile.ZipFile(zbuf, "w", zipfile.ZIP_STORED) as z:
+    z.writestr("test/good/000.png", tiny)
+    z.writestr("ground_truth/crack/001_mask.png", tiny)
+    z.writestr("test/crack/001.png", tiny)
+    z.writestr("__MACOSX/._x.png", b"junk")
+    z.writestr("folder/", b"")
+put("FuzzServiceRequest", "batch.zip.bin", b"\x01" + zbuf.getvalue())
+for i, body in enumerate([
+        {"backbone": "mobilenet_v2", "coreset_ratio": 0.1, "seed": 3, "false_reject_rate": 0.01, "activate": True,
+         "positives": False, "taps": ["features.6", "features.13"], "geometry": "short-side:448", "tile": "512x512",
+         "tile_overlap": 128},
+        {"size": "320x192"}, {"geometry": "native:1.5"}, {"geometry": "resize:256:crop:224"}, {}]):
+    put("FuzzServiceRequest", f"fit_{i}.json", b"\x02" + json.dumps(body).encode())
+for i, body in enumerate([
+        {"generator": "classical", "count": 5, "seed": 1, "methods": ["perlin_texture"], "label": "scratch"},
+        {"generator": "diffusion", "count": 2, "prompts": ["a scratch"], "negative_prompt": "blur", "steps": 20,
+         "guidance_scale": 7.5, "strength": 0.9, "padding_mask_crop": 32, "good_item_id": 4, "mask_base64": "iVBORw0KGgo="}]):
+    put("FuzzServiceRequest", f"synthesize_{i}.json", b"\x03" + json.dumps(body).encode())
+for i, body in enumerate([
+        {"name": "bottle", "description": "line 3"}, {"verdict": "defect", "reason": "crack", "mask_base64": "AAAA"},
+        {"verdict": "accepted"}, {"threshold": 2.5}, {"false_reject_rate": 0.02}, {"common_with": 2},
+        {"model_version_id": 7, "common_with_id": 3}, {"mask_base64": "iVBORw0KGgo="},
+        {"url": "http://mes.local:8080/hook?x=1"}, {"name": "line-3", "role": "operator"}]):
+    put("FuzzServiceRequest", f"body_{i}.json", b"\x04" + json.dumps(body).encode())
+put("FuzzServiceRequest", "header.txt", b"\x05form-data; name=\"files\"; filename=\"a b/c.PNG\"; boundary=\"q\"")
 PY
 for t in "$out"/*/; do printf '%-22s %3d seeds\n' "$(basename "$t")" "$(ls "$t" | wc -l)"; done

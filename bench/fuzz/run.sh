@@ -14,7 +14,7 @@ root="$(cd "$(dirname "$0")/../.." && pwd)"
 cd "$root"
 mode="${1:?usage: run.sh smoke|long [targets...]}"; shift
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(FuzzImageDecode FuzzUnpickler FuzzTorchCheckpoint FuzzSafeTensors FuzzModelFile FuzzManifest FuzzDiffusersConfig)
+[ ${#targets[@]} -gt 0 ] || targets=(FuzzImageDecode FuzzUnpickler FuzzTorchCheckpoint FuzzSafeTensors FuzzModelFile FuzzManifest FuzzDiffusersConfig FuzzServiceRequest)
 bin="${FUZZ_BIN:-$root/.build-fuzz/release}"
 logs="$root/bench/fuzz/logs"
 corpus="$root/bench/fuzz/corpus"
@@ -32,6 +32,7 @@ dict_for() {
         FuzzSafeTensors|FuzzModelFile) echo bench/fuzz/dict/safetensors.dict ;;
         FuzzManifest) echo bench/fuzz/dict/csv.dict ;;
         FuzzDiffusersConfig) echo bench/fuzz/dict/json.dict ;;
+        FuzzServiceRequest) echo bench/fuzz/dict/service.dict ;;
     esac
 }
 
