@@ -20,22 +20,36 @@ enum PNGCodec {
     /// Colour-space chunks the simplified API would act on (gamma-correcting 8-bit samples);
     /// PIL ignores them, so they are dropped before decoding.
     private static let colorSpaceChunks: Set<String> = ["gAMA", "sRGB", "iCCP", "cHRM"]
+    /// Text chunks: nothing here reads them, and libpng would buffer each whole (and inflate zTXt / iTXt) with no
+    /// limit of its own in Debian's build, so they are dropped too.
+    private static let textChunks: Set<String> = ["tEXt", "zTXt", "iTXt"]
 
-    /// `data` without gAMA/sRGB/iCCP/cHRM chunks. Walks the chunk list with bounds checks; on anything
-    /// malformed it stops and keeps the rest untouched, leaving the error to libpng.
-    static func strippingColorSpaceChunks(_ data: Data) -> Data {
+    /// `data` without the colour-space chunks before IDAT and without text chunks anywhere. Walks the chunk list with
+    /// bounds checks; a chunk other than IDAT that claims more bytes than the data has left is refused here: libpng
+    /// allocates a chunk's declared length before reading it, so a 66-byte file declaring a 2 GB iTXt made it take
+    /// 2 GB (found by FuzzImageDecode, bench/FUZZ.md #15). Anything else malformed stops the walk and is left to libpng.
+    static func strippingIgnoredChunks(_ data: Data, file: String) throws -> Data {
         var drop: [Range<Int>] = []
+        var overrun: (tag: String, length: Int, left: Int)? = nil
         data.withUnsafeBytes { (bytes: UnsafeRawBufferPointer) in
-            var pos = 8
+            var pos = 8, seenIDAT = false
             while pos + 12 <= bytes.count {
                 let length = Int(bytes[pos]) << 24 | Int(bytes[pos + 1]) << 16 | Int(bytes[pos + 2]) << 8 | Int(bytes[pos + 3])
                 let end = pos + 12 + length
-                guard length <= Int(Int32.max), end <= bytes.count else { break }
                 let tag = String(decoding: bytes[(pos + 4)..<(pos + 8)], as: UTF8.self)
-                if colorSpaceChunks.contains(tag) { drop.append(pos..<end) }
-                if tag == "IDAT" || tag == "IEND" { break }  // colour-space chunks must precede IDAT
+                guard length <= Int(Int32.max), end <= bytes.count else {
+                    if tag != "IDAT" && length <= Int(Int32.max) { overrun = (tag, length, bytes.count - pos - 12) }
+                    break
+                }
+                if tag == "IDAT" { seenIDAT = true }
+                if textChunks.contains(tag) || (!seenIDAT && colorSpaceChunks.contains(tag)) { drop.append(pos..<end) }
+                if tag == "IEND" { break }
                 pos = end
             }
+        }
+        if let overrun {
+            let name = overrun.tag.unicodeScalars.allSatisfy { $0.isASCII && $0.properties.isAlphabetic } ? "'\(overrun.tag)'" : "a"
+            throw ImageError.corrupt(file: file, reason: "PNG chunk \(name) declares \(overrun.length) bytes but only \(max(0, overrun.left)) follow (truncated or corrupt)")
         }
         if drop.isEmpty { return data }
         let base = data.startIndex
@@ -84,7 +98,7 @@ enum PNGCodec {
     }
 
     static func decode(_ input: Data, file: String, limits: InputLimits = .current) throws -> Image {
-        let data = strippingColorSpaceChunks(input)
+        let data = try strippingIgnoredChunks(input, file: file)
         var image = png_image()
         image.version = UInt32(PNG_IMAGE_VERSION)
         let ok = data.withUnsafeBytes { raw in

@@ -72,6 +72,34 @@ struct HostileImageTests {
         #expect(e.option == "--max-image-pixels" && e.requested == "8000x8000 = 64000000 pixels")
     }
 
+    /// `png_gray8.png` with `chunk` (its tag and body, a correct CRC, `declared` as its length) right after IHDR.
+    static func pngWithChunk(_ tag: String, _ body: [UInt8], declared: UInt32? = nil, truncateAfterIt: Bool = false) throws -> Data {
+        let png = try Fixtures.bytes("png_gray8.png")
+        let chunk = HugeHeaderTests.be32(declared ?? UInt32(body.count)) + Array(tag.utf8) + body
+            + HugeHeaderTests.be32(HugeHeaderTests.crc32(Array(tag.utf8) + body))
+        return Data(Array(png[0..<33]) + chunk + (truncateAfterIt ? [] : Array(png[33...])))
+    }
+
+    @Test func chunkDeclaringMoreThanTheFileHoldsIsRefusedBeforeLibpngAllocatesIt() throws {
+        // FuzzImageDecode #15: a 66-byte PNG declaring a 2 GB iTXt made libpng allocate 2 GB before reading it.
+        for tag in ["iTXt", "zTXt", "tEXt", "abCd"] {
+            let png = try Self.pngWithChunk(tag, Array("key\0value".utf8), declared: 0x7445_5874, truncateAfterIt: true)
+            var caught: Error?
+            let t = Self.seconds { do { _ = try ImageFile.decode(png, file: "bomb.png") } catch { caught = error } }
+            guard case let .corrupt(file, reason)? = caught as? ImageError else { Issue.record("\(tag): got \(String(describing: caught))"); continue }
+            #expect(file == "bomb.png" && reason.contains("'\(tag)'") && reason.contains("1950701684 bytes"), "\(reason)")
+            #expect(t < 0.5, "\(tag): \(t) s")
+        }
+        // Text chunks that are whole are dropped, not read: the pixels are those of the plain fixture.
+        let plain = try ImageFile.decode(Data(try Fixtures.bytes("png_gray8.png")), file: "plain.png")
+        let zlibOfZeros = [UInt8]([0x78, 0x9c, 0x63, 0x60, 0x18, 0x05, 0xa3, 0x60, 0x14, 0x0c, 0x77, 0x00, 0x00, 0x10, 0x00, 0x00, 0x01])
+        for (tag, body) in [("tEXt", Array("Comment\0line 3".utf8)), ("zTXt", Array("Comment\0\0".utf8) + zlibOfZeros),
+                            ("iTXt", Array("Comment\0\0\0en\0\0text".utf8))] {
+            let withText = try ImageFile.decode(try Self.pngWithChunk(tag, body), file: "text.png")
+            #expect(withText.pixels == plain.pixels && withText.width == plain.width, "\(tag)")
+        }
+    }
+
     @Test func jpegHeaderOverTheLimitIsRefused() throws {
         let jpg = try Self.jpegDeclaring(width: 40000, height: 17000)
         var error: InputLimitError?
