@@ -28,7 +28,7 @@ public struct PredictionRecord: Sendable, Codable, Equatable {
     /// geometries (`--short-side`, `--native`).
     public var inputSize: String?
     public var patches: Int?
-    /// Where `latencyMs` went, in ms: decode, preprocess, features, search, map (`StageTimings`).
+    /// Where `latencyMs` went, in ms: decode, preprocess, features, search, map (`StageTimings.milliseconds`).
     public var stageMs: [String: Double]?
 
     public init(image: String, score: Float, normalizedScore: Float, threshold: Float, anomalous: Bool,
@@ -51,9 +51,7 @@ public struct PredictionRecord: Sendable, Codable, Equatable {
         mapThreshold = p.mapThreshold
         inputSize = "\(p.input.width)x\(p.input.height)"
         patches = p.patchGrid.height * p.patchGrid.width
-        let st = p.timings
-        stageMs = ["decode": st.decode, "preprocess": st.preprocess, "features": st.features, "search": st.search, "map": st.map]
-            .mapValues { ($0 * 1e5).rounded() / 100 }
+        stageMs = p.timings.milliseconds
     }
 
     enum CodingKeys: String, CodingKey {

@@ -33,6 +33,13 @@ public struct StageTimings: Sendable, Codable, Equatable {
 
     public var total: Double { decode + preprocess + features + search + map }
 
+    /// Each stage in milliseconds (rounded to 0.01 ms) under its coding key, as `predictions.jsonl`'s `stage_ms`.
+    public var milliseconds: [String: Double] {
+        let stages: [(CodingKeys, Double)] = [(.decode, decode), (.preprocess, preprocess), (.features, features),
+                                              (.search, search), (.map, map)]
+        return Dictionary(uniqueKeysWithValues: stages.map { ($0.0.rawValue, ($0.1 * 1e5).rounded() / 100) })
+    }
+
     enum CodingKeys: String, CodingKey { case decode, preprocess, features, search, map }
 }
 
