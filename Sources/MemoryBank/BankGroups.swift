@@ -1,8 +1,9 @@
 import TensorCore
 
-/// A partition of the bank rows into G groups (greedy k-centre on the bank itself), each with a centre row
-/// and a radius, with the rows copied in group order. `nearest(to:k:)` uses it to skip whole groups for a
-/// block of queries: for every bank row b of group g, ||q - b|| >= ||q - centre_g|| - radius_g.
+/// A partition of the bank rows into G groups, each with a centre and a radius, with the rows copied in group
+/// order. Exact search builds it by greedy k-centre on the bank itself and skips whole groups for a block of
+/// queries: for every bank row b of group g, ||q - b|| >= ||q - centre_g|| - radius_g. The approximate
+/// inverted-file search (`InvertedFileIndex`) builds it from k-means and visits only the nearest groups.
 ///
 /// rows (N,D) in group order, groups contiguous, rows of a group in increasing original index.
 struct BankGroups: Sendable {
@@ -19,6 +20,7 @@ struct BankGroups: Sendable {
     /// Group count used for a bank of n rows: 1 (no grouping) below 1,024 rows, else n/64 capped at 256.
     static func groupCount(rows n: Int) -> Int { n < 1024 ? 1 : min(256, n / 64) }
 
+    /// Greedy k-centre groups (`groupCount(rows:)` of them), centres are bank rows.
     init(features: Tensor, norms bankNorms: [Float]) {
         let n = features.shape[0], d = features.shape[1]
         let g = BankGroups.groupCount(rows: n)
@@ -40,6 +42,12 @@ struct BankGroups: Sendable {
                 }
             }
         }
+        self.init(features: features, norms: bankNorms, assignment: assign, centres: features.gatherRows(centreRows))
+    }
+
+    /// Groups from a given assignment of every row (values in 0..<G) and the G centres (G,D).
+    init(features: Tensor, norms bankNorms: [Float], assignment assign: [Int32], centres: Tensor) {
+        let n = features.shape[0], d = features.shape[1], g = centres.shape[0]
         // Counting sort by group (stable: original order inside a group).
         var starts = [Int](repeating: 0, count: g + 1)
         for a in assign { starts[Int(a) + 1] += 1 }
@@ -50,21 +58,22 @@ struct BankGroups: Sendable {
         let rows = features.gatherRows(original.map(Int.init)).scalars
         var norms = [Float](repeating: 0, count: n)
         var radius = [Float](repeating: 0, count: g)
-        for (r, i) in original.enumerated() {
-            let ii = Int(i)
-            norms[r] = bankNorms[ii]
-            let grp = Int(assign[ii])
-            radius[grp] = max(radius[grp], dist2[ii].squareRoot())
-        }
-        let centres = features.gatherRows(centreRows).scalars
-        var centreNorms = [Float](repeating: 0, count: g)
-        for (j, i) in centreRows.enumerated() {
-            centreNorms[j] = bankNorms[i]
-            radius[j] *= 1.0001
+        let centreScalars = centres.scalars
+        centreScalars.withUnsafeBufferPointer { c in
+            rows.withUnsafeBufferPointer { r in
+                for j in 0..<g {
+                    for row in starts[j]..<starts[j + 1] {
+                        norms[row] = bankNorms[Int(original[row])]
+                        let s = squaredDistance(r.baseAddress! + row * d, c.baseAddress! + j * d, d)
+                        radius[j] = max(radius[j], s.squareRoot())
+                    }
+                }
+            }
         }
         self.count = g
         self.rows = rows; self.norms = norms; self.original = original; self.starts = starts
-        self.centres = centres; self.centreNorms = centreNorms; self.radius = radius
+        self.centres = centreScalars; self.centreNorms = rowSquaredNorms(centres)
+        self.radius = radius.map { $0 * 1.0001 }
         self.maxNorm = bankNorms.max() ?? 0
     }
 }

@@ -15,6 +15,8 @@ public struct MemoryBank: Sendable, Equatable {
     public let squaredNorms: [Float]
     /// Rows partitioned into groups with centres and radii, for pruning in `nearest(to:k:)` (derived).
     let groups: BankGroups
+    /// Set by `withInvertedFileIndex`: `nearest(to:k:)` then searches approximately (opt-in, never the default).
+    public internal(set) var invertedFile: InvertedFileIndex?
 
     /// Banks are equal when their features are (everything else is derived from them).
     public static func == (a: MemoryBank, b: MemoryBank) -> Bool { a.features == b.features }
@@ -30,6 +32,11 @@ public struct MemoryBank: Sendable, Equatable {
             throw .badShape(tensor: "memory bank features", expected: "(N,D) with N >= 1, D >= 1",
                             actual: features.shape)
         }
+        self.init(validFeatures: features)
+    }
+
+    /// A bank of features already known to be (N,D) with N, D >= 1.
+    init(validFeatures features: Tensor) {
         self.features = features
         self.squaredNorms = rowSquaredNorms(features)
         self.groups = BankGroups(features: features, norms: squaredNorms)

@@ -32,8 +32,9 @@ extension MemoryBank {
     }
 
     /// How `nearest(to:k:)` searched: `grouped` when group pruning ran for every query, `linear` when the bank has
-    /// one group or the first block of queries showed that pruning would visit too much of this bank.
-    public enum SearchRoute: String, Sendable { case linear, grouped }
+    /// one group or the first block of queries showed that pruning would visit too much of this bank (both exact);
+    /// `invertedFile` when the bank carries an `InvertedFileIndex` (approximate, opt-in).
+    public enum SearchRoute: String, Sendable { case linear, grouped, invertedFile = "inverted-file" }
 
     /// Share of the bank rows that the first block of 64 queries may visit for group pruning to go on. Above it, a
     /// visited row through the groups' small products costs more than the row in the linear search's large tiles
@@ -42,7 +43,8 @@ extension MemoryBank {
     public static let groupedSearchMaxVisitedShare = 0.5
 
     /// `nearest(to:k:)` with the route it took and the share of bank rows the first query block visited through
-    /// the groups (nil when the bank has one group). Both routes are exact and select by the same rule.
+    /// the groups (nil when the bank has one group or an inverted-file index). The exact routes select by the same
+    /// rule.
     ///
     /// ```swift
     /// let (result, route, visited) = bank.nearestRouted(to: patchFeatures, k: 1)
@@ -53,6 +55,10 @@ extension MemoryBank {
                      "queries must be (M,\(dimension)), got \(queries.shape)")
         precondition(k >= 1, "k must be >= 1, got \(k)")
         let m = queries.shape[0], kk = min(k, count)
+        if let invertedFile, m > 0 {
+            let candidates = invertedFileCandidates(queries, k: kk, index: invertedFile)
+            return (refineDistances(queries: queries, candidates: candidates, k: kk), .invertedFile, nil)
+        }
         guard groups.count > 1, m > 0 else {
             let candidates = linearCandidates(queries, k: kk, tileBytes: Self.defaultTileBytes)
             return (refineDistances(queries: queries, candidates: candidates, k: kk), .linear, nil)
@@ -93,7 +99,7 @@ extension MemoryBank {
     }
 
     /// The k chosen bank rows of every query (M*k, by s = ||b||^2 - 2 q.b), all rows in tiles; k <= N.
-    private func linearCandidates(_ queries: Tensor, k: Int, tileBytes: Int) -> [Int32] {
+    func linearCandidates(_ queries: Tensor, k: Int, tileBytes: Int) -> [Int32] {
         let m = queries.shape[0], n = count, d = dimension
         if m == 0 { return [] }
 
@@ -365,7 +371,7 @@ private func precedes(_ v: Float, _ i: Int32, _ w: Float, _ j: Int32) -> Bool {
 
 /// `selectMin` over rows whose bank indices are `original[j]` (increasing within the call).
 @inline(__always)
-private func selectMinIndexed(row: UnsafePointer<Float>, norms: UnsafePointer<Float>, original: UnsafePointer<Int32>,
+func selectMinIndexed(row: UnsafePointer<Float>, norms: UnsafePointer<Float>, original: UnsafePointer<Int32>,
                               count: Int, best: inout Float, bestIndex: inout Int32) {
     var minV = SIMD16<Float>(repeating: .infinity)
     var minI = SIMD16<Int32>(repeating: Int32.max)
@@ -394,7 +400,7 @@ private func selectMinIndexed(row: UnsafePointer<Float>, norms: UnsafePointer<Fl
 
 /// `selectTopK` over rows whose bank indices are `original[j]`, with explicit (value, index) order.
 @inline(__always)
-private func selectTopKIndexed(row: UnsafePointer<Float>, norms: UnsafePointer<Float>, original: UnsafePointer<Int32>,
+func selectTopKIndexed(row: UnsafePointer<Float>, norms: UnsafePointer<Float>, original: UnsafePointer<Int32>,
                                count: Int, k: Int,
                                best: UnsafeMutablePointer<Float>, bestIndex: UnsafeMutablePointer<Int32>) {
     @inline(__always) func before(_ v: Float, _ i: Int32, _ p: Int) -> Bool {

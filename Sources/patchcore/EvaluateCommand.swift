@@ -25,6 +25,7 @@ struct Evaluate: ParsableCommand {
     @OptionGroup var modelOptions: ModelOptions
     @OptionGroup var threshold: ThresholdOptions
     @OptionGroup var dual: DualOptions
+    @OptionGroup(title: "Search") var search: SearchOptions
     @OptionGroup(title: "Input limits") var limits: LimitOptions
     @Option(help: "A fitted model file (plain or dual); when absent the model is fitted on the fly.") var model: String?
     @Option(help: "Save the model (fitted on the fly, or --model with --set-threshold) to this file.") var saveModel: String?
@@ -35,6 +36,9 @@ struct Evaluate: ParsableCommand {
     var composite = false
 
     func validate() throws {
+        if setThreshold != nil, search.search != .exact {
+            throw ValidationError("--set-threshold stores a threshold that predict applies to exact scores; evaluate it without --search ivf")
+        }
         if setThreshold != nil, saveModel == nil { throw ValidationError("--set-threshold needs --save-model FILE (where the model with that threshold goes)") }
     }
 
@@ -50,7 +54,8 @@ struct Evaluate: ParsableCommand {
         let run = try EvaluationJob(dataset: ds, modelFile: model.map { URL(fileURLWithPath: $0) }, options: modelOptions,
                                     threshold: threshold, dual: dual.dual && model == nil ? dual : nil,
                                     saveModel: saveModel.map { URL(fileURLWithPath: $0) }, setThreshold: setThreshold,
-                                    out: out.map { URL(fileURLWithPath: $0) }, composite: composite, skipBad: data.skipBad).run()
+                                    out: out.map { URL(fileURLWithPath: $0) }, composite: composite, skipBad: data.skipBad,
+                                    search: search.method).run()
         print(run.report.textTable())
         if let json { try AtomicFile.write(try run.report.jsonData(), to: URL(fileURLWithPath: json)); log("wrote \(json)") }
         reportSkipped(run.skipped)
@@ -70,6 +75,8 @@ struct EvaluationJob {
     var out: URL?
     var composite = false
     var skipBad: Bool
+    /// How the test images search the normal bank (fitting and its calibration always search exactly).
+    var search: SearchMethod = .exact
 
     func run() throws -> PatchCoreEvaluator.Run {
         let progress = TerminalProgress().handler
@@ -77,7 +84,7 @@ struct EvaluationJob {
         var fitSeconds = 0.0
         var skipped: [SkippedImage] = []
         if let modelFile {
-            scorer = try PatchCoreScorer.load(modelFile, weights: options.weights.map { URL(fileURLWithPath: $0) })
+            scorer = try PatchCoreScorer.load(modelFile, weights: options.weights.map { URL(fileURLWithPath: $0) }, search: search)
             fitSeconds = scorer.model.info.fitSeconds
         } else {
             let extractor = try FeatureExtractor(config: try options.config(), weights: try options.weightsURL())
@@ -91,8 +98,9 @@ struct EvaluationJob {
             printSummary(fit, config: fit.model.config, file: setThreshold == nil ? saveModel : nil)
             reportPositiveWarnings(fit.positiveWarnings)
             if let saveModel, setThreshold == nil { try ModelFile.write(fit.model, to: saveModel); log("wrote \(saveModel.path)") }
-            scorer = try PatchCoreScorer(model: fit.model, extractor: extractor)
+            scorer = try PatchCoreScorer(model: fit.model, extractor: extractor, search: search)
         }
+        if search != .exact { log("search: \(search)") }
         // Written into a staging folder and swapped in at the end: never old heatmaps beside new ones.
         let staged = try out.map { try StagedOutputFolder($0, entries: ["heatmaps", "composites", "predictions.jsonl", "metrics.json", "report.md", "report.html"]) }
         do {

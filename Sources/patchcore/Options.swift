@@ -132,6 +132,32 @@ struct ThresholdOptions: ParsableArguments {
     var policy: ModelCalibration.Policy { threshold.map { .manual($0) } ?? .falseRejectRate(falseRejectRate) }
 }
 
+/// How scoring searches the normal bank: exact unless asked (predict, evaluate).
+struct SearchOptions: ParsableArguments {
+    enum Kind: String, CaseIterable, ExpressibleByArgument { case exact, ivf }
+
+    @Option(help: "Nearest-neighbour search: exact, or ivf (approximate: each patch visits --probes of --lists k-means lists of the bank; faster on large banks, scores can only rise; measured recall and AUROC in bench/RESULTS.md).")
+    var search: Kind = .exact
+
+    @Option(help: "Lists visited per patch with --search ivf (default 16).")
+    var probes: Int?
+
+    @Option(help: "k-means lists with --search ivf (default: the square root of the bank's rows).")
+    var lists: Int?
+
+    func validate() throws {
+        if search == .exact, probes != nil || lists != nil {
+            throw ValidationError("--probes and --lists need --search ivf (the default search is exact)")
+        }
+        if let probes, probes < 1 { throw ValidationError("--probes must be at least 1, got \(probes)") }
+        if let lists, lists < 1 { throw ValidationError("--lists must be at least 1, got \(lists)") }
+    }
+
+    var method: SearchMethod {
+        search == .exact ? .exact : .invertedFile(lists: lists, probes: probes ?? 16)
+    }
+}
+
 extension InputTransform: ExpressibleByArgument {
     public init?(argument: String) {
         guard let t = InputTransform.parseSize(argument) else { return nil }

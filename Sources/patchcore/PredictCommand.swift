@@ -28,6 +28,7 @@ struct Predict: ParsableCommand {
     @Flag(help: "Continue past unreadable images and list them at the end.") var skipBad = false
     @Flag(help: "Exit 0 even when images are anomalous.") var exitZero = false
     @Option(help: "Compute threads (default: all cores).") var threads: Int?
+    @OptionGroup(title: "Search") var search: SearchOptions
     @OptionGroup(title: "Input limits") var limits: LimitOptions
 
     func validate() throws {
@@ -59,7 +60,8 @@ struct Predict: ParsableCommand {
         if let json, json != "-" { try checkWritable(URL(fileURLWithPath: json)) }
         if let out { try checkFolder(URL(fileURLWithPath: out)) }
         let scorer = try PatchCoreScorer.load(URL(fileURLWithPath: model), weights: weights.map { URL(fileURLWithPath: $0) },
-                                              name: URL(fileURLWithPath: model).lastPathComponent)
+                                              name: URL(fileURLWithPath: model).lastPathComponent, search: search.method)
+        if scorer.search != .exact { log("search: \(scorer.search)") }
         let fitted = scorer.model
         let files = try imageFiles()
         if files.isEmpty { throw ValidationError("no PNG/JPEG images found in \(inputs.joined(separator: ", "))") }

@@ -54,6 +54,37 @@ import Testing
         #expect(nan.status != 0 && nan.stderr.contains("--threshold"), "\(nan.stderr)")
     }
 
+    @Test func approximateSearchIsOptInAndProbingEveryListScoresExactly() throws {
+        defer { cleanup() }
+        let test = data.appendingPathComponent("test").path
+        func scores(_ extra: [String]) throws -> (scores: [Double], stderr: String) {
+            let r = try CLIRunner.run(["predict", "--model", model, "--json", "-", "--exit-zero", test] + extra)
+            #expect(r.status == 0, "\(extra): \(r.stderr)")
+            return (try records(r.stdout).map { try #require($0["score"] as? Double) }, r.stderr)
+        }
+        let exact = try scores([])
+        #expect(!exact.stderr.contains("search:"), "exact is the default and says nothing: \(exact.stderr)")
+        // More probes than lists: every list is visited, so the scores are the exact ones.
+        let all = try scores(["--search", "ivf", "--probes", "100000"])
+        #expect(all.scores == exact.scores)
+        #expect(all.stderr.contains("search: inverted file"), "the approximate search is announced: \(all.stderr)")
+        let one = try scores(["--search", "ivf", "--probes", "1", "--lists", "8"])
+        #expect(one.scores.count == exact.scores.count && one.scores.allSatisfy(\.isFinite))
+        // Probe settings without the approximate search, or out of range, are refused before any work.
+        for bad in [["--probes", "4"], ["--search", "ivf", "--probes", "0"], ["--search", "ivf", "--lists", "0"], ["--search", "fast"]] {
+            let r = try CLIRunner.run(["predict", "--model", model, test] + bad)
+            #expect(r.status == 64 || r.status == 2, "\(bad): \(r.status) \(r.stderr)")
+            #expect(r.stderr.contains(bad[bad.count - 2]), "\(bad) is named: \(r.stderr)")
+        }
+        // More lists than bank rows: an error naming --lists' value, not a crash.
+        let tooMany = try CLIRunner.run(["predict", "--model", model, "--search", "ivf", "--lists", "99999999", test])
+        #expect(tooMany.status != 0 && tooMany.stderr.contains("99999999"), "\(tooMany.stderr)")
+        // A threshold set on approximate scores would be applied to exact ones by predict: refused.
+        let setOnApprox = try CLIRunner.run(["evaluate", "--data", data.path, "--set-threshold", "f1", "--save-model",
+                                             root.appendingPathComponent("t.safetensors").path, "--search", "ivf"])
+        #expect(setOnApprox.status != 0 && setOnApprox.stderr.contains("--search ivf"), "\(setOnApprox.stderr)")
+    }
+
     @Test func aUsedOutputFolderIsRefusedOrReplacedNeverMixed() throws {
         defer { cleanup() }
         let out = root.appendingPathComponent("out")

@@ -5,6 +5,8 @@
 //   swift run -c release CoresetBench verify  /tmp/mt_bank.f32 [picks 300] [threads 2]  (accelerated == plain?)
 //   swift run -c release CoresetBench knn     /tmp/bank_bottle.f32
 //   swift run -c release CoresetBench gemm    /tmp/bank_bottle.f32   (plain sgemm of the k-NN shape)
+//   swift run -c release CoresetBench ivf     /tmp/bank_bottle.f32 [queries 784] [lists sqrt(N)]
+//                                             (approximate inverted-file search: time and recall@1 against exact)
 // Target line for Package.swift (not in `swift test`):
 //   .executableTarget(name: "CoresetBench", dependencies: ["MemoryBank", "TensorCore"], path: "bench/CoresetBench"),
 // Debian's OpenBLAS 0.3.21 does not recognise this virtual CPU and picks its "Prescott" (SSE3) kernels
@@ -117,6 +119,47 @@ case "knn":
             let t0 = now(); _ = bank.nearest(to: queries, k: 9); times.append(now() - t0)
         }
         print(String(format: "swift nearest k=9 784 x %d: median %.1f ms", rows, times.sorted()[1] * 1e3))
+    }
+case "ivf":
+    // Queries: the last `queries` rows (real patches in raster order); the banks are every 10th of the other rows
+    // and all of them. Recall@1: the share of queries whose approximate nearest distance equals the exact one
+    // (equal distances count, so duplicate bank rows do not lower it).
+    let qn = args.count > 3 ? Int(args[3])! : 784
+    let listsArg = args.count > 4 ? Int(args[4]) : nil
+    let queries = x.rows((n - qn)..<n)
+    let others = n - qn
+    let banks = [x.gatherRows(Array(stride(from: 0, to: others, by: 10))), x.rows(0..<others)]
+    func median(_ body: () -> Void) -> Double {
+        var times: [Double] = []
+        for _ in 0..<5 { let t0 = now(); body(); times.append(now() - t0) }
+        return times.sorted()[2]
+    }
+    for features in banks {
+        let rows = features.shape[0]
+        let bank = try MemoryBank(features: features)
+        var exact = bank.nearest(to: queries, k: 1)
+        let tExact = median { exact = bank.nearest(to: queries, k: 1) }
+        let route = bank.nearestRouted(to: queries, k: 1).route
+        print(String(format: "exact %d x %d (%@): median %.1f ms", qn, rows, route.rawValue, tExact * 1e3))
+        let tb = now()
+        let trained = try bank.withInvertedFileIndex(lists: listsArg, probes: 1)
+        let lists = trained.invertedFile!.lists
+        print(String(format: "inverted file: %d lists built in %.2f s", lists, now() - tb))
+        for probes in [1, 2, 4, 8, 16, 32] where probes <= lists {
+            let indexed = trained.probing(probes)
+            var approx = indexed.nearest(to: queries, k: 1)
+            let t = median { approx = indexed.nearest(to: queries, k: 1) }
+            var hits = 0
+            var relative: Double = 0
+            for i in 0..<qn {
+                let a = approx.distances.scalars[i], e = exact.distances.scalars[i]
+                if a <= e { hits += 1 }
+                if e > 0 { relative += Double(a / e - 1) }
+            }
+            print(String(format: "ivf %d x %d, %d of %d lists: median %.1f ms (%.1fx exact), recall@1 %.4f, mean distance +%.3f%%",
+                         qn, rows, probes, lists, t * 1e3, tExact / t, Double(hits) / Double(qn),
+                         relative / Double(qn) * 100))
+        }
     }
 case "gemm":
     // Plain sgemm of the k-NN shape, to see how much of `nearest` is the BLAS product itself.
