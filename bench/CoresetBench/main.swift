@@ -7,6 +7,8 @@
 //   swift run -c release CoresetBench gemm    /tmp/bank_bottle.f32   (plain sgemm of the k-NN shape)
 //   swift run -c release CoresetBench ivf     /tmp/bank_bottle.f32 [queries 784] [lists sqrt(N)]
 //                                             (approximate inverted-file search: time and recall@1 against exact)
+//   CoresetBench pair BANK.f32 QUERIES.f32 [probes,...]   one JSON line per search: exact, then the inverted file
+//                                             with sqrt(N) lists at each probe count (bench/knn_sweep.py drives it)
 // Target line for Package.swift (not in `swift test`):
 //   .executableTarget(name: "CoresetBench", dependencies: ["MemoryBank", "TensorCore"], path: "bench/CoresetBench"),
 // Debian's OpenBLAS 0.3.21 does not recognise this virtual CPU and picks its "Prescott" (SSE3) kernels
@@ -30,7 +32,13 @@ func load(_ path: String) -> Tensor {
 func now() -> Double { Double(DispatchTime.now().uptimeNanoseconds) * 1e-9 }
 
 let args = CommandLine.arguments
-guard args.count >= 3 else { print("usage: CoresetBench coreset|plain|knn BANK [options]"); exit(2) }
+guard args.count >= 3 else { print("usage: CoresetBench coreset|plain|knn|ivf|pair BANK [options]"); exit(2) }
+/// Median of `runs` timings of `body` (seconds).
+func timed(runs: Int, _ body: () -> Void) -> Double {
+    var times: [Double] = []
+    for _ in 0..<runs { let t0 = now(); body(); times.append(now() - t0) }
+    return times.sorted()[runs / 2]
+}
 let x = load(args[2])
 let n = x.shape[0]
 KernelRuntime.prepare()   // OpenBLAS kernel family (AVX-512 on this CPU) before any BLAS work
@@ -160,6 +168,28 @@ case "ivf":
                          qn, rows, probes, lists, t * 1e3, tExact / t, Double(hits) / Double(qn),
                          relative / Double(qn) * 100))
         }
+    }
+case "pair":
+    let queries = load(args[3])
+    let probeCounts = args.count > 4 ? args[4].split(separator: ",").map { Int($0)! } : [1, 8, 32]
+    let bank = try MemoryBank(features: x)
+    let (m, rows) = (queries.shape[0], x.shape[0])
+    var exact = bank.nearest(to: queries, k: 1)
+    // One run when a search takes seconds, else the median of 3 (after the warm-up above).
+    let warm = timed(runs: 1) { exact = bank.nearest(to: queries, k: 1) }
+    let runs = warm > 2 ? 1 : 3
+    let tExact = runs == 1 ? warm : timed(runs: runs) { exact = bank.nearest(to: queries, k: 1) }
+    let route = bank.nearestRouted(to: queries, k: 1).route
+    print("{\"side\": \"swift\", \"search\": \"exact\", \"route\": \"\(route.rawValue)\", \"rows\": \(rows), \"queries\": \(m), \"ms\": \(tExact * 1e3), \"runs\": \(runs)}")
+    let tb = now()
+    let trained = try bank.withInvertedFileIndex(probes: 1)
+    let build = now() - tb
+    for probes in probeCounts {
+        let indexed = trained.probing(probes)
+        var approx = indexed.nearest(to: queries, k: 1)
+        let t = timed(runs: runs) { approx = indexed.nearest(to: queries, k: 1) }
+        let hits = (0..<m).filter { approx.distances.scalars[$0] <= exact.distances.scalars[$0] }.count
+        print("{\"side\": \"swift\", \"search\": \"ivf\", \"lists\": \(trained.invertedFile!.lists), \"probes\": \(probes), \"rows\": \(rows), \"queries\": \(m), \"ms\": \(t * 1e3), \"recall\": \(Double(hits) / Double(m)), \"build_s\": \(build), \"runs\": \(runs)}")
     }
 case "gemm":
     // Plain sgemm of the k-NN shape, to see how much of `nearest` is the BLAS product itself.
