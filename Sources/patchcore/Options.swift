@@ -139,7 +139,7 @@ struct SearchOptions: ParsableArguments {
     @Option(help: "Nearest-neighbour search: exact, or ivf (approximate: each patch visits --probes of --lists k-means lists of the bank; faster on large banks, scores can only rise; measured recall and AUROC in bench/RESULTS.md).")
     var search: Kind = .exact
 
-    @Option(help: "Lists visited per patch with --search ivf (default 16).")
+    @Option(help: "Lists visited per patch with --search ivf (default 32).")
     var probes: Int?
 
     @Option(help: "k-means lists with --search ivf (default: the square root of the bank's rows).")
@@ -154,7 +154,7 @@ struct SearchOptions: ParsableArguments {
     }
 
     var method: SearchMethod {
-        search == .exact ? .exact : .invertedFile(lists: lists, probes: probes ?? 16)
+        search == .exact ? .exact : .invertedFile(lists: lists, probes: probes ?? 32)
     }
 }
 

@@ -6,7 +6,7 @@ import MemoryBank
 /// recall and the AUROC change on your data first (bench/RESULTS.md, "Approximate search").
 ///
 /// ```swift
-/// let scorer = try PatchCoreScorer.load(modelURL, search: .invertedFile(lists: nil, probes: 16))
+/// let scorer = try PatchCoreScorer.load(modelURL, search: .invertedFile(lists: nil, probes: 32))
 /// ```
 public enum SearchMethod: Sendable, Equatable, CustomStringConvertible {
     case exact
