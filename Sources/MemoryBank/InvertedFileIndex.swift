@@ -31,6 +31,10 @@ public struct InvertedFileIndex: Sendable {
     /// product, and larger lists make those products efficient).
     public static func defaultLists(rows n: Int) -> Int { max(1, Int(Double(n).squareRoot().rounded())) }
 
+    /// Queries searched together (from the query count only, never the thread count): each list's rows are
+    /// multiplied once by the block's queries that probe it, so larger blocks make larger products; at least 8
+    /// blocks of 256 or more keep the workers busy.
+    static func queryBlock(queries m: Int) -> Int { max(256, min(4096, m / 8 / 64 * 64)) }
     /// k-means iterations (faiss's default for IVF training is 10 as well).
     static let iterations = 10
     /// Training rows per list: k-means runs on a seeded sample of at most this many rows per list.
@@ -129,37 +133,38 @@ extension MemoryBank {
         bestS.withUnsafeMutableBufferPointer { sBuf in
         bestI.withUnsafeMutableBufferPointer { iBuf in
             let q = qBuf.baseAddress!, s = sBuf.baseAddress!, ix = iBuf.baseAddress!
-            // Each worker takes a contiguous share of the queries with its own single-threaded products.
+            // Fixed blocks of queries, each searched with single-threaded products, shared among the workers: a
+            // block's products, hence every rounding, do not depend on the thread count.
+            let block = InvertedFileIndex.queryBlock(queries: m)
             ComputeThreads.withSingleThreadedBLAS {
-            Parallel.chunks(count: m, minChunk: 64) { range in
+            Parallel.chunks(count: (m + block - 1) / block) { blocks in
+            for blockIndex in blocks {
+                let range = (blockIndex * block)..<min(m, (blockIndex + 1) * block)
                 // 1. The probed lists of every query: the `probes` smallest ||c||^2 - 2 q.c (empty lists last).
-                let mc = range.count, block = 256
+                let mc = range.count
                 var probed = [Int32](repeating: 0, count: mc * probes)
-                var coarse = [Float](repeating: 0, count: min(block, mc) * l)
+                var coarse = [Float](repeating: 0, count: mc * l)
                 var keys = [Float](repeating: 0, count: probes)
-                for b0 in stride(from: 0, to: mc, by: block) {
-                    let mb = min(block, mc - b0)
-                    coarse.withUnsafeMutableBufferPointer { c in
-                        sgemm(transposeA: false, transposeB: true, m: mb, n: l, k: d, alpha: -2,
-                              a: q + (range.lowerBound + b0) * d, lda: d, b: cBuf.baseAddress!, ldb: d,
-                              beta: 0, c: c.baseAddress!, ldc: l)
-                    }
-                    for r in 0..<mb {
-                        for p in 0..<probes { keys[p] = .infinity; probed[(b0 + r) * probes + p] = -1 }
-                        let out = (b0 + r) * probes
-                        for j in 0..<l {
-                            let key = lists.starts[j + 1] > lists.starts[j] ? lists.centreNorms[j] + coarse[r * l + j] : .infinity
-                            // Sorted insertion; ties keep the smaller list index; -1 slots fill first.
-                            if !(key < keys[probes - 1]) && probed[out + probes - 1] >= 0 { continue }
-                            var p = probes - 1
-                            while p > 0 && (key < keys[p - 1] || probed[out + p - 1] < 0) {
-                                keys[p] = keys[p - 1]; probed[out + p] = probed[out + p - 1]; p -= 1
-                            }
-                            keys[p] = key; probed[out + p] = Int32(j)
+                coarse.withUnsafeMutableBufferPointer { c in
+                    sgemm(transposeA: false, transposeB: true, m: mc, n: l, k: d, alpha: -2,
+                          a: q + range.lowerBound * d, lda: d, b: cBuf.baseAddress!, ldb: d,
+                          beta: 0, c: c.baseAddress!, ldc: l)
+                }
+                for r in 0..<mc {
+                    let out = r * probes
+                    for p in 0..<probes { keys[p] = .infinity; probed[out + p] = -1 }
+                    for j in 0..<l {
+                        let key = lists.starts[j + 1] > lists.starts[j] ? lists.centreNorms[j] + coarse[r * l + j] : .infinity
+                        // Sorted insertion; ties keep the smaller list index; -1 slots fill first.
+                        if !(key < keys[probes - 1]) && probed[out + probes - 1] >= 0 { continue }
+                        var p = probes - 1
+                        while p > 0 && (key < keys[p - 1] || probed[out + p - 1] < 0) {
+                            keys[p] = keys[p - 1]; probed[out + p] = probed[out + p - 1]; p -= 1
                         }
+                        keys[p] = key; probed[out + p] = Int32(j)
                     }
                 }
-                // 2. Queries per list (counting sort of the probes), so each list's rows are read once per share.
+                // 2. Queries per list (counting sort of the probes), so each list's rows are read once per block.
                 var starts = [Int](repeating: 0, count: l + 1)
                 for j in probed where j >= 0 { starts[Int(j) + 1] += 1 }
                 for j in 0..<l { starts[j + 1] += starts[j] }
@@ -204,7 +209,7 @@ extension MemoryBank {
                         c0 += cn
                     }
                 }
-            }}
+            }}}
         }}}}}}}
         // Fewer than k rows in a query's probed lists: that query gets the exact answer.
         let short = (0..<m).filter { bestI[$0 * k + k - 1] < 0 }
