@@ -16,15 +16,17 @@ actor ActiveModels {
     private let store: InspectionStore
     private let blobs: BlobStore
     private let weights: URL?
+    private let search: SearchMethod
     private let logger: Logger
     private var loaded: [Int64: Loaded] = [:]
     /// Versions that failed to load, so a broken file is reported once per change, not every refresh.
     private var failed: [Int64: String] = [:]
 
-    init(store: InspectionStore, blobs: BlobStore, weights: URL?, logger: Logger) {
+    init(store: InspectionStore, blobs: BlobStore, weights: URL?, search: SearchMethod = .exact, logger: Logger) {
         self.store = store
         self.blobs = blobs
         self.weights = weights
+        self.search = search
         self.logger = logger
     }
 
@@ -43,22 +45,23 @@ actor ActiveModels {
     /// given and different from the file's, replaces it (a threshold set through the API lives in the store, not in
     /// the file) on a scorer that reuses the loaded extractor.
     static func scorer(file: URL, threshold: Double?, provenance: String, name: String, version: Int,
-                       weights: URL?) throws -> PatchCoreScorer {
-        let loaded = try PatchCoreScorer.load(file, weights: weights, name: name, version: version)
+                       weights: URL?, search: SearchMethod = .exact) throws -> PatchCoreScorer {
+        let loaded = try PatchCoreScorer.load(file, weights: weights, name: name, version: version, search: search)
         guard let threshold, Double(loaded.model.calibration.threshold) != threshold else { return loaded }
         var model = loaded.model
         try model.setThreshold(Float(threshold), provenance: ThresholdProvenance(
             rule: .manual, images: 0, source: "service: \(provenance)", estimator: "set through the API"))
-        return try PatchCoreScorer(model: model, extractor: loaded.extractor, name: name, version: version)
+        return try PatchCoreScorer(model: model, extractor: loaded.extractor, name: name, version: version, search: search)
     }
 
     /// Loads `version` (off this actor) and makes it current for its product.
     func load(_ version: ModelVersion) async throws {
         let file = try blobs.url(of: version.modelBlob)
-        let weights = self.weights
+        let (weights, search) = (self.weights, self.search)
         let scorer = try await Task.detached {
             try Self.scorer(file: file, threshold: version.threshold, provenance: version.thresholdProvenance,
-                            name: "model version \(version.id)", version: Int(version.version), weights: weights)
+                            name: "model version \(version.id)", version: Int(version.version), weights: weights,
+                            search: search)
         }.value
         loaded[version.productId] = Loaded(version: version, scorer: scorer)
         failed[version.id] = nil

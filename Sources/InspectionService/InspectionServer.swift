@@ -29,7 +29,8 @@ public final class InspectionServer: Sendable {
         store = try await InspectionStore.open(databaseURL: configuration.databaseURL,
                                                dataDirectory: configuration.dataDirectory, logger: logger)
         blobs = try BlobStore(root: configuration.dataDirectory.appendingPathComponent("blobs"))
-        models = ActiveModels(store: store, blobs: blobs, weights: configuration.weights, logger: logger)
+        models = ActiveModels(store: store, blobs: blobs, weights: configuration.weights, search: configuration.search,
+                              logger: logger)
         gate = InferenceGate(workers: configuration.inferenceWorkers, queue: configuration.inferenceQueue)
         InputLimits.current = configuration.limits
         try await models.refresh()

@@ -1,4 +1,5 @@
 import Foundation
+import PatchCore
 import TensorCore
 
 /// Everything `patchcore serve` is started with.
@@ -51,6 +52,9 @@ public struct ServiceConfiguration: Sendable {
     public var idleTimeoutSeconds: Double = 30
     /// Backbone weights to use instead of the cache's (tests; a site with its own weights file).
     public var weights: URL? = nil
+    /// How inspections search each model's normal bank: exact unless the site opts into the approximate
+    /// inverted-file search (`serve --search ivf`; thresholds stay the exactly fitted ones).
+    public var search: SearchMethod = .exact
     /// A diffusers inpainting model folder for diffusion synthesis jobs (nil: classical synthesis only).
     public var diffusers: URL? = nil
     /// The most samples one synthesis job may make (diffusion: per prompt).

@@ -67,6 +67,7 @@ struct Serve: ParsableCommand {
     @Option(help: "Seconds after which a connection that has sent no complete request part is closed (silent clients, headers trickled a byte at a time).")
     var idleTimeoutSeconds: Double = 30
 
+    @OptionGroup(title: "Search") var search: SearchOptions
     @OptionGroup var limits: LimitOptions
 
     func watchedFolders() throws -> [(folder: URL, product: String)] {
@@ -118,6 +119,7 @@ struct Serve: ParsableCommand {
         configuration.inferenceWorkers = inferenceWorkers
         configuration.inferenceQueue = inferenceQueue
         configuration.weights = weights.map { URL(fileURLWithPath: $0) }
+        configuration.search = search.method
         if let diffusers {
             // A wrong folder is a start-up error, not a failed job hours later.
             let folder = try DiffusersModelFolder.open(URL(fileURLWithPath: diffusers))

@@ -5,6 +5,7 @@ import ImageIO
 import HummingbirdTesting
 import InspectionService
 import InspectionStore
+import PatchCore
 import StoreTestSupport
 import Testing
 
@@ -89,6 +90,31 @@ import Testing
                                                         headers: auth(h.admin)))
             #expect((audit["items"] as? [[String: Any]])?.filter { $0["action"] as? String == "set_threshold" }.count == 2)
         }
+    }
+
+    @Test func approximateSearchIsASiteChoiceAndProbingEveryListScoresExactly() async throws {
+        let fixture = try ServiceFixture.shared()
+        let parts = [fixture.good[0], fixture.defects[0]]
+        @Sendable func scores(_ search: SearchMethod) async throws -> [Double] {
+            try await ServiceHarness.with(.sqlite, configure: { $0.search = search }) { h, client in
+                _ = try await client.execute(uri: "/api/v1/products", method: .post, headers: jsonHeaders(h.admin),
+                                             body: buffer(#"{"name":"bottle"}"#))
+                _ = try await deployModel(h, client, product: "bottle")
+                var out: [Double] = []
+                for part in parts {
+                    let r = try await client.execute(uri: "/api/v1/products/bottle/inspect", method: .post,
+                                                     headers: imageHeaders(h.operator), body: buffer(part))
+                    #expect(r.status == .ok, "\(search): \(text(r))")
+                    out.append(try #require(object(r)["score"] as? Double))
+                }
+                return out
+            }
+        }
+        let exact = try await scores(.exact)
+        // Every list probed: the exact neighbours, so the exact scores; one probe of a few lists still inspects.
+        #expect(try await scores(.invertedFile(lists: 4, probes: 4)) == exact)
+        let one = try await scores(.invertedFile(lists: 16, probes: 1))
+        #expect(one.count == 2 && one.allSatisfy { $0.isFinite && $0 > 0 })
     }
 
     @Test func everyRouteChecksItsRoleAndTheDocumentMatchesTheRouter() async throws {
