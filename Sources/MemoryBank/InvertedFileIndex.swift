@@ -31,10 +31,13 @@ public struct InvertedFileIndex: Sendable {
     /// product, and larger lists make those products efficient).
     public static func defaultLists(rows n: Int) -> Int { max(1, Int(Double(n).squareRoot().rounded())) }
 
-    /// Queries searched together (from the query count only, never the thread count): each list's rows are
-    /// multiplied once by the block's queries that probe it, so larger blocks make larger products; at least 8
-    /// blocks of 256 or more keep the workers busy.
-    static func queryBlock(queries m: Int) -> Int { max(256, min(4096, m / 8 / 64 * 64)) }
+    /// Queries searched together (from the shapes only, never the thread count): each list's rows are multiplied
+    /// once by the block's queries that probe it, so larger blocks make larger products; at least 8 blocks of 256
+    /// or more keep the workers busy; a block's centroid distances and probe lists stay within 16 MiB.
+    static func queryBlock(queries m: Int, lists: Int, probes: Int) -> Int {
+        let byMemory = max(1, (16 << 20) / (4 * (lists + probes)))
+        return min(byMemory, max(256, min(4096, m / 8 / 64 * 64)))
+    }
     /// k-means iterations (faiss's default for IVF training is 10 as well).
     static let iterations = 10
     /// Training rows per list: k-means runs on a seeded sample of at most this many rows per list.
@@ -119,10 +122,13 @@ extension MemoryBank {
     }
 
     /// Candidates from the probed lists (same selection rule as the exact routes); a query whose probed lists
-    /// hold fewer than k rows gets the exact linear search instead. k <= N, M >= 1.
+    /// hold fewer than k rows gets the exact linear search instead, and so do all queries when every list is
+    /// probed. k <= N, M >= 1.
     func invertedFileCandidates(_ queries: Tensor, k: Int, index: InvertedFileIndex) -> [Int32] {
         let m = queries.shape[0], d = dimension
         let lists = index.groups, l = lists.count, probes = index.probes
+        // Every list probed is every row: the exact search gives the same neighbours for less work.
+        if probes >= l { return linearCandidates(queries, k: k, tileBytes: Self.defaultTileBytes) }
         var bestS = [Float](repeating: .infinity, count: m * k)
         var bestI = [Int32](repeating: -1, count: m * k)
         queries.withUnsafeBufferPointer { qBuf in
@@ -135,7 +141,7 @@ extension MemoryBank {
             let q = qBuf.baseAddress!, s = sBuf.baseAddress!, ix = iBuf.baseAddress!
             // Fixed blocks of queries, each searched with single-threaded products, shared among the workers: a
             // block's products, hence every rounding, do not depend on the thread count.
-            let block = InvertedFileIndex.queryBlock(queries: m)
+            let block = InvertedFileIndex.queryBlock(queries: m, lists: l, probes: probes)
             ComputeThreads.withSingleThreadedBLAS {
             Parallel.chunks(count: (m + block - 1) / block) { blocks in
             for blockIndex in blocks {
