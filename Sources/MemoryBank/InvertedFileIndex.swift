@@ -38,6 +38,7 @@ public struct InvertedFileIndex: Sendable {
         let byMemory = max(1, (16 << 20) / (4 * (lists + probes)))
         return min(byMemory, max(256, min(4096, m / 8 / 64 * 64)))
     }
+
     /// k-means iterations (faiss's default for IVF training is 10 as well).
     static let iterations = 10
     /// Training rows per list: k-means runs on a seeded sample of at most this many rows per list.
