@@ -100,7 +100,7 @@ struct EvaluationJob {
             if let saveModel, setThreshold == nil { try ModelFile.write(fit.model, to: saveModel); log("wrote \(saveModel.path)") }
             scorer = try PatchCoreScorer(model: fit.model, extractor: extractor, search: search)
         }
-        if search != .exact { log("search: \(search)") }
+        if search != .exact { log("search: \(scorer.searchSummary)") }
         // Written into a staging folder and swapped in at the end: never old heatmaps beside new ones.
         let staged = try out.map { try StagedOutputFolder($0, entries: ["heatmaps", "composites", "predictions.jsonl", "metrics.json", "report.md", "report.html"]) }
         do {

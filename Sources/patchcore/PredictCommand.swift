@@ -61,7 +61,7 @@ struct Predict: ParsableCommand {
         if let out { try checkFolder(URL(fileURLWithPath: out)) }
         let scorer = try PatchCoreScorer.load(URL(fileURLWithPath: model), weights: weights.map { URL(fileURLWithPath: $0) },
                                               name: URL(fileURLWithPath: model).lastPathComponent, search: search.method)
-        if scorer.search != .exact { log("search: \(scorer.search)") }
+        if scorer.search != .exact { log("search: \(scorer.searchSummary)") }
         let fitted = scorer.model
         let files = try imageFiles()
         if files.isEmpty { throw ValidationError("no PNG/JPEG images found in \(inputs.joined(separator: ", "))") }

@@ -57,19 +57,23 @@ import Testing
     @Test func approximateSearchIsOptInAndProbingEveryListScoresExactly() throws {
         defer { cleanup() }
         let test = data.appendingPathComponent("test").path
-        func scores(_ extra: [String]) throws -> (scores: [Double], stderr: String) {
+        func scores(_ extra: [String]) throws -> (scores: [Double], stderr: String, search: Set<String>) {
             let r = try CLIRunner.run(["predict", "--model", model, "--json", "-", "--exit-zero", test] + extra)
             #expect(r.status == 0, "\(extra): \(r.stderr)")
-            return (try records(r.stdout).map { try #require($0["score"] as? Double) }, r.stderr)
+            let lines = try records(r.stdout)
+            return (try lines.map { try #require($0["score"] as? Double) }, r.stderr, Set(lines.compactMap { $0["search"] as? String }))
         }
         let exact = try scores([])
         #expect(!exact.stderr.contains("search:"), "exact is the default and says nothing: \(exact.stderr)")
+        #expect(exact.search == ["exact"], "every line says how it was searched")
         // More probes than lists: every list is visited, so the scores are the exact ones.
         let all = try scores(["--search", "ivf", "--probes", "100000"])
         #expect(all.scores == exact.scores)
         #expect(all.stderr.contains("search: inverted file"), "the approximate search is announced: \(all.stderr)")
         let one = try scores(["--search", "ivf", "--probes", "1", "--lists", "8"])
         #expect(one.scores.count == exact.scores.count && one.scores.allSatisfy(\.isFinite))
+        #expect(one.search == ["inverted file: 1 of 8 lists (approximate)"], "\(one.search)")
+        #expect(one.stderr.contains("search: inverted file: 1 of 8 lists (approximate)"), "\(one.stderr)")
         // Probe settings without the approximate search, or out of range, are refused before any work.
         for bad in [["--probes", "4"], ["--search", "ivf", "--probes", "0"], ["--search", "ivf", "--lists", "0"], ["--search", "fast"]] {
             let r = try CLIRunner.run(["predict", "--model", model, test] + bad)

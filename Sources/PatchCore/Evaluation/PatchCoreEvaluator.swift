@@ -30,6 +30,8 @@ public struct PredictionRecord: Sendable, Codable, Equatable {
     public var patches: Int?
     /// Where `latencyMs` went, in ms: decode, preprocess, features, search, map (`StageTimings.milliseconds`).
     public var stageMs: [String: Double]?
+    /// How the normal bank was searched (`Prediction.search`): a score from an approximate search says so.
+    public var search: String?
 
     public init(image: String, score: Float, normalizedScore: Float, threshold: Float, anomalous: Bool,
                 decisionRule: String? = nil, model: ModelIdentity? = nil, timestamp: String? = nil,
@@ -52,6 +54,7 @@ public struct PredictionRecord: Sendable, Codable, Equatable {
         inputSize = "\(p.input.width)x\(p.input.height)"
         patches = p.patchGrid.height * p.patchGrid.width
         stageMs = p.timings.milliseconds
+        search = p.search
     }
 
     enum CodingKeys: String, CodingKey {
@@ -63,6 +66,7 @@ public struct PredictionRecord: Sendable, Codable, Equatable {
         case mapMax = "map_max", mapThreshold = "map_threshold"
         case inputSize = "input_size", patches
         case stageMs = "stage_ms"
+        case search
     }
 
     /// One JSON line (sorted keys, newline-terminated).

@@ -79,6 +79,8 @@ public struct Prediction: Sendable {
     public var model: ModelIdentity
     /// The patch grid the image was scored on (rows x columns of the finest tap).
     public var patchGrid: (height: Int, width: Int) = (0, 0)
+    /// How the normal bank was searched: "exact", or the approximate search with its probes and lists.
+    public var search = "exact"
 
     /// The anomaly map on the original image's pixel grid (bilinear; NaN where the model saw nothing, e.g.
     /// outside the centre crop).
@@ -107,6 +109,8 @@ public final class PatchCoreScorer: Sendable {
     let scorer: ImageScorer
     /// How the normal bank is searched.
     public let search: SearchMethod
+    /// `search` as applied to this model's bank ("exact", or "inverted file: P of L lists (approximate)").
+    public let searchSummary: String
 
     public convenience init(model: PatchCoreModel, weights: URL, name: String? = nil, version: Int? = nil,
                             search: SearchMethod = .exact) throws {
@@ -149,6 +153,7 @@ public final class PatchCoreScorer: Sendable {
         scorer = ImageScorer(config: model.config, bank: try search.apply(to: model.banks.normal), positive: positive?.bank,
                              dual: positive?.info.scoring)
         self.search = search
+        searchSummary = scorer.bank.invertedFile.map { "inverted file: \($0.probes) of \($0.lists) lists (approximate)" } ?? "exact"
     }
 
     /// Scores one image from a file, bytes or pixels.
@@ -197,6 +202,7 @@ public final class PatchCoreScorer: Sendable {
                           mapThreshold: calibration.mapThreshold, input: input, original: input,
                           sourceRegion: (0, 0, Double(input.width), Double(input.height)), timings: timings, model: identity)
         prediction.patchGrid = (set.grid.height, set.grid.width)
+        prediction.search = searchSummary
         return prediction
     }
 
