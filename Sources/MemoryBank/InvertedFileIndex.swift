@@ -31,6 +31,37 @@ public struct InvertedFileIndex: Sendable {
     /// product, and larger lists make those products efficient).
     public static func defaultLists(rows n: Int) -> Int { max(1, Int(Double(n).squareRoot().rounded())) }
 
+    /// The `probes` lists of each of `count` query rows (count * probes list indices, nearest first): the smallest
+    /// ||c||^2 - 2 q.c over the centroids of the non-empty lists, ties to the smaller list index (-1 in the slots
+    /// left over when fewer lists than probes hold rows).
+    func probedLists(of queries: UnsafePointer<Float>, count mc: Int, dimension d: Int) -> [Int32] {
+        let l = groups.count
+        var probed = [Int32](repeating: -1, count: mc * probes)
+        var coarse = [Float](repeating: 0, count: mc * l)
+        var keys = [Float](repeating: 0, count: probes)
+        groups.centres.withUnsafeBufferPointer { c in
+            coarse.withUnsafeMutableBufferPointer { out in
+                sgemm(transposeA: false, transposeB: true, m: mc, n: l, k: d, alpha: -2, a: queries, lda: d,
+                      b: c.baseAddress!, ldb: d, beta: 0, c: out.baseAddress!, ldc: l)
+            }
+        }
+        for r in 0..<mc {
+            let out = r * probes
+            for p in 0..<probes { keys[p] = .infinity }
+            for j in 0..<l where groups.starts[j + 1] > groups.starts[j] {
+                let key = groups.centreNorms[j] + coarse[r * l + j]
+                // Sorted insertion; ties keep the smaller list index; empty slots (-1) fill first.
+                if !(key < keys[probes - 1]) && probed[out + probes - 1] >= 0 { continue }
+                var p = probes - 1
+                while p > 0 && (key < keys[p - 1] || probed[out + p - 1] < 0) {
+                    keys[p] = keys[p - 1]; probed[out + p] = probed[out + p - 1]; p -= 1
+                }
+                keys[p] = key; probed[out + p] = Int32(j)
+            }
+        }
+        return probed
+    }
+
     /// Queries searched together (from the shapes only, never the thread count): each list's rows are multiplied
     /// once by the block's queries that probe it, so larger blocks make larger products; at least 8 blocks of 256
     /// or more keep the workers busy; a block's centroid distances and probe lists stay within 16 MiB.
@@ -136,7 +167,6 @@ extension MemoryBank {
         lists.rows.withUnsafeBufferPointer { rowsBuf in
         lists.norms.withUnsafeBufferPointer { normsBuf in
         lists.original.withUnsafeBufferPointer { origBuf in
-        lists.centres.withUnsafeBufferPointer { cBuf in
         bestS.withUnsafeMutableBufferPointer { sBuf in
         bestI.withUnsafeMutableBufferPointer { iBuf in
             let q = qBuf.baseAddress!, s = sBuf.baseAddress!, ix = iBuf.baseAddress!
@@ -147,30 +177,8 @@ extension MemoryBank {
             Parallel.chunks(count: (m + block - 1) / block) { blocks in
             for blockIndex in blocks {
                 let range = (blockIndex * block)..<min(m, (blockIndex + 1) * block)
-                // 1. The probed lists of every query: the `probes` smallest ||c||^2 - 2 q.c (empty lists last).
                 let mc = range.count
-                var probed = [Int32](repeating: 0, count: mc * probes)
-                var coarse = [Float](repeating: 0, count: mc * l)
-                var keys = [Float](repeating: 0, count: probes)
-                coarse.withUnsafeMutableBufferPointer { c in
-                    sgemm(transposeA: false, transposeB: true, m: mc, n: l, k: d, alpha: -2,
-                          a: q + range.lowerBound * d, lda: d, b: cBuf.baseAddress!, ldb: d,
-                          beta: 0, c: c.baseAddress!, ldc: l)
-                }
-                for r in 0..<mc {
-                    let out = r * probes
-                    for p in 0..<probes { keys[p] = .infinity; probed[out + p] = -1 }
-                    for j in 0..<l {
-                        let key = lists.starts[j + 1] > lists.starts[j] ? lists.centreNorms[j] + coarse[r * l + j] : .infinity
-                        // Sorted insertion; ties keep the smaller list index; -1 slots fill first.
-                        if !(key < keys[probes - 1]) && probed[out + probes - 1] >= 0 { continue }
-                        var p = probes - 1
-                        while p > 0 && (key < keys[p - 1] || probed[out + p - 1] < 0) {
-                            keys[p] = keys[p - 1]; probed[out + p] = probed[out + p - 1]; p -= 1
-                        }
-                        keys[p] = key; probed[out + p] = Int32(j)
-                    }
-                }
+                let probed = index.probedLists(of: q + range.lowerBound * d, count: mc, dimension: d)
                 // 2. Queries per list (counting sort of the probes), so each list's rows are read once per block.
                 var starts = [Int](repeating: 0, count: l + 1)
                 for j in probed where j >= 0 { starts[Int(j) + 1] += 1 }
@@ -202,22 +210,16 @@ extension MemoryBank {
                                   a: g, lda: d, b: rowsBuf.baseAddress! + g0 * d, ldb: d, beta: 0, c: t, ldc: size)
                             for r in 0..<cn {
                                 let dst = Int(members[c0 + r]) * k
-                                if k == 1 {
-                                    selectMinIndexed(row: t + r * size, norms: normsBuf.baseAddress! + g0,
-                                                     original: origBuf.baseAddress! + g0, count: size,
-                                                     best: &s[dst], bestIndex: &ix[dst])
-                                } else {
-                                    selectTopKIndexed(row: t + r * size, norms: normsBuf.baseAddress! + g0,
-                                                      original: origBuf.baseAddress! + g0, count: size, k: k,
-                                                      best: s + dst, bestIndex: ix + dst)
-                                }
+                                selectIndexed(row: t + r * size, norms: normsBuf.baseAddress! + g0,
+                                              original: origBuf.baseAddress! + g0, count: size, k: k,
+                                              best: s + dst, bestIndex: ix + dst)
                             }
                         }}
                         c0 += cn
                     }
                 }
             }}}
-        }}}}}}}
+        }}}}}}
         // Fewer than k rows in a query's probed lists: that query gets the exact answer.
         let short = (0..<m).filter { bestI[$0 * k + k - 1] < 0 }
         if !short.isEmpty {

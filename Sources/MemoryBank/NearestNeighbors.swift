@@ -253,15 +253,8 @@ extension MemoryBank {
                         let l = lbp[r * g + j]
                         if l * l > bound[r] { continue }
                         let dst = (q0 + r) * k
-                        if k == 1 {
-                            selectMinIndexed(row: t + r * size, norms: bnBuf.baseAddress! + g0,
-                                             original: origBuf.baseAddress! + g0, count: size,
-                                             best: &sBuf[dst], bestIndex: &iBuf[dst])
-                        } else {
-                            selectTopKIndexed(row: t + r * size, norms: bnBuf.baseAddress! + g0,
-                                              original: origBuf.baseAddress! + g0, count: size, k: k,
-                                              best: sBuf.baseAddress! + dst, bestIndex: iBuf.baseAddress! + dst)
-                        }
+                        selectIndexed(row: t + r * size, norms: bnBuf.baseAddress! + g0, original: origBuf.baseAddress! + g0,
+                                      count: size, k: k, best: sBuf.baseAddress! + dst, bestIndex: iBuf.baseAddress! + dst)
                     }
                 }
                 if q0 == 0 {
@@ -369,9 +362,21 @@ private func precedes(_ v: Float, _ i: Int32, _ w: Float, _ j: Int32) -> Bool {
     v < w || (v == w && i < j && i >= 0)
 }
 
+/// Folds one tile row of a group (or list) whose bank indices are `original[j]` into a query's k best
+/// (`best`/`bestIndex` hold k entries): the running minimum for k = 1, the sorted insertion list otherwise.
+@inline(__always)
+func selectIndexed(row: UnsafePointer<Float>, norms: UnsafePointer<Float>, original: UnsafePointer<Int32>, count: Int,
+                   k: Int, best: UnsafeMutablePointer<Float>, bestIndex: UnsafeMutablePointer<Int32>) {
+    if k == 1 {
+        selectMinIndexed(row: row, norms: norms, original: original, count: count, best: &best[0], bestIndex: &bestIndex[0])
+    } else {
+        selectTopKIndexed(row: row, norms: norms, original: original, count: count, k: k, best: best, bestIndex: bestIndex)
+    }
+}
+
 /// `selectMin` over rows whose bank indices are `original[j]` (increasing within the call).
 @inline(__always)
-func selectMinIndexed(row: UnsafePointer<Float>, norms: UnsafePointer<Float>, original: UnsafePointer<Int32>,
+private func selectMinIndexed(row: UnsafePointer<Float>, norms: UnsafePointer<Float>, original: UnsafePointer<Int32>,
                               count: Int, best: inout Float, bestIndex: inout Int32) {
     var minV = SIMD16<Float>(repeating: .infinity)
     var minI = SIMD16<Int32>(repeating: Int32.max)
@@ -400,7 +405,7 @@ func selectMinIndexed(row: UnsafePointer<Float>, norms: UnsafePointer<Float>, or
 
 /// `selectTopK` over rows whose bank indices are `original[j]`, with explicit (value, index) order.
 @inline(__always)
-func selectTopKIndexed(row: UnsafePointer<Float>, norms: UnsafePointer<Float>, original: UnsafePointer<Int32>,
+private func selectTopKIndexed(row: UnsafePointer<Float>, norms: UnsafePointer<Float>, original: UnsafePointer<Int32>,
                                count: Int, k: Int,
                                best: UnsafeMutablePointer<Float>, bestIndex: UnsafeMutablePointer<Int32>) {
     @inline(__always) func before(_ v: Float, _ i: Int32, _ p: Int) -> Bool {

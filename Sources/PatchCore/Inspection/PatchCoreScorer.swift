@@ -150,8 +150,13 @@ public final class PatchCoreScorer: Sendable {
         identity = ModelIdentity(id: model.id, name: name, version: version)
         calibration = model.calibration
         let positive = model.banks.positive
-        scorer = ImageScorer(config: model.config, bank: try search.apply(to: model.banks.normal), positive: positive?.bank,
-                             dual: positive?.info.scoring)
+        let bank: MemoryBank
+        do {
+            bank = try search.apply(to: model.banks.normal)
+        } catch {
+            throw PatchCoreError.incompatibleModel(file: name ?? "model \(model.id)", reason: "search \(search): \(error)")
+        }
+        scorer = ImageScorer(config: model.config, bank: bank, positive: positive?.bank, dual: positive?.info.scoring)
         self.search = search
         searchSummary = scorer.bank.invertedFile.map { "inverted file: \($0.probes) of \($0.lists) lists (approximate)" } ?? "exact"
     }
