@@ -145,7 +145,7 @@ struct EvaluationJob {
             try PredictionRecord.writeJSONLines(run.records, to: staged.url("predictions.jsonl"))
             try AtomicFile.write(try run.report.jsonData(), to: staged.url("metrics.json"))
             let method = scorer.model.banks.positive.map { "PatchCoreDual (\($0.info.scoring.rule.rawValue))" } ?? "PatchCore"
-            let markdown = "# \(dataset.name): \(method) evaluation\n\n\(run.report.markdownTable())\n\nThreshold: \(scorer.model.calibration.threshold) (\(scorer.model.calibration.provenance)); a part is anomalous when score >= threshold.\n\nHeatmap overlays: `heatmaps/<defect type>/<image>.png`; per-image scores: `predictions.jsonl`.\n"
+            let markdown = "# \(dataset.name): \(method) evaluation\n\n\(run.report.markdownTable())\n\nThreshold: \(scorer.model.calibration.threshold) (\(scorer.model.calibration.provenance)); a part is anomalous when score >= threshold.\n\nNearest-neighbour search: \(scorer.searchSummary).\n\nHeatmap overlays: `heatmaps/<defect type>/<image>.png`; per-image scores: `predictions.jsonl`.\n"
             try AtomicFile.write(Data(markdown.utf8), to: staged.url("report.md"))
             try writeHTMLReport(run, method: method, scorer: scorer, to: staged)
         }
