@@ -70,6 +70,17 @@ public struct GreedyCoresetSampler: Sendable, Equatable, Codable {
                                                    threads: max(1, threads), progress: progress)
     }
 
+    /// `count` greedy picks (1...N) instead of the ratio's, from the same seeded start and projection.
+    public func select(from features: Tensor, count: Int, progress: ((Int, Int) -> Void)? = nil) throws -> [Int] {
+        let (reduced, start, _) = try prepare(features, projection: nil)
+        guard count >= 1, count <= features.shape[0] else {
+            throw MemoryBankError.invalidArgument(name: "coreset count", value: "\(count)",
+                                                  expected: "1...\(features.shape[0]) (the rows given)")
+        }
+        return try AcceleratedGreedyCoreset.select(reduced, start: start, count: count,
+                                                   threads: max(1, threads), progress: progress)
+    }
+
     /// Same picks by the plain dense algorithm (reference; O(N D) per pick).
     public func selectPlain(from features: Tensor, projection: Tensor? = nil) throws -> [Int] {
         let (reduced, start, count) = try prepare(features, projection: projection)
