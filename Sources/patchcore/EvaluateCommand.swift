@@ -91,7 +91,8 @@ struct EvaluationJob {
             let positives = try dual?.examples(dataset: dataset, defaultSyntheticFolder: out?.appendingPathComponent("synthetic")) ?? []
             let fit = try PatchCoreTrainer.fit(extractor: extractor, good: ImageSource.files(dataset.train.map(\.image)),
                                                options: try fitOptions(dual: dual, positives: positives,
-                                                                       threshold: threshold, skipBad: skipBad),
+                                                                       threshold: threshold, skipBad: skipBad,
+                                                                       featureMemoryMiB: options.featureMemory),
                                                progress: progress)
             skipped = fit.skipped
             fitSeconds = fit.totalSeconds

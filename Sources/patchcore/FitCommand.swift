@@ -47,7 +47,7 @@ struct Fit: ParsableCommand {
         let extractor = try FeatureExtractor(config: config, weights: try model.weightsURL())
         let result = try PatchCoreTrainer.fit(extractor: extractor, good: ImageSource.files(urls),
                                               options: try fitOptions(dual: dual, positives: positives, threshold: threshold,
-                                                                      skipBad: data.skipBad),
+                                                                      skipBad: data.skipBad, featureMemoryMiB: model.featureMemory),
                                               progress: TerminalProgress().handler)
         try ModelFile.write(result.model, to: out)
         printSummary(result, config: config, file: out)
@@ -64,14 +64,14 @@ func printSummary(_ result: FitResult, config: PatchCoreConfig, file: URL?) {
         lines[0] += " PatchCoreDual, score \(dual.scoring.rule.rawValue), isolation \(dual.isolation.mode.rawValue) at \(dual.isolation.scale.rawValue)"
         lines += ["backbone:   \(config.backbone) taps \(config.taps.joined(separator: ",")), input \(config.transform)\(config.tile.map { ", \($0)" } ?? "")",
                   "images:     \(info.trainImageCount) in the bank (\(result.patchCount) patches of dimension \(info.featureDimension)), \(result.calibrationImages.count) set the threshold",
-                  "bank:       \(m.banks.normal.count) normal patches (coreset ratio \(dual.negativeCoresetRatio))",
+                  "bank:       \(m.banks.normal.count) normal patches (coreset ratio \(dual.negativeCoresetRatio)\(info.streamedBank.map { "; \($0.description)" } ?? ""))",
                   "positive:   \(positive.count) defect patches of \(result.positivePatchCount) (coreset ratio \(dual.positiveCoresetRatio))",
                   "sources:    " + dual.sources.map { "\($0.source.description): \($0.images) image(s), \($0.regions) region(s), \($0.patches) patches" }
                       .joined(separator: "\n            ")]
     } else {
         lines += ["backbone:   \(config.backbone) taps \(config.taps.joined(separator: ",")), input \(config.transform)\(config.tile.map { ", \($0)" } ?? "")",
                   "images:     \(info.trainImageCount) in the bank (\(result.patchCount) patches of dimension \(info.featureDimension)), \(result.calibrationImages.count) set the threshold",
-                  "bank:       \(m.banks.normal.count) patches (coreset ratio \(config.coresetRatio))"]
+                  "bank:       \(m.banks.normal.count) patches (coreset ratio \(config.coresetRatio)\(info.streamedBank.map { "; \($0.description)" } ?? ""))"]
     }
     lines += ["threshold:  \(cal.threshold), score >= threshold is anomalous (\(cal.provenance))",
               "time:       features \(fmt(result.featureSeconds)) s, coreset \(fmt(result.coresetSeconds)) s, calibration \(fmt(result.calibrationSeconds)) s, total \(fmt(result.totalSeconds)) s"]

@@ -46,6 +46,9 @@ struct ModelOptions: ParsableArguments {
     @Option(help: "Fraction of training patches kept in the memory bank (greedy coreset).")
     var coresetRatio: Double = 0.1
 
+    @Option(help: "MiB of training patch features held at once; past it the bank is built chunk by chunk (each chunk cut to twice the coreset ratio, then one pass over what the chunks kept), which bounds memory and time on large training sets but changes the picks.")
+    var featureMemory: Int = FitOptions.defaultFeatureMemory >> 20
+
     @Option(help: "Reduce patch features to this many channels by adaptive average pooling (default: keep all).")
     var featureDimension: Int?
 
@@ -57,6 +60,9 @@ struct ModelOptions: ParsableArguments {
 
     func validate() throws {
         if let threads, threads < 1 || threads > 256 { throw ValidationError("--threads must be in 1...256, got \(threads)") }
+        if featureMemory < 1 || featureMemory > 1 << 30 {
+            throw ValidationError("--feature-memory must be in 1...\(1 << 30) MiB, got \(featureMemory)")
+        }
         if let featureDimension, featureDimension < 1 || featureDimension > 65536 {
             throw ValidationError("--feature-dimension must be in 1...65536, got \(featureDimension)")
         }
@@ -198,9 +204,10 @@ func applyThreads(_ n: Int?) {
 }
 
 /// Fit options from the command line: positives (dual when any), calibration plan and threshold policy.
-func fitOptions(dual: DualOptions?, positives: [PositiveExample], threshold: ThresholdOptions, skipBad: Bool) throws -> FitOptions {
+func fitOptions(dual: DualOptions?, positives: [PositiveExample], threshold: ThresholdOptions, skipBad: Bool,
+                featureMemoryMiB: Int) throws -> FitOptions {
     FitOptions(positives: positives, dual: dual?.fitOptions() ?? DualFitOptions(), calibration: try threshold.plan(),
-               threshold: threshold.policy, skipBad: skipBad)
+               threshold: threshold.policy, skipBad: skipBad, featureMemory: featureMemoryMiB << 20)
 }
 
 /// PatchCoreDual: a positive bank of defect patches beside the normal one (`fit --dual`, `evaluate --dual`).

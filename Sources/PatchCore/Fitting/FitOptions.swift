@@ -51,14 +51,22 @@ public struct FitOptions: Sendable {
     public var threshold: ModelCalibration.Policy
     /// Skip unreadable images (listed in the result) instead of failing.
     public var skipBad: Bool
+    /// Bytes of good-image patch features held before the normal bank is built in chunks (`StreamedCoreset`).
+    /// Below it the bank is the plain coreset of every patch; above it peak memory stays near this figure (plus
+    /// the coreset's working arrays) at the cost of a bank chosen chunk by chunk.
+    public var featureMemory: Int
 
     public static let defaultFalseRejectRate = 0.01
+    /// 1 GiB: 2.1 M patches of 128 features. Every data set of bench/RESULTS.md's reference rows fits in one chunk
+    /// (Magnetic Tile's 548,800 training patches are 281 MB); 1,000 x 1,000 training images stream from about 130.
+    public static let defaultFeatureMemory = 1 << 30
 
     public init(positives: [PositiveExample] = [], dual: DualFitOptions = DualFitOptions(),
                 calibration: CalibrationPlan = .default,
-                threshold: ModelCalibration.Policy = .falseRejectRate(defaultFalseRejectRate), skipBad: Bool = false) {
+                threshold: ModelCalibration.Policy = .falseRejectRate(defaultFalseRejectRate), skipBad: Bool = false,
+                featureMemory: Int = defaultFeatureMemory) {
         self.positives = positives; self.dual = dual; self.calibration = calibration
-        self.threshold = threshold; self.skipBad = skipBad
+        self.threshold = threshold; self.skipBad = skipBad; self.featureMemory = featureMemory
     }
 }
 
@@ -71,6 +79,8 @@ public struct FitResult: Sendable {
     public var positiveWarnings: [SkippedImage]
     /// Normal patch rows before the coreset.
     public var patchCount: Int
+    /// Set when the normal bank was built chunk by chunk (also in `model.info.streamedBank`).
+    public var streamedBank: StreamedBankRecord? { model.info.streamedBank }
     /// Defect patch rows before the coreset (0 for plain models).
     public var positivePatchCount: Int
     /// Images that set the threshold.

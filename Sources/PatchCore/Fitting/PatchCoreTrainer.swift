@@ -45,26 +45,47 @@ public enum PatchCoreTrainer {
         var notes: [String] = []
         let (bankImages, heldOut) = split(good, plan: options.calibration, seed: config.seed, notes: &notes)
 
-        // 2. Features: good images, then the isolated defect regions (dual).
-        let training = try trainingFeatures(extractor: extractor, images: bankImages, skipBad: options.skipBad, progress: progress)
+        // 2. Features: good images, then the isolated defect regions (dual). Past `featureMemory` bytes the good
+        //    images' features are cut to a coreset chunk by chunk as they arrive (a streamed bank).
+        guard options.featureMemory >= 1 else {
+            throw PatchCoreError.invalidConfiguration("feature memory must be at least 1 byte, got \(options.featureMemory)")
+        }
+        let sampler = GreedyCoresetSampler(ratio: config.coresetRatio, projectionDimension: config.projectionDimension,
+                                           seed: config.seed, threads: ComputeThreads.current)
+        var stream = StreamedCoreset(sampler: sampler, chunkBytes: options.featureMemory)
+        let training = try trainingFeatures(extractor: extractor, images: bankImages, skipBad: options.skipBad,
+                                            progress: progress, into: &stream)
         let defects = try dual.map {
             try PositivePatchExtractor.extract(extractor: extractor, examples: options.positives, isolation: $0.isolation,
                                                skipBad: options.skipBad, progress: progress)
         }
-        let featureSeconds = Date().timeIntervalSince(start)
+        let featureSeconds = Date().timeIntervalSince(start) - training.chunkCoresetSeconds
 
         // 3. Coreset(s).
         let coresetStart = Date()
-        let normal = try DualBankBuilder.coreset(training.features, ratio: config.coresetRatio,
+        let normal: MemoryBank
+        var streamed: StreamedBankRecord?
+        if training.retainsFeatures {
+            normal = try DualBankBuilder.coreset(training.features, ratio: config.coresetRatio,
                                                  projectionDimension: config.projectionDimension, seed: config.seed,
                                                  stage: .coreset, progress: progress)
+        } else {
+            var passes = CoresetPasses(handler: progress)
+            let result = try stream.finish { passes.report($0, of: $1) }
+            normal = try MemoryBank(features: result.bank)
+            streamed = StreamedBankRecord(chunks: result.chunks, chunkBytes: stream.chunkBytes,
+                                          oversampling: stream.oversampling, keptPatches: result.keptRows)
+            notes.append("the \(training.patchCount) training patches (\(byteCount(training.patchCount * training.dimension * 4)) of features) exceed the feature memory (\(byteCount(options.featureMemory))): the bank was built in \(result.chunks) chunks, so its picks differ from one coreset of all patches")
+        }
         var banks = Banks.single(normal)
         var scoring: DualScoring?
         if let dual, let defects {
             let positive = try DualBankBuilder.coreset(defects.features, ratio: dual.positiveCoresetRatio,
                                                        projectionDimension: config.projectionDimension, seed: config.seed,
                                                        stage: .positiveCoreset, progress: progress)
-            let calibrated = try calibratedScoring(dual.scoring, negative: normal, positive: positive, training: training,
+            let calibrated = try calibratedScoring(dual.scoring, negative: normal, positive: positive,
+                                                   imageCount: training.imageCount,
+                                                   features: { try trainingImageFeatures(training, $0, extractor: extractor) },
                                                    config: config, progress: progress)
             scoring = calibrated
             banks = .dual(negative: normal, positive: positive, DualBankInfo(
@@ -73,7 +94,7 @@ public enum PatchCoreTrainer {
                 files: defects.examples.map(\.example.image.path), warnings: defects.warnings,
                 positivePatchCount: defects.features.shape[0]))
         }
-        let coresetSeconds = Date().timeIntervalSince(coresetStart)
+        let coresetSeconds = Date().timeIntervalSince(coresetStart) + training.chunkCoresetSeconds
 
         // 4. Threshold: score good images the bank did not see (or, by request or necessity, its own).
         let calibrationStart = Date()
@@ -109,7 +130,8 @@ public enum PatchCoreTrainer {
         if calibrationSet == nil {
             step = StageProgress(.calibration, total: training.imageCount, handler: progress)
             for i in 0..<training.imageCount {
-                try record(training.image(i), grid: training.grids[i], input: training.inputSizes[i])
+                try record(trainingImageFeatures(training, i, extractor: extractor), grid: training.grids[i],
+                           input: training.inputSizes[i])
                 try step.advance()
             }
             calibrationNames = training.names
@@ -123,12 +145,13 @@ public enum PatchCoreTrainer {
         // 5. The model, with the record older readers understand kept in step. No wall time goes into it: the same
         //    images, settings and seed give a byte-identical model file (the time is in the FitResult).
         var info = ModelInfo(weightsSHA256: extractor.weightsSHA256, gridHeight: training.grid.height,
-                             gridWidth: training.grid.width, featureDimension: training.features.shape[1],
-                             trainImageCount: training.imageCount, trainPatchCount: training.features.shape[0],
+                             gridWidth: training.grid.width, featureDimension: training.dimension,
+                             trainImageCount: training.imageCount, trainPatchCount: training.patchCount,
                              calibration: try ScoreCalibration.fit(referenceScores: scores, method: .minMax,
                                                                    threshold: .fixed(calibration.threshold)),
                              thresholdRule: calibration.provenance.description,
                              fitSeconds: 0, thresholdCalibration: calibration)
+        info.streamedBank = streamed
         info.modelID = PatchCoreModel.contentID(config: config, info: info, banks: banks)
         // Notes reach the caller in the result; the log gets them at debug level only, so a CLI does not print twice.
         for note in notes { logger.debug("\(note)") }
@@ -137,7 +160,7 @@ public enum PatchCoreTrainer {
             "calibration_s": "\(Date().timeIntervalSince(calibrationStart))", "threshold": "\(calibration.threshold)"])
         let model = PatchCoreModel(config: config, info: info, banks: banks)
         return FitResult(model: model, skipped: skipped, positiveWarnings: defects?.warnings ?? [],
-                         patchCount: training.features.shape[0], positivePatchCount: defects?.features.shape[0] ?? 0,
+                         patchCount: training.patchCount, positivePatchCount: defects?.features.shape[0] ?? 0,
                          calibrationImages: calibrationNames, notes: notes, featureSeconds: featureSeconds,
                          coresetSeconds: coresetSeconds, calibrationSeconds: calibrationSeconds,
                          totalSeconds: Date().timeIntervalSince(start))
@@ -184,12 +207,20 @@ public enum PatchCoreTrainer {
     public static func calibratedScoring(_ scoring: DualScoring, negative: MemoryBank, positive: MemoryBank,
                                          training: TrainingFeatures, config: PatchCoreConfig,
                                          progress: ProgressHandler? = nil) throws -> DualScoring {
+        try calibratedScoring(scoring, negative: negative, positive: positive, imageCount: training.imageCount,
+                              features: { training.image($0) }, config: config, progress: progress)
+    }
+
+    /// `calibratedScoring` over `imageCount` training images whose (P, D) features `features(i)` gives.
+    static func calibratedScoring(_ scoring: DualScoring, negative: MemoryBank, positive: MemoryBank, imageCount: Int,
+                                  features: (Int) throws -> Tensor, config: PatchCoreConfig,
+                                  progress: ProgressHandler? = nil) throws -> DualScoring {
         guard scoring.rule == .logRatio else { return scoring }
         let scorer = ImageScorer(config: config, bank: negative, positive: positive, dual: scoring)
         var sN: [Float] = [], sP: [Float] = []
-        var step = StageProgress(.dualStatistics, total: training.imageCount, handler: progress)
-        for i in 0..<training.imageCount {
-            let s = try scorer.dualScore(features: training.image(i), positive: positive, dual: scoring).image
+        var step = StageProgress(.dualStatistics, total: imageCount, handler: progress)
+        for i in 0..<imageCount {
+            let s = try scorer.dualScore(features: features(i), positive: positive, dual: scoring).image
             sN.append(s.negative.score); sP.append(s.positive.score)
             try step.advance()
         }
@@ -216,6 +247,12 @@ public struct TrainingFeatures: Sendable {
     /// Names of the images read, in row order.
     public var names: [String]
     public var skipped: [SkippedImage]
+    /// False when the rows went into a streamed bank (`StreamedCoreset`) instead: `features` then has no rows.
+    public var retainsFeatures: Bool { features.shape[0] == patchCount }
+    /// The images read, in row order (to extract an image's features again when they were not retained).
+    var sources: [ImageSource] = []
+    /// Time spent reducing chunks of a streamed bank while the features were read.
+    var chunkCoresetSeconds = 0.0
 
     public init(features: Tensor, grids: [PatchGrid], inputSizes: [(width: Int, height: Int)], names: [String],
                 skipped: [SkippedImage]) {
@@ -228,6 +265,10 @@ public struct TrainingFeatures: Sendable {
 
     /// The first image's grid (the grid of every image when the geometry has a fixed input size).
     public var grid: PatchGrid { grids[0] }
+    /// Patch rows of all images read.
+    public var patchCount: Int { offsets.last! }
+    /// Feature dimension D.
+    public var dimension: Int { features.shape[1] }
 
     /// The (P, D) rows of image `i`.
     public func image(_ i: Int) -> Tensor { features.rows(offsets[i] ..< offsets[i + 1]) }
@@ -249,13 +290,21 @@ extension PatchCoreTrainer {
     /// banks from them (`DualBankBuilder`).
     public static func trainingFeatures(extractor: FeatureExtractor, images: [ImageSource], skipBad: Bool = false,
                                         progress: ProgressHandler? = nil) throws -> TrainingFeatures {
+        var keepAll = StreamedCoreset(sampler: GreedyCoresetSampler(ratio: 1), chunkBytes: .max)
+        return try trainingFeatures(extractor: extractor, images: images, skipBad: skipBad, progress: progress, into: &keepAll)
+    }
+
+    /// The features of every image go into `stream`. When it never reduced a chunk, they come back as the result's
+    /// `features`; otherwise the result has no rows (`retainsFeatures` false) and `stream` holds the kept ones.
+    static func trainingFeatures(extractor: FeatureExtractor, images: [ImageSource], skipBad: Bool,
+                                 progress: ProgressHandler?, into stream: inout StreamedCoreset) throws -> TrainingFeatures {
         guard !images.isEmpty else { throw PatchCoreError.emptyTrainingSet("the training set lists no images") }
-        var rows: [Float] = []
         var grids: [PatchGrid] = []
         var sizes: [(width: Int, height: Int)] = []
-        var dimension = 0
         var skipped: [SkippedImage] = []
         var names: [String] = []
+        var sources: [ImageSource] = []
+        var chunkSeconds = 0.0
         var step = StageProgress(.features, total: images.count, handler: progress)
         for source in images {
             let input: Image
@@ -268,27 +317,58 @@ extension PatchCoreTrainer {
             }
             let set = try extractor.patchFeatures([input])
             try FiniteCheck.require(set.features, file: source.name, tensor: "patch features")
-            if rows.isEmpty, extractor.config.transform.fixedInputSize != nil {
-                rows.reserveCapacity(images.count * set.features.count)
-            }
-            rows.append(contentsOf: set.features.scalars)
+            if names.isEmpty { stream.expectedRows = images.count * set.features.shape[0] }
+            let chunkStart = Date()
+            var passes = CoresetPasses(handler: progress)
+            try stream.append(set.features) { passes.report($0, of: $1) }
+            if passes.started { chunkSeconds += Date().timeIntervalSince(chunkStart) }
             grids.append(set.grid)
             sizes.append((input.width, input.height))
-            dimension = set.dimension
             names.append(source.name)
+            sources.append(source)
             try step.advance()
         }
         guard !names.isEmpty else {
             throw PatchCoreError.emptyTrainingSet("all \(images.count) training image(s) were unreadable")
         }
-        return TrainingFeatures(features: Tensor(shape: [rows.count / dimension, dimension], scalars: rows),
-                                grids: grids, inputSizes: sizes, names: names, skipped: skipped)
+        let features = stream.takeRows() ?? Tensor(shape: [0, stream.dimension], scalars: [])
+        var training = TrainingFeatures(features: features, grids: grids, inputSizes: sizes, names: names, skipped: skipped)
+        training.sources = sources
+        training.chunkCoresetSeconds = chunkSeconds
+        return training
+    }
+
+    /// The (P, D) features of training image `i`: its rows, or one more backbone pass when they were streamed.
+    static func trainingImageFeatures(_ training: TrainingFeatures, _ i: Int, extractor: FeatureExtractor) throws -> Tensor {
+        if training.retainsFeatures { return training.image(i) }
+        let source = training.sources[i]
+        return try extractor.patchFeatures([try extractor.prepare(try source.load(), file: source.name)]).features
     }
 
     /// `trainingFeatures` of image files.
     public static func trainingFeatures(extractor: FeatureExtractor, images: [URL], skipBad: Bool = false,
                                         progress: ProgressHandler? = nil) throws -> TrainingFeatures {
         try trainingFeatures(extractor: extractor, images: ImageSource.files(images), skipBad: skipBad, progress: progress)
+    }
+}
+
+/// Progress of a streamed bank's coreset passes (a chunk's, the final one): one `.coreset` stage each.
+struct CoresetPasses {
+    let handler: ProgressHandler?
+    private var step: StageProgress?
+    private var total = 0, last = 0
+
+    init(handler: ProgressHandler?) { self.handler = handler }
+
+    var started: Bool { step != nil }
+
+    mutating func report(_ done: Int, of total: Int) {
+        if step == nil || total != self.total || done < last {
+            step = StageProgress(.coreset, total: total, handler: handler)
+            self.total = total
+        }
+        last = done
+        step?.set(done)
     }
 }
 

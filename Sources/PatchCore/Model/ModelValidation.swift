@@ -20,6 +20,11 @@ extension ModelInfo {
         guard trainImageCount >= 0, trainPatchCount >= 0 else {
             throw bad("model.train_image_count and train_patch_count must be >= 0, got \(trainImageCount), \(trainPatchCount)")
         }
+        if let s = streamedBank {
+            guard s.chunks >= 1, s.chunkBytes >= 1, s.keptPatches >= 1, s.oversampling.isFinite, s.oversampling >= 1 else {
+                throw bad("model.streamed_bank needs chunks, chunk_bytes and kept_patches >= 1 and a finite oversampling >= 1, got \(s.chunks), \(s.chunkBytes), \(s.keptPatches), \(s.oversampling)")
+            }
+        }
         try calibration.validate(field: "model.calibration")
         if let held = thresholdCalibration { try held.validate(field: "model.threshold_calibration") }
     }

@@ -50,6 +50,9 @@ public struct ModelInfo: Sendable, Codable, Equatable {
     public var thresholdCalibration: ModelCalibration?
     /// Content id: SHA-256 (hex, 16 digits) of the configuration and banks, set when the model is fitted.
     public var modelID: String?
+    /// How a bank too large for `FitOptions.featureMemory` was built chunk by chunk; nil when it was chosen from
+    /// every patch at once (then absent from the file, so such files stay as before).
+    public var streamedBank: StreamedBankRecord?
 
     public init(weightsSHA256: String, gridHeight: Int, gridWidth: Int, featureDimension: Int, trainImageCount: Int,
                 trainPatchCount: Int, calibration: ScoreCalibration, thresholdRule: String, fitSeconds: Double,
@@ -66,6 +69,40 @@ public struct ModelInfo: Sendable, Codable, Equatable {
         case trainPatchCount = "train_patch_count", calibration
         case thresholdRule = "threshold_rule", fitSeconds = "fit_seconds"
         case thresholdCalibration = "threshold_calibration", modelID = "model_id"
+        case streamedBank = "streamed_bank"
+    }
+}
+
+/// "1.5 GiB", "64 MiB", "512 KiB", "100 B".
+func byteCount(_ n: Int) -> String {
+    let units = [(1 << 30, "GiB"), (1 << 20, "MiB"), (1 << 10, "KiB")]
+    for (size, name) in units where n >= size {
+        let v = Double(n) / Double(size)
+        return (v == v.rounded() ? String(format: "%.0f", v) : String(format: "%.1f", v)) + " " + name
+    }
+    return "\(n) B"
+}
+
+/// A streamed bank (`StreamedCoreset`): its chunks were reduced to `oversampling` x the coreset ratio each, and
+/// the bank was picked from the `keptPatches` rows they kept.
+public struct StreamedBankRecord: Sendable, Codable, Equatable {
+    public var chunks: Int
+    /// Feature bytes that started a chunk's reduction (`FitOptions.featureMemory`).
+    public var chunkBytes: Int
+    public var oversampling: Double
+    public var keptPatches: Int
+
+    public init(chunks: Int, chunkBytes: Int, oversampling: Double, keptPatches: Int) {
+        self.chunks = chunks; self.chunkBytes = chunkBytes; self.oversampling = oversampling; self.keptPatches = keptPatches
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case chunks, oversampling
+        case chunkBytes = "chunk_bytes", keptPatches = "kept_patches"
+    }
+
+    public var description: String {
+        "streamed: \(chunks) chunks of \(byteCount(chunkBytes)) of features, each cut to \(String(format: "%g", oversampling))x the ratio, then \(keptPatches) kept patches cut to the bank"
     }
 }
 
