@@ -30,6 +30,10 @@ declare -A ROWS=(
   [bottle_native_tiled_1]="${BOTTLE[*]} --native --tile 448x448 --coreset-ratio 0.01"
   [mt_resize320_1]="${MT[*]} --size 320x320 --coreset-ratio 0.01"
   [mt_defaults]="${MT[*]}"
+  [bottle_crop224_1_streamed]="${BOTTLE[*]} --coreset-ratio 0.01 --feature-memory 16"
+  [mt_resize224_1_streamed]="${MT[*]} --size 224x224 --coreset-ratio 0.01 --feature-memory 64"
+  [bottle_defaults]="${BOTTLE[*]}"
+  [bottle_defaults_streamed]="${BOTTLE[*]} --feature-memory 16"
   [mt_defaults_dual]="${MT[*]} --dual"
 )
 names=("$@")
