@@ -97,11 +97,12 @@ public struct StreamedCoreset: Sendable {
         return Result(bank: union.gatherRows(picks), keptRows: union.shape[0], chunks: chunks, totalRows: totalRows)
     }
 
-    /// Every appended row as one (totalRows, D) tensor, handed over (and no longer held) when no chunk was reduced;
-    /// nil once one was. The caller then builds the coreset itself (`finish` would give the same bank).
+    /// Every appended row as one (totalRows, D) tensor, handed over when no chunk was reduced (nil once one was, or
+    /// when there is no row). The stream is then empty; the caller builds the coreset itself (`finish` would have
+    /// given the same bank).
     public mutating func takeRows() -> Tensor? {
-        guard chunks == 0, totalRows > 0 else { return nil }
-        defer { pending = [] }
+        guard chunks == 0, !pending.isEmpty else { return nil }
+        defer { pending = []; totalRows = 0 }
         return Tensor(shape: [totalRows, dimension], scalars: pending)
     }
 

@@ -26,6 +26,8 @@ struct StreamedCoresetTests {
         var s = StreamedCoreset(sampler: sampler, chunkBytes: .max)
         try s.append(x.rows(0 ..< 10)); try s.append(x.rows(10 ..< 25))
         #expect(s.takeRows() == x.rows(0 ..< 25))
+        #expect(s.takeRows() == nil && s.totalRows == 0)     // handed over: the stream is empty
+        #expect(throws: MemoryBankError.self) { try s.finish() }
     }
 
     @Test func chunksKeepTheBankSizeAndFindEveryCluster() throws {

@@ -270,11 +270,15 @@ public struct TrainingFeatures: Sendable {
     /// Feature dimension D.
     public var dimension: Int { features.shape[1] }
 
-    /// The (P, D) rows of image `i`.
-    public func image(_ i: Int) -> Tensor { features.rows(offsets[i] ..< offsets[i + 1]) }
+    /// The (P, D) rows of image `i` (only when `retainsFeatures`).
+    public func image(_ i: Int) -> Tensor {
+        precondition(retainsFeatures, "the training features went into a streamed bank; extract image \(i) again")
+        return features.rows(offsets[i] ..< offsets[i + 1])
+    }
 
-    /// The images at `indices`, in that order.
+    /// The images at `indices`, in that order (only when `retainsFeatures`).
     public func subset(_ indices: [Int]) -> TrainingFeatures {
+        precondition(retainsFeatures, "the training features went into a streamed bank")
         let d = features.shape[1]
         var rows: [Float] = []
         rows.reserveCapacity(indices.reduce(0) { $0 + (offsets[$1 + 1] - offsets[$1]) } * d)
