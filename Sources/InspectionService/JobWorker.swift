@@ -184,7 +184,10 @@ struct JobWorker: Service {
         }
         let config = try params.config()
         let weights = try self.weights ?? WeightsCatalog.locate(config.backbone)
-        let sources: [ImageSource] = try goods.map { .encoded(try blobs.get($0.imageBlob), name: "dataset item \($0.id)") }
+        // Read one at a time while fitting: a training set of large images is never in memory at once.
+        let sources: [ImageSource] = goods.map { item in
+            .deferred(name: "dataset item \(item.id)") { [blobs] in try blobs.get(item.imageBlob) }
+        }
         var options = FitOptions()
         if let rate = params.falseRejectRate { options.threshold = .falseRejectRate(rate) }
         var positiveItems: [DatasetItem] = []
@@ -245,9 +248,11 @@ extension JobWorker {
         guard !goods.isEmpty, !defects.isEmpty else {
             throw StoreError.invalid(field: "dataset", problem: "an evaluation needs good images \(other.map { "neither v\(version.version) nor v\($0.version) was" } ?? "the version was not") trained on (\(goods.count)) and defect images (\(defects.count)); upload more to the product's datasets")
         }
-        let samples: [LabelledImage] = try (goods + defects).map { item in
-            LabelledImage(image: .encoded(try blobs.get(item.imageBlob), name: "dataset item \(item.id)"),
-                          mask: try item.maskBlob.map { .encoded(try blobs.get($0), name: "mask of dataset item \(item.id)") },
+        let samples: [LabelledImage] = (goods + defects).map { item in
+            LabelledImage(image: .deferred(name: "dataset item \(item.id)") { [blobs] in try blobs.get(item.imageBlob) },
+                          mask: item.maskBlob.map { mask in
+                              .deferred(name: "mask of dataset item \(item.id)") { [blobs] in try blobs.get(mask) }
+                          },
                           label: item.kind == .good ? .good : .defect,
                           defectType: item.kind == .good ? "good" : (item.label.isEmpty ? "defect" : item.label))
         }

@@ -17,7 +17,11 @@ import Testing
             .encoded(try Data(contentsOf: $0), name: $0.path)
         })
         let pixels = try PatchCoreTrainer.fit(extractor: extractor, good: try train.map { .decoded(try ImageFile.read($0), name: $0.path) })
+        let deferred = try PatchCoreTrainer.fit(extractor: extractor, good: train.map { url in
+            .deferred(name: url.path) { try Data(contentsOf: url) }
+        })
         #expect(files.model.banks == bytes.model.banks && files.model.banks == pixels.model.banks)
+        #expect(deferred.model == files.model)
         #expect(files.model.calibration.threshold == bytes.model.calibration.threshold)
         #expect(files.model.id == bytes.model.id)
         // 10% of 40, at least 5, held out and named; the bank saw the other 35.

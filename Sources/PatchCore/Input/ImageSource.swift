@@ -1,24 +1,28 @@
 import Foundation
 import ImageIO
 
-/// Where an image comes from: a file, encoded PNG/JPEG bytes (an upload, a camera frame), or pixels already
-/// decoded. Fitting, scoring and evaluation take any of them.
+/// Where an image comes from: a file, encoded PNG/JPEG bytes (an upload, a camera frame), bytes read only when the
+/// image is needed (a blob store, a database: a large training set is then never in memory at once), or pixels
+/// already decoded. Fitting, scoring and evaluation take any of them.
 ///
 /// ```swift
 /// let a = ImageSource.file(URL(fileURLWithPath: "part.png"))
 /// let b = ImageSource.encoded(body, name: "camera-3/frame-1822")
 /// let c = ImageSource.decoded(image, name: "in-memory")
+/// let d = ImageSource.deferred(name: "dataset item 17") { try blobs.get(blobName) }
 /// ```
 public enum ImageSource: Sendable, CustomStringConvertible {
     case file(URL)
     case encoded(Data, name: String)
     case decoded(Image, name: String)
+    /// Encoded bytes that `read` returns each time the image is loaded.
+    case deferred(name: String, read: @Sendable () throws -> Data)
 
     /// The name errors and results use: the file's path, or the given name.
     public var name: String {
         switch self {
         case let .file(url): return url.path
-        case let .encoded(_, name), let .decoded(_, name): return name
+        case let .encoded(_, name), let .decoded(_, name), let .deferred(name, _): return name
         }
     }
 
@@ -33,6 +37,7 @@ public enum ImageSource: Sendable, CustomStringConvertible {
         case let .file(url): return try ImageFile.read(url)
         case let .encoded(data, name): return try ImageFile.decode(data, file: name)
         case let .decoded(image, _): return image
+        case let .deferred(name, read): return try ImageFile.decode(try read(), file: name)
         }
     }
 
