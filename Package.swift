@@ -48,7 +48,7 @@ let package = Package(
         // Local aggregation and patch grids.
         .target(name: "PatchFeatures", dependencies: ["TensorCore"]),
         // Memory bank, coreset subsampling, nearest neighbours.
-        .target(name: "MemoryBank", dependencies: ["TensorCore"]),
+        .target(name: "MemoryBank", dependencies: ["TensorCore", "CVectorMath"]),
         // Image scores and anomaly maps.
         .target(name: "Scoring", dependencies: ["TensorCore", "MemoryBank"]),
         // AUROC, AUPRO, F1-max, AP, reports.

@@ -4,6 +4,10 @@
 #include "vector_math.h"
 
 #include <math.h>
+#include <stdint.h>
+#if defined(__x86_64__) && defined(__clang__)
+#include <immintrin.h>
+#endif
 #include <string.h>
 
 #pragma clang fp contract(fast)
@@ -18,6 +22,7 @@
 #define LOCAL(name) CAT(name, _avx512)
 #pragma clang attribute push(__attribute__((target("avx512f,avx512dq,avx512vl,avx2,fma"))), apply_to = function)
 #include "vector_math_kernels.h"
+#include "bound_scan_kernels.h"
 #pragma clang attribute pop
 #undef LANES
 #undef KERNEL
@@ -28,6 +33,7 @@
 #define LOCAL(name) CAT(name, _avx2)
 #pragma clang attribute push(__attribute__((target("avx2,fma"))), apply_to = function)
 #include "vector_math_kernels.h"
+#include "bound_scan_kernels.h"
 #pragma clang attribute pop
 #undef LANES
 #undef KERNEL
@@ -37,6 +43,7 @@
 #define KERNEL(name) CAT(name, _base)
 #define LOCAL(name) CAT(name, _base)
 #include "vector_math_kernels.h"
+#include "bound_scan_kernels.h"
 #undef LANES
 #undef KERNEL
 #undef LOCAL
@@ -79,6 +86,7 @@ int pc_limit_vector_level(int level) {
 #define KERNEL(name) CAT(name, _base)
 #define LOCAL(name) CAT(name, _base)
 #include "vector_math_kernels.h"
+#include "bound_scan_kernels.h"
 #define DISPATCH(name, ...) return name##_base(__VA_ARGS__);
 int pc_vector_level(void) { return 0; }
 int pc_limit_vector_level(int level) { (void)level; return 0; }
@@ -92,4 +100,52 @@ void pc_sigmoid(float *p, ptrdiff_t count) { DISPATCH(pc_sigmoid, p, count) }
 void pc_gelu(float *p, ptrdiff_t count) { DISPATCH(pc_gelu, p, count) }
 void pc_layer_norm_row(float *row, ptrdiff_t count, const float *gamma, const float *beta, float eps) {
     DISPATCH(pc_layer_norm_row, row, count, gamma, beta, eps)
+}
+
+#if defined(__x86_64__) && defined(__clang__)
+// Per group of 4 coordinates and 16 points, one 64-byte register: saturating difference to the centre, |.| - 1
+// (saturating at 0), and VPDPBUSD sums the 4 squares of each point into an int32 lane.
+__attribute__((target("avx512f,avx512bw,avx512vnni")))
+static ptrdiff_t pc_int8_bound_survivors_vnni(const int8_t *codes, ptrdiff_t groups, const int8_t *centre,
+                                              const float *weight, const float *threshold,
+                                              ptrdiff_t first_block, ptrdiff_t end_block, int32_t *out) {
+    ptrdiff_t w = 0;
+    const __m512i one = _mm512_set1_epi8(1);
+    for (ptrdiff_t b = first_block; b < end_block; b++) {
+        const int8_t *block = codes + b * groups * 64;
+        __m512 acc = _mm512_setzero_ps();
+        for (ptrdiff_t g = 0; g < groups; g++) {
+            int32_t pattern;
+            memcpy(&pattern, centre + g * 4, 4);
+            __m512i diff = _mm512_subs_epi8(_mm512_loadu_si512(block + g * 64), _mm512_set1_epi32(pattern));
+            __m512i e = _mm512_subs_epu8(_mm512_abs_epi8(diff), one);
+            __m512i sums = _mm512_dpbusd_epi32(_mm512_setzero_si512(), e, e);
+            acc = _mm512_fmadd_ps(_mm512_cvtepi32_ps(sums), _mm512_set1_ps(weight[g]), acc);
+        }
+        unsigned bits = _mm512_cmp_ps_mask(acc, _mm512_loadu_ps(threshold + b * 16), _CMP_LE_OQ);
+        while (bits) {
+            out[w++] = (int32_t)(b * 16 + __builtin_ctz(bits));
+            bits &= bits - 1;
+        }
+    }
+    return w;
+}
+
+static int has_vnni(void) {
+    static int cached = -1;
+    if (cached < 0) {
+        __builtin_cpu_init();
+        cached = __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vnni");
+    }
+    return cached;
+}
+#endif
+
+ptrdiff_t pc_int8_bound_survivors(const int8_t *codes, ptrdiff_t groups, const int8_t *centre, const float *weight,
+                                  const float *threshold, ptrdiff_t first_block, ptrdiff_t end_block, int32_t *out) {
+#if defined(__x86_64__) && defined(__clang__)
+    if (cpu_level() == LEVEL_AVX512 && has_vnni())
+        return pc_int8_bound_survivors_vnni(codes, groups, centre, weight, threshold, first_block, end_block, out);
+#endif
+    DISPATCH(pc_int8_bound_survivors, codes, groups, centre, weight, threshold, first_block, end_block, out)
 }

@@ -21,7 +21,9 @@ import TensorCore
 /// ||x_i - c||^2 from the leading principal coordinates (16 floats, then 16 more, ...), which on patch features
 /// rules out ~99% of the remaining points before any exact distance. Where the triangle tests fail (high
 /// intrinsic dimension: real Magnetic Tile banks, i.i.d. Gaussian data) a dense pass in index order replaces the
-/// cluster walk: it only streams the rotated copy's first block (64 bytes a point) and the thresholds.
+/// cluster walk: it streams int8 codes of the first 32 rotated coordinates (32 bytes a point, mostly from the L3
+/// cache) and the thresholds, and only its survivors meet the float bound and the exact distance. The route is
+/// chosen per pick by the work and the time the last pruned and dense picks took (either gives the same picks).
 enum AcceleratedGreedyCoreset {
     /// Factor (1 + slack) on the pruning tests (squared distances).
     static let pruneFactor: Float = 4 * 1.001
@@ -94,6 +96,7 @@ enum AcceleratedGreedyCoreset {
         var lastComputed = 0                                 // distances computed by the previous pruned pick
         var nextPrunedTry = 0                                // picks before this one take the dense route
         var retryInterval = 16
+        var denseNanos: Double?                              // moving average of a dense pick's time
 
         init(n: Int, d: Int, capacity: Int, bounds: RotatedLowerBounds) {
             self.n = n; self.d = d; self.bounds = bounds
@@ -106,7 +109,7 @@ enum AcceleratedGreedyCoreset {
             capacities = .allocate(capacity: capacity)
             radius2 = .allocate(capacity: capacity)
             far = .allocate(capacity: capacity)
-            moved = .allocate(capacity: n)
+            moved = .allocate(capacity: (n + 15) / 16 * 16)
             pivotOf = .allocate(capacity: capacity)
             pivotDist = .allocate(capacity: capacity)
             pivotDistNew = .allocate(capacity: AcceleratedGreedyCoreset.pivotCount)
@@ -174,11 +177,16 @@ enum AcceleratedGreedyCoreset {
                 if t >= AcceleratedGreedyCoreset.pivotCount && dq < nearestPivotDist { nearestPivotDist = dq; nearestPivot = Int32(q) }
             }
             // When pruning is not paying off (the last pruned pick had to bound over a quarter of the points
-            // individually), a dense pass in index order is cheaper; the pruned route is tried again after
-            // 16 picks, then after twice as many each time it fails again (at most 256).
+            // individually, or took longer than the dense passes take), a dense pass in index order is cheaper;
+            // the pruned route is tried again after 16 picks, then after twice as many each time it fails again
+            // (at most 256). Both routes give the same deltas, so the timing only decides the speed.
+            let started = DispatchTime.now().uptimeNanoseconds
             if t < nextPrunedTry {
                 pivotOf[t] = nearestPivot; pivotDist[t] = nearestPivotDist
-                return addCentreDense(slot: t, forced: forced, x: x, threads: threads)
+                let result = addCentreDense(slot: t, forced: forced, x: x, threads: threads)
+                let took = Double(DispatchTime.now().uptimeNanoseconds - started)
+                denseNanos = denseNanos.map { 0.75 * $0 + 0.25 * took } ?? took
+                return result
             }
             // Split clusters 0..<t into chunks of similar work (members of clusters that may be visited).
             var total = 0
@@ -236,7 +244,8 @@ enum AcceleratedGreedyCoreset {
             }
             lastVisited = visited.reduce(0, +)
             lastComputed = computed.reduce(0, +)
-            if lastComputed > n / 4 {
+            let took = Double(DispatchTime.now().uptimeNanoseconds - started)
+            if lastComputed > n / 4 || denseNanos.map({ took > $0 }) == true {
                 nextPrunedTry = t + retryInterval
                 retryInterval = min(256, retryInterval * 2)
             } else {
@@ -267,13 +276,20 @@ enum AcceleratedGreedyCoreset {
         func addCentreDense(slot t: Int, forced: Int, x: UnsafePointer<Float>, threads: Int) -> (Float, Int32) {
             let c = UnsafePointer(centres + t * d)
             let parts = threads > 1 && n >= 16384 ? threads * 4 : 1
-            let delta = self.delta, n = self.n, d = self.d, bounds = self.bounds, moved = self.moved
+            let delta = self.delta, d = self.d, bounds = self.bounds, moved = self.moved
+            let blocks = bounds.paddedCount / 16
             var counts = [Int](repeating: 0, count: parts)
             counts.withUnsafeMutableBufferPointer { cb in
                 Parallel.forEach(iterations: parts) { part in
-                    let lo = n * part / parts
+                    // Survivors of the int8 bound go to moved[lo...]; the movers among them are written back
+                    // over that list (a mover's slot is never past the survivor being read).
+                    let firstBlock = blocks * part / parts
+                    let lo = firstBlock * 16
+                    let survivors = bounds.survivors(blocks: firstBlock, blocks * (part + 1) / parts, into: moved + lo)
                     var w = lo
-                    for i in lo..<(n * (part + 1) / parts) where !bounds.canSkip(i) {
+                    for k in lo..<(lo + survivors) {
+                        let i = Int(moved[k])
+                        if bounds.canSkip(i) { continue }
                         let s = squaredDistance(x + i * d, c, d)
                         if s < delta[i] {
                             delta[i] = s
@@ -289,7 +305,7 @@ enum AcceleratedGreedyCoreset {
             if forced < t { dirty[forced] = true }
             var newSize = 0
             for part in 0..<parts {
-                let lo = n * part / parts
+                let lo = blocks * part / parts * 16
                 for k in 0..<counts[part] {
                     let i = Int(moved[lo + k])
                     dirty[Int(assign[i])] = true

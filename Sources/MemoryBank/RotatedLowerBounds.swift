@@ -1,3 +1,4 @@
+import CVectorMath
 import TensorCore
 
 /// Certified lower bounds on ||x_i - c||^2 from a PCA-rotated copy of the points, read 16 coordinates at a time.
@@ -19,6 +20,18 @@ import TensorCore
 /// Layout: y is (d'/16, N, 16): block k of every point is contiguous, so a pass over all points reads only
 /// 64 bytes per point while the bound prunes.
 ///
+/// A pass over every point (`survivors`) first reads a smaller copy: the first 32 rotated coordinates (all of
+/// them when d' < 32) as int8 codes in groups of 4, q = round(y / s_g) with s_g = max |y| / 127 over the group's
+/// coordinates, so 32 bytes a point, which for the banks of a fit (Magnetic Tile: 550k rows, 17.6 MB) mostly stay
+/// in the L3 cache between picks where y does not. Every code is within s_g / 2 of its value (checked when the
+/// codes are made, allowing 3e-5 s_g of rounding), centres are points with codes too, so for e = max(0,
+/// |q_il - q_cl| - 1) (the byte difference saturated, which only lowers it)
+///     (s_g (1 - 2e-4))^2 e^2 <= (y_il - y_cl)^2,
+/// and the sum over the coded coordinates is a lower bound on ||x_i - c||^2 whose float rounding the factors
+/// of T_i absorb: a point whose code bound exceeds T_i is one the float bound would skip too. The survivors
+/// then go through `canSkip` and the exact distance as before. The scan is `pc_int8_bound_survivors` in
+/// CVectorMath (AVX-512 VNNI where the CPU has it: one VPDPBUSD per 16 points and 4 coordinates).
+///
 /// ```swift
 /// let lb = RotatedLowerBounds(x, n: n, d: d)          // x (N,d)
 /// lb.setThreshold(i, delta: delta[i]); lb.loadCentre(p)
@@ -33,6 +46,13 @@ final class RotatedLowerBounds: @unchecked Sendable {
     let threshold: UnsafeMutablePointer<Float>          // (N) T_i
     let centre: UnsafeMutablePointer<Float>             // (blocks * 16) rotated coordinates of the current centre
     let absError: Float                                 // E
+    /// N rounded up to whole blocks of 16 points; the padding points have T = -1 and are never survivors.
+    let paddedCount: Int
+    /// Groups of 4 coded coordinates (at most 8: 32 coordinates).
+    let codeGroups: Int
+    let codes: UnsafeMutablePointer<Int8>               // (N'/16, groups, 16, 4): block, group, point, coordinate
+    let codeWeight: UnsafeMutablePointer<Float>         // (groups) (s_g (1 - 2e-4))^2, or 0 if a check failed
+    let centreCode: UnsafeMutablePointer<Int8>          // (groups * 4) codes of the current centre
 
     init(_ x: UnsafePointer<Float>, n: Int, d: Int) {
         self.n = n; self.d = d
@@ -40,8 +60,16 @@ final class RotatedLowerBounds: @unchecked Sendable {
         let dp = blocks * 16
         y = UnsafeMutableRawPointer.allocate(byteCount: blocks * n * 64, alignment: 64)
             .bindMemory(to: Float.self, capacity: blocks * n * 16)
-        threshold = .allocate(capacity: n)
+        paddedCount = (n + 15) / 16 * 16
+        threshold = .allocate(capacity: paddedCount)
         threshold.initialize(repeating: .infinity, count: n)
+        (threshold + n).initialize(repeating: -1, count: paddedCount - n)
+        codeGroups = min(blocks * 16, 32) / 4
+        codes = .allocate(capacity: paddedCount * codeGroups * 4)
+        codes.initialize(repeating: 0, count: paddedCount * codeGroups * 4)
+        codeWeight = .allocate(capacity: codeGroups)
+        centreCode = .allocate(capacity: codeGroups * 4)
+        centreCode.initialize(repeating: 0, count: codeGroups * 4)
         centre = .allocate(capacity: dp)
         centre.initialize(repeating: 0, count: dp)
 
@@ -99,10 +127,42 @@ final class RotatedLowerBounds: @unchecked Sendable {
         let r = rmax.max() ?? 0
         let u = Float(1.0 / 16_777_216.0)
         absError = 4 * Float(dp).squareRoot() * Float(d + 4) * u * r * 1.01
+        encodeCodes()
+    }
+
+    /// int8 codes of y's first 4 * `codeGroups` coordinates and their weights (see the type's comment).
+    private func encodeCodes() {
+        for g in 0..<codeGroups {
+            var maxAbs: Float = 0
+            for l in (4 * g)..<(4 * g + 4) {
+                let b = l / 16, k = l % 16
+                for i in 0..<n { maxAbs = max(maxAbs, abs(y[(b * n + i) * 16 + k])) }
+            }
+            let scale = maxAbs > 0 ? maxAbs / 127 : 1
+            var worst: Float = 0
+            for l in (4 * g)..<(4 * g + 4) {
+                let b = l / 16, k = l % 16, j = l % 4
+                for i in 0..<n {
+                    let v = y[(b * n + i) * 16 + k]
+                    let q = max(-127, min(127, (v / scale).rounded()))
+                    codes[((i / 16) * codeGroups + g) * 64 + (i % 16) * 4 + j] = Int8(q)
+                    worst = max(worst, abs(v - q * scale))
+                }
+            }
+            let lowered = scale * (1 - 2e-4)
+            codeWeight[g] = worst <= scale / 2 * (1 + 4e-5) ? lowered * lowered : 0
+        }
     }
 
     func deallocate() {
         UnsafeMutableRawPointer(y).deallocate(); threshold.deallocate(); centre.deallocate()
+        codes.deallocate(); codeWeight.deallocate(); centreCode.deallocate()
+    }
+
+    /// Points of the blocks [firstBlock, endBlock) (16 points each) that the int8 bound cannot rule out for the
+    /// current centre, in index order, written to `out`; returns how many.
+    func survivors(blocks firstBlock: Int, _ endBlock: Int, into out: UnsafeMutablePointer<Int32>) -> Int {
+        pc_int8_bound_survivors(codes, codeGroups, centreCode, codeWeight, threshold, firstBlock, endBlock, out)
     }
 
     /// T_i from the current delta_i (see the type's comment).
@@ -116,6 +176,9 @@ final class RotatedLowerBounds: @unchecked Sendable {
     /// Copies point p's rotated coordinates as the current centre.
     func loadCentre(_ p: Int) {
         for b in 0..<blocks { (centre + b * 16).update(from: y + (b * n + p) * 16, count: 16) }
+        for g in 0..<codeGroups {
+            (centreCode + g * 4).update(from: codes + ((p / 16) * codeGroups + g) * 64 + (p % 16) * 4, count: 4)
+        }
     }
 
     /// True when ||x_i - c||^2 >= delta_i is certain from the rotated coordinates (see the type's comment).

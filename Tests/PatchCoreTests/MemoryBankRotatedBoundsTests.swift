@@ -1,6 +1,6 @@
 import Foundation
 @testable import MemoryBank
-import TensorCore
+@testable import TensorCore
 import Testing
 
 /// The rotated lower bounds used by the accelerated greedy coreset must never skip a point that the plain
@@ -62,6 +62,49 @@ struct MemoryBankRotatedBoundsTests {
             #expect(wrongSkips == 0)
             #expect(selectedKept == 0)
             #expect(farSkips * 10 >= farTotal * 9)
+        }
+    }
+
+    /// The int8 scan of the dense pass (every instruction set level the CPU has): a point the plain algorithm
+    /// would update is always a survivor, selected points and the padding never are, and most points at twice
+    /// their delta are ruled out before the float bound.
+    @Test(arguments: [(Float(0), 40), (Float(30), 128), (Float(200), 7)])
+    func int8ScanNeverDropsAnUpdate(offset: Float, d: Int) {
+        let n = 1500                                       // not a multiple of 16: the last block is padded
+        let x = MemoryBankTestData.anisotropic(n, d, clusters: 12, seed: UInt64(d) + 1, offset: offset)
+        x.withUnsafeBufferPointer { xb in
+            let base = xb.baseAddress!
+            let lb = RotatedLowerBounds(base, n: n, d: d)
+            defer { lb.deallocate() }
+            let blocks = lb.paddedCount / 16
+            let out = UnsafeMutablePointer<Int32>.allocate(capacity: lb.paddedCount)
+            defer { out.deallocate() }
+            for level in 0...2 {
+                var dropped = 0, selectedKept = 0, farKept = 0, farTotal = 0, levelUsed = 0
+                levelUsed = withVectorMathLevel(level) {
+                    for p in stride(from: 3, to: n, by: 101) {
+                        lb.loadCentre(p)
+                        var s = [Float](repeating: 0, count: n)
+                        for i in 0..<n { s[i] = squaredDistance(base + i * d, base + p * d, d) }
+                        // delta just above s: the plain algorithm updates, so i must survive; every 7th point selected.
+                        for i in 0..<n { lb.setThreshold(i, delta: i % 7 == 0 ? -1 : s[i].nextUp) }
+                        var kept = Set<Int32>()
+                        let count = lb.survivors(blocks: 0, blocks, into: out)
+                        for k in 0..<count { kept.insert(out[k]) }
+                        for i in 0..<n where i % 7 != 0 && !kept.contains(Int32(i)) { dropped += 1 }
+                        selectedKept += kept.filter { $0 % 7 == 0 || $0 >= n }.count
+                        // delta at half the distance: mostly ruled out.
+                        for i in 0..<n { lb.setThreshold(i, delta: s[i] * 0.5) }
+                        let far = lb.survivors(blocks: 0, blocks, into: out)
+                        for k in 0..<far where s[Int(out[k])] > 0 { farKept += 1 }
+                        farTotal += s.filter { $0 > 0 }.count
+                    }
+                }
+                print("int8 scan d=\(d) offset \(offset) level \(levelUsed): dropped \(dropped), selected kept \(selectedKept), kept \(farKept) of \(farTotal) points at 2x delta")
+                #expect(dropped == 0)
+                #expect(selectedKept == 0)
+                #expect(farKept * 4 <= farTotal)
+            }
         }
     }
 }

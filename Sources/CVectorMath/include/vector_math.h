@@ -7,6 +7,7 @@
 // The polynomials are those of TensorCore/FastMath.swift (Cephes expf, Abramowitz & Stegun erf).
 
 #include <stddef.h>
+#include <stdint.h>
 
 /// p[j] = exp(p[j] - max_j p[j]) in place for `count` floats; returns 1 / sum (0, with the row zeroed, when every
 /// entry is -inf).
@@ -27,6 +28,16 @@ void pc_gelu(float *p, ptrdiff_t count);
 /// In place: (row - mean) / sqrt(var + eps) * gamma + beta over `count` floats (gamma, beta may be NULL), with the
 /// mean and the biased variance accumulated in double, in two passes.
 void pc_layer_norm_row(float *row, ptrdiff_t count, const float *gamma, const float *beta, float eps);
+
+/// The greedy coreset's first filter (MemoryBank/RotatedLowerBounds.swift). Points come in blocks of 16 and
+/// their coordinates in groups of 4, as int8 codes on a grid of step s_g per group: codes[(b * groups + g) * 64
+/// + p * 4 + j] is coordinate 4 g + j of point 16 b + p. For each point of the blocks [first_block, end_block),
+///     L = sum_g weight[g] * sum_j e_j^2,  e_j = max(0, |sat8(q_j - centre[4 g + j])| - 1)
+/// (sat8: clamped to [-128, 127]); with weight[g] <= s_g^2 and every code within s_g / 2 of its value, L is a
+/// lower bound on the squared distance over those coordinates. Writes the index of every point with
+/// L <= threshold[point] to out, in index order, and returns how many.
+ptrdiff_t pc_int8_bound_survivors(const int8_t *codes, ptrdiff_t groups, const int8_t *centre, const float *weight,
+                                  const float *threshold, ptrdiff_t first_block, ptrdiff_t end_block, int32_t *out);
 
 /// The instruction set level the kernels run at: 2 = AVX-512, 1 = AVX2 + FMA, 0 = baseline.
 int pc_vector_level(void);
