@@ -4,7 +4,7 @@
 
 static ptrdiff_t KERNEL(pc_int8_bound_survivors)(const int8_t *codes, ptrdiff_t groups, const int8_t *centre,
                                                  const float *weight, const float *threshold,
-                                                 ptrdiff_t first_block, ptrdiff_t end_block, int32_t *out) {
+                                                 ptrdiff_t threshold_stride, ptrdiff_t first_block, ptrdiff_t end_block, int32_t *out) {
     ptrdiff_t w = 0;
     for (ptrdiff_t b = first_block; b < end_block; b++) {
         const int8_t *block = codes + b * groups * 64;
@@ -24,7 +24,7 @@ static ptrdiff_t KERNEL(pc_int8_bound_survivors)(const int8_t *codes, ptrdiff_t 
             }
         }
         for (int p = 0; p < 16; p++) {
-            if (acc[p] <= threshold[b * 16 + p]) out[w++] = (int32_t)(b * 16 + p);
+            if (acc[p] <= threshold[(b * 16 + p) * threshold_stride]) out[w++] = (int32_t)(b * 16 + p);
         }
     }
     return w;

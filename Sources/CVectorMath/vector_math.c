@@ -108,7 +108,7 @@ void pc_layer_norm_row(float *row, ptrdiff_t count, const float *gamma, const fl
 __attribute__((target("avx512f,avx512bw,avx512vnni")))
 static ptrdiff_t pc_int8_bound_survivors_vnni(const int8_t *codes, ptrdiff_t groups, const int8_t *centre,
                                               const float *weight, const float *threshold,
-                                              ptrdiff_t first_block, ptrdiff_t end_block, int32_t *out) {
+                                              ptrdiff_t threshold_stride, ptrdiff_t first_block, ptrdiff_t end_block, int32_t *out) {
     ptrdiff_t w = 0;
     const __m512i one = _mm512_set1_epi8(1);
     for (ptrdiff_t b = first_block; b < end_block; b++) {
@@ -122,7 +122,8 @@ static ptrdiff_t pc_int8_bound_survivors_vnni(const int8_t *codes, ptrdiff_t gro
             __m512i sums = _mm512_dpbusd_epi32(_mm512_setzero_si512(), e, e);
             acc = _mm512_fmadd_ps(_mm512_cvtepi32_ps(sums), _mm512_set1_ps(weight[g]), acc);
         }
-        unsigned bits = _mm512_cmp_ps_mask(acc, _mm512_loadu_ps(threshold + b * 16), _CMP_LE_OQ);
+        __m512 t = threshold_stride ? _mm512_loadu_ps(threshold + b * 16) : _mm512_set1_ps(threshold[0]);
+        unsigned bits = _mm512_cmp_ps_mask(acc, t, _CMP_LE_OQ);
         while (bits) {
             out[w++] = (int32_t)(b * 16 + __builtin_ctz(bits));
             bits &= bits - 1;
@@ -142,10 +143,13 @@ static int has_vnni(void) {
 #endif
 
 ptrdiff_t pc_int8_bound_survivors(const int8_t *codes, ptrdiff_t groups, const int8_t *centre, const float *weight,
-                                  const float *threshold, ptrdiff_t first_block, ptrdiff_t end_block, int32_t *out) {
+                                  const float *threshold, ptrdiff_t threshold_stride, ptrdiff_t first_block,
+                                  ptrdiff_t end_block, int32_t *out) {
 #if defined(__x86_64__) && defined(__clang__)
     if (cpu_level() == LEVEL_AVX512 && has_vnni())
-        return pc_int8_bound_survivors_vnni(codes, groups, centre, weight, threshold, first_block, end_block, out);
+        return pc_int8_bound_survivors_vnni(codes, groups, centre, weight, threshold, threshold_stride, first_block,
+                                            end_block, out);
 #endif
-    DISPATCH(pc_int8_bound_survivors, codes, groups, centre, weight, threshold, first_block, end_block, out)
+    DISPATCH(pc_int8_bound_survivors, codes, groups, centre, weight, threshold, threshold_stride, first_block, end_block,
+             out)
 }

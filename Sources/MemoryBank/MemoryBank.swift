@@ -15,6 +15,8 @@ public struct MemoryBank: Sendable, Equatable {
     public let squaredNorms: [Float]
     /// Rows partitioned into groups with centres and radii, for pruning in `nearest(to:k:)` (derived).
     let groups: BankGroups
+    /// int8 codes for the exact quantized 1-NN search (`QuantizedBankIndex`); nil below its minimum size (derived).
+    let quantized: QuantizedBankIndex?
     /// Set by `withInvertedFileIndex`: `nearest(to:k:)` then searches approximately (opt-in, never the default).
     public internal(set) var invertedFile: InvertedFileIndex?
 
@@ -40,6 +42,7 @@ public struct MemoryBank: Sendable, Equatable {
         self.features = features
         self.squaredNorms = rowSquaredNorms(features)
         self.groups = BankGroups(features: features, norms: squaredNorms)
+        self.quantized = features.shape[0] >= QuantizedBankIndex.minimumRows ? QuantizedBankIndex(features: features) : nil
     }
 
     /// The bank rows at `indices`, stacked into a (indices.count, D) tensor.

@@ -34,7 +34,8 @@ extension MemoryBank {
     /// How `nearest(to:k:)` searched: `grouped` when group pruning ran for every query, `linear` when the bank has
     /// one group or the first block of queries showed that pruning would visit too much of this bank (both exact);
     /// `invertedFile` when the bank carries an `InvertedFileIndex` (approximate, opt-in).
-    public enum SearchRoute: String, Sendable { case linear, grouped, invertedFile = "inverted-file" }
+    /// `quantized` when k = 1 and the bank has int8 codes (`QuantizedBankIndex`; exact).
+    public enum SearchRoute: String, Sendable { case linear, grouped, quantized, invertedFile = "inverted-file" }
 
     /// Share of the bank rows that the first block of 64 queries may visit for group pruning to go on. Above it, a
     /// visited row through the groups' small products costs more than the row in the linear search's large tiles
@@ -58,6 +59,10 @@ extension MemoryBank {
         if let invertedFile, m > 0 {
             let candidates = invertedFileCandidates(queries, k: kk, index: invertedFile)
             return (refineDistances(queries: queries, candidates: candidates, k: kk), .invertedFile, nil)
+        }
+        if kk == 1, let quantized, m > 0 {
+            return (refineDistances(queries: queries, candidates: quantizedCandidates(queries, index: quantized), k: 1),
+                    .quantized, nil)
         }
         guard groups.count > 1, m > 0 else {
             let candidates = linearCandidates(queries, k: kk, tileBytes: Self.defaultTileBytes)
@@ -268,7 +273,7 @@ extension MemoryBank {
     }
 
     /// Recomputes the chosen neighbours' distances directly, sorts each row by (distance, index), takes sqrt.
-    private func refineDistances(queries: Tensor, candidates: [Int32], k: Int) -> (distances: Tensor, indices: [Int32]) {
+    func refineDistances(queries: Tensor, candidates: [Int32], k: Int) -> (distances: Tensor, indices: [Int32]) {
         let m = queries.shape[0], d = dimension
         var dist = [Float](repeating: 0, count: m * k)
         var idx = candidates

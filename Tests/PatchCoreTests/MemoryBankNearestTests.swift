@@ -1,7 +1,7 @@
 import Foundation
 import MemoryBank
 import PropertyBased
-import TensorCore
+@testable import TensorCore
 import Testing
 
 @Suite("MemoryBank nearest neighbours")
@@ -56,11 +56,13 @@ struct MemoryBankNearestTests {
         // nearest to row 0), so the first block visits a few groups and pruning stays on for every query.
         let clustered = try MemoryBank(features: MemoryBankTestData.clustered(4096, 32, clusters: 64, seed: 11))
         let nearClusters = clustered.rows(clustered.nearestNaive(to: clustered.rows([0]), k: 200).indices.map(Int.init))
-        let (_, clusteredRoute, clusteredShare) = clustered.nearestRouted(to: nearClusters, k: 1)
+        // k = 1 takes the quantized search on banks of 1,024 rows or more; the probe decides for k > 1.
+        #expect(clustered.nearestRouted(to: nearClusters, k: 1).route == .quantized)
+        let (_, clusteredRoute, clusteredShare) = clustered.nearestRouted(to: nearClusters, k: 2)
         // i.i.d. Gaussian rows in 64 dimensions: no group is far from any query, so the rest goes linear.
         let gauss = try MemoryBank(features: MemoryBankTestData.normal(4096, 64, seed: 12))
         let gaussQueries = MemoryBankTestData.normal(200, 64, seed: 13)
-        let (_, gaussRoute, gaussShare) = gauss.nearestRouted(to: gaussQueries, k: 1)
+        let (_, gaussRoute, gaussShare) = gauss.nearestRouted(to: gaussQueries, k: 2)
         print("clustered: \(clusteredRoute) (first block visited \(clusteredShare ?? -1)); gauss: \(gaussRoute) (\(gaussShare ?? -1))")
         #expect(clusteredRoute == .grouped && (clusteredShare ?? 1) <= MemoryBank.groupedSearchMaxVisitedShare)
         #expect(gaussRoute == .linear && (gaussShare ?? 0) > MemoryBank.groupedSearchMaxVisitedShare)
@@ -75,6 +77,54 @@ struct MemoryBankNearestTests {
         let small = try MemoryBank(features: MemoryBankTestData.normal(500, 16, seed: 14))
         let (_, smallRoute, smallShare) = small.nearestRouted(to: MemoryBankTestData.normal(10, 16, seed: 15), k: 1)
         #expect(smallRoute == .linear && smallShare == nil)
+    }
+
+    /// The quantized 1-NN search is exact: on every kind of bank, at every instruction set level of its scan, it
+    /// returns the naive search's rows, and the direct float32 distance of each.
+    @Test func quantizedSearchIsTheNaiveSearch() throws {
+        var rng = SplitMix64(seed: 21)
+        var ties = (0..<(1500 * 12)).map { _ in Float(Int(rng.next() % 3)) }    // exact ties: smaller index wins
+        for i in 750..<1500 { for j in 0..<12 { ties[i * 12 + j] = ties[(i - 750) * 12 + j] } }
+        let banks: [(String, Tensor)] = [
+            ("clustered 24-d", MemoryBankTestData.clustered(3000, 24, clusters: 40, seed: 22)),
+            ("patch-like 128-d", MemoryBankTestData.anisotropic(5000, 128, clusters: 60, seed: 23, offset: 25)),
+            ("gaussian 64-d", MemoryBankTestData.normal(4096, 64, seed: 24)),
+            ("gaussian 5-d", MemoryBankTestData.normal(2000, 5, seed: 25)),
+            ("integer ties 12-d", Tensor(shape: [1500, 12], scalars: ties)),
+        ]
+        for (label, features) in banks {
+            let bank = try MemoryBank(features: features)
+            let n = features.shape[0], d = features.shape[1]
+            // Bank members, new points of the same kind, and far points (outside the codes' grid).
+            var queries = bank.rows(Array(stride(from: 3, to: n, by: 37))).scalars
+            queries += (label.hasPrefix("integer") ? (0..<(50 * d)).map { _ in Float(Int(rng.next() % 3)) }
+                        : MemoryBankTestData.normal(50, d, seed: 26).scalars.map { $0 * 1.5 })
+            queries += features.scalars[0..<(5 * d)].map { $0 * 40 + 3 }
+            let q = Tensor(shape: [queries.count / d, d], scalars: queries)
+            let naive = bank.nearestNaive(to: q, k: 1)
+            for level in 0...2 {
+                var result: (distances: Tensor, indices: [Int32])?
+                let used = withVectorMathLevel(level) { result = bank.nearestQuantized(to: q) }
+                guard let result else { Issue.record("\(label): no quantized index"); continue }
+                let direct = features.withUnsafeBufferPointer { f in
+                    q.withUnsafeBufferPointer { qb in
+                        (0..<q.shape[0]).map { r in
+                            (0..<d).reduce(Float(0)) { s, l in
+                                let e = qb[r * d + l] - f[Int(result.indices[r]) * d + l]; return s + e * e
+                            }
+                        }
+                    }
+                }
+                let mismatches = zip(result.indices, naive.indices).filter { $0 != $1 }.count
+                let worst = zip(result.distances.scalars, direct).map { abs($0 - $1.squareRoot()) / max($0, 1e-6) }.max() ?? 0
+                print("quantized \(label) level \(used): \(q.shape[0]) queries, index mismatches \(mismatches), worst rel. distance diff \(worst)")
+                #expect(mismatches == 0, "\(label) level \(used)")
+                #expect(worst < 1e-5, "\(label) level \(used)")
+            }
+            #expect(bank.nearestRouted(to: q, k: 1).route == .quantized)
+        }
+        // Below 1,024 rows there are no codes.
+        #expect(try MemoryBank(features: MemoryBankTestData.normal(500, 8, seed: 27)).nearestQuantized(to: MemoryBankTestData.normal(2, 8, seed: 28)) == nil)
     }
 
     @Test func tiesKeepTheSmallerIndex() throws {

@@ -35,9 +35,11 @@ void pc_layer_norm_row(float *row, ptrdiff_t count, const float *gamma, const fl
 ///     L = sum_g weight[g] * sum_j e_j^2,  e_j = max(0, |sat8(q_j - centre[4 g + j])| - 1)
 /// (sat8: clamped to [-128, 127]); with weight[g] <= s_g^2 and every code within s_g / 2 of its value, L is a
 /// lower bound on the squared distance over those coordinates. Writes the index of every point with
-/// L <= threshold[point] to out, in index order, and returns how many.
+/// L <= threshold[point * threshold_stride] to out, in index order, and returns how many (threshold_stride 1: one
+/// threshold per point, padded like the codes; 0: threshold[0] for all).
 ptrdiff_t pc_int8_bound_survivors(const int8_t *codes, ptrdiff_t groups, const int8_t *centre, const float *weight,
-                                  const float *threshold, ptrdiff_t first_block, ptrdiff_t end_block, int32_t *out);
+                                  const float *threshold, ptrdiff_t threshold_stride, ptrdiff_t first_block,
+                                  ptrdiff_t end_block, int32_t *out);
 
 /// The instruction set level the kernels run at: 2 = AVX-512, 1 = AVX2 + FMA, 0 = baseline.
 int pc_vector_level(void);
