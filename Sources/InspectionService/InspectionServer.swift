@@ -99,7 +99,8 @@ public final class InspectionServer: Sendable {
                 + (0..<configuration.jobWorkers).map { n in
                     JobWorker(store: store, blobs: blobs, models: models, owner: "\(configuration.replicaName)/\(n)",
                               leaseSeconds: configuration.jobLeaseSeconds, pollSeconds: configuration.jobPollSeconds,
-                              weights: configuration.weights, diffusers: configuration.diffusers, logger: logger)
+                              weights: configuration.weights, featureMemory: configuration.fitFeatureMemory,
+                              diffusers: configuration.diffusers, logger: logger)
                 },
             onServerRunning: { channel in await onListening(channel.localAddress?.port ?? 0) },
             logger: logger)

@@ -87,6 +87,8 @@ struct JobWorker: Service {
     let leaseSeconds: Double
     let pollSeconds: Double
     let weights: URL?
+    /// Feature bytes a fit holds before its bank is built chunk by chunk (`ServiceConfiguration.fitFeatureMemory`).
+    let featureMemory: Int
     /// The diffusers inpainting folder of diffusion synthesis jobs (nil: only classical ones can run).
     let diffusers: URL?
     let logger: Logger
@@ -189,6 +191,7 @@ struct JobWorker: Service {
             .deferred(name: "dataset item \(item.id)") { [blobs] in try blobs.get(item.imageBlob) }
         }
         var options = FitOptions()
+        options.featureMemory = featureMemory
         if let rate = params.falseRejectRate { options.threshold = .falseRejectRate(rate) }
         var positiveItems: [DatasetItem] = []
         if params.positives == true {
@@ -225,7 +228,8 @@ struct JobWorker: Service {
         compact.outputFormatting = [.sortedKeys]
         return String(decoding: try compact.encode(
             ["model_version_id": version.id, "version": version.version, "images": Int64(goods.count),
-             "patches": Int64(result.patchCount), "positives": Int64(positiveItems.count)]), as: UTF8.self)
+             "patches": Int64(result.patchCount), "positives": Int64(positiveItems.count),
+             "bank_chunks": Int64(result.streamedBank?.chunks ?? 1)]), as: UTF8.self)
     }
 }
 

@@ -34,6 +34,8 @@ public struct ServiceConfiguration: Sendable {
     public var hotFolderPollSeconds: Double = 0.5
     /// Jobs (fits) run at once by this replica; 0: this replica runs none.
     public var jobWorkers: Int = 1
+    /// Feature bytes a fit job holds before its bank is built chunk by chunk (`FitOptions.featureMemory`).
+    public var fitFeatureMemory: Int = FitOptions.defaultFeatureMemory
     /// A job's lease: a replica that has not renewed it for this long is taken for dead and its job taken over.
     public var jobLeaseSeconds: Double = 30
     /// How often an idle job worker looks for queued jobs.

@@ -4,6 +4,7 @@ import Inpainting
 import InspectionService
 import InspectionStore
 import Logging
+import PatchCore
 import TensorCore
 
 /// `patchcore serve`: the inspection service (InspectionService), and `serve keys` to manage its API keys.
@@ -46,6 +47,9 @@ struct Serve: ParsableCommand {
     @Option(help: "Jobs (fits) this replica runs at once; 0: none (inspection only).")
     var jobWorkers: Int = 1
 
+    @Option(help: "Feature memory of a fit job in MiB: past it the bank is built chunk by chunk (as fit's --feature-memory).")
+    var featureMemory: Int = FitOptions.defaultFeatureMemory >> 20
+
     @Option(help: "Seconds without a lease renewal after which another replica takes a job over.")
     var jobLeaseSeconds: Double = 30
 
@@ -87,6 +91,9 @@ struct Serve: ParsableCommand {
     func validate() throws {
         _ = try watchedFolders()
         guard (0...16).contains(jobWorkers) else { throw ValidationError("--job-workers must be 0-16, got \(jobWorkers)") }
+        guard (1...(1 << 30)).contains(featureMemory) else {
+            throw ValidationError("--feature-memory must be in 1...\(1 << 30) MiB, got \(featureMemory)")
+        }
         guard jobLeaseSeconds.isFinite, (1...3600).contains(jobLeaseSeconds) else {
             throw ValidationError("--job-lease-seconds must be 1-3600, got \(jobLeaseSeconds)")
         }
@@ -129,6 +136,7 @@ struct Serve: ParsableCommand {
         configuration.modelRefreshSeconds = modelRefreshSeconds
         configuration.watch = try watchedFolders()
         configuration.jobWorkers = jobWorkers
+        configuration.fitFeatureMemory = featureMemory << 20
         configuration.jobLeaseSeconds = jobLeaseSeconds
         configuration.webhookMaxAttempts = webhookMaxAttempts
         configuration.webhookTimeoutSeconds = webhookTimeoutSeconds

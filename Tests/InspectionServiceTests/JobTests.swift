@@ -26,7 +26,8 @@ import Testing
 
     @Test func aFitJobAddsAndActivatesAVersionThatInspects() async throws {
         let fixture = try ServiceFixture.shared()
-        try await ServiceHarness.with(.sqlite, configure: { $0.jobPollSeconds = 0.1 }) { h, client in
+        // A feature memory of 4 KiB: the fit's bank is built chunk by chunk (the job's result says in how many).
+        try await ServiceHarness.with(.sqlite, configure: { $0.jobPollSeconds = 0.1; $0.fitFeatureMemory = 1 << 12 }) { h, client in
             try await deployModel(h, client)
             // Too few good images: the job fails with a message that says so.
             let early = object(try await client.execute(uri: "/api/v1/products/bottle/jobs/fit", method: .post,
@@ -74,6 +75,8 @@ import Testing
             let job = try await Self.waitForJob(client, h.expert, object(started)["id"] as! Int, until: ["succeeded", "failed"])
             #expect(job["state"] as? String == "succeeded", "\(job)")
             #expect((job["result"] as? String)?.contains("\"version\":2") == true, "\(job)")
+            let fitResult = try JSONSerialization.jsonObject(with: Data(((job["result"] as? String) ?? "{}").utf8)) as? [String: Any]
+            #expect((fitResult?["bank_chunks"] as? Int ?? 0) > 1, "\(job)")
             #expect(job["total"] as? Int ?? 0 > 0)
             let fitted = object(try await client.execute(uri: "/api/v1/products/bottle/models", method: .get, headers: auth(h.operator)))
             let config = try #require((fitted["items"] as? [[String: Any]])?.first { $0["version"] as? Int == 2 }?["config"] as? String)
