@@ -56,40 +56,13 @@ extension MemoryBank {
 
     /// The nearest bank row of every query (M), by the steps in `QuantizedBankIndex`.
     func quantizedCandidates(_ queries: Tensor, index: QuantizedBankIndex) -> [Int32] {
-        let m = queries.shape[0]
-        var best = [Int32](repeating: -1, count: m)
-        // Chunks of queries bound the memory of the rotated queries and of their scores against the group centres.
-        let chunk = 4096
-        var lo = 0
-        while lo < m {
-            let rows = min(chunk, m - lo)
-            let part = quantizedChunk(queries.rows(lo..<(lo + rows)), index: index)
-            best.replaceSubrange(lo..<(lo + rows), with: part)
-            lo += rows
-        }
-        return best
-    }
-
-    private func quantizedChunk(_ queries: Tensor, index: QuantizedBankIndex) -> [Int32] {
         let m = queries.shape[0], n = count, d = dimension
+        if m == 0 { return [] }
         let width = index.axes.width, groupsCoded = index.codes.groups
-        // Both products through sgemm here (it uses the BLAS threads; the workers below do not call it): the
-        // rotated queries, and -2 q.c_g + ||c_g||^2 against the group centres (the first guess's group).
+        // Rotated queries, all at once (sgemm uses the BLAS threads; the workers below do not call it).
         var yq = [Float](repeating: 0, count: m * width)
         queries.withUnsafeBufferPointer { q in
             yq.withUnsafeMutableBufferPointer { yb in _ = index.axes.rotate(q.baseAddress!, rows: m, into: yb.baseAddress!) }
-        }
-        let g = groups.count
-        var centreScores = [Float](repeating: 0, count: g > 1 ? m * g : 0)
-        if g > 1 {
-            queries.withUnsafeBufferPointer { q in
-                groups.centres.withUnsafeBufferPointer { c in
-                    centreScores.withUnsafeMutableBufferPointer { out in
-                        sgemm(transposeB: true, m: m, n: g, k: d, alpha: -2, a: q.baseAddress!, lda: d,
-                              b: c.baseAddress!, ldb: d, c: out.baseAddress!, ldc: g)
-                    }
-                }
-            }
         }
         var best = [Int32](repeating: -1, count: m)
         let queryBlock = 64
@@ -101,8 +74,8 @@ extension MemoryBank {
         yq.withUnsafeBufferPointer { yBuf in
         best.withUnsafeMutableBufferPointer { bestBuf in
         mean.withUnsafeBufferPointer { meanBuf in
-        centreScores.withUnsafeBufferPointer { scoreBuf in
-        groups.centreNorms.withUnsafeBufferPointer { centreNorms in
+        groups.rows.withUnsafeBufferPointer { gRows in
+        groups.centres.withUnsafeBufferPointer { gCentres in
             let qBase = qBuf.baseAddress!, fBase = fBuf.baseAddress!, bestOut = bestBuf.baseAddress!
             Parallel.forEach(iterations: (m + queryBlock - 1) / queryBlock) { block in
                 let lo = block * queryBlock, rows = min(queryBlock, m - lo)
@@ -127,13 +100,18 @@ extension MemoryBank {
                     var centred: Float = 0
                     for l in 0..<d { let e = q[l] - meanBuf[l]; centred += e * e }
                     roundingE[r] = index.axes.roundingBound(maxCentredNorm: max(index.maxCentredNorm, centred.squareRoot()))
-                    // First guesses: the previous query's neighbour, then the rows of the group with the nearest centre.
+                    // First guesses: the previous query's neighbour, then the nearest group's rows.
                     if r > 0, bestI[r - 1] >= 0 { offer(r, bestI[r - 1]) }
-                    if g > 1 {
-                        let scores = scoreBuf.baseAddress! + (lo + r) * g
+                    if groups.count > 1 {
                         var nearest = 0, nearestS = Float.infinity
-                        for j in 0..<g where scores[j] + centreNorms[j] < nearestS { nearestS = scores[j] + centreNorms[j]; nearest = j }
-                        for row in groups.starts[nearest]..<groups.starts[nearest + 1] { offer(r, groups.original[row]) }
+                        for g in 0..<groups.count {
+                            let s = squaredDistance(q, gCentres.baseAddress! + g * d, d)
+                            if s < nearestS { nearestS = s; nearest = g }
+                        }
+                        for row in groups.starts[nearest]..<groups.starts[nearest + 1] {
+                            let s = squaredDistance(q, gRows.baseAddress! + row * d, d)
+                            if s <= bestS[r] { offer(r, groups.original[row]) }
+                        }
                     } else {
                         offer(r, 0)
                     }
