@@ -1,4 +1,4 @@
-// The greedy coreset's int8 lower-bound scan (see pc_int8_bound_survivors in include/vector_math.h), one plain
+// The int8 lower-bound scan (coreset and 1-NN search) (see pc_int8_bound_survivors in include/vector_math.h), one plain
 // instantiation per instruction set; vector_math.c adds an AVX-512 VNNI version and picks. No include guard on
 // purpose. Integer arithmetic first, so every instantiation computes the same per-group sums.
 

@@ -29,7 +29,7 @@ void pc_gelu(float *p, ptrdiff_t count);
 /// mean and the biased variance accumulated in double, in two passes.
 void pc_layer_norm_row(float *row, ptrdiff_t count, const float *gamma, const float *beta, float eps);
 
-/// The greedy coreset's first filter (MemoryBank/RotatedLowerBounds.swift). Points come in blocks of 16 and
+/// The int8 lower-bound scan of the greedy coreset and of the exact 1-NN search (MemoryBank/Int8BoundCodes.swift). Points come in blocks of 16 and
 /// their coordinates in groups of 4, as int8 codes on a grid of step s_g per group: codes[(b * groups + g) * 64
 /// + p * 4 + j] is coordinate 4 g + j of point 16 b + p. For each point of the blocks [first_block, end_block),
 ///     L = sum_g weight[g] * sum_j e_j^2,  e_j = max(0, |sat8(q_j - centre[4 g + j])| - 1)
