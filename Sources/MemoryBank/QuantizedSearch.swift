@@ -87,7 +87,10 @@ extension MemoryBank {
                 var roundingE = [Float](repeating: 0, count: rows)
                 defer { codesQ.deallocate(); survivors.deallocate() }
                 @inline(__always) func offer(_ r: Int, _ i: Int32) {
-                    let s = squaredDistance(qBase + (lo + r) * d, fBase + Int(i) * d, d)
+                    consider(r, i, squaredDistance(qBase + (lo + r) * d, fBase + Int(i) * d, d))
+                }
+                /// Row i at squared distance s from query r (the group copy's rows equal the bank's bit for bit).
+                @inline(__always) func consider(_ r: Int, _ i: Int32, _ s: Float) {
                     if s < bestS[r] || (s == bestS[r] && i < bestI[r]) {
                         bestS[r] = s; bestI[r] = i
                         let a = s.squareRoot() * 1.0001 + roundingE[r]
@@ -109,8 +112,7 @@ extension MemoryBank {
                             if s < nearestS { nearestS = s; nearest = g }
                         }
                         for row in groups.starts[nearest]..<groups.starts[nearest + 1] {
-                            let s = squaredDistance(q, gRows.baseAddress! + row * d, d)
-                            if s <= bestS[r] { offer(r, groups.original[row]) }
+                            consider(r, groups.original[row], squaredDistance(q, gRows.baseAddress! + row * d, d))
                         }
                     } else {
                         offer(r, 0)
