@@ -52,6 +52,12 @@ struct ModelOptions: ParsableArguments {
     @Option(help: "Reduce patch features to this many channels by adaptive average pooling (default: keep all).")
     var featureDimension: Int?
 
+    @Option(help: "Gaussian sigma of the anomaly map's blur, in model-input pixels (0: no blur).")
+    var blurSigma: Float = 4
+
+    @Option(help: "Bank neighbours of the image score's reweighting (PatchCore Eq. 7); 1: the plain maximum patch distance.")
+    var reweightNeighbours: Int = 9
+
     @Option(help: "Seed for the coreset's start point and projection, and the calibration hold-out.")
     var seed: UInt64 = 0
 
@@ -97,6 +103,8 @@ struct ModelOptions: ParsableArguments {
         if pad { config.pad = true }
         config.coresetRatio = coresetRatio
         config.featureDimension = featureDimension
+        config.blurSigma = blurSigma
+        config.reweightNeighbours = reweightNeighbours
         config.seed = seed
         try config.validate()
         return config

@@ -147,6 +147,25 @@ import Testing
         #expect(size.stderr.contains("--size"))
     }
 
+    @Test func mapBlurAndReweightingAreModelSettings() throws {
+        defer { cleanup() }
+        let good = data.appendingPathComponent("train/good").path
+        let model = root.appendingPathComponent("m.safetensors")
+        let fit = try CLIRunner.run(["fit", "--images", good, "--model", model.path, "--coreset-ratio", "0.25",
+                                     "--blur-sigma", "2.5", "--reweight-neighbours", "1"])
+        #expect(fit.status == 0, "\(fit.stderr)")
+        let config = try ModelFile.read(model).config
+        #expect(config.blurSigma == 2.5)
+        #expect(config.reweightNeighbours == 1)
+
+        let sigma = try CLIRunner.run(["fit", "--images", good, "--model", "x", "--blur-sigma=-1"])
+        #expect(sigma.status != 0)
+        #expect(sigma.stderr.contains("blur_sigma must be in 0...64.0 (input pixels), got -1.0"), "\(sigma.stderr)")
+        let k = try CLIRunner.run(["evaluate", "--data", data.path, "--reweight-neighbours", "0"])
+        #expect(k.status != 0)
+        #expect(k.stderr.contains("reweight_neighbours must be in 1...1000, got 0"), "\(k.stderr)")
+    }
+
     @Test func maskOfTheWrongSizeNamesTheMask() throws {
         defer { cleanup() }
         let masks = data.appendingPathComponent("ground_truth")
