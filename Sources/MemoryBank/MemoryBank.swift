@@ -28,11 +28,19 @@ public struct MemoryBank: Sendable, Equatable {
     /// Feature dimension D.
     public var dimension: Int { features.shape[1] }
 
-    /// Wraps a (N,D) feature tensor; throws unless it is rank 2 with N >= 1 and D >= 1.
+    /// Wraps a (N,D) feature tensor; throws unless it is rank 2 with N >= 1 and D >= 1 and every value is finite
+    /// (a NaN or infinity would make every distance to its row NaN or infinite, and the pruned searches' bounds
+    /// meaningless).
     public init(features: Tensor) throws(MemoryBankError) {
         guard features.rank == 2, features.shape[0] >= 1, features.shape[1] >= 1 else {
             throw .badShape(tensor: "memory bank features", expected: "(N,D) with N >= 1, D >= 1",
                             actual: features.shape)
+        }
+        let firstNonFinite = features.withUnsafeBufferPointer { $0.firstIndex { !$0.isFinite } }
+        if let at = firstNonFinite {
+            let d = features.shape[1]
+            throw .invalidArgument(name: "memory bank features", value: "row \(at / d), column \(at % d) = \(features.scalars[at])",
+                                   expected: "finite values")
         }
         self.init(validFeatures: features)
     }

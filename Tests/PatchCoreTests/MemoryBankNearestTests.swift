@@ -189,6 +189,19 @@ struct MemoryBankNearestTests {
         try bank.validate(queries: Tensor(zeros: [2, 4]), k: 1)
     }
 
+    @Test func nonFiniteBankValuesAreNamed() throws {
+        for bad in [Float.nan, .infinity, -.infinity] {
+            var values = [Float](repeating: 0.5, count: 3 * 4)
+            values[6] = bad
+            do {
+                _ = try MemoryBank(features: Tensor(shape: [3, 4], scalars: values))
+                Issue.record("a bank holding \(bad) was accepted")
+            } catch {
+                #expect(error.description.contains("row 1, column 2 = \(bad)"), "\(error.description)")
+            }
+        }
+    }
+
     @Test func bankMembersHaveZeroDistance() async throws {
         await propertyCheck(count: 20, input: Gen.int(in: 1...300), Gen.int(in: 1...70), Gen.int(in: 0...1000)) { n, d, seed in
             let features = MemoryBankTestData.normal(n, d, seed: UInt64(seed))
