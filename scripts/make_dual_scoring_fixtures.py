@@ -7,7 +7,8 @@ Written from the issue text (issue 3, "The method"), not from the Swift code:
   s_P* = the same against the positive bank (thesis: max over test patches); w_P = exp(s_P*/sqrt(d)) / sum ...;
   s_P = w_P * s_P*. s_ratio = s_N / (s_P + eps). Map = n_i / (p_i + eps).
 Alternatives: positive patch at the negative argmax, or argmin of p_i; difference s_N - s_P; calibrated log-ratio
-(z-scored log(s + eps) with given statistics). The map is the thesis ratio for every rule.
+(z-scored log(s + eps) with given statistics); patch_log_ratio reads both sides at the test patch with the largest
+calibrated log-ratio of its own distances, z(log n_i) - z(log p_i). The map is the thesis ratio for every rule.
 
 Run from the repository root: python3 scripts/make_dual_scoring_fixtures.py
 Writes Tests/PatchCoreTests/Fixtures/dual_scoring.safetensors (tensors + a JSON case list in the metadata).
@@ -55,7 +56,12 @@ def quotient(test_patch, s_star, bank, row):
 def dual(features, neg, pos, rule, cal):
     n, n_idx = nearest(features, neg)
     p, p_idx = nearest(features, pos)
-    i_n = int(np.argmax(n))
+    def z_log_ratio(a, b):
+        zn = (np.log(np.maximum(a, 0) + EPS) - cal[0]) / cal[1]
+        zp = (np.log(np.maximum(b, 0) + EPS) - cal[2]) / cal[3]
+        return zn - zp
+
+    i_n = int(np.argmax(z_log_ratio(n, p))) if rule == "patch_log_ratio" else int(np.argmax(n))
     s_n_star = n[i_n]
     q = quotient(features[i_n], s_n_star, neg, int(n_idx[i_n]))
     w_n = 1.0 if q is None else 1.0 - q
@@ -63,7 +69,7 @@ def dual(features, neg, pos, rule, cal):
         i_p = int(np.argmax(p))
     elif rule == "min_positive":
         i_p = int(np.argmin(p))
-    else:  # at_negative_argmax, difference, log_ratio
+    else:  # at_negative_argmax, difference, log_ratio, patch_log_ratio
         i_p = i_n
     s_p_star = p[i_p]
     q = quotient(features[i_p], s_p_star, pos, int(p_idx[i_p]))
@@ -75,9 +81,7 @@ def dual(features, neg, pos, rule, cal):
             return a / (b + EPS)
         if rule == "difference":
             return a - b
-        zn = (np.log(np.maximum(a, 0) + EPS) - cal[0]) / cal[1]
-        zp = (np.log(np.maximum(b, 0) + EPS) - cal[2]) / cal[3]
-        return zn - zp
+        return z_log_ratio(a, b)
 
     score = combine(s_n, s_p)
     patch_map = n / (p + EPS)  # the thesis map, for every rule
@@ -88,13 +92,14 @@ def dual(features, neg, pos, rule, cal):
 
 tensors = {}
 cases = []
-RULES = ["thesis", "at_negative_argmax", "min_positive", "difference", "log_ratio"]
-for c, (patches, d, n_neg, n_pos) in enumerate([(20, 16, 30, 12), (49, 64, 80, 25), (12, 8, 10, 1), (16, 32, 3, 2)]):
+RULES = ["thesis", "at_negative_argmax", "min_positive", "difference", "log_ratio", "patch_log_ratio"]
+for c, (patches, d, n_neg, n_pos) in enumerate([(20, 16, 30, 12), (49, 64, 80, 25), (12, 8, 10, 1), (16, 32, 3, 2), (24, 16, 40, 10)]):
     scale = 1.0 if c % 2 == 0 else 3.0  # distances near and far from 1 so exp(d/sqrt(d)) matters
     neg = (rng.standard_normal((n_neg, d)) * scale).astype(np.float32)
     pos = (rng.standard_normal((n_pos, d)) * scale + 0.5).astype(np.float32)
     features = (rng.standard_normal((patches, d)) * scale).astype(np.float32)
-    features[1] = pos[0]  # one test patch equal to a positive row: p = 0 there
+    if c < 4:  # one test patch equal to a positive row: p = 0 there (case 4 has none, so no patch wins by eps)
+        features[1] = pos[0]
     tensors[f"case{c}_features"] = torch.from_numpy(features)
     tensors[f"case{c}_negative"] = torch.from_numpy(neg)
     tensors[f"case{c}_positive"] = torch.from_numpy(pos)

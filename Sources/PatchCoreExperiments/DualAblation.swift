@@ -216,7 +216,7 @@ public enum DualAblation {
                     let scoring = try PatchCoreTrainer.calibratedScoring(
                         DualScoring(rule: rule, numNeighbours: options.numNeighbours, epsilon: options.epsilon),
                         negative: negative, positive: positive, training: calibration, config: config)
-                    let fitSeconds = bankFitSeconds + (rule == .logRatio ? Date().timeIntervalSince(calibrationStart) : 0)
+                    let fitSeconds = bankFitSeconds + (rule.combination == .calibratedLogRatio ? Date().timeIntervalSince(calibrationStart) : 0)
                     var scores: [Float] = [], maps: [[Float]] = [], sN: [Float] = [], sP: [Float] = []
                     for (i, f) in test.features.enumerated() {
                         let s = try scoring.imageScore(features: f, negative: nn[i], positive: pp[i],

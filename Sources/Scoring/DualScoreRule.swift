@@ -12,6 +12,7 @@
 /// | `min_positive` | argmin over test patches of the positive distance | s_N / (s_P + eps) |
 /// | `difference` | m^test,* | s_N - s_P |
 /// | `log_ratio` | m^test,* | z(log s_N) - z(log s_P), z from training-image statistics |
+/// | `patch_log_ratio` | the patch with the largest z(log n_i) - z(log p_i), which is also m^test,* here | z(log s_N) - z(log s_P) |
 ///
 /// ```swift
 /// let rule = DualScoreRule(rawValue: "at_negative_argmax")!   // as on the command line / in the model file
@@ -28,6 +29,17 @@ public enum DualScoreRule: String, Sendable, Codable, CaseIterable, Equatable {
     case difference
     /// Calibrated log-ratio with the positive side at the negative argmax (see `DualLogRatioCalibration`).
     case logRatio = "log_ratio"
+    /// Calibrated log-ratio at the one test patch where it is largest: both sides are read at the patch that is at
+    /// once far from the normal bank and near the defect bank, rather than at the patch farthest from normal.
+    case patchLogRatio = "patch_log_ratio"
+
+    /// Which test patch supplies the negative distance s_N* (and m^test,*).
+    public enum NegativePatch: Sendable, Equatable {
+        /// argmax_i n_i (thesis).
+        case farthest
+        /// argmax_i z_N(log n_i) - z_P(log p_i) with the rule's calibration.
+        case largestLogRatio
+    }
 
     /// Which test patch supplies the positive distance s_P*.
     public enum PositivePatch: Sendable, Equatable {
@@ -50,15 +62,17 @@ public enum DualScoreRule: String, Sendable, Codable, CaseIterable, Equatable {
         switch self {
         case .thesis: return .farthest
         case .minPositive: return .nearest
-        case .atNegativeArgmax, .difference, .logRatio: return .atNegativeArgmax
+        case .atNegativeArgmax, .difference, .logRatio, .patchLogRatio: return .atNegativeArgmax
         }
     }
+
+    public var negativePatch: NegativePatch { self == .patchLogRatio ? .largestLogRatio : .farthest }
 
     public var combination: Combination {
         switch self {
         case .thesis, .atNegativeArgmax, .minPositive: return .ratio
         case .difference: return .difference
-        case .logRatio: return .calibratedLogRatio
+        case .logRatio, .patchLogRatio: return .calibratedLogRatio
         }
     }
 

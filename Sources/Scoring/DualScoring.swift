@@ -83,8 +83,14 @@ public struct DualScoring: Sendable, Codable, Equatable {
         try validate(features: features, negative: negative, positive: positive,
                      negativeBank: negativeBank, positiveBank: positiveBank)
         let n = try Scoring.patchScores(negative, rule: .nearest), p = try Scoring.patchScores(positive, rule: .nearest)
-        // 1. Negative side: m^test,* = argmax_i n_i, m* its nearest negative row.
-        let (sN, iN) = try maxPatchScore(n)
+        // 1. Negative side: m^test,* (argmax_i n_i, or the patch of the largest calibrated log-ratio), m* its
+        //    nearest negative row.
+        let iN: Int
+        switch rule.negativePatch {
+        case .farthest: iN = try maxPatchScore(n).patch
+        case .largestLogRatio: iN = try maxPatchScore(zip(n, p).map { combine(negative: $0, positive: $1) }).patch
+        }
+        let sN = n[iN]
         let negativeRow = negative.indices[iN * negative.k]
         let ratioN = try Self.neighbourhoodQuotient(features: features, patch: iN, bankRow: negativeRow, sStar: sN,
                                                     bank: negativeBank, numNeighbours: numNeighbours)

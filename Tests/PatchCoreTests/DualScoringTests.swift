@@ -59,7 +59,7 @@ import Testing
     @Test func matchesTheIssueFormulaWithNaiveSearch() throws {
         let r = try compare { try NaiveNearestNeighbourSearch(bank: $0) }
         print("dual scoring (naive k-NN), \(r.count) cases: image score/components max rel \(r.image), maps max rel \(r.map)")
-        #expect(r.count == 20)
+        #expect(r.count == 30)
         #expect(r.image <= 1e-5)
         #expect(r.map <= 1e-5)
     }
@@ -164,6 +164,6 @@ import Testing
         let text = String(decoding: data, as: UTF8.self)
         #expect(text.contains("\"log_ratio\"") && text.contains("mean_log_negative") && text.contains("num_neighbours"))
         #expect(try JSONDecoder().decode(DualScoring.self, from: data) == dual)
-        #expect(DualScoreRule.allCases.map(\.rawValue) == ["thesis", "at_negative_argmax", "min_positive", "difference", "log_ratio"])
+        #expect(DualScoreRule.allCases.map(\.rawValue) == ["thesis", "at_negative_argmax", "min_positive", "difference", "log_ratio", "patch_log_ratio"])
     }
 }

@@ -203,7 +203,8 @@ public enum PatchCoreTrainer {
         }
     }
 
-    /// `scoring` with its `log_ratio` calibration fitted on the training images' s_N and s_P (other rules unchanged).
+    /// `scoring` with its `log_ratio` / `patch_log_ratio` calibration fitted on the training images' s_N and s_P (other
+    /// rules unchanged).
     public static func calibratedScoring(_ scoring: DualScoring, negative: MemoryBank, positive: MemoryBank,
                                          training: TrainingFeatures, config: PatchCoreConfig,
                                          progress: ProgressHandler? = nil) throws -> DualScoring {
@@ -215,12 +216,17 @@ public enum PatchCoreTrainer {
     static func calibratedScoring(_ scoring: DualScoring, negative: MemoryBank, positive: MemoryBank, imageCount: Int,
                                   features: (Int) throws -> Tensor, config: PatchCoreConfig,
                                   progress: ProgressHandler? = nil) throws -> DualScoring {
-        guard scoring.rule == .logRatio else { return scoring }
-        let scorer = ImageScorer(config: config, bank: negative, positive: positive, dual: scoring)
+        guard scoring.rule.combination == .calibratedLogRatio else { return scoring }
+        // The statistics are those of s_N and s_P at the patch farthest from normal (`log_ratio`'s patch), also for
+        // `patch_log_ratio`, whose choice of patch needs the calibration it would otherwise be fitted from.
+        var statisticsRule = scoring
+        statisticsRule.rule = .logRatio
+        statisticsRule.logRatioCalibration = nil
+        let scorer = ImageScorer(config: config, bank: negative, positive: positive, dual: statisticsRule)
         var sN: [Float] = [], sP: [Float] = []
         var step = StageProgress(.dualStatistics, total: imageCount, handler: progress)
         for i in 0..<imageCount {
-            let s = try scorer.dualScore(features: features(i), positive: positive, dual: scoring).image
+            let s = try scorer.dualScore(features: features(i), positive: positive, dual: statisticsRule).image
             sN.append(s.negative.score); sP.append(s.positive.score)
             try step.advance()
         }
