@@ -7,6 +7,7 @@ import TensorCore
 /// Notation (thesis -> code), d = feature dimension, n_i / p_i = distance of test patch i to its nearest
 /// negative / positive bank row:
 /// - s_N* = max_i n_i, m^test,* = that patch (`negative.patch`), m* = its nearest negative row (`negative.bankRow`);
+///   with `patch_log_ratio`, m^test,* is the patch of the largest z_N(log n_i) - z_P(log p_i) instead, s_N* = n there;
 /// - N_b(m*) = the b nearest negative rows of m* other than m* itself (the thesis code queries the 3 nearest and
 ///   drops m*, so b = `numNeighbours` = 2);
 /// - w_N = 1 - exp(s_N*/sqrt(d)) / sum_{m in N_b(m*)} exp(||m^test,* - m||/sqrt(d)),  s_N = w_N * s_N*;
