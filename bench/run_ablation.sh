@@ -21,7 +21,7 @@ run() {  # name, args...
   echo "synthetic/" > "bench/out/ablation_$name/.gitignore"   # generated positives: large, reproducible (seeded)
   log "ablation $name"
   /usr/bin/time -f '%e s, %M KiB' -o "bench/out/ablation_$name/time.txt" \
-    "$BIN/patchcore" ablation --threads "$THREADS" --out "bench/out/ablation_$name" "$@" \
+    "$BIN/patchcore" ablation --threads "$THREADS" --negative-coreset-ratio 0.02 --out "bench/out/ablation_$name" "$@" \
     > "bench/out/ablation_$name/stdout.md" 2> "bench/out/ablation_$name/log.txt"
   log "done $name: $(cat "bench/out/ablation_$name/time.txt")"
 }

@@ -76,10 +76,11 @@ public enum DualScoreRule: String, Sendable, Codable, CaseIterable, Equatable {
         }
     }
 
-    /// The rule `--dual-score` uses when not given: `log_ratio`, the best image AUROC of the five rules on the
-    /// Magnetic Tile split (bench/DESIGN_NOTES.md#dual-score-default). The plain ratio lets the side with the larger
-    /// spread dominate; the z-scored logs weigh s_N and s_P by how much they vary on good images.
-    public static let `default`: DualScoreRule = .logRatio
+    /// The rule `--dual-score` uses when not given: `patch_log_ratio`, which beat `log_ratio` (the best of the first
+    /// five rules, bench/DESIGN_NOTES.md#dual-score-default) on image AUROC in every Magnetic Tile setting measured
+    /// (bench/RESULTS.md). The plain ratio lets the side with the larger spread dominate; the z-scored logs weigh s_N
+    /// and s_P by how much they vary on good images.
+    public static let `default`: DualScoreRule = .patchLogRatio
 
     /// The raw values, for help texts: `thesis|at_negative_argmax|min_positive|difference|log_ratio`.
     public static var choices: String { allCases.map(\.rawValue).joined(separator: "|") }
