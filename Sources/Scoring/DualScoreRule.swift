@@ -82,6 +82,6 @@ public enum DualScoreRule: String, Sendable, Codable, CaseIterable, Equatable {
     /// and s_P by how much they vary on good images.
     public static let `default`: DualScoreRule = .patchLogRatio
 
-    /// The raw values, for help texts: `thesis|at_negative_argmax|min_positive|difference|log_ratio`.
+    /// The raw values, for help texts: `thesis|at_negative_argmax|min_positive|difference|log_ratio|patch_log_ratio`.
     public static var choices: String { allCases.map(\.rawValue).joined(separator: "|") }
 }
