@@ -79,8 +79,10 @@ struct MemoryBankRotatedBoundsTests {
             let blocks = lb.paddedCount / 16
             let out = UnsafeMutablePointer<Int32>.allocate(capacity: lb.paddedCount)
             defer { out.deallocate() }
+            var survivorsAtLevel: [[Int32]] = []
             for level in 0...2 {
                 var dropped = 0, selectedKept = 0, farKept = 0, farTotal = 0, levelUsed = 0
+                var survivors: [Int32] = []
                 levelUsed = withVectorMathLevel(level) {
                     for p in stride(from: 3, to: n, by: 101) {
                         lb.loadCentre(p)
@@ -97,6 +99,7 @@ struct MemoryBankRotatedBoundsTests {
                         for i in 0..<n { lb.setThreshold(i, delta: s[i] * 0.5) }
                         let far = lb.survivors(blocks: 0, blocks, into: out)
                         for k in 0..<far where s[Int(out[k])] > 0 { farKept += 1 }
+                        survivors += (0..<far).map { out[$0] }
                         farTotal += s.filter { $0 > 0 }.count
                     }
                 }
@@ -104,7 +107,10 @@ struct MemoryBankRotatedBoundsTests {
                 #expect(dropped == 0)
                 #expect(selectedKept == 0)
                 #expect(farKept * 4 <= farTotal)
+                survivorsAtLevel.append(survivors)
             }
+            // Every instruction set (the VNNI one leaves a block early) keeps exactly the same points.
+            #expect(Set(survivorsAtLevel.map { $0 }).count == 1, "survivor lists differ between vector levels")
         }
     }
 }
