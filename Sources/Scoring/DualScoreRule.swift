@@ -66,7 +66,12 @@ public enum DualScoreRule: String, Sendable, Codable, CaseIterable, Equatable {
         }
     }
 
-    public var negativePatch: NegativePatch { self == .patchLogRatio ? .largestLogRatio : .farthest }
+    public var negativePatch: NegativePatch {
+        switch self {
+        case .thesis, .atNegativeArgmax, .minPositive, .difference, .logRatio: return .farthest
+        case .patchLogRatio: return .largestLogRatio
+        }
+    }
 
     public var combination: Combination {
         switch self {
