@@ -120,7 +120,7 @@ static ptrdiff_t pc_int8_bound_survivors_vnni(const int8_t *codes, ptrdiff_t gro
             __m512i diff = _mm512_subs_epi8(_mm512_loadu_si512(block + g * 64), _mm512_set1_epi32(pattern));
             __m512i e = _mm512_subs_epu8(_mm512_abs_epi8(diff), one);
             __m512i sums = _mm512_dpbusd_epi32(_mm512_setzero_si512(), e, e);
-            acc = _mm512_fmadd_ps(_mm512_cvtepi32_ps(sums), _mm512_set1_ps(weight[g]), acc);
+            acc = _mm512_add_ps(_mm512_mul_ps(_mm512_cvtepi32_ps(sums), _mm512_set1_ps(weight[g])), acc);
         }
         __m512 t = threshold_stride ? _mm512_loadu_ps(threshold + b * 16) : _mm512_set1_ps(threshold[0]);
         unsigned bits = _mm512_cmp_ps_mask(acc, t, _CMP_LE_OQ);
@@ -129,6 +129,77 @@ static ptrdiff_t pc_int8_bound_survivors_vnni(const int8_t *codes, ptrdiff_t gro
             bits &= bits - 1;
         }
     }
+    return w;
+}
+
+// pc_int8_bound_values with the same per-group arithmetic as the survivors kernel above, and a running minimum
+// per lane (the first lane holding the overall minimum, lowest index on ties, is taken at the end).
+__attribute__((target("avx512f,avx512bw,avx512vnni")))
+static inline __m512 bound_group_vnni(const int8_t *codes, const int8_t *centre, ptrdiff_t g, float weight, __m512 acc) {
+    int32_t pattern;
+    memcpy(&pattern, centre + g * 4, 4);
+    __m512i diff = _mm512_subs_epi8(_mm512_loadu_si512(codes + g * 64), _mm512_set1_epi32(pattern));
+    __m512i e = _mm512_subs_epu8(_mm512_abs_epi8(diff), _mm512_set1_epi8(1));
+    __m512i sums = _mm512_dpbusd_epi32(_mm512_setzero_si512(), e, e);
+    return _mm512_add_ps(_mm512_mul_ps(_mm512_cvtepi32_ps(sums), _mm512_set1_ps(weight)), acc);   // as the plain kernels
+}
+
+// pc_int8_bound_values with the same per-group arithmetic as the survivors kernel above, two blocks at a time (each
+// block's sum is one chain of additions, so one block alone waits on their latency), and a running minimum
+// per lane (the first lane holding the overall minimum, lowest index on ties, is taken at the end).
+__attribute__((target("avx512f,avx512bw,avx512vnni")))
+static ptrdiff_t pc_int8_bound_values_vnni(const int8_t *codes, ptrdiff_t groups, const int8_t *centre,
+                                           const float *weight, ptrdiff_t first_block, ptrdiff_t end_block,
+                                           ptrdiff_t count, float *out) {
+    const __m512i lane = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+    const __m512i limit = _mm512_set1_epi32((int32_t)count);
+    __m512 minValue = _mm512_set1_ps(INFINITY);
+    __m512i minIndex = _mm512_set1_epi32(-1);
+    for (ptrdiff_t b = first_block; b < end_block; b += 2) {
+        int pair = b + 1 < end_block;
+        const int8_t *block = codes + b * groups * 64;
+        __m512 acc[2] = {_mm512_setzero_ps(), _mm512_setzero_ps()};
+        for (ptrdiff_t g = 0; g < groups; g++) {
+            acc[0] = bound_group_vnni(block, centre, g, weight[g], acc[0]);
+            if (pair) acc[1] = bound_group_vnni(block + groups * 64, centre, g, weight[g], acc[1]);
+        }
+        for (int k = 0; k <= pair; k++) {
+            _mm512_storeu_ps(out + (b + k - first_block) * 16, acc[k]);
+            __m512i index = _mm512_add_epi32(_mm512_set1_epi32((int32_t)((b + k) * 16)), lane);
+            // Strictly smaller only: a lane keeps its earlier (lower) index on ties; padding (index >= count) never
+            // wins.
+            __mmask16 better = _mm512_cmp_ps_mask(acc[k], minValue, _CMP_LT_OQ) &
+                               _mm512_cmp_epi32_mask(index, limit, _MM_CMPINT_LT);
+            minValue = _mm512_mask_mov_ps(minValue, better, acc[k]);
+            minIndex = _mm512_mask_mov_epi32(minIndex, better, index);
+        }
+    }
+    float values[16];
+    int32_t indices[16];
+    _mm512_storeu_ps(values, minValue);
+    _mm512_storeu_si512(indices, minIndex);
+    ptrdiff_t best = -1;
+    for (int p = 0; p < 16; p++) {
+        if (indices[p] < 0) continue;
+        if (best < 0 || values[p] < values[best] || (values[p] == values[best] && indices[p] < indices[best])) best = p;
+    }
+    return best < 0 ? -1 : indices[best];
+}
+
+__attribute__((target("avx512f")))
+static ptrdiff_t pc_indices_at_most_mask(const float *values, ptrdiff_t count, float threshold, int32_t *out) {
+    ptrdiff_t w = 0, i = 0;
+    const __m512 t = _mm512_set1_ps(threshold);
+    const __m512i lane = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+    for (; i + 16 <= count; i += 16) {
+        __mmask16 bits = _mm512_cmp_ps_mask(_mm512_loadu_ps(values + i), t, _CMP_LE_OQ);
+        // Compress in a register and store all 16 lanes (out has room for count entries plus 16), with no branch:
+        // the memory form of vpcompressd is slow on some CPUs, and branches on the bits mispredict.
+        __m512i index = _mm512_add_epi32(_mm512_set1_epi32((int32_t)i), lane);
+        _mm512_storeu_si512(out + w, _mm512_maskz_compress_epi32(bits, index));
+        w += __builtin_popcount(bits);
+    }
+    for (; i < count; i++) if (values[i] <= threshold) out[w++] = (int32_t)i;
     return w;
 }
 
@@ -153,3 +224,21 @@ ptrdiff_t pc_int8_bound_survivors(const int8_t *codes, ptrdiff_t groups, const i
     DISPATCH(pc_int8_bound_survivors, codes, groups, centre, weight, threshold, threshold_stride, first_block, end_block,
              out)
 }
+
+ptrdiff_t pc_int8_bound_values(const int8_t *codes, ptrdiff_t groups, const int8_t *centre, const float *weight,
+                               ptrdiff_t first_block, ptrdiff_t end_block, ptrdiff_t count, float *out) {
+#if defined(__x86_64__) && defined(__clang__)
+    if (cpu_level() == LEVEL_AVX512 && has_vnni())
+        return pc_int8_bound_values_vnni(codes, groups, centre, weight, first_block, end_block, count, out);
+#endif
+    DISPATCH(pc_int8_bound_values, codes, groups, centre, weight, first_block, end_block, count, out)
+}
+
+ptrdiff_t pc_indices_at_most(const float *values, ptrdiff_t count, float threshold, int32_t *out) {
+#if defined(__x86_64__) && defined(__clang__)
+    if (cpu_level() == LEVEL_AVX512) return pc_indices_at_most_mask(values, count, threshold, out);
+#endif
+    DISPATCH(pc_indices_at_most, values, count, threshold, out)
+}
+
+float pc_squared_distance(const float *a, const float *b, ptrdiff_t n) { DISPATCH(pc_squared_distance, a, b, n) }

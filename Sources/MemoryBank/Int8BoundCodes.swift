@@ -80,4 +80,14 @@ final class Int8BoundCodes: @unchecked Sendable {
                                     firstBlock, endBlock, out)
         }
     }
+
+    /// The bound to `centre` (codes) of every point of blocks [firstBlock, endBlock) into `out` (from its start,
+    /// padding included); returns the point below `count` with the smallest bound among them (smallest index on
+    /// ties), or -1 when there is none.
+    func boundValues(centre: UnsafePointer<Int8>, blocks firstBlock: Int, _ endBlock: Int, count: Int,
+                     into out: UnsafeMutablePointer<Float>) -> Int {
+        weight.withUnsafeBufferPointer { w in
+            pc_int8_bound_values(codes, groups, centre, w.baseAddress!, firstBlock, endBlock, count, out)
+        }
+    }
 }

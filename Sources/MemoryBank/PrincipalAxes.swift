@@ -49,12 +49,9 @@ struct PrincipalAxes: Sendable {
                 while lo < rows {
                     let count = min(chunk, rows - lo)
                     for i in 0..<count {
-                        var s: Float = 0
-                        for l in 0..<d {
-                            let e = x[(lo + i) * d + l] - mb[l]
-                            centred[i * d + l] = e; s += e * e
-                        }
-                        rMax2 = max(rMax2, s)
+                        let row = centred + i * d, source = x + (lo + i) * d
+                        for l in 0..<d { row[l] = source[l] - mb[l] }
+                        rMax2 = max(rMax2, squaredNorm(row, d))   // lanes, not one running sum: vectorised
                     }
                     sgemm(m: count, n: width, k: d, a: centred, lda: d, b: vb.baseAddress!, ldb: width,
                           c: out + lo * width, ldc: width)

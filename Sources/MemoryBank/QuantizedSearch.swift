@@ -1,3 +1,4 @@
+import CVectorMath
 import TensorCore
 
 /// Exact 1-NN search that reads int8 codes before it reads features: a reduced-precision candidate pass with an
@@ -5,9 +6,10 @@ import TensorCore
 ///
 /// The bank rows are rotated onto their 32 leading principal axes and coded as int8 (`Int8BoundCodes`, 32 bytes a
 /// row, beside the 512 of a 128-d feature). For a query q:
-///  1. A first neighbour from cheap guesses: the nearest row of the group (`BankGroups`) whose centre is nearest
-///     to q, and the neighbour found for the query before it (patches of one image come in raster order). Its
-///     direct squared distance is U.
+///  1. First neighbours from cheap guesses: the neighbour found for the query before it (patches of one image come
+///     in raster order), and in each bank tile the row of the smallest code bound (the tile's bounds are computed
+///     into a table first, `pc_int8_bound_values`). The smallest direct squared distance so far is U. (Before,
+///     the nearest rows of the group whose centre is nearest to q: slower, `boundTable: false`.)
 ///  2. Every bank row whose code bound L (a lower bound on ||q - b||^2 over the coded coordinates, see
 ///     `Int8BoundCodes`) is at most T = (sqrt(U) * 1.0001 + E)^2 * 1.0002 gets its direct squared distance, and U
 ///     (and T) drop whenever it is smaller. E covers the float rounding of both rotations
@@ -15,12 +17,13 @@ import TensorCore
 ///  3. A row ruled out has ||q - b||^2 > U (1.0001)^2 > the chosen distance, so the result is the minimum of the
 ///     direct distances over all rows, smallest index on ties: the same rows and distances as the naive search
 ///     (by float32 direct differences), not merely within a tolerance of it.
-/// On Magnetic Tile's real features about 0.1-0.5% of the rows survive the bound; the scan of the codes (VNNI,
-/// bank tiles of 16k rows that stay in L2 for a block of 64 queries) is the cost. Written here: no listed
+/// On Magnetic Tile's real features about 0.1-3% of the rows survive the bound; the scan of the codes (VNNI,
+/// bank tiles that stay in cache for a block of 64 queries) is most of the cost. Written here: no listed
 /// package has such a search (faiss's IndexScalarQuantizer is approximate).
 final class QuantizedBankIndex: @unchecked Sendable {
-    /// Banks smaller than this are searched linearly (the codes would not pay for themselves).
-    static let minimumRows = 1024
+    /// Banks smaller than this are searched linearly (the codes would not pay for themselves: at 256 rows both
+    /// take 0.7 ms for 784 queries, bench/RESULTS.md).
+    static let minimumRows = 256
     let axes: PrincipalAxes
     let codes: Int8BoundCodes
     /// max ||b - mu|| over the bank rows.
@@ -47,15 +50,23 @@ final class QuantizedBankIndex: @unchecked Sendable {
 extension MemoryBank {
     /// Every query through the quantized exact search (k = 1); nil when the bank has no codes (fewer than
     /// `QuantizedBankIndex.minimumRows` rows). For tests and benchmarks; `nearest(to:k:)` takes it by itself.
-    public func nearestQuantized(to queries: Tensor) -> (distances: Tensor, indices: [Int32])? {
+    /// `boundTable` picks how the first neighbours are found (`quantizedCandidates`); `tileRows` (for tests, a
+    /// multiple of 16) replaces the bank tile's size.
+    public func nearestQuantized(to queries: Tensor, boundTable: Bool = true,
+                                 tileRows: Int? = nil) -> (distances: Tensor, indices: [Int32])? {
         precondition(queries.rank == 2 && queries.shape[1] == dimension,
                      "queries must be (M,\(dimension)), got \(queries.shape)")
         guard let quantized else { return nil }
-        return refineDistances(queries: queries, candidates: quantizedCandidates(queries, index: quantized), k: 1)
+        return refineDistances(queries: queries, candidates: quantizedCandidates(queries, index: quantized,
+                                                                                boundTable: boundTable,
+                                                                                tileRows: tileRows), k: 1)
     }
 
     /// The nearest bank row of every query (M), by the steps in `QuantizedBankIndex`.
-    func quantizedCandidates(_ queries: Tensor, index: QuantizedBankIndex) -> [Int32] {
+    /// `boundTable` takes the first neighbours from every row's bound (the default), false from the groups (the
+    /// earlier way, kept for comparison: bench/RESULTS.md).
+    func quantizedCandidates(_ queries: Tensor, index: QuantizedBankIndex, boundTable: Bool = true,
+                             tileRows: Int? = nil) -> [Int32] {
         let m = queries.shape[0], n = count, d = dimension
         if m == 0 { return [] }
         let width = index.axes.width, groupsCoded = index.codes.groups
@@ -66,7 +77,9 @@ extension MemoryBank {
         }
         var best = [Int32](repeating: -1, count: m)
         let queryBlock = 64
-        let tileBlocks = 1024                                   // 16,384 bank rows, 512 KiB of codes
+        // Bank tiles: 16,384 rows (512 KiB of codes), or the whole bank in one for the bound table up to 65,536 rows
+        // (measured: a 54,802-row bank 24 against 29 ms at 784 queries; a 548,016-row one is faster in the small tiles).
+        let tileBlocks = tileRows.map { max(1, $0 / 16) } ?? (boundTable && count <= 65_536 ? max(1, (count + 15) / 16) : 1024)
         let bankBlocks = index.codes.paddedCount / 16
         let mean = index.axes.mean
         queries.withUnsafeBufferPointer { qBuf in
@@ -80,16 +93,17 @@ extension MemoryBank {
             Parallel.forEach(iterations: (m + queryBlock - 1) / queryBlock) { block in
                 let lo = block * queryBlock, rows = min(queryBlock, m - lo)
                 let codesQ = UnsafeMutablePointer<Int8>.allocate(capacity: rows * groupsCoded * 4)
-                let survivors = UnsafeMutablePointer<Int32>.allocate(capacity: tileBlocks * 16)
+                let survivors = UnsafeMutablePointer<Int32>.allocate(capacity: tileBlocks * 16 + 16)   // + 16: pc_indices_at_most
                 var bestS = [Float](repeating: .infinity, count: rows)
                 var bestI = [Int32](repeating: -1, count: rows)
                 var threshold = [Float](repeating: .infinity, count: rows)
                 var roundingE = [Float](repeating: 0, count: rows)
                 defer { codesQ.deallocate(); survivors.deallocate() }
                 @inline(__always) func offer(_ r: Int, _ i: Int32) {
-                    consider(r, i, squaredDistance(qBase + (lo + r) * d, fBase + Int(i) * d, d))
+                    consider(r, i, pc_squared_distance(qBase + (lo + r) * d, fBase + Int(i) * d, d))
                 }
-                /// Row i at squared distance s from query r (the group copy's rows equal the bank's bit for bit).
+                /// Row i at squared distance s from query r (the group copy's rows equal the bank's bit for bit, and
+                /// pc_squared_distance returns squaredDistance's bits, faster).
                 @inline(__always) func consider(_ r: Int, _ i: Int32, _ s: Float) {
                     if s < bestS[r] || (s == bestS[r] && i < bestI[r]) {
                         bestS[r] = s; bestI[r] = i
@@ -100,19 +114,46 @@ extension MemoryBank {
                 for r in 0..<rows {
                     let q = qBase + (lo + r) * d
                     index.codes.quantize(yBuf.baseAddress! + (lo + r) * width, into: codesQ + r * groupsCoded * 4)
-                    var centred: Float = 0
-                    for l in 0..<d { let e = q[l] - meanBuf[l]; centred += e * e }
+                    let centred = pc_squared_distance(q, meanBuf.baseAddress!, d)
                     roundingE[r] = index.axes.roundingBound(maxCentredNorm: max(index.maxCentredNorm, centred.squareRoot()))
+                }
+                if boundTable {
+                    // Per bank tile, every row's bound into a table: the row of the smallest bound is a first
+                    // neighbour (with the previous query's), then every row within the threshold gets its direct
+                    // distance.
+                    let values = UnsafeMutablePointer<Float>.allocate(capacity: tileBlocks * 16)
+                    defer { values.deallocate() }
+                    var tile = 0
+                    while tile < bankBlocks {
+                        let end = min(bankBlocks, tile + tileBlocks), first = tile * 16
+                        let rowsInTile = min(n, end * 16) - first
+                        for r in 0..<rows {
+                            if tile == 0, r > 0, bestI[r - 1] >= 0 { offer(r, bestI[r - 1]) }
+                            let smallest = index.codes.boundValues(centre: codesQ + r * groupsCoded * 4, blocks: tile, end,
+                                                                   count: n, into: values)
+                            if smallest >= 0, values[smallest - first] <= threshold[r] { offer(r, Int32(smallest)) }
+                            let found = pc_indices_at_most(values, rowsInTile, threshold[r], survivors)
+                            for k in 0..<found where values[Int(survivors[k])] <= threshold[r] {
+                                offer(r, Int32(first) + survivors[k])
+                            }
+                        }
+                        tile = end
+                    }
+                    for r in 0..<rows { bestOut[lo + r] = bestI[r] }
+                    return
+                }
+                for r in 0..<rows {
+                    let q = qBase + (lo + r) * d
                     // First guesses: the previous query's neighbour, then the nearest group's rows.
                     if r > 0, bestI[r - 1] >= 0 { offer(r, bestI[r - 1]) }
                     if groups.count > 1 {
                         var nearest = 0, nearestS = Float.infinity
                         for g in 0..<groups.count {
-                            let s = squaredDistance(q, gCentres.baseAddress! + g * d, d)
+                            let s = pc_squared_distance(q, gCentres.baseAddress! + g * d, d)
                             if s < nearestS { nearestS = s; nearest = g }
                         }
                         for row in groups.starts[nearest]..<groups.starts[nearest + 1] {
-                            consider(r, groups.original[row], squaredDistance(q, gRows.baseAddress! + row * d, d))
+                            consider(r, groups.original[row], pc_squared_distance(q, gRows.baseAddress! + row * d, d))
                         }
                     } else {
                         offer(r, 0)

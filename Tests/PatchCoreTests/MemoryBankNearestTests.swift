@@ -36,7 +36,7 @@ struct MemoryBankNearestTests {
     }
 
     @Test func groupedSearchMatchesNaive() throws {
-        // >= 1,024 rows: nearest(to:k:) prunes by groups.
+        // >= 1,024 rows: nearest(to:k:) for k > 1 prunes by groups (nearestGrouped: for any k).
         let bank = try MemoryBank(features: MemoryBankTestData.clustered(3000, 24, clusters: 40, seed: 4))
         let near = bank.rows(Array(stride(from: 5, to: 3000, by: 61)))                 // bank members
         let far = MemoryBankTestData.clustered(60, 24, clusters: 40, seed: 5)       // same clusters, new points
@@ -56,7 +56,7 @@ struct MemoryBankNearestTests {
         // nearest to row 0), so the first block visits a few groups and pruning stays on for every query.
         let clustered = try MemoryBank(features: MemoryBankTestData.clustered(4096, 32, clusters: 64, seed: 11))
         let nearClusters = clustered.rows(clustered.nearestNaive(to: clustered.rows([0]), k: 200).indices.map(Int.init))
-        // k = 1 takes the quantized search on banks of 1,024 rows or more; the probe decides for k > 1.
+        // k = 1 takes the quantized search on banks of 256 rows or more; the probe decides for k > 1.
         #expect(clustered.nearestRouted(to: nearClusters, k: 1).route == .quantized)
         let (_, clusteredRoute, clusteredShare) = clustered.nearestRouted(to: nearClusters, k: 2)
         // i.i.d. Gaussian rows in 64 dimensions: no group is far from any query, so the rest goes linear.
@@ -73,14 +73,15 @@ struct MemoryBankNearestTests {
             let forced = gauss.nearestGrouped(to: gaussQueries, k: k), routed = gauss.nearest(to: gaussQueries, k: k)
             #expect(forced.indices == routed.indices && forced.distances == routed.distances)
         }
-        // A bank below 1,024 rows has one group: linear, no probe.
-        let small = try MemoryBank(features: MemoryBankTestData.normal(500, 16, seed: 14))
+        // A bank below 256 rows has no codes and one group: linear, no probe.
+        let small = try MemoryBank(features: MemoryBankTestData.normal(200, 16, seed: 14))
         let (_, smallRoute, smallShare) = small.nearestRouted(to: MemoryBankTestData.normal(10, 16, seed: 15), k: 1)
         #expect(smallRoute == .linear && smallShare == nil)
     }
 
-    /// The quantized 1-NN search is exact: on every kind of bank, at every instruction set level of its scan, it
-    /// returns the naive search's rows, and the direct float32 distance of each.
+    /// The quantized 1-NN search is exact: on every kind of bank, at every instruction set level of its scan, with
+    /// its first neighbours from the groups or from the table of every row's bound, it returns the naive search's
+    /// rows, and the direct float32 distance of each.
     @Test func quantizedSearchIsTheNaiveSearch() throws {
         var rng = SplitMix64(seed: 21)
         var ties = (0..<(1500 * 12)).map { _ in Float(Int(rng.next() % 3)) }    // exact ties: smaller index wins
@@ -91,6 +92,7 @@ struct MemoryBankNearestTests {
             ("gaussian 64-d", MemoryBankTestData.normal(4096, 64, seed: 24)),
             ("gaussian 5-d", MemoryBankTestData.normal(2000, 5, seed: 25)),
             ("integer ties 12-d", Tensor(shape: [1500, 12], scalars: ties)),
+            ("small patch-like 128-d", MemoryBankTestData.anisotropic(300, 128, clusters: 8, seed: 29, offset: 5)),
         ]
         for (label, features) in banks {
             let bank = try MemoryBank(features: features)
@@ -102,9 +104,9 @@ struct MemoryBankNearestTests {
             queries += features.scalars[0..<(5 * d)].map { $0 * 40 + 3 }
             let q = Tensor(shape: [queries.count / d, d], scalars: queries)
             let naive = bank.nearestNaive(to: q, k: 1)
-            for level in 0...2 {
+            for level in 0...2 { for boundTable in [false, true] {
                 var result: (distances: Tensor, indices: [Int32])?
-                let used = withVectorMathLevel(level) { result = bank.nearestQuantized(to: q) }
+                let used = withVectorMathLevel(level) { result = bank.nearestQuantized(to: q, boundTable: boundTable) }
                 guard let result else { Issue.record("\(label): no quantized index"); continue }
                 let direct = features.withUnsafeBufferPointer { f in
                     q.withUnsafeBufferPointer { qb in
@@ -117,14 +119,17 @@ struct MemoryBankNearestTests {
                 }
                 let mismatches = zip(result.indices, naive.indices).filter { $0 != $1 }.count
                 let worst = zip(result.distances.scalars, direct).map { abs($0 - $1.squareRoot()) / max($0, 1e-6) }.max() ?? 0
-                print("quantized \(label) level \(used): \(q.shape[0]) queries, index mismatches \(mismatches), worst rel. distance diff \(worst)")
-                #expect(mismatches == 0, "\(label) level \(used)")
-                #expect(worst < 1e-5, "\(label) level \(used)")
-            }
+                print("quantized \(label) level \(used) bound table \(boundTable): \(q.shape[0]) queries, index mismatches \(mismatches), worst rel. distance diff \(worst)")
+                #expect(mismatches == 0, "\(label) level \(used) bound table \(boundTable)")
+                #expect(worst < 1e-5, "\(label) level \(used) bound table \(boundTable)")
+            } }
+            // Bank tiles of 160 rows (the real ones hold 16k or 64k): first neighbours found tile by tile.
+            let tiled = bank.nearestQuantized(to: q, tileRows: 160)
+            #expect(tiled?.indices == naive.indices, "\(label) in small tiles")
             #expect(bank.nearestRouted(to: q, k: 1).route == .quantized)
         }
-        // Below 1,024 rows there are no codes.
-        #expect(try MemoryBank(features: MemoryBankTestData.normal(500, 8, seed: 27)).nearestQuantized(to: MemoryBankTestData.normal(2, 8, seed: 28)) == nil)
+        // Below 256 rows there are no codes.
+        #expect(try MemoryBank(features: MemoryBankTestData.normal(200, 8, seed: 27)).nearestQuantized(to: MemoryBankTestData.normal(2, 8, seed: 28)) == nil)
     }
 
     @Test func tiesKeepTheSmallerIndex() throws {

@@ -109,7 +109,7 @@ struct MemoryBankRotatedBoundsTests {
                 #expect(farKept * 4 <= farTotal)
                 survivorsAtLevel.append(survivors)
             }
-            // Every instruction set (the VNNI one leaves a block early) keeps exactly the same points.
+            // Every instruction set (the VNNI kernel and the plain C ones) keeps exactly the same points.
             #expect(Set(survivorsAtLevel.map { $0 }).count == 1, "survivor lists differ between vector levels")
         }
     }

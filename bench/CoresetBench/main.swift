@@ -7,6 +7,7 @@
 //   swift run -c release CoresetBench gemm    /tmp/bank_bottle.f32   (plain sgemm of the k-NN shape)
 //   swift run -c release CoresetBench ivf     /tmp/bank_bottle.f32 [queries 784] [lists sqrt(N)]
 //                                             (approximate inverted-file search: time and recall@1 against exact)
+//   CoresetBench exact BANK.f32 QUERIES.f32 [runs 20]   only the exact search, for profiling its route
 //   CoresetBench pair BANK.f32 QUERIES.f32 [probes,...]   one JSON line per search: exact, then the inverted file
 //                                             with sqrt(N) lists at each probe count (bench/knn_sweep.py drives it)
 // Target line for Package.swift (not in `swift test`):
@@ -191,6 +192,16 @@ case "pair":
         let hits = (0..<m).filter { approx.distances.scalars[$0] <= exact.distances.scalars[$0] }.count
         print("{\"side\": \"swift\", \"search\": \"ivf\", \"lists\": \(trained.invertedFile!.lists), \"probes\": \(probes), \"rows\": \(rows), \"queries\": \(m), \"ms\": \(t * 1e3), \"recall\": \(Double(hits) / Double(m)), \"build_s\": \(build), \"runs\": \(runs)}")
     }
+case "exact":
+    // Only the exact 1-NN search, `runs` times (for profiling its route): median ms and the route.
+    let queries = load(args[3])
+    let runs = args.count > 4 ? Int(args[4])! : 20
+    let bank = try MemoryBank(features: x)
+    var result = bank.nearest(to: queries, k: 1)
+    let t = timed(runs: runs) { result = bank.nearest(to: queries, k: 1) }
+    let mean = result.distances.scalars.reduce(0, +) / Float(max(1, result.indices.count))
+    print(String(format: "exact %d x %d: %.2f ms (median of %d), route %@, mean 1-NN %.4f", x.shape[0], queries.shape[0],
+                 t * 1e3, runs, bank.nearestRouted(to: queries, k: 1).route.rawValue, mean))
 case "gemm":
     // Plain sgemm of the k-NN shape, to see how much of `nearest` is the BLAS product itself.
     let q = Tensor(shape: [784, 128], scalars: Array(x.scalars[0..<(784 * 128)]))

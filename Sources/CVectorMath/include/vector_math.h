@@ -41,6 +41,20 @@ ptrdiff_t pc_int8_bound_survivors(const int8_t *codes, ptrdiff_t groups, const i
                                   const float *threshold, ptrdiff_t threshold_stride, ptrdiff_t first_block,
                                   ptrdiff_t end_block, int32_t *out);
 
+/// The same bound L for every point of the blocks [first_block, end_block), written to out[point - 16 * first_block]
+/// (padding points too); returns the index of the smallest L among the points below `count` (smallest index on
+/// ties), or -1 when there is none. For the exact 1-NN search of small banks, which takes its first neighbour there.
+ptrdiff_t pc_int8_bound_values(const int8_t *codes, ptrdiff_t groups, const int8_t *centre, const float *weight,
+                               ptrdiff_t first_block, ptrdiff_t end_block, ptrdiff_t count, float *out);
+
+/// Writes the index i of every values[i] <= threshold (0 <= i < count) to out, in index order; returns how many.
+/// out must have room for count + 16 entries (whole vectors are stored past the last one written).
+ptrdiff_t pc_indices_at_most(const float *values, ptrdiff_t count, float threshold, int32_t *out);
+
+/// sum_i (a_i - b_i)^2 with the exact operation order of MemoryBank's Swift `squaredDistance` (16 lanes, no fused
+/// multiply-add, pairwise lane sum, scalar tail): bit for bit the same value, computed in the widest registers.
+float pc_squared_distance(const float *a, const float *b, ptrdiff_t n);
+
 /// The instruction set level the kernels run at: 2 = AVX-512, 1 = AVX2 + FMA, 0 = baseline.
 int pc_vector_level(void);
 
