@@ -58,6 +58,9 @@ struct ModelOptions: ParsableArguments {
     @Option(help: "Bank neighbours of the image score's reweighting (PatchCore Eq. 7); 1: the plain maximum patch distance.")
     var reweightNeighbours: Int = 9
 
+    @Option(help: "Image score of a single-bank model: patch (the largest patch distance, reweighted: PatchCore Eq. 7) or map_max (the blurred anomaly map's largest value).")
+    var imageScore: ImageScoreSource = .patch
+
     @Option(help: "Seed for the coreset's start point and projection, and the calibration hold-out.")
     var seed: UInt64 = 0
 
@@ -105,6 +108,7 @@ struct ModelOptions: ParsableArguments {
         config.featureDimension = featureDimension
         config.blurSigma = blurSigma
         config.reweightNeighbours = reweightNeighbours
+        config.imageScore = imageScore == .patch ? nil : imageScore      // the default leaves model files as they were
         config.seed = seed
         try config.validate()
         return config
@@ -181,6 +185,7 @@ extension InputTransform: ExpressibleByArgument {
 }
 
 extension DualScoreRule: ExpressibleByArgument {}
+extension ImageScoreSource: ExpressibleByArgument {}
 extension DefectIsolationMode: ExpressibleByArgument {}
 extension DefectScale: ExpressibleByArgument {}
 

@@ -157,6 +157,14 @@ import Testing
         let config = try ModelFile.read(model).config
         #expect(config.blurSigma == 2.5)
         #expect(config.reweightNeighbours == 1)
+        #expect(config.imageScore == nil)                           // the default (patch) leaves the file as before
+        let mapMax = try CLIRunner.run(["fit", "--images", good, "--model", model.path, "--coreset-ratio", "0.25",
+                                        "--image-score", "map_max"])
+        #expect(mapMax.status == 0, "\(mapMax.stderr)")
+        #expect(try ModelFile.read(model).config.imageScore == .mapMax)
+        let unknown = try CLIRunner.run(["fit", "--images", good, "--model", "x", "--image-score", "mean"])
+        #expect(unknown.status != 0)
+        #expect(unknown.stderr.contains("--image-score") && unknown.stderr.contains("map_max"), "\(unknown.stderr)")
 
         let sigma = try CLIRunner.run(["fit", "--images", good, "--model", "x", "--blur-sigma=-1"])
         #expect(sigma.status != 0)

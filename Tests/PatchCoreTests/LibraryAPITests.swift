@@ -172,6 +172,36 @@ import Testing
         #expect(checkedGood >= 8 && checkedDefect >= 12, "good ok \(checkedGood), defects flagged \(checkedDefect)")
     }
 
+    /// `imageScore: .mapMax`: the score is the blurred map's hottest value, at fit (the threshold is set on the
+    /// held-out images' map maxima) and at scoring; the patch rule and dual models keep their own scores.
+    @Test func mapMaxImageScoreIsTheMapsLargestValue() throws {
+        var config = try LibraryFixture.config()
+        let patchModel = try PatchCoreTrainer.fit(extractor: try LibraryFixture.extractor(config), good: ImageSource.files(train)).model
+        config.imageScore = .mapMax
+        let extractor = try LibraryFixture.extractor(config)
+        let fitted = try PatchCoreTrainer.fit(extractor: extractor, good: ImageSource.files(train))
+        #expect(fitted.model.config.imageScore == .mapMax)
+        #expect(fitted.model.banks == patchModel.banks)                 // only the score differs
+        let scorer = try PatchCoreScorer(model: fitted.model, extractor: extractor)
+        let patchScorer = try PatchCoreScorer(model: patchModel, extractor: extractor)
+        var differing = 0
+        for sample in fixture.data.test.prefix(8) {
+            let p = try scorer.predict(.file(sample.image)), q = try patchScorer.predict(.file(sample.image))
+            #expect(p.score == p.map.scalars.max()!, "\(sample.image.lastPathComponent)")
+            #expect(p.map.scalars == q.map.scalars)
+            if p.score != q.score { differing += 1 }
+        }
+        #expect(differing > 0, "the map's maximum is not the patch score")
+        // The threshold comes from the held-out images scored the same way.
+        let held = try fitted.calibrationImages.map { try scorer.predict(.file(URL(fileURLWithPath: $0))).score }
+        #expect(held.sorted() == fitted.model.calibration.goodScores.sorted())
+        // A dual model scores by its dual rule: map_max with positives is refused, naming the setting.
+        #expect {
+            _ = try PatchCoreTrainer.fit(extractor: extractor, good: ImageSource.files(train),
+                                         options: FitOptions(positives: try LibraryFixture.positives(count: 3)))
+        } throws: { "\($0)".contains("image_score map_max") }
+    }
+
     /// Model files written by the previous release (format 1 plain, format 2 dual; `Fixtures/model_format*`, fitted
     /// with `patchcore fit` on this demo data) still load and score as they did then.
     @Test func olderModelFilesLoadAndScoreAsBefore() throws {

@@ -43,6 +43,7 @@ import Testing
         expectRefused(try model(editing: "config") { $0["projection_dimension"] = -3 }, mentioning: ["projection_dimension"])
         expectRefused(try model(editing: "config") { $0["coreset_ratio"] = "lots" }, mentioning: ["coreset_ratio", "expected a number"])
         expectRefused(try model(editing: "config") { $0["mean"] = [0.5, 0.5] }, mentioning: ["mean"])
+        expectRefused(try model(editing: "config") { $0["image_score"] = "hottest" }, mentioning: ["image_score"])
         expectRefused(try model(editing: "config") { $0.removeValue(forKey: "taps") }, mentioning: ["taps", "missing"])
     }
 

@@ -156,6 +156,15 @@ public struct TileSpec: Sendable, Codable, Equatable, CustomStringConvertible {
     }
 }
 
+/// Where a single-bank model's image score comes from.
+public enum ImageScoreSource: String, Sendable, Codable, CaseIterable {
+    /// The patch scores: the largest, reweighted by its bank neighbourhood (PatchCore Eq. 7; `reweightNeighbours`).
+    case patch
+    /// The anomaly map's largest value, after its blur (`blurSigma`): the hottest pixel the operator sees, and less
+    /// moved by one stray patch (bench/RESULTS.md, Magnetic Tile).
+    case mapMax = "map_max"
+}
+
 /// Everything that defines a PatchCore model before fitting. Stored verbatim in the model file.
 public struct PatchCoreConfig: Sendable, Codable, Equatable {
     public var backbone: String
@@ -179,6 +188,9 @@ public struct PatchCoreConfig: Sendable, Codable, Equatable {
     /// With `native`: inputs below `InputTransform.minimumSide` a side are padded (edge pixels repeated, the map
     /// cropped back) instead of refused. nil or false: refused, naming the file.
     public var pad: Bool?
+    /// Image score of a single-bank model; nil means `.patch` (files written before the setting existed). Dual
+    /// models score by their `DualScoring` rule.
+    public var imageScore: ImageScoreSource?
 
     public init(backbone: String, taps: [String], transform: InputTransform = .resizeCrop(resize: 256, crop: 224),
                 mean: [Float] = [0.485, 0.456, 0.406], std: [Float] = [0.229, 0.224, 0.225],
@@ -198,6 +210,14 @@ public struct PatchCoreConfig: Sendable, Codable, Equatable {
         case reweightNeighbours = "reweight_neighbours"
         case blurSigma = "blur_sigma"
         case tile, pad
+        case imageScore = "image_score"
+    }
+
+    /// The image score under `imageScore`: the patch scores' (`patchScore`) or the blurred map's largest value (NaN
+    /// values of the map, if any, are left out). A dual model keeps its own rule's score.
+    public func imageScore(patchScore: Float, map: [Float], dual: Bool) -> Float {
+        guard imageScore == .mapMax, !dual else { return patchScore }
+        return map.reduce(-Float.infinity) { $1.isNaN ? $0 : max($0, $1) }
     }
 
     /// Whether both configurations turn an image into the same patch features (backbone, taps, input transform,

@@ -35,6 +35,9 @@ public enum PatchCoreTrainer {
         let dual = options.positives.isEmpty ? nil : options.dual
         var config = extractor.config
         if let dual {
+            guard config.imageScore != .mapMax else {
+                throw PatchCoreError.invalidConfiguration("image_score map_max is for single-bank models; a dual model scores by its dual rule (\(dual.scoring.rule.rawValue))")
+            }
             config.coresetRatio = dual.negativeCoresetRatio
             try DualBankBuilder(negativeRatio: dual.negativeCoresetRatio, positiveRatio: dual.positiveCoresetRatio).validate()
             try dual.isolation.validate()
@@ -108,7 +111,7 @@ public enum PatchCoreTrainer {
             let (patchScores, score) = try scorer.score(features: features)
             let maps = AnomalyMapGenerator(height: input.height, width: input.width, sigma: Double(config.blurSigma))
             let map = try maps.maps(patchScores: patchScores, grid: (grid.height, grid.width)).scalars
-            scores.append(finite(score))
+            scores.append(finite(config.imageScore(patchScore: score, map: map, dual: scoring != nil)))
             maxima.append(finite(map.max() ?? 0))
             medians.append(finite(quantile(map, 0.5)))
         }

@@ -194,11 +194,12 @@ public final class PatchCoreScorer: Sendable {
         func lap() -> Double { let now = Date(); defer { clock = now }; return now.timeIntervalSince(clock) }
         let set = try extractor.patchFeatures([input])
         timings.features = lap()
-        let (patchScores, score) = try scorer.score(features: set.features)
+        let (patchScores, patchScore) = try scorer.score(features: set.features)
         timings.search = lap()
         // The map takes the prepared input's size: fixed for resize geometries, the image's own for native ones.
         let maps = AnomalyMapGenerator(height: input.height, width: input.width, sigma: Double(model.config.blurSigma))
         let map = try maps.maps(patchScores: patchScores, grid: (set.grid.height, set.grid.width))
+        let score = model.config.imageScore(patchScore: patchScore, map: map.scalars, dual: scorer.positive != nil)
         timings.map = lap()
         var prediction = Prediction(source: name, score: score, normalizedScore: calibration.normalise(score),
                           threshold: calibration.threshold, thresholdProvenance: calibration.provenance,
