@@ -132,8 +132,7 @@ static ptrdiff_t pc_int8_bound_survivors_vnni(const int8_t *codes, ptrdiff_t gro
     return w;
 }
 
-// pc_int8_bound_values with the same per-group arithmetic as the survivors kernel above, and a running minimum
-// per lane (the first lane holding the overall minimum, lowest index on ties, is taken at the end).
+// One group of 4 coordinates of 16 points added to their bounds, as in the survivors kernel above.
 __attribute__((target("avx512f,avx512bw,avx512vnni")))
 static inline __m512 bound_group_vnni(const int8_t *codes, const int8_t *centre, ptrdiff_t g, float weight, __m512 acc) {
     int32_t pattern;

@@ -79,7 +79,8 @@ extension MemoryBank {
         let queryBlock = 64
         // Bank tiles: 16,384 rows (512 KiB of codes), or the whole bank in one for the bound table up to 65,536 rows
         // (measured: a 54,802-row bank 24 against 29 ms at 784 queries; a 548,016-row one is faster in the small tiles).
-        let tileBlocks = tileRows.map { max(1, $0 / 16) } ?? (boundTable && count <= 65_536 ? max(1, (count + 15) / 16) : 1024)
+        let wholeBank = boundTable && count <= 65_536
+        let tileBlocks = tileRows.map { max(1, $0 / 16) } ?? (wholeBank ? max(1, (count + 15) / 16) : 1024)
         let bankBlocks = index.codes.paddedCount / 16
         let mean = index.axes.mean
         queries.withUnsafeBufferPointer { qBuf in
@@ -93,7 +94,8 @@ extension MemoryBank {
             Parallel.forEach(iterations: (m + queryBlock - 1) / queryBlock) { block in
                 let lo = block * queryBlock, rows = min(queryBlock, m - lo)
                 let codesQ = UnsafeMutablePointer<Int8>.allocate(capacity: rows * groupsCoded * 4)
-                let survivors = UnsafeMutablePointer<Int32>.allocate(capacity: tileBlocks * 16 + 16)   // + 16: pc_indices_at_most
+                // + 16: pc_indices_at_most stores whole vectors.
+                let survivors = UnsafeMutablePointer<Int32>.allocate(capacity: tileBlocks * 16 + 16)
                 var bestS = [Float](repeating: .infinity, count: rows)
                 var bestI = [Int32](repeating: -1, count: rows)
                 var threshold = [Float](repeating: .infinity, count: rows)

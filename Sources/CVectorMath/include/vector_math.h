@@ -43,7 +43,7 @@ ptrdiff_t pc_int8_bound_survivors(const int8_t *codes, ptrdiff_t groups, const i
 
 /// The same bound L for every point of the blocks [first_block, end_block), written to out[point - 16 * first_block]
 /// (padding points too); returns the index of the smallest L among the points below `count` (smallest index on
-/// ties), or -1 when there is none. For the exact 1-NN search of small banks, which takes its first neighbour there.
+/// ties), or -1 when there is none. For the exact 1-NN search, which takes a first neighbour there per bank tile.
 ptrdiff_t pc_int8_bound_values(const int8_t *codes, ptrdiff_t groups, const int8_t *centre, const float *weight,
                                ptrdiff_t first_block, ptrdiff_t end_block, ptrdiff_t count, float *out);
 
