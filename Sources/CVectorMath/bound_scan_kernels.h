@@ -4,28 +4,35 @@
 // product and sum rounded separately (no contraction to a fused multiply-add, which only some levels have), so
 // every instantiation computes the same bounds bit for bit.
 
+// The bounds of the 16 points of one block (codes of `groups` groups of 4 coordinates) into acc.
+static void LOCAL(int8_block_bounds)(const int8_t *block, ptrdiff_t groups, const int8_t *centre, const float *weight,
+                                     float acc[16]) {
+#pragma clang fp contract(off)
+    for (int p = 0; p < 16; p++) acc[p] = 0;
+    for (ptrdiff_t g = 0; g < groups; g++) {
+        const int8_t *q = block + g * 64;
+        for (int p = 0; p < 16; p++) {
+            int sum = 0;
+            for (int j = 0; j < 4; j++) {
+                int diff = (int)q[p * 4 + j] - (int)centre[g * 4 + j];
+                diff = diff < -128 ? -128 : diff > 127 ? 127 : diff;      // as the saturating byte subtract
+                int e = (diff < 0 ? -diff : diff) - 1;
+                e = e < 0 ? 0 : e;
+                sum += e * e;
+            }
+            acc[p] += (float)sum * weight[g];
+        }
+    }
+}
+
 static ptrdiff_t KERNEL(pc_int8_bound_survivors)(const int8_t *codes, ptrdiff_t groups, const int8_t *centre,
                                                  const float *weight, const float *threshold,
                                                  ptrdiff_t threshold_stride, ptrdiff_t first_block, ptrdiff_t end_block, int32_t *out) {
 #pragma clang fp contract(off)
     ptrdiff_t w = 0;
     for (ptrdiff_t b = first_block; b < end_block; b++) {
-        const int8_t *block = codes + b * groups * 64;
-        float acc[16] = {0};
-        for (ptrdiff_t g = 0; g < groups; g++) {
-            const int8_t *q = block + g * 64;
-            for (int p = 0; p < 16; p++) {
-                int sum = 0;
-                for (int j = 0; j < 4; j++) {
-                    int diff = (int)q[p * 4 + j] - (int)centre[g * 4 + j];
-                    diff = diff < -128 ? -128 : diff > 127 ? 127 : diff;      // as the saturating byte subtract
-                    int e = (diff < 0 ? -diff : diff) - 1;
-                    e = e < 0 ? 0 : e;
-                    sum += e * e;
-                }
-                acc[p] += (float)sum * weight[g];
-            }
-        }
+        float acc[16];
+        LOCAL(int8_block_bounds)(codes + b * groups * 64, groups, centre, weight, acc);
         for (int p = 0; p < 16; p++) {
             if (acc[p] <= threshold[(b * 16 + p) * threshold_stride]) out[w++] = (int32_t)(b * 16 + p);
         }
@@ -40,22 +47,8 @@ static ptrdiff_t KERNEL(pc_int8_bound_values)(const int8_t *codes, ptrdiff_t gro
     ptrdiff_t best = -1;
     float bestValue = 0;
     for (ptrdiff_t b = first_block; b < end_block; b++) {
-        const int8_t *block = codes + b * groups * 64;
-        float acc[16] = {0};
-        for (ptrdiff_t g = 0; g < groups; g++) {
-            const int8_t *q = block + g * 64;
-            for (int p = 0; p < 16; p++) {
-                int sum = 0;
-                for (int j = 0; j < 4; j++) {
-                    int diff = (int)q[p * 4 + j] - (int)centre[g * 4 + j];
-                    diff = diff < -128 ? -128 : diff > 127 ? 127 : diff;
-                    int e = (diff < 0 ? -diff : diff) - 1;
-                    e = e < 0 ? 0 : e;
-                    sum += e * e;
-                }
-                acc[p] += (float)sum * weight[g];
-            }
-        }
+        float acc[16];
+        LOCAL(int8_block_bounds)(codes + b * groups * 64, groups, centre, weight, acc);
         for (int p = 0; p < 16; p++) {
             ptrdiff_t i = b * 16 + p;
             out[i - first_block * 16] = acc[p];

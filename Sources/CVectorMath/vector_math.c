@@ -103,25 +103,28 @@ void pc_layer_norm_row(float *row, ptrdiff_t count, const float *gamma, const fl
 }
 
 #if defined(__x86_64__) && defined(__clang__)
-// Per group of 4 coordinates and 16 points, one 64-byte register: saturating difference to the centre, |.| - 1
-// (saturating at 0), and VPDPBUSD sums the 4 squares of each point into an int32 lane.
+// One group of 4 coordinates of 16 points (one 64-byte register) added to their bounds: saturating difference to
+// the centre, |.| - 1 (saturating at 0), VPDPBUSD sums the 4 squares of each point into an int32 lane, then times
+// the group's weight, multiplied and added separately as in the plain kernels.
+__attribute__((target("avx512f,avx512bw,avx512vnni")))
+static inline __m512 bound_group_vnni(const int8_t *codes, const int8_t *centre, ptrdiff_t g, float weight, __m512 acc) {
+    int32_t pattern;
+    memcpy(&pattern, centre + g * 4, 4);
+    __m512i diff = _mm512_subs_epi8(_mm512_loadu_si512(codes + g * 64), _mm512_set1_epi32(pattern));
+    __m512i e = _mm512_subs_epu8(_mm512_abs_epi8(diff), _mm512_set1_epi8(1));
+    __m512i sums = _mm512_dpbusd_epi32(_mm512_setzero_si512(), e, e);
+    return _mm512_add_ps(_mm512_mul_ps(_mm512_cvtepi32_ps(sums), _mm512_set1_ps(weight)), acc);
+}
+
 __attribute__((target("avx512f,avx512bw,avx512vnni")))
 static ptrdiff_t pc_int8_bound_survivors_vnni(const int8_t *codes, ptrdiff_t groups, const int8_t *centre,
                                               const float *weight, const float *threshold,
                                               ptrdiff_t threshold_stride, ptrdiff_t first_block, ptrdiff_t end_block, int32_t *out) {
     ptrdiff_t w = 0;
-    const __m512i one = _mm512_set1_epi8(1);
     for (ptrdiff_t b = first_block; b < end_block; b++) {
         const int8_t *block = codes + b * groups * 64;
         __m512 acc = _mm512_setzero_ps();
-        for (ptrdiff_t g = 0; g < groups; g++) {
-            int32_t pattern;
-            memcpy(&pattern, centre + g * 4, 4);
-            __m512i diff = _mm512_subs_epi8(_mm512_loadu_si512(block + g * 64), _mm512_set1_epi32(pattern));
-            __m512i e = _mm512_subs_epu8(_mm512_abs_epi8(diff), one);
-            __m512i sums = _mm512_dpbusd_epi32(_mm512_setzero_si512(), e, e);
-            acc = _mm512_add_ps(_mm512_mul_ps(_mm512_cvtepi32_ps(sums), _mm512_set1_ps(weight[g])), acc);
-        }
+        for (ptrdiff_t g = 0; g < groups; g++) acc = bound_group_vnni(block, centre, g, weight[g], acc);
         __m512 t = threshold_stride ? _mm512_loadu_ps(threshold + b * 16) : _mm512_set1_ps(threshold[0]);
         unsigned bits = _mm512_cmp_ps_mask(acc, t, _CMP_LE_OQ);
         while (bits) {
@@ -132,18 +135,7 @@ static ptrdiff_t pc_int8_bound_survivors_vnni(const int8_t *codes, ptrdiff_t gro
     return w;
 }
 
-// One group of 4 coordinates of 16 points added to their bounds, as in the survivors kernel above.
-__attribute__((target("avx512f,avx512bw,avx512vnni")))
-static inline __m512 bound_group_vnni(const int8_t *codes, const int8_t *centre, ptrdiff_t g, float weight, __m512 acc) {
-    int32_t pattern;
-    memcpy(&pattern, centre + g * 4, 4);
-    __m512i diff = _mm512_subs_epi8(_mm512_loadu_si512(codes + g * 64), _mm512_set1_epi32(pattern));
-    __m512i e = _mm512_subs_epu8(_mm512_abs_epi8(diff), _mm512_set1_epi8(1));
-    __m512i sums = _mm512_dpbusd_epi32(_mm512_setzero_si512(), e, e);
-    return _mm512_add_ps(_mm512_mul_ps(_mm512_cvtepi32_ps(sums), _mm512_set1_ps(weight)), acc);   // as the plain kernels
-}
-
-// pc_int8_bound_values with the same per-group arithmetic as the survivors kernel above, two blocks at a time (each
+// pc_int8_bound_values with the survivors kernel's per-group arithmetic (bound_group_vnni), two blocks at a time (each
 // block's sum is one chain of additions, so one block alone waits on their latency), and a running minimum
 // per lane (the first lane holding the overall minimum, lowest index on ties, is taken at the end).
 __attribute__((target("avx512f,avx512bw,avx512vnni")))

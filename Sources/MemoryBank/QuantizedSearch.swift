@@ -135,7 +135,9 @@ extension MemoryBank {
                                                                    count: n, into: values)
                             if smallest >= 0, values[smallest - first] <= threshold[r] { offer(r, Int32(smallest)) }
                             let found = pc_indices_at_most(values, rowsInTile, threshold[r], survivors)
-                            for k in 0..<found where values[Int(survivors[k])] <= threshold[r] {
+                            // The row already chosen (a first neighbour) passes its own bound: not measured twice.
+                            for k in 0..<found where values[Int(survivors[k])] <= threshold[r]
+                                && Int32(first) + survivors[k] != bestI[r] {
                                 offer(r, Int32(first) + survivors[k])
                             }
                         }
