@@ -52,6 +52,9 @@ struct ModelOptions: ParsableArguments {
     @Option(help: "Reduce patch features to this many channels by adaptive average pooling (default: keep all).")
     var featureDimension: Int?
 
+    @Option(help: "Side of the neighbourhood each tap's features are averaged over (odd, 1...15; PatchCore's patchsize). Default 3.")
+    var patchSize: Int?
+
     @Option(help: "Gaussian sigma of the anomaly map's blur, in model-input pixels (0: no blur).")
     var blurSigma: Float = 4
 
@@ -106,6 +109,7 @@ struct ModelOptions: ParsableArguments {
         if pad { config.pad = true }
         config.coresetRatio = coresetRatio
         config.featureDimension = featureDimension
+        config.patchSize = patchSize == 3 ? nil : patchSize     // the default leaves model files as they were
         config.blurSigma = blurSigma
         config.reweightNeighbours = reweightNeighbours
         config.imageScore = imageScore == .patch ? nil : imageScore      // the default leaves model files as they were

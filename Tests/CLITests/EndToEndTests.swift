@@ -166,6 +166,21 @@ import Testing
         #expect(unknown.status != 0)
         #expect(unknown.stderr.contains("--image-score") && unknown.stderr.contains("map_max"), "\(unknown.stderr)")
 
+        #expect(try ModelFile.read(model).config.patchSize == nil)   // the default (3) leaves the file as before
+        let wide = try CLIRunner.run(["fit", "--images", good, "--model", model.path, "--coreset-ratio", "0.25",
+                                      "--patch-size", "5"])
+        #expect(wide.status == 0, "\(wide.stderr)")
+        #expect(try ModelFile.read(model).config.patchSize == 5)
+        let scored = try CLIRunner.run(["predict", "--model", model.path, "--json", "-",
+                                        data.appendingPathComponent("test/good").path])
+        #expect(scored.status == 0 || scored.status == 1, "\(scored.stderr)")
+        #expect(scored.stdout.contains("\"score\""), "\(scored.stdout.prefix(300))")
+        for bad in ["4", "0", "17", "-3"] {
+            let refused = try CLIRunner.run(["fit", "--images", good, "--model", "x", "--patch-size=\(bad)"])
+            #expect(refused.status != 0)
+            #expect(refused.stderr.contains("patch_size must be odd in 1...15, got \(bad)"), "\(refused.stderr)")
+        }
+
         let sigma = try CLIRunner.run(["fit", "--images", good, "--model", "x", "--blur-sigma=-1"])
         #expect(sigma.status != 0)
         #expect(sigma.stderr.contains("blur_sigma must be in 0...64.0 (input pixels), got -1.0"), "\(sigma.stderr)")

@@ -202,6 +202,25 @@ import Testing
         } throws: { "\($0)".contains("image_score map_max") }
     }
 
+    /// `patchSize` is part of the features: a wider neighbourhood changes the bank, and a scorer refuses an extractor
+    /// whose neighbourhood differs from the model's (or whose taps do), naming why.
+    @Test func patchSizeIsPartOfTheFeatures() throws {
+        var config = try LibraryFixture.config()
+        let three = try PatchCoreTrainer.fit(extractor: try LibraryFixture.extractor(config), good: ImageSource.files(train)).model
+        config.patchSize = 5
+        let wideExtractor = try LibraryFixture.extractor(config)
+        let five = try PatchCoreTrainer.fit(extractor: wideExtractor, good: ImageSource.files(train)).model
+        #expect(five.config.patchSize == 5 && three.config.patchSize == nil)
+        #expect(five.banks.normal.features.scalars != three.banks.normal.features.scalars)
+        for (model, extractor) in [(three, wideExtractor), (five, try LibraryFixture.extractor(try LibraryFixture.config()))] {
+            #expect {
+                _ = try PatchCoreScorer(model: model, extractor: extractor)
+            } throws: { "\($0)".contains("configuration differs") }
+        }
+        let p = try PatchCoreScorer(model: five, extractor: wideExtractor).predict(.file(fixture.data.test[0].image))
+        #expect(p.score.isFinite)
+    }
+
     /// Model files written by the previous release (format 1 plain, format 2 dual; `Fixtures/model_format*`, fitted
     /// with `patchcore fit` on this demo data) still load and score as they did then.
     @Test func olderModelFilesLoadAndScoreAsBefore() throws {

@@ -44,6 +44,8 @@ import Testing
         expectRefused(try model(editing: "config") { $0["coreset_ratio"] = "lots" }, mentioning: ["coreset_ratio", "expected a number"])
         expectRefused(try model(editing: "config") { $0["mean"] = [0.5, 0.5] }, mentioning: ["mean"])
         expectRefused(try model(editing: "config") { $0["image_score"] = "hottest" }, mentioning: ["image_score"])
+        expectRefused(try model(editing: "config") { $0["patch_size"] = 4 }, mentioning: ["patch_size"])
+        expectRefused(try model(editing: "config") { $0["patch_size"] = 1_000_001 }, mentioning: ["patch_size"])
         expectRefused(try model(editing: "config") { $0.removeValue(forKey: "taps") }, mentioning: ["taps", "missing"])
     }
 

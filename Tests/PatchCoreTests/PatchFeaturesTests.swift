@@ -60,6 +60,31 @@ import TensorCore
         #expect(d.abs < 1e-5)
     }
 
+    /// Wider neighbourhoods (PatchCore's `patchsize` 5, 7): the fused path equals the naive one, and the pooling is
+    /// torch's AvgPool2d(k, 1, k / 2) with count_include_pad: on a plane of ones a cell r cells from two borders
+    /// averages (min(r, k/2) + 1 + k/2)^2 / k^2.
+    @Test func widerNeighbourhoodsPoolLikeTorch() throws {
+        var rng = ScoringRNG(seed: 5)
+        for k in [5, 7] {
+            let taps = [rng.tensor([2, 40, 9, 11]), rng.tensor([2, 6, 5, 6])]
+            let aggregator = PatchFeatureAggregator(patchSize: k)
+            let fast = try aggregator.aggregate(taps, inputHeight: 72, inputWidth: 88)
+            let naive = try aggregator.aggregateNaive(taps, inputHeight: 72, inputWidth: 88)
+            #expect(scoringMaxDifferences(fast.features.scalars, naive.features.scalars).abs < 1e-5, "k \(k)")
+            let three = try PatchFeatureAggregator().aggregate(taps, inputHeight: 72, inputWidth: 88)
+            #expect(scoringMaxDifferences(fast.features.scalars, three.features.scalars).abs > 1e-2, "k \(k) pools like k 3")
+
+            let ones = Tensor(shape: [1, 1, 9, 9], scalars: [Float](repeating: 1, count: 81))
+            let pooled = try PatchFeatureAggregator(patchSize: k).aggregate([ones], inputHeight: 72, inputWidth: 72)
+            let half = k / 2
+            for (y, x) in [(0, 0), (0, 4), (1, 1), (4, 4), (8, 7)] {
+                let seen = { (i: Int) in Float(min(i, half) + 1 + min(8 - i, half)) }
+                let expected = seen(y) * seen(x) / Float(k * k)
+                #expect(abs(pooled.features[y * 9 + x, 0] - expected) < 1e-6, "k \(k) cell (\(y), \(x))")
+            }
+        }
+    }
+
     @Test func rowsAreOrderedImageRowColumn() throws {
         // One tap, no pooling: row (n*H + y)*W + x holds channel values x[n, :, y, x].
         var rng = ScoringRNG(seed: 2)

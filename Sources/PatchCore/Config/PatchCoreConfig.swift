@@ -191,6 +191,12 @@ public struct PatchCoreConfig: Sendable, Codable, Equatable {
     /// Image score of a single-bank model; nil means `.patch` (files written before the setting existed). Dual
     /// models score by their `DualScoring` rule.
     public var imageScore: ImageScoreSource?
+    /// Side k of the local neighbourhood each tap is averaged over before the taps are joined (PatchCore's
+    /// `patchsize`, odd); nil means 3, the paper's (files written before the setting existed).
+    public var patchSize: Int?
+
+    /// The neighbourhood side in effect (`patchSize`, 3 when unset).
+    public var effectivePatchSize: Int { patchSize ?? 3 }
 
     public init(backbone: String, taps: [String], transform: InputTransform = .resizeCrop(resize: 256, crop: 224),
                 mean: [Float] = [0.485, 0.456, 0.406], std: [Float] = [0.229, 0.224, 0.225],
@@ -211,6 +217,7 @@ public struct PatchCoreConfig: Sendable, Codable, Equatable {
         case blurSigma = "blur_sigma"
         case tile, pad
         case imageScore = "image_score"
+        case patchSize = "patch_size"
     }
 
     /// The image score under `imageScore`: the patch scores' (`patchScore`) or the blurred map's largest value (NaN
@@ -225,7 +232,7 @@ public struct PatchCoreConfig: Sendable, Codable, Equatable {
     public func extractsSameFeatures(as other: PatchCoreConfig) -> Bool {
         backbone == other.backbone && taps == other.taps && transform == other.transform && mean == other.mean
             && std == other.std && featureDimension == other.featureDimension && tile == other.tile
-            && (pad ?? false) == (other.pad ?? false)
+            && (pad ?? false) == (other.pad ?? false) && effectivePatchSize == other.effectivePatchSize
     }
 
     /// Largest model input side. Images are decoded at any size (within `InputLimits`), but the backbone runs on
@@ -235,6 +242,8 @@ public struct PatchCoreConfig: Sendable, Codable, Equatable {
     public static let maxFeatureDimension = 65_536
     /// Largest anomaly-map blur sigma in input pixels (the paper uses 4; a kernel of 8 sigma is then 512 pixels wide).
     public static let maxBlurSigma: Float = 64
+    /// Largest local neighbourhood side (`patchSize`): 15 cells of a stride-8 tap already span 120 input pixels.
+    public static let maxPatchSize = 15
     /// Largest neighbourhood of the image-score reweighting.
     public static let maxReweightNeighbours = 1_000
 
@@ -262,6 +271,9 @@ public struct PatchCoreConfig: Sendable, Codable, Equatable {
         guard mean.count == 3, std.count == 3 else { throw bad("mean and std need 3 values each, got \(mean.count) and \(std.count)") }
         guard mean.allSatisfy({ $0.isFinite && abs($0) <= 1000 }), std.allSatisfy({ $0.isFinite && $0 > 0 && $0 <= 1000 }) else {
             throw bad("mean must be finite and std in (0, 1000], got mean \(mean), std \(std)")
+        }
+        if let k = patchSize, !(1...Self.maxPatchSize).contains(k) || k % 2 == 0 {
+            throw bad("patch_size must be odd in 1...\(Self.maxPatchSize), got \(k)")
         }
         if let d = featureDimension, !(1...Self.maxFeatureDimension).contains(d) {
             throw bad("feature_dimension must be in 1...\(Self.maxFeatureDimension), got \(d)")

@@ -6,7 +6,8 @@ import ImageIO
 import PatchFeatures
 import TensorCore
 
-/// Images to patch features: preprocessing, backbone taps, 3x3 aggregation onto the finest tap grid.
+/// Images to patch features: preprocessing, backbone taps, k x k aggregation (`patchSize`, 3 by default) onto the
+/// finest tap grid.
 ///
 /// ```swift
 /// let extractor = try FeatureExtractor(config: config, weights: url)
@@ -41,7 +42,7 @@ public final class FeatureExtractor: Sendable {
             throw PatchCoreError.invalidConfiguration("unknown tap(s) \(unknown.joined(separator: ", ")) for \(config.backbone); valid taps: \(backbone.tapNames.joined(separator: ", "))")
         }
         // Optional reduction as in the PatchCore paper: adaptive average pooling of each tap, then of the concatenation.
-        aggregator = PatchFeatureAggregator(patchSize: 3, reduction: config.featureDimension.map {
+        aggregator = PatchFeatureAggregator(patchSize: config.effectivePatchSize, reduction: config.featureDimension.map {
             ChannelReduction(pretrainDimension: $0, targetDimension: $0)
         })
         // Probe once with a small input to learn each tap's stride, so taps can be given in any order.
