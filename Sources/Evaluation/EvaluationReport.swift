@@ -6,6 +6,8 @@ import Foundation
 /// `inference_seconds_per_image` (always present; pixel metrics are `null` when the test set has no masks),
 /// plus optional extras `pixel_auroc_input` and `aupro_input` (the same metrics at the model input's resolution,
 /// comparable with results that resize the masks to the input), `f1_threshold`, `image_auroc_per_defect_type` (each defect type against the good images),
+/// `pixel_auroc_per_defect_type` (the pixels of each defect type's images and of the good images, at the resolution of
+/// `pixel_auroc`),
 /// `dataset` and `model`.
 ///
 /// ```swift
@@ -40,6 +42,8 @@ public struct EvaluationReport: Sendable, Codable, Equatable {
     public var escapeRate: Double?
     /// Image AUROC of each defect type against all good test images.
     public var imageAUROCPerDefectType: [String: Double]?
+    /// Pixel AUROC over the pixels of each defect type's images and of the good test images (where `pixelAUROC` is).
+    public var pixelAUROCPerDefectType: [String: Double]?
     /// Free-form names for the table header.
     public var dataset: String?
     public var model: String?
@@ -71,6 +75,7 @@ public struct EvaluationReport: Sendable, Codable, Equatable {
         case falseRejectRate = "false_reject_rate"
         case escapeRate = "escape_rate"
         case imageAUROCPerDefectType = "image_auroc_per_defect_type"
+        case pixelAUROCPerDefectType = "pixel_auroc_per_defect_type"
         case dataset, model
     }
 
@@ -92,6 +97,7 @@ public struct EvaluationReport: Sendable, Codable, Equatable {
         try c.encodeIfPresent(falseRejectRate, forKey: .falseRejectRate)
         try c.encodeIfPresent(escapeRate, forKey: .escapeRate)
         try c.encodeIfPresent(imageAUROCPerDefectType, forKey: .imageAUROCPerDefectType)
+        try c.encodeIfPresent(pixelAUROCPerDefectType, forKey: .pixelAUROCPerDefectType)
         try c.encodeIfPresent(dataset, forKey: .dataset)
         try c.encodeIfPresent(model, forKey: .model)
     }
@@ -126,6 +132,9 @@ public struct EvaluationReport: Sendable, Codable, Equatable {
         if let p = preprocessSecondsPerImage { r.append(("resize+crop / image", String(format: "%.1f ms", p * 1000))) }
         for (k, v) in (imageAUROCPerDefectType ?? [:]).sorted(by: { $0.key < $1.key }) {
             r.append(("image AUROC [\(k)]", m(v)))
+        }
+        for (k, v) in (pixelAUROCPerDefectType ?? [:]).sorted(by: { $0.key < $1.key }) {
+            r.append(("pixel AUROC [\(k)]", m(v)))
         }
         return r
     }

@@ -55,8 +55,10 @@ public enum EvaluationPage {
         }
 
         page.heading("Per defect type")
-        page.table(id: "per-type", headers: ["type", "images", "flagged at the threshold", "image AUROC vs good", "median score"],
-                   rows: perTypeRows(images, threshold: threshold, auroc: report.imageAUROCPerDefectType ?? [:]))
+        page.table(id: "per-type", headers: ["type", "images", "flagged at the threshold", "image AUROC vs good",
+                                             "pixel AUROC with good", "median score"],
+                   rows: perTypeRows(images, threshold: threshold, auroc: report.imageAUROCPerDefectType ?? [:],
+                                     pixelAUROC: report.pixelAUROCPerDefectType ?? [:]))
 
         page.heading("Worst false positives: good images with the highest scores")
         page.gallery(id: "worst-good", items: images.filter { !$0.isDefect }.sorted { $0.score > $1.score }
@@ -67,7 +69,8 @@ public enum EvaluationPage {
         return page
     }
 
-    static func perTypeRows(_ images: [ReportImage], threshold: Float, auroc: [String: Double]) -> [[String]] {
+    static func perTypeRows(_ images: [ReportImage], threshold: Float, auroc: [String: Double],
+                            pixelAUROC: [String: Double] = [:]) -> [[String]] {
         let types = Dictionary(grouping: images, by: \.defectType)
         return types.keys.sorted { ($0 == "good" ? "" : $0) < ($1 == "good" ? "" : $1) }.map { type in
             let group = types[type] ?? []
@@ -77,7 +80,8 @@ public enum EvaluationPage {
             let rate = group.isEmpty ? 0 : 100 * Double(flagged) / Double(group.count)
             let what = type == "good" ? "false rejects" : "caught"
             return [type, "\(group.count)", "\(flagged) (\(String(format: "%.1f", rate)) %) \(what)",
-                    auroc[type].map { String(format: "%.4f", $0) } ?? "-", median]
+                    auroc[type].map { String(format: "%.4f", $0) } ?? "-",
+                    pixelAUROC[type].map { String(format: "%.4f", $0) } ?? "-", median]
         }
     }
 

@@ -52,10 +52,33 @@ struct EvaluateTests {
         #expect(r.pixelAUROC == 1)
         #expect(r.aupro == 1)
         #expect(r.nTestImages == 6)
+        #expect(r.pixelAUROCPerDefectType == nil)          // pixels for only some of the images: not per type
         let noMasks = try Metrics.evaluate(imageScores: s, imageLabels: y, pixels: [m2], fitSeconds: 0, inferenceSecondsPerImage: 0)
         #expect(noMasks.pixelAUROC == nil && noMasks.aupro == nil && noMasks.imageAUROCPerDefectType == nil)
         #expect(throws: MetricError.self) {
             try Metrics.evaluate(imageScores: s, imageLabels: y, defectTypes: ["good"], fitSeconds: 0, inferenceSecondsPerImage: 0)
         }
+    }
+
+    /// Per-type pixel AUROC: the pixels of one type's images and of the good images. Worked by hand: type a's two
+    /// defect pixels beat every other pixel (1); type b's one (0.25) beats 5 of the 7 others (good and its own
+    /// image's); every image pooled, 36 of 39 pairs. A type whose masks are empty has none.
+    @Test func pixelAUROCPerDefectTypeUsesThatTypesImagesAndTheGoodOnes() throws {
+        let good = try ScoredMask(width: 2, height: 2, scores: [0.1, 0.5, 0.2, 0.3], mask: nil)
+        let a = try ScoredMask(width: 2, height: 2, scores: [0.9, 0.8, 0.1, 0.2], mask: [255, 255, 0, 0])
+        let b = try ScoredMask(width: 2, height: 2, scores: [0.25, 0.1, 0.1, 0.1], mask: [255, 0, 0, 0])
+        let c = try ScoredMask(width: 2, height: 2, scores: [0.7, 0.1, 0.1, 0.1], mask: [0, 0, 0, 0])
+        let r = try Metrics.evaluate(imageScores: [0.1, 0.9, 0.5, 0.6], imageLabels: [false, true, true, true],
+                                     defectTypes: ["good", "a", "b", "c"], pixels: [good, a, b, c],
+                                     fitSeconds: 0, inferenceSecondsPerImage: 0)
+        let perType = try #require(r.pixelAUROCPerDefectType)
+        #expect(perType.keys.sorted() == ["a", "b"])
+        #expect(perType["a"] == 1)
+        #expect(abs(perType["b"]! - 5.0 / 7.0) < 1e-12)
+        #expect(abs(r.pixelAUROC! - 36.0 / 39.0) < 1e-12)   // every image pooled
+        let text = r.textTable()
+        #expect(text.contains("pixel AUROC [b]") && text.contains("0.7143"), "\(text)")
+        let obj = try #require(JSONSerialization.jsonObject(with: r.jsonData()) as? [String: Any])
+        #expect((obj["pixel_auroc_per_defect_type"] as? [String: Double])?["a"] == 1)
     }
 }

@@ -119,6 +119,7 @@ import Testing
             #expect(auroc >= 0 && auroc <= 1)
             #expect(metrics["pixel_auroc"] is Double)   // from the one mask
             #expect((metrics["image_auroc_per_defect_type"] as? [String: Double])?.keys.sorted() == ["crack", "spot"], "\(metrics)")
+            #expect((metrics["pixel_auroc_per_defect_type"] as? [String: Double])?.count == 1, "\(metrics)")   // the masked type only
             #expect((v2["train_items"] as? String)?.hasPrefix("[") == true)
             // Each image's score and the curves, for the Models page: they agree with the metrics stored beside them.
             let images = try #require(metrics["images"] as? [[String: Any]])

@@ -19,8 +19,11 @@ struct ReportPageTests {
     }
 
     static func report() -> EvaluationReport {
-        EvaluationReport(imageAUROC: 0.7778, pixelAUROC: nil, aupro: nil, f1Max: 0.8, averagePrecision: 0.8, nTestImages: 6,
-                         fitSeconds: 1, inferenceSecondsPerImage: 0.01, imageAUROCPerDefectType: ["crack": 0.6667, "hole": 1])
+        var report = EvaluationReport(imageAUROC: 0.7778, pixelAUROC: nil, aupro: nil, f1Max: 0.8, averagePrecision: 0.8,
+                                      nTestImages: 6, fitSeconds: 1, inferenceSecondsPerImage: 0.01,
+                                      imageAUROCPerDefectType: ["crack": 0.6667, "hole": 1])
+        report.pixelAUROCPerDefectType = ["crack": 0.8125]     // hole: no mask
+        return report
     }
 
     /// The chart specs the page carries, decoded.
@@ -49,7 +52,8 @@ struct ReportPageTests {
         #expect((histogram["series"] as? [[String: Any]])?.map { ($0["values"] as? [Double])?.count } == [3, 3])
         // Per type: good flagged 1 of 3 (the false reject), crack caught 1 of 2, hole 1 of 1.
         #expect(html.contains("<th scope=\"row\">good</th><td class=\"num\">3</td><td class=\"num\">1 (33.3 %) false rejects</td>"))
-        #expect(html.contains("<th scope=\"row\">crack</th><td class=\"num\">2</td><td class=\"num\">1 (50.0 %) caught</td><td class=\"num\">0.6667</td>"))
+        #expect(html.contains("<th scope=\"row\">crack</th><td class=\"num\">2</td><td class=\"num\">1 (50.0 %) caught</td><td class=\"num\">0.6667</td><td class=\"num\">0.8125</td>"))
+        #expect(html.contains("<td class=\"num\">1.0000</td><td>-</td>"))   // hole: no pixel AUROC
         // Worst good first (the hostile name, score 0.7, a false reject), worst defect first (crack_2, an escape).
         let worstGood = try #require(html.range(of: "id=\"worst-good\""))
         let goodGallery = html[worstGood.upperBound...].prefix(2000)

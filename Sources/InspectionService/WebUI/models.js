@@ -119,7 +119,7 @@ export function showModels(root, api, product, _argument, me) {
         el('figure', {}, roc, el('figcaption', { text: `ROC (image AUROC ${show(m.image_auroc)})` })),
         el('figure', {}, pr, el('figcaption', { text: `Precision-recall (AP ${show(m.average_precision)})` }))),
       el('figure', {}, histogram, legend(series), el('figcaption', { text: 'Image scores, each set as a share of its own count; the black line is the threshold' })),
-      perTypeTable(images, t, m.image_auroc_per_defect_type ?? {}),
+      perTypeTable(images, t, m.image_auroc_per_defect_type ?? {}, m.pixel_auroc_per_defect_type ?? {}),
       el('h3', { text: 'Good images scored highest (false rejects first)' }), gallery('eval-worst-good', [...good].sort((a, b) => b.score - a.score), t),
       el('h3', { text: 'Defects scored lowest (escapes first)' }), gallery('eval-worst-defects', [...defects].sort((a, b) => a.score - b.score), t));
     evaluation.hidden = false;
@@ -131,7 +131,7 @@ export function showModels(root, api, product, _argument, me) {
     evaluation.scrollIntoView({ block: 'start' });
   }
 
-  function perTypeTable(images, t, auroc) {
+  function perTypeTable(images, t, auroc, pixelAuroc) {
     const types = [...new Set(images.map((i) => i.defect ? i.defect_type : 'good'))].sort((a, b) => (a === 'good' ? -1 : b === 'good' ? 1 : a.localeCompare(b)));
     const body = el('tbody');
     for (const type of types) {
@@ -140,10 +140,11 @@ export function showModels(root, api, product, _argument, me) {
       const sorted = group.map((i) => i.score).sort((a, b) => a - b);
       body.append(el('tr', { dataset: { type } }, el('th', { scope: 'row', text: type }), el('td', { class: 'num', text: String(group.length) }),
         el('td', { class: 'num', text: `${flagged} ${type === 'good' ? 'false rejects' : 'caught'}` }),
-        el('td', { class: 'num', text: show(auroc[type]) }), el('td', { class: 'num', text: formatScore(sorted[Math.floor(sorted.length / 2)]) })));
+        el('td', { class: 'num', text: show(auroc[type]) }), el('td', { class: 'num', text: show(pixelAuroc[type]) }),
+        el('td', { class: 'num', text: formatScore(sorted[Math.floor(sorted.length / 2)]) })));
     }
     return el('div', { class: 'scroll-x' }, el('table', { id: 'eval-per-type', class: 'grid' },
-      el('thead', {}, el('tr', {}, ['Type', 'Images', 'At the threshold', 'Image AUROC', 'Median score'].map((h) => el('th', { scope: 'col', text: h })))), body));
+      el('thead', {}, el('tr', {}, ['Type', 'Images', 'At the threshold', 'Image AUROC', 'Pixel AUROC', 'Median score'].map((h) => el('th', { scope: 'col', text: h })))), body));
   }
 
   function gallery(id, items, t) {
