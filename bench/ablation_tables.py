@@ -6,7 +6,7 @@ Run: python3 bench/ablation_tables.py bench/out/ablation_mt/ablation.json
 import json
 import sys
 
-RULES = ["thesis", "at_negative_argmax", "min_positive", "difference", "log_ratio"]
+RULES = ["thesis", "at_negative_argmax", "min_positive", "difference", "log_ratio", "patch_log_ratio"]  # "-" where a run predates a rule
 
 
 def pct(x):
