@@ -106,8 +106,8 @@ import Testing
                                  label: sample.label, defectType: sample.defectType)
         }
         let run = try PatchCoreEvaluator.evaluate(scorer: scorer, images: items, fitSeconds: 0)
-        #expect(Set(run.records.compactMap(\.inputSize)) == ["160x160", "203x160"])
-        #expect(Set(run.records.compactMap(\.patches)) == [400, 26 * 20])
+        #expect(Set(run.records.compactMap { $0.inputSize }) == ["160x160", "203x160"])
+        #expect(Set(run.records.compactMap { $0.patches }) == [400, 26 * 20])
         #expect(run.report.imageAUROC > 0.95)
         #expect((run.report.pixelAUROC ?? 0) > 0.9, "pixel AUROC \(String(describing: run.report.pixelAUROC))")
     }
