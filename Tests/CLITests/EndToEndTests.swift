@@ -170,6 +170,8 @@ import Testing
         let wide = try CLIRunner.run(["fit", "--images", good, "--model", model.path, "--coreset-ratio", "0.25",
                                       "--patch-size", "5"])
         #expect(wide.status == 0, "\(wide.stderr)")
+        #expect(wide.stdout.contains(" (5x5 neighbourhood), input "), "\(wide.stdout)")
+        #expect(!mapMax.stdout.contains("neighbourhood"), "\(mapMax.stdout)")     // the default 3 is not named
         #expect(try ModelFile.read(model).config.patchSize == 5)
         let scored = try CLIRunner.run(["predict", "--model", model.path, "--json", "-",
                                         data.appendingPathComponent("test/good").path])
