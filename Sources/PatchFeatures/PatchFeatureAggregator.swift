@@ -60,7 +60,10 @@ public struct PatchFeatureAggregator: Sendable, Codable, Equatable {
     public var patchSize: Int
     public var reduction: ChannelReduction?
 
-    public init(patchSize: Int = 3, reduction: ChannelReduction? = nil) {
+    /// The paper's neighbourhood side.
+    public static let defaultPatchSize = 3
+
+    public init(patchSize: Int = defaultPatchSize, reduction: ChannelReduction? = nil) {
         self.patchSize = patchSize
         self.reduction = reduction
     }

@@ -22,6 +22,17 @@ public enum SystemErrorText {
         return path(error).map { "\($0): \(reason(error))" } ?? reason(error)
     }
 
+    /// `describe`, for an error from decoding `data`. Foundation reports a number that does not fit its field (5.5 or
+    /// 1e300 for an integer) as invalid JSON at the top level, with no field; when `data` is valid JSON that is said
+    /// instead.
+    public static func describe(_ error: Error, decoding data: Data) -> String {
+        if case let .dataCorrupted(context)? = error as? DecodingError, context.codingPath.isEmpty,
+           context.underlyingError == nil, (try? JSONSerialization.jsonObject(with: data, options: [.fragmentsAllowed])) != nil {
+            return "a number does not fit its field (a fraction or an out-of-range value where an integer is expected)"
+        }
+        return describe(error)
+    }
+
     public static func describe(_ error: DecodingError) -> String {
         func field(_ path: [CodingKey]) -> String {
             let text = path.map { $0.intValue.map { "[\($0)]" } ?? ".\($0.stringValue)" }.joined()

@@ -62,18 +62,17 @@ func printSummary(_ result: FitResult, config: PatchCoreConfig, file: URL?) {
     var lines = ["model:      \(file?.path ?? "not saved") (id \(m.id))"]
     // The neighbourhood is named only when it is not the paper's 3 x 3, as the model file records it.
     let neighbourhood = config.patchSize.map { " (\($0)x\($0) neighbourhood)" } ?? ""
+    let images = "images:     \(info.trainImageCount) in the bank (\(result.patchCount) patches of dimension \(info.featureDimension)), \(result.calibrationImages.count) set the threshold"
     let backbone = "backbone:   \(config.backbone) taps \(config.taps.joined(separator: ","))\(neighbourhood), input \(config.transform)\(config.tile.map { ", \($0)" } ?? "")"
     if let (positive, dual) = m.banks.positive {
         lines[0] += " PatchCoreDual, score \(dual.scoring.rule.rawValue), isolation \(dual.isolation.mode.rawValue) at \(dual.isolation.scale.rawValue)"
-        lines += [backbone,
-                  "images:     \(info.trainImageCount) in the bank (\(result.patchCount) patches of dimension \(info.featureDimension)), \(result.calibrationImages.count) set the threshold",
+        lines += [backbone, images,
                   "bank:       \(m.banks.normal.count) normal patches (coreset ratio \(dual.negativeCoresetRatio)\(info.streamedBank.map { "; \($0.description)" } ?? ""))",
                   "positive:   \(positive.count) defect patches of \(result.positivePatchCount) (coreset ratio \(dual.positiveCoresetRatio))",
                   "sources:    " + dual.sources.map { "\($0.source.description): \($0.images) image(s), \($0.regions) region(s), \($0.patches) patches" }
                       .joined(separator: "\n            ")]
     } else {
-        lines += [backbone,
-                  "images:     \(info.trainImageCount) in the bank (\(result.patchCount) patches of dimension \(info.featureDimension)), \(result.calibrationImages.count) set the threshold",
+        lines += [backbone, images,
                   "bank:       \(m.banks.normal.count) patches (coreset ratio \(config.coresetRatio)\(info.streamedBank.map { "; \($0.description)" } ?? ""))"]
     }
     lines += ["threshold:  \(cal.threshold), score >= threshold is anomalous (\(cal.provenance))",

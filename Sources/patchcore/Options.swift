@@ -109,7 +109,7 @@ struct ModelOptions: ParsableArguments {
         if pad { config.pad = true }
         config.coresetRatio = coresetRatio
         config.featureDimension = featureDimension
-        config.patchSize = patchSize == 3 ? nil : patchSize     // the default leaves model files as they were
+        config.patchSize = patchSize == PatchCoreConfig.defaultPatchSize ? nil : patchSize     // the default leaves model files as they were
         config.blurSigma = blurSigma
         config.reweightNeighbours = reweightNeighbours
         config.imageScore = imageScore == .patch ? nil : imageScore      // the default leaves model files as they were

@@ -46,6 +46,8 @@ import Testing
         expectRefused(try model(editing: "config") { $0["image_score"] = "hottest" }, mentioning: ["image_score"])
         expectRefused(try model(editing: "config") { $0["patch_size"] = 4 }, mentioning: ["patch_size"])
         expectRefused(try model(editing: "config") { $0["patch_size"] = 1_000_001 }, mentioning: ["patch_size"])
+        // Foundation names no field for a fraction in an integer field; the message says what kind of value is wrong.
+        expectRefused(try model(editing: "config") { $0["patch_size"] = 5.5 }, mentioning: ["config", "does not fit its field"])
         expectRefused(try model(editing: "config") { $0.removeValue(forKey: "taps") }, mentioning: ["taps", "missing"])
     }
 

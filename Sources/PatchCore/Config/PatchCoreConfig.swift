@@ -1,6 +1,7 @@
 import Backbones
 import Foundation
 import ImageIO
+import PatchFeatures
 
 /// How images become model inputs: the input geometry, recorded in the model file and applied identically at fit and
 /// at scoring. The first two give every image the same input size; the last two keep each image's aspect ratio, so
@@ -196,7 +197,9 @@ public struct PatchCoreConfig: Sendable, Codable, Equatable {
     public var patchSize: Int?
 
     /// The neighbourhood side in effect (`patchSize`, 3 when unset).
-    public var effectivePatchSize: Int { patchSize ?? 3 }
+    public var effectivePatchSize: Int { patchSize ?? Self.defaultPatchSize }
+    /// The paper's neighbourhood side, used when `patchSize` is unset.
+    public static let defaultPatchSize = PatchFeatureAggregator.defaultPatchSize
 
     public init(backbone: String, taps: [String], transform: InputTransform = .resizeCrop(resize: 256, crop: 224),
                 mean: [Float] = [0.485, 0.456, 0.406], std: [Float] = [0.229, 0.224, 0.225],

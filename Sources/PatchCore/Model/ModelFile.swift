@@ -135,8 +135,9 @@ public enum ModelFile {
     /// Decodes the JSON of one metadata key; a missing key or bad JSON is an error naming the file and the key.
     private static func decode<T: Decodable>(_ meta: [String: String], _ key: String, file: String) throws -> T {
         guard let text = meta[key] else { throw PatchCoreError.modelFile(file: file, reason: "metadata '\(key)' is missing") }
-        do { return try JSONDecoder().decode(T.self, from: Data(text.utf8)) } catch {
-            throw PatchCoreError.modelFile(file: file, reason: "metadata '\(key)': \(SystemErrorText.describe(error))")
+        let data = Data(text.utf8)
+        do { return try JSONDecoder().decode(T.self, from: data) } catch {
+            throw PatchCoreError.modelFile(file: file, reason: "metadata '\(key)': \(SystemErrorText.describe(error, decoding: data))")
         }
     }
 }
