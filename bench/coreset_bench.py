@@ -18,6 +18,10 @@
       the same queries and banks through faiss-cpu (pip faiss-cpu): exact IndexFlatL2 (median of 5), and IVF
       (nlist = 4 sqrt(N), trained on the bank, nprobe 1/8/32) with its recall@1 against the exact neighbour and the
       change of the mean 1-NN distance.
+  python3 bench/coreset_bench.py make-large --model MODEL.safetensors --out PREFIX --images IMAGE...
+      for the 1,000 x 1,000 latency case (bench/run_large_image_predict.sh): the model file's memory bank to
+      PREFIX_bank.f32 and the features of each image resized to 1,000 x 1,000 (15,625 patches) to PREFIX_<n>.f32,
+      as `CoresetBench exact` reads them.
 Runs on 2 threads (torch.set_num_threads(2)), like REFERENCE.md.
 """
 import argparse
@@ -57,7 +61,24 @@ def magnetic_tile_files():
         return [root / r["image"] for r in csv.DictReader(fh) if r["split"] == "train" and r["label"] == "good"]
 
 
-def bottle_features(files=None, resize_only=False):
+def make_large(model, prefix, images):
+    import json
+    import struct
+    with open(model, "rb") as fh:
+        size = struct.unpack("<Q", fh.read(8))[0]
+        header = json.loads(fh.read(size))
+        start, end = header["memory_bank"]["data_offsets"]
+        fh.seek(8 + size + start)
+        bank = np.frombuffer(fh.read(end - start), dtype="<f4").reshape(header["memory_bank"]["shape"])
+    bank.tofile(f"{prefix}_bank.f32")
+    print(f"wrote {prefix}_bank.f32 shape {bank.shape}")
+    for n, image in enumerate(images):
+        x = np.ascontiguousarray(bottle_features([pathlib.Path(image)], resize_only=True, size=1000), dtype="<f4")
+        x.tofile(f"{prefix}_{n}.f32")
+        print(f"wrote {prefix}_{n}.f32 shape {x.shape} ({image})")
+
+
+def bottle_features(files=None, resize_only=False, size=224):
     _lib = torch.library.Library("torchvision", "DEF")
     _lib.define("nms(Tensor dets, Tensor scores, float iou_threshold) -> Tensor")
     _lib.define("qnms(Tensor dets, Tensor scores, float iou_threshold) -> Tensor")
@@ -69,7 +90,7 @@ def bottle_features(files=None, resize_only=False):
     net.load_state_dict(torch.load("/root/.cache/patchcore/weights/mobilenet_v2-b0353104.pth", map_location="cpu"))
     net.eval()
     T = torchvision.transforms
-    geometry = [T.Resize((224, 224))] if resize_only else [T.Resize(256), T.CenterCrop(224)]
+    geometry = [T.Resize((size, size))] if resize_only else [T.Resize(256), T.CenterCrop(224)]
     tf = T.Compose(geometry + [T.ToTensor(), T.Normalize([0.485, 0.456, 0.406], [0.229, 0.224, 0.225])])
     if files is None:
         files = sorted(pathlib.Path("/work/shared/datasets/mvtec_ad/bottle/train/good").glob("*.png"))
@@ -176,7 +197,9 @@ def faiss_knn(path, threads):
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("cmd", choices=["make-bank", "coreset", "knn", "faiss"])
+    ap.add_argument("cmd", choices=["make-bank", "make-large", "coreset", "knn", "faiss"])
+    ap.add_argument("--model")
+    ap.add_argument("--images", nargs="*", default=[])
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--kind", default="mixture")
     ap.add_argument("--out")
@@ -184,7 +207,9 @@ def main():
     ap.add_argument("--picks", type=int, default=300)
     ap.add_argument("--start", type=int, default=0)
     a = ap.parse_args()
-    if a.cmd == "make-bank":
+    if a.cmd == "make-large":
+        make_large(a.model, a.out or "/tmp/large1000", a.images)
+    elif a.cmd == "make-bank":
         make_bank(a.kind, a.out or f"/tmp/bank_{a.kind}.f32")
     elif a.cmd == "coreset":
         coreset(a.bank, a.picks, a.start)

@@ -194,6 +194,106 @@ static ptrdiff_t pc_indices_at_most_mask(const float *values, ptrdiff_t count, f
     return w;
 }
 
+// pc_int8_dot_table: 4 queries x 2 blocks of 16 points at a time, so each 64-byte load of codes feeds 4 VPDPBUSD
+// (one per query, its 4 bytes broadcast) and the 8 integer sums stay in registers across the groups. A missing
+// query repeats the last one and a missing block the first (neither is stored).
+__attribute__((target("avx512f,avx512bw,avx512vnni")))
+static void pc_int8_dot_table_vnni(const int8_t *codes, ptrdiff_t groups, const int8_t *shift,
+                                   const uint8_t *queries, ptrdiff_t nq, const int32_t *query_term,
+                                   const int32_t *row_term, float unit2, ptrdiff_t first_block, ptrdiff_t end_block,
+                                   ptrdiff_t count, float *out, ptrdiff_t stride, int32_t *argmin) {
+    const __m512i lane = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+    const __m512i limit = _mm512_set1_epi32((int32_t)count);
+    const __m512 scale = _mm512_set1_ps(unit2);
+    for (ptrdiff_t r0 = 0; r0 < nq; r0 += 4) {
+        const uint8_t *u[4];
+        __m512i qt[4];
+        for (int k = 0; k < 4; k++) {
+            ptrdiff_t r = r0 + k < nq ? r0 + k : nq - 1;
+            u[k] = queries + r * groups * 4;
+            qt[k] = _mm512_set1_epi32(query_term[r]);
+        }
+        __m512 minValue[4];
+        __m512i minIndex[4];
+        for (int k = 0; k < 4; k++) { minValue[k] = _mm512_set1_ps(INFINITY); minIndex[k] = _mm512_set1_epi32(-1); }
+        for (ptrdiff_t b = first_block; b < end_block; b += 2) {
+            int pair = b + 1 < end_block;
+            const int8_t *block0 = codes + b * groups * 64;
+            const int8_t *block1 = pair ? block0 + groups * 64 : block0;
+            __m512i acc[4][2];
+            for (int k = 0; k < 4; k++) { acc[k][0] = _mm512_setzero_si512(); acc[k][1] = _mm512_setzero_si512(); }
+            for (ptrdiff_t g = 0; g < groups; g++) {
+                if (shift[g]) {
+                    __m128i count128 = _mm_cvtsi32_si128(shift[g]);
+                    for (int k = 0; k < 4; k++) {
+                        acc[k][0] = _mm512_sll_epi32(acc[k][0], count128);
+                        acc[k][1] = _mm512_sll_epi32(acc[k][1], count128);
+                    }
+                }
+                __m512i c0 = _mm512_loadu_si512(block0 + g * 64), c1 = _mm512_loadu_si512(block1 + g * 64);
+                for (int k = 0; k < 4; k++) {
+                    int32_t pattern;
+                    memcpy(&pattern, u[k] + g * 4, 4);
+                    __m512i q = _mm512_set1_epi32(pattern);
+                    acc[k][0] = _mm512_dpbusd_epi32(acc[k][0], q, c0);
+                    acc[k][1] = _mm512_dpbusd_epi32(acc[k][1], q, c1);
+                }
+            }
+            for (int h = 0; h <= pair; h++) {
+                __m512i rows = _mm512_loadu_si512(row_term + (b + h) * 16);
+                __m512i index = _mm512_add_epi32(_mm512_set1_epi32((int32_t)((b + h) * 16)), lane);
+                __mmask16 inside = _mm512_cmp_epi32_mask(index, limit, _MM_CMPINT_LT);
+                for (int k = 0; k < 4 && r0 + k < nq; k++) {
+                    __m512i sum = _mm512_sub_epi32(_mm512_add_epi32(qt[k], rows), _mm512_slli_epi32(acc[k][h], 1));
+                    __m512 v = _mm512_mul_ps(scale, _mm512_cvtepi32_ps(sum));
+                    _mm512_storeu_ps(out + (r0 + k) * stride + (b + h - first_block) * 16, v);
+                    // Strictly smaller only: a lane keeps its earlier (lower) index on ties.
+                    __mmask16 better = _mm512_cmp_ps_mask(v, minValue[k], _CMP_LT_OQ) & inside;
+                    minValue[k] = _mm512_mask_mov_ps(minValue[k], better, v);
+                    minIndex[k] = _mm512_mask_mov_epi32(minIndex[k], better, index);
+                }
+            }
+        }
+        for (int k = 0; k < 4 && r0 + k < nq; k++) {
+            float values[16];
+            int32_t indices[16];
+            _mm512_storeu_ps(values, minValue[k]);
+            _mm512_storeu_si512(indices, minIndex[k]);
+            int best = -1;
+            for (int p = 0; p < 16; p++) {
+                if (indices[p] < 0) continue;
+                if (best < 0 || values[p] < values[best] || (values[p] == values[best] && indices[p] < indices[best]))
+                    best = p;
+            }
+            argmin[r0 + k] = best < 0 ? -1 : indices[best];
+        }
+    }
+}
+
+__attribute__((target("avx512f")))
+static ptrdiff_t pc_indices_within_mask(const float *values, const float *slack, ptrdiff_t count, float c,
+                                        int32_t *out) {
+    ptrdiff_t w = 0, i = 0;
+    const __m512 cv = _mm512_set1_ps(c);
+    const __m512i lane = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+    for (; i + 16 <= count; i += 16) {
+        __m512 t = _mm512_add_ps(cv, _mm512_loadu_ps(slack + i));
+        __mmask16 bits = _mm512_cmp_ps_mask(_mm512_loadu_ps(values + i), _mm512_mul_ps(t, t), _CMP_LE_OQ);
+        // Most blocks of 16 keep no row here (well under 1% of rows pass), so the branch predicts well and the
+        // compress is skipped.
+        if (bits) {
+            __m512i index = _mm512_add_epi32(_mm512_set1_epi32((int32_t)i), lane);
+            _mm512_storeu_si512(out + w, _mm512_maskz_compress_epi32(bits, index));
+            w += __builtin_popcount(bits);
+        }
+    }
+    for (; i < count; i++) {
+        float t = c + slack[i];
+        if (values[i] <= t * t) out[w++] = (int32_t)i;
+    }
+    return w;
+}
+
 static int has_vnni(void) {
     static int cached = -1;
     if (cached < 0) {
@@ -225,6 +325,41 @@ ptrdiff_t pc_int8_bound_values(const int8_t *codes, ptrdiff_t groups, const int8
     DISPATCH(pc_int8_bound_values, codes, groups, centre, weight, first_block, end_block, count, out)
 }
 
+void pc_int8_dot_table(const int8_t *codes, ptrdiff_t groups, const int8_t *shift, const uint8_t *queries,
+                       ptrdiff_t nq, const int32_t *query_term, const int32_t *row_term, float unit2,
+                       ptrdiff_t first_block, ptrdiff_t end_block, ptrdiff_t count, float *out, ptrdiff_t stride,
+                       int32_t *argmin) {
+#if defined(__x86_64__) && defined(__clang__)
+    if (cpu_level() == LEVEL_AVX512 && has_vnni()) {
+        pc_int8_dot_table_vnni(codes, groups, shift, queries, nq, query_term, row_term, unit2, first_block, end_block,
+                               count, out, stride, argmin);
+        return;
+    }
+#endif
+#if defined(__x86_64__) && defined(__clang__)
+    switch (cpu_level()) {
+    case LEVEL_AVX512:
+        pc_int8_dot_table_avx512(codes, groups, shift, queries, nq, query_term, row_term, unit2, first_block,
+                                 end_block, count, out, stride, argmin);
+        return;
+    case LEVEL_AVX2:
+        pc_int8_dot_table_avx2(codes, groups, shift, queries, nq, query_term, row_term, unit2, first_block, end_block,
+                               count, out, stride, argmin);
+        return;
+    default: break;
+    }
+#endif
+    pc_int8_dot_table_base(codes, groups, shift, queries, nq, query_term, row_term, unit2, first_block, end_block,
+                           count, out, stride, argmin);
+}
+
+ptrdiff_t pc_indices_within(const float *values, const float *slack, ptrdiff_t count, float c, int32_t *out) {
+#if defined(__x86_64__) && defined(__clang__)
+    if (cpu_level() == LEVEL_AVX512) return pc_indices_within_mask(values, slack, count, c, out);
+#endif
+    DISPATCH(pc_indices_within, values, slack, count, c, out)
+}
+
 ptrdiff_t pc_indices_at_most(const float *values, ptrdiff_t count, float threshold, int32_t *out) {
 #if defined(__x86_64__) && defined(__clang__)
     if (cpu_level() == LEVEL_AVX512) return pc_indices_at_most_mask(values, count, threshold, out);
@@ -233,3 +368,16 @@ ptrdiff_t pc_indices_at_most(const float *values, ptrdiff_t count, float thresho
 }
 
 float pc_squared_distance(const float *a, const float *b, ptrdiff_t n) { DISPATCH(pc_squared_distance, a, b, n) }
+
+void pc_squared_distances(const float *a, const float *rows, ptrdiff_t n, const int32_t *index, ptrdiff_t count,
+                          ptrdiff_t offset, float *out) {
+#if defined(__x86_64__) && defined(__clang__)
+    switch (cpu_level()) {
+    case LEVEL_AVX512: pc_squared_distances_avx512(a, rows, n, index, count, offset, out); return;
+    case LEVEL_AVX2: pc_squared_distances_avx2(a, rows, n, index, count, offset, out); return;
+    default: break;
+    }
+#endif
+    pc_squared_distances_base(a, rows, n, index, count, offset, out);
+}
+

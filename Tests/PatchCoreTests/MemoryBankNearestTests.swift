@@ -1,5 +1,6 @@
 import Foundation
-import MemoryBank
+import CVectorMath
+@testable import MemoryBank
 import PropertyBased
 @testable import TensorCore
 import Testing
@@ -80,8 +81,8 @@ struct MemoryBankNearestTests {
     }
 
     /// The quantized 1-NN search is exact: on every kind of bank, at every instruction set level of its scan, with
-    /// its first neighbours from the groups or from the table of every row's bound, it returns the naive search's
-    /// rows, and the direct float32 distance of each.
+    /// every way of ruling rows out (the codes' dot form, the per-group bound with its table or the groups), it
+    /// returns the naive search's rows, and the direct float32 distance of each.
     @Test func quantizedSearchIsTheNaiveSearch() throws {
         var rng = SplitMix64(seed: 21)
         var ties = (0..<(1500 * 12)).map { _ in Float(Int(rng.next() % 3)) }    // exact ties: smaller index wins
@@ -104,9 +105,9 @@ struct MemoryBankNearestTests {
             queries += features.scalars[0..<(5 * d)].map { $0 * 40 + 3 }
             let q = Tensor(shape: [queries.count / d, d], scalars: queries)
             let naive = bank.nearestNaive(to: q, k: 1)
-            for level in 0...2 { for boundTable in [false, true] {
+            for level in 0...2 { for scan in QuantizedScan.allCases {
                 var result: (distances: Tensor, indices: [Int32])?
-                let used = withVectorMathLevel(level) { result = bank.nearestQuantized(to: q, boundTable: boundTable) }
+                let used = withVectorMathLevel(level) { result = bank.nearestQuantized(to: q, scan: scan) }
                 guard let result else { Issue.record("\(label): no quantized index"); continue }
                 let direct = features.withUnsafeBufferPointer { f in
                     q.withUnsafeBufferPointer { qb in
@@ -119,17 +120,70 @@ struct MemoryBankNearestTests {
                 }
                 let mismatches = zip(result.indices, naive.indices).filter { $0 != $1 }.count
                 let worst = zip(result.distances.scalars, direct).map { abs($0 - $1.squareRoot()) / max($0, 1e-6) }.max() ?? 0
-                print("quantized \(label) level \(used) bound table \(boundTable): \(q.shape[0]) queries, index mismatches \(mismatches), worst rel. distance diff \(worst)")
-                #expect(mismatches == 0, "\(label) level \(used) bound table \(boundTable)")
-                #expect(worst < 1e-5, "\(label) level \(used) bound table \(boundTable)")
+                print("quantized \(label) level \(used) scan \(scan): \(q.shape[0]) queries, index mismatches \(mismatches), worst rel. distance diff \(worst)")
+                #expect(mismatches == 0, "\(label) level \(used) scan \(scan)")
+                #expect(worst < 1e-5, "\(label) level \(used) scan \(scan)")
             } }
-            // Bank tiles of 160 rows (the real ones hold 16k or 64k): first neighbours found tile by tile.
-            let tiled = bank.nearestQuantized(to: q, tileRows: 160)
-            #expect(tiled?.indices == naive.indices, "\(label) in small tiles")
+            // Bank tiles of 160 rows (the real ones hold 8k to 64k): first neighbours found tile by tile.
+            for scan in QuantizedScan.allCases {
+                let tiled = bank.nearestQuantized(to: q, scan: scan, tileRows: 160)
+                #expect(tiled?.indices == naive.indices, "\(label) in small tiles, scan \(scan)")
+            }
             #expect(bank.nearestRouted(to: q, k: 1).route == .quantized)
         }
         // Below 256 rows there are no codes.
         #expect(try MemoryBank(features: MemoryBankTestData.normal(200, 8, seed: 27)).nearestQuantized(to: MemoryBankTestData.normal(2, 8, seed: 28)) == nil)
+    }
+
+    /// The dot form's rule keeps every row at or below the distance found: for every query and bank row, with the
+    /// nearest distance so far set to that very row's direct distance (the tightest case), the row's squared code
+    /// distance is within (c + rho_b)^2. Queries are bank rows moved by far less than a grid step (their codes'
+    /// rounding is then most of the code distance), new points and far points outside the grid.
+    @Test func dotRuleKeepsEveryRowAtTheDistanceFound() throws {
+        for (label, features) in [("patch-like 128-d", MemoryBankTestData.anisotropic(2000, 128, clusters: 30, seed: 33, offset: 5)),
+                                  ("clustered 24-d", MemoryBankTestData.clustered(1500, 24, clusters: 20, seed: 34))] {
+            let n = features.shape[0], d = features.shape[1]
+            let index = QuantizedBankIndex(features: features)
+            let dot = try #require(index.codes.dot)
+            var rng = SplitMix64(seed: 35)
+            var queries: [Float] = []
+            for i in stride(from: 0, to: n, by: 97) {
+                queries += (0..<d).map { features.scalars[i * d + $0] + (Float(rng.next() % 2001) / 1000 - 1) * 1e-3 }
+            }
+            queries += MemoryBankTestData.normal(10, d, seed: 36).scalars
+            queries += features.scalars[0..<(3 * d)].map { $0 * 30 - 2 }
+            let m = queries.count / d
+            let width = index.axes.width, bytes = index.codes.groups * 4
+            var y = [Float](repeating: 0, count: m * width)
+            queries.withUnsafeBufferPointer { qb in
+                y.withUnsafeMutableBufferPointer { _ = index.axes.rotate(qb.baseAddress!, rows: m, into: $0.baseAddress!) }
+            }
+            var failures: [String] = []
+            var table = [Float](repeating: 0, count: index.codes.paddedCount)
+            var u = [UInt8](repeating: 0, count: bytes)
+            for r in 0..<m {
+                let (term, residual) = y.withUnsafeBufferPointer { yb in
+                    u.withUnsafeMutableBufferPointer { index.codes.dotQuery(yb.baseAddress! + r * width, into: $0.baseAddress!) }
+                }
+                var smallest: Int32 = 0
+                dot.shift.withUnsafeBufferPointer { sh in
+                    dot.rowTerm.withUnsafeBufferPointer { rt in
+                        pc_int8_dot_table(index.codes.codes, index.codes.groups, sh.baseAddress!, u, 1, [term],
+                                          rt.baseAddress!, dot.unit2, 0, index.codes.paddedCount / 16, n, &table,
+                                          index.codes.paddedCount, &smallest)
+                    }
+                }
+                let q = Array(queries[(r * d)..<((r + 1) * d)])
+                let centred = zip(q, index.axes.mean).map { ($0 - $1) * ($0 - $1) }.reduce(0, +).squareRoot()
+                let e = index.axes.roundingBound(maxCentredNorm: max(index.maxCentredNorm, centred))
+                for b in 0..<n {
+                    let s = features.withUnsafeBufferPointer { pc_squared_distance(q, $0.baseAddress! + b * d, d) }
+                    let t = QuantizedBankIndex.reach(squaredDistance: s, rounding: e, queryResidual: residual) + dot.residual[b]
+                    if !(table[b] <= t * t) { failures.append("query \(r) row \(b): \(table[b]) > \(t * t)") }
+                }
+            }
+            #expect(failures.isEmpty, "\(label): \(failures.count) rows ruled out, e.g. \(failures.prefix(3))")
+        }
     }
 
     @Test func tiesKeepTheSmallerIndex() throws {

@@ -7,7 +7,9 @@
 //   swift run -c release CoresetBench gemm    /tmp/bank_bottle.f32   (plain sgemm of the k-NN shape)
 //   swift run -c release CoresetBench ivf     /tmp/bank_bottle.f32 [queries 784] [lists sqrt(N)]
 //                                             (approximate inverted-file search: time and recall@1 against exact)
-//   CoresetBench exact BANK.f32 QUERIES.f32 [runs 20]   only the exact search, for profiling its route
+//   CoresetBench exact BANK.f32 QUERIES.f32 [runs 20]   only the exact search, for profiling its route, then each
+//                                             way of the quantized search (QuantizedScan) in the same run, or only
+//                                             the one named after the runs (dotTable, boundTable, groups)
 //   CoresetBench pair BANK.f32 QUERIES.f32 [probes,...]   one JSON line per search: exact, then the inverted file
 //                                             with sqrt(N) lists at each probe count (bench/knn_sweep.py drives it)
 // Target line for Package.swift (not in `swift test`):
@@ -202,6 +204,14 @@ case "exact":
     let mean = result.distances.scalars.reduce(0, +) / Float(max(1, result.indices.count))
     print(String(format: "exact %d x %d: %.2f ms (median of %d), route %@, mean 1-NN %.4f", x.shape[0], queries.shape[0],
                  t * 1e3, runs, bank.nearestRouted(to: queries, k: 1).route.rawValue, mean))
+    // Each way of the quantized search, in the same run (the default is .dotTable): time and agreement.
+    for scan in QuantizedScan.allCases where args.count <= 5 || args[5] == "\(scan)" {
+        var quantized = bank.nearestQuantized(to: queries, scan: scan)
+        let tq = timed(runs: runs) { quantized = bank.nearestQuantized(to: queries, scan: scan) }
+        let same = quantized.map { $0.indices == result.indices && $0.distances.scalars == result.distances.scalars }
+        print(String(format: "  quantized, scan %@: %.2f ms (median of %d), same rows and distances as above: %@",
+                     "\(scan)", tq * 1e3, runs, same.map { "\($0)" } ?? "no codes"))
+    }
 case "gemm":
     // Plain sgemm of the k-NN shape, to see how much of `nearest` is the BLAS product itself.
     let q = Tensor(shape: [784, 128], scalars: Array(x.scalars[0..<(784 * 128)]))

@@ -47,6 +47,25 @@ ptrdiff_t pc_int8_bound_survivors(const int8_t *codes, ptrdiff_t groups, const i
 ptrdiff_t pc_int8_bound_values(const int8_t *codes, ptrdiff_t groups, const int8_t *centre, const float *weight,
                                ptrdiff_t first_block, ptrdiff_t end_block, ptrdiff_t count, float *out);
 
+/// The dot-product form of the int8 bound, for the exact 1-NN search (MemoryBank/QuantizedSearch.swift): codes laid
+/// out as above, on grid steps that are the largest one over a power of 2 (scale classes), so that one integer sum
+/// weighs every group. For each of `nq` queries r (its codes offset to unsigned, u = q + 128, groups * 4 bytes at
+/// queries + r * groups * 4) and each point i of the blocks [first_block, end_block):
+///     dot = Horner over the groups: dot = (dot << shift[g]) + sum_j u[4 g + j] * code_i[4 g + j]
+///     out[r * stride + i - 16 * first_block] = unit2 * (float)(query_term[r] + row_term[i] - 2 * dot)
+/// With weight 4^(K - class g), query_term = sum w q^2 and row_term = sum w (b^2 + 256 b), this is unit^2 * sum_g
+/// w_g sum_j (q_j - b_j)^2: the exact squared distance between the two coded points (integer arithmetic, one
+/// rounding). argmin[r] gets the point below `count` with the smallest value (smallest index on ties), or -1.
+/// Every instantiation computes the same values bit for bit (AVX-512 VNNI where the CPU has it).
+void pc_int8_dot_table(const int8_t *codes, ptrdiff_t groups, const int8_t *shift, const uint8_t *queries,
+                       ptrdiff_t nq, const int32_t *query_term, const int32_t *row_term, float unit2,
+                       ptrdiff_t first_block, ptrdiff_t end_block, ptrdiff_t count, float *out, ptrdiff_t stride,
+                       int32_t *argmin);
+
+/// Writes the index i of every values[i] <= (c + slack[i])^2 (0 <= i < count; the sum and the square each rounded
+/// once, no fused multiply-add) to out, in index order; returns how many. out has room for count + 16 entries.
+ptrdiff_t pc_indices_within(const float *values, const float *slack, ptrdiff_t count, float c, int32_t *out);
+
 /// Writes the index i of every values[i] <= threshold (0 <= i < count) to out, in index order; returns how many.
 /// out must have room for count + 16 entries (whole vectors are stored past the last one written).
 ptrdiff_t pc_indices_at_most(const float *values, ptrdiff_t count, float threshold, int32_t *out);
@@ -54,6 +73,11 @@ ptrdiff_t pc_indices_at_most(const float *values, ptrdiff_t count, float thresho
 /// sum_i (a_i - b_i)^2 with the exact operation order of MemoryBank's Swift `squaredDistance` (16 lanes, no fused
 /// multiply-add, pairwise lane sum, scalar tail): bit for bit the same value, computed in the widest registers.
 float pc_squared_distance(const float *a, const float *b, ptrdiff_t n);
+
+/// out[k] = pc_squared_distance(a, rows + (offset + index[k]) * n, n) for k < count (the same bits), with the next
+/// rows requested from memory while each is summed.
+void pc_squared_distances(const float *a, const float *rows, ptrdiff_t n, const int32_t *index, ptrdiff_t count,
+                          ptrdiff_t offset, float *out);
 
 /// The instruction set level the kernels run at: 2 = AVX-512, 1 = AVX2 + FMA, 0 = baseline.
 int pc_vector_level(void);
