@@ -10,7 +10,8 @@ import Glibc
 /// - glibc malloc: by default, buffers above a (dynamic) threshold are mmap'ed and the heap top is trimmed
 ///   after every free, so each layer's multi-megabyte output and scratch buffers are page-faulted in afresh on
 ///   every call (bench/DESIGN_NOTES.md#malloc-thresholds). Raising the mmap threshold to its 32 MiB maximum
-///   and the trim threshold to 256 MiB keeps those pages in the heap for reuse.
+///   and the trim threshold to 256 MiB keeps those pages in the heap for reuse, and turning mmap off for
+///   requests (M_MMAP_MAX 0) keeps the larger buffers of large images there too.
 ///
 /// ```swift
 /// KernelRuntime.prepare()
@@ -32,11 +33,15 @@ public enum KernelRuntime {
         openblas_set_num_threads(1)
         #if canImport(Glibc)
         // mallopt is not exported by the Glibc module; look it up (values from glibc's malloc.h).
-        let mTrimThreshold: Int32 = -1, mMmapThreshold: Int32 = -3
+        let mTrimThreshold: Int32 = -1, mMmapThreshold: Int32 = -3, mMmapMax: Int32 = -4
         if let handle = dlopen(nil, RTLD_NOW), let sym = dlsym(handle, "mallopt") {
             let mallopt = unsafeBitCast(sym, to: (@convention(c) (Int32, Int32) -> Int32).self)
             _ = mallopt(mMmapThreshold, 32 << 20)
             _ = mallopt(mTrimThreshold, 256 << 20)
+            // Blocks above the threshold's 32 MiB ceiling (a 1,000 x 1,000 image's first layers: 32-96 MiB) are
+            // not mmap'ed either, so they too are reused instead of faulted in afresh on every image. An allocation
+            // the heap cannot serve still falls back to mmap inside glibc.
+            _ = mallopt(mMmapMax, 0)
         }
         #endif
     }()
