@@ -22,8 +22,9 @@ import Foundation
 /// With `scaleClasses` (the 1-NN search), each step is rounded up to the largest one over a power of 2, s_g = S / 2^k_g
 /// (k_g <= 3, never falling again along the groups), so the squared distance between two coded points is one integer
 /// sum, unit^2 sum_g 4^(K - k_g) sum_j (q_a - q_b)^2 with unit = S / 2^K: `pc_int8_dot_table` computes it as a dot
-/// product with VPDPBUSD, 1 instruction per group where the bound above takes 7, and `DotBound` turns it into a
-/// lower bound through each point's own rounding residual (measured on Magnetic Tile: bench/RESULTS.md).
+/// product with VPDPBUSD, 1 instruction per group where the bound above takes 7, and `QuantizedBankIndex` turns it into
+/// a lower bound through each point's own rounding residual (measured on Magnetic Tile: bench/RESULTS.md). With codes
+/// in [-127, 127], query bytes in [1, 255] and weights at most 64, every integer involved stays below 2^28 in size.
 final class Int8BoundCodes: @unchecked Sendable {
     let count: Int
     let paddedCount: Int
