@@ -36,14 +36,13 @@ extension Metrics {
             }
             perType = result
             if pixels.count == imageScores.count, pixels.contains(where: { $0.defectPixelCount > 0 }) {
-                // Each type's images with the good ones (sorted once for all types). A type whose masks are all
-                // empty has no pixel AUROC (left out, not an error).
-                let ordered = types.sorted()
-                let good = pixels.indices.filter { !imageLabels[$0] }.map { pixels[$0] }
-                let groups = ordered.map { type in pixels.indices.filter { imageLabels[$0] && defectTypes[$0] == type }.map { pixels[$0] } }
-                let values = try pixelAUROC(groups: groups, shared: good)
                 var pixelResult: [String: Double] = [:]
-                for (type, value) in zip(ordered, values) { if let value { pixelResult[type] = value } }
+                for type in types {
+                    let keep = pixels.indices.filter { !imageLabels[$0] || defectTypes[$0] == type }
+                    let subset = keep.map { pixels[$0] }
+                    // A type whose masks are all empty has no pixel AUROC (left out, not an error).
+                    if subset.contains(where: { $0.defectPixelCount > 0 }) { pixelResult[type] = try pixelAUROC(subset) }
+                }
                 pixelPerType = pixelResult
             }
         }

@@ -24,38 +24,6 @@ struct CaseMaker {
 
 @Suite("Metric properties")
 struct MetricPropertyTests {
-    /// The per-group pixel AUROC (shared images sorted once) is `pixelAUROC` of each group with the shared images,
-    /// to the bit, on maps with heavy ties, shared images with and without masks, and groups with empty masks
-    /// (nil); a NaN anywhere is refused.
-    @Test func groupedPixelAUROCIsTheUnionsPixelAUROC() async {
-        await propertyCheck(input: Gen.int(in: 1...12), Gen.int(in: 1...9), Gen.int(in: 0...Int(Int32.max))) { levels, groupCount, seed in
-            var maker = CaseMaker(state: UInt64(seed))
-            func item(withMask: Bool, defects: Bool) throws -> ScoredMask {
-                let w = 1 + Int(maker.next() % 7), h = 1 + Int(maker.next() % 5)
-                let scores = (0..<(w * h)).map { _ in Float(Int(maker.next() % UInt64(levels))) * 0.5 - 1 }
-                let mask: [UInt8]? = withMask ? (0..<(w * h)).map { _ in defects && maker.next() % 3 == 0 ? 255 : 0 } : nil
-                return try ScoredMask(width: w, height: h, scores: scores, mask: mask)
-            }
-            let shared = try (0..<(1 + Int(maker.next() % 4))).map { k in try item(withMask: k % 2 == 1, defects: k == 3) }
-            let groups = try (0..<groupCount).map { g in
-                try (0..<(1 + Int(maker.next() % 3))).map { _ in try item(withMask: true, defects: g % 4 != 0) }
-            }
-            let grouped = try Metrics.pixelAUROC(groups: groups, shared: shared)
-            for (g, group) in groups.enumerated() {
-                let union = shared + group
-                if union.contains(where: { $0.defectPixelCount > 0 }) && group.contains(where: { $0.defectPixelCount > 0 }) {
-                    #expect(grouped[g] == (try Metrics.pixelAUROC(union)), "group \(g)")
-                } else if !group.contains(where: { $0.defectPixelCount > 0 }) {
-                    #expect(grouped[g] == nil, "group \(g) has no defect pixels")
-                }
-            }
-        }
-        let nan = try! ScoredMask(width: 2, height: 1, scores: [0, .nan], mask: nil)
-        let fine = try! ScoredMask(width: 2, height: 1, scores: [0, 1], mask: [0, 255])
-        #expect(throws: MetricError.self) { try Metrics.pixelAUROC(groups: [[fine]], shared: [nan]) }
-        #expect(throws: MetricError.self) { try Metrics.pixelAUROC(groups: [[nan, fine]], shared: [fine]) }
-    }
-
     @Test func aurocInvariantUnderMonotoneRescaling() async {
         await propertyCheck(input: Gen.int(in: 2...300), Gen.int(in: 1...50), Gen.int(in: 0...Int(Int32.max))) { n, levels, seed in
             var maker = CaseMaker(state: UInt64(seed))
