@@ -54,6 +54,22 @@ final class QuantizedBankIndex: @unchecked Sendable {
 }
 
 extension QuantizedBankIndex {
+    /// The queries (M, d) rotated onto the axes: (M, width), row after row.
+    func rotated(_ queries: Tensor) -> [Float] {
+        var y = [Float](repeating: 0, count: queries.shape[0] * axes.width)
+        queries.withUnsafeBufferPointer { q in
+            y.withUnsafeMutableBufferPointer { _ = axes.rotate(q.baseAddress!, rows: queries.shape[0], into: $0.baseAddress!) }
+        }
+        return y
+    }
+
+    /// E for one query of d features: the rounding of both rotations, with R the larger of the bank rows' and the
+    /// query's distance to the mean (`PrincipalAxes.roundingBound`).
+    func roundingBound(query q: UnsafePointer<Float>) -> Float {
+        let centred = axes.mean.withUnsafeBufferPointer { pc_squared_distance(q, $0.baseAddress!, axes.d) }
+        return axes.roundingBound(maxCentredNorm: max(maxCentredNorm, centred.squareRoot()))
+    }
+
     /// c of the rule in `QuantizedBankIndex` for a query whose nearest row so far is at squared distance s: a row
     /// b may be nearer only if its squared code distance is at most (c + rho_b)^2 (`pc_indices_within`).
     /// `rounding` is E (`PrincipalAxes.roundingBound`), `queryResidual` rho_q (`Int8BoundCodes.dotQuery`).
@@ -97,10 +113,7 @@ extension MemoryBank {
         if m == 0 { return [] }
         let width = index.axes.width, groupsCoded = index.codes.groups
         // Rotated queries, all at once (sgemm uses the BLAS threads; the workers below do not call it).
-        var yq = [Float](repeating: 0, count: m * width)
-        queries.withUnsafeBufferPointer { q in
-            yq.withUnsafeMutableBufferPointer { yb in _ = index.axes.rotate(q.baseAddress!, rows: m, into: yb.baseAddress!) }
-        }
+        let yq = index.rotated(queries)
         var best = [Int32](repeating: -1, count: m)
         let queryBlock = 64
         // Bank tiles: 16,384 rows (512 KiB of codes), or the whole bank in one for the bound table up to 65,536 rows
@@ -108,12 +121,10 @@ extension MemoryBank {
         let wholeBank = boundTable && count <= 65_536
         let tileBlocks = tileRows.map { max(1, $0 / 16) } ?? (wholeBank ? max(1, (count + 15) / 16) : 1024)
         let bankBlocks = index.codes.paddedCount / 16
-        let mean = index.axes.mean
         queries.withUnsafeBufferPointer { qBuf in
         features.withUnsafeBufferPointer { fBuf in
         yq.withUnsafeBufferPointer { yBuf in
         best.withUnsafeMutableBufferPointer { bestBuf in
-        mean.withUnsafeBufferPointer { meanBuf in
         groups.rows.withUnsafeBufferPointer { gRows in
         groups.centres.withUnsafeBufferPointer { gCentres in
             let qBase = qBuf.baseAddress!, fBase = fBuf.baseAddress!, bestOut = bestBuf.baseAddress!
@@ -142,8 +153,7 @@ extension MemoryBank {
                 for r in 0..<rows {
                     let q = qBase + (lo + r) * d
                     index.codes.quantize(yBuf.baseAddress! + (lo + r) * width, into: codesQ + r * groupsCoded * 4)
-                    let centred = pc_squared_distance(q, meanBuf.baseAddress!, d)
-                    roundingE[r] = index.axes.roundingBound(maxCentredNorm: max(index.maxCentredNorm, centred.squareRoot()))
+                    roundingE[r] = index.roundingBound(query: q)
                 }
                 if boundTable {
                     // Per bank tile, every row's bound into a table: the row of the smallest bound is a first
@@ -204,7 +214,7 @@ extension MemoryBank {
                 }
                 for r in 0..<rows { bestOut[lo + r] = bestI[r] }
             }
-        }}}}}}}
+        }}}}}}
         return best
     }
 
@@ -216,21 +226,16 @@ extension MemoryBank {
         let m = queries.shape[0], n = count, d = dimension
         if m == 0 { return [] }
         let width = index.axes.width, codeBytes = index.codes.groups * 4
-        var yq = [Float](repeating: 0, count: m * width)
-        queries.withUnsafeBufferPointer { q in
-            yq.withUnsafeMutableBufferPointer { yb in _ = index.axes.rotate(q.baseAddress!, rows: m, into: yb.baseAddress!) }
-        }
+        let yq = index.rotated(queries)
         var best = [Int32](repeating: -1, count: m)
         let queryBlock = 64, together = 4
         // Bank tiles of 8,192 rows: 256 KiB of codes and a 128 KiB table for 4 queries stay in the core's L2.
         let tileBlocks = tileRows.map { max(1, $0 / 16) } ?? 512
         let bankBlocks = index.codes.paddedCount / 16
-        let mean = index.axes.mean
         queries.withUnsafeBufferPointer { qBuf in
         features.withUnsafeBufferPointer { fBuf in
         yq.withUnsafeBufferPointer { yBuf in
         best.withUnsafeMutableBufferPointer { bestBuf in
-        mean.withUnsafeBufferPointer { meanBuf in
         dot.shift.withUnsafeBufferPointer { shiftBuf in
         dot.rowTerm.withUnsafeBufferPointer { rowTermBuf in
         dot.residual.withUnsafeBufferPointer { residualBuf in
@@ -263,8 +268,7 @@ extension MemoryBank {
                     let (term, residual) = index.codes.dotQuery(yBuf.baseAddress! + (lo + r) * width,
                                                                 into: codesQ + r * codeBytes)
                     queryTerm[r] = term; residualQ[r] = residual
-                    let centred = pc_squared_distance(qBase + (lo + r) * d, meanBuf.baseAddress!, d)
-                    roundingE[r] = index.axes.roundingBound(maxCentredNorm: max(index.maxCentredNorm, centred.squareRoot()))
+                    roundingE[r] = index.roundingBound(query: qBase + (lo + r) * d)
                 }
                 var tile = 0
                 while tile < bankBlocks {
@@ -298,7 +302,7 @@ extension MemoryBank {
                 }
                 for r in 0..<rows { bestOut[lo + r] = bestI[r] }
             }
-        }}}}}}}}
+        }}}}}}}
         return best
     }
 }

@@ -154,10 +154,7 @@ struct MemoryBankNearestTests {
             queries += features.scalars[0..<(3 * d)].map { $0 * 30 - 2 }
             let m = queries.count / d
             let width = index.axes.width, bytes = index.codes.groups * 4
-            var y = [Float](repeating: 0, count: m * width)
-            queries.withUnsafeBufferPointer { qb in
-                y.withUnsafeMutableBufferPointer { _ = index.axes.rotate(qb.baseAddress!, rows: m, into: $0.baseAddress!) }
-            }
+            let y = index.rotated(Tensor(shape: [m, d], scalars: queries))
             var failures: [String] = []
             var table = [Float](repeating: 0, count: index.codes.paddedCount)
             var u = [UInt8](repeating: 0, count: bytes)
@@ -174,8 +171,7 @@ struct MemoryBankNearestTests {
                     }
                 }
                 let q = Array(queries[(r * d)..<((r + 1) * d)])
-                let centred = zip(q, index.axes.mean).map { ($0 - $1) * ($0 - $1) }.reduce(0, +).squareRoot()
-                let e = index.axes.roundingBound(maxCentredNorm: max(index.maxCentredNorm, centred))
+                let e = index.roundingBound(query: q)
                 for b in 0..<n {
                     let s = features.withUnsafeBufferPointer { pc_squared_distance(q, $0.baseAddress! + b * d, d) }
                     let t = QuantizedBankIndex.reach(squaredDistance: s, rounding: e, queryResidual: residual) + dot.residual[b]
