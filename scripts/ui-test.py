@@ -157,6 +157,12 @@ class Browser:
             self.shot("failure")
             raise AssertionError(f"timed out waiting for {what}") from None
 
+    def loaded(self, page, what):
+        """Waits until the app has routed to `page` and the page has shown its data. Navigation is asynchronous
+        (a hashchange event), so data-loaded alone could still be the previous page's."""
+        self.wait(lambda d: self.find("#page").get_attribute("data-page") == page
+                  and self.find("#page").get_attribute("data-loaded") == "true", what)
+
     def find(self, css):
         return self.driver.find_element(By.CSS_SELECTOR, css)
 
@@ -286,7 +292,7 @@ def run(server, b):
     b.step("live-paused-and-resumed")
     # The counters are the server's (this shift, last hour), so a page opened again mid-shift starts from them.
     b.find('#nav a[data-page="review"]').click()
-    b.wait(lambda d: b.find("#page").get_attribute("data-loaded") == "true", "the review page")
+    b.loaded("review", "the review page")
     b.find('#nav a[data-page="live"]').click()
     b.wait(lambda d: b.all("#count-parts") and b.text("#count-parts") == "4" and b.text("#count-hour") == "4",
            "this shift's and the last hour's counts from the server")
@@ -301,7 +307,7 @@ def run(server, b):
     ng_card = [c for c in b.all("#live-cards li") if c.find_element(By.CSS_SELECTOR, ".badge").text == "NG"][0]
     ng_id = ng_card.get_attribute("data-id")
     ng_card.click()
-    b.wait(lambda d: b.find("#page").get_attribute("data-loaded") == "true", "the inspection detail")
+    b.loaded("inspection", "the inspection detail")
     assert b.text("#detail-decision") == "NG" and f"Inspection {ng_id}" in b.text("#page h1")
     assert b.canvas_has_content("#detail-image") and b.canvas_has_content("#detail-heatmap"), "image and heatmap drawn"
     # The predicted region (map at the threshold) is outlined, and its size is among the facts.
@@ -359,7 +365,7 @@ def run(server, b):
     b.wait(lambda d: len(b.all("#live-cards li")) == 4, "the live page again (history)")
     ok_card = [c for c in b.all("#live-cards li") if c.find_element(By.CSS_SELECTOR, ".badge").text == "OK"][0]
     ok_card.click()
-    b.wait(lambda d: b.find("#page").get_attribute("data-loaded") == "true", "the OK part's detail")
+    b.loaded("inspection", "the OK part's detail")
     ActionChains(b.driver).move_to_element(b.find("#verdict-good")).perform()
     assert "no dataset changes" in b.text("#effect")
     b.find("#viewer").click()
@@ -373,7 +379,7 @@ def run(server, b):
     waiting = sorted(i["id"] for i in unreviewed["items"])
     assert waiting and all(i["decision"] == "ok" for i in unreviewed["items"]), unreviewed
     b.find('#nav a[data-page="review"]').click()
-    b.wait(lambda d: b.find("#page").get_attribute("data-loaded") == "true", "the review queue")
+    b.loaded("review", "the review queue")
     b.find("#band").clear()
     b.find("#band").send_keys("100")
     b.find("#queue-summary").click()   # leaves the field: its change event reloads the queue
@@ -389,7 +395,7 @@ def run(server, b):
     # Calibration (expert): the histograms drawn; dragging the threshold moves it and the expected rates; only an
     # admin may apply.
     b.find('#nav a[data-page="calibration"]').click()
-    b.wait(lambda d: b.find("#page").get_attribute("data-loaded") == "true", "the calibration page")
+    b.loaded("calibration", "the calibration page")
     assert len(b.all("#histogram rect.column")) > 0
     assert len(b.all("#histogram rect.series-defect")) > 0, "the reviewed defect (the escape) is drawn"
     start = float(b.find("#threshold-input").get_attribute("value"))
@@ -411,7 +417,7 @@ def run(server, b):
         with open(os.path.join(uploads, name), "wb") as f:
             f.write(data)
     b.find('#nav a[data-page="datasets"]').click()
-    b.wait(lambda d: b.find("#page").get_attribute("data-loaded") == "true", "the datasets page")
+    b.loaded("datasets", "the datasets page")
     b.find("#set-defect").click()
     b.wait(lambda d: b.text("#dataset-summary") == f"{len(count('defect'))} defect image(s)", "the defect set")
     before = len(count("defect"))
@@ -596,7 +602,7 @@ def run(server, b):
     # Models: both versions listed, the dual one active; each evaluated with progress on two new good images and
     # the defects it was not trained on; the two side by side; a rollback to v1.
     b.find('#nav a[data-page="models"]').click()
-    b.wait(lambda d: b.find("#page").get_attribute("data-loaded") == "true", "the models page")
+    b.loaded("models", "the models page")
     rows = b.all("#versions tbody tr")
     assert [r.get_attribute("data-version") for r in rows] == ["2", "1"]
     assert "active" in rows[0].get_attribute("class")
@@ -647,7 +653,7 @@ def run(server, b):
     b.driver.set_window_size(768, 1024)
     for page in ("live", "review", "calibration", "models", "datasets", "studio"):
         b.find(f'#nav a[data-page="{page}"]').click()
-        b.wait(lambda d: b.find("#page").get_attribute("data-loaded") == "true", f"the {page} page at tablet width")
+        b.loaded(page, f"the {page} page at tablet width")
         overflow = b.driver.execute_script("""
             const width = document.documentElement.clientWidth;
             const wide = [...document.querySelectorAll('body *')].filter((e) => {
@@ -676,7 +682,7 @@ def run(server, b):
     b.wait(lambda d: b.text("#who") == "operator (operator)", "the signed-in operator")
     assert [a.text for a in b.all("#nav a") if a.is_displayed()] == ["Live", "Review", "Calibration", "Models", "Datasets"]
     b.find('#nav a[data-page="models"]').click()
-    b.wait(lambda d: b.find("#page").get_attribute("data-loaded") == "true", "the models page for the operator")
+    b.loaded("models", "the models page for the operator")
     assert not b.all("#fit-form") and not b.all("#versions button.evaluate, #versions button.activate"), \
         "no fit, evaluate or activate for an operator"
     assert b.all("#versions button.show-charts"), "an operator reads the evaluations"
@@ -699,7 +705,7 @@ def run(server, b):
     assert result["model_version"] == 1, result
     b.step("admin-rollback")
     b.find('#nav a[data-page="calibration"]').click()
-    b.wait(lambda d: b.find("#page").get_attribute("data-loaded") == "true", "the calibration page for the admin")
+    b.loaded("calibration", "the calibration page for the admin")
     field = b.find("#threshold-input")
     field.clear()
     field.send_keys("2.5\t")

@@ -61,9 +61,10 @@ function route() {
   for (const link of $('nav').querySelectorAll('a')) {
     link.setAttribute('aria-current', link.dataset.page === name ? 'page' : 'false');
   }
-  const root = $('page');
-  root.hidden = false;
-  delete root.dataset.loaded;   // each page sets it when its data is shown (what the browser test waits for)
+  // A fresh element per route: a page still loading when it is left writes into its own, detached one. It names
+  // its page at once; the page sets data-loaded when its data is shown (the browser test waits for both).
+  const root = el('section', { id: 'page', dataset: { page: page === PAGES[name] ? name : 'live' } });
+  $('page').replaceWith(root);
   const product = $('product').value;
   if (!hasRole(me, page.role)) {
     clear(root).append(el('p', { class: 'error', text: `This page needs the ${page.role} role.` }));
