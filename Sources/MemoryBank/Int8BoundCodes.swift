@@ -98,6 +98,32 @@ final class Int8BoundCodes: @unchecked Sendable {
                                                     groups: groups, classOf: classOf, scale: scale, value: value) : nil
     }
 
+    /// Codes of `count` other points on the grid of `grid` (its steps and scale classes, which need
+    /// `scaleClasses`): each coordinate coded as `dotQuery` codes it (clamped to the grid), so that the dot form's
+    /// squared distances between these points and any query are those of points of `grid`. `QuantizedBankIndex`
+    /// codes its groups' centres this way.
+    init(count: Int, onGridOf grid: Int8BoundCodes, value: (Int, Int) -> Float) {
+        let form = grid.dot!
+        self.count = count
+        paddedCount = (count + 15) / 16 * 16
+        groups = grid.groups
+        codes = .allocate(capacity: paddedCount * groups * 4)
+        codes.initialize(repeating: 0, count: paddedCount * groups * 4)
+        for i in 0..<count {
+            for g in 0..<groups {
+                for j in 0..<4 {
+                    codes[((i / 16) * groups + g) * 64 + (i % 16) * 4 + j] =
+                        Int8(max(-127, min(127, (value(i, 4 * g + j) / grid.scale[g]).rounded())))
+                }
+            }
+        }
+        scale = grid.scale; weight = grid.weight
+        let (rowTerm, residual) = Self.rowTerms(codes: codes, count: count, paddedCount: paddedCount, groups: groups,
+                                                groupWeight: form.groupWeight, scale: scale, value: value)
+        dot = DotForm(shift: form.shift, groupWeight: form.groupWeight, unit2: form.unit2, rowTerm: rowTerm,
+                      residual: residual)
+    }
+
     private static func dotForm(codes: UnsafeMutablePointer<Int8>, count: Int, paddedCount: Int, groups: Int,
                                 classOf: [Int], scale: [Float], value: (Int, Int) -> Float) -> DotForm {
         let top = classOf.max() ?? 0
@@ -107,6 +133,16 @@ final class Int8BoundCodes: @unchecked Sendable {
             groupWeight[g] = Int32(1 << (2 * (top - classOf[g])))
         }
         let unit = Double(scale[0]) / Double(1 << (top - classOf[0]))
+        let (rowTerm, residual) = rowTerms(codes: codes, count: count, paddedCount: paddedCount, groups: groups,
+                                           groupWeight: groupWeight, scale: scale, value: value)
+        return DotForm(shift: shift, groupWeight: groupWeight, unit2: Float(unit * unit), rowTerm: rowTerm,
+                       residual: residual)
+    }
+
+    /// Each point's row term sum_g w_g sum_j (b^2 + 256 b) and rounding residual (`DotForm`).
+    private static func rowTerms(codes: UnsafeMutablePointer<Int8>, count: Int, paddedCount: Int, groups: Int,
+                                 groupWeight: [Int32], scale: [Float], value: (Int, Int) -> Float)
+        -> (rowTerm: [Int32], residual: [Float]) {
         var rowTerm = [Int32](repeating: 0, count: paddedCount), residual = [Float](repeating: 0, count: paddedCount)
         for i in 0..<count {
             var term: Int32 = 0
@@ -123,8 +159,7 @@ final class Int8BoundCodes: @unchecked Sendable {
             rowTerm[i] = term
             residual[i] = Float(r2.squareRoot() * (1 + 1e-5)).nextUp
         }
-        return DotForm(shift: shift, groupWeight: groupWeight, unit2: Float(unit * unit), rowTerm: rowTerm,
-                       residual: residual)
+        return (rowTerm, residual)
     }
 
     deinit { codes.deallocate() }

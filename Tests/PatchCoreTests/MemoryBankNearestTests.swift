@@ -137,14 +137,40 @@ struct MemoryBankNearestTests {
 
     /// The dot form's rule keeps every row at or below the distance found: for every query and bank row, with the
     /// nearest distance so far set to that very row's direct distance (the tightest case), the row's squared code
-    /// distance is within (c + rho_b)^2. Queries are bank rows moved by far less than a grid step (their codes'
-    /// rounding is then most of the code distance), new points and far points outside the grid.
+    /// distance is within (c + rho_b)^2, and the group rule (`CodeGroups`) does not rule out the row's group. Queries
+    /// are bank rows moved by far less than a grid step (their codes' rounding is then most of the code distance),
+    /// new points and far points outside the grid; one bank has groups, the other is one group.
     @Test func dotRuleKeepsEveryRowAtTheDistanceFound() throws {
-        for (label, features) in [("patch-like 128-d", MemoryBankTestData.anisotropic(2000, 128, clusters: 30, seed: 33, offset: 5)),
+        for (label, features) in [("patch-like 128-d", MemoryBankTestData.anisotropic(2600, 128, clusters: 30, seed: 33, offset: 5)),
                                   ("clustered 24-d", MemoryBankTestData.clustered(1500, 24, clusters: 20, seed: 34))] {
             let n = features.shape[0], d = features.shape[1]
             let index = QuantizedBankIndex(features: features)
             let dot = try #require(index.codes.dot)
+            let groups = index.groups, centres = groups.centres, centreForm = try #require(centres.dot)
+            #expect((groups.count > 1) == (n >= 2048), "\(label): \(groups.count) groups for \(n) rows")
+            #expect(groups.order.sorted() == (0..<Int32(n)).map { $0 }, "\(label): the slots are a permutation of the rows")
+            var groupOf = [Int](repeating: 0, count: n)
+            for j in 0..<groups.count { for slot in groups.starts[j]..<groups.starts[j + 1] { groupOf[slot] = j } }
+            // Every member's decoded code lies within the group's spread of its centre's, with room for its residual
+            // (worked out here in Double from the bytes and grid steps, not by the kernel).
+            var centreCode = [Int8](repeating: 0, count: index.codes.groups * 4), memberCode = centreCode
+            var outside: [String] = []
+            for j in 0..<groups.count {
+                centres.code(of: j, into: &centreCode)
+                for slot in groups.starts[j]..<groups.starts[j + 1] {
+                    index.codes.code(of: slot, into: &memberCode)
+                    var d2 = 0.0
+                    for l in 0..<(index.codes.groups * 4) {
+                        let e = Double(index.codes.scale[l / 4]) * Double(Int(centreCode[l]) - Int(memberCode[l]))
+                        d2 += e * e
+                    }
+                    if !(Float(d2.squareRoot()) + dot.residual[slot] <= groups.spread[j]) {
+                        outside.append("group \(j) slot \(slot): \(d2.squareRoot()) + \(dot.residual[slot]) > \(groups.spread[j])")
+                    }
+                }
+            }
+            #expect(outside.isEmpty, "\(label): \(outside.count) members outside their group's spread, e.g. \(outside.prefix(2))")
+            var centreTable = [Float](repeating: 0, count: centres.paddedCount)
             var rng = SplitMix64(seed: 35)
             var queries: [Float] = []
             for i in stride(from: 0, to: n, by: 97) {
@@ -170,12 +196,24 @@ struct MemoryBankNearestTests {
                                           index.codes.paddedCount, &smallest)
                     }
                 }
+                centreForm.shift.withUnsafeBufferPointer { sh in
+                    centreForm.rowTerm.withUnsafeBufferPointer { rt in
+                        pc_int8_dot_table(centres.codes, centres.groups, sh.baseAddress!, u, 1, [term], rt.baseAddress!,
+                                          centreForm.unit2, 0, centres.paddedCount / 16, groups.count, &centreTable,
+                                          centres.paddedCount, &smallest)
+                    }
+                }
                 let q = Array(queries[(r * d)..<((r + 1) * d)])
                 let e = index.roundingBound(query: q)
-                for b in 0..<n {
+                for slot in 0..<n {
+                    let b = Int(groups.order[slot])
                     let s = features.withUnsafeBufferPointer { pc_squared_distance(q, $0.baseAddress! + b * d, d) }
-                    let t = QuantizedBankIndex.reach(squaredDistance: s, rounding: e, queryResidual: residual) + dot.residual[b]
-                    if !(table[b] <= t * t) { failures.append("query \(r) row \(b): \(table[b]) > \(t * t)") }
+                    let c = QuantizedBankIndex.reach(squaredDistance: s, rounding: e, queryResidual: residual)
+                    let t = c + dot.residual[slot]
+                    if !(table[slot] <= t * t) { failures.append("query \(r) row \(b): \(table[slot]) > \(t * t)") }
+                    let j = groupOf[slot]
+                    let gap = centreTable[j].squareRoot() * (1 - 1e-5) - groups.spread[j]
+                    if !(gap <= c) { failures.append("query \(r) row \(b): group \(j) ruled out, gap \(gap) > \(c)") }
                 }
             }
             #expect(failures.isEmpty, "\(label): \(failures.count) rows ruled out, e.g. \(failures.prefix(3))")
