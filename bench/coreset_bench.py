@@ -15,6 +15,8 @@
       per-image 1-NN: the last image's 784 patches vs every 10th row of the other images and vs all other rows,
       torch.cdist + min (median of 5).
   python3 bench/coreset_bench.py faiss --bank FILE [--threads 2]
+  python3 bench/coreset_bench.py faiss --bank BANK.f32 --queries QUERIES.f32 [--threads 2]
+      faiss IndexFlatL2 on a given bank and query file (as `CoresetBench exact BANK QUERIES` reads them), median of 3
       the same queries and banks through faiss-cpu (pip faiss-cpu): exact IndexFlatL2 (median of 5), and IVF
       (nlist = 4 sqrt(N), trained on the bank, nprobe 1/8/32) with its recall@1 against the exact neighbour and the
       change of the mean 1-NN distance.
@@ -195,6 +197,21 @@ def faiss_knn(path, threads):
                   f"build {build:.1f} s")
 
 
+def faiss_pair(bank, queries, threads):
+    import faiss
+    faiss.omp_set_num_threads(threads)
+    b, q = np.ascontiguousarray(load(bank).numpy()), np.ascontiguousarray(load(queries).numpy())
+    flat = faiss.IndexFlatL2(b.shape[1])
+    flat.add(b)
+    times = []
+    for _ in range(3):
+        t0 = time.perf_counter()
+        d, _ = flat.search(q, 1)
+        times.append(time.perf_counter() - t0)
+    print(f"faiss IndexFlatL2 {len(b)} x {len(q)} ({threads} threads): median {np.median(times) * 1e3:.1f} ms "
+          f"(min {min(times) * 1e3:.1f}); mean 1-NN distance {np.sqrt(np.maximum(d[:, 0], 0)).mean():.4f}")
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("cmd", choices=["make-bank", "make-large", "coreset", "knn", "faiss"])
@@ -204,6 +221,7 @@ def main():
     ap.add_argument("--kind", default="mixture")
     ap.add_argument("--out")
     ap.add_argument("--bank")
+    ap.add_argument("--queries")
     ap.add_argument("--picks", type=int, default=300)
     ap.add_argument("--start", type=int, default=0)
     a = ap.parse_args()
@@ -213,6 +231,8 @@ def main():
         make_bank(a.kind, a.out or f"/tmp/bank_{a.kind}.f32")
     elif a.cmd == "coreset":
         coreset(a.bank, a.picks, a.start)
+    elif a.cmd == "faiss" and a.queries:
+        faiss_pair(a.bank, a.queries, a.threads)
     elif a.cmd == "faiss":
         faiss_knn(a.bank, a.threads)
     else:
