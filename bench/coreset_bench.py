@@ -159,23 +159,30 @@ def knn(path):
               f"(min {min(times) * 1e3:.1f}); mean 1-NN distance {d.values.mean():.4f}")
 
 
-def faiss_knn(path, threads):
+def faiss_flat(b, q, threads, runs):
+    """faiss IndexFlatL2 1-NN of q in b, `runs` times: prints the median and returns the distances and rows."""
     import faiss
     faiss.omp_set_num_threads(threads)
+    flat = faiss.IndexFlatL2(b.shape[1])
+    flat.add(b)
+    times = []
+    for _ in range(runs):
+        t0 = time.perf_counter()
+        d, i = flat.search(q, 1)
+        times.append(time.perf_counter() - t0)
+    exact_d = np.sqrt(np.maximum(d[:, 0], 0))
+    print(f"faiss IndexFlatL2 {len(b)} x {len(q)} ({threads} threads): median {np.median(times) * 1e3:.1f} ms "
+          f"(min {min(times) * 1e3:.1f}); mean 1-NN distance {exact_d.mean():.4f}")
+    return exact_d, i[:, 0]
+
+
+def faiss_knn(path, threads):
+    import faiss
     x = load(path).numpy()
     q = np.ascontiguousarray(x[-784:])
     others = x[:-784]
     for b in (np.ascontiguousarray(others[::10]), np.ascontiguousarray(others)):
-        flat = faiss.IndexFlatL2(b.shape[1])
-        flat.add(b)
-        times = []
-        for _ in range(5):
-            t0 = time.perf_counter()
-            d, i = flat.search(q, 1)
-            times.append(time.perf_counter() - t0)
-        exact_d, exact_i = np.sqrt(np.maximum(d[:, 0], 0)), i[:, 0]
-        print(f"faiss IndexFlatL2 784 x {len(b)} ({threads} threads): median {np.median(times) * 1e3:.1f} ms "
-              f"(min {min(times) * 1e3:.1f}); mean 1-NN distance {exact_d.mean():.4f}")
+        exact_d, exact_i = faiss_flat(b, q, threads, runs=5)
         nlist = int(4 * np.sqrt(len(b)))
         quantizer = faiss.IndexFlatL2(b.shape[1])
         ivf = faiss.IndexIVFFlat(quantizer, b.shape[1], nlist)
@@ -198,18 +205,8 @@ def faiss_knn(path, threads):
 
 
 def faiss_pair(bank, queries, threads):
-    import faiss
-    faiss.omp_set_num_threads(threads)
     b, q = np.ascontiguousarray(load(bank).numpy()), np.ascontiguousarray(load(queries).numpy())
-    flat = faiss.IndexFlatL2(b.shape[1])
-    flat.add(b)
-    times = []
-    for _ in range(3):
-        t0 = time.perf_counter()
-        d, _ = flat.search(q, 1)
-        times.append(time.perf_counter() - t0)
-    print(f"faiss IndexFlatL2 {len(b)} x {len(q)} ({threads} threads): median {np.median(times) * 1e3:.1f} ms "
-          f"(min {min(times) * 1e3:.1f}); mean 1-NN distance {np.sqrt(np.maximum(d[:, 0], 0)).mean():.4f}")
+    faiss_flat(b, q, threads, runs=3)
 
 
 def main():

@@ -243,6 +243,7 @@ extension MemoryBank {
         var best = [Int32](repeating: -1, count: m)
         let queryBlock = 64, together = 4
         let groups = index.groups, g = groups.count, centres = groups.centres
+        let starts = groups.starts, spread = groups.spread       // read per group, not per row
         let centreForm = centres.dot!, centreStride = centres.paddedCount
         // Bank tiles of whole groups, about 8,192 slots: 256 KiB of codes and a 128 KiB table for 4 queries stay in
         // the core's L2.
@@ -255,10 +256,7 @@ extension MemoryBank {
         dot.shift.withUnsafeBufferPointer { shiftBuf in
         dot.rowTerm.withUnsafeBufferPointer { rowTermBuf in
         dot.residual.withUnsafeBufferPointer { residualBuf in
-        centreForm.rowTerm.withUnsafeBufferPointer { centreTermBuf in
         groups.order.withUnsafeBufferPointer { slotRow in
-        groups.starts.withUnsafeBufferPointer { starts in
-        groups.spread.withUnsafeBufferPointer { spread in
             let qBase = qBuf.baseAddress!, fBase = fBuf.baseAddress!, bestOut = bestBuf.baseAddress!
             Parallel.forEach(iterations: (m + queryBlock - 1) / queryBlock) { block in
                 let lo = block * queryBlock, rows = min(queryBlock, m - lo)
@@ -333,7 +331,7 @@ extension MemoryBank {
                         roundingE[r0 + k] = index.roundingBound(query: qBase + (lo + r0 + k) * d)
                     }
                     pc_int8_dot_table(centres.codes, centres.groups, shiftBuf.baseAddress!, codesQ + r0 * codeBytes, nq,
-                                      queryTerm + r0, centreTermBuf.baseAddress!, centreForm.unit2, 0,
+                                      queryTerm + r0, centreForm.rowTerm, centreForm.unit2, 0,
                                       centreStride / 16, g, centreTable, centreStride, &smallest)
                     for k in 0..<together {
                         let row = centreTable + k * centreStride
@@ -386,7 +384,7 @@ extension MemoryBank {
                 }
                 for r in 0..<rows { bestOut[lo + r] = bestI[r] }
             }
-        }}}}}}}}}}}
+        }}}}}}}}
         return best
     }
 }
