@@ -58,15 +58,21 @@ actor ActiveModels {
     func load(_ version: ModelVersion) async throws {
         let file = try blobs.url(of: version.modelBlob)
         let (weights, search) = (self.weights, self.search)
-        let scorer = try await Task.detached {
-            try Self.scorer(file: file, threshold: version.threshold, provenance: version.thresholdProvenance,
-                            name: "model version \(version.id)", version: Int(version.version), weights: weights,
-                            search: search)
+        let (scorer, warmUp) = try await Task.detached {
+            let scorer = try Self.scorer(file: file, threshold: version.threshold, provenance: version.thresholdProvenance,
+                                         name: "model version \(version.id)", version: Int(version.version),
+                                         weights: weights, search: search)
+            // The first inspection after an activation would otherwise pay for the first touch of the buffers.
+            return (scorer, Result { try scorer.warmUp() })
         }.value
+        if case let .failure(error) = warmUp {
+            logger.warning("model version \(version.id): warm-up failed: \(error)")
+        }
         loaded[version.productId] = Loaded(version: version, scorer: scorer)
         failed[version.id] = nil
         logger.info("model loaded", metadata: ["product_id": "\(version.productId)", "version": "\(version.version)",
-                                               "threshold": "\(version.threshold)"])
+                                               "threshold": "\(version.threshold)",
+                                               "warm_up_ms": "\((try? warmUp.get()).map { Int($0 * 1000) } ?? -1)"])
     }
 
     /// Brings every product to its active version (and threshold) as the store has them now.

@@ -28,6 +28,8 @@ struct Predict: ParsableCommand {
     @Flag(help: "Continue past unreadable images and list them at the end.") var skipBad = false
     @Flag(help: "Exit 0 even when images are anomalous.") var exitZero = false
     @Option(help: "Compute threads (default: all cores).") var threads: Int?
+    @Flag(help: "Score one blank image at the model's input size first, so the first image's latency does not include the first touch of the buffers (as `serve` does when it loads a model).")
+    var warmUp = false
     @OptionGroup(title: "Search") var search: SearchOptions
     @OptionGroup(title: "Input limits") var limits: LimitOptions
 
@@ -62,6 +64,10 @@ struct Predict: ParsableCommand {
         let scorer = try PatchCoreScorer.load(URL(fileURLWithPath: model), weights: weights.map { URL(fileURLWithPath: $0) },
                                               name: URL(fileURLWithPath: model).lastPathComponent, search: search.method)
         if scorer.search != .exact { log("search: \(scorer.searchSummary)") }
+        if warmUp {
+            let seconds = try scorer.warmUp()
+            log("warm-up: \(scorer.warmUpSize.width)x\(scorer.warmUpSize.height) in \(String(format: "%.0f", seconds * 1000)) ms")
+        }
         let fitted = scorer.model
         let files = try imageFiles()
         if files.isEmpty { throw ValidationError("no PNG/JPEG images found in \(inputs.joined(separator: ", "))") }

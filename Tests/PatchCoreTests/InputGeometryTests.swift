@@ -58,6 +58,17 @@ import Testing
         #expect(read.config.transform == .native(scale: 1))
         let scorer = try PatchCoreScorer(model: read, extractor: extractor)
 
+        // A warm-up scores a blank image at the first training image's size (its grid times the stride) and leaves
+        // the scorer's results as they were.
+        let first = try ImageFile.read(fixture.data.test.first { $0.label == .good }!.image)
+        let before = try scorer.predict(first, name: "before").score
+        #expect(scorer.warmUpSize == (224, 224))
+        #expect(try scorer.warmUp() > 0)
+        #expect(try scorer.predict(first, name: "after").score == before)
+        var wide = read
+        (wide.info.gridHeight, wide.info.gridWidth) = (20, 28)
+        #expect(try PatchCoreScorer(model: wide, extractor: extractor).warmUpSize == (224, 160))
+
         let defects = fixture.data.test.filter { $0.label == .defect }.prefix(4)
         let goods = fixture.data.test.filter { $0.label == .good }.prefix(4)
         var defectScores: [Float] = [], goodScores: [Float] = []

@@ -213,4 +213,25 @@ public final class PatchCoreScorer: Sendable {
     }
 
     public func predict(contentsOf url: URL) throws -> Prediction { try predict(.file(url)) }
+
+    /// The model input size `warmUp` scores: the geometry's fixed input size, else the first training image's (its
+    /// recorded patch grid times the finest tap's stride), at least `InputTransform.minimumSide` a side.
+    public var warmUpSize: (width: Int, height: Int) {
+        if let fixed = model.config.transform.fixedInputSize { return fixed }
+        let stride = extractor.finestStride
+        return (max(InputTransform.minimumSide, model.info.gridWidth * stride),
+                max(InputTransform.minimumSide, model.info.gridHeight * stride))
+    }
+
+    /// Scores one mid-grey image at `warmUpSize` and discards the result, so that the first part a line sends does
+    /// not pay for the first touch of the backbone's and the search's buffers (at 1,000 x 1,000 about 35 ms of page
+    /// faults, bench/RESULTS.md): the model warm-up of serving systems such as Triton. Returns the seconds it took.
+    @discardableResult
+    public func warmUp() throws -> Double {
+        let t0 = Date()
+        let (width, height) = warmUpSize
+        let grey = Image(width: width, height: height, channels: 3, pixels: [UInt8](repeating: 128, count: width * height * 3))
+        _ = try predict(prepared: grey, name: "warm-up")
+        return Date().timeIntervalSince(t0)
+    }
 }
