@@ -68,6 +68,9 @@ import Testing
         var wide = read
         (wide.info.gridHeight, wide.info.gridWidth) = (20, 28)
         #expect(try PatchCoreScorer(model: wide, extractor: extractor).warmUpSize == (224, 160))
+        // Within the sides one pass may take, whatever the file records.
+        (wide.info.gridHeight, wide.info.gridWidth) = (1, 600)
+        #expect(try PatchCoreScorer(model: wide, extractor: extractor).warmUpSize == (PatchCoreConfig.maxInputSide, 32))
 
         let defects = fixture.data.test.filter { $0.label == .defect }.prefix(4)
         let goods = fixture.data.test.filter { $0.label == .good }.prefix(4)

@@ -215,12 +215,12 @@ public final class PatchCoreScorer: Sendable {
     public func predict(contentsOf url: URL) throws -> Prediction { try predict(.file(url)) }
 
     /// The model input size `warmUp` scores: the geometry's fixed input size, else the first training image's (its
-    /// recorded patch grid times the finest tap's stride), at least `InputTransform.minimumSide` a side.
+    /// recorded patch grid times the finest tap's stride), within `InputTransform.minimumSide...maxInputSide` a side.
     public var warmUpSize: (width: Int, height: Int) {
         if let fixed = model.config.transform.fixedInputSize { return fixed }
-        let stride = extractor.finestStride
-        return (max(InputTransform.minimumSide, model.info.gridWidth * stride),
-                max(InputTransform.minimumSide, model.info.gridHeight * stride))
+        let sides = InputTransform.minimumSide...PatchCoreConfig.maxInputSide
+        func side(_ cells: Int) -> Int { min(max(cells * extractor.finestStride, sides.lowerBound), sides.upperBound) }
+        return (side(model.info.gridWidth), side(model.info.gridHeight))
     }
 
     /// Scores one mid-grey image at `warmUpSize` and discards the result, so that the first part a line sends does
