@@ -43,6 +43,10 @@ import Testing
             #expect((r["decision_rule"] as? String)?.contains("score >= threshold") == true)
         }
         #expect(onlyGood.stderr.contains("anomalous when score >="), "the rule is printed: \(onlyGood.stderr)")
+        // --warm-up scores a blank image at the input size first and reports it; the scores stay the same.
+        let warmed = try CLIRunner.run(["predict", "--model", model, "--warm-up", "--json", "-", good[0].path])
+        #expect(warmed.status == 0 && warmed.stderr.contains("warm-up: 224x224 in "), "\(warmed.stderr)")
+        #expect(try records(warmed.stdout).first?["score"] as? Double == lines.first?["score"] as? Double)
 
         let all = try CLIRunner.run(["predict", "--model", model, data.appendingPathComponent("test").path])
         #expect(all.status == 1, "defects present: exit 1. \(all.stderr)")
