@@ -28,6 +28,10 @@ struct FitJobParams: Codable, Sendable {
     /// (default 128); both multiples of 32.
     var tile: String?
     var tileOverlap: Int?
+    /// The normal areas of the product's accepted defect images with masks join the good images' patches (as
+    /// `fit --normal-from-defects`), `defect_margin` cells (default 4) from the mask left out.
+    var normalFromDefects: Bool?
+    var defectMargin: Int?
 
     /// The model configuration these parameters ask for, validated (`StoreError.invalid` names the field).
     func config() throws -> PatchCoreConfig {
@@ -63,6 +67,12 @@ struct FitJobParams: Codable, Sendable {
             throw StoreError.invalid(field: "tile_overlap", problem: "needs tile")
         }
         try config.validate()
+        if let margin = defectMargin {
+            guard normalFromDefects == true else { throw StoreError.invalid(field: "defect_margin", problem: "needs normal_from_defects") }
+            guard DefectNormalAreas.marginRange.contains(margin) else {
+                throw StoreError.invalid(field: "defect_margin", problem: "must be in \(DefectNormalAreas.marginRange.lowerBound)...\(DefectNormalAreas.marginRange.upperBound) cells, got \(margin)")
+            }
+        }
         return config
     }
 }
@@ -206,6 +216,17 @@ struct JobWorker: Service {
                                                        path: "dataset item \(item.id)"))
             }
         }
+        var normalAreaItems: [DatasetItem] = []
+        if params.normalFromDefects == true {
+            normalAreaItems = try await store.datasetItems(productId: productId, kind: .defect, verdict: .accepted).filter { $0.maskBlob != nil }
+            guard !normalAreaItems.isEmpty else {
+                throw StoreError.invalid(field: "normal_from_defects", problem: "the product has no accepted defect image with a mask; upload defects with masks first")
+            }
+            options.defectNormalAreas = DefectNormalAreas(examples: try normalAreaItems.map { item in
+                PositiveExample(image: try blobs.url(of: item.imageBlob), mask: try blobs.url(of: item.maskBlob!),
+                                source: PositiveSource(kind: .trainDefects, path: "dataset item \(item.id)"))
+            }, marginCells: params.defectMargin ?? DefectNormalAreas.defaultMarginCells)
+        }
         let result = try PatchCoreTrainer.fit(config: config, weights: weights, good: sources, options: options) {
             progress.set($0)
         }
@@ -218,7 +239,9 @@ struct JobWorker: Service {
             config: String(decoding: try JSONEncoder().encode(config), as: UTF8.self),
             threshold: Double(result.model.calibration.threshold),
             thresholdProvenance: result.model.calibration.provenance.description,
-            trainItems: goods.map(\.id) + positiveItems.map(\.id)),
+            // Images whose normal areas joined the bank were trained on too: comparisons leave them out.
+            trainItems: goods.map(\.id) + positiveItems.map(\.id)
+                + normalAreaItems.map(\.id).filter { id in !positiveItems.contains { $0.id == id } }),
             actor: "job:\(job.id)")
         if params.activate == true {
             try await models.load(version)
@@ -229,6 +252,7 @@ struct JobWorker: Service {
         return String(decoding: try compact.encode(
             ["model_version_id": version.id, "version": version.version, "images": Int64(goods.count),
              "patches": Int64(result.patchCount), "positives": Int64(positiveItems.count),
+             "normal_area_images": Int64(result.model.info.defectNormalAreas?.images ?? 0),
              "bank_chunks": Int64(result.streamedBank?.chunks ?? 1)]), as: UTF8.self)
     }
 }

@@ -25,6 +25,7 @@ struct Evaluate: ParsableCommand {
     @OptionGroup var modelOptions: ModelOptions
     @OptionGroup var threshold: ThresholdOptions
     @OptionGroup var dual: DualOptions
+    @OptionGroup var normalAreas: NormalAreaOptions
     @OptionGroup(title: "Search") var search: SearchOptions
     @OptionGroup(title: "Input limits") var limits: LimitOptions
     @Option(help: "A fitted model file (plain or dual); when absent the model is fitted on the fly.") var model: String?
@@ -51,8 +52,10 @@ struct Evaluate: ParsableCommand {
         // Before any fitting: nothing to evaluate is the user's mistake, not a result.
         if ds.test.isEmpty { throw ValidationError("\(data.url.path): no test images (an evaluation needs rows or folders of the test split)") }
         if dual.dual, model != nil { log("note: --dual options are ignored with --model; the model file decides how it scores") }
+        if normalAreas.normalFromDefects, model != nil { throw ValidationError("--normal-from-defects is a fitting option; it cannot change --model's bank") }
         let run = try EvaluationJob(dataset: ds, modelFile: model.map { URL(fileURLWithPath: $0) }, options: modelOptions,
                                     threshold: threshold, dual: dual.dual && model == nil ? dual : nil,
+                                    normalAreas: model == nil ? try normalAreas.areas(dataset: ds) : nil,
                                     saveModel: saveModel.map { URL(fileURLWithPath: $0) }, setThreshold: setThreshold,
                                     out: out.map { URL(fileURLWithPath: $0) }, composite: composite, skipBad: data.skipBad,
                                     search: search.method).run()
@@ -70,6 +73,8 @@ struct EvaluationJob {
     var threshold: ThresholdOptions
     /// Fit PatchCoreDual on the fly (nil: plain PatchCore).
     var dual: DualOptions? = nil
+    /// Normal areas of the training defects in the bank fitted on the fly.
+    var normalAreas: DefectNormalAreas? = nil
     var saveModel: URL?
     var setThreshold: LabelledThreshold? = nil
     var out: URL?
@@ -92,7 +97,8 @@ struct EvaluationJob {
             let fit = try PatchCoreTrainer.fit(extractor: extractor, good: ImageSource.files(dataset.train.map(\.image)),
                                                options: try fitOptions(dual: dual, positives: positives,
                                                                        threshold: threshold, skipBad: skipBad,
-                                                                       featureMemoryMiB: options.featureMemory),
+                                                                       featureMemoryMiB: options.featureMemory,
+                                                                       normalAreas: normalAreas),
                                                progress: progress)
             skipped = fit.skipped
             fitSeconds = fit.totalSeconds

@@ -20,6 +20,7 @@ struct Fit: ParsableCommand {
     @OptionGroup var model: ModelOptions
     @OptionGroup var threshold: ThresholdOptions
     @OptionGroup var dual: DualOptions
+    @OptionGroup var normalAreas: NormalAreaOptions
     @OptionGroup(title: "Input limits") var limits: LimitOptions
     @Option(name: .customLong("model"), help: "Output model file (.safetensors).") var output: String
 
@@ -47,7 +48,8 @@ struct Fit: ParsableCommand {
         let extractor = try FeatureExtractor(config: config, weights: try model.weightsURL())
         let result = try PatchCoreTrainer.fit(extractor: extractor, good: ImageSource.files(urls),
                                               options: try fitOptions(dual: dual, positives: positives, threshold: threshold,
-                                                                      skipBad: data.skipBad, featureMemoryMiB: model.featureMemory),
+                                                                      skipBad: data.skipBad, featureMemoryMiB: model.featureMemory,
+                                                                      normalAreas: try normalAreas.areas(dataset: dataset)),
                                               progress: TerminalProgress().handler)
         try ModelFile.write(result.model, to: out)
         printSummary(result, config: config, file: out)
@@ -74,6 +76,9 @@ func printSummary(_ result: FitResult, config: PatchCoreConfig, file: URL?) {
     } else {
         lines += [backbone, images,
                   "bank:       \(m.banks.normal.count) patches (coreset ratio \(config.coresetRatio)\(info.streamedBank.map { "; \($0.description)" } ?? ""))"]
+    }
+    if let areas = info.defectNormalAreas {
+        lines.append("normal:     + \(areas.patches) patches from the normal areas of \(areas.images) defect image(s) (margin \(areas.marginCells) cells)")
     }
     lines += ["threshold:  \(cal.threshold), score >= threshold is anomalous (\(cal.provenance))",
               "time:       features \(fmt(result.featureSeconds)) s, coreset \(fmt(result.coresetSeconds)) s, calibration \(fmt(result.calibrationSeconds)) s, total \(fmt(result.totalSeconds)) s"]

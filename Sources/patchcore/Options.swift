@@ -222,9 +222,45 @@ func applyThreads(_ n: Int?) {
 
 /// Fit options from the command line: positives (dual when any), calibration plan and threshold policy.
 func fitOptions(dual: DualOptions?, positives: [PositiveExample], threshold: ThresholdOptions, skipBad: Bool,
-                featureMemoryMiB: Int) throws -> FitOptions {
-    FitOptions(positives: positives, dual: dual?.fitOptions() ?? DualFitOptions(), calibration: try threshold.plan(),
-               threshold: threshold.policy, skipBad: skipBad, featureMemory: featureMemoryMiB << 20)
+                featureMemoryMiB: Int, normalAreas: DefectNormalAreas? = nil) throws -> FitOptions {
+    var options = FitOptions(positives: positives, dual: dual?.fitOptions() ?? DualFitOptions(),
+                             calibration: try threshold.plan(), threshold: threshold.policy, skipBad: skipBad,
+                             featureMemory: featureMemoryMiB << 20)
+    options.defectNormalAreas = normalAreas
+    return options
+}
+
+/// The normal areas of the data set's training defect images in the normal bank (`fit` / `evaluate
+/// --normal-from-defects`, `DefectNormalAreas`).
+struct NormalAreaOptions: ParsableArguments {
+    @Flag(help: "Add the normal areas of the data set's training defect images (patch cells more than --defect-margin cells from the mask) to the good images' patches before the coreset.")
+    var normalFromDefects = false
+
+    @Option(help: "With --normal-from-defects: patch cells around a defect's mask that are left out (0...64).")
+    var defectMargin: Int = DefectNormalAreas.defaultMarginCells
+
+    func validate() throws {
+        guard DefectNormalAreas.marginRange.contains(defectMargin) else {
+            throw ValidationError("--defect-margin must be in \(DefectNormalAreas.marginRange.lowerBound)...\(DefectNormalAreas.marginRange.upperBound) cells, got \(defectMargin)")
+        }
+        if !normalFromDefects, defectMargin != DefectNormalAreas.defaultMarginCells {
+            throw ValidationError("--defect-margin needs --normal-from-defects")
+        }
+    }
+
+    /// nil without the flag; else the data set's training defect images with masks (none is an error naming the data).
+    func areas(dataset: Dataset?) throws -> DefectNormalAreas? {
+        guard normalFromDefects else { return nil }
+        guard let dataset else {
+            throw ValidationError("--normal-from-defects takes the training defect images of --data or --manifest, not of --images")
+        }
+        let examples = PositiveExample.trainDefects(of: dataset)
+        guard !examples.isEmpty else {
+            throw ValidationError("--normal-from-defects: \(dataset.name) has no training defect images with masks")
+        }
+        log("normal areas: \(examples.count) training defect image(s) with masks in \(dataset.name), margin \(defectMargin) cells")
+        return DefectNormalAreas(examples: examples, marginCells: defectMargin)
+    }
 }
 
 /// PatchCoreDual: a positive bank of defect patches beside the normal one (`fit --dual`, `evaluate --dual`).

@@ -79,6 +79,38 @@ import Testing
         #expect(saved.status == 0, "\(saved.stderr)")
     }
 
+    /// `--normal-from-defects`: the training defects' normal areas join a plain bank (fit and evaluate), recorded in
+    /// the model and printed; misuses are refused before any work.
+    @Test func normalAreasOfTheTrainingDefects() throws {
+        defer { cleanup() }
+        let model = root.appendingPathComponent("areas.safetensors")
+        let fit = try CLIRunner.run(["fit", "--manifest", manifest.path, "--normal-from-defects", "--defect-margin", "2",
+                                     "--coreset-ratio", "0.1", "--model", model.path] + common)
+        #expect(fit.status == 0, "\(fit.stderr)")
+        #expect(fit.stderr.contains("normal areas: 6 training defect image(s)"), "\(fit.stderr)")
+        let record = try #require(try ModelFile.read(model).info.defectNormalAreas)
+        #expect(record.images == 6 && record.marginCells == 2 && record.patches > 0)
+        #expect(fit.stdout.contains("normal:     + \(record.patches) patches from the normal areas of 6 defect image(s) (margin 2 cells)"), "\(fit.stdout)")
+        #expect(try !ModelFile.read(model).isDual)
+
+        let json = root.appendingPathComponent("areas.json")
+        let evaluate = try CLIRunner.run(["evaluate", "--manifest", manifest.path, "--normal-from-defects", "--coreset-ratio", "0.1",
+                                          "--json", json.path] + common)
+        #expect(evaluate.status == 0, "\(evaluate.stderr)")
+        #expect(try #require(try metrics(json)["image_auroc"] as? Double) >= 0.9)
+
+        let images = try CLIRunner.run(["fit", "--images", root.appendingPathComponent("data/train").path,
+                                        "--normal-from-defects", "--model", model.path] + common)
+        #expect(images.status != 0 && images.stderr.contains("--images"), "\(images.stderr)")
+        let margin = try CLIRunner.run(["fit", "--manifest", manifest.path, "--defect-margin", "3", "--model", model.path] + common)
+        #expect(margin.status != 0 && margin.stderr.contains("--defect-margin needs --normal-from-defects"), "\(margin.stderr)")
+        let range = try CLIRunner.run(["fit", "--manifest", manifest.path, "--normal-from-defects", "--defect-margin", "65",
+                                       "--model", model.path] + common)
+        #expect(range.status != 0 && range.stderr.contains("65"), "\(range.stderr)")
+        let loaded = try CLIRunner.run(["evaluate", "--manifest", manifest.path, "--model", model.path, "--normal-from-defects"] + common.prefix(2))
+        #expect(loaded.status != 0 && loaded.stderr.contains("--normal-from-defects"), "\(loaded.stderr)")
+    }
+
     @Test func positivesFolderAndBadDefects() throws {
         defer { cleanup() }
         // A --positives folder: one good pair, one empty mask, one mask of another size, one 1-pixel region.

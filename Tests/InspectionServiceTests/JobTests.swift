@@ -211,6 +211,27 @@ import Testing
                                                  body: buffer(body))
                 #expect(r.status == status, "\(body): \(r.status) \(text(r))")
             }
+
+            // The normal areas of the accepted defects with masks (only a has one) join v3's bank, and count as
+            // trained on; a margin without the option, or out of range, is refused before a job starts.
+            let areas = try await run("jobs/fit", fit + #", "normal_from_defects": true, "defect_margin": 1}"#)
+            #expect(areas["state"] as? String == "succeeded", "\(areas)")
+            let result = try JSONSerialization.jsonObject(with: Data(((areas["result"] as? String) ?? "{}").utf8)) as? [String: Any]
+            #expect(result?["normal_area_images"] as? Int == 1, "\(areas)")
+            let versions = object(try await client.execute(uri: "/api/v1/products/bottle/models", method: .get,
+                                                           headers: auth(h.operator)))["items"] as! [[String: Any]]
+            func trained(_ version: Int) throws -> Set<Int> {
+                let text = versions.first { $0["version"] as? Int == version }?["train_items"] as? String ?? "[]"
+                return Set(try JSONDecoder().decode([Int].self, from: Data(text.utf8)))
+            }
+            // v2 = the 8 good images then + defect a (its positive); v3 = all 10 good images + defect a's normal areas.
+            let (v2, v3) = (try trained(2), try trained(3))
+            #expect(v2.isSubset(of: v3) && v3.count == 11, "v2 \(v2), v3 \(v3)")
+            for body in [#"{"defect_margin": 2}"#, #"{"normal_from_defects": true, "defect_margin": 65}"#] {
+                let r = try await client.execute(uri: "/api/v1/products/bottle/jobs/fit", method: .post, headers: jsonHeaders(h.expert),
+                                                 body: buffer(body))
+                #expect(r.status == .badRequest && text(r).contains("defect_margin"), "\(body): \(r.status) \(text(r))")
+            }
         }
     }
 

@@ -23,6 +23,7 @@ export function showModels(root, api, product, _argument, me) {
   const tile = el('input', { id: 'fit-tile', type: 'text', placeholder: 'none', pattern: '[0-9]{2,4}x[0-9]{2,4}', 'aria-describedby': 'fit-tile-help' });
   const dual = el('input', { id: 'fit-dual', type: 'checkbox' });
   const activate = el('input', { id: 'fit-activate', type: 'checkbox' });
+  const normalAreas = el('input', { id: 'fit-normal-areas', type: 'checkbox' });
   const fitForm = el('form', { id: 'fit-form', class: 'panel inline-form' },
     el('h2', { text: 'Fit a new version' }),
     el('label', { for: 'fit-backbone', text: 'Backbone' }), backbone,
@@ -34,6 +35,7 @@ export function showModels(root, api, product, _argument, me) {
     el('span', { id: 'fit-tile-help', class: 'muted small', text: 'WxH, multiples of 32 (e.g. 512x512): large inputs in tiles with 128 px of overlap, memory bounded per tile; empty: one pass per image' }),
     el('label', { for: 'fit-coreset', text: 'Coreset ratio' }), coreset,
     el('label', { class: 'inline', for: 'fit-dual' }, dual, ' dual (accepted defects and samples as a positive bank)'),
+    el('label', { class: 'inline', for: 'fit-normal-areas' }, normalAreas, ' normal areas of accepted defects in the normal bank'),
     el('label', { class: 'inline', for: 'fit-activate' }, activate, ' activate when done'),
     el('button', { type: 'submit', id: 'start-fit', text: 'Start fit' }));
   clear(root).append(
@@ -58,6 +60,7 @@ export function showModels(root, api, product, _argument, me) {
     if (/^[0-9]{2,4}x[0-9]{2,4}$/.test(geometry)) body.size = geometry;
     else if (geometry) body.geometry = geometry;
     if (tile.value.trim()) body.tile = tile.value.trim();
+    if (normalAreas.checked) body.normal_from_defects = true;
     try { await job.follow(await api.post(`${base}/jobs/fit`, body), 'fit'); await load(); } catch (error) { status(error.message, true); }
   });
 

@@ -43,12 +43,15 @@ public struct DualFitOptions: Sendable, Equatable {
 /// var options = FitOptions()                        // plain PatchCore, 10% held out, 1% false rejects
 /// options.positives = PositiveExample.trainDefects(of: dataset)   // non-empty: PatchCoreDual
 /// options.threshold = .falseRejectRate(0.005)
+/// options.defectNormalAreas = DefectNormalAreas(examples: PositiveExample.trainDefects(of: dataset))
 /// ```
 public struct FitOptions: Sendable {
     /// Defect images with masks for PatchCoreDual's positive bank; empty fits plain PatchCore.
     public var positives: [PositiveExample]
     /// Dual settings, used when `positives` is not empty.
     public var dual: DualFitOptions
+    /// Defect images whose normal areas (away from the mask) join the good images' patches in the normal bank.
+    public var defectNormalAreas: DefectNormalAreas?
     public var calibration: CalibrationPlan
     public var threshold: ModelCalibration.Policy
     /// Skip unreadable images (listed in the result) instead of failing.

@@ -62,6 +62,10 @@ public enum PatchCoreTrainer {
             try PositivePatchExtractor.extract(extractor: extractor, examples: options.positives, isolation: $0.isolation,
                                                skipBad: options.skipBad, progress: progress)
         }
+        // The normal areas of defect images join the good images' patches (`DefectNormalAreas`).
+        let normalAreas = try options.defectNormalAreas.map {
+            try $0.extract(extractor: extractor, skipBad: options.skipBad, progress: progress)
+        }
         let featureSeconds = Date().timeIntervalSince(start) - training.chunkCoresetSeconds
 
         // 3. Coreset(s).
@@ -69,11 +73,13 @@ public enum PatchCoreTrainer {
         let normal: MemoryBank
         var streamed: StreamedBankRecord?
         if training.retainsFeatures {
-            normal = try DualBankBuilder.coreset(training.features, ratio: config.coresetRatio,
+            let patches = normalAreas.map { concatenate([training.features, $0.features], axis: 0) } ?? training.features
+            normal = try DualBankBuilder.coreset(patches, ratio: config.coresetRatio,
                                                  projectionDimension: config.projectionDimension, seed: config.seed,
                                                  stage: .coreset, progress: progress)
         } else {
             var passes = CoresetPasses(handler: progress)
+            if let normalAreas, normalAreas.features.shape[0] > 0 { try stream.append(normalAreas.features) { passes.report($0, of: $1) } }
             let result = try stream.finish { passes.report($0, of: $1) }
             normal = try MemoryBank(features: result.bank)
             streamed = StreamedBankRecord(chunks: result.chunks, chunkBytes: stream.chunkBytes,
@@ -155,6 +161,10 @@ public enum PatchCoreTrainer {
                              thresholdRule: calibration.provenance.description,
                              fitSeconds: 0, thresholdCalibration: calibration)
         info.streamedBank = streamed
+        if let normalAreas, let used = options.defectNormalAreas {
+            info.defectNormalAreas = DefectNormalAreasRecord(images: normalAreas.images, patches: normalAreas.features.shape[0],
+                                                             marginCells: used.marginCells)
+        }
         info.modelID = PatchCoreModel.contentID(config: config, info: info, banks: banks)
         // Notes reach the caller in the result; the log gets them at debug level only, so a CLI does not print twice.
         for note in notes { logger.debug("\(note)") }
@@ -162,7 +172,7 @@ public enum PatchCoreTrainer {
             "features_s": "\(featureSeconds)", "coreset_s": "\(coresetSeconds)",
             "calibration_s": "\(Date().timeIntervalSince(calibrationStart))", "threshold": "\(calibration.threshold)"])
         let model = PatchCoreModel(config: config, info: info, banks: banks)
-        return FitResult(model: model, skipped: skipped, positiveWarnings: defects?.warnings ?? [],
+        return FitResult(model: model, skipped: skipped, positiveWarnings: (defects?.warnings ?? []) + (normalAreas?.warnings ?? []),
                          patchCount: training.patchCount, positivePatchCount: defects?.features.shape[0] ?? 0,
                          calibrationImages: calibrationNames, notes: notes, featureSeconds: featureSeconds,
                          coresetSeconds: coresetSeconds, calibrationSeconds: calibrationSeconds,

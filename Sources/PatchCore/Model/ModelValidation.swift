@@ -25,6 +25,11 @@ extension ModelInfo {
                 throw bad("model.streamed_bank needs chunks, chunk_bytes and kept_patches >= 1 and a finite oversampling >= 1, got \(s.chunks), \(s.chunkBytes), \(s.keptPatches), \(s.oversampling)")
             }
         }
+        if let d = defectNormalAreas {
+            guard d.images >= 1, d.patches >= 0, DefectNormalAreas.marginRange.contains(d.marginCells) else {
+                throw bad("model.defect_normal_areas needs images >= 1, patches >= 0 and margin_cells within \(DefectNormalAreas.marginRange.lowerBound)...\(DefectNormalAreas.marginRange.upperBound), got \(d.images), \(d.patches), \(d.marginCells)")
+            }
+        }
         try calibration.validate(field: "model.calibration")
         if let held = thresholdCalibration { try held.validate(field: "model.threshold_calibration") }
     }

@@ -53,6 +53,9 @@ public struct ModelInfo: Sendable, Codable, Equatable {
     /// How a bank too large for `FitOptions.featureMemory` was built chunk by chunk; nil when it was chosen from
     /// every patch at once (then absent from the file, so such files stay as before).
     public var streamedBank: StreamedBankRecord?
+    /// The normal areas of defect images that joined the normal bank's coreset input (`fit --normal-from-defects`);
+    /// nil (absent from the file) for banks of good images only.
+    public var defectNormalAreas: DefectNormalAreasRecord?
 
     public init(weightsSHA256: String, gridHeight: Int, gridWidth: Int, featureDimension: Int, trainImageCount: Int,
                 trainPatchCount: Int, calibration: ScoreCalibration, thresholdRule: String, fitSeconds: Double,
@@ -70,6 +73,7 @@ public struct ModelInfo: Sendable, Codable, Equatable {
         case thresholdRule = "threshold_rule", fitSeconds = "fit_seconds"
         case thresholdCalibration = "threshold_calibration", modelID = "model_id"
         case streamedBank = "streamed_bank"
+        case defectNormalAreas = "defect_normal_areas"
     }
 }
 

@@ -6,6 +6,8 @@ public enum ProgressStage: String, Sendable, Codable, CaseIterable {
     case features
     /// Backbone features of the isolated defect regions (PatchCoreDual's positive bank).
     case positiveFeatures = "positive_features"
+    /// Backbone features of the defect images whose normal areas join the normal bank (`DefectNormalAreas`).
+    case defectNormalAreas = "defect_normal_areas"
     /// Greedy coreset of the normal patches.
     case coreset
     /// Greedy coreset of the defect patches.

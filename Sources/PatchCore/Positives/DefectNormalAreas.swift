@@ -1,0 +1,125 @@
+import Foundation
+import ImageIO
+import PatchFeatures
+import TensorCore
+
+/// The normal areas of annotated defect images as more normal patches (`fit --normal-from-defects`). A defect image
+/// is mostly a good part: plain PatchCore throws it away, and a part whose whole surface differs from the good
+/// images a little (another batch, another tile) then scores high everywhere, far from its defect too. Each image
+/// goes through the model's input transform as a test image does; every cell of the patch grid more than
+/// `marginCells` cells (Chebyshev distance, on the finest tap's grid) from every cell holding a mask pixel joins the
+/// normal bank's coreset input. The margin keeps out the patches whose 3 x 3 neighbourhood or receptive field sees
+/// the defect (bench/RESULTS.md measures 1, 2, 4 and 6 cells).
+///
+/// Defined behaviour on bad input (warnings in `FitResult.positiveWarnings`):
+/// - a mask without defect pixels: the image is not used (a "defect" image whose defect is not marked);
+/// - a mask whose size differs from its image is resized to the image size (nearest neighbour) first;
+/// - an unreadable image or mask fails the fit, or is skipped with `skipBad`; no usable image at all fails it.
+///
+/// ```swift
+/// var options = FitOptions()
+/// options.defectNormalAreas = DefectNormalAreas(examples: PositiveExample.trainDefects(of: dataset))
+/// ```
+public struct DefectNormalAreas: Sendable, Equatable {
+    /// 4 cells (32 input pixels at stride 8): on the Magnetic Tile split the best pixel AUROC / image AUROC balance
+    /// of the margins measured (bench/RESULTS.md).
+    public static let defaultMarginCells = 4
+    public static let marginRange = 0...64
+
+    public var examples: [PositiveExample]
+    public var marginCells: Int
+
+    public init(examples: [PositiveExample], marginCells: Int = defaultMarginCells) {
+        self.examples = examples; self.marginCells = marginCells
+    }
+
+    public func validate() throws {
+        guard Self.marginRange.contains(marginCells) else {
+            throw PatchCoreError.invalidConfiguration("defect margin must be within \(Self.marginRange.lowerBound)...\(Self.marginRange.upperBound) cells, got \(marginCells)")
+        }
+        guard !examples.isEmpty else {
+            throw PatchCoreError.emptyTrainingSet("normal areas of defect images need defect images with masks (the data set's training defects), none were given")
+        }
+    }
+
+    /// The cells (row-major indices of `grid`) farther than `marginCells` from every cell that holds a mask pixel
+    /// (`mask` at the model input size, gray, defect > 127).
+    public static func normalCells(mask: Image, grid: PatchGrid, marginCells: Int) -> [Int] {
+        let (w, h, gw, gh) = (mask.width, mask.height, grid.width, grid.height)
+        var near = [Bool](repeating: false, count: gh * gw)
+        for y in 0..<h {
+            let gy = min(gh - 1, y * gh / h)
+            for x in 0..<w where mask.pixels[(y * w + x) * mask.channels] > 127 {
+                let gx = min(gw - 1, x * gw / w)
+                for cy in max(0, gy - marginCells)...min(gh - 1, gy + marginCells) {
+                    for cx in max(0, gx - marginCells)...min(gw - 1, gx + marginCells) { near[cy * gw + cx] = true }
+                }
+            }
+        }
+        return near.indices.filter { !near[$0] }
+    }
+
+    /// The normal cells' features of every usable example: (rows, D), the images used and the warnings.
+    func extract(extractor: FeatureExtractor, skipBad: Bool, progress: ProgressHandler?) throws
+        -> (features: Tensor, images: Int, warnings: [SkippedImage]) {
+        try validate()
+        var rows: [Float] = []
+        var dimension = 0, used = 0
+        var warnings: [SkippedImage] = []
+        var step = StageProgress(.defectNormalAreas, total: examples.count, handler: progress)
+        for (i, example) in examples.enumerated() {
+            step.set(i)
+            try Task.checkCancellation()
+            let file = example.image.path
+            let image: Image, mask: Image
+            do {
+                image = try ImageFile.read(example.image)
+                mask = try ImageFile.read(example.mask)
+            } catch {
+                guard skipBad else { throw error }
+                warnings.append(SkippedImage(file: file, reason: SystemErrorText.describe(error)))
+                continue
+            }
+            var gray = mask.channels == 1 ? mask : mask.toGray()
+            guard gray.pixels.contains(where: { $0 > 127 }) else {
+                warnings.append(SkippedImage(file: file, reason: "\(example.mask.path): the mask marks no defect pixel; the image is not used as normal"))
+                continue
+            }
+            if gray.width != image.width || gray.height != image.height {
+                warnings.append(SkippedImage(file: file, reason: "\(example.mask.path): mask is \(gray.width)x\(gray.height), image \(image.width)x\(image.height); mask resized (nearest)"))
+                gray = gray.resizedNearest(width: image.width, height: image.height)
+            }
+            let input = try extractor.prepare(image, file: file)
+            let inputMask = try extractor.prepareMask(gray, file: example.mask.path)
+            let set = try extractor.patchFeatures([input])
+            try FiniteCheck.require(set.features, file: file, tensor: "patch features")
+            dimension = set.dimension
+            let keep = Self.normalCells(mask: inputMask, grid: set.grid, marginCells: marginCells)
+            rows += set.features.gatherRows(keep).scalars
+            used += 1
+        }
+        step.set(examples.count)
+        guard used > 0 else {
+            throw PatchCoreError.emptyTrainingSet("no usable defect image for normal areas among \(examples.count) (all masks empty or unreadable)")
+        }
+        return (Tensor(shape: [rows.count / dimension, dimension], scalars: rows), used, warnings)
+    }
+}
+
+/// What a model's normal bank took from defect images (`ModelInfo.defectNormalAreas`).
+public struct DefectNormalAreasRecord: Sendable, Codable, Equatable {
+    /// Defect images whose normal areas were used.
+    public var images: Int
+    /// Their patches that joined the coreset input.
+    public var patches: Int
+    public var marginCells: Int
+
+    public init(images: Int, patches: Int, marginCells: Int) {
+        self.images = images; self.patches = patches; self.marginCells = marginCells
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case images, patches
+        case marginCells = "margin_cells"
+    }
+}
