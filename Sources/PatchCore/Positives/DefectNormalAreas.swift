@@ -45,15 +45,23 @@ public struct DefectNormalAreas: Sendable, Equatable {
     /// The cells (row-major indices of `grid`) farther than `marginCells` from every cell that holds a mask pixel
     /// (`mask` at the model input size, gray, defect > 127).
     public static func normalCells(mask: Image, grid: PatchGrid, marginCells: Int) -> [Int] {
-        let (w, h, gw, gh) = (mask.width, mask.height, grid.width, grid.height)
-        var near = [Bool](repeating: false, count: gh * gw)
+        let (w, h, gw, gh, m) = (mask.width, mask.height, grid.width, grid.height, marginCells)
+        var hit = [Bool](repeating: false, count: gh * gw)
         for y in 0..<h {
             let gy = min(gh - 1, y * gh / h)
-            for x in 0..<w where mask.pixels[(y * w + x) * mask.channels] > 127 {
-                let gx = min(gw - 1, x * gw / w)
-                for cy in max(0, gy - marginCells)...min(gh - 1, gy + marginCells) {
-                    for cx in max(0, gx - marginCells)...min(gw - 1, gx + marginCells) { near[cy * gw + cx] = true }
-                }
+            for x in 0..<w where mask.pixels[(y * w + x) * mask.channels] > 127 { hit[gy * gw + min(gw - 1, x * gw / w)] = true }
+        }
+        // The square of side 2m + 1 around each hit cell, along the rows then the columns (separable: the cost
+        // grows with the cells times m, not with the mask's pixels times m squared).
+        var rows = [Bool](repeating: false, count: gh * gw), near = rows
+        for cy in 0..<gh {
+            for cx in 0..<gw where hit[cy * gw + cx] {
+                for x in max(0, cx - m)...min(gw - 1, cx + m) { rows[cy * gw + x] = true }
+            }
+        }
+        for cy in 0..<gh {
+            for cx in 0..<gw where rows[cy * gw + cx] {
+                for y in max(0, cy - m)...min(gh - 1, cy + m) { near[y * gw + cx] = true }
             }
         }
         return near.indices.filter { !near[$0] }
