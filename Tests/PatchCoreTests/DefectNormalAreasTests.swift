@@ -97,6 +97,17 @@ import Testing
         #expect(fit.model.info.defectNormalAreas?.images == 1)
         #expect(fit.positiveWarnings.contains { $0.reason.contains(blank.lastPathComponent) && $0.reason.contains("marks no defect") })
 
+        // A streamed bank (a feature memory of 64 KiB) takes the normal areas image by image into its chunks: the
+        // same rows are offered, and the bank gets the ratio of all of them, as the bank of one coreset does.
+        var streamed = options
+        streamed.featureMemory = 64 << 10
+        let chunked = try PatchCoreTrainer.fit(extractor: extractor, good: good, options: streamed)
+        #expect(chunked.model.info.streamedBank != nil)
+        #expect(chunked.model.info.defectNormalAreas == fit.model.info.defectNormalAreas)
+        #expect(chunked.model.banks.normal.count == fit.model.banks.normal.count)
+        let plain = try PatchCoreTrainer.fit(extractor: extractor, good: good, options: FitOptions(calibration: .trainingImages))
+        #expect(fit.model.banks.normal.count > plain.model.banks.normal.count)
+
         // Only blank masks: nothing to use is an error, not a silent plain fit.
         options.defectNormalAreas = DefectNormalAreas(examples: [examples[1]])
         #expect(throws: PatchCoreError.self) { try PatchCoreTrainer.fit(extractor: extractor, good: good, options: options) }

@@ -56,15 +56,21 @@ public enum PatchCoreTrainer {
         let sampler = GreedyCoresetSampler(ratio: config.coresetRatio, projectionDimension: config.projectionDimension,
                                            seed: config.seed, threads: ComputeThreads.current)
         var stream = StreamedCoreset(sampler: sampler, chunkBytes: options.featureMemory)
+        // The normal areas of defect images (`DefectNormalAreas`) go into the same stream after the good images, one
+        // image at a time, so a streamed bank stays within its memory.
+        var normalAreas: (images: Int, patches: Int, warnings: [SkippedImage])?
         let training = try trainingFeatures(extractor: extractor, images: bankImages, skipBad: options.skipBad,
-                                            progress: progress, into: &stream)
+                                            progress: progress, into: &stream) { stream in
+            normalAreas = try options.defectNormalAreas.map { areas in
+                try areas.extract(extractor: extractor, skipBad: options.skipBad, progress: progress) { rows in
+                    var passes = CoresetPasses(handler: progress)
+                    try stream.append(rows) { passes.report($0, of: $1) }
+                }
+            }
+        }
         let defects = try dual.map {
             try PositivePatchExtractor.extract(extractor: extractor, examples: options.positives, isolation: $0.isolation,
                                                skipBad: options.skipBad, progress: progress)
-        }
-        // The normal areas of defect images join the good images' patches (`DefectNormalAreas`).
-        let normalAreas = try options.defectNormalAreas.map {
-            try $0.extract(extractor: extractor, skipBad: options.skipBad, progress: progress)
         }
         let featureSeconds = Date().timeIntervalSince(start) - training.chunkCoresetSeconds
 
@@ -73,13 +79,11 @@ public enum PatchCoreTrainer {
         let normal: MemoryBank
         var streamed: StreamedBankRecord?
         if training.retainsFeatures {
-            let patches = normalAreas.map { concatenate([training.features, $0.features], axis: 0) } ?? training.features
-            normal = try DualBankBuilder.coreset(patches, ratio: config.coresetRatio,
+            normal = try DualBankBuilder.coreset(training.features, ratio: config.coresetRatio,
                                                  projectionDimension: config.projectionDimension, seed: config.seed,
                                                  stage: .coreset, progress: progress)
         } else {
             var passes = CoresetPasses(handler: progress)
-            if let normalAreas, normalAreas.features.shape[0] > 0 { try stream.append(normalAreas.features) { passes.report($0, of: $1) } }
             let result = try stream.finish { passes.report($0, of: $1) }
             normal = try MemoryBank(features: result.bank)
             streamed = StreamedBankRecord(chunks: result.chunks, chunkBytes: stream.chunkBytes,
@@ -162,7 +166,7 @@ public enum PatchCoreTrainer {
                              fitSeconds: 0, thresholdCalibration: calibration)
         info.streamedBank = streamed
         if let normalAreas, let used = options.defectNormalAreas {
-            info.defectNormalAreas = DefectNormalAreasRecord(images: normalAreas.images, patches: normalAreas.features.shape[0],
+            info.defectNormalAreas = DefectNormalAreasRecord(images: normalAreas.images, patches: normalAreas.patches,
                                                              marginCells: used.marginCells)
         }
         info.modelID = PatchCoreModel.contentID(config: config, info: info, banks: banks)
@@ -253,7 +257,7 @@ public enum PatchCoreTrainer {
 /// Patch features of a set of training images, all rows in one tensor. With an aspect-keeping geometry each image
 /// has its own grid, so rows are found through `offsets`.
 public struct TrainingFeatures: Sendable {
-    /// (total patches, D), rows (n, y, x).
+    /// (total patches, D), rows (n, y, x), then any rows that are not an image's (`DefectNormalAreas`).
     public var features: Tensor
     /// Grid of each image, in row order.
     public private(set) var grids: [PatchGrid]
@@ -267,7 +271,8 @@ public struct TrainingFeatures: Sendable {
     public var names: [String]
     public var skipped: [SkippedImage]
     /// False when the rows went into a streamed bank (`StreamedCoreset`) instead: `features` then has no rows.
-    public var retainsFeatures: Bool { features.shape[0] == patchCount }
+    /// Rows past `patchCount` are not an image's (`DefectNormalAreas`); they join the bank's coreset input.
+    public var retainsFeatures: Bool { features.shape[0] >= patchCount }
     /// The images read, in row order (to extract an image's features again when they were not retained).
     var sources: [ImageSource] = []
     /// Time spent reducing chunks of a streamed bank while the features were read.
@@ -317,10 +322,12 @@ extension PatchCoreTrainer {
         return try trainingFeatures(extractor: extractor, images: images, skipBad: skipBad, progress: progress, into: &keepAll)
     }
 
-    /// The features of every image go into `stream`. When it never reduced a chunk, they come back as the result's
-    /// `features`; otherwise the result has no rows (`retainsFeatures` false) and `stream` holds the kept ones.
+    /// The features of every image go into `stream`, then whatever `more` appends (rows that are not an image's
+    /// own, after every image's). When it never reduced a chunk, they come back as the result's `features`;
+    /// otherwise the result has no rows (`retainsFeatures` false) and `stream` holds the kept ones.
     static func trainingFeatures(extractor: FeatureExtractor, images: [ImageSource], skipBad: Bool,
-                                 progress: ProgressHandler?, into stream: inout StreamedCoreset) throws -> TrainingFeatures {
+                                 progress: ProgressHandler?, into stream: inout StreamedCoreset,
+                                 more: ((inout StreamedCoreset) throws -> Void)? = nil) throws -> TrainingFeatures {
         guard !images.isEmpty else { throw PatchCoreError.emptyTrainingSet("the training set lists no images") }
         var grids: [PatchGrid] = []
         var sizes: [(width: Int, height: Int)] = []
@@ -354,6 +361,7 @@ extension PatchCoreTrainer {
         guard !names.isEmpty else {
             throw PatchCoreError.emptyTrainingSet("all \(images.count) training image(s) were unreadable")
         }
+        try more?(&stream)
         let features = stream.takeRows() ?? Tensor(shape: [0, stream.dimension], scalars: [])
         var training = TrainingFeatures(features: features, grids: grids, inputSizes: sizes, names: names, skipped: skipped)
         training.sources = sources

@@ -68,12 +68,12 @@ public struct DefectNormalAreas: Sendable, Equatable {
         return near.indices.filter { !near[$0] }
     }
 
-    /// The normal cells' features of every usable example: (rows, D), the images used and the warnings.
-    func extract(extractor: FeatureExtractor, skipBad: Bool, progress: ProgressHandler?) throws
-        -> (features: Tensor, images: Int, warnings: [SkippedImage]) {
+    /// Hands the normal cells' features of each usable example, one image at a time, to `consume` (so a streamed
+    /// bank keeps its memory bound); returns the images used, the rows handed over and the warnings.
+    func extract(extractor: FeatureExtractor, skipBad: Bool, progress: ProgressHandler?,
+                 consume: (Tensor) throws -> Void) throws -> (images: Int, patches: Int, warnings: [SkippedImage]) {
         try validate()
-        var rows: [Float] = []
-        var dimension = 0, used = 0
+        var patches = 0, used = 0
         var warnings: [SkippedImage] = []
         var step = StageProgress(.defectNormalAreas, total: examples.count, handler: progress)
         for (i, example) in examples.enumerated() {
@@ -102,16 +102,16 @@ public struct DefectNormalAreas: Sendable, Equatable {
             let inputMask = try extractor.prepareMask(gray, file: example.mask.path)
             let set = try extractor.patchFeatures([input])
             try FiniteCheck.require(set.features, file: file, tensor: "patch features")
-            dimension = set.dimension
             let keep = Self.normalCells(mask: inputMask, grid: set.grid, marginCells: marginCells)
-            rows += set.features.gatherRows(keep).scalars
+            if !keep.isEmpty { try consume(set.features.gatherRows(keep)) }
+            patches += keep.count
             used += 1
         }
         step.set(examples.count)
         guard used > 0 else {
             throw PatchCoreError.emptyTrainingSet("no usable defect image for normal areas among \(examples.count) (all masks empty or unreadable)")
         }
-        return (Tensor(shape: [rows.count / dimension, dimension], scalars: rows), used, warnings)
+        return (used, patches, warnings)
     }
 }
 
