@@ -124,18 +124,23 @@ public struct DefectIsolation: Sendable, Codable, Equatable {
         return out
     }
 
+    /// A defect image's mask, gray, at the image's size: a mask of another size is resized (nearest neighbour) to it,
+    /// and the warning says so naming `file`. The one rule of every reader of defect masks.
+    static func grayMask(_ mask: Image, fittedTo image: Image, file: String) -> (mask: Image, warning: String?) {
+        let gray = mask.channels == 1 ? mask : mask.toGray()
+        guard gray.width != image.width || gray.height != image.height else { return (gray, nil) }
+        return (gray.resizedNearest(width: image.width, height: image.height),
+                "\(file): mask is \(gray.width)x\(gray.height), image \(image.width)x\(image.height); mask resized (nearest)")
+    }
+
     /// The crops of one defect image, one per connected mask region, and warnings for what was skipped or fixed.
     /// - Parameters:
     ///   - file: the image's path, for warnings.
     ///   - inputSize: the model input size (width, height) the crops are resized to.
     public func crops(image: Image, mask rawMask: Image, inputSize: (width: Int, height: Int),
                       file: String = "image") -> (crops: [DefectCrop], warnings: [String]) {
-        var warnings: [String] = []
-        var mask = rawMask.channels == 1 ? rawMask : rawMask.toGray()
-        if mask.width != image.width || mask.height != image.height {
-            warnings.append("\(file): mask is \(mask.width)x\(mask.height), image \(image.width)x\(image.height); mask resized (nearest)")
-            mask = mask.resizedNearest(width: image.width, height: image.height)
-        }
+        let (mask, resized) = Self.grayMask(rawMask, fittedTo: image, file: file)
+        var warnings = resized.map { [$0] } ?? []
         let regions = DefectRegionMap(mask: mask)
         if regions.isEmpty {
             warnings.append("\(file): empty mask (no defect pixel); skipped")

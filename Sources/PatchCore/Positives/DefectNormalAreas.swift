@@ -80,24 +80,13 @@ public struct DefectNormalAreas: Sendable, Equatable {
             step.set(i)
             try Task.checkCancellation()
             let file = example.image.path
-            let image: Image, mask: Image
-            do {
-                image = try ImageFile.read(example.image)
-                mask = try ImageFile.read(example.mask)
-            } catch {
-                guard skipBad else { throw error }
-                warnings.append(SkippedImage(file: file, reason: SystemErrorText.describe(error)))
-                continue
-            }
-            var gray = mask.channels == 1 ? mask : mask.toGray()
+            guard let (image, mask) = try example.read(skipBad: skipBad, warnings: &warnings) else { continue }
+            let (gray, resized) = DefectIsolation.grayMask(mask, fittedTo: image, file: example.mask.path)
             guard gray.pixels.contains(where: { $0 > 127 }) else {
                 warnings.append(SkippedImage(file: file, reason: "\(example.mask.path): the mask marks no defect pixel; the image is not used as normal"))
                 continue
             }
-            if gray.width != image.width || gray.height != image.height {
-                warnings.append(SkippedImage(file: file, reason: "\(example.mask.path): mask is \(gray.width)x\(gray.height), image \(image.width)x\(image.height); mask resized (nearest)"))
-                gray = gray.resizedNearest(width: image.width, height: image.height)
-            }
+            if let resized { warnings.append(SkippedImage(file: file, reason: resized)) }
             let input = try extractor.prepare(image, file: file)
             let inputMask = try extractor.prepareMask(gray, file: example.mask.path)
             let set = try extractor.patchFeatures([input])

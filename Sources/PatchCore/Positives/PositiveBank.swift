@@ -48,6 +48,18 @@ public struct PositiveExample: Sendable, Hashable {
         self.image = image; self.mask = mask; self.source = source
     }
 
+    /// The image and its mask as read; nil when either cannot be read and `skipBad` (the reason appended to
+    /// `warnings`), else the read error.
+    func read(skipBad: Bool, warnings: inout [SkippedImage]) throws -> (image: Image, mask: Image)? {
+        do {
+            return (try ImageFile.read(image), try ImageFile.read(mask))
+        } catch {
+            guard skipBad else { throw error }
+            warnings.append(SkippedImage(file: image.path, reason: SystemErrorText.describe(error)))
+            return nil
+        }
+    }
+
     /// The defective training images (with masks) of a data set.
     ///
     /// ```swift
@@ -142,15 +154,7 @@ public enum PositivePatchExtractor {
         for (i, example) in examples.enumerated() {
             step.set(i)
             try Task.checkCancellation()
-            let image: Image, mask: Image
-            do {
-                image = try ImageFile.read(example.image)
-                mask = try ImageFile.read(example.mask)
-            } catch {
-                guard skipBad else { throw error }
-                warnings.append(SkippedImage(file: example.image.path, reason: SystemErrorText.describe(error)))
-                continue
-            }
+            guard let (image, mask) = try example.read(skipBad: skipBad, warnings: &warnings) else { continue }
             let start = count
             var regionCount = 0
             switch isolation.scale {
@@ -168,11 +172,8 @@ public enum PositivePatchExtractor {
                 regionCount = crops.count
             case .imageScale:
                 // One backbone pass per image; the union of the regions' kept patches.
-                var fixed = mask
-                if mask.width != image.width || mask.height != image.height {
-                    warnings.append(SkippedImage(file: example.image.path, reason: "\(example.image.path): mask is \(mask.width)x\(mask.height), image \(image.width)x\(image.height); mask resized (nearest)"))
-                    fixed = (mask.channels == 1 ? mask : mask.toGray()).resizedNearest(width: image.width, height: image.height)
-                }
+                let (fixed, resized) = DefectIsolation.grayMask(mask, fittedTo: image, file: example.image.path)
+                if let resized { warnings.append(SkippedImage(file: example.image.path, reason: resized)) }
                 let input = try extractor.prepare(image, file: example.image.path)
                 let (crops, notes) = try isolation.imageScaleRegions(input: input, mask: fixed, transform: extractor.config.transform,
                                                                      prepareMask: { try extractor.prepareMask($0, file: example.image.path) },
