@@ -69,10 +69,14 @@ struct ErrorMiddleware: RouterMiddleware {
         }
     }
 
-    /// A decoding error as "field 'x': problem", without Swift's coding-path dump.
+    /// A decoding error as "field 'x': problem", without Swift's coding-path dump. Fields are named as the client
+    /// wrote them: the API's JSON is snake_case, and a snake-case decoder reports its Swift property names.
     static func describe(_ error: DecodingError) -> String {
+        func snake(_ name: String) -> String {
+            name.reduce(into: "") { out, c in out += c.isUppercase ? "_" + c.lowercased() : String(c) }
+        }
         func path(_ keys: [any CodingKey]) -> String {
-            keys.isEmpty ? "the body" : "field '" + keys.map { $0.intValue.map { "[\($0)]" } ?? $0.stringValue }.joined(separator: ".") + "'"
+            keys.isEmpty ? "the body" : "field '" + keys.map { $0.intValue.map { "[\($0)]" } ?? snake($0.stringValue) }.joined(separator: ".") + "'"
         }
         switch error {
         case let .keyNotFound(key, c): return "\(path(c.codingPath + [key])) is missing"

@@ -133,3 +133,18 @@ import ZIPFoundation
         }
     }
 }
+
+/// A malformed request body's error names the field as the client wrote it (snake_case), not the Swift property.
+@Test func decodingErrorsNameTheFieldAsSent() throws {
+    for (body, field) in [(#"{"defect_margin": "x"}"#, "'defect_margin' should be Int"),
+                          (#"{"normal_from_defects": "yes"}"#, "'normal_from_defects' should be Bool"),
+                          (#"{"taps": [1]}"#, "'taps.[0]' should be String")] {
+        do {
+            _ = try JSONDecoder.snakeCase.decode(FitJobParams.self, from: Data(body.utf8))
+            Issue.record("\(body) decoded")
+        } catch let error as DecodingError {
+            let text = ErrorMiddleware.describe(error)
+            #expect(text.contains(field), "\(body): \(text)")
+        }
+    }
+}
