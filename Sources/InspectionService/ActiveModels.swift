@@ -56,6 +56,28 @@ actor ActiveModels {
 
     /// Loads `version` (off this actor) and makes it current for its product.
     func load(_ version: ModelVersion) async throws {
+        install(try await prepare(version))
+    }
+
+    /// Makes `version` current without reading its file again when the scorer already loaded for its product is
+    /// that version at that threshold (only the record changed, e.g. by its activation); loads it otherwise.
+    func adopt(_ version: ModelVersion) async throws {
+        if let current = loaded[version.productId], current.version.id == version.id,
+           current.version.threshold == version.threshold {
+            loaded[version.productId] = Loaded(version: version, scorer: current.scorer)
+            return
+        }
+        try await load(version)
+    }
+
+    private func install(_ prepared: Loaded) {
+        let version = prepared.version
+        loaded[version.productId] = prepared
+        failed[version.id] = nil
+    }
+
+    /// The scorer of `version`, read, checked and warmed up off this actor.
+    private func prepare(_ version: ModelVersion) async throws -> Loaded {
         let file = try blobs.url(of: version.modelBlob)
         let (weights, search) = (self.weights, self.search)
         let (scorer, warmUp) = try await Task.detached {
@@ -68,11 +90,10 @@ actor ActiveModels {
         if case let .failure(error) = warmUp {
             logger.warning("model version \(version.id): warm-up failed: \(error)")
         }
-        loaded[version.productId] = Loaded(version: version, scorer: scorer)
-        failed[version.id] = nil
         logger.info("model loaded", metadata: ["product_id": "\(version.productId)", "version": "\(version.version)",
                                                "threshold": "\(version.threshold)",
                                                "warm_up_ms": "\((try? warmUp.get()).map { Int($0 * 1000) } ?? -1)"])
+        return Loaded(version: version, scorer: scorer)
     }
 
     /// Brings every product to its active version (and threshold) as the store has them now.
@@ -85,7 +106,13 @@ actor ActiveModels {
             let version = try await store.modelVersion(id: activeId)
             if let current = loaded[product.id], current.version == version { continue }
             do {
-                try await load(version)
+                let prepared = try await prepare(version)
+                // Loading takes a while, and the actor serves other calls meanwhile: an activation through this
+                // replica (a fit job, the API) may have made another version current. Only what the store still
+                // holds active is installed; anything else waits for the next refresh.
+                guard try await store.product(id: product.id).activeModelId == version.id,
+                      try await store.modelVersion(id: version.id) == version else { continue }
+                install(prepared)
             } catch {
                 let text = "\(error)"
                 if failed[version.id] != text {

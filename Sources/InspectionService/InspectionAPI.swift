@@ -304,7 +304,7 @@ struct InspectionAPI: Sendable {
         // Loaded here first: a file that cannot be served is refused before it becomes active anywhere.
         try await models.load(version)
         let activated = try await store.activate(modelVersionId: version.id, actor: key.name)
-        try await models.load(activated)
+        try await models.adopt(activated)
         return try activated.response(.ok, request, context)
     }
 

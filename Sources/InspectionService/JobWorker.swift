@@ -245,7 +245,8 @@ struct JobWorker: Service {
             actor: "job:\(job.id)")
         if params.activate == true {
             try await models.load(version)
-            _ = try await store.activate(modelVersionId: version.id, actor: "job:\(job.id)")
+            // The activated record replaces the loaded one (a refresh may have put the old version back meanwhile).
+            try await models.adopt(try await store.activate(modelVersionId: version.id, actor: "job:\(job.id)"))
         }
         let compact = JSONEncoder()
         compact.outputFormatting = [.sortedKeys]
