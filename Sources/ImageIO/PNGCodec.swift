@@ -175,21 +175,26 @@ enum PNGCodec {
             throw ImageError.writeFailed(file: file, reason: "PNG needs a non-empty image, got \(img.width)x\(img.height)")
         }
         let stride = Int32(img.width * img.channels)
+        // One compression pass into a buffer of png.h's upper bound (PNG_IMAGE_PNG_SIZE_MAX: the filtered rows'
+        // zlib bound, every chunk's header, a 12-byte IDAT header per zlib buffer), instead of a pass that only
+        // measures and a second that writes. Should the bound ever be short, libpng reports the size it needs
+        // and the write is done again at that size.
+        let filtered = img.height * (1 + img.width * img.channels)
+        let compressed = filtered + (filtered + 7) / 8 + (filtered + 63) / 64 + 11
+        var capacity = 8 + 25 + 16 + 44 + 12 + 12 + 12 * (compressed / 1024 + 1) + compressed
+        var out = Data()
         var size = 0
-        // First call measures, second writes.
-        let measured = img.pixels.withUnsafeBytes { px in
-            png_image_write_to_memory(&image, nil, &size, 0, px.baseAddress, stride, nil)
-        }
-        guard measured != 0, size > 0 else {
-            let why = message(image)
-            png_image_free(&image)
-            throw ImageError.writeFailed(file: file, reason: "PNG encoding failed: \(why)")
-        }
-        var out = Data(count: size)
-        let written = out.withUnsafeMutableBytes { dst in
-            img.pixels.withUnsafeBytes { px in
-                png_image_write_to_memory(&image, dst.baseAddress, &size, 0, px.baseAddress, stride, nil)
+        var written: Int32 = 0
+        for _ in 0..<2 {
+            out = Data(count: capacity)
+            size = capacity
+            written = out.withUnsafeMutableBytes { dst in
+                img.pixels.withUnsafeBytes { px in
+                    png_image_write_to_memory(&image, dst.baseAddress, &size, 0, px.baseAddress, stride, nil)
+                }
             }
+            guard written == 0, size > capacity else { break }
+            capacity = size
         }
         guard written != 0 else {
             let why = message(image)
